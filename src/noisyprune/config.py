@@ -1,0 +1,181 @@
+"""The workflow configuration: validation with clear messages, named-entry lookup and sweep targets.
+
+Validation runs in two steps before any job is scheduled: ``snakemake.utils.validate`` checks the
+JSON schema (``workflow/schemas/config.schema.yaml``) and fills its defaults; then the cross-entry
+checks that a schema cannot express (a sweep names an undefined entry, …). Every failure raises
+:class:`~noisyprune.errors.ConfigError` whose message starts with the dotted key at fault.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from noisyprune.errors import ConfigError
+from noisyprune.pruners.registry import REFERENCE_METHOD
+
+# Sweep list → the section of the config that defines its names.
+SWEEP_SECTIONS = {
+    "datasets": "datasets",
+    "noise": "noise",
+    "warmups": "warmups",
+    "methods": "methods",
+    "learners": "learners",
+}
+TRAINING_SECTIONS = ("warmups", "learners")
+
+
+def _dotted(path) -> str:
+    return ".".join(str(part) for part in path)
+
+
+def describe_schema_error(error) -> str:
+    """Turn a ``jsonschema.ValidationError`` into a message that starts with the dotted config key."""
+    location = _dotted(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, Mapping):
+        allowed = sorted(error.schema.get("properties", {}))
+        unknown = sorted(set(error.instance) - set(allowed))
+        keys = ", ".join(repr(_dotted([*error.absolute_path, key])) for key in unknown)
+        return f"unknown config key {keys}; allowed here: {', '.join(allowed)}"
+    if "propertyNames" in error.absolute_schema_path:
+        return (
+            f"config key {location!r}: invalid entry name {error.instance!r}; names start with a "
+            f"letter and use letters, digits, '_' or '-', and {REFERENCE_METHOD!r} is reserved"
+        )
+    return f"config key {location or '<top level>'!r}: {error.message}"
+
+
+def _schema_error_of(exc: BaseException):
+    import jsonschema
+
+    for candidate in (*getattr(exc, "args", ()), exc.__cause__, exc.__context__):
+        if isinstance(candidate, jsonschema.ValidationError):
+            return candidate
+    return None
+
+
+def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
+    """Validate ``config`` in place (defaults filled in) and return it; raise :class:`ConfigError`.
+
+    ``schema_path`` is the JSON schema file (YAML) of the workflow.
+    """
+    from snakemake.utils import validate
+
+    try:
+        validate(config, str(schema_path))
+    except Exception as exc:  # snakemake wraps the schema error in a WorkflowError
+        schema_error = _schema_error_of(exc)
+        if schema_error is None:
+            raise
+        raise ConfigError(describe_schema_error(schema_error)) from None
+    check_references(config)
+    return config
+
+
+def check_references(config: Mapping[str, Any]) -> None:
+    """Cross-entry checks: sweep names exist, model references exist, settings are consistent."""
+    sweep = config["sweep"]
+    for key, section in SWEEP_SECTIONS.items():
+        for index, name in enumerate(sweep[key]):
+            if name not in config[section]:
+                if key == "methods" and name == REFERENCE_METHOD:
+                    raise ConfigError(
+                        f"config key 'sweep.methods.{index}': {REFERENCE_METHOD!r} is the built-in "
+                        "no-pruning reference; add 1.0 to sweep.fractions instead"
+                    )
+                raise ConfigError(
+                    f"config key 'sweep.{key}.{index}': {name!r} is not defined in '{section}' "
+                    f"(defined: {', '.join(sorted(config[section])) or 'none'})"
+                )
+    for name, entry in config["datasets"].items():
+        if entry["model"] not in config["models"]:
+            raise ConfigError(
+                f"config key 'datasets.{name}.model': {entry['model']!r} is not defined in 'models'"
+            )
+    for section in TRAINING_SECTIONS:
+        for name, entry in config[section].items():
+            if entry.get("model") is not None and entry["model"] not in config["models"]:
+                raise ConfigError(
+                    f"config key '{section}.{name}.model': {entry['model']!r} is not defined in 'models'"
+                )
+            if entry.get("nesterov") and entry.get("momentum", 0) == 0:
+                raise ConfigError(
+                    f"config key '{section}.{name}.nesterov': Nesterov momentum needs momentum > 0"
+                )
+
+
+def fraction_label(fraction: float) -> str:
+    """The canonical text of a fraction in paths and tables: ``0.2``, ``1.0`` (shortest round-trip)."""
+    return repr(float(fraction))
+
+
+def method_entry(config: Mapping[str, Any], name: str) -> dict[str, Any]:
+    """The method entry called ``name``; ``full`` is the built-in no-pruning reference."""
+    if name == REFERENCE_METHOD:
+        return {"pruner": REFERENCE_METHOD}
+    return dict(config["methods"][name])
+
+
+def model_entry(
+    config: Mapping[str, Any], dataset: str, training: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The model entry a training entry (from ``warmups``/``learners``) uses on ``dataset``: its
+    own ``model`` if set, else the dataset's default model; the name is returned under ``name``."""
+    name = (training or {}).get("model") or config["datasets"][dataset]["model"]
+    return {"name": name, **config["models"][name]}
+
+
+@dataclass(frozen=True, order=True)
+class Run:
+    """One retraining run of the sweep: the values of every wildcard down to ``metrics.json``."""
+
+    dataset: str
+    noise: str
+    seed: int
+    warmup: str
+    method: str
+    fraction: str
+    learner: str
+
+    def wildcards(self) -> dict[str, Any]:
+        """The run as a wildcard dict (for ``expand``-style path formatting)."""
+        return {
+            "dataset": self.dataset,
+            "noise": self.noise,
+            "seed": self.seed,
+            "warmup": self.warmup,
+            "method": self.method,
+            "fraction": self.fraction,
+            "learner": self.learner,
+        }
+
+
+def sweep_runs(config: Mapping[str, Any]) -> list[Run]:
+    """Every run the sweep asks for. Fraction 1.0 keeps all samples whatever the pruner, so it is
+    run once per (dataset, noise, seed, warm-up, learner) with the ``full`` reference method."""
+    sweep = config["sweep"]
+    runs = []
+    for dataset, noise, seed, warmup, learner, fraction in itertools.product(
+        sweep["datasets"], sweep["noise"], sweep["seeds"], sweep["warmups"], sweep["learners"],
+        sweep["fractions"],
+    ):
+        methods = [REFERENCE_METHOD] if float(fraction) == 1.0 else sweep["methods"]
+        runs.extend(
+            Run(dataset, noise, int(seed), warmup, method, fraction_label(fraction), learner)
+            for method in methods
+        )
+    return sorted(runs)
+
+
+def sweep_settings(config: Mapping[str, Any]) -> list[dict[str, str]]:
+    """The (dataset, noise, warmup, learner) combinations of the sweep: one pivot table each."""
+    sweep = config["sweep"]
+    return [
+        {"dataset": d, "noise": n, "warmup": w, "learner": l}
+        for d, n, w, l in itertools.product(
+            sweep["datasets"], sweep["noise"], sweep["warmups"], sweep["learners"]
+        )
+    ]

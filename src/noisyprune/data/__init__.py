@@ -1,0 +1,6 @@
+"""Datasets: loaders behind a registry, all returning :class:`ArrayDataset`."""
+
+from noisyprune.data.base import ArrayDataset
+from noisyprune.data.registry import DATASETS, load_dataset
+
+__all__ = ["ArrayDataset", "DATASETS", "load_dataset"]

@@ -1,0 +1,34 @@
+"""scikit-learn's bundled handwritten digits: 1,797 images of 8×8 pixels, 10 classes, no download."""
+
+from __future__ import annotations
+
+import numpy as np
+from sklearn.datasets import load_digits as sklearn_load_digits
+from sklearn.model_selection import train_test_split
+
+from noisyprune.data.base import ArrayDataset
+
+PIXEL_MAX = 16.0  # the bundled images hold integer grey levels 0..16
+
+
+def load_digits(name: str = "digits", test_fraction: float = 0.3, split_seed: int = 0) -> ArrayDataset:
+    """Return digits split into train/test with a stratified, seeded split.
+
+    Images become ``(n, 1, 8, 8)`` float32, scaled to [0, 1] and then standardised with the
+    training split's mean and standard deviation (a single scalar each, like MNIST practice).
+    """
+    bunch = sklearn_load_digits()
+    images = (bunch.images / PIXEL_MAX).astype(np.float32)[:, None, :, :]
+    labels = bunch.target.astype(np.int64)
+    train_x, test_x, train_y, test_y = train_test_split(
+        images, labels, test_size=test_fraction, random_state=split_seed, stratify=labels
+    )
+    mean, std = float(train_x.mean()), float(train_x.std())
+    return ArrayDataset(
+        name=name,
+        train_x=(train_x - mean) / std,
+        train_y=train_y,
+        test_x=(test_x - mean) / std,
+        test_y=test_y,
+        class_names=tuple(str(c) for c in bunch.target_names),
+    )

@@ -1,0 +1,21 @@
+"""Dataset registry: ``loader`` names of the config → loader functions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from noisyprune.data.base import ArrayDataset
+from noisyprune.registry import Registry
+
+DATASETS = Registry("dataset loader", {"digits": "noisyprune.data.digits:load_digits"})
+
+
+def load_dataset(name: str, entry: Mapping[str, Any]) -> ArrayDataset:
+    """Load the dataset described by the config entry ``entry`` (its ``loader`` picks the code).
+
+    ``name`` is the entry's name in the config, used in messages and as the dataset's name.
+    """
+    options = {key: value for key, value in entry.items() if key not in ("loader", "model")}
+    loader = DATASETS.get(entry["loader"])
+    return loader(name=name, **options)

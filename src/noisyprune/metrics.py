@@ -1,0 +1,30 @@
+"""Evaluation metrics of a retrained model: clean test accuracy and re-labeling accuracy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def masked_accuracy(predicted: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
+    """Fraction of ``mask``-ed samples whose ``predicted`` label equals ``truth``; NaN if none is masked."""
+    count = int(mask.sum())
+    return float((predicted[mask] == truth[mask]).sum() / count) if count else float("nan")
+
+
+def relabeling_metrics(
+    relabel: np.ndarray, clean: np.ndarray, is_noisy: np.ndarray, in_subset: np.ndarray
+) -> dict[str, float]:
+    """Re-labeling accuracy (RA): how often the learner's corrected label equals the clean label.
+
+    All arrays are ``(n,)`` over the full training set. Reported over every sample
+    (``relabel_acc_all``, the Prune4ReL objective), the kept subset, the noisy samples of the
+    subset (how many wrong labels the learner fixed), all noisy samples, and the pruned samples.
+    """
+    everything = np.ones_like(in_subset, dtype=bool)
+    return {
+        "relabel_acc_all": masked_accuracy(relabel, clean, everything),
+        "relabel_acc_subset": masked_accuracy(relabel, clean, in_subset),
+        "relabel_acc_subset_noisy": masked_accuracy(relabel, clean, in_subset & is_noisy),
+        "relabel_acc_noisy": masked_accuracy(relabel, clean, is_noisy),
+        "relabel_acc_pruned": masked_accuracy(relabel, clean, ~in_subset),
+    }

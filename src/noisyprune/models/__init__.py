@@ -1,0 +1,6 @@
+"""Neural networks behind a registry; every model exposes ``features`` (embedding) and ``head``."""
+
+from noisyprune.models.base import Classifier
+from noisyprune.models.registry import MODELS, build_model
+
+__all__ = ["Classifier", "MODELS", "build_model"]

@@ -1,0 +1,78 @@
+"""What every pruner receives and returns, and the shared score-based selection."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import ClassVar, Literal
+
+import numpy as np
+
+from noisyprune.artifacts import Artifact
+from noisyprune.pruners.budget import BALANCE_MODES, select_by_score
+
+
+@dataclass(frozen=True)
+class PrunerInputs:
+    """The candidates and what is known about them, aligned row by row (sorted by ``sample_id``).
+
+    ``noisy_label`` is all a pruner may know about labels: clean labels are never passed in.
+    ``features`` / ``dynamics`` are present when the pruner's ``requires`` names them; dynamics
+    rows are in long format (one per sample and warm-up epoch) and are not aligned.
+    """
+
+    sample_id: np.ndarray
+    noisy_label: np.ndarray
+    num_classes: int
+    features: Artifact | None = None
+    dynamics: Artifact | None = None
+
+    def __len__(self) -> int:
+        return len(self.sample_id)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The kept samples as ``positions`` into the candidates, best first (rank 0 = first kept),
+    with the method's ``scores`` of those samples in the same order (NaN where a method has none)."""
+
+    positions: np.ndarray
+    scores: np.ndarray
+
+
+class Pruner(ABC):
+    """Chooses ``budget`` of the candidates. ``requires`` names the artifacts it reads besides the
+    labels (``features``, ``dynamics``); the workflow feeds it exactly those."""
+
+    requires: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, balance: str = "none"):
+        if balance not in BALANCE_MODES:
+            raise ValueError(f"unknown balance {balance!r}; use one of {BALANCE_MODES}")
+        self.balance = balance
+
+    @abstractmethod
+    def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:
+        """Return the ``budget`` kept samples, best first."""
+
+
+class ScorePruner(Pruner):
+    """A pruner that scores every candidate and keeps the ``budget`` best under ``keep``
+    (``low``: smallest scores first; ``high``: largest first), class-balanced as configured."""
+
+    keep: ClassVar[Literal["low", "high"]]
+
+    @abstractmethod
+    def score(self, inputs: PrunerInputs, rng: np.random.Generator) -> np.ndarray:
+        """Return one float score per candidate, ``(n,)``."""
+
+    def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:
+        scores = np.asarray(self.score(inputs, rng), dtype=np.float64)
+        if scores.shape != (len(inputs),):
+            raise ValueError(f"{type(self).__name__}: expected {len(inputs)} scores, got {scores.shape}")
+        if not np.isfinite(scores).all():
+            raise ValueError(f"{type(self).__name__}: scores contain NaN or infinite values")
+        positions = select_by_score(
+            scores, self.keep, budget, inputs.noisy_label, inputs.num_classes, self.balance
+        )
+        return Selection(positions=positions, scores=scores[positions])

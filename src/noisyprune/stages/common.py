@@ -1,0 +1,92 @@
+"""Loading helpers shared by stages: labels aligned to the dataset, model checkpoints."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from noisyprune.artifacts import LABELS, atomic_output, read_table
+from noisyprune.data.base import ArrayDataset
+from noisyprune.errors import ArtifactError
+
+
+@dataclass(frozen=True)
+class NoisyLabels:
+    """The contents of ``labels.parquet``, sorted by ``sample_id`` (arrays of shape ``(n,)``)."""
+
+    sample_id: np.ndarray
+    clean: np.ndarray
+    noisy: np.ndarray
+    is_noisy: np.ndarray
+    num_classes: int
+    metadata: dict[str, Any]
+    path: str
+
+
+def load_labels(path: str, dataset: ArrayDataset | None = None) -> NoisyLabels:
+    """Read ``labels.parquet``; if ``dataset`` is given, check that the file belongs to it
+    (same sample ids and clean labels), so a stale file cannot be silently paired with new data."""
+    artifact = read_table(path, LABELS)
+    order = np.argsort(artifact.numpy("sample_id"), kind="stable")
+    labels = NoisyLabels(
+        sample_id=artifact.numpy("sample_id")[order],
+        clean=artifact.numpy("clean_label")[order],
+        noisy=artifact.numpy("noisy_label")[order],
+        is_noisy=artifact.numpy("is_noisy")[order],
+        num_classes=int(artifact.metadata["num_classes"]),
+        metadata=artifact.metadata,
+        path=str(path),
+    )
+    if dataset is not None:
+        matches = (
+            len(labels.sample_id) == dataset.num_train
+            and np.array_equal(labels.sample_id, np.arange(dataset.num_train))
+            and np.array_equal(labels.clean, dataset.train_y)
+            and labels.num_classes == dataset.num_classes
+        )
+        if not matches:
+            raise ArtifactError(
+                f"{path}: does not match dataset {dataset.name!r} ({dataset.num_train} training "
+                f"samples, {dataset.num_classes} classes); it is stale or from another dataset"
+            )
+    return labels
+
+
+def save_checkpoint(model, model_entry: Mapping[str, Any], input_shape, num_classes: int, path: str,
+                    **extra: Any) -> None:
+    """Save ``model``'s weights with what is needed to rebuild it (atomically, torch format)."""
+    import torch
+
+    payload = {
+        "model_state": model.state_dict(),
+        "model_entry": dict(model_entry),
+        "input_shape": list(input_shape),
+        "num_classes": int(num_classes),
+        **extra,
+    }
+    with atomic_output(path) as tmp:
+        torch.save(payload, tmp)
+
+
+def load_checkpoint_model(path: str, device):
+    """Rebuild the model saved by :func:`save_checkpoint` on ``device``; return ``(model, payload)``.
+
+    Loaded with ``weights_only=True``: a checkpoint cannot execute code.
+    """
+    import torch
+
+    from noisyprune.models import build_model
+
+    try:
+        payload = torch.load(path, map_location=device, weights_only=True)
+    except FileNotFoundError:
+        raise ArtifactError(f"{path}: file not found (expected a warm-up checkpoint)") from None
+    except Exception as err:  # torch raises several types for corrupt or foreign files
+        raise ArtifactError(f"{path}: not a readable checkpoint ({err})") from err
+    entry = {key: value for key, value in payload["model_entry"].items() if key != "name"}
+    model = build_model(entry, payload["input_shape"], payload["num_classes"])
+    model.load_state_dict(payload["model_state"])
+    return model.to(device), payload

@@ -1,0 +1,86 @@
+"""Stage 3, extract: one inference pass of the warm-up model over the training set → ``features.parquet``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from noisyprune.artifacts import FEATURES, write_table
+from noisyprune.data import load_dataset
+from noisyprune.provenance import environment
+from noisyprune.stages.common import load_checkpoint_model, load_labels
+from noisyprune.training.device import configure_torch, device_description
+from noisyprune.training.inference import embed_and_classify
+
+log = logging.getLogger(__name__)
+
+
+def confidence_scores(logits: torch.Tensor, noisy_label: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Per-sample scores from logits ``(n, C)`` and noisy labels ``(n,)``, each ``(n,)`` unless noted.
+
+    ``probs`` ``(n, C)`` softmax; ``loss`` cross-entropy on the noisy label (nats); ``confidence``
+    the top probability; ``margin`` top-1 minus top-2 probability; ``entropy`` of ``probs`` (nats);
+    ``prediction`` the arg-max class.
+    """
+    log_probs = F.log_softmax(logits.float(), dim=1)
+    probs = log_probs.exp()
+    top2 = probs.topk(min(2, probs.shape[1]), dim=1).values
+    second = top2[:, 1] if probs.shape[1] > 1 else torch.zeros_like(top2[:, 0])
+    return {
+        "probs": probs,
+        "loss": F.nll_loss(log_probs, noisy_label, reduction="none"),
+        "confidence": top2[:, 0],
+        "margin": top2[:, 0] - second,
+        "entropy": -(probs * log_probs).sum(dim=1),
+        "prediction": probs.argmax(dim=1),
+    }
+
+
+def run_extract_stage(
+    *,
+    dataset: str,
+    dataset_entry: Mapping[str, Any],
+    labels_path: str,
+    model_path: str,
+    device: str,
+    threads: int,
+    inference_batch_size: int,
+    code_hash: str,
+    output: str,
+) -> None:
+    """Write ``features.parquet``: for every training sample its probabilities, penultimate
+    embedding, loss on the noisy label, confidence, margin, entropy and prediction under the
+    warm-up model in eval mode on the unaugmented input."""
+    torch_device = configure_torch(device, threads)
+    data = load_dataset(dataset, dataset_entry)
+    labels = load_labels(labels_path, data)
+    model, checkpoint = load_checkpoint_model(model_path, torch_device)
+    start = time.perf_counter()
+    x = torch.as_tensor(data.train_x[labels.sample_id], device=torch_device)
+    logits, embeddings = embed_and_classify(model, x, inference_batch_size)
+    scores = confidence_scores(logits, torch.as_tensor(labels.noisy, device=torch_device))
+    seconds = time.perf_counter() - start
+    columns = {"sample_id": labels.sample_id, "noisy_label": labels.noisy}
+    columns.update({name: value.cpu().numpy() for name, value in scores.items()})
+    columns["embedding"] = embeddings.float().cpu().numpy()
+    log.info("extracted %d samples × %d-d embeddings in %.2f s", len(x), embeddings.shape[1], seconds)
+    write_table(
+        columns,
+        output,
+        FEATURES,
+        metadata={
+            "num_classes": data.num_classes,
+            "embedding_dim": int(embeddings.shape[1]),
+            "model": checkpoint["model_entry"],
+            "warmup": checkpoint.get("warmup"),
+            "extract_seconds": seconds,
+            "code_hash": code_hash,
+            "environment": environment(device_description(torch_device)),
+        },
+    )

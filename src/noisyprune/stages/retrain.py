@@ -1,0 +1,129 @@
+"""Stage 5, retrain: a fresh model trained on the subset → ``metrics.json``, ``history.parquet``,
+``relabels.parquet``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import torch
+
+from noisyprune.artifacts import HISTORY, RELABELS, SUBSET, read_table, write_json, write_table
+from noisyprune.data import load_dataset
+from noisyprune.errors import ArtifactError
+from noisyprune.metrics import relabeling_metrics
+from noisyprune.provenance import environment
+from noisyprune.seeding import retrain_seed
+from noisyprune.stages.common import load_labels
+from noisyprune.training.device import configure_torch, device_description
+from noisyprune.training.run import train_on_samples
+
+log = logging.getLogger(__name__)
+
+
+def run_retrain_stage(
+    *,
+    run: Mapping[str, Any],
+    dataset_entry: Mapping[str, Any],
+    learner_entry: Mapping[str, Any],
+    model_entry: Mapping[str, Any],
+    labels_path: str,
+    subset_path: str,
+    device: str,
+    threads: int,
+    inference_batch_size: int,
+    code_hash: str,
+    metrics_output: str,
+    history_output: str,
+    relabels_output: str,
+) -> None:
+    """Train a freshly initialised model with the learner entry on the kept samples only.
+
+    ``run`` holds the wildcards (dataset, noise, seed, warmup, method, fraction, learner). After
+    training, the learner's re-labeling readout gives a corrected label for *every* training sample
+    (pruned ones included), scored against the clean labels, which the learner never sees.
+    """
+    total_start = time.perf_counter()
+    run = {**run, "seed": int(run["seed"])}
+    torch_device = configure_torch(device, threads)
+    data = load_dataset(run["dataset"], dataset_entry)
+    labels = load_labels(labels_path, data)
+    subset = read_table(subset_path, SUBSET)
+    kept = np.sort(subset.numpy("sample_id"))
+    if not np.isin(kept, labels.sample_id).all():
+        raise ArtifactError(f"{subset_path}: holds sample ids absent from {labels_path}")
+    stage_seed = retrain_seed(run["seed"], run["dataset"], run["noise"], run["learner"])
+    result = train_on_samples(
+        data=data,
+        noisy_label=labels.noisy,
+        sample_ids=kept,
+        model_entry=model_entry,
+        training_entry=learner_entry,
+        seed=stage_seed,
+        device=torch_device,
+        inference_batch_size=inference_batch_size,
+    )
+
+    all_x = torch.as_tensor(data.train_x[labels.sample_id], device=torch_device)
+    logits = result.learner.predict_logits(result.ctx, all_x, inference_batch_size)
+    ids = torch.as_tensor(labels.sample_id, device=torch_device)
+    relabel = result.learner.relabel(result.ctx, ids, logits).cpu().numpy()
+    in_subset = np.isin(labels.sample_id, kept)
+
+    history = result.history.columns()
+    test_acc = history["test_acc"]
+    best = int(np.nanargmax(test_acc)) if np.isfinite(test_acc).any() else -1
+    metrics = {
+        "test_acc_last": float(test_acc[-1]),
+        "test_acc_best": float(test_acc[best]) if best >= 0 else float("nan"),
+        "best_epoch": int(history["epoch"][best]) if best >= 0 else None,
+        "train_acc_noisy_last": float(history["train_acc_noisy"][-1]),
+        "subset_size": int(len(kept)),
+        "subset_noise_rate": float(labels.is_noisy[in_subset].mean()),
+        "dataset_noise_rate": float(labels.is_noisy.mean()),
+        **relabeling_metrics(relabel, labels.clean, labels.is_noisy, in_subset),
+    }
+    log.info("%s: test accuracy last %.4f best %.4f, re-labeling accuracy %.4f (%.1f s)",
+             "/".join(str(v) for v in run.values()), metrics["test_acc_last"],
+             metrics["test_acc_best"], metrics["relabel_acc_all"], result.seconds)
+
+    write_table(history, history_output, HISTORY, metadata={"learner": learner_entry["learner"]})
+    write_table(
+        {
+            "sample_id": labels.sample_id,
+            "noisy_label": labels.noisy,
+            "relabel": relabel,
+            "in_subset": in_subset,
+        },
+        relabels_output,
+        RELABELS,
+        metadata={"num_classes": labels.num_classes, "learner": learner_entry["learner"]},
+    )
+    write_json(
+        {
+            "run": dict(run),
+            "metrics": metrics,
+            "timing": {"train_seconds": result.seconds, "total_seconds": time.perf_counter() - total_start},
+            "provenance": {
+                "config": {
+                    "dataset": dict(dataset_entry),
+                    "noise": labels.metadata.get("noise_entry"),
+                    "method": subset.metadata.get("method_entry"),
+                    "learner": dict(learner_entry),
+                    "model": dict(model_entry),
+                },
+                "seeds": {
+                    "base": run["seed"],
+                    "noise": labels.metadata.get("noise_seed"),
+                    "select": subset.metadata.get("select_seed"),
+                    "retrain": stage_seed,
+                },
+                "code_hash": code_hash,
+                "environment": environment(device_description(torch_device)),
+            },
+        },
+        metrics_output,
+    )

@@ -1,0 +1,104 @@
+"""Callbacks that record what happens during training: per-sample dynamics and per-epoch history."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from noisyprune.training.data import Batch, TensorData
+from noisyprune.training.loop import Callback, StepOutput, TrainContext
+
+
+class DynamicsRecorder(Callback):
+    """Records, for every sample seen in every epoch, its loss and correctness w.r.t. its noisy label.
+
+    Values come from the training batch itself (the model's train-mode output just before the
+    step), as forgetting-event counting (Toneva et al., 2019) prescribes. Call :meth:`columns` after
+    training for long-format columns ``sample_id, epoch, loss, correct, prediction``.
+    """
+
+    def __init__(self) -> None:
+        self._epochs: list[int] = []
+        self._tensors: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+
+    def on_batch_end(self, ctx: TrainContext, batch: Batch, output: StepOutput) -> None:
+        logits = output.logits.detach()
+        loss = F.cross_entropy(logits, batch.y, reduction="none")
+        self._epochs.append(ctx.epoch)
+        self._tensors.append((batch.sample_id, loss, logits.argmax(dim=1)))
+
+    def columns(self, noisy_label: np.ndarray) -> dict[str, np.ndarray]:
+        """Return the recorded dynamics as numpy columns, sorted by epoch then sample id.
+
+        ``noisy_label`` is indexed by global sample id and decides ``correct``.
+        """
+        sizes = [len(ids) for ids, _, _ in self._tensors]
+        epoch = np.repeat(np.asarray(self._epochs, dtype=np.int32), sizes)
+        if self._tensors:
+            sample_id, loss, prediction = (
+                torch.cat(parts).cpu().numpy() for parts in zip(*self._tensors)
+            )
+        else:
+            sample_id, loss, prediction = (np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int64))
+        order = np.lexsort((sample_id, epoch))
+        sample_id, prediction = sample_id[order], prediction[order]
+        return {
+            "sample_id": sample_id,
+            "epoch": epoch[order],
+            "loss": loss[order].astype(np.float32),
+            "correct": prediction == noisy_label[sample_id],
+            "prediction": prediction,
+        }
+
+
+class EpochHistory(Callback):
+    """Records per-epoch learning rate, training loss/accuracy (w.r.t. noisy labels), test loss and
+    accuracy (clean test labels) and epoch wall time. Test evaluation uses the learner's own
+    prediction readout (e.g. an ensemble of two networks) in eval mode.
+    """
+
+    def __init__(self, learner, test: TensorData | None, batch_size: int):
+        self.learner = learner
+        self.test = test
+        self.batch_size = batch_size
+        self.rows: list[dict[str, float]] = []
+        self._start = 0.0
+        self._correct: torch.Tensor | None = None
+        self._seen = 0
+
+    def on_epoch_start(self, ctx: TrainContext) -> None:
+        self._start = time.perf_counter()
+        self._correct = torch.zeros((), dtype=torch.int64, device=ctx.device)
+        self._seen = 0
+
+    def on_batch_end(self, ctx: TrainContext, batch: Batch, output: StepOutput) -> None:
+        self._correct += (output.logits.argmax(dim=1) == batch.y).sum()
+        self._seen += len(batch)
+
+    def on_epoch_end(self, ctx: TrainContext) -> None:
+        seen = max(self._seen, 1)
+        row = {
+            "epoch": ctx.epoch,
+            "lr": ctx.lr,
+            "train_loss": float(ctx.epoch_loss_sum) / seen,
+            "train_acc_noisy": int(self._correct) / seen,
+            "test_loss": float("nan"),
+            "test_acc": float("nan"),
+        }
+        if self.test is not None and len(self.test):
+            logits = self.learner.predict_logits(ctx, self.test.x, self.batch_size)
+            row["test_loss"] = float(F.cross_entropy(logits, self.test.y))
+            row["test_acc"] = int((logits.argmax(dim=1) == self.test.y).sum()) / len(self.test)
+        row["epoch_seconds"] = time.perf_counter() - self._start
+        self.rows.append(row)
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """Return the history as numpy columns (one entry per epoch)."""
+        keys = ("epoch", "lr", "train_loss", "train_acc_noisy", "test_loss", "test_acc", "epoch_seconds")
+        return {
+            key: np.array([row[key] for row in self.rows], dtype=np.int64 if key == "epoch" else np.float64)
+            for key in keys
+        }

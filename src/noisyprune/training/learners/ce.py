@@ -1,0 +1,20 @@
+"""Plain cross-entropy on the noisy labels: the non-robust baseline (Prune4ReL's "Standard")."""
+
+from __future__ import annotations
+
+import torch.nn.functional as F
+
+from noisyprune.training.data import Batch
+from noisyprune.training.learners.base import Learner
+from noisyprune.training.loop import StepOutput, TrainContext
+
+
+class CrossEntropy(Learner):
+    """Minimises the mean cross-entropy between the model's logits and the noisy labels.
+
+    It has no per-sample state; its re-labeling readout is the model's prediction.
+    """
+
+    def training_step(self, ctx: TrainContext, batch: Batch) -> StepOutput:
+        logits = ctx.model(batch.x)
+        return StepOutput(loss=F.cross_entropy(logits, batch.y), logits=logits.detach())

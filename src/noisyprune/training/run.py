@@ -1,0 +1,72 @@
+"""Train a freshly initialised model on chosen samples of a dataset: the step warm-up and retrain share."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from noisyprune.data.base import ArrayDataset
+from noisyprune.models import build_model
+from noisyprune.training.callbacks import EpochHistory
+from noisyprune.training.data import TensorData
+from noisyprune.training.learners import build_learner
+from noisyprune.training.loop import Callback, TrainContext, fit
+from noisyprune.training.spec import TrainingSpec
+
+
+@dataclass
+class TrainingResult:
+    """A finished training: the loop's context (model inside), the learner, the per-epoch history
+    and the wall time of the whole training in seconds."""
+
+    ctx: TrainContext
+    learner: Any
+    history: EpochHistory
+    seconds: float
+
+
+def train_on_samples(
+    *,
+    data: ArrayDataset,
+    noisy_label: np.ndarray,
+    sample_ids: np.ndarray,
+    model_entry: Mapping[str, Any],
+    training_entry: Mapping[str, Any],
+    seed: int,
+    device: torch.device,
+    inference_batch_size: int,
+    callbacks: Sequence[Callback] = (),
+) -> TrainingResult:
+    """Train a new model from ``model_entry`` with ``training_entry``'s learner and schedule on the
+    samples ``sample_ids`` (global ids, ``(m,)``) labelled by ``noisy_label`` (``(n,)``, indexed by
+    sample id); evaluate on the clean test split after every epoch.
+
+    ``seed`` fixes the weight initialisation and the batch order.
+    """
+    sample_ids = np.sort(np.asarray(sample_ids, dtype=np.int64))
+    spec = TrainingSpec.from_entry(training_entry)
+    learner = build_learner(training_entry["learner"], TrainingSpec.learner_params(training_entry))
+    torch.manual_seed(seed)
+    architecture = {key: value for key, value in model_entry.items() if key != "name"}
+    model = build_model(architecture, data.input_shape, data.num_classes)
+    train = TensorData.from_numpy(data.train_x[sample_ids], noisy_label[sample_ids], sample_ids, device)
+    test = TensorData.from_numpy(data.test_x, data.test_y, np.arange(len(data.test_y)), device)
+    history = EpochHistory(learner, test, inference_batch_size)
+    start = time.perf_counter()
+    ctx = fit(
+        model,
+        learner,
+        train,
+        spec,
+        num_samples=data.num_train,
+        num_classes=data.num_classes,
+        learner_name=training_entry["learner"],
+        seed=seed,
+        callbacks=[*callbacks, history],
+    )
+    return TrainingResult(ctx=ctx, learner=learner, history=history, seconds=time.perf_counter() - start)

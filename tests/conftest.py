@@ -1,0 +1,65 @@
+"""Shared fixtures: repository paths, config loading and a helper that runs Snakemake."""
+
+from __future__ import annotations
+
+import copy
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
+TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
+SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+
+
+def load_yaml(path: Path) -> dict:
+    """Read a YAML file into a dict."""
+    return yaml.safe_load(path.read_text())
+
+
+@pytest.fixture
+def tiny_config() -> dict:
+    """A fresh (mutable) copy of the tiny test config, not yet validated."""
+    return copy.deepcopy(load_yaml(TINY_CONFIG))
+
+
+def run_snakemake(
+    workdir: Path, config: dict, *args: str, check: bool = True, config_name: str = "config.yaml"
+) -> subprocess.CompletedProcess:
+    """Run the workflow in ``workdir`` with ``config`` (written to ``workdir/<config_name>``)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / config_name
+    config_path.write_text(yaml.safe_dump(config, sort_keys=False))
+    command = [
+        str(SNAKEMAKE),
+        "--snakefile", str(REPO / "Snakefile"),
+        "--directory", str(workdir),
+        "--configfile", str(config_path),
+        *args,
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if check and result.returncode != 0:
+        raise AssertionError(
+            f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"
+        )
+    return result
+
+
+def scheduled_jobs(dry_run_output: str) -> list[tuple[str, dict[str, str]]]:
+    """Parse a dry-run's job blocks into ``(rule, wildcards)`` pairs."""
+    jobs = []
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", "\n" + dry_run_output):
+        header = re.match(r"\s*(?:local)?rule (\w+):", block)
+        if not header:
+            continue
+        wildcards = {}
+        found = re.search(r"^\s+wildcards: (.+)$", block, flags=re.MULTILINE)
+        if found:
+            wildcards = dict(item.split("=", 1) for item in found.group(1).split(", "))
+        jobs.append((header.group(1), wildcards))
+    return jobs

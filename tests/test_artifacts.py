@@ -1,0 +1,134 @@
+"""Parquet contracts: round trips, deterministic bytes, and errors that name the file and column."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from noisyprune.artifacts import (
+    FEATURES,
+    LABELS,
+    SUBSET,
+    atomic_output,
+    read_metadata,
+    read_table,
+    write_json,
+    read_json,
+    write_table,
+)
+from noisyprune.errors import ArtifactError
+
+LABEL_META = {"dataset": "d", "noise": "n", "num_classes": 3, "noise_rate": 0.25, "transition_matrix": [[1]]}
+
+
+def label_columns(n=8):
+    clean = np.arange(n) % 3
+    noisy = clean.copy()
+    noisy[:2] = (noisy[:2] + 1) % 3
+    return {"sample_id": np.arange(n), "clean_label": clean, "noisy_label": noisy, "is_noisy": noisy != clean}
+
+
+def feature_columns(n=6, classes=3, dim=4):
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(classes), size=n)
+    return {
+        "sample_id": np.arange(n), "noisy_label": np.arange(n) % classes, "probs": probs,
+        "embedding": rng.normal(size=(n, dim)), "loss": rng.random(n), "confidence": probs.max(1),
+        "margin": rng.random(n), "entropy": rng.random(n), "prediction": probs.argmax(1),
+    }
+
+
+def test_labels_round_trip_with_metadata(tmp_path):
+    path = tmp_path / "labels.parquet"
+    write_table(label_columns(), path, LABELS, LABEL_META)
+    artifact = read_table(path, LABELS)
+    assert artifact.metadata == LABEL_META
+    assert artifact.numpy("is_noisy").sum() == 2
+    assert read_metadata(path) == LABEL_META
+
+
+def test_equal_inputs_give_identical_bytes(tmp_path):
+    write_table(label_columns(), tmp_path / "a.parquet", LABELS, LABEL_META)
+    write_table(label_columns(), tmp_path / "b.parquet", LABELS, LABEL_META)
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+
+
+def test_vector_columns_are_fixed_size_lists_and_round_trip(tmp_path):
+    columns = feature_columns()
+    path = tmp_path / "features.parquet"
+    write_table(columns, path, FEATURES, {"num_classes": 3, "embedding_dim": 4, "model": {}})
+    schema = pq.read_schema(path)
+    assert pa.types.is_fixed_size_list(schema.field("probs").type)
+    artifact = read_table(path, FEATURES)
+    assert artifact.numpy("embedding").shape == (6, 4)
+    assert np.allclose(artifact.numpy("probs"), columns["probs"].astype(np.float32))
+
+
+def test_missing_column_is_named(tmp_path):
+    columns = label_columns()
+    del columns["is_noisy"]
+    table = pa.table(columns).replace_schema_metadata({b"noisyprune": b'{"num_classes": 3}'})
+    pq.write_table(table, tmp_path / "labels.parquet")
+    with pytest.raises(ArtifactError, match=r"labels.parquet.*missing column 'is_noisy'"):
+        read_table(tmp_path / "labels.parquet", LABELS)
+
+
+def test_wrong_dtype_is_named(tmp_path):
+    with pytest.raises(ArtifactError, match="column 'rank' has type double, expected int"):
+        write_table({"sample_id": [0, 1], "rank": [0.0, 1.0], "score": [0.1, 0.2]}, tmp_path / "s.parquet",
+                    SUBSET, {})
+
+
+def test_labels_out_of_range_and_duplicate_ids_are_rejected(tmp_path):
+    columns = label_columns()
+    columns["noisy_label"] = columns["noisy_label"] + 3
+    with pytest.raises(ArtifactError, match="'noisy_label' holds labels outside"):
+        write_table(columns, tmp_path / "l.parquet", LABELS, LABEL_META)
+    columns = label_columns()
+    columns["sample_id"] = np.zeros(8, dtype=np.int64)
+    with pytest.raises(ArtifactError, match="'sample_id' has duplicate values"):
+        write_table(columns, tmp_path / "l.parquet", LABELS, LABEL_META)
+
+
+def test_probs_width_must_equal_num_classes(tmp_path):
+    with pytest.raises(ArtifactError, match="'probs' has width 3, expected num_classes=5"):
+        write_table(feature_columns(), tmp_path / "f.parquet", FEATURES,
+                    {"num_classes": 5, "embedding_dim": 4, "model": {}})
+
+
+def test_missing_metadata_key_is_named(tmp_path):
+    meta = dict(LABEL_META)
+    del meta["transition_matrix"]
+    with pytest.raises(ArtifactError, match="transition_matrix"):
+        write_table(label_columns(), tmp_path / "l.parquet", LABELS, meta)
+
+
+def test_missing_and_corrupt_files_are_named(tmp_path):
+    with pytest.raises(ArtifactError, match="nothing.parquet: file not found"):
+        read_table(tmp_path / "nothing.parquet", LABELS)
+    path = tmp_path / "labels.parquet"
+    write_table(label_columns(), path, LABELS, LABEL_META)
+    path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # truncated, as after a crash
+    with pytest.raises(ArtifactError, match="labels.parquet: not a readable Parquet file"):
+        read_table(path, LABELS)
+
+
+def test_foreign_parquet_without_metadata_is_rejected(tmp_path):
+    pq.write_table(pa.table(label_columns()), tmp_path / "foreign.parquet")
+    with pytest.raises(ArtifactError, match="no noisyprune metadata"):
+        read_table(tmp_path / "foreign.parquet", LABELS)
+
+
+def test_atomic_output_leaves_no_file_when_the_writer_fails(tmp_path):
+    target = tmp_path / "out.json"
+    with pytest.raises(RuntimeError):
+        with atomic_output(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("killed")
+    assert not target.exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_json_writes_nan_as_null(tmp_path):
+    write_json({"a": float("nan"), "b": np.float32(0.5), "c": np.arange(2)}, tmp_path / "m.json")
+    assert read_json(tmp_path / "m.json") == {"a": None, "b": 0.5, "c": [0, 1]}

@@ -1,0 +1,97 @@
+"""Config validation: schema defaults, and bad values rejected with the key named, before any job."""
+
+import pytest
+
+from conftest import SCHEMA
+from noisyprune.config import fraction_label, sweep_runs, validate_config
+from noisyprune.errors import ConfigError
+
+
+def test_tiny_config_validates_and_gets_defaults(tiny_config):
+    config = validate_config(tiny_config, SCHEMA)
+    assert config["methods"]["uniform"]["balance"] == "none"
+    assert config["learners"]["ce"]["momentum"] == 0.9
+    assert config["learners"]["ce"]["model"] is None
+    assert config["datasets"]["digits"]["test_fraction"] == 0.3
+    assert config["noise"]["sym40"]["convention"] == "other_class"
+    assert config["inference_batch_size"] == 1024
+
+
+@pytest.mark.parametrize(
+    "mutate, key, detail",
+    [
+        (lambda c: c["methods"]["uniform"].update(pruner="magic"), "methods.uniform.pruner", "'magic' is not one of"),
+        (lambda c: c["sweep"]["fractions"].insert(0, 0), "sweep.fractions.0", "minimum of 0"),
+        (lambda c: c["sweep"]["fractions"].append(1.5), "sweep.fractions.2", "maximum of 1"),
+        (lambda c: c["learners"]["ce"].update(epochs=-3), "learners.ce.epochs", "minimum of 1"),
+        (lambda c: c["warmups"]["ce"].update(epochs=0), "warmups.ce.epochs", "minimum of 1"),
+        (lambda c: c["noise"]["sym40"].update(rate=1.2), "noise.sym40.rate", "maximum of 1"),
+        (lambda c: c["noise"]["sym40"].update(convention="sometimes"), "noise.sym40.convention", "is not one of"),
+        (lambda c: c["learners"]["ce"].update(lr=0), "learners.ce.lr", "less than or equal to the minimum"),
+        (lambda c: c.update(device="tpu"), "device", "is not one of"),
+        (lambda c: c["sweep"].update(seeds=[0, 0]), "sweep.seeds", "non-unique"),
+        (lambda c: c["sweep"].update(methods=[]), "sweep.methods", "should be non-empty"),
+        (lambda c: c["noise"].update(bad={"kind": "symmetric"}), "noise.bad", "'rate' is a required property"),
+    ],
+)
+def test_bad_values_name_the_key(tiny_config, mutate, key, detail):
+    mutate(tiny_config)
+    with pytest.raises(ConfigError) as error:
+        validate_config(tiny_config, SCHEMA)
+    message = str(error.value)
+    assert f"config key '{key}'" in message
+    assert detail in message
+
+
+@pytest.mark.parametrize(
+    "mutate, key",
+    [
+        (lambda c: c.update(epochs=3), "'epochs'"),
+        (lambda c: c["learners"]["ce"].update(lrr=0.1), "'learners.ce.lrr'"),
+        (lambda c: c["methods"]["small_loss"].update(tau=0.9), "'methods.small_loss.tau'"),
+        (lambda c: c["sweep"].update(method=["uniform"]), "'sweep.method'"),
+        (lambda c: c["models"]["mlp"].update(channels=[4]), "'models.mlp.channels'"),
+    ],
+)
+def test_unknown_keys_are_named(tiny_config, mutate, key):
+    mutate(tiny_config)
+    with pytest.raises(ConfigError, match=f"unknown config key {key}"):
+        validate_config(tiny_config, SCHEMA)
+
+
+def test_sweep_names_must_be_defined(tiny_config):
+    tiny_config["sweep"]["methods"].append("prune4rel")
+    with pytest.raises(ConfigError, match=r"config key 'sweep.methods.2': 'prune4rel' is not defined in 'methods'"):
+        validate_config(tiny_config, SCHEMA)
+
+
+def test_full_is_reserved(tiny_config):
+    tiny_config["methods"]["full"] = {"pruner": "uniform"}
+    with pytest.raises(ConfigError, match=r"config key 'methods': invalid entry name 'full'"):
+        validate_config(tiny_config, SCHEMA)
+    del tiny_config["methods"]["full"]
+    tiny_config["sweep"]["methods"].append("full")
+    with pytest.raises(ConfigError, match="built-in no-pruning reference"):
+        validate_config(tiny_config, SCHEMA)
+
+
+def test_model_references_must_exist(tiny_config):
+    tiny_config["learners"]["ce"]["model"] = "vit"
+    with pytest.raises(ConfigError, match=r"config key 'learners.ce.model': 'vit' is not defined in 'models'"):
+        validate_config(tiny_config, SCHEMA)
+
+
+def test_nesterov_needs_momentum(tiny_config):
+    tiny_config["warmups"]["ce"]["momentum"] = 0
+    with pytest.raises(ConfigError, match=r"'warmups.ce.nesterov': Nesterov momentum needs momentum > 0"):
+        validate_config(tiny_config, SCHEMA)
+
+
+def test_sweep_runs_use_the_reference_method_once_at_fraction_one(tiny_config):
+    config = validate_config(tiny_config, SCHEMA)
+    runs = sweep_runs(config)
+    assert [(r.method, r.fraction) for r in runs] == [("full", "1.0"), ("small_loss", "0.5"), ("uniform", "0.5")]
+
+
+def test_fraction_labels_are_canonical():
+    assert [fraction_label(f) for f in (0.2, 1, 1.0, 0.05)] == ["0.2", "1.0", "1.0", "0.05"]

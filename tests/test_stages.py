@@ -1,0 +1,159 @@
+"""Stage functions without Snakemake: noise, extract scores, select, metrics and aggregation."""
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from noisyprune.artifacts import FEATURES, LABELS, SUBSET, read_json, read_table, write_table
+from noisyprune.data import load_dataset
+from noisyprune.errors import ArtifactError
+from noisyprune.metrics import relabeling_metrics
+from noisyprune.stages.aggregate import pivot_table
+from noisyprune.stages.common import load_labels
+from noisyprune.stages.extract import confidence_scores
+from noisyprune.stages.noise import run_noise_stage
+from noisyprune.stages.select import run_select_stage
+
+DIGITS = {"loader": "digits", "model": "mlp", "test_fraction": 0.3, "split_seed": 0}
+SYM40 = {"kind": "symmetric", "rate": 0.4, "convention": "other_class"}
+
+
+def write_labels(path, seed=0):
+    run_noise_stage(dataset="digits", dataset_entry=DIGITS, noise="sym40", noise_entry=SYM40, seed=seed,
+                    output=str(path))
+
+
+def test_digits_split_is_stratified_and_fixed():
+    data = load_dataset("digits", DIGITS)
+    assert data.input_shape == (1, 8, 8) and data.num_classes == 10
+    assert data.num_train + len(data.test_y) == 1797
+    assert np.array_equal(data.train_y, load_dataset("digits", DIGITS).train_y)
+    assert abs(float(data.train_x.mean())) < 1e-5  # standardised
+
+
+def test_noise_stage_writes_labels_with_realised_rate_and_identical_bytes(tmp_path):
+    write_labels(tmp_path / "a.parquet")
+    write_labels(tmp_path / "b.parquet")
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+    labels = read_table(tmp_path / "a.parquet", LABELS)
+    meta = labels.metadata
+    assert meta["noise_rate"] == pytest.approx(0.4, abs=1e-3)
+    assert np.asarray(meta["transition_matrix"]).shape == (10, 10)
+    assert np.allclose(np.diag(meta["transition_matrix"]).mean(), 0.6, atol=0.03)
+    assert meta["noise_entry"] == SYM40
+    write_labels(tmp_path / "c.parquet", seed=1)
+    assert not np.array_equal(read_table(tmp_path / "c.parquet", LABELS).numpy("noisy_label"),
+                              labels.numpy("noisy_label"))
+
+
+def test_labels_of_another_dataset_are_refused(tmp_path):
+    write_labels(tmp_path / "labels.parquet")
+    other = load_dataset("digits", {**DIGITS, "split_seed": 1})
+    with pytest.raises(ArtifactError, match="does not match dataset 'digits'"):
+        load_labels(str(tmp_path / "labels.parquet"), other)
+
+
+def test_confidence_scores_on_known_logits():
+    logits = torch.log(torch.tensor([[0.7, 0.2, 0.1], [0.25, 0.25, 0.5]]))
+    scores = confidence_scores(logits, torch.tensor([0, 0]))
+    assert torch.allclose(scores["probs"], torch.tensor([[0.7, 0.2, 0.1], [0.25, 0.25, 0.5]]))
+    assert torch.allclose(scores["confidence"], torch.tensor([0.7, 0.5]))
+    assert torch.allclose(scores["margin"], torch.tensor([0.5, 0.25]))
+    assert torch.allclose(scores["loss"], -torch.log(torch.tensor([0.7, 0.25])))
+    entropy = -(0.7 * np.log(0.7) + 0.2 * np.log(0.2) + 0.1 * np.log(0.1))
+    assert scores["entropy"][0].item() == pytest.approx(entropy, rel=1e-5)
+    assert scores["prediction"].tolist() == [0, 2]
+
+
+def write_features(path, labels_path, sample_ids=None):
+    labels = read_table(labels_path, LABELS)
+    ids = labels.numpy("sample_id") if sample_ids is None else sample_ids
+    noisy = labels.numpy("noisy_label")[ids]
+    is_noisy = labels.numpy("is_noisy")[ids]
+    n, rng = len(ids), np.random.default_rng(0)
+    probs = rng.dirichlet(np.ones(10), size=n)
+    write_table(
+        {"sample_id": ids, "noisy_label": noisy, "probs": probs, "embedding": rng.normal(size=(n, 3)),
+         # planted: the warm-up model fits clean samples better
+         "loss": np.where(is_noisy, 2.0, 0.1) + rng.random(n) * 0.01, "confidence": probs.max(1),
+         "margin": rng.random(n), "entropy": rng.random(n), "prediction": probs.argmax(1)},
+        path, FEATURES, {"num_classes": 10, "embedding_dim": 3, "model": {}},
+    )
+
+
+def select(tmp_path, method, entry, name, features=None, fraction="0.5"):
+    run_select_stage(
+        dataset="digits", noise="sym40", seed=0, warmup="ce", method=method, method_entry=entry,
+        fraction=fraction, labels_path=str(tmp_path / "labels.parquet"),
+        features_path=str(features) if features else None, dynamics_path=None, code_hash="test",
+        output=str(tmp_path / f"{name}.parquet"), timing_output=str(tmp_path / f"{name}.json"),
+    )
+    return read_table(tmp_path / f"{name}.parquet", SUBSET)
+
+
+def test_select_stage_records_budget_noise_rate_and_class_counts(tmp_path):
+    write_labels(tmp_path / "labels.parquet")
+    write_features(tmp_path / "features.parquet", tmp_path / "labels.parquet")
+    labels = load_labels(str(tmp_path / "labels.parquet"))
+    subset = select(tmp_path, "small_loss", {"pruner": "small_loss", "balance": "none"}, "s",
+                    features=tmp_path / "features.parquet")
+    kept = subset.numpy("sample_id")
+    meta = subset.metadata
+    assert meta["budget"] == len(kept) == 629  # round-half-up of 0.5 × 1257
+    assert meta["noise_rate"] == pytest.approx(labels.is_noisy[kept].mean())
+    assert meta["noise_rate"] < 0.05  # the planted losses make small-loss keep clean samples
+    assert meta["class_counts"] == np.bincount(labels.noisy[kept], minlength=10).tolist()
+    assert subset.numpy("rank").tolist() == list(range(len(kept)))
+    assert read_json(tmp_path / "s.json")["select_seconds"] >= 0
+
+
+def test_select_stage_output_is_byte_identical_across_runs(tmp_path):
+    write_labels(tmp_path / "labels.parquet")
+    select(tmp_path, "uniform", {"pruner": "uniform", "balance": "none"}, "a")
+    select(tmp_path, "uniform", {"pruner": "uniform", "balance": "none"}, "b")
+    assert (tmp_path / "a.parquet").read_bytes() == (tmp_path / "b.parquet").read_bytes()
+
+
+def test_select_stage_refuses_features_of_other_samples(tmp_path):
+    write_labels(tmp_path / "labels.parquet")
+    write_features(tmp_path / "features.parquet", tmp_path / "labels.parquet", sample_ids=np.arange(100))
+    with pytest.raises(ArtifactError, match="features.parquet: has 100 samples that do not match"):
+        select(tmp_path, "small_loss", {"pruner": "small_loss"}, "s", features=tmp_path / "features.parquet")
+
+
+def test_relabeling_metrics_on_known_labels():
+    clean = np.array([0, 1, 2, 0, 1, 2])
+    noisy = np.array([True, True, False, False, False, False])
+    relabel = np.array([0, 0, 2, 0, 2, 2])  # fixed sample 0, missed 1, wrong on 4
+    in_subset = np.array([True, True, True, False, False, False])
+    metrics = relabeling_metrics(relabel, clean, noisy, in_subset)
+    assert metrics["relabel_acc_all"] == pytest.approx(4 / 6)
+    assert metrics["relabel_acc_subset"] == pytest.approx(2 / 3)
+    assert metrics["relabel_acc_subset_noisy"] == pytest.approx(1 / 2)
+    assert metrics["relabel_acc_pruned"] == pytest.approx(2 / 3)
+    none_noisy = relabeling_metrics(relabel, clean, np.zeros(6, bool), in_subset)
+    assert np.isnan(none_noisy["relabel_acc_subset_noisy"])  # missing, not zero
+
+
+def test_pivot_cells_are_mean_and_sample_std_over_seeds_in_percent():
+    runs = pd.DataFrame(
+        {
+            "method": ["uniform", "uniform", "uniform", "full", "full"],
+            "fraction": [0.5, 0.5, 0.2, 1.0, 1.0],
+            "seed": [0, 1, 0, 0, 1],
+            "test_acc_best": [0.80, 0.90, 0.7, 0.95, 0.97],
+            "test_acc_last": [0.8, 0.8, 0.6, 0.9, 0.9],
+            "relabel_acc_all": [0.5] * 5,
+            "relabel_acc_subset_noisy": [np.nan, np.nan, 0.1, 0.2, 0.3],
+            "subset_noise_rate": [0.4] * 5,
+        }
+    )
+    pivot = pivot_table(runs, ["uniform", "small_loss"], [0.2, 0.5, 1.0]).set_index(["metric", "method"])
+    best = pivot.loc["test_acc_best"]
+    assert best.loc["uniform", "0.5"] == f"85.00 ± {np.std([80, 90], ddof=1):.2f}"
+    assert best.loc["uniform", "0.2"] == "70.00"  # one seed: no spread to show
+    assert best.loc["uniform", "1.0"] == ""  # the reference row holds fraction 1.0
+    assert best.loc["full", "1.0"] == "96.00 ± 1.41"
+    assert "small_loss" not in best.index  # no runs: no row
+    assert pivot.loc[("relabel_acc_subset_noisy", "uniform"), "0.5"] == ""  # missing stays missing

@@ -1,0 +1,122 @@
+"""End-to-end Snakemake runs of the tiny config: outputs, determinism, rerun scope, bad input."""
+
+import copy
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import REPO, SCHEMA, TINY_CONFIG, load_yaml, run_snakemake, scheduled_jobs
+from noisyprune.artifacts import DYNAMICS, FEATURES, LABELS, RELABELS, SUBSET, read_table
+from noisyprune.config import sweep_runs, validate_config
+
+pytestmark = pytest.mark.workflow
+
+RUN = "results/digits/sym40/seed0"
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    """The tiny workflow run once to completion; tests must not modify its files."""
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    config = load_yaml(TINY_CONFIG)
+    run_snakemake(workdir, config, "--cores", "2")
+    return workdir, config
+
+
+def test_tiny_run_writes_one_row_per_run_and_a_pivot(finished_run):
+    workdir, _ = finished_run
+    runs = pd.read_parquet(workdir / "results/tables/runs.parquet")
+    assert sorted(zip(runs["method"], runs["fraction"])) == [("full", 1.0), ("small_loss", 0.5), ("uniform", 0.5)]
+    for column in ("test_acc_best", "test_acc_last", "relabel_acc_all", "relabel_acc_subset",
+                   "relabel_acc_subset_noisy", "subset_noise_rate", "select_seconds", "retrain_seconds",
+                   "warmup_seconds", "code_hash_retrain", "torch_version", "host", "seed_retrain",
+                   "config_method", "config_learner"):
+        assert runs[column].notna().all(), column
+    assert json.loads(runs.loc[runs["method"] == "small_loss", "config_method"].item())["pruner"] == "small_loss"
+    pivot = pd.read_csv(workdir / "results/tables/pivot/digits__sym40__ce__ce.csv")
+    assert list(pivot.columns) == ["metric", "method", "seeds", "0.5", "1.0"]
+    assert set(pivot["method"]) == {"uniform", "small_loss", "full"}
+    assert (workdir / "results/tables/runs.csv").is_file()
+
+
+def test_tiny_run_artifacts_follow_their_contracts(finished_run):
+    workdir, config = finished_run
+    labels = read_table(workdir / f"{RUN}/labels.parquet", LABELS)
+    n = len(labels)
+    features = read_table(workdir / f"{RUN}/warmup/ce/features.parquet", FEATURES)
+    assert len(features) == n and features.numpy("probs").shape == (n, 10)
+    assert features.numpy("embedding").shape == (n, 32)  # the MLP's last hidden width
+    dynamics = read_table(workdir / f"{RUN}/warmup/ce/dynamics.parquet", DYNAMICS)
+    assert len(dynamics) == n * config["warmups"]["ce"]["epochs"]
+    subset = read_table(workdir / f"{RUN}/select/ce/small_loss/f0.5/subset.parquet", SUBSET)
+    assert len(subset) == subset.metadata["budget"] == 629
+    full = read_table(workdir / f"{RUN}/select/ce/full/f1.0/subset.parquet", SUBSET)
+    assert len(full) == n
+    relabels = read_table(workdir / f"{RUN}/train/ce/small_loss/f0.5/ce/relabels.parquet", RELABELS)
+    assert len(relabels) == n and relabels.numpy("in_subset").sum() == 629
+    metrics = json.loads((workdir / f"{RUN}/train/ce/small_loss/f0.5/ce/metrics.json").read_text())
+    assert metrics["metrics"]["subset_size"] == 629
+    assert 0.0 <= metrics["metrics"]["test_acc_best"] <= 1.0
+
+
+def test_same_config_gives_identical_labels_subsets_and_metrics(finished_run, tmp_path):
+    first, config = finished_run
+    run_snakemake(tmp_path, config, "--cores", "2")
+    assert (first / f"{RUN}/labels.parquet").read_bytes() == (tmp_path / f"{RUN}/labels.parquet").read_bytes()
+    subsets = sorted((first / RUN / "select").rglob("subset.parquet"))
+    assert len(subsets) == 3
+    for path in subsets:
+        assert path.read_bytes() == (tmp_path / path.relative_to(first)).read_bytes(), path
+    for path in sorted((first / RUN / "train").rglob("metrics.json")):
+        ours = json.loads(path.read_text())["metrics"]
+        theirs = json.loads((tmp_path / path.relative_to(first)).read_text())["metrics"]
+        assert ours == theirs, path
+
+
+def test_a_finished_run_has_nothing_left_to_do(finished_run):
+    workdir, config = finished_run
+    result = run_snakemake(workdir, config, "--dry-run", "--cores", "1")
+    assert "Nothing to be done" in result.stdout + result.stderr
+
+
+def test_changing_one_selection_parameter_reruns_only_that_methods_select_and_retrain(finished_run):
+    workdir, config = finished_run
+    changed = copy.deepcopy(config)
+    changed["methods"]["small_loss"]["balance"] = "proportional"
+    result = run_snakemake(workdir, changed, "--dry-run", "--cores", "1", config_name="changed.yaml")
+    jobs = scheduled_jobs(result.stdout)
+    rules = sorted(rule for rule, _ in jobs)
+    assert rules == ["aggregate", "all", "retrain", "select"], result.stdout
+    for rule, wildcards in jobs:
+        if rule in ("select", "retrain"):
+            assert wildcards["method"] == "small_loss" and wildcards["fraction"] == "0.5"
+
+
+def test_changing_a_learner_setting_reruns_only_retrains(finished_run):
+    workdir, config = finished_run
+    changed = copy.deepcopy(config)
+    changed["learners"]["ce"]["lr"] = 0.01
+    result = run_snakemake(workdir, changed, "--dry-run", "--cores", "1", config_name="changed.yaml")
+    rules = sorted(rule for rule, _ in scheduled_jobs(result.stdout))
+    assert rules == ["aggregate", "all", "retrain", "retrain", "retrain"], result.stdout
+
+
+def test_bad_config_fails_before_any_job_runs(tmp_path):
+    config = load_yaml(TINY_CONFIG)
+    config["methods"]["uniform"]["pruner"] = "magic"
+    result = run_snakemake(tmp_path, config, "--cores", "1", check=False)
+    assert result.returncode != 0
+    assert "config key 'methods.uniform.pruner': 'magic' is not one of" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("config_path", sorted((REPO / "config").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_builds_its_dag(config_path, tmp_path):
+    config = load_yaml(config_path)
+    result = run_snakemake(tmp_path, config, "--dry-run", "--cores", "1")
+    rules = [rule for rule, _ in scheduled_jobs(result.stdout)]
+    expected_runs = len(sweep_runs(validate_config(copy.deepcopy(config), SCHEMA)))
+    assert rules.count("retrain") == rules.count("select") == expected_runs
+    assert {"noise", "warmup", "extract", "aggregate", "all"} <= set(rules)

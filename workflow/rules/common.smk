@@ -1,0 +1,167 @@
+# Shared by every rule: config validation, path templates, wildcard constraints, input/params
+# functions and the target list. All logic lives in the noisyprune package.
+
+import functools
+import os
+import re
+
+from noisyprune.config import (
+    fraction_label,
+    method_entry,
+    model_entry,
+    sweep_runs,
+    sweep_settings,
+    validate_config,
+)
+from noisyprune.data.registry import DATASETS
+from noisyprune.models.registry import MODELS
+from noisyprune.noise.registry import NOISE_MODELS
+from noisyprune.provenance import code_hash
+from noisyprune.pruners.registry import PRUNERS, REFERENCE_METHOD
+from noisyprune.training.learners.registry import LEARNERS
+
+# Fails before any job is scheduled, naming the offending config key.
+validate_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+
+RUN = "results/{dataset}/{noise}/seed{seed}"
+LABELS = RUN + "/labels.parquet"
+WARMUP = RUN + "/warmup/{warmup}"
+SELECT = RUN + "/select/{warmup}/{method}/f{fraction}"
+TRAIN = RUN + "/train/{warmup}/{method}/f{fraction}/{learner}"
+TABLES = "results/tables"
+
+# Training jobs ask for a GPU unless the config pins them to the CPU; the default profile caps the
+# machine at one GPU job at a time, while CPU-only jobs run side by side up to --cores.
+GPU_PER_JOB = 0 if config["device"] == "cpu" else 1
+
+
+def alternatives(names):
+    """A regex matching exactly one of ``names`` (used to constrain wildcards)."""
+    return "|".join(re.escape(str(name)) for name in sorted(names, key=str))
+
+
+wildcard_constraints:
+    dataset=alternatives(config["datasets"]),
+    noise=alternatives(config["noise"]),
+    warmup=alternatives(config["warmups"]),
+    method=alternatives([*config["methods"], REFERENCE_METHOD]),
+    learner=alternatives(config["learners"]),
+    fraction=alternatives({fraction_label(f) for f in config["sweep"]["fractions"]}),
+    seed=r"\d+",
+
+
+# --- named entries, for params: (a changed entry reruns exactly the jobs that use it) -------------
+
+
+def dataset_entry(wildcards):
+    return config["datasets"][wildcards.dataset]
+
+
+def noise_entry(wildcards):
+    return config["noise"][wildcards.noise]
+
+
+def warmup_entry(wildcards):
+    return config["warmups"][wildcards.warmup]
+
+
+def learner_entry(wildcards):
+    return config["learners"][wildcards.learner]
+
+
+def selection_entry(wildcards):
+    return method_entry(config, wildcards.method)
+
+
+def warmup_model(wildcards):
+    return model_entry(config, wildcards.dataset, warmup_entry(wildcards))
+
+
+def learner_model(wildcards):
+    return model_entry(config, wildcards.dataset, learner_entry(wildcards))
+
+
+# --- code hashes: the package modules each job can execute (see noisyprune.provenance) -----------
+
+
+@functools.lru_cache(maxsize=None)
+def hash_of(*modules):
+    return code_hash(modules)
+
+
+def noise_code(wildcards):
+    return hash_of(
+        "noisyprune.stages.noise",
+        DATASETS.module_name(dataset_entry(wildcards)["loader"]),
+        NOISE_MODELS.module_name(noise_entry(wildcards)["kind"]),
+    )
+
+
+def warmup_code(wildcards):
+    return hash_of(
+        "noisyprune.stages.warmup",
+        DATASETS.module_name(dataset_entry(wildcards)["loader"]),
+        MODELS.module_name(warmup_model(wildcards)["arch"]),
+        LEARNERS.module_name(warmup_entry(wildcards)["learner"]),
+    )
+
+
+def extract_code(wildcards):
+    return hash_of(
+        "noisyprune.stages.extract",
+        DATASETS.module_name(dataset_entry(wildcards)["loader"]),
+        MODELS.module_name(warmup_model(wildcards)["arch"]),
+    )
+
+
+def select_code(wildcards):
+    return hash_of(
+        "noisyprune.stages.select", PRUNERS.module_name(selection_entry(wildcards)["pruner"])
+    )
+
+
+def retrain_code(wildcards):
+    return hash_of(
+        "noisyprune.stages.retrain",
+        DATASETS.module_name(dataset_entry(wildcards)["loader"]),
+        MODELS.module_name(learner_model(wildcards)["arch"]),
+        LEARNERS.module_name(learner_entry(wildcards)["learner"]),
+    )
+
+
+# --- inputs -------------------------------------------------------------------------------------
+
+
+def select_inputs(wildcards):
+    """Labels always; the warm-up's features/dynamics only if the pruner reads them, so e.g.
+    uniform selections do not rerun when the warm-up changes."""
+    requires = PRUNERS.get(selection_entry(wildcards)["pruner"]).requires
+    inputs = {"labels": LABELS.format(**wildcards)}
+    if "features" in requires:
+        inputs["features"] = (WARMUP + "/features.parquet").format(**wildcards)
+    if "dynamics" in requires:
+        inputs["dynamics"] = (WARMUP + "/dynamics.parquet").format(**wildcards)
+    return inputs
+
+
+RUNS = sweep_runs(config)
+SETTINGS = sweep_settings(config)
+
+
+def run_files(run):
+    """The files the aggregation reads for one run."""
+    wildcards = run.wildcards()
+    return {
+        "metrics": (TRAIN + "/metrics.json").format(**wildcards),
+        "subset": (SELECT + "/subset.parquet").format(**wildcards),
+        "timing": (SELECT + "/timing.json").format(**wildcards),
+        "warmup_history": (WARMUP + "/history.parquet").format(**wildcards),
+        "features": (WARMUP + "/features.parquet").format(**wildcards),
+    }
+
+
+RUN_FILES = [run_files(run) for run in RUNS]
+PIVOT_TARGETS = [
+    f"{TABLES}/pivot/{s['dataset']}__{s['noise']}__{s['warmup']}__{s['learner']}.csv" for s in SETTINGS
+]
+TABLE_TARGETS = [f"{TABLES}/runs.parquet", f"{TABLES}/runs.csv", *PIVOT_TARGETS]

@@ -1,0 +1,17 @@
+rule extract:
+    """One inference pass of the warm-up model: probabilities, embeddings, losses (GPU)."""
+    input:
+        labels=LABELS,
+        model=WARMUP + "/model.pt",
+    output:
+        features=WARMUP + "/features.parquet",
+    params:
+        dataset=dataset_entry,
+        code=extract_code,
+    threads: config["threads"]
+    resources:
+        gpu=GPU_PER_JOB,
+    log:
+        WARMUP + "/extract.log",
+    script:
+        "../scripts/extract.py"

@@ -1,0 +1,24 @@
+"""Rule retrain: thin wrapper around noisyprune.stages.retrain."""
+
+from noisyprune.logs import setup_logging
+from noisyprune.stages.retrain import run_retrain_stage
+
+setup_logging(snakemake.log[0])
+run_retrain_stage(
+    run={
+        key: snakemake.wildcards[key]
+        for key in ("dataset", "noise", "seed", "warmup", "method", "fraction", "learner")
+    },
+    dataset_entry=snakemake.params.dataset,
+    learner_entry=snakemake.params.learner,
+    model_entry=snakemake.params.model,
+    labels_path=snakemake.input.labels,
+    subset_path=snakemake.input.subset,
+    device=snakemake.config["device"],
+    threads=snakemake.threads,
+    inference_batch_size=snakemake.config["inference_batch_size"],
+    code_hash=snakemake.params.code,
+    metrics_output=snakemake.output.metrics,
+    history_output=snakemake.output.history,
+    relabels_output=snakemake.output.relabels,
+)

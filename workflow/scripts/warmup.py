@@ -1,0 +1,23 @@
+"""Rule warmup: thin wrapper around noisyprune.stages.warmup."""
+
+from noisyprune.logs import setup_logging
+from noisyprune.stages.warmup import run_warmup_stage
+
+setup_logging(snakemake.log[0])
+run_warmup_stage(
+    dataset=snakemake.wildcards.dataset,
+    dataset_entry=snakemake.params.dataset,
+    noise=snakemake.wildcards.noise,
+    seed=int(snakemake.wildcards.seed),
+    warmup=snakemake.wildcards.warmup,
+    warmup_entry=snakemake.params.warmup,
+    model_entry=snakemake.params.model,
+    labels_path=snakemake.input.labels,
+    device=snakemake.config["device"],
+    threads=snakemake.threads,
+    inference_batch_size=snakemake.config["inference_batch_size"],
+    code_hash=snakemake.params.code,
+    model_output=snakemake.output.model,
+    dynamics_output=snakemake.output.dynamics,
+    history_output=snakemake.output.history,
+)
