@@ -7,7 +7,7 @@ import torch
 from noisyprune.data.base import ArrayDataset
 from noisyprune.errors import TrainingError
 from noisyprune.models import build_model
-from noisyprune.training.callbacks import DynamicsRecorder, EpochHistory
+from noisyprune.training.callbacks import DynamicsRecorder
 from noisyprune.training.data import TensorData
 from noisyprune.training.learners import build_learner
 from noisyprune.training.loop import fit

@@ -6,7 +6,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 
 from noisyprune.artifacts import DYNAMICS, HISTORY, write_table
 from noisyprune.data import load_dataset

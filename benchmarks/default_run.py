@@ -1,0 +1,78 @@
+"""Time the embedded default run from scratch (run by hand; not part of the tests).
+
+    .venv/bin/python benchmarks/default_run.py [--cores 2]
+
+Runs `snakemake --cores N` on config/config.yaml in a fresh temporary directory, then writes the
+wall time, per-rule job times (from Snakemake's benchmark files and the runs table) and the machine
+to benchmarks/results/default_run.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pandas as pd
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def rule_seconds(workdir: Path) -> dict[str, dict[str, float]]:
+    """Sum, count and max of the wall seconds of each rule's jobs, from the benchmark TSVs."""
+    stats: dict[str, list[float]] = {}
+    for tsv in workdir.glob("results/**/*.benchmark.tsv"):
+        rule = tsv.name.split(".")[0]
+        stats.setdefault(rule, []).extend(pd.read_csv(tsv, sep="\t")["s"].tolist())
+    return {
+        rule: {"jobs": len(v), "total_s": round(sum(v), 2), "max_s": round(max(v), 2)}
+        for rule, v in sorted(stats.items())
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--cores", type=int, default=2)
+    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "default_run.json")
+    args = parser.parse_args()
+    snakemake = Path(sys.executable).with_name("snakemake")
+    with tempfile.TemporaryDirectory(prefix="noisyprune-bench-") as tmp:
+        workdir = Path(tmp)
+        command = [str(snakemake), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+                   "--configfile", str(REPO / "config" / "config.yaml"), "--cores", str(args.cores), "--quiet"]
+        start = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True)
+        wall = time.perf_counter() - start
+        runs = pd.read_parquet(workdir / "results" / "tables" / "runs.parquet")
+        result = {
+            "benchmark": "default config, full run from scratch",
+            "command": " ".join(["snakemake", "--cores", str(args.cores)]),
+            "wall_seconds": round(wall, 1),
+            "runs": len(runs),
+            "rules": rule_seconds(workdir),
+            "in_process_seconds": {
+                "warmup_mean": round(float(runs.drop_duplicates("seed")["warmup_seconds"].mean()), 2),
+                "select_mean": round(float(runs["select_seconds"].mean()), 4),
+                "retrain_mean": round(float(runs["retrain_seconds"].mean()), 2),
+            },
+            "mean_test_acc_best": {
+                f"{method}@{fraction}": round(float(value), 4)
+                for (method, fraction), value in runs.groupby(["method", "fraction"])["test_acc_best"].mean().items()
+            },
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
+                        "python": platform.python_version()},
+            "date": time.strftime("%Y-%m-%d"),
+        }
+    args.output.parent.mkdir(parents=True, exist_ok=True)
+    args.output.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()

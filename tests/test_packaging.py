@@ -1,0 +1,76 @@
+"""Docs, install files and schema stay in step with the code."""
+
+import re
+import tomllib
+
+from conftest import REPO, SCHEMA, load_yaml
+from noisyprune.data.registry import DATASETS
+from noisyprune.models.registry import MODELS
+from noisyprune.noise.registry import NOISE_MODELS
+from noisyprune.pruners.registry import PRUNERS, REFERENCE_METHOD
+from noisyprune.training.learners.registry import LEARNERS
+
+
+def readme_commands():
+    blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), flags=re.DOTALL)
+    return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_ci_runs_exactly_the_readme_test_command():
+    test_commands = [c for c in readme_commands() if "pytest" in c]
+    assert len(test_commands) == 1
+    ci_lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
+    assert test_commands[0] in ci_lines
+
+
+def test_readme_run_command_sets_up_and_runs_the_default():
+    run_commands = [c for c in readme_commands() if "snakemake --cores" in c]
+    assert len(run_commands) == 1 and "pip install -e ." in run_commands[0]
+
+
+def _requirement_name(requirement):
+    return re.split(r"[<>=!~\[ ]", requirement, maxsplit=1)[0].lower()
+
+
+def _normalised_spec(requirement):
+    spec = requirement[len(_requirement_name(requirement)):].replace(" ", "")
+    return re.sub(r"^=(?!=)", "==", spec)  # conda's "=2.14.*" is pip's "==2.14.*"
+
+
+def test_environment_yml_matches_pyproject():
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    pip_requirements = project["dependencies"] + project["optional-dependencies"]["test"]
+    conda_names = {"pytorch": "torch"}
+    conda = {}
+    for item in load_yaml(REPO / "environment.yml")["dependencies"]:
+        if isinstance(item, str) and _requirement_name(item) not in ("python", "pip"):
+            conda[conda_names.get(_requirement_name(item), _requirement_name(item))] = _normalised_spec(item)
+    pip = {_requirement_name(r): _normalised_spec(r) for r in pip_requirements}
+    assert conda == pip
+
+
+def _schema_properties(node, found):
+    if isinstance(node, dict):
+        found.update(node.get("properties", {}))
+        for value in node.values():
+            _schema_properties(value, found)
+    elif isinstance(node, list):
+        for value in node:
+            _schema_properties(value, found)
+    return found
+
+
+def test_config_readme_documents_every_key():
+    documented = (REPO / "config" / "README.md").read_text()
+    missing = [key for key in sorted(_schema_properties(load_yaml(SCHEMA), set())) if f"`{key}`" not in documented]
+    assert not missing
+
+
+def test_schema_enums_match_the_registries():
+    defs = load_yaml(SCHEMA)["$defs"]
+    assert sorted(defs["dataset"]["properties"]["loader"]["enum"]) == DATASETS.names()
+    assert sorted(defs["model"]["properties"]["arch"]["enum"]) == MODELS.names()
+    assert sorted(defs["noise_spec"]["properties"]["kind"]["enum"]) == NOISE_MODELS.names()
+    assert sorted(defs["training"]["properties"]["learner"]["enum"]) == LEARNERS.names()
+    user_pruners = [name for name in PRUNERS.names() if name != REFERENCE_METHOD]
+    assert sorted(defs["method"]["properties"]["pruner"]["enum"]) == user_pruners
