@@ -23,12 +23,21 @@ from noisyprune.training.learners.registry import LEARNERS
 # Fails before any job is scheduled, naming the offending config key.
 validate_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 
+# Output layout (DESIGN.md): one directory per run prefix, named by wildcards only.
 RUN = "results/{dataset}/{noise}/seed{seed}"
-LABELS = RUN + "/labels.parquet"
-WARMUP = RUN + "/warmup/{warmup}"
-SELECT = RUN + "/select/{warmup}/{method}/f{fraction}"
-TRAIN = RUN + "/train/{warmup}/{method}/f{fraction}/{learner}"
+WARMUP = f"{RUN}/warmup/{{warmup}}"
+SELECT = f"{RUN}/select/{{warmup}}/{{method}}/f{{fraction}}"
+TRAIN = f"{RUN}/train/{{warmup}}/{{method}}/f{{fraction}}/{{learner}}"
 TABLES = "results/tables"
+
+LABELS = f"{RUN}/labels.parquet"
+WARMUP_MODEL = f"{WARMUP}/model.pt"
+WARMUP_DYNAMICS = f"{WARMUP}/dynamics.parquet"
+WARMUP_HISTORY = f"{WARMUP}/history.parquet"
+FEATURES = f"{WARMUP}/features.parquet"
+SUBSET = f"{SELECT}/subset.parquet"
+SELECT_TIMING = f"{SELECT}/timing.json"
+METRICS = f"{TRAIN}/metrics.json"
 
 # Training jobs ask for a GPU unless the config pins them to the CPU; the default profile caps the
 # machine at one GPU job at a time, while CPU-only jobs run side by side up to --cores.
@@ -138,9 +147,9 @@ def select_inputs(wildcards):
     requires = PRUNERS.get(selection_entry(wildcards)["pruner"]).requires
     inputs = {"labels": LABELS.format(**wildcards)}
     if "features" in requires:
-        inputs["features"] = (WARMUP + "/features.parquet").format(**wildcards)
+        inputs["features"] = FEATURES.format(**wildcards)
     if "dynamics" in requires:
-        inputs["dynamics"] = (WARMUP + "/dynamics.parquet").format(**wildcards)
+        inputs["dynamics"] = WARMUP_DYNAMICS.format(**wildcards)
     return inputs
 
 
@@ -152,11 +161,11 @@ def run_files(run):
     """The files the aggregation reads for one run."""
     wildcards = run.wildcards()
     return {
-        "metrics": (TRAIN + "/metrics.json").format(**wildcards),
-        "subset": (SELECT + "/subset.parquet").format(**wildcards),
-        "timing": (SELECT + "/timing.json").format(**wildcards),
-        "warmup_history": (WARMUP + "/history.parquet").format(**wildcards),
-        "features": (WARMUP + "/features.parquet").format(**wildcards),
+        "metrics": METRICS.format(**wildcards),
+        "subset": SUBSET.format(**wildcards),
+        "timing": SELECT_TIMING.format(**wildcards),
+        "warmup_history": WARMUP_HISTORY.format(**wildcards),
+        "features": FEATURES.format(**wildcards),
     }
 
 

@@ -2,9 +2,9 @@ rule extract:
     """One inference pass of the warm-up model: probabilities, embeddings, losses (GPU)."""
     input:
         labels=LABELS,
-        model=WARMUP + "/model.pt",
+        model=WARMUP_MODEL,
     output:
-        features=WARMUP + "/features.parquet",
+        features=FEATURES,
     params:
         dataset=dataset_entry,
         code=extract_code,
@@ -12,6 +12,6 @@ rule extract:
     resources:
         gpu=GPU_PER_JOB,
     log:
-        WARMUP + "/extract.log",
+        f"{WARMUP}/extract.log",
     script:
         "../scripts/extract.py"

@@ -7,6 +7,6 @@ rule noise:
         noise=noise_entry,
         code=noise_code,
     log:
-        RUN + "/noise.log",
+        f"{RUN}/noise.log",
     script:
         "../scripts/noise.py"

@@ -2,11 +2,11 @@ rule retrain:
     """Train a fresh model on the subset with a (robust) learner; evaluate and re-label (GPU)."""
     input:
         labels=LABELS,
-        subset=SELECT + "/subset.parquet",
+        subset=SUBSET,
     output:
-        metrics=TRAIN + "/metrics.json",
-        history=TRAIN + "/history.parquet",
-        relabels=TRAIN + "/relabels.parquet",
+        metrics=METRICS,
+        history=f"{TRAIN}/history.parquet",
+        relabels=f"{TRAIN}/relabels.parquet",
     params:
         dataset=dataset_entry,
         learner=learner_entry,
@@ -16,8 +16,8 @@ rule retrain:
     resources:
         gpu=GPU_PER_JOB,
     log:
-        TRAIN + "/retrain.log",
+        f"{TRAIN}/retrain.log",
     benchmark:
-        TRAIN + "/retrain.benchmark.tsv"
+        f"{TRAIN}/retrain.benchmark.tsv"
     script:
         "../scripts/retrain.py"

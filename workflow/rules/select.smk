@@ -3,14 +3,14 @@ rule select:
     input:
         unpack(select_inputs),
     output:
-        subset=SELECT + "/subset.parquet",
-        timing=SELECT + "/timing.json",
+        subset=SUBSET,
+        timing=SELECT_TIMING,
     params:
         method=selection_entry,
         code=select_code,
     log:
-        SELECT + "/select.log",
+        f"{SELECT}/select.log",
     benchmark:
-        SELECT + "/select.benchmark.tsv"
+        f"{SELECT}/select.benchmark.tsv"
     script:
         "../scripts/select.py"

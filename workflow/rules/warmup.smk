@@ -3,9 +3,9 @@ rule warmup:
     input:
         labels=LABELS,
     output:
-        model=WARMUP + "/model.pt",
-        dynamics=WARMUP + "/dynamics.parquet",
-        history=WARMUP + "/history.parquet",
+        model=WARMUP_MODEL,
+        dynamics=WARMUP_DYNAMICS,
+        history=WARMUP_HISTORY,
     params:
         dataset=dataset_entry,
         warmup=warmup_entry,
@@ -15,8 +15,8 @@ rule warmup:
     resources:
         gpu=GPU_PER_JOB,
     log:
-        WARMUP + "/warmup.log",
+        f"{WARMUP}/warmup.log",
     benchmark:
-        WARMUP + "/warmup.benchmark.tsv"
+        f"{WARMUP}/warmup.benchmark.tsv"
     script:
         "../scripts/warmup.py"

@@ -10,7 +10,16 @@ from typing import Any
 import numpy as np
 
 from noisyprune import __version__
-from noisyprune.artifacts import DYNAMICS, FEATURES, SUBSET, Artifact, check_same_samples, read_table, write_json, write_table
+from noisyprune.artifacts import (
+    DYNAMICS,
+    FEATURES,
+    SUBSET,
+    Artifact,
+    check_same_samples,
+    read_table,
+    write_json,
+    write_table,
+)
 from noisyprune.provenance import environment
 from noisyprune.pruners import build_pruner
 from noisyprune.pruners.base import PrunerInputs, Selection
