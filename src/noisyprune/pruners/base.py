@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import ClassVar, Literal
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -34,10 +34,16 @@ class PrunerInputs:
 @dataclass(frozen=True)
 class Selection:
     """The kept samples as ``positions`` into the candidates, best first (rank 0 = first kept),
-    with the method's ``scores`` of those samples in the same order (NaN where a method has none)."""
+    with the method's ``scores`` of those samples in the same order (NaN where a method has none).
+
+    ``diagnostics`` are deterministic facts about the run (engine used, graph size, neighbour
+    recall) stored with the subset; ``timings`` (seconds per phase) go to the timing sidecar.
+    """
 
     positions: np.ndarray
     scores: np.ndarray
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 class Pruner(ABC):

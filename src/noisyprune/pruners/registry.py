@@ -13,6 +13,7 @@ PRUNERS = Registry(
         "full": "noisyprune.pruners.full:Full",
         "uniform": "noisyprune.pruners.uniform:Uniform",
         "small_loss": "noisyprune.pruners.small_loss:SmallLoss",
+        "prune4rel": "noisyprune.pruners.prune4rel:Prune4ReL",
     },
 )
 

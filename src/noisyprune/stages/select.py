@@ -117,10 +117,13 @@ def run_select_stage(
             "class_counts": class_counts.tolist(),
             "clean_class_counts": np.bincount(labels.clean[kept], minlength=num_classes).tolist(),
             "empty_classes": empty_classes,
+            "diagnostics": selection.diagnostics,
             "seed": seed,
             "select_seed": stage_seed,
             "package_version": __version__,
             "code_hash": code_hash,
         },
     )
-    write_json({"select_seconds": seconds, "environment": environment()}, timing_output)
+    write_json(
+        {"select_seconds": seconds, **selection.timings, "environment": environment()}, timing_output
+    )

@@ -1,0 +1,281 @@
+"""τ-neighbourhoods under rescaled cosine similarity, found exactly or approximately.
+
+Prune4ReL measures the similarity of two samples as ``s = 0.5 + 0.5 · cos(z_i, z_j)`` ∈ [0, 1] and
+calls ``j`` a τ-neighbour of ``i`` when ``s > τ`` (a hard ε-ball, not k nearest neighbours); the
+sample itself, with ``s = 1``, is always its own neighbour for τ < 1. Every source below returns,
+for a sample, the indices of its τ-neighbours (ascending) and their similarities ``s`` (float64).
+
+Sources, from small to large problems (``noisyprune.pruners.prune4rel`` picks one by size):
+
+- :class:`DenseRows` — exact; one float64 mat-vec against all ``n`` embeddings per query, O(n·d).
+- :class:`ClusteredExactIndex` — exact; spherical k-means (faiss) groups the embeddings and the
+  triangle inequality on angles proves which clusters cannot hold a τ-neighbour, so only the rest
+  is multiplied (float64 GEMM, blocked by cluster). Serves single rows or the whole sparse graph.
+- :func:`exact_graph_blocked` — exact; every pair in row blocks with torch (for a CUDA device,
+  where brute-force GEMM is cheaper than pruning).
+- :class:`IVFRows` — approximate; faiss ``IndexIVFFlat`` range search in float32 visiting
+  ``nprobe`` of ``nlist`` lists; :func:`neighbour_recall` measures what it misses.
+
+Exact sources compute similarities in float64 from unit vectors normalised once, so their output
+agrees with a dense float64 reference up to the last bits of a dot product.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+# Slack (radians) added to the angle bounds so rounding can never prune a true neighbour.
+ANGLE_SLACK = 1e-6
+# Slack on float32 similarities when shortlisting candidates that float64 then decides.
+FLOAT32_SLACK = 1e-4
+
+
+def unit_rows(embedding: np.ndarray, dtype=np.float64) -> np.ndarray:
+    """Return the rows of ``embedding`` ``(n, d)`` scaled to unit L2 norm, as ``dtype``.
+
+    A zero row has no direction, so its cosine similarity is undefined: it is an error.
+    """
+    z = np.asarray(embedding, dtype=dtype)
+    norms = np.linalg.norm(z, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError(f"{int((norms == 0).sum())} embeddings are all zeros; cosine similarity is undefined")
+    return z / norms
+
+
+def rescaled(cosine: np.ndarray) -> np.ndarray:
+    """Prune4ReL's similarity ``0.5 + 0.5 · cos`` (the original's ``cossim``)."""
+    return 0.5 + 0.5 * cosine
+
+
+@dataclass(frozen=True)
+class NeighbourGraph:
+    """A sparse τ-graph in CSR form: row ``i`` holds ``indices[indptr[i]:indptr[i + 1]]`` (ascending)
+    and their similarities ``weights`` (float64, each > τ)."""
+
+    indptr: np.ndarray
+    indices: np.ndarray
+    weights: np.ndarray
+
+    @classmethod
+    def from_pairs(cls, n: int, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> "NeighbourGraph":
+        """Build the CSR graph from unordered ``(row, col, weight)`` triples (no duplicates)."""
+        order = np.argsort(rows.astype(np.int64) * n + cols)  # keys are unique: any sort is exact
+        rows, cols, weights = rows[order], cols[order], weights[order]
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
+        return cls(indptr=indptr, indices=cols.astype(np.int32, copy=False), weights=weights)
+
+    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """τ-neighbours of sample ``i`` and their similarities."""
+        start, stop = self.indptr[i], self.indptr[i + 1]
+        return self.indices[start:stop], self.weights[start:stop]
+
+    @property
+    def num_edges(self) -> int:
+        """Number of stored (directed) pairs, self-pairs included."""
+        return int(self.indptr[-1])
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the graph's arrays, in bytes."""
+        return self.indptr.nbytes + self.indices.nbytes + self.weights.nbytes
+
+
+class DenseRows:
+    """Exact τ-neighbours of one sample at a time by a mat-vec over all samples.
+
+    With float32 unit vectors (large problems) the mat-vec only shortlists candidates a little
+    below the threshold; the decision and the similarities are recomputed in float64.
+    """
+
+    def __init__(self, unit: np.ndarray, tau: float):
+        self.unit = unit
+        self.tau = tau
+
+    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """τ-neighbours of sample ``i`` and their similarities."""
+        similarity = rescaled(self.unit @ self.unit[i])
+        if self.unit.dtype == np.float64:
+            neighbours = np.flatnonzero(similarity > self.tau)
+            return neighbours, similarity[neighbours]
+        candidates = np.flatnonzero(similarity > self.tau - FLOAT32_SLACK)
+        similarity = rescaled(self.unit[candidates].astype(np.float64) @ self.unit[i].astype(np.float64))
+        keep = similarity > self.tau
+        return candidates[keep], similarity[keep]
+
+
+def _cosine_threshold_angle(tau: float) -> float:
+    # s > τ  ⇔  cos > 2τ − 1  ⇔  angle < arccos(2τ − 1)
+    return math.acos(min(1.0, max(-1.0, 2.0 * tau - 1.0)))
+
+
+def _angles(cosines: np.ndarray) -> np.ndarray:
+    return np.arccos(np.clip(cosines, -1.0, 1.0))
+
+
+def spherical_kmeans(unit32: np.ndarray, clusters: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cluster unit vectors with faiss's spherical k-means; return ``(assignment (n,), centroids (k, d))``
+    with unit-norm float64 centroids."""
+    import faiss
+
+    n, d = unit32.shape
+    clusters = max(1, min(clusters, n))
+    kmeans = faiss.Kmeans(d, clusters, niter=10, seed=seed, spherical=True, verbose=False,
+                          max_points_per_centroid=256)
+    kmeans.train(np.ascontiguousarray(unit32))
+    _, assignment = kmeans.index.search(np.ascontiguousarray(unit32), 1)
+    return assignment[:, 0].astype(np.int64), unit_rows(kmeans.centroids)
+
+
+class ClusteredExactIndex:
+    """Exact τ-neighbour search that skips clusters the triangle inequality rules out.
+
+    For unit vectors, ``angle(q, x) ≥ angle(q, c) − angle(x, c)``; with ``r_c`` the largest angle of
+    a cluster member to its centroid ``c``, no member of the cluster can be a τ-neighbour of ``q``
+    when ``angle(q, c) − r_c ≥ θ``, ``θ = arccos(2τ − 1)``. Surviving clusters are multiplied in
+    float64. Well-clustered embeddings (class structure, high τ) skip most pairs; badly clustered
+    ones degrade gracefully to all pairs.
+    """
+
+    def __init__(self, unit: np.ndarray, tau: float, clusters: int | None = None, seed: int = 0):
+        self.unit = unit
+        self.tau = tau
+        n = len(unit)
+        self.theta = _cosine_threshold_angle(tau)
+        count = clusters or max(1, int(round(math.sqrt(n))))
+        self.assignment, self.centroids = spherical_kmeans(unit.astype(np.float32), count, seed)
+        k = len(self.centroids)
+        to_centroid = _angles(np.einsum("ij,ij->i", unit, self.centroids[self.assignment]))
+        self.radius = np.full(k, -np.inf)
+        np.maximum.at(self.radius, self.assignment, to_centroid)
+        order = np.argsort(self.assignment, kind="stable")
+        bounds = np.searchsorted(self.assignment[order], np.arange(k + 1))
+        self.members = [order[bounds[c]:bounds[c + 1]] for c in range(k)]
+        self.nonempty = np.array([len(m) > 0 for m in self.members])
+
+    def _candidate_clusters(self, angle_to_centroids: np.ndarray, query_radius: float) -> np.ndarray:
+        reach = self.theta + query_radius + self.radius + ANGLE_SLACK
+        return np.flatnonzero(self.nonempty & (angle_to_centroids < reach))
+
+    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """τ-neighbours of sample ``i`` and their similarities (exact)."""
+        clusters = self._candidate_clusters(_angles(self.centroids @ self.unit[i]), 0.0)
+        candidates = np.sort(np.concatenate([self.members[c] for c in clusters]))
+        similarity = rescaled(self.unit[candidates] @ self.unit[i])
+        keep = similarity > self.tau
+        return candidates[keep], similarity[keep]
+
+    def graph(self) -> NeighbourGraph:
+        """The whole τ-graph. Each pair of clusters that may hold neighbours is multiplied once
+        (the graph is symmetric) in one float64 GEMM per query cluster."""
+        n = len(self.unit)
+        centroid_angles = _angles(self.centroids @ self.centroids.T)
+        rows, cols, weights = [], [], []
+        for a in np.flatnonzero(self.nonempty):
+            partners = self._candidate_clusters(centroid_angles[a], self.radius[a])
+            partners = partners[partners >= a]
+            queries = self.members[a]
+            candidates = np.concatenate([self.members[b] for b in partners])
+            similarity = rescaled(self.unit[queries] @ self.unit[candidates].T)
+            q, c = np.nonzero(similarity > self.tau)
+            values = similarity[q, c]
+            q, c = queries[q], candidates[c]
+            mirrored = self.assignment[c] != a  # pairs with a later cluster: emit both directions
+            rows += [q, c[mirrored]]
+            cols += [c, q[mirrored]]
+            weights += [values, values[mirrored]]
+        return NeighbourGraph.from_pairs(n, np.concatenate(rows), np.concatenate(cols), np.concatenate(weights))
+
+
+def exact_graph_blocked(unit: np.ndarray, tau: float, device: str = "cpu", block_rows: int = 4096) -> NeighbourGraph:
+    """The exact τ-graph from all pairs, one block of rows at a time, in float64 with torch on
+    ``device`` (a GPU makes brute force cheaper than pruning). Only the pairs above τ leave the device."""
+    import torch
+
+    n = len(unit)
+    z = torch.as_tensor(unit, dtype=torch.float64, device=device)
+    rows, cols, weights = [], [], []
+    with torch.no_grad():
+        for start in range(0, n, block_rows):
+            similarity = 0.5 + 0.5 * (z[start : start + block_rows] @ z.T)
+            hits = torch.nonzero(similarity > tau)
+            rows.append((hits[:, 0] + start).cpu().numpy())
+            cols.append(hits[:, 1].cpu().numpy())
+            weights.append(similarity[hits[:, 0], hits[:, 1]].cpu().numpy())
+    return NeighbourGraph.from_pairs(n, np.concatenate(rows), np.concatenate(cols), np.concatenate(weights))
+
+
+class IVFRows:
+    """Approximate τ-neighbours by faiss range search on an inverted-file index (float32).
+
+    ``nlist`` coarse clusters (default √n) are trained on at most ``64 · nlist`` sampled points; a query visits
+    the ``nprobe`` nearest lists, so neighbours in other lists are missed (measure with
+    :func:`neighbour_recall`). Similarities are recomputed in float64 for the pairs found.
+    """
+
+    def __init__(self, unit: np.ndarray, tau: float, nlist: int | None = None, nprobe: int = 16, seed: int = 0):
+        import faiss
+
+        self.unit = unit
+        self.tau = tau
+        unit32 = np.ascontiguousarray(unit, dtype=np.float32)
+        n, d = unit32.shape
+        self.nlist = nlist or max(1, min(int(round(math.sqrt(n))), n // 39))
+        self.nprobe = min(nprobe, self.nlist)
+        quantizer = faiss.IndexFlatIP(d)
+        self.index = faiss.IndexIVFFlat(quantizer, d, self.nlist, faiss.METRIC_INNER_PRODUCT)
+        self.index.cp.seed = seed
+        rng = np.random.default_rng(seed)
+        train = unit32[np.sort(rng.permutation(n)[: 64 * self.nlist])]
+        self.index.train(train)
+        for start in range(0, n, 1 << 16):  # chunks: no second full-size copy when unit is float64
+            self.index.add(np.ascontiguousarray(unit[start : start + (1 << 16)], dtype=np.float32))
+        self.index.nprobe = self.nprobe
+        # float32 inner products carry ~1e-6 error: search a little below the threshold, then
+        # decide in float64 so the result does not depend on float32 rounding.
+        self.radius = 2.0 * (tau - FLOAT32_SLACK) - 1.0
+        self._keep_alive = quantizer
+
+    def _search(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
+        queries = np.ascontiguousarray(self.unit[start:stop], dtype=np.float32)
+        lims, _, found = self.index.range_search(queries, self.radius)
+        return lims, found
+
+    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """Approximate τ-neighbours of sample ``i`` and their float64 similarities."""
+        _, found = self._search(i, i + 1)
+        candidates = np.sort(found)
+        similarity = rescaled(self.unit[candidates].astype(np.float64) @ self.unit[i].astype(np.float64))
+        keep = similarity > self.tau
+        return candidates[keep], similarity[keep]
+
+    def graph(self, chunk: int = 4096) -> NeighbourGraph:
+        """The approximate τ-graph of every sample (range search in chunks of queries)."""
+        n = len(self.unit)
+        rows, cols, weights = [], [], []
+        for start in range(0, n, chunk):
+            lims, found = self._search(start, start + chunk)
+            query = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims))
+            similarity = rescaled(np.einsum("ij,ij->i", self.unit[query].astype(np.float64),
+                                            self.unit[found].astype(np.float64)))
+            keep = similarity > self.tau
+            rows.append(query[keep])
+            cols.append(found[keep])
+            weights.append(similarity[keep])
+        return NeighbourGraph.from_pairs(n, np.concatenate(rows), np.concatenate(cols), np.concatenate(weights))
+
+
+def neighbour_recall(row: Callable[[int], tuple[np.ndarray, np.ndarray]], unit: np.ndarray, tau: float,
+                     queries: np.ndarray) -> float:
+    """Fraction of the exact τ-neighbours of ``queries`` that ``row`` finds (1.0 = none missed)."""
+    exact = DenseRows(unit, tau)
+    found = total = 0
+    for i in queries:
+        truth = exact.row(int(i))[0]
+        found += np.intersect1d(truth, row(int(i))[0], assume_unique=True).size
+        total += truth.size
+    return found / total if total else 1.0
