@@ -290,7 +290,8 @@ class Prune4ReL(Pruner):
     ``equal``, the paper's setting) and the neighbour ``engine``:
 
     - ``dense``: exact rows by mat-vec, O(n·d) per pick — small problems.
-    - ``graph``: exact, cluster-pruned float64 search (:class:`ClusteredExactIndex`); the whole
+    - ``graph``: exact, cluster-pruned float64 search (:class:`ClusteredExactIndex`, ``clusters``
+      default √n); the whole
       sparse τ-graph when it fits in ``max_graph_gb``, single rows otherwise (``own`` gain only).
     - ``torch``: exact τ-graph from all pairs in blocks on a CUDA device (CPU if none).
     - ``ivf``: approximate faiss IVF range search (``ivf_nlist``, ``ivf_nprobe``); the neighbour

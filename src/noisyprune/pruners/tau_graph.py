@@ -124,8 +124,9 @@ def spherical_kmeans(unit32: np.ndarray, clusters: int, seed: int) -> tuple[np.n
 
     n, d = unit32.shape
     clusters = max(1, min(clusters, n))
+    # Exactness never depends on the clustering, only speed does: a cheap k-means is enough.
     kmeans = faiss.Kmeans(d, clusters, niter=10, seed=seed, spherical=True, verbose=False,
-                          max_points_per_centroid=256)
+                          max_points_per_centroid=64, min_points_per_centroid=1)
     kmeans.train(np.ascontiguousarray(unit32))
     _, assignment = kmeans.index.search(np.ascontiguousarray(unit32), 1)
     return assignment[:, 0].astype(np.int64), unit_rows(kmeans.centroids)
@@ -142,6 +143,7 @@ class ClusteredExactIndex:
     """
 
     def __init__(self, unit: np.ndarray, tau: float, clusters: int | None = None, seed: int = 0):
+        """``clusters`` defaults to √n; pass more when the data has more natural groups (classes)."""
         self.unit = unit
         self.tau = tau
         n = len(unit)

@@ -1,0 +1,145 @@
+"""Prune4ReL selection speed and memory: our engine vs the dense original-algorithm reference.
+
+    .venv/bin/python benchmarks/prune4rel.py            # the full grid (about an hour on 2 cores)
+    .venv/bin/python benchmarks/prune4rel.py --quick    # the 10k cases only
+
+Data: class-clustered synthetic embeddings (``tests/reference_prune4rel.py:clustered_embeddings``:
+each class a mixture of 8 low-dimensional blobs, confidences rounded to 1e-3 so ties occur, 20% of
+noisy labels flipped). Selection: ``gain: own``, ``balance: equal``, ``eta: 1``, ``engine: auto``.
+
+Each case runs in a fresh subprocess, so ``peak_rss_gb`` is that process's peak resident memory
+(input generation included). The reference (the original algorithm in numpy, float64, norms
+recomputed per pick as the original does) runs only where it finishes in reasonable time; where it
+runs, ``identical`` says whether both selected the same samples in the same order.
+Results are appended to ``benchmarks/results/prune4rel.csv`` (one row per case and implementation).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+RESULTS = REPO / "benchmarks" / "results" / "prune4rel.csv"
+
+# (n, d, classes, fraction, tau, run the reference)
+GRID = [
+    *[(10_000, d, c, f, 0.975, True) for d in (512, 2048) for c in (10, 1000) for f in (0.2, 0.8)],
+    (50_000, 512, 10, 0.8, 0.975, True),  # the CIFAR-10N goal setting
+    (50_000, 512, 10, 0.2, 0.975, True),
+    (50_000, 512, 1000, 0.2, 0.975, False),
+    (50_000, 512, 1000, 0.8, 0.975, False),
+    *[(50_000, 2048, c, f, 0.975, False) for c in (10, 1000) for f in (0.2, 0.8)],
+    *[(200_000, 512, c, f, 0.975, False) for c in (10, 1000) for f in (0.2, 0.8)],
+    (200_000, 2048, 1000, 0.2, 0.975, False),
+    (1_000_000, 512, 1000, 0.2, 0.95, False),  # the scale goal
+    (1_000_000, 512, 10, 0.2, 0.975, False),
+]
+COLUMNS = [
+    "n", "d", "classes", "fraction", "tau", "implementation", "engine", "seconds", "neighbours_seconds",
+    "greedy_seconds", "peak_rss_gb", "input_gb", "budget", "mean_degree", "neighbour_recall", "identical",
+    "cpus", "date",
+]
+
+
+def make_inputs(n, d, classes, seed=0):
+    """The synthetic case as pruner inputs (embedding held once, in an Arrow column)."""
+    import pyarrow as pa
+
+    from noisyprune.artifacts import Artifact
+    from noisyprune.pruners.base import PrunerInputs
+    from reference_prune4rel import clustered_embeddings
+
+    embedding, confidence, labels = clustered_embeddings(n, d, classes, seed=seed)
+    table = pa.table({
+        "sample_id": np.arange(n),
+        "confidence": confidence,
+        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(embedding.reshape(-1)), d),
+    })
+    del embedding
+    return PrunerInputs(sample_id=np.arange(n), noisy_label=labels, num_classes=classes,
+                        features=Artifact(table=table, metadata={}, path=None))
+
+
+def run_case(case: dict) -> dict:
+    """Run one implementation on one case in this process and return its result row."""
+    from noisyprune.pruners.budget import budget_for
+    from noisyprune.pruners.prune4rel import Prune4ReL
+    from reference_prune4rel import reference_prune4rel
+
+    inputs = make_inputs(case["n"], case["d"], case["classes"])
+    budget = budget_for(case["fraction"], case["n"])
+    row = {key: case[key] for key in ("n", "d", "classes", "fraction", "tau", "implementation")}
+    row.update(budget=budget, input_gb=round(case["n"] * case["d"] * 4 / 1e9, 3))
+    if case["implementation"] == "engine":
+        pruner = Prune4ReL(balance="equal", tau=case["tau"], eta=1.0, gain="own", engine="auto")
+        start = time.perf_counter()
+        selection = pruner.select(inputs, budget, np.random.default_rng(0))
+        row["seconds"] = round(time.perf_counter() - start, 2)
+        row["engine"] = selection.diagnostics["engine"]
+        row["mean_degree"] = selection.diagnostics.get("mean_degree", "")
+        row["neighbour_recall"] = selection.diagnostics.get("neighbour_recall", "")
+        row.update({key: round(value, 2) for key, value in selection.timings.items()})
+        np.save(case["positions_file"], selection.positions)
+    else:
+        embedding = inputs.features.numpy("embedding")
+        confidence = inputs.features.numpy("confidence")
+        start = time.perf_counter()
+        picks, _ = reference_prune4rel(embedding, confidence, budget, case["tau"], 1.0, inputs.noisy_label,
+                                       inputs.num_classes, "equal")
+        row["seconds"] = round(time.perf_counter() - start, 2)
+        row["engine"] = "dense reference"
+        engine_picks = np.load(case["positions_file"])
+        row["identical"] = bool(np.array_equal(picks, engine_picks))
+    row["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="only the 10k cases")
+    parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case (JSON)
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(run_case(json.loads(args.case))))
+        return
+    grid = [case for case in GRID if case[0] == 10_000] if args.quick else GRID
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    new_file = not RESULTS.exists()
+    with RESULTS.open("a", newline="") as handle, tempfile.TemporaryDirectory() as tmp:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        if new_file:
+            writer.writeheader()
+        for n, d, classes, fraction, tau, with_reference in grid:
+            positions_file = str(Path(tmp) / f"positions_{n}_{d}_{classes}_{fraction}.npy")
+            for implementation in ("engine", "reference") if with_reference else ("engine",):
+                case = dict(n=n, d=d, classes=classes, fraction=fraction, tau=tau,
+                            implementation=implementation, positions_file=positions_file)
+                done = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)],
+                                      capture_output=True, text=True)
+                if done.returncode != 0:
+                    row = {**{k: case[k] for k in ("n", "d", "classes", "fraction", "tau", "implementation")},
+                           "engine": f"FAILED: {done.stderr.strip().splitlines()[-1] if done.stderr else done.returncode}"}
+                else:
+                    row = json.loads(done.stdout.strip().splitlines()[-1])
+                row.update(cpus=os.cpu_count(), date=time.strftime("%Y-%m-%d"))
+                writer.writerow({key: row.get(key, "") for key in COLUMNS})
+                handle.flush()
+                print(json.dumps(row), flush=True)
+    print(f"machine: {platform.platform()}, {os.cpu_count()} CPUs; results in {RESULTS}")
+
+
+if __name__ == "__main__":
+    main()
