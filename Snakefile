@@ -1,5 +1,5 @@
 # noisyprune: robust data pruning under label noise.
-#   noise → warmup → extract → select → retrain → aggregate
+#   noise → warmup → extract → select → retrain → aggregate (+ detect: noise-detection quality)
 # Run the embedded default with `snakemake --cores 2`; see README.md and config/README.md.
 
 from snakemake.utils import min_version
@@ -15,6 +15,7 @@ include: "workflow/rules/noise.smk"
 include: "workflow/rules/warmup.smk"
 include: "workflow/rules/extract.smk"
 include: "workflow/rules/select.smk"
+include: "workflow/rules/detect.smk"
 include: "workflow/rules/retrain.smk"
 include: "workflow/rules/aggregate.smk"
 

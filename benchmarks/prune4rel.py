@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/prune4rel.py            # the full grid (about an hour on 2 cores)
     .venv/bin/python benchmarks/prune4rel.py --quick    # the 10k cases only
+    .venv/bin/python benchmarks/prune4rel.py --sizes 50000 200000
 
 Data: class-clustered synthetic embeddings (``tests/reference_prune4rel.py:clustered_embeddings``:
 each class a mixture of 8 low-dimensional blobs, confidences rounded to 1e-3 so ties occur, 20% of
@@ -49,7 +50,7 @@ GRID = [
 ]
 COLUMNS = [
     "n", "d", "classes", "fraction", "tau", "implementation", "engine", "seconds", "neighbours_seconds",
-    "greedy_seconds", "peak_rss_gb", "input_gb", "budget", "mean_degree", "neighbour_recall", "identical",
+    "greedy_seconds", "multiplied_pair_fraction", "peak_rss_gb", "input_gb", "budget", "mean_degree", "neighbour_recall", "identical",
     "cpus", "date",
 ]
 
@@ -91,7 +92,7 @@ def run_case(case: dict) -> dict:
         row["engine"] = selection.diagnostics["engine"]
         row["mean_degree"] = selection.diagnostics.get("mean_degree", "")
         row["neighbour_recall"] = selection.diagnostics.get("neighbour_recall", "")
-        row.update({key: round(value, 2) for key, value in selection.timings.items()})
+        row.update({key: round(value, 4) for key, value in selection.runtime.items()})
         np.save(case["positions_file"], selection.positions)
     else:
         embedding = inputs.features.numpy("embedding")
@@ -110,12 +111,15 @@ def run_case(case: dict) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="only the 10k cases")
+    parser.add_argument("--sizes", type=int, nargs="*", help="only cases with these n")
+    parser.add_argument("--skip-reference", action="store_true", help="run our engine only")
     parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case (JSON)
     args = parser.parse_args()
     if args.case:
         print(json.dumps(run_case(json.loads(args.case))))
         return
-    grid = [case for case in GRID if case[0] == 10_000] if args.quick else GRID
+    sizes = [10_000] if args.quick else args.sizes
+    grid = [case for case in GRID if not sizes or case[0] in sizes]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     new_file = not RESULTS.exists()
     with RESULTS.open("a", newline="") as handle, tempfile.TemporaryDirectory() as tmp:
@@ -124,6 +128,7 @@ def main() -> None:
             writer.writeheader()
         for n, d, classes, fraction, tau, with_reference in grid:
             positions_file = str(Path(tmp) / f"positions_{n}_{d}_{classes}_{fraction}.npy")
+            with_reference = with_reference and not args.skip_reference
             for implementation in ("engine", "reference") if with_reference else ("engine",):
                 case = dict(n=n, d=d, classes=classes, fraction=fraction, tau=tau,
                             implementation=implementation, positions_file=positions_file)

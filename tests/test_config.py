@@ -60,8 +60,8 @@ def test_unknown_keys_are_named(tiny_config, mutate, key):
 
 
 def test_sweep_names_must_be_defined(tiny_config):
-    tiny_config["sweep"]["methods"].append("prune4rel")
-    with pytest.raises(ConfigError, match=r"config key 'sweep.methods.2': 'prune4rel' is not defined in 'methods'"):
+    tiny_config["sweep"]["methods"].append("sop_select")
+    with pytest.raises(ConfigError, match=r"config key 'sweep.methods.4': 'sop_select' is not defined in 'methods'"):
         validate_config(tiny_config, SCHEMA)
 
 
@@ -90,7 +90,8 @@ def test_nesterov_needs_momentum(tiny_config):
 def test_sweep_runs_use_the_reference_method_once_at_fraction_one(tiny_config):
     config = validate_config(tiny_config, SCHEMA)
     runs = sweep_runs(config)
-    assert [(r.method, r.fraction) for r in runs] == [("full", "1.0"), ("small_loss", "0.5"), ("uniform", "0.5")]
+    assert [(r.method, r.fraction) for r in runs] == [
+        ("forgetting", "0.5"), ("full", "1.0"), ("prune4rel", "0.5"), ("small_loss", "0.5"), ("uniform", "0.5")]
 
 
 def test_fraction_labels_are_canonical():

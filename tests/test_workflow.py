@@ -27,7 +27,8 @@ def finished_run(tmp_path_factory):
 def test_tiny_run_writes_one_row_per_run_and_a_pivot(finished_run):
     workdir, _ = finished_run
     runs = pd.read_parquet(workdir / "results/tables/runs.parquet")
-    assert sorted(zip(runs["method"], runs["fraction"])) == [("full", 1.0), ("small_loss", 0.5), ("uniform", 0.5)]
+    assert sorted(zip(runs["method"], runs["fraction"])) == [
+        ("forgetting", 0.5), ("full", 1.0), ("prune4rel", 0.5), ("small_loss", 0.5), ("uniform", 0.5)]
     for column in ("test_acc_best", "test_acc_last", "relabel_acc_all", "relabel_acc_subset",
                    "relabel_acc_subset_noisy", "subset_noise_rate", "select_seconds", "retrain_seconds",
                    "warmup_seconds", "code_hash_retrain", "torch_version", "host", "seed_retrain",
@@ -36,8 +37,13 @@ def test_tiny_run_writes_one_row_per_run_and_a_pivot(finished_run):
     assert json.loads(runs.loc[runs["method"] == "small_loss", "config_method"].item())["pruner"] == "small_loss"
     pivot = pd.read_csv(workdir / "results/tables/pivot/digits__sym40__ce__ce.csv")
     assert list(pivot.columns) == ["metric", "method", "seeds", "0.5", "1.0"]
-    assert set(pivot["method"]) == {"uniform", "small_loss", "full"}
+    assert set(pivot["method"]) == {"uniform", "small_loss", "prune4rel", "forgetting", "full"}
     assert (workdir / "results/tables/runs.csv").is_file()
+    detection = pd.read_csv(workdir / "results/tables/detection.csv")
+    assert {"loss", "el2n", "forgetting"} <= set(detection["score"])
+    assert detection["auroc"].between(0, 1).all()
+    loss_auroc = detection.loc[detection["score"] == "loss", "auroc"].item()
+    assert loss_auroc > 0.6  # a warm-up fits clean labels first: its loss flags mislabelled samples
 
 
 def test_tiny_run_artifacts_follow_their_contracts(finished_run):
@@ -65,7 +71,7 @@ def test_same_config_gives_identical_labels_subsets_and_metrics(finished_run, tm
     run_snakemake(tmp_path, config, "--cores", "2")
     assert (first / f"{RUN}/labels.parquet").read_bytes() == (tmp_path / f"{RUN}/labels.parquet").read_bytes()
     subsets = sorted((first / RUN / "select").rglob("subset.parquet"))
-    assert len(subsets) == 3
+    assert len(subsets) == 5
     for path in subsets:
         assert path.read_bytes() == (tmp_path / path.relative_to(first)).read_bytes(), path
     for path in sorted((first / RUN / "train").rglob("metrics.json")):
@@ -99,7 +105,7 @@ def test_changing_a_learner_setting_reruns_only_retrains(finished_run):
     changed["learners"]["ce"]["lr"] = 0.01
     result = run_snakemake(workdir, changed, "--dry-run", "--cores", "1", config_name="changed.yaml")
     rules = sorted(rule for rule, _ in scheduled_jobs(result.stdout))
-    assert rules == ["aggregate", "all", "retrain", "retrain", "retrain"], result.stdout
+    assert rules == ["aggregate", "all", *["retrain"] * 5], result.stdout
 
 
 def test_bad_config_fails_before_any_job_runs(tmp_path):

@@ -17,7 +17,7 @@ from noisyprune.data.registry import DATASETS
 from noisyprune.models.registry import MODELS
 from noisyprune.noise.registry import NOISE_MODELS
 from noisyprune.provenance import code_hash
-from noisyprune.pruners.registry import PRUNERS, REFERENCE_METHOD
+from noisyprune.pruners.registry import PRUNERS, REFERENCE_METHOD, build_pruner
 from noisyprune.training.learners.registry import LEARNERS
 
 # Fails before any job is scheduled, naming the offending config key.
@@ -35,6 +35,7 @@ WARMUP_MODEL = f"{WARMUP}/model.pt"
 WARMUP_DYNAMICS = f"{WARMUP}/dynamics.parquet"
 WARMUP_HISTORY = f"{WARMUP}/history.parquet"
 FEATURES = f"{WARMUP}/features.parquet"
+DETECTION = f"{WARMUP}/detection.json"
 SUBSET = f"{SELECT}/subset.parquet"
 SELECT_TIMING = f"{SELECT}/timing.json"
 METRICS = f"{TRAIN}/metrics.json"
@@ -138,13 +139,18 @@ def retrain_code(wildcards):
     )
 
 
+def select_gpu(wildcards):
+    """Selections ask for a GPU only when their method computes on one (prune4rel's torch engine)."""
+    return GPU_PER_JOB if selection_entry(wildcards).get("engine") == "torch" else 0
+
+
 # --- inputs -------------------------------------------------------------------------------------
 
 
 def select_inputs(wildcards):
     """Labels always; the warm-up's features/dynamics only if the pruner reads them, so e.g.
     uniform selections do not rerun when the warm-up changes."""
-    requires = PRUNERS.get(selection_entry(wildcards)["pruner"]).requires
+    requires = build_pruner(selection_entry(wildcards)).requires
     inputs = {"labels": LABELS.format(**wildcards)}
     if "features" in requires:
         inputs["features"] = FEATURES.format(**wildcards)
@@ -170,7 +176,14 @@ def run_files(run):
 
 
 RUN_FILES = [run_files(run) for run in RUNS]
+# One noise-detection result per warm-up of the sweep (dataset, noise, seed, warmup).
+WARMUP_RUNS = sorted({(r.dataset, r.noise, r.seed, r.warmup) for r in RUNS})
+DETECTION_FILES = [
+    {"dataset": d, "noise": n, "seed": s, "warmup": w,
+     "path": DETECTION.format(dataset=d, noise=n, seed=s, warmup=w)}
+    for d, n, s, w in WARMUP_RUNS
+]
 PIVOT_TARGETS = [
     f"{TABLES}/pivot/{s['dataset']}__{s['noise']}__{s['warmup']}__{s['learner']}.csv" for s in SETTINGS
 ]
-TABLE_TARGETS = [f"{TABLES}/runs.parquet", f"{TABLES}/runs.csv", *PIVOT_TARGETS]
+TABLE_TARGETS = [f"{TABLES}/runs.parquet", f"{TABLES}/runs.csv", f"{TABLES}/detection.csv", *PIVOT_TARGETS]

@@ -8,6 +8,8 @@ rule select:
     params:
         method=selection_entry,
         code=select_code,
+    resources:
+        gpu=select_gpu,
     log:
         f"{SELECT}/select.log",
     benchmark:

@@ -37,13 +37,14 @@ class Selection:
     with the method's ``scores`` of those samples in the same order (NaN where a method has none).
 
     ``diagnostics`` are deterministic facts about the run (engine used, graph size, neighbour
-    recall) stored with the subset; ``timings`` (seconds per phase) go to the timing sidecar.
+    recall) stored with the subset; ``runtime`` facts that vary between runs (seconds per phase,
+    work done by randomised indexes) go to the timing sidecar.
     """
 
     positions: np.ndarray
     scores: np.ndarray
     diagnostics: dict[str, Any] = field(default_factory=dict)
-    timings: dict[str, float] = field(default_factory=dict)
+    runtime: dict[str, float] = field(default_factory=dict)
 
 
 class Pruner(ABC):

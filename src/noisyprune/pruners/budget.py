@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Literal
 
 import numpy as np
@@ -50,6 +51,27 @@ def equal_quotas(class_sizes: np.ndarray, budget: int) -> np.ndarray:
     return quotas
 
 
+def class_quotas(labels: np.ndarray, num_classes: int, budget: int, balance: str) -> np.ndarray | None:
+    """Per-class quotas ``(C,)`` of ``budget`` over noisy-label classes under ``balance``
+    (``None`` for ``none``): ``proportional`` or ``equal`` (:func:`equal_quotas`)."""
+    if balance == "none":
+        return None
+    if balance not in BALANCE_MODES:
+        raise ValueError(f"unknown balance {balance!r}; use one of {BALANCE_MODES}")
+    sizes = np.bincount(labels, minlength=num_classes)
+    return (proportional_quotas if balance == "proportional" else equal_quotas)(sizes, budget)
+
+
+def within_quota(order: np.ndarray, labels: np.ndarray, quotas: np.ndarray) -> np.ndarray:
+    """Mask over ``order`` (positions, best first): the first ``quotas[c]`` entries of each class ``c``."""
+    ordered = labels[order]
+    rank_in_class = np.empty(len(order), dtype=np.int64)
+    for label in np.unique(ordered):
+        members = ordered == label
+        rank_in_class[members] = np.arange(members.sum())
+    return rank_in_class < quotas[ordered]
+
+
 def select_by_score(
     scores: np.ndarray,
     keep: Literal["low", "high"],
@@ -71,20 +93,46 @@ def select_by_score(
     budget = min(budget, n)
     key = scores if keep == "low" else -scores
     order = np.lexsort((np.arange(n), key))  # global preference order, best first
-    if balance == "none" or budget == n:
+    quotas = class_quotas(labels, num_classes, budget, balance)
+    if quotas is None or budget == n:
         return order[:budget]
-    if balance not in BALANCE_MODES:
-        raise ValueError(f"unknown balance {balance!r}; use one of {BALANCE_MODES}")
-    class_sizes = np.bincount(labels, minlength=num_classes)
-    quotas = (proportional_quotas if balance == "proportional" else equal_quotas)(class_sizes, budget)
-    ordered_labels = labels[order]
-    # The k-th best sample of its class is kept if k < its class quota.
-    rank_in_class = np.empty(n, dtype=np.int64)
-    for label in range(num_classes):
-        members = ordered_labels == label
-        rank_in_class[members] = np.arange(members.sum())
-    chosen = rank_in_class < quotas[ordered_labels]
+    chosen = within_quota(order, labels, quotas)
     shortfall = budget - int(chosen.sum())
     if shortfall > 0:
         chosen[np.flatnonzero(~chosen)[:shortfall]] = True
     return order[chosen]
+
+
+def class_members(labels: np.ndarray, num_classes: int) -> list[np.ndarray]:
+    """Positions of each class's samples, ascending, for classes ``0..C−1``."""
+    order = np.argsort(labels, kind="stable")
+    bounds = np.searchsorted(labels[order], np.arange(num_classes + 1))
+    return [order[bounds[c] : bounds[c + 1]] for c in range(num_classes)]
+
+
+def select_per_class(
+    choose: Callable[[np.ndarray, int], np.ndarray],
+    labels: np.ndarray,
+    num_classes: int,
+    budget: int,
+    balance: str,
+) -> np.ndarray:
+    """Apply a selector class by class under the shared balance quotas.
+
+    ``choose(positions, k)`` returns ``k`` of the candidate ``positions`` (best first). With
+    ``balance: none`` it runs once on all candidates; otherwise once per class with the class's
+    quota, and, for ``equal``, once more on the leftovers to fill the shortfall. Classes are
+    concatenated in class order.
+    """
+    n = len(labels)
+    quotas = class_quotas(labels, num_classes, budget, balance)
+    if quotas is None or budget >= n:
+        return choose(np.arange(n), min(budget, n))
+    members = class_members(labels, num_classes)
+    chosen = [choose(members[c], int(quotas[c])) for c in range(num_classes) if quotas[c]]
+    chosen = np.concatenate(chosen) if chosen else np.zeros(0, dtype=np.int64)
+    shortfall = budget - len(chosen)
+    if shortfall > 0:
+        rest = np.setdiff1d(np.arange(n), chosen)
+        chosen = np.concatenate([chosen, choose(rest, shortfall)])
+    return chosen

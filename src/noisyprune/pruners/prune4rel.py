@@ -36,7 +36,7 @@ from collections.abc import Callable
 import numpy as np
 
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
-from noisyprune.pruners.budget import proportional_quotas
+from noisyprune.pruners.budget import class_members, class_quotas
 from noisyprune.pruners.tau_graph import (
     ClusteredExactIndex,
     DenseRows,
@@ -114,12 +114,6 @@ class RoundRobin:
         self.remaining[target] -= 1
 
 
-def _class_members(labels: np.ndarray, num_classes: int) -> list[np.ndarray]:
-    order = np.argsort(labels, kind="stable")
-    bounds = np.searchsorted(labels[order], np.arange(num_classes + 1))
-    return [order[bounds[c] : bounds[c + 1]] for c in range(num_classes)]
-
-
 def own_term_gain(neighbour_confidence: np.ndarray, confidence: np.ndarray, eta: float) -> np.ndarray:
     """The original's score ``tanh((N + c)/η) − tanh(N/η)`` (elementwise)."""
     return np.tanh((neighbour_confidence + confidence) / eta) - np.tanh(neighbour_confidence / eta)
@@ -167,9 +161,9 @@ def greedy_own_gain(
     tracker = BlockArgmax(own_term_gain(covered, confidence, eta)) if n > BLOCK_ARGMAX_MIN else None
     score = tracker.values if tracker else own_term_gain(covered, confidence, eta)
     blocked = np.zeros(n, dtype=bool)  # selected, or of a class whose quota is full
-    members = _class_members(labels, num_classes) if balance != "none" else []
+    members = class_members(labels, num_classes) if balance != "none" else []
     schedule = RoundRobin(labels, num_classes) if balance == "equal" else None
-    quota = proportional_quotas(np.bincount(labels, minlength=num_classes), budget) if balance == "proportional" else None
+    quota = class_quotas(labels, num_classes, budget, balance) if balance == "proportional" else None
     taken = np.zeros(num_classes, dtype=np.int64)
     positions = np.empty(budget, dtype=np.int64)
     gains = np.empty(budget)
@@ -230,9 +224,9 @@ def greedy_neighborhood_gain(
     np.add.at(initial, row_of_edge, np.tanh(graph.weights * confidence[row_of_edge] / eta))
     bounds = initial * (1 + 1e-9) + 1e-12
 
-    members = _class_members(labels, num_classes) if balance != "none" else []
+    members = class_members(labels, num_classes) if balance != "none" else []
     schedule = RoundRobin(labels, num_classes) if balance == "equal" else None
-    quota = proportional_quotas(np.bincount(labels, minlength=num_classes), budget) if balance == "proportional" else None
+    quota = class_quotas(labels, num_classes, budget, balance) if balance == "proportional" else None
     taken = np.zeros(num_classes, dtype=np.int64)
     blocked = np.zeros(n, dtype=bool)
     if schedule:
@@ -365,12 +359,9 @@ class Prune4ReL(Pruner):
             positions, gains = greedy_neighborhood_gain(confidence, graph, budget, self.eta, labels,
                                                         inputs.num_classes, self.balance)
         greedy_seconds = time.perf_counter() - start
-        return Selection(
-            positions=positions,
-            scores=gains,
-            diagnostics=diagnostics,
-            timings={"neighbours_seconds": neighbours_seconds, "greedy_seconds": greedy_seconds},
-        )
+        runtime = {"neighbours_seconds": neighbours_seconds, "greedy_seconds": greedy_seconds}
+        runtime.update(diagnostics.pop("runtime", {}))
+        return Selection(positions=positions, scores=gains, diagnostics=diagnostics, runtime=runtime)
 
     def _neighbours(self, engine: str, unit: np.ndarray, budget: int, diagnostics: dict):
         """Return ``(rows, graph)``: a row function, and the full graph when one was built."""
@@ -385,6 +376,9 @@ class Prune4ReL(Pruner):
         elif engine == "graph":
             index = ClusteredExactIndex(unit, self.tau, self.clusters, seed=0)
             diagnostics["clusters"] = len(index.centroids)
+            # k-means may differ in the last bits between machines: its effect on the work done
+            # is a runtime fact, never part of the deterministic subset metadata.
+            diagnostics["runtime"] = {"multiplied_pair_fraction": round(index.pair_fraction(), 4)}
             # A whole graph pays off once many rows are needed; single rows save its memory.
             estimated_gb = self._estimated_graph_gb(index.row, n)
             if self.gain == "neighborhood" or (budget >= n / 8 and estimated_gb <= self.max_graph_gb):

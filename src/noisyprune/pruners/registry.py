@@ -14,6 +14,15 @@ PRUNERS = Registry(
         "uniform": "noisyprune.pruners.uniform:Uniform",
         "small_loss": "noisyprune.pruners.small_loss:SmallLoss",
         "prune4rel": "noisyprune.pruners.prune4rel:Prune4ReL",
+        "uncertainty": "noisyprune.pruners.uncertainty:Uncertainty",
+        "el2n": "noisyprune.pruners.el2n:EL2N",
+        "grand": "noisyprune.pruners.grand:GraNd",
+        "forgetting": "noisyprune.pruners.forgetting:Forgetting",
+        "moderate": "noisyprune.pruners.moderate:Moderate",
+        "kcenter_greedy": "noisyprune.pruners.kcenter_greedy:KCenterGreedy",
+        "glister": "noisyprune.pruners.glister:Glister",
+        "ccs": "noisyprune.pruners.ccs:CCS",
+        "confident_learning": "noisyprune.pruners.confident_learning:ConfidentLearning",
     },
 )
 

@@ -163,6 +163,14 @@ class ClusteredExactIndex:
         reach = self.theta + query_radius + self.radius + ANGLE_SLACK
         return np.flatnonzero(self.nonempty & (angle_to_centroids < reach))
 
+    def pair_fraction(self) -> float:
+        """Fraction of all sample pairs that :meth:`graph` multiplies (1.0 = no pruning)."""
+        sizes = np.array([len(m) for m in self.members], dtype=np.float64)
+        angles = _angles(self.centroids @ self.centroids.T)
+        reach = self.theta + self.radius[:, None] + self.radius[None, :] + ANGLE_SLACK
+        close = (angles < reach) & self.nonempty[:, None] & self.nonempty[None, :]
+        return float(sizes @ close @ sizes / sizes.sum() ** 2)
+
     def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """τ-neighbours of sample ``i`` and their similarities (exact)."""
         clusters = self._candidate_clusters(_angles(self.centroids @ self.unit[i]), 0.0)

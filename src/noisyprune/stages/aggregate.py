@@ -128,9 +128,25 @@ def write_csv(frame: pd.DataFrame, path: str) -> None:
         frame.to_csv(tmp, index=False)
 
 
+def detection_table(detection_files: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per (dataset, noise, seed, warm-up, score) with AUROC and average precision."""
+    rows = []
+    for entry in detection_files:
+        result = read_json(entry["path"])
+        for score in result["scores"]:
+            rows.append({
+                "dataset": entry["dataset"], "noise": entry["noise"], "seed": int(entry["seed"]),
+                "warmup": entry["warmup"], "noise_rate": result["noise_rate"], **score,
+            })
+    return pd.DataFrame(rows, columns=["dataset", "noise", "seed", "warmup", "noise_rate", "score", "auroc",
+                                       "average_precision"])
+
+
 def run_aggregate_stage(
     *,
     run_files: Sequence[Mapping[str, str]],
+    detection_files: Sequence[Mapping[str, Any]],
+    detection_output: str,
     settings: Sequence[Mapping[str, str]],
     pivot_outputs: Sequence[str],
     methods: Sequence[str],
@@ -142,6 +158,8 @@ def run_aggregate_stage(
 
     ``run_files``: per run, the paths ``metrics``, ``subset``, ``timing``, ``warmup_history`` and
     ``features``. ``settings[i]`` (dataset, noise, warmup, learner) is written to ``pivot_outputs[i]``.
+    ``detection_files``: per warm-up, its wildcards and the ``path`` of its ``detection.json``,
+    collected into ``detection_output``.
     """
     table = runs_table(
         [
@@ -152,6 +170,7 @@ def run_aggregate_stage(
     with atomic_output(runs_parquet_output) as tmp:
         table.to_parquet(tmp, index=False)
     write_csv(table, runs_csv_output)
+    write_csv(detection_table(detection_files), detection_output)
     for setting, output in zip(settings, pivot_outputs, strict=True):
         mine = table
         for key, value in setting.items():

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from noisyprune.artifacts import LABELS, atomic_output, read_table
+from noisyprune.artifacts import FEATURES, LABELS, Artifact, atomic_output, check_same_samples, read_table
 from noisyprune.data.base import ArrayDataset
 from noisyprune.errors import ArtifactError
 
@@ -53,6 +53,15 @@ def load_labels(path: str, dataset: ArrayDataset | None = None) -> NoisyLabels:
                 f"samples, {dataset.num_classes} classes); it is stale or from another dataset"
             )
     return labels
+
+
+def aligned_features(path: str, sample_id: np.ndarray, labels_path: str) -> Artifact:
+    """Read ``features.parquet`` and reorder its rows to follow ``sample_id`` (sorted)."""
+    features = read_table(path, FEATURES)
+    ids = features.numpy("sample_id")
+    check_same_samples(sample_id, ids, labels_path, path)
+    order = np.argsort(ids, kind="stable")
+    return Artifact(table=features.table.take(order), metadata=features.metadata, path=features.path)
 
 
 def save_checkpoint(model, model_entry: Mapping[str, Any], input_shape, num_classes: int, path: str,

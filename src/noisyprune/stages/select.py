@@ -10,33 +10,15 @@ from typing import Any
 import numpy as np
 
 from noisyprune import __version__
-from noisyprune.artifacts import (
-    DYNAMICS,
-    FEATURES,
-    SUBSET,
-    Artifact,
-    check_same_samples,
-    read_table,
-    write_json,
-    write_table,
-)
+from noisyprune.artifacts import DYNAMICS, SUBSET, read_table, write_json, write_table
 from noisyprune.provenance import environment
 from noisyprune.pruners import build_pruner
 from noisyprune.pruners.base import PrunerInputs, Selection
 from noisyprune.pruners.budget import budget_for
 from noisyprune.seeding import make_rng, select_seed
-from noisyprune.stages.common import load_labels
+from noisyprune.stages.common import aligned_features, load_labels
 
 log = logging.getLogger(__name__)
-
-
-def _aligned_features(path: str, sample_id: np.ndarray, labels_path: str) -> Artifact:
-    """Read ``features.parquet`` and reorder its rows to follow ``sample_id`` (sorted)."""
-    features = read_table(path, FEATURES)
-    ids = features.numpy("sample_id")
-    check_same_samples(sample_id, ids, labels_path, path)
-    order = np.argsort(ids, kind="stable")
-    return Artifact(table=features.table.take(order), metadata=features.metadata, path=features.path)
 
 
 def _check_selection(selection: Selection, budget: int, num_candidates: int, method: str) -> None:
@@ -77,7 +59,7 @@ def run_select_stage(
         sample_id=labels.sample_id,
         noisy_label=labels.noisy,
         num_classes=labels.num_classes,
-        features=_aligned_features(features_path, labels.sample_id, labels_path)
+        features=aligned_features(features_path, labels.sample_id, labels_path)
         if "features" in pruner.requires else None,
         dynamics=read_table(dynamics_path, DYNAMICS) if "dynamics" in pruner.requires else None,
     )
@@ -125,5 +107,5 @@ def run_select_stage(
         },
     )
     write_json(
-        {"select_seconds": seconds, **selection.timings, "environment": environment()}, timing_output
+        {"select_seconds": seconds, **selection.runtime, "environment": environment()}, timing_output
     )

@@ -1,0 +1,34 @@
+"""EL2N (Paul et al., NeurIPS 2021): the L2 norm of the warm-up model's error on the noisy label."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from noisyprune.pruners.base import PrunerInputs, ScorePruner
+
+
+def el2n_scores(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """``‖softmax − onehot(label)‖₂`` per sample, ``(n,)``, from probabilities ``(n, C)``."""
+    error = np.asarray(probs, dtype=np.float64).copy()
+    error[np.arange(len(labels)), labels] -= 1.0
+    return np.linalg.norm(error, axis=1)
+
+
+class EL2N(ScorePruner):
+    """Scores ``‖p − onehot(noisy label)‖₂`` (0 = fitted exactly, √2 = confidently wrong).
+
+    ``keep: hard`` (default, as in Paul et al.) keeps the **largest** errors: on clean data they
+    are the informative, rarely-seen examples. Under label noise the largest errors are mostly the
+    mislabelled samples, so ``keep: easy`` (smallest errors) is the noise-robust direction.
+    """
+
+    requires = ("features",)
+
+    def __init__(self, balance: str = "none", keep: str = "hard"):
+        super().__init__(balance=balance)
+        if keep not in ("hard", "easy"):
+            raise ValueError(f"keep must be 'hard' or 'easy', got {keep!r}")
+        self.keep = "high" if keep == "hard" else "low"
+
+    def score(self, inputs: PrunerInputs, rng: np.random.Generator) -> np.ndarray:
+        return el2n_scores(inputs.features.numpy("probs"), inputs.noisy_label)
