@@ -64,7 +64,7 @@ def test_graph_engine_single_rows_path_matches_reference(problem):
     budget = 40  # below n/8: rows are computed on demand instead of building the graph
     selection = select(make_inputs(embedding, confidence, labels), budget, engine="graph", tau=0.95, balance="none")
     expected, _ = reference_prune4rel(embedding, confidence, budget, 0.95, 1.0)
-    assert "edges" not in selection.diagnostics
+    assert selection.runtime["neighbour_rows"] == "on_demand"
     assert selection.positions.tolist() == expected.tolist()
 
 

@@ -8,7 +8,14 @@ from typing import Any
 from noisyprune.data.base import ArrayDataset
 from noisyprune.registry import Registry
 
-DATASETS = Registry("dataset loader", {"digits": "noisyprune.data.digits:load_digits"})
+DATASETS = Registry(
+    "dataset loader",
+    {
+        "digits": "noisyprune.data.digits:load_digits",
+        "mnist": "noisyprune.data.mnist:load_mnist",
+        "fashion_mnist": "noisyprune.data.mnist:load_fashion_mnist",
+    },
+)
 
 
 def load_dataset(name: str, entry: Mapping[str, Any]) -> ArrayDataset:

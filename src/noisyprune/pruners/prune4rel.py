@@ -285,8 +285,8 @@ class Prune4ReL(Pruner):
 
     - ``dense``: exact rows by mat-vec, O(n·d) per pick — small problems.
     - ``graph``: exact, cluster-pruned float64 search (:class:`ClusteredExactIndex`, ``clusters``
-      default √n); the whole
-      sparse τ-graph when it fits in ``max_graph_gb``, single rows otherwise (``own`` gain only).
+      default √n); the whole sparse τ-graph when it fits in ``max_graph_gb`` and is estimated to
+      be cheaper than computing the picked rows one by one, else single rows (``own`` gain only).
     - ``torch``: exact τ-graph from all pairs in blocks on a CUDA device (CPU if none).
     - ``ivf``: approximate faiss IVF range search (``ivf_nlist``, ``ivf_nprobe``); the neighbour
       recall on ``recall_sample`` random queries is reported in the subset's metadata.
@@ -346,9 +346,10 @@ class Prune4ReL(Pruner):
         large = engine == "ivf" and embedding.size * 8 > FLOAT64_BYTES_MAX
         unit = unit_rows(embedding, np.float32 if large else np.float64)
         del embedding
-        diagnostics: dict = {"engine": engine, "gain": self.gain}
+        diagnostics: dict = {"engine": engine, "gain": self.gain}  # deterministic: stored with the subset
+        runtime: dict = {}  # varies between runs (timing-based choices): goes to the timing sidecar
         start = time.perf_counter()
-        rows, graph = self._neighbours(engine, unit, budget, diagnostics)
+        rows, graph = self._neighbours(engine, unit, budget, diagnostics, runtime)
         neighbours_seconds = time.perf_counter() - start
         start = time.perf_counter()
         labels = inputs.noisy_label
@@ -359,11 +360,10 @@ class Prune4ReL(Pruner):
             positions, gains = greedy_neighborhood_gain(confidence, graph, budget, self.eta, labels,
                                                         inputs.num_classes, self.balance)
         greedy_seconds = time.perf_counter() - start
-        runtime = {"neighbours_seconds": neighbours_seconds, "greedy_seconds": greedy_seconds}
-        runtime.update(diagnostics.pop("runtime", {}))
+        runtime.update(neighbours_seconds=neighbours_seconds, greedy_seconds=greedy_seconds)
         return Selection(positions=positions, scores=gains, diagnostics=diagnostics, runtime=runtime)
 
-    def _neighbours(self, engine: str, unit: np.ndarray, budget: int, diagnostics: dict):
+    def _neighbours(self, engine: str, unit: np.ndarray, budget: int, diagnostics: dict, runtime: dict):
         """Return ``(rows, graph)``: a row function, and the full graph when one was built."""
         n = len(unit)
         graph = None
@@ -376,21 +376,8 @@ class Prune4ReL(Pruner):
         elif engine == "graph":
             index = ClusteredExactIndex(unit, self.tau, self.clusters, seed=0)
             diagnostics["clusters"] = len(index.centroids)
-            # k-means may differ in the last bits between machines: its effect on the work done
-            # is a runtime fact, never part of the deterministic subset metadata.
-            diagnostics["runtime"] = {"multiplied_pair_fraction": round(index.pair_fraction(), 4)}
-            # A whole graph pays off once many rows are needed; single rows save its memory.
-            estimated_gb = self._estimated_graph_gb(index.row, n)
-            if self.gain == "neighborhood" or (budget >= n / 8 and estimated_gb <= self.max_graph_gb):
-                if estimated_gb > self.max_graph_gb:
-                    raise MemoryError(
-                        f"prune4rel: the τ-graph would need about {estimated_gb:.1f} GB (max_graph_gb "
-                        f"{self.max_graph_gb}); raise tau, use gain 'own', or engine 'ivf'"
-                    )
-                graph = index.graph()
-                rows = graph.row
-            else:
-                rows = index.row
+            graph = self._graph_if_worth_it(index, budget, runtime)
+            rows = graph.row if graph is not None else index.row
         else:
             ivf = IVFRows(unit, self.tau, self.ivf_nlist, self.ivf_nprobe, seed=0)
             diagnostics.update(ivf_nlist=ivf.nlist, ivf_nprobe=ivf.nprobe)
@@ -398,15 +385,35 @@ class Prune4ReL(Pruner):
             diagnostics["neighbour_recall"] = round(neighbour_recall(ivf.row, unit, self.tau, queries), 6)
             graph = ivf.graph() if self.gain == "neighborhood" else None
             rows = graph.row if graph else ivf.row
+        runtime["neighbour_rows"] = "graph" if graph is not None else "on_demand"
         if graph is not None:
-            diagnostics.update(edges=graph.num_edges, mean_degree=round(graph.num_edges / n, 3))
+            runtime.update(edges=graph.num_edges, mean_degree=round(graph.num_edges / n, 3))
         return rows, graph
 
-    def _estimated_graph_gb(self, row: Rows, n: int) -> float:
-        queries = np.random.default_rng(0).permutation(n)[: min(n, 64)]
-        degree = np.mean([len(row(int(i))[0]) for i in queries])
-        return degree * n * 12 / 1e9  # int32 index + float64 weight per edge
-
+    def _graph_if_worth_it(self, index: ClusteredExactIndex, budget: int, runtime: dict):
+        """Build the whole τ-graph when the objective needs it (``neighborhood``) or when it is
+        cheaper than computing the ``budget`` picked rows one by one; ``None`` otherwise. Both give
+        the same rows, so the (timing-based) choice never changes the selection."""
+        n = len(index.unit)
+        sample = np.random.default_rng(0).permutation(n)[: min(n, 64)]
+        start = time.perf_counter()
+        mean_degree = float(np.mean([len(index.row(int(i))[0]) for i in sample]))
+        row_seconds = (time.perf_counter() - start) / len(sample)
+        graph_gb = mean_degree * n * 12 / 1e9  # int32 index + float64 weight per edge
+        graph_seconds = index.estimated_graph_seconds(mean_degree)
+        runtime.update(multiplied_pair_fraction=round(index.pair_fraction(), 4),
+                       estimated_graph_seconds=round(graph_seconds, 2),
+                       estimated_rows_seconds=round(budget * row_seconds, 2))
+        if self.gain == "neighborhood":
+            if graph_gb > self.max_graph_gb:
+                raise MemoryError(
+                    f"prune4rel: the τ-graph would need about {graph_gb:.1f} GB (max_graph_gb "
+                    f"{self.max_graph_gb}); raise tau, use gain 'own', or engine 'ivf'"
+                )
+            return index.graph()
+        if graph_gb <= self.max_graph_gb and graph_seconds < budget * row_seconds:
+            return index.graph()
+        return None
 
 def _cuda_available() -> bool:
     try:

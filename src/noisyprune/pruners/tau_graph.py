@@ -180,25 +180,42 @@ class ClusteredExactIndex:
         return candidates[keep], similarity[keep]
 
     def graph(self) -> NeighbourGraph:
-        """The whole τ-graph. Each pair of clusters that may hold neighbours is multiplied once
-        (the graph is symmetric) in one float64 GEMM per query cluster."""
+        """The whole τ-graph, one float64 GEMM per cluster against the clusters it may reach.
+
+        Rows come out grouped by cluster with their columns in ascending order (candidate columns
+        are sorted before thresholding), so the CSR arrays are filled by offset, without a global
+        sort of the edges.
+        """
         n = len(self.unit)
         centroid_angles = _angles(self.centroids @ self.centroids.T)
-        rows, cols, weights = [], [], []
+        blocks, degree = [], np.zeros(n, dtype=np.int64)
         for a in np.flatnonzero(self.nonempty):
             partners = self._candidate_clusters(centroid_angles[a], self.radius[a])
-            partners = partners[partners >= a]
+            candidates = np.sort(np.concatenate([self.members[b] for b in partners]))
             queries = self.members[a]
-            candidates = np.concatenate([self.members[b] for b in partners])
             similarity = rescaled(self.unit[queries] @ self.unit[candidates].T)
-            q, c = np.nonzero(similarity > self.tau)
-            values = similarity[q, c]
-            q, c = queries[q], candidates[c]
-            mirrored = self.assignment[c] != a  # pairs with a later cluster: emit both directions
-            rows += [q, c[mirrored]]
-            cols += [c, q[mirrored]]
-            weights += [values, values[mirrored]]
-        return NeighbourGraph.from_pairs(n, np.concatenate(rows), np.concatenate(cols), np.concatenate(weights))
+            q, c = np.nonzero(similarity > self.tau)  # row-major: by query, then ascending column
+            blocks.append((queries[q], candidates[c], similarity[q, c]))
+            degree[queries] = np.bincount(q, minlength=len(queries))
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(degree, out=indptr[1:])
+        indices = np.empty(indptr[-1], dtype=np.int32)
+        weights = np.empty(indptr[-1])
+        for rows, cols, values in blocks:
+            if not len(rows):
+                continue
+            starts = np.r_[0, np.flatnonzero(rows[1:] != rows[:-1]) + 1]
+            offset_in_row = np.arange(len(rows)) - np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
+            destination = indptr[rows] + offset_in_row
+            indices[destination] = cols
+            weights[destination] = values
+        return NeighbourGraph(indptr=indptr, indices=indices, weights=weights)
+
+    def estimated_graph_seconds(self, mean_degree: float) -> float:
+        """Rough cost of :meth:`graph` in seconds, calibrated on a 2-core CPU: float64 GEMM of the
+        pairs that survive pruning at ~50 GFLOP/s, plus ~80 ns per stored edge."""
+        n, d = self.unit.shape
+        return self.pair_fraction() * n * n * d * 2 / 5e10 + n * mean_degree * 8e-8
 
 
 def exact_graph_blocked(unit: np.ndarray, tau: float, device: str = "cpu", block_rows: int = 4096) -> NeighbourGraph:

@@ -1,0 +1,75 @@
+"""MNIST and Fashion-MNIST from their canonical IDX files (no download unless asked for)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from noisyprune.data.base import ArrayDataset
+from noisyprune.data.idx import read_idx
+
+FILES = {
+    "train_images": "train-images-idx3-ubyte",
+    "train_labels": "train-labels-idx1-ubyte",
+    "test_images": "t10k-images-idx3-ubyte",
+    "test_labels": "t10k-labels-idx1-ubyte",
+}
+CLASS_NAMES = {
+    "mnist": tuple(str(d) for d in range(10)),
+    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
+                      "Bag", "Ankle boot"),
+}
+TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
+
+
+def _find(root: Path, stem: str, variant: str) -> Path:
+    """The file ``stem`` (raw or ``.gz``) in ``root`` or in torchvision's ``root/<Name>/raw``."""
+    folders = [root, root / TORCHVISION_FOLDER[variant] / "raw"]
+    for folder in folders:
+        for name in (stem, stem + ".gz"):
+            if (folder / name).is_file():
+                return folder / name
+    looked = ", ".join(str(folder / f"{stem}[.gz]") for folder in folders)
+    raise FileNotFoundError(
+        f"{variant}: {stem} not found (looked for {looked}). Put the four IDX files there, or set "
+        f"'download: true' in the dataset entry to fetch them with torchvision."
+    )
+
+
+def load_idx_dataset(name: str, variant: str, root: str, download: bool = False) -> ArrayDataset:
+    """The standard 60,000/10,000 split as ``(n, 1, 28, 28)`` float32, scaled to [0, 1] and
+    standardised with the training split's pixel mean and standard deviation."""
+    root_path = Path(root)
+    if download:
+        from torchvision import datasets
+
+        getattr(datasets, TORCHVISION_FOLDER[variant])(root_path, train=True, download=True)
+        getattr(datasets, TORCHVISION_FOLDER[variant])(root_path, train=False, download=True)
+    arrays = {key: read_idx(_find(root_path, stem, variant)) for key, stem in FILES.items()}
+    for split in ("train", "test"):
+        images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
+        if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
+            raise ValueError(f"{variant} {split}: {images.shape} images do not match {labels.shape} labels")
+    train = arrays["train_images"].astype(np.float32)[:, None] / 255.0
+    test = arrays["test_images"].astype(np.float32)[:, None] / 255.0
+    mean, std = float(train.mean()), float(train.std())
+    return ArrayDataset(
+        name=name,
+        train_x=(train - mean) / std,
+        train_y=arrays["train_labels"].astype(np.int64),
+        test_x=(test - mean) / std,
+        test_y=arrays["test_labels"].astype(np.int64),
+        class_names=CLASS_NAMES[variant],
+    )
+
+
+def load_mnist(name: str = "mnist", root: str = "data/mnist", download: bool = False) -> ArrayDataset:
+    """MNIST handwritten digits (LeCun et al.)."""
+    return load_idx_dataset(name, "mnist", root, download)
+
+
+def load_fashion_mnist(name: str = "fashion_mnist", root: str = "data/fashion-mnist",
+                       download: bool = False) -> ArrayDataset:
+    """Fashion-MNIST (Xiao et al. 2017); ``../shared/data/fashion-mnist`` holds the real files."""
+    return load_idx_dataset(name, "fashion_mnist", root, download)
