@@ -284,3 +284,44 @@ def test_every_pruner_follows_the_shared_class_balance(pruner, balance):
 
 def test_every_registered_pruner_is_covered_here_or_in_its_own_tests():
     assert set(PRUNERS.names()) == set(BASELINES) | {"full", "prune4rel"}
+
+
+# --- GraNd over warm-up checkpoints --------------------------------------------------------------------
+
+
+def test_grand_average_uses_the_mean_over_snapshots():
+    snapshots = Artifact(pa.table({
+        "sample_id": np.array([0, 1, 2, 0, 1, 2]), "epoch": np.array([1, 1, 1, 2, 2, 2], np.int32),
+        "grand": np.array([1.0, 5.0, 3.0, 3.0, 1.0, 3.0], np.float32),
+    }), {}, "snapshots.parquet")
+    data = PrunerInputs(sample_id=np.arange(3), noisy_label=np.zeros(3, int), num_classes=1, snapshots=snapshots)
+    pruner = build_pruner({"pruner": "grand", "checkpoints": "average"})
+    assert pruner.requires == ("snapshots",)
+    assert np.allclose(pruner.score(data, np.random.default_rng(0)), [2.0, 3.0, 3.0])
+    assert pruner.select(data, 1, np.random.default_rng(0)).positions.tolist() == [1]  # tie → lower id
+    empty = Artifact(pa.table({"sample_id": np.zeros(0, np.int64), "epoch": np.zeros(0, np.int32),
+                               "grand": np.zeros(0, np.float32)}), {}, "snapshots.parquet")
+    with pytest.raises(ValueError, match="set 'score_epochs' in the warm-up entry"):
+        pruner.score(PrunerInputs(np.arange(3), np.zeros(3, int), 1, snapshots=empty), np.random.default_rng(0))
+
+
+def test_snapshot_scores_match_the_closed_form_of_the_final_model():
+    from noisyprune.training.callbacks import SnapshotScorer
+    from noisyprune.training.data import TensorData
+    from noisyprune.training.inference import embed_and_classify
+    from test_training import MLP, SPEC, blob_dataset
+
+    from noisyprune.training.run import train_on_samples
+
+    data = blob_dataset()
+    all_samples = TensorData.from_numpy(data.train_x, data.train_y, np.arange(data.num_train), torch.device("cpu"))
+    scorer = SnapshotScorer(all_samples, [2, 5], batch_size=64)
+    result = train_on_samples(data=data, noisy_label=data.train_y, sample_ids=np.arange(data.num_train),
+                              model_entry=MLP, training_entry=SPEC, seed=0, device=torch.device("cpu"),
+                              inference_batch_size=64, callbacks=[scorer])
+    columns = scorer.columns()
+    assert sorted(set(columns["epoch"].tolist())) == [2, 5] and len(columns["epoch"]) == 2 * data.num_train
+    logits, embedding = embed_and_classify(result.ctx.model, all_samples.x, 64)
+    final = columns["epoch"] == 5
+    expected = grand_scores(logits.softmax(1).numpy(), embedding.numpy(), data.train_y)
+    assert np.allclose(columns["grand"][final], expected, rtol=1e-5)

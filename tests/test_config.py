@@ -96,3 +96,13 @@ def test_sweep_runs_use_the_reference_method_once_at_fraction_one(tiny_config):
 
 def test_fraction_labels_are_canonical():
     assert [fraction_label(f) for f in (0.2, 1, 1.0, 0.05)] == ["0.2", "1.0", "1.0", "0.05"]
+
+
+def test_score_epochs_only_for_warmups_and_within_them(tiny_config):
+    tiny_config["learners"]["ce"]["score_epochs"] = [1]
+    with pytest.raises(ConfigError, match=r"'learners.ce.score_epochs': only warm-ups"):
+        validate_config(tiny_config, SCHEMA)
+    del tiny_config["learners"]["ce"]["score_epochs"]
+    tiny_config["warmups"]["ce"]["score_epochs"] = [1, 9]
+    with pytest.raises(ConfigError, match=r"'warmups.ce.score_epochs': \[1, 9\] reaches past the 3 warm-up epochs"):
+        validate_config(tiny_config, SCHEMA)

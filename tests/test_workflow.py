@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from conftest import REPO, SCHEMA, TINY_CONFIG, load_yaml, run_snakemake, scheduled_jobs
-from noisyprune.artifacts import DYNAMICS, FEATURES, LABELS, RELABELS, SUBSET, read_table
+from noisyprune.artifacts import DYNAMICS, FEATURES, LABELS, RELABELS, SNAPSHOTS, SUBSET, read_table
 from noisyprune.config import sweep_runs, validate_config
 
 pytestmark = pytest.mark.workflow
@@ -55,6 +55,8 @@ def test_tiny_run_artifacts_follow_their_contracts(finished_run):
     assert features.numpy("embedding").shape == (n, 32)  # the MLP's last hidden width
     dynamics = read_table(workdir / f"{RUN}/warmup/ce/dynamics.parquet", DYNAMICS)
     assert len(dynamics) == n * config["warmups"]["ce"]["epochs"]
+    snapshots = read_table(workdir / f"{RUN}/warmup/ce/snapshots.parquet", SNAPSHOTS)
+    assert sorted(set(snapshots.numpy("epoch").tolist())) == [2, 3] and len(snapshots) == 2 * n
     subset = read_table(workdir / f"{RUN}/select/ce/small_loss/f0.5/subset.parquet", SUBSET)
     assert len(subset) == subset.metadata["budget"] == 629
     full = read_table(workdir / f"{RUN}/select/ce/full/f1.0/subset.parquet", SUBSET)

@@ -311,6 +311,19 @@ DYNAMICS = Contract(
     label_columns=("prediction",),
 )
 
+SNAPSHOTS = Contract(
+    name="snapshots",
+    columns=(
+        Column("sample_id", "int"),
+        Column("epoch", "int"),
+        Column("loss", "float"),
+        Column("el2n", "float"),
+        Column("grand", "float"),
+    ),
+    metadata_keys=("epochs",),
+    unique=(),
+)
+
 FEATURES = Contract(
     name="features",
     columns=(

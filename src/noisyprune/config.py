@@ -101,6 +101,15 @@ def check_references(config: Mapping[str, Any]) -> None:
                 raise ConfigError(
                     f"config key '{section}.{name}.model': {entry['model']!r} is not defined in 'models'"
                 )
+            if section == "learners" and entry.get("score_epochs"):
+                raise ConfigError(
+                    f"config key 'learners.{name}.score_epochs': only warm-ups score snapshots for pruners"
+                )
+            if section == "warmups" and any(e > entry["epochs"] for e in entry.get("score_epochs", [])):
+                raise ConfigError(
+                    f"config key 'warmups.{name}.score_epochs': {entry['score_epochs']} reaches past "
+                    f"the {entry['epochs']} warm-up epochs"
+                )
             if entry.get("nesterov") and entry.get("momentum", 0) == 0:
                 raise ConfigError(
                     f"config key '{section}.{name}.nesterov': Nesterov momentum needs momentum > 0"

@@ -34,6 +34,7 @@ LABELS = f"{RUN}/labels.parquet"
 WARMUP_MODEL = f"{WARMUP}/model.pt"
 WARMUP_DYNAMICS = f"{WARMUP}/dynamics.parquet"
 WARMUP_HISTORY = f"{WARMUP}/history.parquet"
+WARMUP_SNAPSHOTS = f"{WARMUP}/snapshots.parquet"
 FEATURES = f"{WARMUP}/features.parquet"
 DETECTION = f"{WARMUP}/detection.json"
 SUBSET = f"{SELECT}/subset.parquet"
@@ -148,7 +149,7 @@ def select_gpu(wildcards):
 
 
 def select_inputs(wildcards):
-    """Labels always; the warm-up's features/dynamics only if the pruner reads them, so e.g.
+    """Labels always; the warm-up's features/dynamics/snapshots only if the pruner reads them, so e.g.
     uniform selections do not rerun when the warm-up changes."""
     requires = build_pruner(selection_entry(wildcards)).requires
     inputs = {"labels": LABELS.format(**wildcards)}
@@ -156,6 +157,8 @@ def select_inputs(wildcards):
         inputs["features"] = FEATURES.format(**wildcards)
     if "dynamics" in requires:
         inputs["dynamics"] = WARMUP_DYNAMICS.format(**wildcards)
+    if "snapshots" in requires:
+        inputs["snapshots"] = WARMUP_SNAPSHOTS.format(**wildcards)
     return inputs
 
 

@@ -6,6 +6,7 @@ rule warmup:
         model=WARMUP_MODEL,
         dynamics=WARMUP_DYNAMICS,
         history=WARMUP_HISTORY,
+        snapshots=WARMUP_SNAPSHOTS,
     params:
         dataset=dataset_entry,
         warmup=warmup_entry,

@@ -15,6 +15,7 @@ run_select_stage(
     labels_path=snakemake.input.labels,
     features_path=snakemake.input.get("features"),
     dynamics_path=snakemake.input.get("dynamics"),
+    snapshots_path=snakemake.input.get("snapshots"),
     code_hash=snakemake.params.code,
     output=snakemake.output.subset,
     timing_output=snakemake.output.timing,

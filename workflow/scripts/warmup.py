@@ -20,4 +20,5 @@ run_warmup_stage(
     model_output=snakemake.output.model,
     dynamics_output=snakemake.output.dynamics,
     history_output=snakemake.output.history,
+    snapshots_output=snakemake.output.snapshots,
 )

@@ -17,8 +17,8 @@ class PrunerInputs:
     """The candidates and what is known about them, aligned row by row (sorted by ``sample_id``).
 
     ``noisy_label`` is all a pruner may know about labels: clean labels are never passed in.
-    ``features`` / ``dynamics`` are present when the pruner's ``requires`` names them; dynamics
-    rows are in long format (one per sample and warm-up epoch) and are not aligned.
+    ``features`` / ``dynamics`` / ``snapshots`` are present when the pruner's ``requires`` names
+    them; dynamics and snapshots are in long format (one row per sample and epoch), not aligned.
     """
 
     sample_id: np.ndarray
@@ -26,6 +26,7 @@ class PrunerInputs:
     num_classes: int
     features: Artifact | None = None
     dynamics: Artifact | None = None
+    snapshots: Artifact | None = None
 
     def __len__(self) -> int:
         return len(self.sample_id)

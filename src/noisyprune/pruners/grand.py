@@ -18,21 +18,46 @@ def grand_scores(probs: np.ndarray, embedding: np.ndarray, labels: np.ndarray) -
     return el2n_scores(probs, labels) * np.sqrt(embedding_norm2 + 1.0)
 
 
+def mean_snapshot_scores(snapshots, sample_id: np.ndarray, column: str) -> np.ndarray:
+    """Mean of ``column`` over the scored warm-up epochs of ``snapshots.parquet``, per candidate."""
+    ids = snapshots.numpy("sample_id")
+    positions = np.searchsorted(sample_id, ids)
+    if len(ids) == 0 or not np.array_equal(sample_id[np.clip(positions, 0, len(sample_id) - 1)], ids):
+        raise ValueError(
+            f"{snapshots.path}: no usable snapshot scores; set 'score_epochs' in the warm-up entry "
+            "to score checkpoints during the warm-up"
+        )
+    totals = np.bincount(positions, weights=snapshots.numpy(column), minlength=len(sample_id))
+    counts = np.bincount(positions, minlength=len(sample_id))
+    if (counts == 0).any():
+        raise ValueError(f"{snapshots.path}: {int((counts == 0).sum())} candidates were never scored")
+    return totals / counts
+
+
 class GraNd(ScorePruner):
     """Scores the last-layer gradient norm of the warm-up model's loss on the noisy label (weights
     and bias, as the Prune4ReL fork's ``[dL/dlogits, e ⊗ dL/dlogits]``) and keeps the **largest**
     (``keep: hard``, the original direction: samples that still move the model); ``keep: easy``
     keeps the smallest, the noise-robust direction.
+
+    ``checkpoints: final`` scores the final warm-up model (``features.parquet``); ``average``
+    averages the score over the warm-up checkpoints listed in the warm-up's ``score_epochs``
+    (``snapshots.parquet``), smoothing out the noise of a single checkpoint as Paul et al. do
+    by averaging over several runs.
     """
 
-    requires = ("features",)
-
-    def __init__(self, balance: str = "none", keep: str = "hard"):
+    def __init__(self, balance: str = "none", keep: str = "hard", checkpoints: str = "final"):
         super().__init__(balance=balance)
         if keep not in ("hard", "easy"):
             raise ValueError(f"keep must be 'hard' or 'easy', got {keep!r}")
+        if checkpoints not in ("final", "average"):
+            raise ValueError(f"checkpoints must be 'final' or 'average', got {checkpoints!r}")
         self.keep = "high" if keep == "hard" else "low"
+        self.checkpoints = checkpoints
+        self.requires = ("snapshots",) if checkpoints == "average" else ("features",)
 
     def score(self, inputs: PrunerInputs, rng: np.random.Generator) -> np.ndarray:
+        if self.checkpoints == "average":
+            return mean_snapshot_scores(inputs.snapshots, inputs.sample_id, "grand")
         features = inputs.features
         return grand_scores(features.numpy("probs"), features.numpy("embedding"), inputs.noisy_label)

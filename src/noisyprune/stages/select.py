@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from noisyprune import __version__
-from noisyprune.artifacts import DYNAMICS, SUBSET, read_table, write_json, write_table
+from noisyprune.artifacts import DYNAMICS, SNAPSHOTS, SUBSET, read_table, write_json, write_table
 from noisyprune.provenance import environment
 from noisyprune.pruners import build_pruner
 from noisyprune.pruners.base import PrunerInputs, Selection
@@ -43,6 +43,7 @@ def run_select_stage(
     features_path: str | None,
     dynamics_path: str | None,
     code_hash: str,
+    snapshots_path: str | None = None,
     output: str,
     timing_output: str,
 ) -> None:
@@ -62,6 +63,7 @@ def run_select_stage(
         features=aligned_features(features_path, labels.sample_id, labels_path)
         if "features" in pruner.requires else None,
         dynamics=read_table(dynamics_path, DYNAMICS) if "dynamics" in pruner.requires else None,
+        snapshots=read_table(snapshots_path, SNAPSHOTS) if "snapshots" in pruner.requires else None,
     )
     budget = budget_for(float(fraction), len(inputs))
     stage_seed = select_seed(seed, dataset, noise, warmup, method, fraction)

@@ -7,12 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 
-from noisyprune.artifacts import DYNAMICS, HISTORY, write_table
+from noisyprune.artifacts import DYNAMICS, HISTORY, SNAPSHOTS, write_table
 from noisyprune.data import load_dataset
 from noisyprune.provenance import environment
 from noisyprune.seeding import warmup_seed
 from noisyprune.stages.common import load_labels, save_checkpoint
-from noisyprune.training.callbacks import DynamicsRecorder
+from noisyprune.training.callbacks import DynamicsRecorder, SnapshotScorer
+from noisyprune.training.data import TensorData
 from noisyprune.training.device import configure_torch, device_description
 from noisyprune.training.run import train_on_samples
 
@@ -36,18 +37,25 @@ def run_warmup_stage(
     model_output: str,
     dynamics_output: str,
     history_output: str,
+    snapshots_output: str,
 ) -> None:
     """Train the warm-up model on every training sample with its noisy label.
 
     Writes the checkpoint (``model.pt``), ``dynamics.parquet`` (one row per sample and epoch: loss,
-    correctness w.r.t. the noisy label and prediction, from the training batches) and
-    ``history.parquet`` (per epoch; its metadata carries the warm-up entry and wall time).
+    correctness w.r.t. the noisy label and prediction, from the training batches),
+    ``history.parquet`` (per epoch; its metadata carries the warm-up entry and wall time) and
+    ``snapshots.parquet`` (every sample scored after each epoch in ``score_epochs``; may be empty).
     """
     torch_device = configure_torch(device, threads)
     data = load_dataset(dataset, dataset_entry)
     labels = load_labels(labels_path, data)
     stage_seed = warmup_seed(seed, dataset, noise, warmup)
     dynamics = DynamicsRecorder()
+    score_epochs = sorted(warmup_entry.get("score_epochs") or [])
+    snapshots = SnapshotScorer(
+        TensorData.from_numpy(data.train_x[labels.sample_id], labels.noisy, labels.sample_id, torch_device),
+        score_epochs, inference_batch_size,
+    )
     result = train_on_samples(
         data=data,
         noisy_label=labels.noisy,
@@ -57,7 +65,7 @@ def run_warmup_stage(
         seed=stage_seed,
         device=torch_device,
         inference_batch_size=inference_batch_size,
-        callbacks=[dynamics],
+        callbacks=[dynamics, snapshots],
     )
     last = result.history.rows[-1]
     log.info(
@@ -74,6 +82,7 @@ def run_warmup_stage(
         DYNAMICS,
         metadata={"num_classes": data.num_classes, "epochs": int(warmup_entry["epochs"]), "warmup": warmup},
     )
+    write_table(snapshots.columns(), snapshots_output, SNAPSHOTS, metadata={"epochs": score_epochs})
     write_table(
         result.history.columns(),
         history_output,

@@ -54,6 +54,45 @@ class DynamicsRecorder(Callback):
         }
 
 
+class SnapshotScorer(Callback):
+    """At the end of chosen epochs, scores every training sample with the current model in eval
+    mode: loss on its noisy label, EL2N and the closed-form last-layer gradient norm (GraNd).
+    Pruners can then average scores over several warm-up checkpoints (Paul et al. average over
+    early-training snapshots). Call :meth:`columns` for long-format columns."""
+
+    def __init__(self, data: TensorData, epochs, batch_size: int):
+        self.data = data
+        self.epochs = set(int(e) for e in epochs)
+        self.batch_size = batch_size
+        self._rows: list[dict[str, np.ndarray]] = []
+
+    def on_epoch_end(self, ctx: TrainContext) -> None:
+        if ctx.epoch not in self.epochs:
+            return
+        from noisyprune.training.inference import embed_and_classify
+
+        logits, embedding = embed_and_classify(ctx.model, self.data.x, self.batch_size)
+        log_probs = F.log_softmax(logits.float(), dim=1)
+        error = log_probs.exp()
+        error[torch.arange(len(self.data.y)), self.data.y] -= 1.0
+        el2n = error.norm(dim=1)
+        grand = el2n * torch.sqrt(embedding.float().square().sum(dim=1) + 1.0)
+        self._rows.append({
+            "sample_id": self.data.sample_id.cpu().numpy(),
+            "epoch": np.full(len(self.data.y), ctx.epoch, dtype=np.int32),
+            "loss": F.nll_loss(log_probs, self.data.y, reduction="none").cpu().numpy(),
+            "el2n": el2n.cpu().numpy(),
+            "grand": grand.cpu().numpy(),
+        })
+
+    def columns(self) -> dict[str, np.ndarray]:
+        """The recorded scores, one row per sample and scored epoch."""
+        keys = ("sample_id", "epoch", "loss", "el2n", "grand")
+        dtypes = (np.int64, np.int32, np.float32, np.float32, np.float32)
+        return {key: np.concatenate([row[key] for row in self._rows]).astype(dtype) if self._rows
+                else np.zeros(0, dtype=dtype) for key, dtype in zip(keys, dtypes)}
+
+
 class EpochHistory(Callback):
     """Records per-epoch learning rate, training loss/accuracy (w.r.t. noisy labels), test loss and
     accuracy (clean test labels) and epoch wall time. Test evaluation uses the learner's own
