@@ -74,8 +74,11 @@ def test_exact_neighbour_sources_agree(seed):
     unit = unit_rows(embedding)
     dense = DenseRows(unit, 0.95)
     clustered = ClusteredExactIndex(unit, 0.95, clusters=12, seed=seed)
-    graph, blocked = clustered.graph(), exact_graph_blocked(unit, 0.95, block_rows=128)
-    assert np.array_equal(graph.indptr, blocked.indptr) and np.array_equal(graph.indices, blocked.indices)
+    blocked = exact_graph_blocked(unit, 0.95, block_rows=128)
+    graph = clustered.graph()
+    for built in (clustered._symmetric_graph(), clustered._row_complete_graph()):
+        assert np.array_equal(built.indptr, blocked.indptr) and np.array_equal(built.indices, blocked.indices)
+        assert np.allclose(built.weights, blocked.weights, rtol=0, atol=1e-14)
     for i in range(0, 800, 37):
         expected = dense.row(i)
         for row in (clustered.row(i), graph.row(i), blocked.row(i)):

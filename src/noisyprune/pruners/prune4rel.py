@@ -410,9 +410,9 @@ class Prune4ReL(Pruner):
                     f"prune4rel: the τ-graph would need about {graph_gb:.1f} GB (max_graph_gb "
                     f"{self.max_graph_gb}); raise tau, use gain 'own', or engine 'ivf'"
                 )
-            return index.graph()
+            return index.graph(mean_degree)
         if graph_gb <= self.max_graph_gb and graph_seconds < budget * row_seconds:
-            return index.graph()
+            return index.graph(mean_degree)
         return None
 
 def _cuda_available() -> bool:
