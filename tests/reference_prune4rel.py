@@ -129,10 +129,14 @@ def clustered_embeddings(n, d, classes, seed=0, modes=8, intrinsic=8, mode_sprea
         rows = slice(start, min(n, start + 65536))
         lab, mod = labels[rows], mode[rows]
         latent = rng.normal(size=(len(lab), intrinsic))
+        low_rank = np.empty((len(lab), d))
+        for c in np.unique(lab):  # per class: no (n, intrinsic, d) temporary
+            members = lab == c
+            low_rank[members] = latent[members] @ bases[c]
         embedding[rows] = (
             centres[lab]
             + mode_spread * mode_dirs[lab, mod]
-            + spread * np.einsum("ni,nid->nd", latent, bases[lab])
+            + spread * low_rank
             + noise * rng.normal(size=(len(lab), d)) / np.sqrt(d)
         )
     confidence = np.round(rng.beta(4.0, 1.0, n), 3)
