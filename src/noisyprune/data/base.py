@@ -21,6 +21,10 @@ class ArrayDataset:
     test_x: np.ndarray
     test_y: np.ndarray
     class_names: tuple[str, ...]
+    # The normalisation the loader applied (per channel, or one value for all): pixel = x·std + mean,
+    # with pixels in [0, 1]. Augmentations that work on pixels need it.
+    pixel_mean: tuple[float, ...] = (0.0,)
+    pixel_std: tuple[float, ...] = (1.0,)
 
     def __post_init__(self) -> None:
         if len(self.train_x) != len(self.train_y):

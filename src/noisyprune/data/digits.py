@@ -31,4 +31,6 @@ def load_digits(name: str = "digits", test_fraction: float = 0.3, split_seed: in
         test_x=(test_x - mean) / std,
         test_y=test_y,
         class_names=tuple(str(c) for c in bunch.target_names),
+        pixel_mean=(mean,),
+        pixel_std=(std,),
     )

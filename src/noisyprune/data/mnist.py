@@ -61,6 +61,8 @@ def load_idx_dataset(name: str, variant: str, root: str, download: bool = False)
         test_x=(test - mean) / std,
         test_y=arrays["test_labels"].astype(np.int64),
         class_names=CLASS_NAMES[variant],
+        pixel_mean=(mean,),
+        pixel_std=(std,),
     )
 
 

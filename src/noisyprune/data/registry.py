@@ -23,6 +23,6 @@ def load_dataset(name: str, entry: Mapping[str, Any]) -> ArrayDataset:
 
     ``name`` is the entry's name in the config, used in messages and as the dataset's name.
     """
-    options = {key: value for key, value in entry.items() if key not in ("loader", "model")}
+    options = {key: value for key, value in entry.items() if key not in ("loader", "model", "augment")}
     loader = DATASETS.get(entry["loader"])
     return loader(name=name, **options)

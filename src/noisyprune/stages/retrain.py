@@ -65,12 +65,14 @@ def run_retrain_stage(
         seed=stage_seed,
         device=torch_device,
         inference_batch_size=inference_batch_size,
+        augment_entry=dataset_entry.get("augment"),
     )
 
     all_x = torch.as_tensor(data.train_x[labels.sample_id], device=torch_device)
     logits = result.learner.predict_logits(result.ctx, all_x, inference_batch_size)
     ids = torch.as_tensor(labels.sample_id, device=torch_device)
-    relabel = result.learner.relabel(result.ctx, ids, logits).cpu().numpy()
+    noisy = torch.as_tensor(labels.noisy, device=torch_device)
+    relabel = result.learner.relabel(result.ctx, ids, noisy, logits).cpu().numpy()
     in_subset = np.isin(labels.sample_id, kept)
 
     history = result.history.columns()

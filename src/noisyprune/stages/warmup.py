@@ -65,6 +65,7 @@ def run_warmup_stage(
         seed=stage_seed,
         device=torch_device,
         inference_batch_size=inference_batch_size,
+        augment_entry=dataset_entry.get("augment"),
         callbacks=[dynamics, snapshots],
     )
     last = result.history.rows[-1]

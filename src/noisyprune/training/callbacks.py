@@ -25,6 +25,8 @@ class DynamicsRecorder(Callback):
         self._tensors: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
     def on_batch_end(self, ctx: TrainContext, batch: Batch, output: StepOutput) -> None:
+        if ctx.active != 0 or output.logits is None:  # the primary network's own view of its samples only
+            return
         logits = output.logits.detach()
         loss = F.cross_entropy(logits, batch.y, reduction="none")
         self._epochs.append(ctx.epoch)
@@ -94,7 +96,8 @@ class SnapshotScorer(Callback):
 
 
 class EpochHistory(Callback):
-    """Records per-epoch learning rate, training loss/accuracy (w.r.t. noisy labels), test loss and
+    """Records per-epoch learning rate, training loss (mean per trained sample over all networks) and
+    accuracy (w.r.t. noisy labels), test loss and
     accuracy (clean test labels) and epoch wall time. Test evaluation uses the learner's own
     prediction readout (e.g. an ensemble of two networks) in eval mode.
     """
@@ -114,16 +117,18 @@ class EpochHistory(Callback):
         self._seen = 0
 
     def on_batch_end(self, ctx: TrainContext, batch: Batch, output: StepOutput) -> None:
+        if ctx.active != 0 or output.logits is None:
+            return
         self._correct += (output.logits.argmax(dim=1) == batch.y).sum()
         self._seen += len(batch)
 
     def on_epoch_end(self, ctx: TrainContext) -> None:
-        seen = max(self._seen, 1)
         row = {
             "epoch": ctx.epoch,
             "lr": ctx.lr,
-            "train_loss": float(ctx.epoch_loss_sum) / seen,
-            "train_acc_noisy": int(self._correct) / seen,
+            "train_loss": float(ctx.epoch_loss_sum) / max(ctx.epoch_samples, 1),
+            # over the primary network's training batches that carry per-sample logits
+            "train_acc_noisy": int(self._correct) / self._seen if self._seen else float("nan"),
             "test_loss": float("nan"),
             "test_acc": float("nan"),
         }

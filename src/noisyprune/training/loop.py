@@ -1,20 +1,22 @@
 """The training loop: one loop for every learner, extended through learner hooks and callbacks.
 
 A :class:`~noisyprune.training.learners.base.Learner` decides what a training step computes (its
-loss, any per-sample state, extra networks); the loop owns everything else — shuffling, the
-optimiser and schedule, the non-finite-loss guard — and tells :class:`Callback` objects what
+loss, any per-sample state, extra networks) and, per epoch, which network trains on which batches
+(:class:`Phase`); the loop owns everything else — optimisers and schedules (one per network), the
+backward pass and step, the non-finite-loss guard — and tells :class:`Callback` objects what
 happened (to record dynamics, evaluate on the test set, write history).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import torch
 
 from noisyprune.errors import TrainingError
 from noisyprune.models.base import Classifier
+from noisyprune.training.augment import Augmenter, no_augmentation
 from noisyprune.training.data import Batch, TensorData
 from noisyprune.training.spec import TrainingSpec
 
@@ -22,10 +24,20 @@ from noisyprune.training.spec import TrainingSpec
 @dataclass
 class StepOutput:
     """What a learner's training step returns: the scalar ``loss`` to minimise and the ``logits``
-    ``(B, C)`` of the batch's primary view (detached), which callbacks use for statistics."""
+    ``(B, C)`` of the batch's samples under the trained network (detached), which callbacks use for
+    per-sample statistics; ``None`` where the step has no per-sample logits (e.g. mixed inputs)."""
 
     loss: torch.Tensor
-    logits: torch.Tensor
+    logits: torch.Tensor | None
+
+
+@dataclass
+class Phase:
+    """Part of an epoch: network ``network`` (an index into ``TrainContext.models``) trains on
+    ``batches``. Single-network learners have one phase per epoch over the shuffled data."""
+
+    network: int
+    batches: Iterable[Batch]
 
 
 @dataclass
@@ -33,23 +45,50 @@ class TrainContext:
     """State shared by the loop, the learner and the callbacks during one training run.
 
     ``num_samples`` is the size of the *full* training set: per-sample state is indexed by global
-    ``sample_id`` even when training on a pruned subset. ``epoch`` counts from 1.
+    ``sample_id`` even when training on a pruned subset; ``train`` holds the samples trained on.
+    ``models``/``optimizers`` hold one entry per network (two for DivideMix and ELR+); ``active`` is
+    the index of the network the current phase trains. ``epoch`` counts from 1.
     """
 
-    model: Classifier
-    optimizer: torch.optim.Optimizer
+    models: list[Classifier]
+    optimizers: list[torch.optim.Optimizer]
     device: torch.device
     num_samples: int
     num_classes: int
     learner_name: str
     generator: torch.Generator
+    train: TensorData
+    batch_size: int
+    epochs: int
+    augment: Augmenter
     epoch: int = 0
+    active: int = 0
     epoch_loss_sum: torch.Tensor | None = field(default=None, repr=False)
+    epoch_samples: int = 0
+
+    @property
+    def model(self) -> Classifier:
+        """The primary network (the one saved as the warm-up checkpoint)."""
+        return self.models[0]
+
+    @property
+    def network(self) -> Classifier:
+        """The network the current phase trains."""
+        return self.models[self.active]
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The primary network's optimiser."""
+        return self.optimizers[0]
 
     @property
     def lr(self) -> float:
-        """Current learning rate of the model's optimiser."""
-        return float(self.optimizer.param_groups[0]["lr"])
+        """Current learning rate of the primary network's optimiser."""
+        return float(self.optimizers[0].param_groups[0]["lr"])
+
+    def shuffled_batches(self, batch_size: int | None = None) -> Iterable[Batch]:
+        """The training samples in batches of ``batch_size`` (default: the spec's), freshly shuffled."""
+        return self.train.batches(batch_size or self.batch_size, generator=self.generator)
 
 
 class Callback:
@@ -59,7 +98,7 @@ class Callback:
         """Called before the first batch of epoch ``ctx.epoch``."""
 
     def on_batch_end(self, ctx: TrainContext, batch: Batch, output: StepOutput) -> None:
-        """Called after the optimiser step of each batch."""
+        """Called after the optimiser step of each batch (``ctx.active`` names the network)."""
 
     def on_epoch_end(self, ctx: TrainContext) -> None:
         """Called after the last batch of the epoch, before the learning rate is stepped."""
@@ -76,43 +115,65 @@ def fit(
     learner_name: str,
     seed: int,
     callbacks: Sequence[Callback] = (),
+    make_network: Callable[[], Classifier] | None = None,
+    augment: Augmenter | None = None,
 ) -> TrainContext:
     """Train ``model`` on ``train`` with ``learner`` for ``spec.epochs`` epochs and return the context.
 
-    Batches are shuffled by a generator seeded with ``seed``. A non-finite epoch loss stops training
-    with a :class:`TrainingError` naming the epoch and learner (checked once per epoch, so the loop
-    never waits on the device inside an epoch).
+    Learners with ``num_networks > 1`` get further networks from ``make_network`` (fresh
+    initialisations), each with its own optimiser and schedule from ``spec``. Batches are shuffled
+    by a generator seeded with ``seed``; ``augment`` makes the weak and strong views. A
+    non-finite epoch loss stops training with a :class:`TrainingError` naming the epoch and learner
+    (checked once per epoch, so the loop never waits on the device inside an epoch).
     """
     device = train.x.device
-    model.to(device)
-    optimizer = spec.build_optimizer(model.parameters())
-    scheduler = spec.build_scheduler(optimizer)
+    models = [model]
+    for _ in range(1, getattr(learner, "num_networks", 1)):
+        if make_network is None:
+            raise TrainingError(f"learner {learner_name!r} trains {learner.num_networks} networks; fit() needs make_network")
+        models.append(make_network())
+    for network in models:
+        network.to(device)
+    optimizers = [spec.build_optimizer(network.parameters()) for network in models]
+    schedulers = [spec.build_scheduler(optimizer) for optimizer in optimizers]
+    generator = torch.Generator().manual_seed(seed)
     ctx = TrainContext(
-        model=model,
-        optimizer=optimizer,
+        models=models,
+        optimizers=optimizers,
         device=device,
         num_samples=num_samples,
         num_classes=num_classes,
         learner_name=learner_name,
-        generator=torch.Generator().manual_seed(seed),
+        generator=generator,
+        train=train,
+        batch_size=spec.batch_size,
+        epochs=spec.epochs,
+        augment=augment if augment is not None else no_augmentation(generator),
     )
     learner.setup(ctx)
     for epoch in range(1, spec.epochs + 1):
         ctx.epoch = epoch
         ctx.epoch_loss_sum = torch.zeros((), device=device)
-        model.train()
+        ctx.epoch_samples = 0
+        for network in models:
+            network.train()
         learner.on_epoch_start(ctx)
         for callback in callbacks:
             callback.on_epoch_start(ctx)
-        for batch in train.batches(spec.batch_size, generator=ctx.generator):
-            optimizer.zero_grad(set_to_none=True)
-            output = learner.training_step(ctx, batch)
-            output.loss.backward()
-            optimizer.step()
-            learner.after_step(ctx)
-            ctx.epoch_loss_sum += output.loss.detach() * len(batch)
-            for callback in callbacks:
-                callback.on_batch_end(ctx, batch, output)
+        for phase in learner.epoch_phases(ctx):
+            ctx.active = phase.network
+            optimizer = optimizers[phase.network]
+            for batch in phase.batches:
+                optimizer.zero_grad(set_to_none=True)
+                output = learner.training_step(ctx, batch)
+                output.loss.backward()
+                optimizer.step()
+                learner.after_step(ctx)
+                ctx.epoch_loss_sum += output.loss.detach() * len(batch)
+                ctx.epoch_samples += len(batch)
+                for callback in callbacks:
+                    callback.on_batch_end(ctx, batch, output)
+        ctx.active = 0
         if not torch.isfinite(ctx.epoch_loss_sum):
             raise TrainingError(
                 f"learner {learner_name!r}: non-finite training loss in epoch {epoch} "
@@ -121,5 +182,6 @@ def fit(
         learner.on_epoch_end(ctx)
         for callback in callbacks:
             callback.on_epoch_end(ctx)
-        scheduler.step()
+        for scheduler in schedulers:
+            scheduler.step()
     return ctx

@@ -12,6 +12,7 @@ import torch
 
 from noisyprune.data.base import ArrayDataset
 from noisyprune.models import build_model
+from noisyprune.training.augment import AugmentationSpec, Augmenter
 from noisyprune.training.callbacks import EpochHistory
 from noisyprune.training.data import TensorData
 from noisyprune.training.learners import build_learner
@@ -41,12 +42,15 @@ def train_on_samples(
     device: torch.device,
     inference_batch_size: int,
     callbacks: Sequence[Callback] = (),
+    augment_entry: Mapping[str, Any] | None = None,
 ) -> TrainingResult:
     """Train a new model from ``model_entry`` with ``training_entry``'s learner and schedule on the
     samples ``sample_ids`` (global ids, ``(m,)``) labelled by ``noisy_label`` (``(n,)``, indexed by
     sample id); evaluate on the clean test split after every epoch.
 
-    ``seed`` fixes the weight initialisation and the batch order.
+    ``seed`` fixes the weight initialisation, the batch order and the augmentation draws.
+    ``augment_entry`` is the dataset's ``augment`` mapping (defaults by image shape); the
+    training entry's ``augment: false`` turns augmentation off.
     """
     sample_ids = np.sort(np.asarray(sample_ids, dtype=np.int64))
     spec = TrainingSpec.from_entry(training_entry)
@@ -54,6 +58,11 @@ def train_on_samples(
     torch.manual_seed(seed)
     architecture = {key: value for key, value in model_entry.items() if key != "name"}
     model = build_model(architecture, data.input_shape, data.num_classes)
+    augment_spec = AugmentationSpec.from_entry(augment_entry, data.input_shape)
+    if not spec.augment:
+        augment_spec = AugmentationSpec()
+    # Seeded apart from the batch order so that turning augmentation on or off keeps the order.
+    augmenter = Augmenter(augment_spec, data.pixel_mean, data.pixel_std, torch.Generator().manual_seed(seed + 1))
     train = TensorData.from_numpy(data.train_x[sample_ids], noisy_label[sample_ids], sample_ids, device)
     test = TensorData.from_numpy(data.test_x, data.test_y, np.arange(len(data.test_y)), device)
     history = EpochHistory(learner, test, inference_batch_size)
@@ -68,5 +77,7 @@ def train_on_samples(
         learner_name=training_entry["learner"],
         seed=seed,
         callbacks=[*callbacks, history],
+        make_network=lambda: build_model(architecture, data.input_shape, data.num_classes),
+        augment=augmenter,
     )
     return TrainingResult(ctx=ctx, learner=learner, history=history, seconds=time.perf_counter() - start)

@@ -17,7 +17,8 @@ class TrainingSpec:
     """SGD settings and schedule: ``epochs`` passes over the data in batches of ``batch_size``.
 
     ``lr`` is the initial learning rate; ``schedule`` is ``cosine`` (annealed per epoch to
-    ``min_lr``, as Prune4ReL's ``CosineAnnealingLR(T_max=epochs)``) or ``constant``.
+    ``min_lr``, as Prune4ReL's ``CosineAnnealingLR(T_max=epochs)``) or ``constant``. ``augment``
+    says whether training inputs are augmented with the dataset's weak/strong policies at all.
     """
 
     epochs: int
@@ -28,6 +29,7 @@ class TrainingSpec:
     weight_decay: float = 5e-4
     schedule: str = "cosine"
     min_lr: float = 1e-4
+    augment: bool = True
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> "TrainingSpec":

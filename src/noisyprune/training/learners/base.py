@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from collections.abc import Sequence
+
 from noisyprune.training.data import Batch
 from noisyprune.training.inference import predict_logits
-from noisyprune.training.loop import StepOutput, TrainContext
+from noisyprune.training.loop import Phase, StepOutput, TrainContext
 
 
 class Learner:
@@ -14,8 +16,11 @@ class Learner:
     default that suits a single-network learner without per-sample state.
 
     Per-sample state (SOP's u/v, ELR's targets, …) is allocated in :meth:`setup`, sized to
-    ``ctx.num_samples`` and indexed by the batch's global ``sample_id``.
+    ``ctx.num_samples`` and indexed by the batch's global ``sample_id``. ``num_networks`` tells the
+    loop how many networks to build (``ctx.models``).
     """
+
+    num_networks: int = 1
 
     def setup(self, ctx: TrainContext) -> None:
         """Allocate state before the first epoch."""
@@ -23,8 +28,14 @@ class Learner:
     def on_epoch_start(self, ctx: TrainContext) -> None:
         """Per-epoch preparation (e.g. DivideMix's co-divide)."""
 
+    def epoch_phases(self, ctx: TrainContext) -> Sequence[Phase]:
+        """Which network trains on which batches this epoch; by default the primary network on
+        the shuffled training samples."""
+        return [Phase(0, ctx.shuffled_batches())]
+
     def training_step(self, ctx: TrainContext, batch: Batch) -> StepOutput:
-        """Compute the loss of one batch (forward passes included); the loop does backward/step."""
+        """Compute the loss of one batch for network ``ctx.network`` (forward passes included);
+        the loop does backward and the optimiser step."""
         raise NotImplementedError
 
     def after_step(self, ctx: TrainContext) -> None:
@@ -37,10 +48,39 @@ class Learner:
         """Logits ``(n, C)`` used for evaluation and prediction (eval mode, no gradients)."""
         return predict_logits(ctx.model, x, batch_size)
 
-    def relabel(self, ctx: TrainContext, sample_id: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
-        """The corrected label ``(n,)`` of the samples ``sample_id`` given their eval ``logits``.
+    def relabel(self, ctx: TrainContext, sample_id: torch.Tensor, noisy_label: torch.Tensor,
+                logits: torch.Tensor) -> torch.Tensor:
+        """The corrected label ``(n,)`` of the samples ``sample_id`` (global ids ``(n,)``) given their
+        ``noisy_label`` ``(n,)`` and eval ``logits`` ``(n, C)`` from :meth:`predict_logits`.
 
         The default is the model's prediction; learners with per-sample label state override it
         for the samples they trained on.
         """
         return logits.argmax(dim=1)
+
+
+class TwoNetworkLearner(Learner):
+    """A learner that co-trains two networks (DivideMix, ELR+) and predicts with both: the sum of
+    their logits (DivideMix's ``outputs1 + outputs2``; ELR+'s average has the same argmax)."""
+
+    num_networks = 2
+
+    def predict_logits(self, ctx: TrainContext, x: torch.Tensor, batch_size: int) -> torch.Tensor:
+        """Summed logits ``(n, C)`` of both networks in eval mode."""
+        return predict_logits(ctx.models[0], x, batch_size) + predict_logits(ctx.models[1], x, batch_size)
+
+
+def sharpen(probs: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Temperature sharpening ``p^(1/T) / Σ p^(1/T)`` of probability rows ``(B, C)``."""
+    powered = probs ** (1.0 / temperature)
+    return powered / powered.sum(dim=1, keepdim=True)
+
+
+def mixup_coefficient(alpha: float) -> float:
+    """λ ~ Beta(α, α) folded to ``max(λ, 1 − λ)`` so the first input dominates, as MixMatch does.
+
+    Drawn from torch's global generator, which the training run seeds."""
+    if alpha <= 0:
+        return 1.0
+    value = float(torch.distributions.Beta(float(alpha), float(alpha)).sample())
+    return max(value, 1.0 - value)

@@ -12,9 +12,10 @@ from noisyprune.training.loop import StepOutput, TrainContext
 class CrossEntropy(Learner):
     """Minimises the mean cross-entropy between the model's logits and the noisy labels.
 
-    It has no per-sample state; its re-labeling readout is the model's prediction.
+    It has no per-sample state; its re-labeling readout is the model's prediction. The input is the
+    weak view (the dataset's shift/flip), as in the originals' standard training.
     """
 
     def training_step(self, ctx: TrainContext, batch: Batch) -> StepOutput:
-        logits = ctx.model(batch.x)
+        logits = ctx.network(ctx.augment.weak(batch.x))
         return StepOutput(loss=F.cross_entropy(logits, batch.y), logits=logits.detach())

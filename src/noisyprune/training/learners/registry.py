@@ -7,7 +7,17 @@ from typing import Any
 
 from noisyprune.registry import Registry
 
-LEARNERS = Registry("learner", {"ce": "noisyprune.training.learners.ce:CrossEntropy"})
+LEARNERS = Registry(
+    "learner",
+    {
+        "ce": "noisyprune.training.learners.ce:CrossEntropy",
+        "sop": "noisyprune.training.learners.sop:SOP",
+        "sop_plus": "noisyprune.training.learners.sop:SOPPlus",
+        "elr": "noisyprune.training.learners.elr:ELR",
+        "elr_plus": "noisyprune.training.learners.elr_plus:ELRPlus",
+        "dividemix": "noisyprune.training.learners.dividemix:DivideMix",
+    },
+)
 
 
 def build_learner(name: str, params: Mapping[str, Any]):
