@@ -1,10 +1,13 @@
 """Config validation: schema defaults, and bad values rejected with the key named, before any job."""
 
 import pytest
+import torch
+from conftest import REPO, SCHEMA, load_yaml
 
-from conftest import SCHEMA
 from noisyprune.config import fraction_label, sweep_runs, validate_config
 from noisyprune.errors import ConfigError
+from noisyprune.training.learners import build_learner
+from noisyprune.training.spec import TrainingSpec
 
 
 def test_tiny_config_validates_and_gets_defaults(tiny_config):
@@ -106,3 +109,20 @@ def test_score_epochs_only_for_warmups_and_within_them(tiny_config):
     tiny_config["warmups"]["ce"]["score_epochs"] = [1, 9]
     with pytest.raises(ConfigError, match=r"'warmups.ce.score_epochs': \[1, 9\] reaches past the 3 warm-up epochs"):
         validate_config(tiny_config, SCHEMA)
+
+
+@pytest.mark.parametrize("preset", sorted((REPO / "config" / "presets").glob("*.yaml")), ids=lambda p: p.name)
+def test_learner_presets_merge_into_the_default_and_validate(preset):
+    from snakemake.utils import update_config
+
+    config = load_yaml(REPO / "config" / "config.yaml")
+    extra = load_yaml(preset)
+    assert set(extra) == {"learners"}
+    update_config(config, extra)  # what `--configfile a.yaml b.yaml` does
+    config["sweep"]["learners"] = sorted(extra["learners"])
+    validated = validate_config(config, SCHEMA)
+    for name in extra["learners"]:
+        entry = validated["learners"][name]
+        build_learner(entry["learner"], TrainingSpec.learner_params(entry))
+        TrainingSpec.from_entry(entry).build_scheduler(
+            TrainingSpec.from_entry(entry).build_optimizer([torch.nn.Parameter(torch.zeros(1))]))

@@ -29,14 +29,14 @@ def blob_images(n=240, seed=0, flip=0.0):
     for c in range(CLASSES):
         x[clean == c, 0, (c // 2) * 2:(c // 2) * 2 + 2, (c % 2) * 2:(c % 2) * 2 + 2] += 3.0
     noisy = clean.copy()
-    flipped = rng.permutation(n)[: int(round(flip * n))]
+    flipped = rng.permutation(n)[: round(flip * n)]
     noisy[flipped] = (clean[flipped] + 1) % CLASSES
     return x, clean, noisy
 
 
 def context(learner, n=240, subset=None, seed=0):
     """A TrainContext over the blob images (samples ``subset`` trained, ``n`` in the full set)."""
-    x, clean, noisy = blob_images(n)
+    x, _clean, noisy = blob_images(n)
     ids = np.arange(n) if subset is None else np.asarray(subset)
     train = TensorData.from_numpy(x[ids], noisy[ids], ids, torch.device("cpu"))
     torch.manual_seed(seed)
@@ -177,7 +177,7 @@ def test_dividemix_co_divide_labels_mostly_clean_samples_after_warmup():
         def on_epoch_end(self, ctx):
             holder.setdefault("probs", []).append(holder["learner"].clean_prob[0])
 
-    import noisyprune.training.run as run
+    from noisyprune.training import run
 
     original = run.build_learner
 
@@ -324,3 +324,47 @@ def test_augmentation_defaults_and_errors_by_image_shape():
         AugmentationSpec.from_entry({"strong": "autoaugment"}, (1, 28, 28))
     with pytest.raises(ConfigError, match="unknown keys"):
         AugmentationSpec.from_entry({"rotate": 3}, (1, 28, 28))
+
+
+# ---- both stages ---------------------------------------------------------------------------------------------
+
+
+def test_a_two_network_warmup_and_a_stateful_retrain_through_the_stages(tmp_path):
+    from noisyprune.artifacts import DYNAMICS, RELABELS, read_json, read_table
+    from noisyprune.stages.noise import run_noise_stage
+    from noisyprune.stages.retrain import run_retrain_stage
+    from noisyprune.stages.select import run_select_stage
+    from noisyprune.stages.warmup import run_warmup_stage
+
+    digits = {"loader": "digits", "model": "mlp"}
+    mlp = {"name": "mlp", "arch": "mlp", "hidden": [16]}
+    labels = str(tmp_path / "labels.parquet")
+    run_noise_stage(dataset="digits", dataset_entry=digits, noise="sym40",
+                    noise_entry={"kind": "symmetric", "rate": 0.4}, seed=0, output=labels)
+    warmup = {"learner": "dividemix", "epochs": 2, "warmup_epochs": 1, "batch_size": 64, "lr": 0.05}
+    outputs = {key: str(tmp_path / f"{key}.out") for key in ("model", "dynamics", "history", "snapshots")}
+    run_warmup_stage(dataset="digits", dataset_entry=digits, noise="sym40", seed=0, warmup="dm",
+                     warmup_entry=warmup, model_entry=mlp, labels_path=labels, device="cpu", threads=1,
+                     inference_batch_size=512, code_hash="test", model_output=outputs["model"],
+                     dynamics_output=outputs["dynamics"], history_output=outputs["history"],
+                     snapshots_output=outputs["snapshots"])
+    dynamics = read_table(outputs["dynamics"], DYNAMICS)
+    epochs = dynamics.numpy("epoch")
+    assert (epochs == 1).sum() == 1257  # the CE warm-up epoch sees every sample
+    assert 0 < (epochs == 2).sum() < 1257  # after co-divide: network 1's labelled samples only
+    run_select_stage(dataset="digits", noise="sym40", seed=0, warmup="dm", method="uniform",
+                     method_entry={"pruner": "uniform"}, fraction="0.5", labels_path=labels, features_path=None,
+                     dynamics_path=None, code_hash="test", output=str(tmp_path / "subset.parquet"),
+                     timing_output=str(tmp_path / "timing.json"))
+    run = {"dataset": "digits", "noise": "sym40", "seed": 0, "warmup": "dm", "method": "uniform",
+           "fraction": "0.5", "learner": "sop"}
+    run_retrain_stage(run=run, dataset_entry=digits, model_entry=mlp,
+                      learner_entry={"learner": "sop", "epochs": 2, "batch_size": 64, "lr": 0.05, "lr_u": 10,
+                                     "lr_v": 100},
+                      labels_path=labels, subset_path=str(tmp_path / "subset.parquet"), device="cpu", threads=1,
+                      inference_batch_size=512, code_hash="test", metrics_output=str(tmp_path / "metrics.json"),
+                      history_output=str(tmp_path / "h.parquet"), relabels_output=str(tmp_path / "r.parquet"))
+    relabels = read_table(tmp_path / "r.parquet", RELABELS)
+    assert len(relabels.numpy("sample_id")) == 1257 and relabels.numpy("in_subset").sum() == 629
+    metrics = read_json(tmp_path / "metrics.json")["metrics"]
+    assert 0 <= metrics["relabel_acc_subset_noisy"] <= 1 and metrics["subset_size"] == 629

@@ -64,7 +64,7 @@ class SnapshotScorer(Callback):
 
     def __init__(self, data: TensorData, epochs, batch_size: int):
         self.data = data
-        self.epochs = set(int(e) for e in epochs)
+        self.epochs = {int(e) for e in epochs}
         self.batch_size = batch_size
         self._rows: list[dict[str, np.ndarray]] = []
 

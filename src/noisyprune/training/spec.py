@@ -17,7 +17,8 @@ class TrainingSpec:
     """SGD settings and schedule: ``epochs`` passes over the data in batches of ``batch_size``.
 
     ``lr`` is the initial learning rate; ``schedule`` is ``cosine`` (annealed per epoch to
-    ``min_lr``, as Prune4ReL's ``CosineAnnealingLR(T_max=epochs)``) or ``constant``. ``augment``
+    ``min_lr``, as Prune4ReL's ``CosineAnnealingLR(T_max=epochs)``), ``step`` (multiplied by
+    ``gamma`` at each epoch in ``milestones``, the originals' ``MultiStepLR``) or ``constant``. ``augment``
     says whether training inputs are augmented with the dataset's weak/strong policies at all.
     """
 
@@ -30,12 +31,17 @@ class TrainingSpec:
     schedule: str = "cosine"
     min_lr: float = 1e-4
     augment: bool = True
+    milestones: tuple[int, ...] = ()
+    gamma: float = 0.1
 
     @classmethod
-    def from_entry(cls, entry: Mapping[str, Any]) -> "TrainingSpec":
+    def from_entry(cls, entry: Mapping[str, Any]) -> TrainingSpec:
         """Pick the optimisation keys out of a training config entry."""
         names = {f.name for f in fields(cls)}
-        return cls(**{key: value for key, value in entry.items() if key in names})
+        values = {key: value for key, value in entry.items() if key in names}
+        if "milestones" in values:
+            values["milestones"] = tuple(values["milestones"])
+        return cls(**values)
 
     @staticmethod
     def learner_params(entry: Mapping[str, Any]) -> dict[str, Any]:
@@ -59,6 +65,8 @@ class TrainingSpec:
             return torch.optim.lr_scheduler.CosineAnnealingLR(
                 optimizer, T_max=max(1, self.epochs), eta_min=self.min_lr
             )
+        if self.schedule == "step":
+            return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(self.milestones), gamma=self.gamma)
         if self.schedule == "constant":
             return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
         raise ValueError(f"unknown schedule {self.schedule!r}")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import torch
-
 from collections.abc import Sequence
+
+import torch
 
 from noisyprune.training.data import Batch
 from noisyprune.training.inference import predict_logits

@@ -30,7 +30,11 @@ from sklearn.mixture import GaussianMixture
 
 from noisyprune.training.data import Batch, TensorData
 from noisyprune.training.inference import predict_logits
-from noisyprune.training.learners.base import TwoNetworkLearner, mixup_coefficient, sharpen
+from noisyprune.training.learners.base import (
+    TwoNetworkLearner,
+    mixup_coefficient,
+    sharpen,
+)
 from noisyprune.training.loop import Phase, StepOutput, TrainContext
 
 
