@@ -368,3 +368,33 @@ def test_a_two_network_warmup_and_a_stateful_retrain_through_the_stages(tmp_path
     assert len(relabels.numpy("sample_id")) == 1257 and relabels.numpy("in_subset").sum() == 629
     metrics = read_json(tmp_path / "metrics.json")["metrics"]
     assert 0 <= metrics["relabel_acc_subset_noisy"] <= 1 and metrics["subset_size"] == 629
+
+
+def test_init_from_the_warmup_checkpoint_starts_every_network_there(tmp_path):
+    x, clean, noisy = blob_images(120)
+    data = ArrayDataset("blobs", x, clean, *blob_images(30, seed=1)[:2], ("a", "b", "c"))
+    torch.manual_seed(7)
+    start = build_model(MLP, (1, 4, 4), CLASSES).state_dict()
+    entry = {"learner": "elr_plus", "epochs": 1, "batch_size": 32, "lr": 1e-12, "momentum": 0.0,
+             "nesterov": False, "weight_decay": 0.0}
+    result = train_on_samples(data=data, noisy_label=noisy, sample_ids=np.arange(120), model_entry=MLP,
+                              training_entry=entry, seed=0, device=torch.device("cpu"), inference_batch_size=64,
+                              init_state=start)
+    for network in result.ctx.models:
+        for key, value in network.state_dict().items():
+            if value.is_floating_point() and "running" not in key:
+                assert torch.allclose(value, start[key], atol=1e-6), key
+
+
+def test_init_from_a_checkpoint_of_another_architecture_is_refused(tmp_path):
+    from noisyprune.errors import ArtifactError
+    from noisyprune.stages.common import save_checkpoint
+    from noisyprune.stages.retrain import warmup_weights
+
+    path = str(tmp_path / "model.pt")
+    save_checkpoint(build_model(MLP, (1, 4, 4), CLASSES), {"name": "mlp", **MLP}, (1, 4, 4), CLASSES, path)
+    assert set(warmup_weights(path, {"name": "other", **MLP}, torch.device("cpu"))) > set()
+    with pytest.raises(ArtifactError, match="differs from the learner's"):
+        warmup_weights(path, {"arch": "mlp", "hidden": [8]}, torch.device("cpu"))
+    with pytest.raises(ArtifactError, match="no warm-up checkpoint"):
+        warmup_weights(None, MLP, torch.device("cpu"))

@@ -35,17 +35,19 @@ def finished_run(tmp_path_factory):
 def test_tiny_run_writes_one_row_per_run_and_a_pivot(finished_run):
     workdir, _ = finished_run
     runs = pd.read_parquet(workdir / "results/tables/runs.parquet")
-    assert sorted(zip(runs["method"], runs["fraction"])) == [
-        ("forgetting", 0.5), ("full", 1.0), ("prune4rel", 0.5), ("small_loss", 0.5), ("uniform", 0.5)]
+    settings = [("forgetting", 0.5), ("full", 1.0), ("prune4rel", 0.5), ("small_loss", 0.5), ("uniform", 0.5)]
+    assert sorted(zip(runs["method"], runs["fraction"], runs["learner"])) == sorted(
+        (*setting, learner) for setting in settings for learner in ("ce", "elr"))
     for column in ("test_acc_best", "test_acc_last", "relabel_acc_all", "relabel_acc_subset",
                    "relabel_acc_subset_noisy", "subset_noise_rate", "select_seconds", "retrain_seconds",
                    "warmup_seconds", "code_hash_retrain", "torch_version", "host", "seed_retrain",
                    "config_method", "config_learner"):
         assert runs[column].notna().all(), column
-    assert json.loads(runs.loc[runs["method"] == "small_loss", "config_method"].item())["pruner"] == "small_loss"
+    assert json.loads(runs.loc[runs["method"] == "small_loss", "config_method"].iloc[0])["pruner"] == "small_loss"
     pivot = pd.read_csv(workdir / "results/tables/pivot/digits__sym40__ce__ce.csv")
     assert list(pivot.columns) == ["metric", "method", "seeds", "0.5", "1.0"]
     assert set(pivot["method"]) == {"uniform", "small_loss", "prune4rel", "forgetting", "full"}
+    assert (workdir / "results/tables/pivot/digits__sym40__ce__elr.csv").is_file()
     assert (workdir / "results/tables/runs.csv").is_file()
     detection = pd.read_csv(workdir / "results/tables/detection.csv")
     assert {"loss", "el2n", "forgetting"} <= set(detection["score"])
@@ -103,7 +105,7 @@ def test_changing_one_selection_parameter_reruns_only_that_methods_select_and_re
     result = run_snakemake(workdir, changed, "--dry-run", "--cores", "1", config_name="changed.yaml")
     jobs = scheduled_jobs(result.stdout)
     rules = sorted(rule for rule, _ in jobs)
-    assert rules == ["aggregate", "all", "retrain", "select"], result.stdout
+    assert rules == ["aggregate", "all", "retrain", "retrain", "select"], result.stdout  # one per learner
     for rule, wildcards in jobs:
         if rule in ("select", "retrain"):
             assert wildcards["method"] == "small_loss" and wildcards["fraction"] == "0.5"
@@ -116,6 +118,17 @@ def test_changing_a_learner_setting_reruns_only_retrains(finished_run):
     result = run_snakemake(workdir, changed, "--dry-run", "--cores", "1", config_name="changed.yaml")
     rules = sorted(rule for rule, _ in scheduled_jobs(result.stdout))
     assert rules == ["aggregate", "all", *["retrain"] * 5], result.stdout
+
+
+def test_a_learner_started_from_the_warmup_reruns_with_the_warmup_even_on_uniform_subsets(finished_run):
+    workdir, config = finished_run
+    changed = copy.deepcopy(config)
+    changed["warmups"]["ce"]["lr"] = 0.01
+    result = run_snakemake(workdir, changed, "--dry-run", "--cores", "1", config_name="changed.yaml")
+    jobs = scheduled_jobs(result.stdout)
+    uniform_retrains = sorted(w["learner"] for rule, w in jobs if rule == "retrain" and w["method"] == "uniform")
+    assert uniform_retrains == ["elr"], result.stdout  # CE on the uniform subset needs no warm-up
+    assert "select" in {rule for rule, _ in jobs}
 
 
 def test_bad_config_fails_before_any_job_runs(tmp_path):

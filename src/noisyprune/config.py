@@ -101,6 +101,11 @@ def check_references(config: Mapping[str, Any]) -> None:
                 raise ConfigError(
                     f"config key '{section}.{name}.model': {entry['model']!r} is not defined in 'models'"
                 )
+            if section == "warmups" and entry.get("init", "scratch") != "scratch":
+                raise ConfigError(
+                    f"config key 'warmups.{name}.init': a warm-up starts from scratch; only learners can "
+                    "start from the warm-up checkpoint"
+                )
             if section == "learners" and entry.get("score_epochs"):
                 raise ConfigError(
                     f"config key 'learners.{name}.score_epochs': only warm-ups score snapshots for pruners"

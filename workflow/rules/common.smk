@@ -162,6 +162,14 @@ def select_inputs(wildcards):
     return inputs
 
 
+def retrain_inputs(wildcards):
+    """Labels and subset; the warm-up checkpoint too when the learner starts from it."""
+    inputs = {"labels": LABELS.format(**wildcards), "subset": SUBSET.format(**wildcards)}
+    if learner_entry(wildcards).get("init") == "warmup":
+        inputs["checkpoint"] = WARMUP_MODEL.format(**wildcards)
+    return inputs
+
+
 RUNS = sweep_runs(config)
 SETTINGS = sweep_settings(config)
 

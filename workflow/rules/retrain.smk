@@ -1,8 +1,7 @@
 rule retrain:
     """Train a fresh model on the subset with a (robust) learner; evaluate and re-label (GPU)."""
     input:
-        labels=LABELS,
-        subset=SUBSET,
+        unpack(retrain_inputs),
     output:
         metrics=METRICS,
         history=f"{TRAIN}/history.parquet",

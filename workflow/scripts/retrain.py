@@ -14,6 +14,7 @@ run_retrain_stage(
     model_entry=snakemake.params.model,
     labels_path=snakemake.input.labels,
     subset_path=snakemake.input.subset,
+    checkpoint_path=snakemake.input.get("checkpoint"),
     device=snakemake.config["device"],
     threads=snakemake.threads,
     inference_batch_size=snakemake.config["inference_batch_size"],

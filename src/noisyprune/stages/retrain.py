@@ -17,7 +17,7 @@ from noisyprune.errors import ArtifactError
 from noisyprune.metrics import relabeling_metrics
 from noisyprune.provenance import environment
 from noisyprune.seeding import retrain_seed
-from noisyprune.stages.common import load_labels
+from noisyprune.stages.common import load_checkpoint_model, load_labels
 from noisyprune.training.device import configure_torch, device_description
 from noisyprune.training.run import train_on_samples
 
@@ -39,6 +39,7 @@ def run_retrain_stage(
     metrics_output: str,
     history_output: str,
     relabels_output: str,
+    checkpoint_path: str | None = None,
 ) -> None:
     """Train a freshly initialised model with the learner entry on the kept samples only.
 
@@ -56,6 +57,9 @@ def run_retrain_stage(
     if not np.isin(kept, labels.sample_id).all():
         raise ArtifactError(f"{subset_path}: holds sample ids absent from {labels_path}")
     stage_seed = retrain_seed(run["seed"], run["dataset"], run["noise"], run["learner"])
+    init_state = None
+    if learner_entry.get("init") == "warmup":
+        init_state = warmup_weights(checkpoint_path, model_entry, torch_device)
     result = train_on_samples(
         data=data,
         noisy_label=labels.noisy,
@@ -66,6 +70,7 @@ def run_retrain_stage(
         device=torch_device,
         inference_batch_size=inference_batch_size,
         augment_entry=dataset_entry.get("augment"),
+        init_state=init_state,
     )
 
     all_x = torch.as_tensor(data.train_x[labels.sample_id], device=torch_device)
@@ -129,3 +134,18 @@ def run_retrain_stage(
         },
         metrics_output,
     )
+
+
+def warmup_weights(checkpoint_path: str | None, model_entry: Mapping[str, Any], device: torch.device) -> dict:
+    """The warm-up checkpoint's weights, for a learner with ``init: warmup``; its architecture must
+    be the learner's (``model_entry``), else the error names both."""
+    if not checkpoint_path:
+        raise ArtifactError("learner has init: warmup but the retrain job got no warm-up checkpoint")
+    model, payload = load_checkpoint_model(checkpoint_path, device)
+    strip = lambda entry: {key: value for key, value in entry.items() if key != "name"}  # noqa: E731
+    if strip(payload["model_entry"]) != strip(model_entry):
+        raise ArtifactError(
+            f"{checkpoint_path}: warm-up model {strip(payload['model_entry'])} differs from the learner's "
+            f"{strip(model_entry)}; init: warmup needs the same model entry"
+        )
+    return model.state_dict()

@@ -43,6 +43,7 @@ def train_on_samples(
     inference_batch_size: int,
     callbacks: Sequence[Callback] = (),
     augment_entry: Mapping[str, Any] | None = None,
+    init_state: Mapping[str, torch.Tensor] | None = None,
 ) -> TrainingResult:
     """Train a new model from ``model_entry`` with ``training_entry``'s learner and schedule on the
     samples ``sample_ids`` (global ids, ``(m,)``) labelled by ``noisy_label`` (``(n,)``, indexed by
@@ -50,14 +51,21 @@ def train_on_samples(
 
     ``seed`` fixes the weight initialisation, the batch order and the augmentation draws.
     ``augment_entry`` is the dataset's ``augment`` mapping (defaults by image shape); the
-    training entry's ``augment: false`` turns augmentation off.
+    training entry's ``augment: false`` turns augmentation off. ``init_state`` (a state dict of
+    the same architecture) initialises every network instead of the random initialisation.
     """
     sample_ids = np.sort(np.asarray(sample_ids, dtype=np.int64))
     spec = TrainingSpec.from_entry(training_entry)
     learner = build_learner(training_entry["learner"], TrainingSpec.learner_params(training_entry))
     torch.manual_seed(seed)
     architecture = {key: value for key, value in model_entry.items() if key != "name"}
-    model = build_model(architecture, data.input_shape, data.num_classes)
+    def make_network():
+        network = build_model(architecture, data.input_shape, data.num_classes)
+        if init_state is not None:
+            network.load_state_dict(init_state)
+        return network
+
+    model = make_network()
     augment_spec = AugmentationSpec.from_entry(augment_entry, data.input_shape)
     if not spec.augment:
         augment_spec = AugmentationSpec()
@@ -77,7 +85,7 @@ def train_on_samples(
         learner_name=training_entry["learner"],
         seed=seed,
         callbacks=[*callbacks, history],
-        make_network=lambda: build_model(architecture, data.input_shape, data.num_classes),
+        make_network=make_network,
         augment=augmenter,
     )
     return TrainingResult(ctx=ctx, learner=learner, history=history, seconds=time.perf_counter() - start)

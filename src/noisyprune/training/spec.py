@@ -9,7 +9,7 @@ from typing import Any
 import torch
 
 # Keys of a training entry that are not optimisation settings nor learner hyperparameters.
-ENTRY_KEYS = ("learner", "model", "score_epochs")
+ENTRY_KEYS = ("learner", "model", "score_epochs", "init")
 
 
 @dataclass(frozen=True)
