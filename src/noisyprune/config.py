@@ -119,6 +119,33 @@ def check_references(config: Mapping[str, Any]) -> None:
                 raise ConfigError(
                     f"config key '{section}.{name}.nesterov': Nesterov momentum needs momentum > 0"
                 )
+    check_noise_fits_datasets(config)
+
+
+# Which datasets can carry which human label sets (the CIFAR-N files' contents).
+HUMAN_LABEL_SETS = {"cifar10n": ("aggregate", "worst", "random1", "random2", "random3"), "cifar100n": ("noisy100",)}
+
+
+def check_noise_fits_datasets(config: Mapping[str, Any]) -> None:
+    """Every swept (dataset, noise) pair must make sense: human label sets exist only for the CIFAR-N
+    loaders, and each set for its own dataset; named class maps need their dataset."""
+    sweep = config["sweep"]
+    for dataset in sweep["datasets"]:
+        loader = config["datasets"][dataset]["loader"]
+        for noise in sweep["noise"]:
+            entry = config["noise"][noise]
+            if entry["kind"] == "human" and entry["labels"] not in HUMAN_LABEL_SETS.get(loader, ()):
+                raise ConfigError(
+                    f"config key 'noise.{noise}.labels': human label set {entry['labels']!r} does not exist "
+                    f"for dataset {dataset!r} (loader {loader}; "
+                    f"sets: {', '.join(HUMAN_LABEL_SETS.get(loader, ())) or 'none, use loader cifar10n or cifar100n'})"
+                )
+            if entry["kind"] == "asymmetric" and entry.get("pairs") == "superclass_next" and loader not in (
+                    "cifar100", "cifar100n"):
+                raise ConfigError(
+                    f"config key 'noise.{noise}.pairs': superclass_next needs CIFAR-100's superclasses, "
+                    f"dataset {dataset!r} has loader {loader}"
+                )
 
 
 def fraction_label(fraction: float) -> str:

@@ -44,7 +44,7 @@ def _parent_packages(module: str) -> list[str]:
     return [".".join(parts[:i]) for i in range(1, len(parts))]
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _direct_imports(module: str) -> tuple[str, ...]:
     """Package modules imported anywhere in ``module``'s source (including inside functions)."""
     path = _module_path(module)

@@ -3,4 +3,4 @@
 from noisyprune.data.base import ArrayDataset
 from noisyprune.data.registry import DATASETS, load_dataset
 
-__all__ = ["ArrayDataset", "DATASETS", "load_dataset"]
+__all__ = ["DATASETS", "ArrayDataset", "load_dataset"]

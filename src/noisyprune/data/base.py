@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -25,6 +25,10 @@ class ArrayDataset:
     # with pixels in [0, 1]. Augmentations that work on pixels need it.
     pixel_mean: tuple[float, ...] = (0.0,)
     pixel_std: tuple[float, ...] = (1.0,)
+    # Groups of classes that belong together (CIFAR-100's superclasses), for within-group noise.
+    class_groups: tuple[tuple[int, ...], ...] | None = None
+    # Named alternative label sets for the training split, e.g. CIFAR-N's human labels by noise name.
+    label_sets: dict[str, np.ndarray] | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         if len(self.train_x) != len(self.train_y):

@@ -14,6 +14,10 @@ DATASETS = Registry(
         "digits": "noisyprune.data.digits:load_digits",
         "mnist": "noisyprune.data.mnist:load_mnist",
         "fashion_mnist": "noisyprune.data.mnist:load_fashion_mnist",
+        "cifar10": "noisyprune.data.cifar:load_cifar10",
+        "cifar100": "noisyprune.data.cifar:load_cifar100",
+        "cifar10n": "noisyprune.data.cifar:load_cifar10n",
+        "cifar100n": "noisyprune.data.cifar:load_cifar100n",
     },
 )
 

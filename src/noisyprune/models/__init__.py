@@ -3,4 +3,4 @@
 from noisyprune.models.base import Classifier
 from noisyprune.models.registry import MODELS, build_model
 
-__all__ = ["Classifier", "MODELS", "build_model"]
+__all__ = ["MODELS", "Classifier", "build_model"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -49,11 +50,23 @@ class NoiseResult:
 
 
 def apply_noise(
-    clean: np.ndarray, num_classes: int, spec: Mapping[str, Any], rng: np.random.Generator
+    clean: np.ndarray, num_classes: int, spec: Mapping[str, Any], rng: np.random.Generator, data=None
 ) -> NoiseResult:
-    """Corrupt ``clean`` (``(n,)`` int labels) with the noise entry ``spec`` (its ``kind`` picks the model)."""
+    """Corrupt ``clean`` (``(n,)`` int labels) with the noise entry ``spec`` (its ``kind`` picks the model).
+
+    ``data`` (the :class:`~noisyprune.data.base.ArrayDataset`) is passed to models that need more
+    than labels: the inputs (instance-dependent noise), human label sets, class groups.
+    """
     params = {key: value for key, value in spec.items() if key != "kind"}
     model = NOISE_MODELS.get(spec["kind"])
     clean = np.asarray(clean, dtype=np.int64)
+    data_parameter = inspect.signature(model).parameters.get("data")
+    if data_parameter is not None:
+        if data is not None:
+            params["data"] = data
+        elif data_parameter.default is inspect.Parameter.empty:
+            raise ValueError(f"noise kind {spec['kind']!r} needs the dataset, not only its labels")
     noisy = np.asarray(model(clean, num_classes, rng, **params), dtype=np.int64)
+    if noisy.shape != clean.shape or (len(noisy) and (noisy.min() < 0 or noisy.max() >= num_classes)):
+        raise ValueError(f"noise kind {spec['kind']!r} produced labels of the wrong shape or range")
     return NoiseResult(clean=clean, noisy=noisy, num_classes=num_classes)

@@ -7,6 +7,8 @@ NOISE_MODELS = Registry(
     {
         "symmetric": "noisyprune.noise.symmetric:symmetric_noise",
         "asymmetric": "noisyprune.noise.asymmetric:pair_noise",
+        "instance_dependent": "noisyprune.noise.instance:instance_dependent_noise",
+        "human": "noisyprune.noise.human:human_noise",
         "none": "noisyprune.noise.none:no_noise",
     },
 )

@@ -64,7 +64,7 @@ class NeighbourGraph:
     weights: np.ndarray
 
     @classmethod
-    def from_pairs(cls, n: int, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> "NeighbourGraph":
+    def from_pairs(cls, n: int, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> NeighbourGraph:
         """Build the CSR graph from unordered ``(row, col, weight)`` triples (no duplicates)."""
         order = np.argsort(rows.astype(np.int64) * n + cols)  # keys are unique: any sort is exact
         rows, cols, weights = rows[order], cols[order], weights[order]

@@ -78,7 +78,7 @@ def run_row(metrics_path: str, subset_path: str, timing_path: str, warmup_histor
     return row
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _cached_metadata(path: str) -> dict[str, Any]:
     return read_metadata(path)
 

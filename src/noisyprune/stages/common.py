@@ -8,7 +8,14 @@ from typing import Any
 
 import numpy as np
 
-from noisyprune.artifacts import FEATURES, LABELS, Artifact, atomic_output, check_same_samples, read_table
+from noisyprune.artifacts import (
+    FEATURES,
+    LABELS,
+    Artifact,
+    atomic_output,
+    check_same_samples,
+    read_table,
+)
 from noisyprune.data.base import ArrayDataset
 from noisyprune.errors import ArtifactError
 

@@ -25,5 +25,5 @@ def run_detect_stage(*, labels_path: str, features_path: str, dynamics_path: str
                              labels.is_noisy)
     for row in rows:
         log.info("%-30s AUROC %.4f  AP %.4f", row["score"], row["auroc"], row["average_precision"])
-    write_json({"noise_rate": float(labels.is_noisy.mean()), "num_samples": int(len(labels.sample_id)),
+    write_json({"noise_rate": float(labels.is_noisy.mean()), "num_samples": len(labels.sample_id),
                 "scores": rows, "code_hash": code_hash}, output)

@@ -34,7 +34,7 @@ def run_noise_stage(
     """
     data = load_dataset(dataset, dataset_entry)
     stage_seed = noise_seed(seed, dataset, noise)
-    result = apply_noise(data.train_y, data.num_classes, noise_entry, make_rng(stage_seed))
+    result = apply_noise(data.train_y, data.num_classes, noise_entry, make_rng(stage_seed), data=data)
     log.info(
         "%s/%s seed %d: %d of %d labels noisy (rate %.4f)",
         dataset, noise, seed, int(result.is_noisy.sum()), data.num_train, result.rate,

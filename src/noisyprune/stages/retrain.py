@@ -11,7 +11,14 @@ from typing import Any
 import numpy as np
 import torch
 
-from noisyprune.artifacts import HISTORY, RELABELS, SUBSET, read_table, write_json, write_table
+from noisyprune.artifacts import (
+    HISTORY,
+    RELABELS,
+    SUBSET,
+    read_table,
+    write_json,
+    write_table,
+)
 from noisyprune.data import load_dataset
 from noisyprune.errors import ArtifactError
 from noisyprune.metrics import relabeling_metrics
@@ -88,10 +95,12 @@ def run_retrain_stage(
         "test_acc_best": float(test_acc[best]) if best >= 0 else float("nan"),
         "best_epoch": int(history["epoch"][best]) if best >= 0 else None,
         "train_acc_noisy_last": float(history["train_acc_noisy"][-1]),
-        "subset_size": int(len(kept)),
+        "subset_size": len(kept),
         "subset_noise_rate": float(labels.is_noisy[in_subset].mean()),
         "dataset_noise_rate": float(labels.is_noisy.mean()),
         **relabeling_metrics(relabel, labels.clean, labels.is_noisy, in_subset),
+        # the model-prediction readout, to compare with learners whose readout uses their own state
+        "relabel_acc_prediction": float((logits.argmax(dim=1).cpu().numpy() == labels.clean).mean()),
     }
     log.info("%s: test accuracy last %.4f best %.4f, re-labeling accuracy %.4f (%.1f s)",
              "/".join(str(v) for v in run.values()), metrics["test_acc_last"],
@@ -142,7 +151,7 @@ def warmup_weights(checkpoint_path: str | None, model_entry: Mapping[str, Any], 
     if not checkpoint_path:
         raise ArtifactError("learner has init: warmup but the retrain job got no warm-up checkpoint")
     model, payload = load_checkpoint_model(checkpoint_path, device)
-    strip = lambda entry: {key: value for key, value in entry.items() if key != "name"}  # noqa: E731
+    strip = lambda entry: {key: value for key, value in entry.items() if key != "name"}
     if strip(payload["model_entry"]) != strip(model_entry):
         raise ArtifactError(
             f"{checkpoint_path}: warm-up model {strip(payload['model_entry'])} differs from the learner's "

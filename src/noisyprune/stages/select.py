@@ -10,7 +10,14 @@ from typing import Any
 import numpy as np
 
 from noisyprune import __version__
-from noisyprune.artifacts import DYNAMICS, SNAPSHOTS, SUBSET, read_table, write_json, write_table
+from noisyprune.artifacts import (
+    DYNAMICS,
+    SNAPSHOTS,
+    SUBSET,
+    read_table,
+    write_json,
+    write_table,
+)
 from noisyprune.provenance import environment
 from noisyprune.pruners import build_pruner
 from noisyprune.pruners.base import PrunerInputs, Selection

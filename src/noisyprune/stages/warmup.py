@@ -6,7 +6,6 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-
 from noisyprune.artifacts import DYNAMICS, HISTORY, SNAPSHOTS, write_table
 from noisyprune.data import load_dataset
 from noisyprune.provenance import environment
@@ -95,7 +94,7 @@ def run_warmup_stage(
             "model_entry": dict(model_entry),
             "seed": seed,
             "warmup_seed": stage_seed,
-            "num_samples": int(len(labels.sample_id)),
+            "num_samples": len(labels.sample_id),
             "wall_seconds": result.seconds,
             "test_acc_last": last["test_acc"],
             "code_hash": code_hash,

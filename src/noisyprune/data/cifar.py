@@ -1,0 +1,156 @@
+"""CIFAR-10/100 from the python pickle batches, and CIFAR-10N/100N (the same images with the human
+label files of Wei et al., ICLR 2022).
+
+On-disk layout (what ``cifar-10-python.tar.gz`` / ``cifar-100-python.tar.gz`` unpack to, and what
+torchvision's ``CIFAR10(root, download=True)`` leaves under ``root``):
+
+    cifar-10-batches-py/{data_batch_1..5, test_batch, batches.meta}
+    cifar-100-python/{train, test, meta}
+
+Batches are read with an allow-listed unpickler (:mod:`noisyprune.data.safe_pickle`), never with a
+plain ``pickle.load``. Images become ``(n, 3, 32, 32)`` float32 standardised per channel with the
+training split's mean and standard deviation. The training order is the batches' order
+(``data_batch_1`` … ``data_batch_5``), which is the order the CIFAR-N label files index.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from noisyprune.data.base import ArrayDataset
+from noisyprune.data.safe_pickle import load_pickle_file, load_torch_pickle
+from noisyprune.errors import ArtifactError
+
+LAYOUT = {
+    "cifar10": {"folder": "cifar-10-batches-py", "train": [f"data_batch_{i}" for i in range(1, 6)],
+                "test": ["test_batch"], "meta": "batches.meta", "labels": b"labels", "names": b"label_names",
+                "torchvision": "CIFAR10"},
+    "cifar100": {"folder": "cifar-100-python", "train": ["train"], "test": ["test"], "meta": "meta",
+                 "labels": b"fine_labels", "names": b"fine_label_names", "torchvision": "CIFAR100"},
+}
+
+# The CIFAR-N label sets by the noise names the config uses → the key in the human label file.
+HUMAN_LABEL_KEYS = {
+    "cifar10n": {"aggregate": "aggre_label", "worst": "worse_label", "random1": "random_label1",
+                 "random2": "random_label2", "random3": "random_label3"},
+    "cifar100n": {"noisy100": "noisy_label"},
+}
+HUMAN_FILES = {"cifar10n": "CIFAR-10_human.pt", "cifar100n": "CIFAR-100_human.pt"}
+
+
+def _download(variant: str, root: Path) -> None:
+    """Fetch and unpack the archive with torchvision's checksummed downloader."""
+    from torchvision import datasets
+    from torchvision.datasets.utils import download_and_extract_archive
+
+    spec = getattr(datasets, LAYOUT[variant]["torchvision"])
+    download_and_extract_archive(spec.url, str(root), filename=spec.filename, md5=spec.tgz_md5)
+
+
+def _read_batches(folder: Path, names: list[str], label_key: bytes) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    images, labels, coarse = [], [], []
+    for name in names:
+        batch = load_pickle_file(folder / name, encoding="bytes")
+        if not isinstance(batch, dict) or b"data" not in batch or label_key not in batch:
+            raise ArtifactError(f"{folder / name}: not a CIFAR batch (needs keys data and {label_key.decode()})")
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+        if data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(batch[label_key]):
+            raise ArtifactError(f"{folder / name}: data of shape {data.shape} does not hold "
+                                f"{len(batch[label_key])} 32×32 RGB images")
+        images.append(data.reshape(-1, 3, 32, 32))
+        labels.append(np.asarray(batch[label_key], dtype=np.int64))
+        if b"coarse_labels" in batch:
+            coarse.append(np.asarray(batch[b"coarse_labels"], dtype=np.int64))
+    return np.concatenate(images), np.concatenate(labels), (np.concatenate(coarse) if coarse else None)
+
+
+def load_cifar(name: str, variant: str, root: str, download: bool = False) -> ArrayDataset:
+    """Load CIFAR ``variant`` (``cifar10`` or ``cifar100``) from ``root`` (the folder holding
+    ``cifar-10-batches-py`` / ``cifar-100-python``); download it first only if ``download``."""
+    layout = LAYOUT[variant]
+    folder = Path(root) / layout["folder"]
+    needed = [*layout["train"], *layout["test"], layout["meta"]]
+    if not all((folder / f).is_file() for f in needed):
+        if download:
+            _download(variant, Path(root))
+        else:
+            missing = [f for f in needed if not (folder / f).is_file()]
+            raise ArtifactError(
+                f"{variant}: missing {missing} in {folder}. Put the unpacked python version of the dataset "
+                f"there (https://www.cs.toronto.edu/~kriz/cifar.html) or set download: true"
+            )
+    train_x, train_y, coarse = _read_batches(folder, layout["train"], layout["labels"])
+    test_x, test_y, _ = _read_batches(folder, layout["test"], layout["labels"])
+    meta = load_pickle_file(folder / layout["meta"], encoding="bytes")
+    class_names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in meta[layout["names"]])
+    pixels = train_x.astype(np.float32) / 255.0
+    mean = pixels.mean(axis=(0, 2, 3))
+    std = pixels.std(axis=(0, 2, 3))
+    scale = lambda x: ((x.astype(np.float32) / 255.0 - mean[None, :, None, None]) / std[None, :, None, None])
+    groups = None
+    if coarse is not None:  # CIFAR-100's 20 superclasses of 5 fine classes each
+        groups = tuple(tuple(int(c) for c in np.unique(train_y[coarse == g])) for g in np.unique(coarse))
+    return ArrayDataset(
+        name=name, train_x=scale(train_x), train_y=train_y, test_x=scale(test_x), test_y=test_y,
+        class_names=class_names, pixel_mean=tuple(float(m) for m in mean), pixel_std=tuple(float(s) for s in std),
+        class_groups=groups,
+    )
+
+
+def load_cifar10(name: str = "cifar10", root: str = "data/cifar", download: bool = False) -> ArrayDataset:
+    """CIFAR-10: 50,000 training and 10,000 test images of 10 classes."""
+    return load_cifar(name, "cifar10", root, download)
+
+
+def load_cifar100(name: str = "cifar100", root: str = "data/cifar", download: bool = False) -> ArrayDataset:
+    """CIFAR-100: 50,000 training and 10,000 test images of 100 classes in 20 superclasses."""
+    return load_cifar(name, "cifar100", root, download)
+
+
+def read_human_labels(path: str | Path, variant: str, clean: np.ndarray) -> dict[str, np.ndarray]:
+    """The CIFAR-N label sets of ``path`` by noise name (``aggregate``, ``worst``, … ``noisy100``).
+
+    ``clean`` are the dataset's training labels: the file's ``clean_label`` must equal them, which
+    proves the file indexes the same images in the same order.
+    """
+    if not Path(path).is_file():
+        raise ArtifactError(
+            f"{variant}: human label file {path} not found; get {HUMAN_FILES[variant]} from "
+            "https://github.com/UCSC-REAL/cifar-10-100n (data/) and point human_labels at it"
+        )
+    content = load_torch_pickle(path)
+    if not isinstance(content, dict):
+        raise ArtifactError(f"{path}: expected a dict of label arrays, got {type(content).__name__}")
+    keys = HUMAN_LABEL_KEYS[variant]
+    missing = [key for key in ["clean_label", *keys.values()] if key not in content]
+    if missing:
+        raise ArtifactError(f"{path}: no key(s) {missing} (has {sorted(content)}); is it the {HUMAN_FILES[variant]} file?")
+    arrays = {key: np.asarray(content[key]) for key in ["clean_label", *keys.values()]}
+    for key, values in arrays.items():
+        if values.shape != clean.shape:
+            raise ArtifactError(f"{path}: {key} has {len(values)} labels but the training split has {len(clean)}")
+    if not np.array_equal(arrays["clean_label"].astype(np.int64), clean):
+        raise ArtifactError(f"{path}: clean_label differs from the dataset's training labels: "
+                            "the file does not index these images in the CIFAR python order")
+    return {name: arrays[key].astype(np.int64) for name, key in keys.items()}
+
+
+def load_cifar_n(name: str, variant: str, root: str, human_labels: str, download: bool = False) -> ArrayDataset:
+    """CIFAR images with the CIFAR-N human label sets attached (used by the ``human`` noise model)."""
+    base = load_cifar(name, "cifar10" if variant == "cifar10n" else "cifar100", root, download)
+    label_sets = read_human_labels(human_labels, variant, base.train_y)
+    return ArrayDataset(**{**base.__dict__, "label_sets": label_sets})
+
+
+def load_cifar10n(name: str = "cifar10n", root: str = "data/cifar", human_labels: str = "data/CIFAR-10_human.pt",
+                  download: bool = False) -> ArrayDataset:
+    """CIFAR-10 with the CIFAR-10N label sets ``aggregate``, ``worst``, ``random1..3``."""
+    return load_cifar_n(name, "cifar10n", root, human_labels, download)
+
+
+def load_cifar100n(name: str = "cifar100n", root: str = "data/cifar", human_labels: str = "data/CIFAR-100_human.pt",
+                   download: bool = False) -> ArrayDataset:
+    """CIFAR-100 with the CIFAR-100N label set ``noisy100``."""
+    return load_cifar_n(name, "cifar100n", root, human_labels, download)
