@@ -79,7 +79,7 @@ def test_cifar10_reads_batches_in_order_and_standardises_per_channel(tmp_path):
 
 
 def test_cifar100_has_superclass_groups_and_superclass_noise_stays_inside(tmp_path):
-    fine, coarse = make_cifar100(tmp_path, n=200)
+    make_cifar100(tmp_path, n=200)
     data = load_dataset("c100", {"loader": "cifar100", "root": str(tmp_path)})
     assert data.num_classes == 100 and len(data.class_groups) == 20
     assert data.class_groups[0] == (0, 1, 2, 3, 4)
