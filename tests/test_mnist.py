@@ -75,3 +75,16 @@ def test_shared_fashion_mnist_files_load():
     data = load_dataset("fashion_mnist", {"loader": "fashion_mnist", "root": str(root)})
     assert data.num_train == 60000 and len(data.test_y) == 10000
     assert np.bincount(data.train_y).tolist() == [6000] * 10
+
+
+def test_max_train_and_max_test_keep_a_fixed_stratified_subset():
+    from noisyprune.data import load_dataset
+
+    entry = {"loader": "digits", "model": "mlp", "max_train": 300, "max_test": 100}
+    data, again = load_dataset("digits", entry), load_dataset("digits", entry)
+    full = load_dataset("digits", {"loader": "digits", "model": "mlp"})
+    assert data.num_train == 300 and len(data.test_y) == 100
+    assert np.array_equal(data.train_x, again.train_x)
+    assert np.bincount(data.train_y).min() >= 25  # about 30 per class: stratified
+    rows = [int(np.flatnonzero((full.train_x == x).all(axis=(1, 2, 3)))[0]) for x in data.train_x[:20]]
+    assert rows == sorted(rows)  # the original order is kept

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
+
+import numpy as np
 
 from noisyprune.data.base import ArrayDataset
 from noisyprune.registry import Registry
@@ -27,6 +30,31 @@ def load_dataset(name: str, entry: Mapping[str, Any]) -> ArrayDataset:
 
     ``name`` is the entry's name in the config, used in messages and as the dataset's name.
     """
-    options = {key: value for key, value in entry.items() if key not in ("loader", "model", "augment")}
+    generic = ("loader", "model", "augment", "max_train", "max_test")
+    options = {key: value for key, value in entry.items() if key not in generic}
     loader = DATASETS.get(entry["loader"])
-    return loader(name=name, **options)
+    data = loader(name=name, **options)
+    return limit_samples(data, entry.get("max_train"), entry.get("max_test"))
+
+
+def limit_samples(data: ArrayDataset, max_train: int | None, max_test: int | None) -> ArrayDataset:
+    """Keep at most ``max_train`` training and ``max_test`` test samples: a class-stratified random
+    subset drawn with a fixed seed (the same for every run), in the original order. Sample ids are
+    positions in the kept training set; label sets (CIFAR-N) are cut the same way. Normalisation
+    statistics stay those of the full training split."""
+    if max_train is None and max_test is None:
+        return data
+    from sklearn.model_selection import train_test_split
+
+    def keep(labels: np.ndarray, limit: int | None) -> np.ndarray:
+        if limit is None or limit >= len(labels):
+            return np.arange(len(labels))
+        counts = np.bincount(labels)
+        stratify = labels if (counts[counts > 0] >= 2).all() and limit >= len(counts[counts > 0]) else None
+        kept, _ = train_test_split(np.arange(len(labels)), train_size=limit, random_state=0, stratify=stratify)
+        return np.sort(kept)
+
+    train, test = keep(data.train_y, max_train), keep(data.test_y, max_test)
+    label_sets = {key: values[train] for key, values in data.label_sets.items()} if data.label_sets else None
+    return replace(data, train_x=data.train_x[train], train_y=data.train_y[train], test_x=data.test_x[test],
+                   test_y=data.test_y[test], label_sets=label_sets)
