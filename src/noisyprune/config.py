@@ -123,12 +123,14 @@ def check_references(config: Mapping[str, Any]) -> None:
 
 
 # Which datasets can carry which human label sets (the CIFAR-N files' contents).
-HUMAN_LABEL_SETS = {"cifar10n": ("aggregate", "worst", "random1", "random2", "random3"), "cifar100n": ("noisy100",)}
+HUMAN_LABEL_SETS = {"cifar10n": ("aggregate", "worst", "random1", "random2", "random3"), "cifar100n": ("noisy100",),
+                    "arrays": ("given",)}
 
 
 def check_noise_fits_datasets(config: Mapping[str, Any]) -> None:
     """Every swept (dataset, noise) pair must make sense: human label sets exist only for the CIFAR-N
-    loaders, and each set for its own dataset; named class maps need their dataset."""
+    loaders (and ``given`` for an arrays file, whose presence is checked when it loads), each set
+    for its own dataset; named class maps need their dataset."""
     sweep = config["sweep"]
     for dataset in sweep["datasets"]:
         loader = config["datasets"][dataset]["loader"]

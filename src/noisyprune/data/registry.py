@@ -21,6 +21,8 @@ DATASETS = Registry(
         "cifar100": "noisyprune.data.cifar:load_cifar100",
         "cifar10n": "noisyprune.data.cifar:load_cifar10n",
         "cifar100n": "noisyprune.data.cifar:load_cifar100n",
+        "arrays": "noisyprune.data.arrays:load_arrays",
+        "tabular": "noisyprune.data.arrays:load_tabular",
     },
 )
 
