@@ -43,7 +43,7 @@ def _standardise(train_x: np.ndarray, test_x: np.ndarray):
     mean, std = train_x.mean(axis=axes), train_x.std(axis=axes)
     std = np.where(std > 0, std, 1.0)  # constant features stay constant instead of dividing by zero
     shape = (1, -1, 1, 1) if train_x.ndim == 4 else (1, -1)
-    normalise = lambda x: (x - mean.reshape(shape)) / std.reshape(shape)  # noqa: E731
+    normalise = lambda x: (x - mean.reshape(shape)) / std.reshape(shape)
     pixel = (tuple(float(v) for v in mean), tuple(float(v) for v in std)) if train_x.ndim == 4 else ((0.0,), (1.0,))
     return normalise(train_x).astype(np.float32), normalise(test_x).astype(np.float32), pixel
 
@@ -101,7 +101,7 @@ def _read_npz(path: Path):
         missing = {"x", "y"} - keys
         if missing:
             raise ArtifactError(f"{path}: missing array(s) {sorted(missing)} (has {sorted(keys)})")
-        get = lambda key: archive[key] if key in keys else None  # noqa: E731
+        get = lambda key: archive[key] if key in keys else None
         y = np.asarray(archive["y"]).astype(np.int64)
         test_y = get("y_test")
         noisy = get("noisy_y")
