@@ -22,4 +22,5 @@ run_retrain_stage(
     metrics_output=snakemake.output.metrics,
     history_output=snakemake.output.history,
     relabels_output=snakemake.output.relabels,
+    resume_every=snakemake.config["resume_every"],
 )

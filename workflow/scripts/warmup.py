@@ -21,4 +21,5 @@ run_warmup_stage(
     dynamics_output=snakemake.output.dynamics,
     history_output=snakemake.output.history,
     snapshots_output=snakemake.output.snapshots,
+    resume_every=snakemake.config["resume_every"],
 )

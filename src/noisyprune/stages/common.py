@@ -106,3 +106,4 @@ def load_checkpoint_model(path: str, device):
     model = build_model(entry, payload["input_shape"], payload["num_classes"])
     model.load_state_dict(payload["model_state"])
     return model.to(device), payload
+

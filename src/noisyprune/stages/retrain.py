@@ -25,6 +25,7 @@ from noisyprune.metrics import relabeling_metrics
 from noisyprune.provenance import environment
 from noisyprune.seeding import retrain_seed
 from noisyprune.stages.common import load_checkpoint_model, load_labels
+from noisyprune.stages.resumable import resume_file
 from noisyprune.training.device import configure_torch, device_description
 from noisyprune.training.run import train_on_samples
 
@@ -47,6 +48,7 @@ def run_retrain_stage(
     history_output: str,
     relabels_output: str,
     checkpoint_path: str | None = None,
+    resume_every: int = 0,
 ) -> None:
     """Train a freshly initialised model with the learner entry on the kept samples only.
 
@@ -64,6 +66,8 @@ def run_retrain_stage(
     if not np.isin(kept, labels.sample_id).all():
         raise ArtifactError(f"{subset_path}: holds sample ids absent from {labels_path}")
     stage_seed = retrain_seed(run["seed"], run["dataset"], run["noise"], run["learner"])
+    resume = resume_file(metrics_output, resume_every, run, learner_entry, model_entry, dataset_entry,
+                         stage_seed, kept, code_hash)
     init_state = None
     if learner_entry.get("init") == "warmup":
         init_state = warmup_weights(checkpoint_path, model_entry, torch_device)
@@ -78,6 +82,7 @@ def run_retrain_stage(
         inference_batch_size=inference_batch_size,
         augment_entry=dataset_entry.get("augment"),
         init_state=init_state,
+        resume=resume,
     )
 
     all_x = torch.as_tensor(data.train_x[labels.sample_id], device=torch_device)
@@ -143,6 +148,8 @@ def run_retrain_stage(
         },
         metrics_output,
     )
+    if resume is not None:
+        resume.remove()
 
 
 def warmup_weights(checkpoint_path: str | None, model_entry: Mapping[str, Any], device: torch.device) -> dict:

@@ -11,6 +11,7 @@ from noisyprune.data import load_dataset
 from noisyprune.provenance import environment
 from noisyprune.seeding import warmup_seed
 from noisyprune.stages.common import load_labels, save_checkpoint
+from noisyprune.stages.resumable import resume_file
 from noisyprune.training.callbacks import DynamicsRecorder, SnapshotScorer
 from noisyprune.training.data import TensorData
 from noisyprune.training.device import configure_torch, device_description
@@ -37,6 +38,7 @@ def run_warmup_stage(
     dynamics_output: str,
     history_output: str,
     snapshots_output: str,
+    resume_every: int = 0,
 ) -> None:
     """Train the warm-up model on every training sample with its noisy label.
 
@@ -55,6 +57,8 @@ def run_warmup_stage(
         TensorData.from_numpy(data.train_x[labels.sample_id], labels.noisy, labels.sample_id, torch_device),
         score_epochs, inference_batch_size,
     )
+    resume = resume_file(model_output, resume_every, dataset, dataset_entry, noise, seed, warmup, warmup_entry,
+                         model_entry, labels.noisy, code_hash)
     result = train_on_samples(
         data=data,
         noisy_label=labels.noisy,
@@ -66,6 +70,7 @@ def run_warmup_stage(
         inference_batch_size=inference_batch_size,
         augment_entry=dataset_entry.get("augment"),
         callbacks=[dynamics, snapshots],
+        resume=resume,
     )
     last = result.history.rows[-1]
     log.info(
@@ -101,3 +106,5 @@ def run_warmup_stage(
             "environment": environment(device_description(torch_device)),
         },
     )
+    if resume is not None:
+        resume.remove()

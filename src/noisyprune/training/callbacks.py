@@ -20,6 +20,8 @@ class DynamicsRecorder(Callback):
     training for long-format columns ``sample_id, epoch, loss, correct, prediction``.
     """
 
+    state_keys = ("_epochs", "_tensors")
+
     def __init__(self) -> None:
         self._epochs: list[int] = []
         self._tensors: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
@@ -62,6 +64,8 @@ class SnapshotScorer(Callback):
     Pruners can then average scores over several warm-up checkpoints (Paul et al. average over
     early-training snapshots). Call :meth:`columns` for long-format columns."""
 
+    state_keys = ("_rows",)
+
     def __init__(self, data: TensorData, epochs, batch_size: int):
         self.data = data
         self.epochs = {int(e) for e in epochs}
@@ -101,6 +105,8 @@ class EpochHistory(Callback):
     accuracy (clean test labels) and epoch wall time. Test evaluation uses the learner's own
     prediction readout (e.g. an ensemble of two networks) in eval mode.
     """
+
+    state_keys = ("rows",)
 
     def __init__(self, learner, test: TensorData | None, batch_size: int):
         self.learner = learner

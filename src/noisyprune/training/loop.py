@@ -18,6 +18,7 @@ from noisyprune.errors import TrainingError
 from noisyprune.models.base import Classifier
 from noisyprune.training.augment import Augmenter, no_augmentation
 from noisyprune.training.data import Batch, TensorData
+from noisyprune.training.resume import ResumeFile, capture, restore
 from noisyprune.training.spec import TrainingSpec
 
 
@@ -92,7 +93,11 @@ class TrainContext:
 
 
 class Callback:
-    """Observer of a training run; override any hook. All hooks default to doing nothing."""
+    """Observer of a training run; override any hook. All hooks default to doing nothing.
+
+    ``state_keys`` names the attributes a resumed run must restore (records kept so far)."""
+
+    state_keys: tuple[str, ...] = ()
 
     def on_epoch_start(self, ctx: TrainContext) -> None:
         """Called before the first batch of epoch ``ctx.epoch``."""
@@ -117,6 +122,7 @@ def fit(
     callbacks: Sequence[Callback] = (),
     make_network: Callable[[], Classifier] | None = None,
     augment: Augmenter | None = None,
+    resume: ResumeFile | None = None,
 ) -> TrainContext:
     """Train ``model`` on ``train`` with ``learner`` for ``spec.epochs`` epochs and return the context.
 
@@ -125,6 +131,9 @@ def fit(
     by a generator seeded with ``seed``; ``augment`` makes the weak and strong views. A
     non-finite epoch loss stops training with a :class:`TrainingError` naming the epoch and learner
     (checked once per epoch, so the loop never waits on the device inside an epoch).
+
+    With ``resume``, the full state is saved every ``resume.every`` epochs and a run that finds a
+    matching resume file continues after its epoch, ending exactly as an uninterrupted run.
     """
     device = train.x.device
     models = [model]
@@ -151,7 +160,11 @@ def fit(
         augment=augment if augment is not None else no_augmentation(generator),
     )
     learner.setup(ctx)
-    for epoch in range(1, spec.epochs + 1):
+    first_epoch = 1
+    saved = resume.load() if resume is not None else None
+    if saved is not None:
+        first_epoch = restore_loop_state(saved, ctx, schedulers, learner, callbacks) + 1
+    for epoch in range(first_epoch, spec.epochs + 1):
         ctx.epoch = epoch
         ctx.epoch_loss_sum = torch.zeros((), device=device)
         ctx.epoch_samples = 0
@@ -184,4 +197,55 @@ def fit(
             callback.on_epoch_end(ctx)
         for scheduler in schedulers:
             scheduler.step()
+        if resume is not None and resume.due(epoch, spec.epochs):
+            resume.save(capture_loop_state(epoch, ctx, schedulers, learner, callbacks))
     return ctx
+
+
+def capture_loop_state(epoch: int, ctx: TrainContext, schedulers, learner, callbacks) -> dict:
+    """Everything a resumed run needs to continue after ``epoch`` exactly as if never stopped."""
+    state = {
+        "epoch": epoch,
+        "models": [network.state_dict() for network in ctx.models],
+        "optimizers": [optimizer.state_dict() for optimizer in ctx.optimizers],
+        "schedulers": [scheduler.state_dict() for scheduler in schedulers],
+        "learner": capture(learner),
+        "callbacks": {key: capture(callback) for key, callback in callback_keys(callbacks)},
+        "rng": {"batches": ctx.generator.get_state(), "augment": ctx.augment.generator.get_state(),
+                "torch": torch.get_rng_state()},
+    }
+    if ctx.device.type == "cuda":
+        state["rng"]["cuda"] = torch.cuda.get_rng_state(ctx.device)
+    return state
+
+
+def callback_keys(callbacks) -> list[tuple[str, Callback]]:
+    """Name callbacks by class and occurrence (``EpochHistory#0``), so a resumed run with an extra or
+    missing observer still restores each recorder's own state."""
+    seen: dict[str, int] = {}
+    keyed = []
+    for callback in callbacks:
+        name = type(callback).__name__
+        keyed.append((f"{name}#{seen.get(name, 0)}", callback))
+        seen[name] = seen.get(name, 0) + 1
+    return keyed
+
+
+def restore_loop_state(state: dict, ctx: TrainContext, schedulers, learner, callbacks) -> int:
+    """Load a state saved by :func:`capture_loop_state`; return the epoch it was saved after."""
+    for network, weights in zip(ctx.models, state["models"]):
+        network.load_state_dict(weights)
+    for optimizer, saved in zip(ctx.optimizers, state["optimizers"]):
+        optimizer.load_state_dict(saved)
+    for scheduler, saved in zip(schedulers, state["schedulers"]):
+        scheduler.load_state_dict(saved)
+    restore(learner, state["learner"])
+    for key, callback in callback_keys(callbacks):
+        if key in state["callbacks"]:
+            restore(callback, state["callbacks"][key])
+    ctx.generator.set_state(state["rng"]["batches"])
+    ctx.augment.generator.set_state(state["rng"]["augment"])
+    torch.set_rng_state(state["rng"]["torch"])
+    if "cuda" in state["rng"] and ctx.device.type == "cuda":
+        torch.cuda.set_rng_state(state["rng"]["cuda"], ctx.device)
+    return int(state["epoch"])

@@ -17,6 +17,7 @@ from noisyprune.training.callbacks import EpochHistory
 from noisyprune.training.data import TensorData
 from noisyprune.training.learners import build_learner
 from noisyprune.training.loop import Callback, TrainContext, fit
+from noisyprune.training.resume import ResumeFile
 from noisyprune.training.spec import TrainingSpec
 
 
@@ -44,6 +45,7 @@ def train_on_samples(
     callbacks: Sequence[Callback] = (),
     augment_entry: Mapping[str, Any] | None = None,
     init_state: Mapping[str, torch.Tensor] | None = None,
+    resume: ResumeFile | None = None,
 ) -> TrainingResult:
     """Train a new model from ``model_entry`` with ``training_entry``'s learner and schedule on the
     samples ``sample_ids`` (global ids, ``(m,)``) labelled by ``noisy_label`` (``(n,)``, indexed by
@@ -53,6 +55,7 @@ def train_on_samples(
     ``augment_entry`` is the dataset's ``augment`` mapping (defaults by image shape); the
     training entry's ``augment: false`` turns augmentation off. ``init_state`` (a state dict of
     the same architecture) initialises every network instead of the random initialisation.
+    ``resume`` makes the run resumable (see :mod:`noisyprune.training.resume`).
     """
     sample_ids = np.sort(np.asarray(sample_ids, dtype=np.int64))
     spec = TrainingSpec.from_entry(training_entry)
@@ -87,5 +90,6 @@ def train_on_samples(
         callbacks=[*callbacks, history],
         make_network=make_network,
         augment=augmenter,
+        resume=resume,
     )
     return TrainingResult(ctx=ctx, learner=learner, history=history, seconds=time.perf_counter() - start)

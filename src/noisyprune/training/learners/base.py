@@ -21,6 +21,9 @@ class Learner:
     """
 
     num_networks: int = 1
+    # Attributes holding state that changes during training, saved in resume files; attributes
+    # starting with "_" are rebuilt within an epoch and never saved.
+    state_keys: tuple[str, ...] = ()
 
     def setup(self, ctx: TrainContext) -> None:
         """Allocate state before the first epoch."""

@@ -58,6 +58,8 @@ class DivideMix(TwoNetworkLearner):
     keeps no corrected label; its targets are rebuilt in every batch).
     """
 
+    state_keys = ("loss_histories", "clean_prob")  # restored on resume
+
     def __init__(self, warmup_epochs: int = 10, lambda_u: float = 25.0, p_threshold: float = 0.5,
                  temperature: float = 0.5, alpha: float = 4.0, rampup_epochs: int = 16,
                  confidence_penalty: bool = False, loss_history: int = 1, variant: str = "original"):

@@ -31,6 +31,8 @@ class ELR(Learner):
     for the others.
     """
 
+    state_keys = ("targets", "trained")  # restored on resume
+
     def __init__(self, beta: float = 0.7, lam: float = 3.0, reset_targets: str = "never"):
         if not 0 <= beta < 1:
             raise ValueError(f"elr: beta must be in [0, 1), got {beta}")

@@ -44,6 +44,8 @@ class ELRPlus(TwoNetworkLearner):
     Re-labeling readout: argmax of the summed logits of both networks for every sample.
     """
 
+    state_keys = ("targets", "ema", "steps")  # restored on resume
+
     def __init__(self, beta: float = 0.7, lam: float = 3.0, mixup_alpha: float = 1.0, coef_step: int = 0,
                  ema_alpha: float = 0.997, ema_step: int = 40000, reweight_labels: bool = False):
         if not 0 <= beta < 1:

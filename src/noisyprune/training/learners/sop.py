@@ -38,6 +38,8 @@ class SOP(Learner):
     noise model implies), the model's prediction for samples it never trained on.
     """
 
+    state_keys = ("u", "v", "trained")  # restored on resume
+
     def __init__(self, lr_u: float = 1.0, lr_v: float = 10.0, init_std: float = 1e-8,
                  ratio_consistency: float = 0.0, ratio_balance: float = 0.0):
         for name, value in (("lr_u", lr_u), ("lr_v", lr_v), ("init_std", init_std),
