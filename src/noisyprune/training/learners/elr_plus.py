@@ -61,7 +61,7 @@ class ELRPlus(TwoNetworkLearner):
     def setup(self, ctx: TrainContext) -> None:
         """Zero targets per network and EMA copies initialised to the networks' weights."""
         self.targets = [torch.zeros(ctx.num_samples, ctx.num_classes, device=ctx.device) for _ in range(2)]
-        self.ema = [copy.deepcopy(network).eval() for network in ctx.models]
+        self.ema = [copy.deepcopy(network) for network in ctx.models]
         for ema in self.ema:
             ema.requires_grad_(False)
         self.steps = [0, 0]
@@ -76,7 +76,10 @@ class ELRPlus(TwoNetworkLearner):
         lam = mixup_coefficient(self.mixup_alpha)
         perm = torch.randperm(len(batch), device=x.device)
         with torch.no_grad():
-            other_probs = F.softmax(self.ema[1 - k](x), dim=1)
+            # train mode, as the original: batch statistics for BatchNorm, and the average's own
+            # running statistics follow its weights instead of the live network's
+            other_ema = self.ema[1 - k].train()
+            other_probs = F.softmax(other_ema(x), dim=1)
             targets = self.targets[k]
             targets[batch.sample_id] = (self.beta * targets[batch.sample_id]
                                         + (1 - self.beta) * other_probs / other_probs.sum(dim=1, keepdim=True))
@@ -95,11 +98,10 @@ class ELRPlus(TwoNetworkLearner):
 
     @torch.no_grad()
     def after_step(self, ctx: TrainContext) -> None:
-        """Move the trained network's EMA copy towards it (parameters averaged, buffers copied)."""
+        """Move the trained network's EMA copy towards it (parameters only, as the original; its
+        BatchNorm statistics come from its own train-mode forwards)."""
         k = ctx.active
         self.steps[k] += 1
         alpha = sigmoid_rampup(self.steps[k], self.ema_step) * self.ema_alpha
         for ema_param, param in zip(self.ema[k].parameters(), ctx.network.parameters()):
             ema_param.mul_(alpha).add_(param, alpha=1 - alpha)
-        for ema_buffer, buffer in zip(self.ema[k].buffers(), ctx.network.buffers()):
-            ema_buffer.copy_(buffer)
