@@ -398,3 +398,40 @@ def test_init_from_a_checkpoint_of_another_architecture_is_refused(tmp_path):
         warmup_weights(path, {"arch": "mlp", "hidden": [8]}, torch.device("cpu"))
     with pytest.raises(ArtifactError, match="no warm-up checkpoint"):
         warmup_weights(None, MLP, torch.device("cpu"))
+
+
+def test_a_subset_missing_a_class_is_reported_and_an_empty_subset_refused(tmp_path):
+    import json
+
+    from noisyprune.artifacts import LABELS, SUBSET, read_table, write_table
+    from noisyprune.errors import ArtifactError
+    from noisyprune.stages.noise import run_noise_stage
+    from noisyprune.stages.retrain import run_retrain_stage
+
+    digits = {"loader": "digits", "model": "mlp"}
+    labels_path = str(tmp_path / "labels.parquet")
+    run_noise_stage(dataset="digits", dataset_entry=digits, noise="none", noise_entry={"kind": "none"}, seed=0,
+                    output=labels_path)
+    noisy = read_table(labels_path, LABELS).numpy("noisy_label")
+
+    def subset_of(ids, name):
+        path = tmp_path / f"{name}.parquet"
+        write_table({"sample_id": ids, "rank": np.arange(len(ids)), "score": np.zeros(len(ids))}, path, SUBSET,
+                    metadata={"method": "uniform", "method_entry": {"pruner": "uniform"}, "select_seed": 0,
+                              "budget": len(ids), "fraction": 0.5, "num_candidates": len(noisy), "noise_rate": 0.0,
+                              "class_counts": {}})
+        return str(path)
+
+    run = {"dataset": "digits", "noise": "none", "seed": 0, "warmup": "ce", "method": "uniform", "fraction": "0.5",
+           "learner": "ce"}
+    common = dict(run=run, dataset_entry=digits, model_entry={"name": "mlp", "arch": "mlp", "hidden": [8]},
+                  learner_entry={"learner": "ce", "epochs": 1, "batch_size": 64}, labels_path=labels_path,
+                  device="cpu", threads=1, inference_batch_size=512, code_hash="t",
+                  history_output=str(tmp_path / "h.parquet"), relabels_output=str(tmp_path / "r.parquet"))
+    without_3_and_7 = np.flatnonzero(~np.isin(noisy, [3, 7]))
+    run_retrain_stage(**common, subset_path=subset_of(without_3_and_7, "s"), metrics_output=str(tmp_path / "m.json"))
+    assert json.loads((tmp_path / "m.json").read_text())["metrics"]["subset_missing_classes"] == "3,7"
+    with pytest.raises(ArtifactError, match="subset is empty"):
+        run_retrain_stage(**common, subset_path=subset_of(np.zeros(0, np.int64), "e"),
+                          metrics_output=str(tmp_path / "e.json"))
+    assert not (tmp_path / "e.json").exists()

@@ -65,6 +65,13 @@ def run_retrain_stage(
     kept = np.sort(subset.numpy("sample_id"))
     if not np.isin(kept, labels.sample_id).all():
         raise ArtifactError(f"{subset_path}: holds sample ids absent from {labels_path}")
+    if len(kept) == 0:
+        raise ArtifactError(f"{subset_path}: the subset is empty; nothing to train on")
+    # Classes the learner never sees a label of cannot be predicted from their own labels: report them.
+    missing_classes = sorted(set(range(labels.num_classes)) - set(labels.noisy[kept].tolist()))
+    if missing_classes:
+        log.warning("%s: no sample with noisy label in classes %s; the learner never sees them",
+                    subset_path, missing_classes)
     stage_seed = retrain_seed(run["seed"], run["dataset"], run["noise"], run["learner"])
     resume = resume_file(metrics_output, resume_every, run, learner_entry, model_entry, dataset_entry,
                          stage_seed, kept, code_hash)
@@ -101,6 +108,7 @@ def run_retrain_stage(
         "best_epoch": int(history["epoch"][best]) if best >= 0 else None,
         "train_acc_noisy_last": float(history["train_acc_noisy"][-1]),
         "subset_size": len(kept),
+        "subset_missing_classes": ",".join(map(str, missing_classes)),  # noisy-label classes absent
         "subset_noise_rate": float(labels.is_noisy[in_subset].mean()),
         "dataset_noise_rate": float(labels.is_noisy.mean()),
         **relabeling_metrics(relabel, labels.clean, labels.is_noisy, in_subset),
