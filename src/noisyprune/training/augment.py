@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torchvision.transforms import v2
 
 from noisyprune.errors import ConfigError
 
@@ -97,12 +96,7 @@ class Augmenter:
         self.generator = generator
         self._mean = torch.as_tensor(pixel_mean, dtype=torch.float32).reshape(1, -1, 1, 1)
         self._std = torch.as_tensor(pixel_std, dtype=torch.float32).reshape(1, -1, 1, 1)
-        if spec.strong == "randaugment":
-            self._policy = v2.RandAugment(num_ops=2, magnitude=9)
-        elif spec.strong == "autoaugment":
-            self._policy = v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10)
-        else:
-            self._policy = None
+        self._policy = None  # built on first use: importing torchvision costs ~2 s per job
 
     def _uniform_ints(self, high: int, size: tuple[int, ...], device: torch.device) -> torch.Tensor:
         return torch.randint(0, high, size, generator=self.generator).to(device)
@@ -127,7 +121,7 @@ class Augmenter:
         out = self.weak(x)
         if x.dim() != 4:
             return out
-        if self._policy is not None:
+        if self.spec.strong != "none":
             out = self._apply_policy(out)
         if self.spec.cutout:
             out = self._cutout(out, self.spec.cutout)
@@ -148,6 +142,13 @@ class Augmenter:
         return picked.permute(0, 3, 1, 2).contiguous()  # advanced indexing put channels last
 
     def _apply_policy(self, x: torch.Tensor) -> torch.Tensor:
+        if self._policy is None:
+            from torchvision.transforms import v2
+
+            if self.spec.strong == "randaugment":
+                self._policy = v2.RandAugment(num_ops=2, magnitude=9)
+            else:
+                self._policy = v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10)
         mean, std = self._mean.to(x.device), self._std.to(x.device)
         pixels = ((x * std + mean).clamp(0, 1) * 255).round().to(torch.uint8)
         size = max(1, self.spec.group_size)
