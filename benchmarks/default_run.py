@@ -61,9 +61,14 @@ def main() -> None:
                 "select_mean": round(float(runs["select_seconds"].mean()), 4),
                 "retrain_mean": round(float(runs["retrain_seconds"].mean()), 2),
             },
-            "mean_test_acc_best": {
-                f"{method}@{fraction}": round(float(value), 4)
-                for (method, fraction), value in runs.groupby(["method", "fraction"])["test_acc_best"].mean().items()
+            # mean over seeds, per learner, method and fraction
+            **{
+                f"mean_{metric}": {
+                    f"{learner}/{method}@{fraction}": round(float(value), 4)
+                    for (learner, method, fraction), value in
+                    runs.groupby(["learner", "method", "fraction"])[metric].mean().items()
+                }
+                for metric in ("test_acc_last", "test_acc_best", "relabel_acc_all")
             },
             "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                         "python": platform.python_version()},
