@@ -315,7 +315,7 @@ def test_snapshot_scores_match_the_closed_form_of_the_final_model():
 
     data = blob_dataset()
     all_samples = TensorData.from_numpy(data.train_x, data.train_y, np.arange(data.num_train), torch.device("cpu"))
-    scorer = SnapshotScorer(all_samples, [2, 5], batch_size=64)
+    scorer = SnapshotScorer([2, 5], batch_size=64)
     result = train_on_samples(data=data, noisy_label=data.train_y, sample_ids=np.arange(data.num_train),
                               model_entry=MLP, training_entry=SPEC, seed=0, device=torch.device("cpu"),
                               inference_batch_size=64, callbacks=[scorer])

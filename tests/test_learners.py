@@ -46,7 +46,7 @@ def context(learner, n=240, subset=None, seed=0):
     ctx = TrainContext(
         models=models, optimizers=[spec.build_optimizer(m.parameters()) for m in models],
         device=torch.device("cpu"), num_samples=n, num_classes=CLASSES, learner_name="test",
-        generator=generator, train=train, batch_size=32, epochs=3, augment=no_augmentation(generator),
+        generator=generator, train=train, batch_size=32, augment=no_augmentation(generator),
     )
     learner.setup(ctx)
     return ctx

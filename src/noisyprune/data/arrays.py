@@ -20,18 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from noisyprune.data.base import ArrayDataset
+from noisyprune.data.base import ArrayDataset, stratified_split
 from noisyprune.errors import ArtifactError
 
 
 def _split(x, y, noisy, test_fraction: float, split_seed: int):
-    from sklearn.model_selection import train_test_split
-
-    rows = np.arange(len(y))
-    counts = np.bincount(y)
-    stratify = y if (counts[counts > 0] >= 2).all() else None
-    train, test = train_test_split(rows, test_size=test_fraction, random_state=split_seed, stratify=stratify)
-    train, test = np.sort(train), np.sort(test)
+    train, test = stratified_split(y, split_seed, test_size=test_fraction)
     return x[train], y[train], x[test], y[test], (noisy[train] if noisy is not None else None)
 
 

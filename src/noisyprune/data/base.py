@@ -56,3 +56,18 @@ class ArrayDataset:
     def num_train(self) -> int:
         """Number of training samples ``n``."""
         return len(self.train_y)
+
+
+def stratified_split(labels: np.ndarray, seed: int, *, train_size: int | None = None,
+                     test_size: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Split the positions of ``labels`` ``(n,)`` into sorted ``(train, test)`` index arrays with
+    scikit-learn, stratified by class where that is possible (every present class has ≥ 2 samples
+    and a given ``train_size`` holds at least one per class), seeded by ``seed``."""
+    from sklearn.model_selection import train_test_split
+
+    counts = np.bincount(labels)
+    present = counts[counts > 0]
+    can_stratify = (present >= 2).all() and (train_size is None or train_size >= len(present))
+    train, test = train_test_split(np.arange(len(labels)), train_size=train_size, test_size=test_size,
+                                   random_state=seed, stratify=labels if can_stratify else None)
+    return np.sort(train), np.sort(test)

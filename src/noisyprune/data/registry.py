@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from noisyprune.data.base import ArrayDataset
+from noisyprune.data.base import ArrayDataset, stratified_split
 from noisyprune.registry import Registry
 
 DATASETS = Registry(
@@ -46,15 +46,11 @@ def limit_samples(data: ArrayDataset, max_train: int | None, max_test: int | Non
     statistics stay those of the full training split."""
     if max_train is None and max_test is None:
         return data
-    from sklearn.model_selection import train_test_split
 
     def keep(labels: np.ndarray, limit: int | None) -> np.ndarray:
         if limit is None or limit >= len(labels):
             return np.arange(len(labels))
-        counts = np.bincount(labels)
-        stratify = labels if (counts[counts > 0] >= 2).all() and limit >= len(counts[counts > 0]) else None
-        kept, _ = train_test_split(np.arange(len(labels)), train_size=limit, random_state=0, stratify=stratify)
-        return np.sort(kept)
+        return stratified_split(labels, 0, train_size=limit)[0]
 
     train, test = keep(data.train_y, max_train), keep(data.test_y, max_test)
     label_sets = {key: values[train] for key, values in data.label_sets.items()} if data.label_sets else None

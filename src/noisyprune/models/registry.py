@@ -20,11 +20,18 @@ MODELS = Registry(
 )
 
 
+def architecture(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The architecture a model entry describes: ``arch`` and its parameters, without the entry's
+    config ``name`` (two entries with different names can build the same network)."""
+    return {key: value for key, value in entry.items() if key != "name"}
+
+
 def build_model(entry: Mapping[str, Any], input_shape: Sequence[int], num_classes: int) -> Classifier:
-    """Build a freshly initialised model from a model entry (``arch`` plus its parameters).
+    """Build a freshly initialised model from a model entry (``arch`` plus its parameters; a
+    ``name`` key is ignored).
 
     Weight initialisation draws from torch's global generator: seed it first for reproducibility.
     """
-    params = {key: value for key, value in entry.items() if key != "arch"}
+    params = {key: value for key, value in architecture(entry).items() if key != "arch"}
     factory = MODELS.get(entry["arch"])
     return factory(input_shape=tuple(input_shape), num_classes=num_classes, **params)

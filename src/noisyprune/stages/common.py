@@ -102,8 +102,7 @@ def load_checkpoint_model(path: str, device):
         raise ArtifactError(f"{path}: file not found (expected a warm-up checkpoint)") from None
     except Exception as err:  # torch raises several types for corrupt or foreign files
         raise ArtifactError(f"{path}: not a readable checkpoint ({err})") from err
-    entry = {key: value for key, value in payload["model_entry"].items() if key != "name"}
-    model = build_model(entry, payload["input_shape"], payload["num_classes"])
+    model = build_model(payload["model_entry"], payload["input_shape"], payload["num_classes"])
     model.load_state_dict(payload["model_state"])
     return model.to(device), payload
 

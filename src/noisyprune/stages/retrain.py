@@ -22,6 +22,7 @@ from noisyprune.artifacts import (
 from noisyprune.data import load_dataset
 from noisyprune.errors import ArtifactError
 from noisyprune.metrics import relabeling_metrics
+from noisyprune.models import architecture
 from noisyprune.provenance import environment
 from noisyprune.seeding import retrain_seed
 from noisyprune.stages.common import load_checkpoint_model, load_labels
@@ -166,10 +167,9 @@ def warmup_weights(checkpoint_path: str | None, model_entry: Mapping[str, Any], 
     if not checkpoint_path:
         raise ArtifactError("learner has init: warmup but the retrain job got no warm-up checkpoint")
     model, payload = load_checkpoint_model(checkpoint_path, device)
-    strip = lambda entry: {key: value for key, value in entry.items() if key != "name"}
-    if strip(payload["model_entry"]) != strip(model_entry):
+    if architecture(payload["model_entry"]) != architecture(model_entry):
         raise ArtifactError(
-            f"{checkpoint_path}: warm-up model {strip(payload['model_entry'])} differs from the learner's "
-            f"{strip(model_entry)}; init: warmup needs the same model entry"
+            f"{checkpoint_path}: warm-up model {architecture(payload['model_entry'])} differs from the "
+            f"learner's {architecture(model_entry)}; init: warmup needs the same model entry"
         )
     return model.state_dict()

@@ -13,7 +13,6 @@ from noisyprune.seeding import warmup_seed
 from noisyprune.stages.common import load_labels, save_checkpoint
 from noisyprune.stages.resumable import resume_file
 from noisyprune.training.callbacks import DynamicsRecorder, SnapshotScorer
-from noisyprune.training.data import TensorData
 from noisyprune.training.device import configure_torch, device_description
 from noisyprune.training.run import train_on_samples
 
@@ -53,10 +52,7 @@ def run_warmup_stage(
     stage_seed = warmup_seed(seed, dataset, noise, warmup)
     dynamics = DynamicsRecorder()
     score_epochs = sorted(warmup_entry.get("score_epochs") or [])
-    snapshots = SnapshotScorer(
-        TensorData.from_numpy(data.train_x[labels.sample_id], labels.noisy, labels.sample_id, torch_device),
-        score_epochs, inference_batch_size,
-    )
+    snapshots = SnapshotScorer(score_epochs, inference_batch_size)
     resume = resume_file(model_output, resume_every, dataset, dataset_entry, noise, seed, warmup, warmup_entry,
                          model_entry, labels.noisy, code_hash)
     result = train_on_samples(

@@ -59,15 +59,15 @@ class DynamicsRecorder(Callback):
 
 
 class SnapshotScorer(Callback):
-    """At the end of chosen epochs, scores every training sample with the current model in eval
-    mode: loss on its noisy label, EL2N and the closed-form last-layer gradient norm (GraNd).
+    """At the end of chosen epochs, scores every sample trained on (``ctx.train``: all of them in a
+    warm-up) with the current model in eval mode: loss on its noisy label, EL2N and the closed-form
+    last-layer gradient norm (GraNd).
     Pruners can then average scores over several warm-up checkpoints (Paul et al. average over
     early-training snapshots). Call :meth:`columns` for long-format columns."""
 
     state_keys = ("_rows",)
 
-    def __init__(self, data: TensorData, epochs, batch_size: int):
-        self.data = data
+    def __init__(self, epochs, batch_size: int):
         self.epochs = {int(e) for e in epochs}
         self.batch_size = batch_size
         self._rows: list[dict[str, np.ndarray]] = []
@@ -77,16 +77,17 @@ class SnapshotScorer(Callback):
             return
         from noisyprune.training.inference import embed_and_classify
 
-        logits, embedding = embed_and_classify(ctx.model, self.data.x, self.batch_size)
+        data = ctx.train
+        logits, embedding = embed_and_classify(ctx.model, data.x, self.batch_size)
         log_probs = F.log_softmax(logits.float(), dim=1)
         error = log_probs.exp()
-        error[torch.arange(len(self.data.y)), self.data.y] -= 1.0
+        error[torch.arange(len(data.y)), data.y] -= 1.0
         el2n = error.norm(dim=1)
         grand = el2n * torch.sqrt(embedding.float().square().sum(dim=1) + 1.0)
         self._rows.append({
-            "sample_id": self.data.sample_id.cpu().numpy(),
-            "epoch": np.full(len(self.data.y), ctx.epoch, dtype=np.int32),
-            "loss": F.nll_loss(log_probs, self.data.y, reduction="none").cpu().numpy(),
+            "sample_id": data.sample_id.cpu().numpy(),
+            "epoch": np.full(len(data.y), ctx.epoch, dtype=np.int32),
+            "loss": F.nll_loss(log_probs, data.y, reduction="none").cpu().numpy(),
             "el2n": el2n.cpu().numpy(),
             "grand": grand.cpu().numpy(),
         })

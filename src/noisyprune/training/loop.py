@@ -60,7 +60,6 @@ class TrainContext:
     generator: torch.Generator
     train: TensorData
     batch_size: int
-    epochs: int
     augment: Augmenter
     epoch: int = 0
     active: int = 0
@@ -78,14 +77,13 @@ class TrainContext:
         return self.models[self.active]
 
     @property
-    def optimizer(self) -> torch.optim.Optimizer:
-        """The primary network's optimiser."""
-        return self.optimizers[0]
-
-    @property
     def lr(self) -> float:
         """Current learning rate of the primary network's optimiser."""
         return float(self.optimizers[0].param_groups[0]["lr"])
+
+    def trains_on(self, sample_id: torch.Tensor) -> torch.Tensor:
+        """``(n,)`` bool: which of the global ``sample_id`` are among the samples trained on."""
+        return torch.isin(sample_id, self.train.sample_id)
 
     def shuffled_batches(self, batch_size: int | None = None) -> Iterable[Batch]:
         """The training samples in batches of ``batch_size`` (default: the spec's), freshly shuffled."""
@@ -156,7 +154,6 @@ def fit(
         generator=generator,
         train=train,
         batch_size=spec.batch_size,
-        epochs=spec.epochs,
         augment=augment if augment is not None else no_augmentation(generator),
     )
     learner.setup(ctx)

@@ -61,9 +61,9 @@ def train_on_samples(
     spec = TrainingSpec.from_entry(training_entry)
     learner = build_learner(training_entry["learner"], TrainingSpec.learner_params(training_entry))
     torch.manual_seed(seed)
-    architecture = {key: value for key, value in model_entry.items() if key != "name"}
+
     def make_network():
-        network = build_model(architecture, data.input_shape, data.num_classes)
+        network = build_model(model_entry, data.input_shape, data.num_classes)
         if init_state is not None:
             network.load_state_dict(init_state)
         return network

@@ -31,7 +31,7 @@ class ELR(Learner):
     for the others.
     """
 
-    state_keys = ("targets", "trained")  # restored on resume
+    state_keys = ("targets",)  # restored on resume
 
     def __init__(self, beta: float = 0.7, lam: float = 3.0, reset_targets: str = "never"):
         if not 0 <= beta < 1:
@@ -46,8 +46,6 @@ class ELR(Learner):
     def setup(self, ctx: TrainContext) -> None:
         """Allocate zero targets ``(N, C)``."""
         self.targets = torch.zeros(ctx.num_samples, ctx.num_classes, device=ctx.device)
-        self.trained = torch.zeros(ctx.num_samples, dtype=torch.bool, device=ctx.device)
-        self.trained[ctx.train.sample_id] = True
 
     def on_epoch_start(self, ctx: TrainContext) -> None:
         if self.reset_targets == "every_epoch":
@@ -56,11 +54,8 @@ class ELR(Learner):
     def training_step(self, ctx: TrainContext, batch: Batch) -> StepOutput:
         logits = ctx.network(ctx.augment.weak(batch.x))
         probs = F.softmax(logits, dim=1).clamp(CLAMP, 1 - CLAMP)
-        with torch.no_grad():
-            detached = probs.detach()
-            self.targets[batch.sample_id] = (self.beta * self.targets[batch.sample_id]
-                                             + (1 - self.beta) * detached / detached.sum(dim=1, keepdim=True))
-        regulariser = torch.log(1 - (self.targets[batch.sample_id] * probs).sum(dim=1)).mean()
+        update_targets(self.targets, batch.sample_id, probs, self.beta)
+        regulariser = elr_regulariser(self.targets[batch.sample_id], probs)
         loss = F.cross_entropy(logits, batch.y) + self.lam * regulariser
         return StepOutput(loss=loss, logits=logits.detach())
 
@@ -68,5 +63,18 @@ class ELR(Learner):
     def relabel(self, ctx: TrainContext, sample_id: torch.Tensor, noisy_label: torch.Tensor,
                 logits: torch.Tensor) -> torch.Tensor:
         from_state = self.targets[sample_id].argmax(dim=1)
-        has_state = self.trained[sample_id] & (self.targets[sample_id].sum(dim=1) > 0)
+        has_state = ctx.trains_on(sample_id) & (self.targets[sample_id].sum(dim=1) > 0)
         return torch.where(has_state, from_state, logits.argmax(dim=1))
+
+
+@torch.no_grad()
+def update_targets(targets: torch.Tensor, sample_id: torch.Tensor, probs: torch.Tensor, beta: float) -> None:
+    """Temporal ensembling in place: ``t_i ← β t_i + (1 − β) p_i / Σ p_i`` for the rows ``sample_id``
+    of ``targets`` ``(N, C)``, with predictions ``probs`` ``(B, C)`` (not differentiated)."""
+    probs = probs.detach()
+    targets[sample_id] = beta * targets[sample_id] + (1 - beta) * probs / probs.sum(dim=1, keepdim=True)
+
+
+def elr_regulariser(targets: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """``mean log(1 − ⟨t_i, p_i⟩)`` over a batch of targets and clamped predictions ``(B, C)``."""
+    return torch.log(1 - (targets * probs).sum(dim=1)).mean()

@@ -22,9 +22,8 @@ import torch.nn.functional as F
 
 from noisyprune.training.data import Batch
 from noisyprune.training.learners.base import TwoNetworkLearner, mixup_coefficient
+from noisyprune.training.learners.elr import CLAMP, elr_regulariser, update_targets
 from noisyprune.training.loop import Phase, StepOutput, TrainContext
-
-CLAMP = 1e-4
 
 
 def sigmoid_rampup(step: int, length: int) -> float:
@@ -80,10 +79,8 @@ class ELRPlus(TwoNetworkLearner):
             # running statistics follow its weights instead of the live network's
             other_ema = self.ema[1 - k].train()
             other_probs = F.softmax(other_ema(x), dim=1)
-            targets = self.targets[k]
-            targets[batch.sample_id] = (self.beta * targets[batch.sample_id]
-                                        + (1 - self.beta) * other_probs / other_probs.sum(dim=1, keepdim=True))
-            batch_targets = targets[batch.sample_id]
+            update_targets(self.targets[k], batch.sample_id, other_probs, self.beta)
+            batch_targets = self.targets[k][batch.sample_id]
             mixed_targets = lam * batch_targets + (1 - lam) * batch_targets[perm]
             mixed_labels = lam * onehot + (1 - lam) * onehot[perm]
             if self.reweight_labels:
@@ -92,7 +89,7 @@ class ELRPlus(TwoNetworkLearner):
         logits = ctx.network(lam * x + (1 - lam) * x[perm])
         probs = F.softmax(logits, dim=1).clamp(CLAMP, 1 - CLAMP)
         cross_entropy = -(mixed_labels * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
-        regulariser = torch.log(1 - (mixed_targets * probs).sum(dim=1)).mean()
+        regulariser = elr_regulariser(mixed_targets, probs)
         weight = sigmoid_rampup(self.steps[k], self.coef_step)
         return StepOutput(loss=cross_entropy + weight * self.lam * regulariser, logits=None)
 

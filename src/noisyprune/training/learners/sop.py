@@ -38,7 +38,7 @@ class SOP(Learner):
     noise model implies), the model's prediction for samples it never trained on.
     """
 
-    state_keys = ("u", "v", "trained")  # restored on resume
+    state_keys = ("u", "v")  # restored on resume
 
     def __init__(self, lr_u: float = 1.0, lr_v: float = 10.0, init_std: float = 1e-8,
                  ratio_consistency: float = 0.0, ratio_balance: float = 0.0):
@@ -57,8 +57,6 @@ class SOP(Learner):
         generator = torch.Generator().manual_seed(int(torch.randint(0, 2**31 - 1, (1,), generator=ctx.generator)))
         self.u = (torch.randn(ctx.num_samples, 1, generator=generator) * self.init_std).to(ctx.device)
         self.v = (torch.randn(ctx.num_samples, ctx.num_classes, generator=generator) * self.init_std).to(ctx.device)
-        self.trained = torch.zeros(ctx.num_samples, dtype=torch.bool, device=ctx.device)
-        self.trained[ctx.train.sample_id] = True
 
     def training_step(self, ctx: TrainContext, batch: Batch) -> StepOutput:
         weak = ctx.augment.weak(batch.x)
@@ -95,10 +93,9 @@ class SOP(Learner):
     def relabel(self, ctx: TrainContext, sample_id: torch.Tensor, noisy_label: torch.Tensor,
                 logits: torch.Tensor) -> torch.Tensor:
         onehot = F.one_hot(noisy_label, ctx.num_classes).float()
-        u_term = (self.u[sample_id] ** 2 * onehot).clamp(0, 1)
-        v_term = (self.v[sample_id] ** 2 * (1 - onehot)).clamp(0, 1)
+        u_term, v_term = label_noise_terms(self.u[sample_id], self.v[sample_id], onehot)
         from_state = (onehot - u_term + v_term).argmax(dim=1)
-        return torch.where(self.trained[sample_id], from_state, logits.argmax(dim=1))
+        return torch.where(ctx.trains_on(sample_id), from_state, logits.argmax(dim=1))
 
 
 class SOPPlus(SOP):
@@ -110,14 +107,19 @@ class SOPPlus(SOP):
         super().__init__(lr_u, lr_v, init_std, ratio_consistency, ratio_balance)
 
 
+def label_noise_terms(u_rows: torch.Tensor, v_rows: torch.Tensor, onehot: torch.Tensor):
+    """``U = clamp(u² y, 0, 1)`` (mass added to the labelled class) and ``V = clamp(v² (1 − y), 0, 1)``
+    (mass on the other classes), each ``(B, C)``, for rows ``u`` ``(B, 1)``, ``v`` ``(B, C)``."""
+    return (u_rows ** 2 * onehot).clamp(0, 1), (v_rows ** 2 * (1 - onehot)).clamp(0, 1)
+
+
 def sop_loss(logits: torch.Tensor, onehot: torch.Tensor, u_rows: torch.Tensor, v_rows: torch.Tensor):
     """The SOP loss of one batch: mean CE of the corrected prediction plus the MSE term.
 
     ``logits`` ``(B, C)``, ``onehot`` noisy labels ``(B, C)``, ``u_rows`` ``(B, 1)``, ``v_rows``
     ``(B, C)``. Returns ``(loss, corrected)`` with the corrected, renormalised prediction ``(B, C)``.
     """
-    u_term = (u_rows ** 2 * onehot).clamp(0, 1)
-    v_term = (v_rows ** 2 * (1 - onehot)).clamp(0, 1)
+    u_term, v_term = label_noise_terms(u_rows, v_rows, onehot)
     corrected = (F.softmax(logits, dim=1) + u_term - v_term.detach()).clamp(min=PROB_FLOOR)
     corrected = (corrected / corrected.sum(dim=1, keepdim=True)).clamp(PROB_FLOOR, 1.0)
     cross_entropy = -(onehot * torch.log(corrected)).sum(dim=1).mean()
