@@ -1,5 +1,6 @@
 # noisyprune: robust data pruning under label noise.
-#   noise → warmup → extract → select → retrain → aggregate (+ detect: noise-detection quality)
+#   noise → warmup → extract → select → retrain → aggregate → plots (+ detect: noise-detection quality)
+# `snakemake --report results/report.html` collects the tables and plots into one HTML page.
 # Run the embedded default with `snakemake --cores 2`; see README.md and config/README.md.
 
 from snakemake.utils import min_version
@@ -8,6 +9,9 @@ min_version("9.0")
 
 
 configfile: "config/config.yaml"
+
+
+report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
@@ -24,3 +28,4 @@ rule all:
     default_target: True
     input:
         TABLE_TARGETS,
+        rules.plots.output,

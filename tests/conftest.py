@@ -22,6 +22,16 @@ def load_yaml(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """The tiny workflow run once to completion (shared by the workflow and report tests); tests
+    must not modify its files — copy the directory first."""
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    config = load_yaml(TINY_CONFIG)
+    run_snakemake(workdir, config, "--cores", "2")
+    return workdir, config
+
+
 @pytest.fixture
 def tiny_config() -> dict:
     """A fresh (mutable) copy of the tiny test config, not yet validated."""
@@ -29,9 +39,11 @@ def tiny_config() -> dict:
 
 
 def run_snakemake(
-    workdir: Path, config: dict, *args: str, check: bool = True, config_name: str = "config.yaml"
+    workdir: Path, config: dict, *args: str, check: bool = True, config_name: str = "config.yaml",
+    env: dict | None = None,
 ) -> subprocess.CompletedProcess:
-    """Run the workflow in ``workdir`` with ``config`` (written to ``workdir/<config_name>``)."""
+    """Run the workflow in ``workdir`` with ``config`` (written to ``workdir/<config_name>``);
+    ``env`` replaces the environment of the Snakemake process."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / config_name
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -42,7 +54,7 @@ def run_snakemake(
         "--configfile", str(config_path),
         *args,
     ]
-    result = subprocess.run(command, capture_output=True, text=True)
+    result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if check and result.returncode != 0:
         raise AssertionError(
             f"snakemake failed ({result.returncode}):\n{result.stdout[-4000:]}\n{result.stderr[-6000:]}"

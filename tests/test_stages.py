@@ -9,7 +9,8 @@ from noisyprune.artifacts import FEATURES, LABELS, SUBSET, read_json, read_table
 from noisyprune.data import load_dataset
 from noisyprune.errors import ArtifactError
 from noisyprune.metrics import relabeling_metrics
-from noisyprune.stages.aggregate import pivot_table
+from noisyprune.reporting.render import pivot_csv_frame
+from noisyprune.reporting.tables import setting_blocks
 from noisyprune.stages.common import load_labels
 from noisyprune.stages.extract import confidence_scores
 from noisyprune.stages.noise import run_noise_stage
@@ -149,11 +150,12 @@ def test_pivot_cells_are_mean_and_sample_std_over_seeds_in_percent():
             "subset_noise_rate": [0.4] * 5,
         }
     )
-    pivot = pivot_table(runs, ["uniform", "small_loss"], [0.2, 0.5, 1.0]).set_index(["metric", "method"])
+    blocks = setting_blocks(runs, ["uniform", "small_loss"], [0.2, 0.5, 1.0])
+    pivot = pivot_csv_frame(blocks).set_index(["metric", "method"])
     best = pivot.loc["test_acc_best"]
     assert best.loc["uniform", "0.5"] == f"85.00 ± {np.std([80, 90], ddof=1):.2f}"
-    assert best.loc["uniform", "0.2"] == "70.00"  # one seed: no spread to show
+    assert best.loc["uniform", "0.2"] == "70.00"  # one seed: no spread to show (and no rival: no mark)
     assert best.loc["uniform", "1.0"] == ""  # the reference row holds fraction 1.0
     assert best.loc["full", "1.0"] == "96.00 ± 1.41"
-    assert "small_loss" not in best.index  # no runs: no row
+    assert list(best.loc["small_loss", ["0.2", "0.5", "1.0"]]) == ["", "", ""]  # no runs: missing, not 0
     assert pivot.loc[("relabel_acc_subset_noisy", "uniform"), "0.5"] == ""  # missing stays missing

@@ -2,6 +2,8 @@
 
 import copy
 import json
+import os
+import shutil
 
 import pandas as pd
 import pytest
@@ -21,15 +23,6 @@ from noisyprune.config import sweep_runs, validate_config
 pytestmark = pytest.mark.workflow
 
 RUN = "results/digits/sym40/seed0"
-
-
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """The tiny workflow run once to completion; tests must not modify its files."""
-    workdir = tmp_path_factory.mktemp("tiny_run")
-    config = load_yaml(TINY_CONFIG)
-    run_snakemake(workdir, config, "--cores", "2")
-    return workdir, config
 
 
 def test_tiny_run_writes_one_row_per_run_and_a_pivot(finished_run):
@@ -105,7 +98,7 @@ def test_changing_one_selection_parameter_reruns_only_that_methods_select_and_re
     result = run_snakemake(workdir, changed, "--dry-run", "--cores", "1", config_name="changed.yaml")
     jobs = scheduled_jobs(result.stdout)
     rules = sorted(rule for rule, _ in jobs)
-    assert rules == ["aggregate", "all", "retrain", "retrain", "select"], result.stdout  # one per learner
+    assert rules == ["aggregate", "all", "plots", "retrain", "retrain", "select"], result.stdout  # one per learner
     for rule, wildcards in jobs:
         if rule in ("select", "retrain"):
             assert wildcards["method"] == "small_loss" and wildcards["fraction"] == "0.5"
@@ -116,8 +109,10 @@ def test_changing_a_learner_setting_reruns_only_retrains(finished_run):
     changed = copy.deepcopy(config)
     changed["learners"]["ce"]["lr"] = 0.01
     result = run_snakemake(workdir, changed, "--dry-run", "--cores", "1", config_name="changed.yaml")
-    rules = sorted(rule for rule, _ in scheduled_jobs(result.stdout))
-    assert rules == ["aggregate", "all", *["retrain"] * 5], result.stdout
+    jobs = scheduled_jobs(result.stdout)
+    rules = sorted(rule for rule, _ in jobs)
+    assert rules == ["aggregate", "all", "plots", *["retrain"] * 5], result.stdout
+    assert {w["learner"] for rule, w in jobs if rule == "retrain"} == {"ce"}  # elr's retrains stay
 
 
 def test_a_learner_started_from_the_warmup_reruns_with_the_warmup_even_on_uniform_subsets(finished_run):
@@ -150,7 +145,7 @@ def test_every_shipped_config_builds_its_dag(config_path, tmp_path):
     selections = {(r.dataset, r.noise, r.seed, r.warmup, r.method, r.fraction) for r in runs}
     assert rules.count("retrain") == len(runs)
     assert rules.count("select") == len(selections)
-    assert {"noise", "warmup", "extract", "aggregate", "all"} <= set(rules)
+    assert {"noise", "warmup", "extract", "aggregate", "plots", "all"} <= set(rules)
 
 
 FASHION = REPO.parent / "shared" / "data" / "fashion-mnist"
@@ -171,3 +166,19 @@ def test_fashion_mnist_from_the_shared_data_runs_end_to_end(tmp_path):
     assert (runs["dataset"] == "fashion_mnist").all() and (runs["learner"] == "sop_plus").all()
     assert runs["subset_size"].tolist() == [400 if m == "full" else 200 for m in runs["method"]]
     assert runs["relabel_acc_all"].between(0, 1).all() and runs["test_acc_best"].between(0, 1).all()
+
+
+def test_editing_one_pruners_code_reruns_only_its_selections_and_their_retrains(finished_run, tmp_path):
+    """A copy of the package with one line added to small_loss.py, put first on PYTHONPATH: the
+    code hash of small_loss's selections changes, nothing else's does."""
+    workdir, config = finished_run
+    shutil.copytree(REPO / "src", tmp_path / "src")
+    pruner = tmp_path / "src/noisyprune/pruners/small_loss.py"
+    pruner.write_text(pruner.read_text() + "\n# an edit\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
+    result = run_snakemake(workdir, config, "--dry-run", "--cores", "1", env=env)
+    jobs = scheduled_jobs(result.stdout)
+    rerun = sorted((rule, w.get("method", ""), w.get("learner", "")) for rule, w in jobs)
+    assert rerun == [("aggregate", "", ""), ("all", "", ""), ("plots", "", ""), ("retrain", "small_loss", "ce"),
+                     ("retrain", "small_loss", "elr"), ("select", "small_loss", "")], result.stdout
+    assert "Code has changed" in result.stdout or "params have changed" in result.stdout.lower()

@@ -68,7 +68,11 @@ def json_safe(value: Any) -> Any:
 
 def write_json(payload: Mapping[str, Any], path: str | os.PathLike) -> None:
     """Write ``payload`` as indented, key-sorted JSON to ``path`` atomically."""
-    text = json.dumps(json_safe(payload), indent=2, sort_keys=True) + "\n"
+    write_text(json.dumps(json_safe(payload), indent=2, sort_keys=True) + "\n", path)
+
+
+def write_text(text: str, path: str | os.PathLike) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
     with atomic_output(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 

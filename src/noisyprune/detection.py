@@ -42,17 +42,29 @@ def noise_scores(features: Artifact, dynamics: Artifact | None, noisy_label: np.
     return {name: compute() for name, compute in scores.items()}
 
 
-def detection_quality(scores: dict[str, np.ndarray], is_noisy: np.ndarray) -> list[dict[str, float]]:
-    """AUROC and average precision of each score for the positive class "noisy" (0.5 and the noise
-    rate are chance levels). Both are NaN when the samples are all clean or all noisy."""
-    from sklearn.metrics import average_precision_score, roc_auc_score
+# ROC curves are stored on this fixed grid of false-positive rates, so curves of several seeds
+# can be averaged and a detection.json stays a few KB whatever the dataset size.
+ROC_GRID = np.linspace(0.0, 1.0, 101)
+
+
+def detection_quality(scores: dict[str, np.ndarray], is_noisy: np.ndarray) -> list[dict]:
+    """AUROC, average precision and the ROC curve of each score for the positive class "noisy"
+    (0.5 and the noise rate are chance levels). ``roc_tpr`` is the true-positive rate at each
+    false-positive rate of ``ROC_GRID`` (101 points). All are NaN when the samples are all clean or
+    all noisy."""
+    from sklearn.metrics import average_precision_score, roc_auc_score, roc_curve
 
     both_present = 0 < is_noisy.sum() < len(is_noisy)
     rows = []
     for name, values in scores.items():
+        if both_present:
+            fpr, tpr, _ = roc_curve(is_noisy, values)
+            # The curve is a step function: take the best TPR reached at each grid FPR.
+            roc_tpr = np.maximum.accumulate(np.interp(ROC_GRID, fpr, tpr)).tolist()
         rows.append({
             "score": name,
             "auroc": float(roc_auc_score(is_noisy, values)) if both_present else float("nan"),
             "average_precision": float(average_precision_score(is_noisy, values)) if both_present else float("nan"),
+            "roc_tpr": roc_tpr if both_present else [float("nan")] * len(ROC_GRID),
         })
     return rows

@@ -40,6 +40,8 @@ DETECTION = f"{WARMUP}/detection.json"
 SUBSET = f"{SELECT}/subset.parquet"
 SELECT_TIMING = f"{SELECT}/timing.json"
 METRICS = f"{TRAIN}/metrics.json"
+HISTORY = f"{TRAIN}/history.parquet"
+PLOTS = "results/plots"
 
 # Training jobs ask for a GPU unless the config pins them to the CPU; the default profile caps the
 # machine at one GPU job at a time, while CPU-only jobs run side by side up to --cores.
@@ -183,6 +185,7 @@ def run_files(run):
         "timing": SELECT_TIMING.format(**wildcards),
         "warmup_history": WARMUP_HISTORY.format(**wildcards),
         "features": FEATURES.format(**wildcards),
+        "history": HISTORY.format(**wildcards),
     }
 
 
@@ -194,7 +197,23 @@ DETECTION_FILES = [
      "path": DETECTION.format(dataset=d, noise=n, seed=s, warmup=w)}
     for d, n, s, w in WARMUP_RUNS
 ]
-PIVOT_TARGETS = [
-    f"{TABLES}/pivot/{s['dataset']}__{s['noise']}__{s['warmup']}__{s['learner']}.csv" for s in SETTINGS
+# Every table is written as .csv/.md/.tex/.html; the stems are the paths without extension.
+TABLE_FORMATS = ("csv", "md", "tex", "html")
+PIVOT_STEMS = [f"{TABLES}/pivot/{s['dataset']}__{s['noise']}__{s['warmup']}__{s['learner']}" for s in SETTINGS]
+SUMMARY_STEMS = {name: f"{TABLES}/{name}" for name in ("ranking", "composition", "detection")}
+PLOT_GROUPS = list(dict.fromkeys((s["dataset"], s["warmup"]) for s in SETTINGS))
+
+
+def table_files(stem):
+    return [f"{stem}.{ext}" for ext in TABLE_FORMATS]
+
+
+def plot_files(stem):
+    return [f"{stem}.png", f"{stem}.pdf"]
+
+
+TABLE_TARGETS = [
+    f"{TABLES}/runs.parquet",
+    f"{TABLES}/runs.csv",
+    *[path for stem in [*SUMMARY_STEMS.values(), *PIVOT_STEMS] for path in table_files(stem)],
 ]
-TABLE_TARGETS = [f"{TABLES}/runs.parquet", f"{TABLES}/runs.csv", f"{TABLES}/detection.csv", *PIVOT_TARGETS]

@@ -8,6 +8,9 @@ rule detect:
         detection=DETECTION,
     params:
         code=hash_of("noisyprune.stages.detect"),
+    resources:
+        mem_mb=config["resources"]["detect"]["mem_mb"],
+        runtime=config["resources"]["detect"]["runtime"],
     log:
         f"{WARMUP}/detect.log",
     script:

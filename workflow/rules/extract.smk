@@ -11,6 +11,8 @@ rule extract:
     threads: config["threads"]
     resources:
         gpu=GPU_PER_JOB,
+        mem_mb=config["resources"]["extract"]["mem_mb"],
+        runtime=config["resources"]["extract"]["runtime"],
     log:
         f"{WARMUP}/extract.log",
     script:

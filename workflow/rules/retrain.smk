@@ -14,6 +14,8 @@ rule retrain:
     threads: config["threads"]
     resources:
         gpu=GPU_PER_JOB,
+        mem_mb=config["resources"]["retrain"]["mem_mb"],
+        runtime=config["resources"]["retrain"]["runtime"],
     log:
         f"{TRAIN}/retrain.log",
     benchmark:

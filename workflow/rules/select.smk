@@ -10,6 +10,8 @@ rule select:
         code=select_code,
     resources:
         gpu=select_gpu,
+        mem_mb=config["resources"]["select"]["mem_mb"],
+        runtime=config["resources"]["select"]["runtime"],
     log:
         f"{SELECT}/select.log",
     benchmark:

@@ -15,6 +15,8 @@ rule warmup:
     threads: config["threads"]
     resources:
         gpu=GPU_PER_JOB,
+        mem_mb=config["resources"]["warmup"]["mem_mb"],
+        runtime=config["resources"]["warmup"]["runtime"],
     log:
         f"{WARMUP}/warmup.log",
     benchmark:

@@ -7,11 +7,14 @@ setup_logging(snakemake.log[0])
 run_aggregate_stage(
     run_files=snakemake.params.run_files,
     detection_files=snakemake.params.detection_files,
-    detection_output=snakemake.output.detection,
     settings=snakemake.params.settings,
-    pivot_outputs=snakemake.output.pivots,
+    pivot_stems=snakemake.params.pivot_stems,
     methods=snakemake.params.methods,
     fractions=snakemake.params.fractions,
+    rank_metric=snakemake.params.rank_metric,
     runs_parquet_output=snakemake.output.runs,
     runs_csv_output=snakemake.output.runs_csv,
+    detection_stem=snakemake.params.summary_stems["detection"],
+    ranking_stem=snakemake.params.summary_stems["ranking"],
+    composition_stem=snakemake.params.summary_stems["composition"],
 )

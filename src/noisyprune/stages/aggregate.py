@@ -1,4 +1,6 @@
-"""Stage 6, aggregate: one tidy row per run (``runs.parquet``/``runs.csv``) and paper-style pivots."""
+"""Stage 6, aggregate: one tidy row per run (``runs.parquet``/``runs.csv``), paper-style pivots per
+setting, the pruner ranking, the subset composition and the noise-detection table, each as CSV,
+Markdown, LaTeX and HTML (``reporting.render``)."""
 
 from __future__ import annotations
 
@@ -8,24 +10,21 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
-from noisyprune.artifacts import atomic_output, read_json, read_metadata
-from noisyprune.pruners.registry import REFERENCE_METHOD
+from noisyprune.artifacts import atomic_output, read_json, read_metadata, write_text
+from noisyprune.reporting import render
+from noisyprune.reporting.tables import (
+    composition_row,
+    method_order,
+    ranking_table,
+    setting_blocks,
+)
 
 log = logging.getLogger(__name__)
 
 RUN_KEYS = ("dataset", "noise", "seed", "warmup", "method", "fraction", "learner")
 
-# Metrics shown in the pivot tables, as percentages.
-PIVOT_METRICS = (
-    "test_acc_best",
-    "test_acc_last",
-    "relabel_acc_all",
-    "relabel_acc_subset_noisy",
-    "subset_noise_rate",
-)
 
 
 def _json_text(value: Any) -> str:
@@ -47,6 +46,8 @@ def run_row(metrics_path: str, subset_path: str, timing_path: str, warmup_histor
     row["fraction"] = float(row["fraction"])
     row["pruner"] = subset["method_entry"]["pruner"]
     row.update(metrics["metrics"])
+    composition = composition_row(subset)
+    row.update({f"subset_{key}": value for key, value in composition.items() if key != "subset_noise_rate"})
     row.update(
         {
             "warmup_test_acc": warmup.get("test_acc_last"),
@@ -91,37 +92,6 @@ def runs_table(rows: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
     return table.sort_values(list(RUN_KEYS), kind="stable").reset_index(drop=True)
 
 
-def _format_cell(values: pd.Series) -> str:
-    values = values.dropna() * 100.0
-    if values.empty:
-        return ""
-    if len(values) == 1:
-        return f"{values.iloc[0]:.2f}"
-    return f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
-
-
-def pivot_table(runs: pd.DataFrame, methods: Sequence[str], fractions: Sequence[float]) -> pd.DataFrame:
-    """Paper-style pivot of one setting's runs: rows (metric, method), columns fractions, cells
-    "mean ± sample std over seeds" in percent (just the mean for one seed, empty when missing).
-
-    ``methods`` gives the row order; the no-pruning reference ``full`` comes last.
-    """
-    fractions = sorted(float(f) for f in fractions)
-    method_order = [*methods, REFERENCE_METHOD]
-    records = []
-    for metric in PIVOT_METRICS:
-        for method in method_order:
-            mine = runs[runs["method"] == method] if not runs.empty else runs
-            if mine.empty:
-                continue
-            record = {"metric": metric, "method": method, "seeds": int(mine["seed"].nunique())}
-            for fraction in fractions:
-                cell = mine.loc[np.isclose(mine["fraction"], fraction), metric]
-                record[repr(fraction)] = _format_cell(cell)
-            records.append(record)
-    return pd.DataFrame(records, columns=["metric", "method", "seeds", *[repr(f) for f in fractions]])
-
-
 def write_csv(frame: pd.DataFrame, path: str) -> None:
     """Write ``frame`` as CSV without the index, atomically."""
     with atomic_output(path) as tmp:
@@ -136,30 +106,79 @@ def detection_table(detection_files: Sequence[Mapping[str, Any]]) -> pd.DataFram
         for score in result["scores"]:
             rows.append({
                 "dataset": entry["dataset"], "noise": entry["noise"], "seed": int(entry["seed"]),
-                "warmup": entry["warmup"], "noise_rate": result["noise_rate"], **score,
+                "warmup": entry["warmup"], "noise_rate": result["noise_rate"],
+                **{key: value for key, value in score.items() if key != "roc_tpr"},
             })
     return pd.DataFrame(rows, columns=["dataset", "noise", "seed", "warmup", "noise_rate", "score", "auroc",
                                        "average_precision"])
+
+
+
+
+# Columns of the subset composition table (means over seeds), from the tidy rows.
+COMPOSITION_COLUMNS = ("subset_budget", "subset_noise_rate", "subset_classes_present", "subset_min_class_share",
+                       "subset_max_class_share", "subset_imbalance", "subset_class_entropy")
+
+
+def composition_table(runs: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
+    """Realised noise rate and class balance of each subset: one row per (dataset, noise, warm-up,
+    method, fraction), means over seeds (``seeds`` counts them). Subsets are shared by every learner,
+    so each is counted once."""
+    keys = ["dataset", "noise", "warmup", "method", "fraction"]
+    columns = [*keys, "seeds", *COMPOSITION_COLUMNS]
+    if runs.empty:
+        return pd.DataFrame(columns=columns)
+    subsets = runs.drop_duplicates([*keys, "seed"])
+    table = subsets.groupby(keys)[list(COMPOSITION_COLUMNS)].mean()
+    table.insert(0, "seeds", subsets.groupby(keys)["seed"].nunique())
+    table = table.reset_index()
+    order = {method: index for index, method in enumerate(method_order(methods))}
+    table["_order"] = table["method"].map(order)
+    return (table.sort_values(["dataset", "noise", "warmup", "_order", "fraction"], kind="stable")
+            .drop(columns="_order").reset_index(drop=True)[columns])
+
+
+def write_table(stem: str, csv_frame: pd.DataFrame, markdown: str, latex: str, html_page: str) -> None:
+    """Write one table as ``stem``.csv/.md/.tex/.html, each atomically."""
+    write_csv(csv_frame, f"{stem}.csv")
+    write_text(markdown, f"{stem}.md")
+    write_text(latex, f"{stem}.tex")
+    write_text(html_page, f"{stem}.html")
+
+
+def write_frame(stem: str, frame: pd.DataFrame, title: str) -> None:
+    """Write a plain table (no pivot) in the four formats."""
+    write_table(stem, frame, render.frame_markdown(frame, title), render.frame_latex(frame, title),
+                render.frame_html(frame, title))
+
+
+def setting_title(setting: Mapping[str, str]) -> str:
+    """Human title of one pivot: "digits · sym40 · warm-up ce · learner elr"."""
+    return (f"{setting['dataset']} · {setting['noise']} · warm-up {setting['warmup']} · "
+            f"learner {setting['learner']}")
 
 
 def run_aggregate_stage(
     *,
     run_files: Sequence[Mapping[str, str]],
     detection_files: Sequence[Mapping[str, Any]],
-    detection_output: str,
     settings: Sequence[Mapping[str, str]],
-    pivot_outputs: Sequence[str],
+    pivot_stems: Sequence[str],
     methods: Sequence[str],
     fractions: Sequence[float],
+    rank_metric: str,
     runs_parquet_output: str,
     runs_csv_output: str,
+    detection_stem: str,
+    ranking_stem: str,
+    composition_stem: str,
 ) -> None:
-    """Collect every run into the tidy tables and write one pivot CSV per setting.
+    """Collect every run into the tidy tables and write every derived table.
 
     ``run_files``: per run, the paths ``metrics``, ``subset``, ``timing``, ``warmup_history`` and
-    ``features``. ``settings[i]`` (dataset, noise, warmup, learner) is written to ``pivot_outputs[i]``.
-    ``detection_files``: per warm-up, its wildcards and the ``path`` of its ``detection.json``,
-    collected into ``detection_output``.
+    ``features``. ``settings[i]`` (dataset, noise, warmup, learner) is written to
+    ``pivot_stems[i]`` + .csv/.md/.tex/.html. ``detection_files``: per warm-up, its wildcards and the
+    ``path`` of its ``detection.json``. ``rank_metric`` orders the ranking table.
     """
     table = runs_table(
         [
@@ -170,10 +189,18 @@ def run_aggregate_stage(
     with atomic_output(runs_parquet_output) as tmp:
         table.to_parquet(tmp, index=False)
     write_csv(table, runs_csv_output)
-    write_csv(detection_table(detection_files), detection_output)
-    for setting, output in zip(settings, pivot_outputs, strict=True):
+    write_frame(detection_stem, detection_table(detection_files), "Noise detection: AUROC and average "
+                "precision of each per-sample score (noisy = positive)")
+    write_frame(ranking_stem, ranking_table(table, methods, rank_metric),
+                f"Mean rank of each pruner by {rank_metric} across settings and fractions (1 = best)")
+    write_frame(composition_stem, composition_table(table, methods),
+                "Subset composition: realised noise rate and class balance (means over seeds)")
+    for setting, stem in zip(settings, pivot_stems, strict=True):
         mine = table
         for key, value in setting.items():
-            mine = mine[mine[key] == value]
-        write_csv(pivot_table(mine, methods, fractions), output)
+            mine = mine[mine[key] == value] if not mine.empty else mine
+        blocks = setting_blocks(mine, methods, fractions)
+        title = setting_title(setting)
+        write_table(stem, render.pivot_csv_frame(blocks), render.pivot_markdown(blocks, title),
+                    render.pivot_latex(blocks, title), render.pivot_html(blocks, title))
     log.info("aggregated %d runs into %d pivot tables", len(table), len(settings))

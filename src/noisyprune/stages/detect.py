@@ -7,7 +7,7 @@ import logging
 import numpy as np
 
 from noisyprune.artifacts import DYNAMICS, check_same_samples, read_table, write_json
-from noisyprune.detection import detection_quality, noise_scores
+from noisyprune.detection import ROC_GRID, detection_quality, noise_scores
 from noisyprune.stages.common import aligned_features, load_labels
 
 log = logging.getLogger(__name__)
@@ -26,4 +26,4 @@ def run_detect_stage(*, labels_path: str, features_path: str, dynamics_path: str
     for row in rows:
         log.info("%-30s AUROC %.4f  AP %.4f", row["score"], row["auroc"], row["average_precision"])
     write_json({"noise_rate": float(labels.is_noisy.mean()), "num_samples": len(labels.sample_id),
-                "scores": rows, "code_hash": code_hash}, output)
+                "scores": rows, "roc_fpr": ROC_GRID.tolist(), "code_hash": code_hash}, output)

@@ -1,0 +1,1 @@
+"""Tables, plots and their rendering for results/ and the Snakemake report."""

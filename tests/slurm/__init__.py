@@ -1,0 +1,1 @@
+"""A local Slurm cluster for the Slurm test (see cluster.py)."""

@@ -1,0 +1,139 @@
+"""The tiny run's tables, plots and Snakemake report: files, the cheap regeneration one-liner and the
+report rendered in a real headless Chromium (its DOM checked, a screenshot kept)."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import REPO, run_snakemake, scheduled_jobs
+
+pytestmark = pytest.mark.workflow
+
+TABLES = "results/tables"
+PLOTS = "results/plots"
+CHROMIUM = Path(os.environ.get("NOISYPRUNE_CHROMIUM", "/usr/bin/chromium"))
+# CI sets NOISYPRUNE_REQUIRE_BROWSER=1 so that a missing browser fails instead of skipping.
+REQUIRE_BROWSER = os.environ.get("NOISYPRUNE_REQUIRE_BROWSER") == "1"
+# Where the screenshot goes (kept after the run, git-ignored).
+ARTIFACTS = Path(os.environ.get("NOISYPRUNE_TEST_ARTIFACTS", REPO / "test-artifacts"))
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+
+
+def test_every_table_format_and_figure_is_written(finished_run):
+    workdir, _ = finished_run
+    for stem in ("ranking", "composition", "detection", "pivot/digits__sym40__ce__ce", "pivot/digits__sym40__ce__elr"):
+        for ext in ("csv", "md", "tex", "html"):
+            assert (workdir / TABLES / f"{stem}.{ext}").stat().st_size > 0, (stem, ext)
+    for stem in ("digits__ce__test_acc", "digits__ce__relabel_acc", "digits__ce__noise_rate", "digits__ce__timing",
+                 "digits__ce__detection_roc", "digits__sym40__ce__ce__learning_curves",
+                 "digits__sym40__ce__elr__learning_curves"):
+        assert (workdir / PLOTS / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
+        assert (workdir / PLOTS / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
+    ranking = pd.read_csv(workdir / TABLES / "ranking.csv")
+    assert sorted(ranking["method"]) == ["forgetting", "prune4rel", "small_loss", "uniform"]
+    assert (ranking["cells"] == 2).all()  # 2 learners × 1 pruned fraction
+    composition = pd.read_csv(workdir / TABLES / "composition.csv")
+    runs = pd.read_parquet(workdir / TABLES / "runs.parquet")
+    small_loss = composition[composition["method"] == "small_loss"]
+    assert small_loss["subset_noise_rate"].item() == pytest.approx(
+        runs.loc[runs["method"] == "small_loss", "subset_noise_rate"].iloc[0])
+    assert small_loss["subset_budget"].item() == 629
+
+
+def test_tables_and_plots_regenerate_without_training(finished_run, tmp_path):
+    source, config = finished_run
+    workdir = tmp_path / "copy"
+    shutil.copytree(source, workdir, symlinks=True)
+    (workdir / TABLES / "ranking.md").unlink()
+    regenerate = ("--cores", "1", "--forcerun", "aggregate", "plots", "--rerun-triggers", "mtime")
+    dry = run_snakemake(workdir, config, *regenerate, "--dry-run")
+    assert sorted(rule for rule, _ in scheduled_jobs(dry.stdout)) == ["aggregate", "all", "plots"], dry.stdout
+    run_snakemake(workdir, config, *regenerate)
+    assert (workdir / TABLES / "ranking.md").is_file()
+
+
+@pytest.fixture(scope="module")
+def report_html(finished_run, tmp_path_factory):
+    """``snakemake --report`` of a copy of the tiny run."""
+    source, config = finished_run
+    workdir = tmp_path_factory.mktemp("report") / "run"
+    shutil.copytree(source, workdir, symlinks=True)
+    run_snakemake(workdir, config, "--report", "results/report.html")
+    return workdir / "results" / "report.html"
+
+
+def _browser():
+    """Playwright's sync API and Debian's Chromium, or a skip (a failure under CI)."""
+    problem = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        problem = "playwright is not installed"
+    if problem is None and not CHROMIUM.is_file():
+        problem = f"{CHROMIUM} not found (Debian package chromium)"
+    if problem:
+        if REQUIRE_BROWSER:
+            pytest.fail(f"browser test required but {problem}")
+        pytest.skip(problem)
+    return sync_playwright
+
+
+def test_report_shows_every_table_and_plot_in_headless_chromium(report_html):
+    assert report_html.stat().st_size > 100_000
+    sync_playwright = _browser()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            # No network: the report is self-contained, so block anything that is not file:/data:.
+            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
+                       else route.abort())
+            page.goto(report_html.as_uri())
+            nav = page.locator("nav").first  # the side menu (the breadcrumbs are a second <nav>)
+            nav.get_by_text("Results").wait_for()
+            assert {"Tables", "Plots"} <= set(nav.inner_text().split("\n"))
+
+            # A pivot table: rendered inside the report's frame with every pruner and real numbers.
+            nav.get_by_text("Tables", exact=True).click()
+            nav.get_by_text("Pivots · digits").click()
+            nav.get_by_text("elr", exact=True).click()  # the learner label filter
+            nav.locator("tr", has_text="sym40").locator("a").first.click()
+            frame = _frame_with(page, "table.noisyprune")
+            tables = frame.locator("table.noisyprune")
+            assert tables.count() == 5  # one per pivot metric
+            first = tables.first.inner_text()
+            for method in ("uniform", "small_loss", "prune4rel", "forgetting", "full"):
+                assert method in first
+            expected = (report_html.parent / "tables/pivot/digits__sym40__ce__elr.md").read_text()
+            prune4rel_md = next(line for line in expected.splitlines() if line.startswith("| prune4rel"))
+            number = prune4rel_md.split("|")[3].strip().strip("*")
+            assert number in first
+            page.screenshot(path=str(ARTIFACTS / "report_pivot.png"))
+
+            # The accuracy-vs-fraction plot: an image that the browser decoded.
+            page.locator("nav").nth(1).get_by_text("Results").click()  # breadcrumbs back to the top
+            nav.get_by_text("Plots", exact=True).click()
+            nav.get_by_text("test_acc", exact=True).click()
+            nav.locator("tr", has_text="digits").locator("a").first.click()
+            image = page.locator("img[src^='data:image/png']")
+            image.first.wait_for()
+            assert image.first.evaluate("img => img.naturalWidth") > 500
+            page.screenshot(path=str(ARTIFACTS / "report_plot.png"))
+        finally:
+            browser.close()
+
+
+def _frame_with(page, selector, timeout_ms=10_000):
+    """The page's child frame that contains ``selector`` (the report shows HTML results in an iframe)."""
+    waited = 0
+    while waited < timeout_ms:
+        for frame in page.frames:
+            if frame.locator(selector).count():
+                return frame
+        page.wait_for_timeout(200)
+        waited += 200
+    raise AssertionError(f"no frame shows {selector}; frames: {[f.url[:60] for f in page.frames]}")

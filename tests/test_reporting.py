@@ -1,0 +1,230 @@
+"""Tables, their renderings and the plots, on tidy rows whose right answers are known."""
+
+import math
+import re
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from noisyprune.reporting import plots, render
+from noisyprune.reporting.style import method_styles
+from noisyprune.reporting.tables import (
+    composition_row,
+    pivot_block,
+    ranking_table,
+    setting_blocks,
+)
+from noisyprune.stages.aggregate import composition_table
+
+METHODS = ["uniform", "small_loss", "prune4rel"]
+FRACTIONS = [0.2, 0.5, 1.0]
+
+
+def tidy_runs(seeds=(0, 1, 2), learners=("ce",), noises=("sym40",), drop=()):
+    """Synthetic tidy rows: accuracy depends on method, fraction and seed in a known way."""
+    rng = np.random.default_rng(0)
+    rows = []
+    for noise in noises:
+        for learner in learners:
+            for seed in seeds:
+                for m_index, method in enumerate(METHODS):
+                    for fraction in (0.2, 0.5):
+                        if (method, fraction) in drop:
+                            continue
+                        rows.append({
+                            "dataset": "digits", "noise": noise, "warmup": "ce", "learner": learner,
+                            "seed": seed, "method": method, "fraction": fraction,
+                            "test_acc_last": 0.5 + 0.1 * m_index + 0.2 * fraction + rng.normal(0, 0.01),
+                            "test_acc_best": 0.6 + 0.05 * m_index,
+                            "relabel_acc_all": 0.7 - 0.05 * m_index + rng.normal(0, 0.01),
+                            "relabel_acc_subset_noisy": np.nan if method == "small_loss" else 0.4,
+                            "subset_noise_rate": 0.4 - 0.1 * m_index,
+                            "select_seconds": 0.1 * (m_index + 1), "retrain_seconds": 2.0 + m_index,
+                            "subset_budget": int(1000 * fraction), "subset_classes_present": 10,
+                            "subset_min_class_share": 0.08, "subset_max_class_share": 0.12,
+                            "subset_imbalance": 1.5, "subset_class_entropy": 0.99,
+                        })
+                rows.append({
+                    "dataset": "digits", "noise": noise, "warmup": "ce", "learner": learner, "seed": seed,
+                    "method": "full", "fraction": 1.0, "test_acc_last": 0.95, "test_acc_best": 0.96,
+                    "relabel_acc_all": 0.9, "relabel_acc_subset_noisy": 0.8, "subset_noise_rate": 0.4,
+                    "select_seconds": 0.0, "retrain_seconds": 5.0, "subset_budget": 1000,
+                    "subset_classes_present": 10, "subset_min_class_share": 0.09,
+                    "subset_max_class_share": 0.11, "subset_imbalance": 1.2, "subset_class_entropy": 1.0,
+                })
+    return pd.DataFrame(rows)
+
+
+def test_pivot_cells_are_mean_and_sample_std_of_the_tidy_rows():
+    runs = tidy_runs()
+    block = pivot_block(runs, "test_acc_last", METHODS, FRACTIONS)
+    for method in METHODS:
+        for fraction in (0.2, 0.5):
+            values = runs.loc[(runs["method"] == method) & (runs["fraction"] == fraction), "test_acc_last"]
+            assert block.mean.loc[method, fraction] == pytest.approx(values.mean())
+            assert block.std.loc[method, fraction] == pytest.approx(values.std(ddof=1))
+            assert block.count.loc[method, fraction] == 3
+    assert block.mean.loc["full", 1.0] == pytest.approx(0.95)
+    frame = render.pivot_csv_frame([block])
+    cell = frame.loc[frame["method"] == "uniform", "0.2"].item()
+    values = runs.loc[(runs["method"] == "uniform") & (runs["fraction"] == 0.2), "test_acc_last"] * 100
+    assert cell == f"{values.mean():.2f} ± {values.std(ddof=1):.2f}"
+
+
+def test_best_pruner_of_each_column_is_marked_and_the_reference_never_competes():
+    runs = tidy_runs()
+    accuracy = pivot_block(runs, "test_acc_last", METHODS, FRACTIONS)
+    assert accuracy.best.loc["prune4rel", 0.2] and accuracy.best.loc["prune4rel", 0.5]
+    assert accuracy.best.sum().sum() == 2  # full (95%, higher) is not marked, and 1.0 has no competitor
+    noise_rate = pivot_block(runs, "subset_noise_rate", METHODS, FRACTIONS)  # lower is better
+    assert noise_rate.best.loc["prune4rel", 0.2] and not noise_rate.best.loc["uniform", 0.2]
+    frame = render.pivot_csv_frame([accuracy])
+    assert frame.loc[frame["method"] == "prune4rel", "0.2"].item().endswith(" *")
+    assert not frame.loc[frame["method"] == "full", "1.0"].item().endswith("*")
+
+
+def test_missing_runs_and_undefined_metrics_are_missing_not_zero():
+    runs = tidy_runs(drop={("small_loss", 0.5)})
+    blocks = setting_blocks(runs, METHODS, FRACTIONS)
+    accuracy = blocks[[b.metric for b in blocks].index("test_acc_last")]
+    assert math.isnan(accuracy.mean.loc["small_loss", 0.5]) and accuracy.count.loc["small_loss", 0.5] == 0
+    noisy = blocks[[b.metric for b in blocks].index("relabel_acc_subset_noisy")]
+    assert math.isnan(noisy.mean.loc["small_loss", 0.2])  # NaN metric (e.g. no clean labels)
+    csv = render.pivot_csv_frame(blocks)
+    row = csv[(csv["metric"] == "test_acc_last") & (csv["method"] == "small_loss")]
+    assert row["0.5"].item() == "" and row["0.2"].item() != ""
+    markdown = render.pivot_markdown(blocks, "t")
+    latex = render.pivot_latex(blocks, "t")
+    assert "| small_loss | 3 | " in markdown
+    small_loss_md = [line for line in markdown.splitlines() if line.startswith("| small_loss")][1]
+    assert small_loss_md.rstrip(" |").endswith("–")
+    small_loss_tex = [line for line in latex.splitlines() if line.startswith(r"small\_loss")][1]
+    assert "--" in small_loss_tex and " 0.00" not in small_loss_tex
+    # One seed: just the mean, no "± nan".
+    single = render.pivot_csv_frame([pivot_block(tidy_runs(seeds=(0,)), "test_acc_last", METHODS, FRACTIONS)])
+    assert "±" not in "".join(single["0.2"]) and "nan" not in "".join(single["0.2"])
+
+
+def _numbers(text):
+    return [float(x) for x in re.findall(r"\d+\.\d\d", text)]
+
+
+def test_latex_markdown_csv_and_html_render_the_same_numbers():
+    blocks = setting_blocks(tidy_runs(drop={("uniform", 0.2)}), METHODS, FRACTIONS)
+    markdown = render.pivot_markdown(blocks, "digits")
+    latex = render.pivot_latex(blocks, "digits")
+    html = render.pivot_html(blocks, "digits")
+    csv = render.pivot_csv_frame(blocks)
+    md_rows = [line for line in markdown.splitlines() if line.startswith("| ") and not line.startswith("| pruner")]
+    tex_rows = [line for line in latex.splitlines() if line.endswith(r"\\") and not line.startswith("Pruner")]
+    html_rows = re.findall(r"<tr><td>.*?</tr>", html)
+    csv_rows = [" ".join(str(v) for v in row[3:]) for row in csv.itertuples(index=False)]
+    assert len(md_rows) == len(tex_rows) == len(html_rows) == len(csv_rows) == len(blocks) * 4
+    for md, tex, page, plain in zip(md_rows, tex_rows, html_rows, csv_rows, strict=True):
+        assert _numbers(md) == _numbers(tex) == _numbers(page) == _numbers(plain)
+        assert md.count("**") == 2 * tex.count(r"\textbf") == 2 * page.count("<b>") == 2 * plain.count("*")
+    assert r"\toprule" in latex and r"\bottomrule" in latex and r"small\_loss" in latex
+
+
+def test_ranking_averages_per_cell_ranks_across_settings():
+    runs = tidy_runs(learners=("ce", "elr"))
+    table = ranking_table(runs, METHODS, "test_acc_last")
+    # prune4rel is best, uniform worst in every one of the 2 learners × 2 fractions cells.
+    assert list(table["method"]) == ["prune4rel", "small_loss", "uniform"]
+    assert list(table["mean_rank"]) == [1.0, 2.0, 3.0]
+    assert list(table["cells"]) == [4, 4, 4] and list(table["wins"]) == [4, 0, 0]
+    # Ties share the average rank; lower-is-better metrics rank ascending.
+    tied = ranking_table(runs.assign(test_acc_last=0.5), METHODS, "test_acc_last")
+    assert set(tied["mean_rank"]) == {2.0}
+    noise = ranking_table(runs, METHODS, "subset_noise_rate")
+    assert noise["method"].iloc[0] == "prune4rel"
+
+
+def test_composition_of_a_subset_from_its_class_counts():
+    row = composition_row({"class_counts": [30, 10, 0, 60], "budget": 100, "noise_rate": 0.25})
+    assert row["classes_present"] == 3 and row["num_classes"] == 4
+    assert row["min_class_share"] == 0.0 and row["max_class_share"] == pytest.approx(0.6)
+    assert row["imbalance"] == math.inf
+    shares = np.array([0.3, 0.1, 0.6])
+    assert row["class_entropy"] == pytest.approx(-(shares * np.log(shares)).sum() / np.log(4))
+    balanced = composition_row({"class_counts": [5, 5], "budget": 10, "noise_rate": 0.0})
+    assert balanced["class_entropy"] == pytest.approx(1.0) and balanced["imbalance"] == 1.0
+    table = composition_table(tidy_runs(learners=("ce", "elr")), METHODS)
+    assert len(table) == 7  # 3 methods × 2 fractions + full, counted once whatever the learners
+    assert (table["seeds"] == 3).all()
+
+
+def test_accuracy_plot_has_one_line_per_pruner_with_the_mean_over_seeds():
+    runs = tidy_runs(learners=("ce", "elr"), noises=("sym20", "sym40"))
+    styles = method_styles(METHODS)
+    figure = plots.metric_vs_fraction(runs, "test_acc_last", styles, "t")
+    axes = figure.axes
+    assert len(axes) == 4  # 2 noises × 2 learners
+    for ax in axes:
+        lines = {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
+        assert set(lines) == {*METHODS, "full"}
+        panel = runs[(runs["noise"] == ax.get_title().split(" · ")[0])
+                     & (runs["learner"] == ax.get_title().split(" · ")[1])]
+        for method in METHODS:
+            expected = panel[panel["method"] == method].groupby("fraction")["test_acc_last"].mean() * 100
+            np.testing.assert_allclose(lines[method].get_xdata(), [20.0, 50.0])
+            np.testing.assert_allclose(lines[method].get_ydata(), expected.to_numpy())
+            assert lines[method].get_color() == styles[method].colour
+        np.testing.assert_allclose(lines["full"].get_ydata(), [95.0, 95.0])
+    # The same pruner has the same look in another plot.
+    other = plots.metric_vs_fraction(runs, "relabel_acc_all", styles, "t")
+    prune4rel = next(ln for ln in other.axes[0].get_lines() if ln.get_label() == "prune4rel")
+    assert (prune4rel.get_color(), prune4rel.get_marker()) == (styles["prune4rel"].colour, styles["prune4rel"].marker)
+
+
+def test_a_missing_run_is_a_gap_in_the_plot():
+    runs = tidy_runs(drop={("uniform", 0.5)})
+    figure = plots.metric_vs_fraction(runs, "test_acc_last", method_styles(METHODS), "t")
+    uniform = next(ln for ln in figure.axes[0].get_lines() if ln.get_label() == "uniform")
+    np.testing.assert_allclose(uniform.get_xdata(), [20.0])
+
+
+def test_styles_are_fixed_by_the_configured_order_and_distinct():
+    styles = method_styles(METHODS)
+    assert method_styles([*METHODS, "forgetting"])["small_loss"] == styles["small_loss"]
+    looks = {(s.colour, s.marker) for name, s in styles.items()}
+    assert len(looks) == len(styles)
+
+
+def test_timing_learning_curve_and_roc_figures_hold_the_data():
+    runs = tidy_runs()
+    styles = method_styles(METHODS)
+    timing = plots.timing_figure(runs, styles, "t")
+    select_bars = {c.get_label(): c.patches[0].get_height() for c in timing.axes[0].containers
+                   if hasattr(c, "patches")}
+    assert select_bars["prune4rel"] == pytest.approx(0.3) and select_bars["full"] == 0.0
+    retrain_bars = {c.get_label(): c.patches[0].get_height() for c in timing.axes[1].containers
+                    if hasattr(c, "patches")}
+    assert retrain_bars["small_loss"] == pytest.approx(3.0)
+
+    histories = pd.DataFrame([
+        {"epoch": e, "test_acc": 0.1 * e + 0.01 * s, "method": m, "fraction": f, "seed": s}
+        for m, f in (("uniform", 0.2), ("uniform", 0.5), ("prune4rel", 0.2), ("full", 1.0))
+        for s in (0, 1) for e in (1, 2, 3)
+    ])
+    curves = plots.learning_curves(histories, styles, "t")
+    assert len(curves.axes) == 2  # one panel per pruned fraction
+    lines = {ln.get_label(): ln for ln in curves.axes[0].get_lines()}
+    assert set(lines) == {"uniform", "prune4rel", "full"}
+    np.testing.assert_allclose(lines["uniform"].get_ydata(), [10.5, 20.5, 30.5])
+
+    grid = list(np.linspace(0, 1, 5))
+    roc = plots.roc_figure([
+        {"noise": "sym40", "seed": s, "score": score, "auroc": 0.9, "fpr": grid, "tpr": [0, 0.5, 0.8, 0.9, 1.0]}
+        for s in (0, 1) for score in ("loss", "el2n")
+    ], "t")
+    labels = [ln.get_label() for ln in roc.axes[0].get_lines() if not ln.get_label().startswith("_")]
+    assert labels == ["loss (0.900)", "el2n (0.900)"]
+
+
+def test_save_figure_writes_png_and_pdf(tmp_path):
+    figure = plots.metric_vs_fraction(tidy_runs(), "test_acc_last", method_styles(METHODS), "t")
+    plots.save_figure(figure, str(tmp_path / "a.png"), str(tmp_path / "a.pdf"))
+    assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
+    assert (tmp_path / "a.pdf").read_bytes()[:4] == b"%PDF"

@@ -1,0 +1,51 @@
+"""profiles/slurm without a cluster: a dry run shows what each job would ask Slurm for.
+
+The real submissions are tested in test_slurm.py (root and Slurm needed); this one runs anywhere.
+"""
+
+import re
+
+import pytest
+from conftest import REPO, run_snakemake
+
+pytestmark = pytest.mark.workflow
+
+SLURM_ENV = {
+    "NOISYPRUNE_SLURM_PARTITION": "cpu-part",
+    "NOISYPRUNE_SLURM_GPU_PARTITION": "gpu-part",
+    "NOISYPRUNE_SLURM_ACCOUNT": "proj-1",
+}
+
+
+def job_resources(dry_run_output: str) -> dict[str, list[dict[str, str]]]:
+    """``rule → [resources of each job]`` from a dry run's job blocks."""
+    found: dict[str, list[dict[str, str]]] = {}
+    for block in re.split(r"\n(?=(?:local)?rule \w+:)", "\n" + dry_run_output):
+        header = re.match(r"\s*(?:local)?rule (\w+):", block)
+        resources = re.search(r"^\s+resources: (.+)$", block, flags=re.MULTILINE)
+        if header and resources:
+            pairs = (item.split("=", 1) for item in resources.group(1).split(", "))
+            found.setdefault(header.group(1), []).append(dict(pairs))
+    return found
+
+
+def test_slurm_profile_maps_rules_to_partitions_gpus_and_the_configs_requests(tiny_config, tmp_path, monkeypatch):
+    for name, value in SLURM_ENV.items():
+        monkeypatch.setenv(name, value)
+    tiny_config["device"] = "auto"  # GPU rules ask for a GPU (a dry run needs none)
+    tiny_config["resources"] = {"retrain": {"runtime": 1440}}
+    result = run_snakemake(tmp_path, tiny_config, "--dry-run", "--profile", str(REPO / "profiles" / "slurm"),
+                           "--workflow-profile", "none")
+    jobs = job_resources(result.stdout)
+    assert {"noise", "warmup", "extract", "detect", "select", "retrain"} <= set(jobs)
+    for rule in ("warmup", "extract", "retrain"):
+        for resources in jobs[rule]:
+            assert resources["slurm_partition"] == "gpu-part" and resources["gpu"] == "1", (rule, resources)
+    for rule in ("noise", "detect", "select"):
+        for resources in jobs[rule]:
+            assert resources["slurm_partition"] == "cpu-part" and resources.get("gpu", "0") == "0", (rule, resources)
+    assert all(r["slurm_account"] == "proj-1" for rule_jobs in jobs.values() for r in rule_jobs)
+    # mem_mb/runtime come from the config's `resources`: defaults, and the override for retrain.
+    assert {(r["mem_mb"], r["runtime"]) for r in jobs["retrain"]} == {("16000", "1440")}
+    assert {(r["mem_mb"], r["runtime"]) for r in jobs["warmup"]} == {("16000", "240")}
+    assert {(r["mem_mb"], r["runtime"]) for r in jobs["noise"]} == {("4000", "15")}
