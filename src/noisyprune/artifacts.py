@@ -132,8 +132,9 @@ def _kind_matches(arrow_type: pa.DataType, kind: ColumnKind) -> bool:
 class Contract:
     """What a stage promises about one artifact file.
 
-    ``columns`` must all be present with the given kinds and without nulls; ``unique`` columns hold
-    no duplicates; ``metadata_keys`` must exist in the JSON metadata; ``label_columns`` hold class
+    ``columns`` must all be present with the given kinds and without nulls, except ``unknowable``
+    columns, which may instead be null in every row (e.g. clean labels of intrinsically noisy data:
+    known for all samples or for none); ``unique`` columns hold no duplicates; ``metadata_keys`` must exist in the JSON metadata; ``label_columns`` hold class
     indices in ``[0, metadata["num_classes"])``; ``class_vectors`` are vector columns whose width must
     equal ``num_classes``.
     """
@@ -144,6 +145,7 @@ class Contract:
     unique: tuple[str, ...] = ("sample_id",)
     label_columns: tuple[str, ...] = ()
     class_vectors: tuple[str, ...] = ()
+    unknowable: tuple[str, ...] = ()
     description: str = field(default="", compare=False)
 
     def validate(self, table: pa.Table, metadata: Mapping[str, Any], source: str) -> None:
@@ -159,7 +161,8 @@ class Contract:
                 raise ArtifactError(
                     f"{where}: column {column.name!r} has type {data.type}, expected {column.kind}"
                 )
-            if data.null_count:
+            all_null = column.name in self.unknowable and data.null_count == len(data)
+            if data.null_count and not all_null:
                 raise ArtifactError(f"{where}: column {column.name!r} has {data.null_count} null values")
         missing_keys = [key for key in self.metadata_keys if key not in metadata]
         if missing_keys:
@@ -174,6 +177,8 @@ class Contract:
         if self.label_columns or self.class_vectors:
             num_classes = int(metadata["num_classes"])
             for name in self.label_columns:
+                if table.column(name).null_count:
+                    continue  # an unknowable column that is unknown (checked above)
                 labels = table.column(name).to_numpy()
                 if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
                     raise ArtifactError(
@@ -299,6 +304,8 @@ LABELS = Contract(
     ),
     metadata_keys=("dataset", "noise", "num_classes", "noise_rate", "transition_matrix"),
     label_columns=("clean_label", "noisy_label"),
+    # Intrinsically noisy data (WebVision, Clothing-1M) has no clean training labels: both null.
+    unknowable=("clean_label", "is_noisy"),
 )
 
 DYNAMICS = Contract(

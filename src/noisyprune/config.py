@@ -136,6 +136,11 @@ def check_noise_fits_datasets(config: Mapping[str, Any]) -> None:
         loader = config["datasets"][dataset]["loader"]
         for noise in sweep["noise"]:
             entry = config["noise"][noise]
+            if not config["datasets"][dataset].get("clean_labels", True) and entry["kind"] != "none":
+                raise ConfigError(
+                    f"config key 'noise.{noise}.kind': dataset {dataset!r} has no clean training labels "
+                    f"(clean_labels: false: its noise is intrinsic), so only kind 'none' applies, not {entry['kind']!r}"
+                )
             if entry["kind"] == "human" and entry["labels"] not in HUMAN_LABEL_SETS.get(loader, ()):
                 raise ConfigError(
                     f"config key 'noise.{noise}.labels': human label set {entry['labels']!r} does not exist "

@@ -11,15 +11,22 @@ def masked_accuracy(predicted: np.ndarray, truth: np.ndarray, mask: np.ndarray) 
     return float((predicted[mask] == truth[mask]).sum() / count) if count else float("nan")
 
 
+RELABELING_METRICS = ("relabel_acc_all", "relabel_acc_subset", "relabel_acc_subset_noisy", "relabel_acc_noisy",
+                      "relabel_acc_pruned")
+
+
 def relabeling_metrics(
-    relabel: np.ndarray, clean: np.ndarray, is_noisy: np.ndarray, in_subset: np.ndarray
+    relabel: np.ndarray, clean: np.ndarray | None, is_noisy: np.ndarray | None, in_subset: np.ndarray
 ) -> dict[str, float]:
     """Re-labeling accuracy (RA): how often the learner's corrected label equals the clean label.
 
     All arrays are ``(n,)`` over the full training set. Reported over every sample
     (``relabel_acc_all``, the Prune4ReL objective), the kept subset, the noisy samples of the
     subset (how many wrong labels the learner fixed), all noisy samples, and the pruned samples.
+    Without clean labels (``clean``/``is_noisy`` ``None``: intrinsic noise) every value is NaN.
     """
+    if clean is None or is_noisy is None:
+        return dict.fromkeys(RELABELING_METRICS, float("nan"))
     everything = np.ones_like(in_subset, dtype=bool)
     return {
         "relabel_acc_all": masked_accuracy(relabel, clean, everything),

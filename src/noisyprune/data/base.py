@@ -29,6 +29,9 @@ class ArrayDataset:
     class_groups: tuple[tuple[int, ...], ...] | None = None
     # Named alternative label sets for the training split, e.g. CIFAR-N's human labels by noise name.
     label_sets: dict[str, np.ndarray] | None = field(default=None, repr=False)
+    # False for intrinsically noisy data (WebVision, Clothing-1M): ``train_y`` then holds the labels as
+    # given, and nothing knows which of them are wrong.
+    clean_labels_known: bool = True
 
     def __post_init__(self) -> None:
         if len(self.train_x) != len(self.train_y):

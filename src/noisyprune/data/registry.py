@@ -23,8 +23,13 @@ DATASETS = Registry(
         "cifar100n": "noisyprune.data.cifar:load_cifar100n",
         "arrays": "noisyprune.data.arrays:load_arrays",
         "tabular": "noisyprune.data.arrays:load_tabular",
+        "image_folder": "noisyprune.data.images:load_image_folder",
+        "file_list": "noisyprune.data.images:load_file_list",
     },
 )
+
+# Loaders that apply max_train/max_test themselves (same stratified subset as limit_samples).
+LIMIT_BEFORE_DECODING = frozenset({"image_folder", "file_list"})
 
 
 def load_dataset(name: str, entry: Mapping[str, Any]) -> ArrayDataset:
@@ -35,6 +40,9 @@ def load_dataset(name: str, entry: Mapping[str, Any]) -> ArrayDataset:
     generic = ("loader", "model", "augment", "max_train", "max_test")
     options = {key: value for key, value in entry.items() if key not in generic}
     loader = DATASETS.get(entry["loader"])
+    if entry["loader"] in LIMIT_BEFORE_DECODING:
+        # File-backed images: draw the subset from the file list, so the rest is never decoded.
+        return loader(name=name, max_train=entry.get("max_train"), max_test=entry.get("max_test"), **options)
     data = loader(name=name, **options)
     return limit_samples(data, entry.get("max_train"), entry.get("max_test"))
 

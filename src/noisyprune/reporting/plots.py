@@ -110,6 +110,15 @@ def roc_figure(curves: Sequence[Mapping], title: str) -> Figure:
     shared FPR grid); the legend gives each score's AUROC. ``curves``: dicts with ``noise``,
     ``seed``, ``score``, ``auroc``, ``fpr`` and ``tpr`` (lists on the same grid)."""
     frame = pd.DataFrame(list(curves))
+    if frame.empty:
+        # Intrinsic noise: no clean training labels, so no detector can be scored.
+        figure = Figure(figsize=(PANEL_SIZE[0] + 2.4, PANEL_SIZE[1]), layout="constrained")
+        figure.suptitle(title)
+        ax = figure.subplots()
+        ax.text(0.5, 0.5, "no clean training labels:\nnoise detection cannot be measured", ha="center",
+                va="center", transform=ax.transAxes)
+        ax.set_axis_off()
+        return figure
     noises = sorted(frame["noise"].unique())
     figure = Figure(figsize=(PANEL_SIZE[0] * len(noises) + 2.4, PANEL_SIZE[1] + 0.8), layout="constrained")
     axes = figure.subplots(1, len(noises), squeeze=False)

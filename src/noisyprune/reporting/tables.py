@@ -150,7 +150,8 @@ def composition_row(metadata: dict) -> dict:
     entropy = float(-(present * np.log(present)).sum() / np.log(len(counts))) if total and len(counts) > 1 else np.nan
     return {
         "budget": int(metadata["budget"]),
-        "subset_noise_rate": float(metadata["noise_rate"]),
+        # None (→ NaN, shown as missing) when the clean labels are unknown (intrinsic noise)
+        "subset_noise_rate": np.nan if metadata["noise_rate"] is None else float(metadata["noise_rate"]),
         "classes_present": int((counts > 0).sum()),
         "num_classes": len(counts),
         "min_class_share": float(shares.min()) if total else np.nan,

@@ -22,15 +22,32 @@ from noisyprune.errors import ArtifactError
 
 @dataclass(frozen=True)
 class NoisyLabels:
-    """The contents of ``labels.parquet``, sorted by ``sample_id`` (arrays of shape ``(n,)``)."""
+    """The contents of ``labels.parquet``, sorted by ``sample_id`` (arrays of shape ``(n,)``).
+
+    ``clean`` and ``is_noisy`` are ``None`` for intrinsically noisy data (no clean training labels):
+    code that needs them must check :attr:`clean_known` and report its metric as missing.
+    """
 
     sample_id: np.ndarray
-    clean: np.ndarray
+    clean: np.ndarray | None
     noisy: np.ndarray
-    is_noisy: np.ndarray
+    is_noisy: np.ndarray | None
     num_classes: int
     metadata: dict[str, Any]
     path: str
+
+    @property
+    def clean_known(self) -> bool:
+        """Whether the clean training labels (and so which labels are wrong) are known."""
+        return self.clean is not None
+
+    def noise_rate(self, mask: np.ndarray | None = None) -> float:
+        """Fraction of wrong labels among the ``mask``-ed samples (all if ``None``); NaN when the
+        clean labels are unknown or nothing is masked."""
+        if self.is_noisy is None:
+            return float("nan")
+        chosen = self.is_noisy if mask is None else self.is_noisy[mask]
+        return float(chosen.mean()) if chosen.size else float("nan")
 
 
 def load_labels(path: str, dataset: ArrayDataset | None = None) -> NoisyLabels:
@@ -38,11 +55,12 @@ def load_labels(path: str, dataset: ArrayDataset | None = None) -> NoisyLabels:
     (same sample ids and clean labels), so a stale file cannot be silently paired with new data."""
     artifact = read_table(path, LABELS)
     order = np.argsort(artifact.numpy("sample_id"), kind="stable")
+    known = artifact.table.column("clean_label").null_count == 0 or len(artifact) == 0
     labels = NoisyLabels(
         sample_id=artifact.numpy("sample_id")[order],
-        clean=artifact.numpy("clean_label")[order],
+        clean=artifact.numpy("clean_label")[order] if known else None,
         noisy=artifact.numpy("noisy_label")[order],
-        is_noisy=artifact.numpy("is_noisy")[order],
+        is_noisy=artifact.numpy("is_noisy")[order] if known else None,
         num_classes=int(artifact.metadata["num_classes"]),
         metadata=artifact.metadata,
         path=str(path),
@@ -51,7 +69,9 @@ def load_labels(path: str, dataset: ArrayDataset | None = None) -> NoisyLabels:
         matches = (
             len(labels.sample_id) == dataset.num_train
             and np.array_equal(labels.sample_id, np.arange(dataset.num_train))
-            and np.array_equal(labels.clean, dataset.train_y)
+            and labels.clean_known == dataset.clean_labels_known
+            # without clean labels the dataset's labels are the given ones
+            and np.array_equal(labels.clean if labels.clean_known else labels.noisy, dataset.train_y)
             and labels.num_classes == dataset.num_classes
         )
         if not matches:

@@ -18,6 +18,11 @@ def run_detect_stage(*, labels_path: str, features_path: str, dynamics_path: str
     """Score every training sample with each pruner score and measure how well it finds the
     mislabelled ones (AUROC, average precision), written with the realised noise rate."""
     labels = load_labels(labels_path)
+    if not labels.clean_known:
+        log.info("no clean training labels (intrinsic noise): noise detection cannot be measured")
+        write_json({"noise_rate": None, "num_samples": len(labels.sample_id), "scores": [],
+                    "roc_fpr": ROC_GRID.tolist(), "code_hash": code_hash}, output)
+        return
     features = aligned_features(features_path, labels.sample_id, labels_path)
     dynamics = read_table(dynamics_path, DYNAMICS)
     check_same_samples(labels.sample_id, np.unique(dynamics.numpy("sample_id")), labels_path, dynamics_path)

@@ -11,6 +11,7 @@ import numpy as np
 from noisyprune import __version__
 from noisyprune.artifacts import LABELS, write_table
 from noisyprune.data import load_dataset
+from noisyprune.errors import ConfigError
 from noisyprune.noise import apply_noise
 from noisyprune.seeding import make_rng, noise_seed
 
@@ -34,6 +35,8 @@ def run_noise_stage(
     """
     data = load_dataset(dataset, dataset_entry)
     stage_seed = noise_seed(seed, dataset, noise)
+    if not data.clean_labels_known:
+        return _write_intrinsic(data, dataset, dataset_entry, noise, noise_entry, seed, stage_seed, output)
     result = apply_noise(data.train_y, data.num_classes, noise_entry, make_rng(stage_seed), data=data)
     log.info(
         "%s/%s seed %d: %d of %d labels noisy (rate %.4f)",
@@ -60,6 +63,44 @@ def run_noise_stage(
             "num_samples": data.num_train,
             "noise_rate": result.rate,
             "transition_matrix": result.transition.round(6).tolist(),
+            "package_version": __version__,
+        },
+    )
+
+
+def _write_intrinsic(data, dataset, dataset_entry, noise, noise_entry, seed, stage_seed, output) -> None:
+    """``labels.parquet`` of intrinsically noisy data: the given labels as ``noisy_label``, clean
+    labels and the noise mask unknown (null), the noise rate and transition matrix unknown."""
+    import pyarrow as pa
+
+    if noise_entry["kind"] != "none":
+        raise ConfigError(
+            f"config key 'noise.{noise}.kind': dataset {dataset!r} has no clean training labels "
+            f"(clean_labels: false), so its noise is what it is; use kind 'none', not {noise_entry['kind']!r}"
+        )
+    log.info("%s/%s: %d training labels as given; clean labels unknown", dataset, noise, data.num_train)
+    write_table(
+        {
+            "sample_id": np.arange(data.num_train, dtype=np.int64),
+            "clean_label": pa.nulls(data.num_train, pa.int64()),
+            "noisy_label": data.train_y.astype(np.int64),
+            "is_noisy": pa.nulls(data.num_train, pa.bool_()),
+        },
+        output,
+        LABELS,
+        metadata={
+            "dataset": dataset,
+            "dataset_entry": dict(dataset_entry),
+            "noise": noise,
+            "noise_entry": dict(noise_entry),
+            "seed": seed,
+            "noise_seed": stage_seed,
+            "num_classes": data.num_classes,
+            "class_names": list(data.class_names),
+            "num_samples": data.num_train,
+            "clean_labels_known": False,
+            "noise_rate": None,
+            "transition_matrix": None,
             "package_version": __version__,
         },
     )

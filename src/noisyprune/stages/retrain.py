@@ -110,11 +110,13 @@ def run_retrain_stage(
         "train_acc_noisy_last": float(history["train_acc_noisy"][-1]),
         "subset_size": len(kept),
         "subset_missing_classes": ",".join(map(str, missing_classes)),  # noisy-label classes absent
-        "subset_noise_rate": float(labels.is_noisy[in_subset].mean()),
-        "dataset_noise_rate": float(labels.is_noisy.mean()),
+        # Without clean training labels (intrinsic noise) these are missing (NaN → null), not zero.
+        "subset_noise_rate": labels.noise_rate(in_subset),
+        "dataset_noise_rate": labels.noise_rate(),
         **relabeling_metrics(relabel, labels.clean, labels.is_noisy, in_subset),
         # the model-prediction readout, to compare with learners whose readout uses their own state
-        "relabel_acc_prediction": float((logits.argmax(dim=1).cpu().numpy() == labels.clean).mean()),
+        "relabel_acc_prediction": float((logits.argmax(dim=1).cpu().numpy() == labels.clean).mean())
+        if labels.clean_known else float("nan"),
     }
     log.info("%s: test accuracy last %.4f best %.4f, re-labeling accuracy %.4f (%.1f s)",
              "/".join(str(v) for v in run.values()), metrics["test_acc_last"],

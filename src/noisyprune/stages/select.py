@@ -86,9 +86,9 @@ def run_select_stage(
     if empty_classes:
         log.warning("subset of %s at fraction %s has no sample of noisy classes %s",
                     method, fraction, empty_classes)
-    noise_rate = float(labels.is_noisy[kept].mean()) if budget else float("nan")
+    noise_rate = labels.noise_rate(kept)  # NaN without clean labels
     log.info("%s f=%s: kept %d of %d samples, subset noise rate %.4f (dataset %.4f), %.3f s",
-             method, fraction, budget, len(inputs), noise_rate, labels.is_noisy.mean(), seconds)
+             method, fraction, budget, len(inputs), noise_rate, labels.noise_rate(), seconds)
     write_table(
         {
             "sample_id": labels.sample_id[kept],
@@ -104,9 +104,10 @@ def run_select_stage(
             "budget": budget,
             "num_candidates": len(inputs),
             "noise_rate": noise_rate,
-            "num_noisy": int(labels.is_noisy[kept].sum()),
+            "num_noisy": int(labels.is_noisy[kept].sum()) if labels.clean_known else None,
             "class_counts": class_counts.tolist(),
-            "clean_class_counts": np.bincount(labels.clean[kept], minlength=num_classes).tolist(),
+            "clean_class_counts": np.bincount(labels.clean[kept], minlength=num_classes).tolist()
+            if labels.clean_known else None,
             "empty_classes": empty_classes,
             "diagnostics": selection.diagnostics,
             "seed": seed,

@@ -1,0 +1,277 @@
+"""Image datasets stored as files: class folders and file lists.
+
+``image_folder`` reads ``root/<train_dir>/<class>/<image>`` and ``root/<test_dir>/<class>/<image>``
+(ImageNet and its subsets, mini-WebVision converted to folders). ``file_list`` reads text lists of
+``<relative path> <label>`` lines (mini-WebVision's ``info/train_filelist_google.txt`` and
+``info/val_filelist.txt``; Clothing-1M's ``noisy_label_kv.txt`` / ``clean_label_kv.txt``, optionally
+restricted to the paths of a key list such as ``noisy_train_key_list.txt``).
+
+Every image is decoded with PIL in DataLoader worker processes, converted to RGB and brought to
+``image_size`` × ``image_size`` (shorter side scaled, centre crop), then held in memory like every
+other dataset: the training loop, extraction and augmentation treat it as CIFAR-like data. So the
+resolution is the knob that makes a large dataset fit: mini-WebVision (66k images) at 64 px is
+~3 GB of float32, Clothing-1M at full size does not fit and is run on a ``max_train`` subset, which
+is drawn (class-stratified, fixed seed) *before* decoding. Larger inputs are refused with a message
+before anything is decoded (``max_memory_gb``).
+
+Decoding 10⁵ JPEGs takes minutes, and every job of the DAG loads its dataset, so the decoded uint8
+images are cached in ``cache_dir`` under a key of the file list, the file sizes and modification
+times, and the size; later jobs memory-map the cache.
+
+Intrinsic noise: WebVision's and Clothing-1M's training labels are the noisy labels as crawled, with
+no clean labels to compare against. ``clean_labels: false`` (the default of ``file_list``) says so;
+the labels are then used as given (noise kind ``none`` only) and every metric that needs clean
+training labels is reported as missing. Test labels are always taken as clean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from noisyprune.artifacts import atomic_output
+from noisyprune.data.base import ArrayDataset, stratified_split
+from noisyprune.errors import ArtifactError
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp", ".gif")
+CACHE_VERSION = 1  # bump when the decoding changes, so old caches are not reused
+
+
+def class_folder_samples(folder: Path, classes: Sequence[str]) -> tuple[list[Path], np.ndarray]:
+    """Image paths under ``folder/<class>/`` (sorted, any depth) and their class indices ``(n,)``
+    int64 in the order of ``classes``."""
+    paths, labels = [], []
+    for index, name in enumerate(classes):
+        directory = folder / name
+        if not directory.is_dir():
+            raise ArtifactError(f"{directory}: class folder not found (classes come from {folder.parent})")
+        found = sorted(p for p in directory.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file())
+        paths.extend(found)
+        labels.extend([index] * len(found))
+    return paths, np.asarray(labels, dtype=np.int64)
+
+
+def read_file_list(list_path: Path, image_root: Path, keys_path: Path | None = None) -> tuple[list[Path], np.ndarray]:
+    """Paths and labels of a ``<relative path> <label>`` list; blank lines and ``#`` comments are
+    skipped. With ``keys_path`` (one relative path per line) only those samples are kept, in the
+    key list's order, as Clothing-1M's key lists select its splits from one label file."""
+    if not list_path.is_file():
+        raise ArtifactError(f"{list_path}: label list not found")
+    entries: dict[str, int] = {}
+    for number, line in enumerate(list_path.read_text(encoding="utf-8").splitlines(), start=1):
+        text = line.strip()
+        if not text or text.startswith("#"):
+            continue
+        parts = text.rsplit(maxsplit=1)
+        if len(parts) != 2 or not parts[1].lstrip("-").isdigit():
+            raise ArtifactError(f"{list_path}:{number}: expected '<relative path> <integer label>', got {text!r}")
+        if int(parts[1]) < 0:
+            raise ArtifactError(f"{list_path}:{number}: negative label {parts[1]}")
+        entries[parts[0]] = int(parts[1])
+    if keys_path is not None:
+        if not keys_path.is_file():
+            raise ArtifactError(f"{keys_path}: key list not found")
+        keys = [k.strip() for k in keys_path.read_text(encoding="utf-8").splitlines() if k.strip()]
+        unknown = [k for k in keys if k not in entries]
+        if unknown:
+            raise ArtifactError(f"{keys_path}: {len(unknown)} key(s) have no label in {list_path}, e.g. {unknown[0]!r}")
+        entries = {key: entries[key] for key in keys}
+    if not entries:
+        raise ArtifactError(f"{list_path}: no samples")
+    return [image_root / path for path in entries], np.fromiter(entries.values(), dtype=np.int64, count=len(entries))
+
+
+class _ImageFiles:
+    """A map-style dataset of image files decoded to ``(3, S, S)`` uint8 (picklable for workers)."""
+
+    def __init__(self, paths: Sequence[Path], image_size: int):
+        self.paths = [str(p) for p in paths]
+        self.image_size = image_size
+
+    def __len__(self) -> int:
+        return len(self.paths)
+
+    def __getitem__(self, index: int) -> np.ndarray:
+        from PIL import Image, ImageOps, UnidentifiedImageError
+
+        path = self.paths[index]
+        try:
+            with Image.open(path) as image:
+                fitted = ImageOps.fit(image.convert("RGB"), (self.image_size, self.image_size),
+                                      method=Image.Resampling.BILINEAR)
+        except FileNotFoundError:
+            raise ArtifactError(f"{path}: image file not found") from None
+        except (UnidentifiedImageError, OSError) as err:
+            raise ArtifactError(f"{path}: not a readable image ({err})") from err
+        return np.asarray(fitted, dtype=np.uint8).transpose(2, 0, 1).copy()
+
+
+def _stack(items: list[np.ndarray]) -> np.ndarray:
+    return np.stack(items)
+
+
+def decode_images(paths: Sequence[Path], image_size: int, workers: int) -> np.ndarray:
+    """Decode ``paths`` into one ``(n, 3, image_size, image_size)`` uint8 array, in order, with
+    ``workers`` DataLoader worker processes (0 = in this process)."""
+    import torch
+    from torch.utils.data import DataLoader
+
+    out = np.empty((len(paths), 3, image_size, image_size), dtype=np.uint8)
+    loader = DataLoader(_ImageFiles(paths, image_size), batch_size=64, num_workers=workers,
+                        collate_fn=_stack)
+    start = 0
+    with torch.inference_mode():
+        for chunk in loader:
+            out[start : start + len(chunk)] = chunk
+            start += len(chunk)
+    return out
+
+
+def _cache_key(paths: Sequence[Path], image_size: int) -> str:
+    """A digest of the file list, every file's size and modification time, and the decoding."""
+    digest = hashlib.sha256(json.dumps({"version": CACHE_VERSION, "size": image_size}).encode())
+    for path in paths:
+        try:
+            stat = os.stat(path)
+        except FileNotFoundError:
+            raise ArtifactError(f"{path}: image file not found") from None
+        digest.update(f"{path}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
+    return digest.hexdigest()[:24]
+
+
+def cached_images(paths: Sequence[Path], image_size: int, workers: int, cache_dir: str | None) -> np.ndarray:
+    """The decoded images of ``paths`` (see :func:`decode_images`), read from or written to
+    ``cache_dir`` (``None``: no cache). The cache file is written atomically, so concurrent jobs
+    at worst decode twice."""
+    if cache_dir is None:
+        return decode_images(paths, image_size, workers)
+    cache = Path(cache_dir) / f"images-{image_size}px-{_cache_key(paths, image_size)}.npy"
+    if cache.is_file():
+        images = np.load(cache, mmap_mode="r", allow_pickle=False)
+        if images.shape == (len(paths), 3, image_size, image_size) and images.dtype == np.uint8:
+            return images
+    images = decode_images(paths, image_size, workers)
+    with atomic_output(cache) as tmp, open(tmp, "wb") as handle:
+        np.save(handle, images, allow_pickle=False)
+    return images
+
+
+def _limit(paths: list[Path], labels: np.ndarray, limit: int | None) -> tuple[list[Path], np.ndarray]:
+    """At most ``limit`` samples: the same class-stratified fixed-seed subset ``max_train`` /
+    ``max_test`` draw for in-memory datasets, taken before decoding."""
+    if limit is None or limit >= len(labels):
+        return paths, labels
+    keep = stratified_split(labels, 0, train_size=limit)[0]
+    return [paths[i] for i in keep], labels[keep]
+
+
+def _check_memory(name: str, count: int, image_size: int, max_memory_gb: float) -> None:
+    need_gb = count * 3 * image_size * image_size * (4 + 1) / 1e9  # float32 copy + uint8 decode
+    if need_gb > max_memory_gb:
+        raise ArtifactError(
+            f"dataset {name!r}: {count} images at {image_size} px need ~{need_gb:.1f} GB in memory, above "
+            f"max_memory_gb={max_memory_gb}; lower image_size, set max_train/max_test, or raise max_memory_gb"
+        )
+
+
+def build_image_dataset(name: str, train: tuple[list[Path], np.ndarray], test: tuple[list[Path], np.ndarray],
+                        class_names: Sequence[str], *, image_size: int, clean_labels: bool, workers: int,
+                        cache_dir: str | None, max_memory_gb: float, max_train: int | None,
+                        max_test: int | None) -> ArrayDataset:
+    """Limit, decode and standardise (per channel, training statistics) the two splits."""
+    num_classes = len(class_names)
+    for split, (_, labels) in (("training", train), ("test", test)):
+        if len(labels) == 0:
+            raise ArtifactError(f"dataset {name!r}: no {split} images found")
+        if labels.max() >= num_classes:
+            raise ArtifactError(f"dataset {name!r}: {split} label {int(labels.max())} but only {num_classes} classes")
+    train_paths, train_y = _limit(*train, max_train)
+    test_paths, test_y = _limit(*test, max_test)
+    _check_memory(name, len(train_y) + len(test_y), image_size, max_memory_gb)
+    train_u8 = cached_images(train_paths, image_size, workers, cache_dir)
+    test_u8 = cached_images(test_paths, image_size, workers, cache_dir)
+    # Per-channel statistics in float64 over chunks: no float64 copy of the whole set.
+    sums, squares = np.zeros(3), np.zeros(3)
+    for start in range(0, len(train_u8), 4096):
+        chunk = train_u8[start : start + 4096].astype(np.float64) / 255.0
+        sums += chunk.sum(axis=(0, 2, 3))
+        squares += (chunk**2).sum(axis=(0, 2, 3))
+    pixels = len(train_u8) * image_size * image_size
+    mean = sums / pixels
+    std = np.sqrt(np.maximum(squares / pixels - mean**2, 0.0))
+    std = np.where(std > 0, std, 1.0)
+
+    def standardise(images: np.ndarray) -> np.ndarray:
+        out = np.empty(images.shape, dtype=np.float32)
+        for start in range(0, len(images), 4096):
+            chunk = images[start : start + 4096].astype(np.float32) / 255.0
+            out[start : start + 4096] = (chunk - mean[None, :, None, None]) / std[None, :, None, None]
+        return out
+
+    return ArrayDataset(name=name, train_x=standardise(train_u8), train_y=train_y, test_x=standardise(test_u8),
+                        test_y=test_y, class_names=tuple(map(str, class_names)),
+                        pixel_mean=tuple(map(float, mean)), pixel_std=tuple(map(float, std)),
+                        clean_labels_known=clean_labels)
+
+
+def load_image_folder(name: str = "image_folder", root: str = "", train_dir: str = "train", test_dir: str = "val",
+                      classes: list[str] | None = None, num_classes: int | None = None, image_size: int = 32,
+                      clean_labels: bool = True, workers: int = 2, cache_dir: str | None = None,
+                      max_memory_gb: float = 8.0, max_train: int | None = None,
+                      max_test: int | None = None) -> ArrayDataset:
+    """Class-folder images (module docstring). Classes are ``classes`` if given, else the sorted
+    sub-folders of ``root/train_dir``, cut to the first ``num_classes`` (e.g. an ImageNet subset)."""
+    train_root, test_root = Path(root) / train_dir, Path(root) / test_dir
+    for folder in (train_root, test_root):
+        if not folder.is_dir():
+            raise ArtifactError(
+                f"dataset {name!r}: folder {folder} not found; expected {root}/{train_dir}/<class>/<image> and "
+                f"{root}/{test_dir}/<class>/<image> (ImageNet-style class folders)"
+            )
+    if classes is None:
+        classes = sorted(p.name for p in train_root.iterdir() if p.is_dir())
+        if num_classes is not None:
+            classes = classes[:num_classes]
+    if not classes:
+        raise ArtifactError(f"dataset {name!r}: no class folders in {train_root}")
+    return build_image_dataset(
+        name, class_folder_samples(train_root, classes), class_folder_samples(test_root, classes), classes,
+        image_size=image_size, clean_labels=clean_labels, workers=workers, cache_dir=cache_dir,
+        max_memory_gb=max_memory_gb, max_train=max_train, max_test=max_test)
+
+
+def load_file_list(name: str = "file_list", root: str = "", train_list: str = "", test_list: str = "",
+                   train_keys: str | None = None, test_keys: str | None = None, train_images: str = "",
+                   test_images: str = "", num_classes: int | None = None, class_names: list[str] | None = None,
+                   image_size: int = 32, clean_labels: bool = False, workers: int = 2, cache_dir: str | None = None,
+                   max_memory_gb: float = 8.0, max_train: int | None = None,
+                   max_test: int | None = None) -> ArrayDataset:
+    """Images named by label lists (module docstring). Paths in the lists are relative to
+    ``root/train_images`` and ``root/test_images``; list paths are relative to ``root``. With
+    ``num_classes`` only samples whose label is below it are kept (mini-WebVision: the first 50
+    classes of the Google list)."""
+    base = Path(root)
+    if not base.is_dir():
+        raise ArtifactError(f"dataset {name!r}: root folder {base} not found")
+
+    def split(list_name: str, keys: str | None, images: str) -> tuple[list[Path], np.ndarray]:
+        paths, labels = read_file_list(base / list_name, base / images, base / keys if keys else None)
+        if num_classes is not None:
+            keep = np.flatnonzero(labels < num_classes)
+            paths, labels = [paths[i] for i in keep], labels[keep]
+        return paths, labels
+
+    train = split(train_list, train_keys, train_images)
+    test = split(test_list, test_keys, test_images)
+    count = num_classes or int(max(train[1].max(), test[1].max())) + 1
+    if class_names is not None and len(class_names) < count:
+        raise ArtifactError(f"dataset {name!r}: {len(class_names)} class names for {count} classes")
+    names = class_names[:count] if class_names else [str(c) for c in range(count)]
+    return build_image_dataset(name, train, test, names, image_size=image_size, clean_labels=clean_labels,
+                               workers=workers, cache_dir=cache_dir, max_memory_gb=max_memory_gb,
+                               max_train=max_train, max_test=max_test)

@@ -1,0 +1,276 @@
+"""Image-file datasets (class folders, Clothing-1M / WebVision-style file lists) on tiny real image
+files, and intrinsic noise (no clean training labels) through the stages."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from noisyprune.config import validate_config
+from noisyprune.data import images as image_data
+from noisyprune.data.registry import load_dataset
+from noisyprune.errors import ArtifactError, ConfigError
+from noisyprune.metrics import relabeling_metrics
+from noisyprune.stages.common import load_labels
+from noisyprune.stages.noise import run_noise_stage
+
+# One solid colour per class, so every decoded pixel is known.
+COLOURS = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+
+
+def _image(path: Path, colour, size=(20, 14), fmt=None) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", size, colour).save(path, format=fmt)
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """root/{train,val}/<class>/*.png|jpg: classes 'ant', 'bee', 'cat' with 4 / 2 images each."""
+    root = tmp_path / "imagenet"
+    for split, count in (("train", 4), ("val", 2)):
+        for label, name in enumerate(("ant", "bee", "cat")):
+            for i in range(count):
+                suffix = ".png" if i % 2 else ".JPEG"  # ImageNet's own extension, any case
+                _image(root / split / name / f"{name}_{i}{suffix}", COLOURS[label], size=(20 + i, 14),
+                       fmt="PNG" if suffix == ".png" else "JPEG")
+    return root
+
+
+def _pixels(data, x):
+    """Undo the standardisation: pixels in [0, 1], (n, 3, S, S)."""
+    return x * np.asarray(data.pixel_std)[None, :, None, None] + np.asarray(data.pixel_mean)[None, :, None, None]
+
+
+def test_image_folder_reads_classes_in_sorted_order_with_known_pixels(folder):
+    data = image_data.load_image_folder(name="inet", root=str(folder), image_size=8, workers=0)
+    assert data.class_names == ("ant", "bee", "cat")
+    assert data.train_x.shape == (12, 3, 8, 8) and data.test_x.shape == (6, 3, 8, 8)
+    assert data.train_x.dtype == np.float32
+    assert data.train_y.tolist() == [0] * 4 + [1] * 4 + [2] * 4
+    assert data.clean_labels_known
+    pixels = _pixels(data, data.train_x)
+    for label, colour in enumerate(COLOURS):
+        expected = np.asarray(colour, dtype=np.float64) / 255
+        # JPEG may shift a solid colour by a few levels
+        assert np.abs(pixels[data.train_y == label].mean(axis=(0, 2, 3)) - expected).max() < 0.03
+    assert np.allclose(data.train_x.mean(axis=(0, 2, 3)), 0, atol=1e-5)  # standardised per channel
+
+
+def test_image_folder_subset_of_classes_and_explicit_order(folder):
+    first_two = image_data.load_image_folder(root=str(folder), image_size=8, workers=0, num_classes=2)
+    assert first_two.class_names == ("ant", "bee") and first_two.num_train == 8
+    reordered = image_data.load_image_folder(root=str(folder), image_size=8, workers=0, classes=["cat", "ant"])
+    assert reordered.class_names == ("cat", "ant")
+    assert np.abs(_pixels(reordered, reordered.train_x[:4]).mean(axis=(0, 2, 3)) - [0, 0, 1]).max() < 0.03
+
+
+def test_worker_processes_decode_the_same_images_in_the_same_order(folder):
+    serial = image_data.load_image_folder(root=str(folder), image_size=8, workers=0)
+    parallel = image_data.load_image_folder(root=str(folder), image_size=8, workers=2)
+    assert np.array_equal(serial.train_x, parallel.train_x) and np.array_equal(serial.test_y, parallel.test_y)
+
+
+def test_decoded_images_are_cached_and_a_changed_file_is_decoded_again(folder, tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    calls = []
+    real_decode = image_data.decode_images
+    monkeypatch.setattr(image_data, "decode_images", lambda paths, *a: calls.append(len(paths)) or real_decode(paths, *a))
+    first = image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=str(cache))
+    assert calls == [12, 6] and len(list(cache.glob("*.npy"))) == 2
+    again = image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=str(cache))
+    assert calls == [12, 6]  # both splits from the cache
+    assert np.array_equal(first.train_x, again.train_x)
+    _image(folder / "train" / "ant" / "ant_0.JPEG", (0, 0, 0), fmt="JPEG")  # content (and stamp) changed
+    image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=str(cache))
+    assert calls == [12, 6, 12]
+
+
+def test_max_train_is_drawn_before_decoding(folder, monkeypatch):
+    decoded = []
+    real_decode = image_data.decode_images
+    monkeypatch.setattr(image_data, "decode_images", lambda paths, *a: decoded.append(len(paths)) or real_decode(paths, *a))
+    data = load_dataset("inet", {"loader": "image_folder", "root": str(folder), "image_size": 8, "workers": 0,
+                                 "cache_dir": None, "max_train": 6, "max_test": 3})
+    assert decoded == [6, 3]
+    assert np.bincount(data.train_y).tolist() == [2, 2, 2]  # class-stratified
+
+
+@pytest.fixture
+def clothing(tmp_path):
+    """A Clothing-1M-style layout: images/<k>/<name>.jpg, one label file per kind, key lists."""
+    root = tmp_path / "clothing1m"
+    noisy, clean = [], []
+    for i in range(12):
+        label = i % 3
+        _image(root / "images" / str(i % 4) / f"{i}.jpg", COLOURS[label], fmt="JPEG")
+        noisy.append(f"images/{i % 4}/{i}.jpg {(label + (i % 5 == 0)) % 3}")  # some given labels are wrong
+        clean.append(f"images/{i % 4}/{i}.jpg {label}")
+    (root / "noisy_label_kv.txt").write_text("\n".join(noisy) + "\n")
+    (root / "clean_label_kv.txt").write_text("\n".join(clean) + "\n")
+    (root / "noisy_train_key_list.txt").write_text("\n".join(line.split()[0] for line in noisy[:9]) + "\n")
+    (root / "clean_test_key_list.txt").write_text("\n".join(line.split()[0] for line in clean[9:]) + "\n")
+    return root
+
+
+def _clothing_entry(root, **extra):
+    return {"loader": "file_list", "root": str(root), "train_list": "noisy_label_kv.txt",
+            "train_keys": "noisy_train_key_list.txt", "test_list": "clean_label_kv.txt",
+            "test_keys": "clean_test_key_list.txt", "image_size": 8, "workers": 0, "cache_dir": None,
+            "class_names": ["shirt", "coat", "dress"], "model": "cnn", **extra}
+
+
+def test_file_list_takes_the_key_lists_samples_with_the_label_files_labels(clothing):
+    data = load_dataset("c1m", _clothing_entry(clothing))
+    assert data.num_train == 9 and len(data.test_y) == 3
+    assert data.class_names == ("shirt", "coat", "dress")
+    expected = [(i % 3 + (i % 5 == 0)) % 3 for i in range(9)]
+    assert data.train_y.tolist() == expected  # the given (noisy) labels
+    assert data.test_y.tolist() == [0, 1, 2]
+    assert not data.clean_labels_known  # file_list default: intrinsic noise
+
+
+def test_file_list_keeps_only_the_first_classes(tmp_path):
+    """mini-WebVision: the Google list restricted to labels below num_classes."""
+    root = tmp_path / "webvision"
+    lines = []
+    for i in range(9):
+        _image(root / "google" / f"q{i % 3:04d}" / f"{i}.jpg", COLOURS[i % 3], fmt="JPEG")
+        lines.append(f"google/q{i % 3:04d}/{i}.jpg {i % 3}")
+    (root / "info").mkdir()
+    (root / "info" / "train_filelist_google.txt").write_text("\n".join(lines))
+    _image(root / "val_images_256" / "v0.jpg", COLOURS[0], fmt="JPEG")
+    _image(root / "val_images_256" / "v1.jpg", COLOURS[1], fmt="JPEG")
+    (root / "info" / "val_filelist.txt").write_text("v0.jpg 0\nv1.jpg 1\nv2.jpg 2\n")  # v2 is of a dropped class
+    data = image_data.load_file_list(root=str(root), train_list="info/train_filelist_google.txt",
+                                     test_list="info/val_filelist.txt", test_images="val_images_256",
+                                     num_classes=2, image_size=8, workers=0)
+    assert data.num_train == 6 and sorted(set(data.train_y.tolist())) == [0, 1] and data.test_y.tolist() == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("breakage", "expected"),
+    [
+        ("no_root", "root folder"),
+        ("bad_line", "noisy_label_kv.txt:3: expected '<relative path> <integer label>'"),
+        ("unknown_key", "noisy_train_key_list.txt: 1 key(s) have no label in"),
+        ("missing_image", "images/0/0.jpg: image file not found"),
+        ("corrupt_image", "images/1/1.jpg: not a readable image"),
+        ("too_big", "above max_memory_gb=1e-06"),
+    ],
+)
+def test_bad_file_list_inputs_name_the_culprit(clothing, breakage, expected):
+    entry = _clothing_entry(clothing)
+    if breakage == "no_root":
+        entry["root"] = str(clothing / "absent")
+    elif breakage == "bad_line":
+        lines = (clothing / "noisy_label_kv.txt").read_text().splitlines()
+        lines[2] = "images/2/2.jpg two"
+        (clothing / "noisy_label_kv.txt").write_text("\n".join(lines))
+    elif breakage == "unknown_key":
+        with open(clothing / "noisy_train_key_list.txt", "a") as keys:
+            keys.write("images/9/404.jpg\n")
+    elif breakage == "missing_image":
+        (clothing / "images" / "0" / "0.jpg").unlink()
+    elif breakage == "corrupt_image":
+        (clothing / "images" / "1" / "1.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    else:
+        entry["max_memory_gb"] = 1e-6
+    with pytest.raises(ArtifactError, match=expected.replace("(", r"\(").replace(")", r"\)")):
+        load_dataset("c1m", entry)
+
+
+def test_missing_image_folder_says_which_layout_it_expects(tmp_path):
+    with pytest.raises(ArtifactError, match=r"expected .*/train/<class>/<image>"):
+        image_data.load_image_folder(root=str(tmp_path), image_size=8, workers=0)
+
+
+# --- intrinsic noise: no clean training labels ---------------------------------------------------
+
+
+def test_intrinsic_noise_writes_unknown_clean_labels_and_metrics_are_missing(clothing, tmp_path):
+    entry = _clothing_entry(clothing)
+    output = tmp_path / "labels.parquet"
+    run_noise_stage(dataset="c1m", dataset_entry=entry, noise="given", noise_entry={"kind": "none"}, seed=0,
+                    output=str(output))
+    table = pq.read_table(output)
+    assert table.column("clean_label").null_count == 9 and table.column("is_noisy").null_count == 9
+    metadata = json.loads(table.schema.metadata[b"noisyprune"])
+    assert metadata["noise_rate"] is None and metadata["clean_labels_known"] is False
+    labels = load_labels(str(output), load_dataset("c1m", entry))
+    assert not labels.clean_known and labels.clean is None and labels.is_noisy is None
+    assert labels.noisy.tolist() == [(i % 3 + (i % 5 == 0)) % 3 for i in range(9)]
+    assert np.isnan(labels.noise_rate()) and np.isnan(labels.noise_rate(np.arange(3)))
+    metrics = relabeling_metrics(labels.noisy, labels.clean, labels.is_noisy, np.ones(9, dtype=bool))
+    assert all(np.isnan(value) for value in metrics.values())
+
+
+def test_synthetic_noise_on_intrinsically_noisy_data_is_refused(clothing, tmp_path):
+    with pytest.raises(ConfigError, match=r"noise.sym20.kind.*no clean training labels"):
+        run_noise_stage(dataset="c1m", dataset_entry=_clothing_entry(clothing), noise="sym20",
+                        noise_entry={"kind": "symmetric", "rate": 0.2}, seed=0, output=str(tmp_path / "l.parquet"))
+
+
+def test_config_refuses_synthetic_noise_on_a_dataset_without_clean_labels(tiny_config, clothing, tmp_path):
+    tiny_config["datasets"]["c1m"] = {k: v for k, v in _clothing_entry(clothing).items() if k != "model"} | {
+        "model": "mlp"}
+    tiny_config["sweep"]["datasets"] = ["c1m"]
+    schema = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
+    with pytest.raises(ConfigError, match=r"config key 'noise.sym40.kind': dataset 'c1m' has no clean"):
+        validate_config(tiny_config, schema)
+
+
+@pytest.mark.workflow
+def test_intrinsic_noise_runs_end_to_end_with_missing_not_zero_clean_label_metrics(tiny_config, tmp_path):
+    """A Clothing-1M-style file list through the whole DAG: test accuracy is measured, every metric
+    that needs clean training labels is missing in the tables, and detection has nothing to score."""
+    from conftest import run_snakemake
+
+    root = tmp_path / "c1m"
+    train, test = [], []
+    for i in range(36):
+        label = i % 3
+        _image(root / "images" / f"{i}.png", COLOURS[label], fmt="PNG")
+        (train if i < 30 else test).append(f"images/{i}.png {label}")
+    (root / "train.txt").write_text("\n".join(train))
+    (root / "test.txt").write_text("\n".join(test))
+    config = tiny_config
+    config["datasets"] = {"c1m": {"loader": "file_list", "root": str(root), "train_list": "train.txt",
+                                  "test_list": "test.txt", "image_size": 8, "workers": 0, "model": "mlp"}}
+    config["noise"] = {"given": {"kind": "none"}}
+    config["sweep"].update(datasets=["c1m"], noise=["given"], methods=["uniform", "small_loss"], learners=["ce"])
+    workdir = tmp_path / "run"
+    run_snakemake(workdir, config, "--cores", "2")
+    import pandas as pd
+
+    runs = pd.read_parquet(workdir / "results/tables/runs.parquet")
+    assert sorted(runs["method"]) == ["full", "small_loss", "uniform"]
+    assert runs["test_acc_last"].between(0, 1).all()
+    for column in ("relabel_acc_all", "relabel_acc_subset_noisy", "subset_noise_rate", "dataset_noise_rate"):
+        assert runs[column].isna().all(), column
+    pivot = (workdir / "results/tables/pivot/c1m__given__ce__ce.md").read_text()
+    noise_block = pivot.split("Subset noise rate")[1]
+    assert "| uniform" in noise_block and "0.0" not in noise_block.split("\n\n")[1]
+    assert (workdir / "results/tables/detection.csv").read_text().count("\n") == 1  # header only
+    assert list((workdir / "results/.cache/images").glob("*.npy"))  # decoded once, reused by later jobs
+
+
+def test_labels_contract_takes_clean_labels_as_all_known_or_all_unknown(tmp_path):
+    import pyarrow as pa
+
+    from noisyprune.artifacts import LABELS, read_table, write_table
+
+    meta = {"dataset": "d", "noise": "n", "num_classes": 3, "noise_rate": None, "transition_matrix": None}
+    write_table({"sample_id": np.arange(3), "clean_label": pa.nulls(3, pa.int64()), "noisy_label": np.array([0, 1, 2]),
+                 "is_noisy": pa.nulls(3, pa.bool_())}, tmp_path / "unknown.parquet", LABELS, meta)
+    assert read_table(tmp_path / "unknown.parquet", LABELS).table.column("clean_label").null_count == 3
+    with pytest.raises(ArtifactError, match="column 'clean_label' has 1 null values"):
+        write_table({"sample_id": np.arange(3), "clean_label": pa.array([0, None, 2], pa.int64()),
+                     "noisy_label": np.array([0, 1, 2]), "is_noisy": np.zeros(3, dtype=bool)},
+                    tmp_path / "partial.parquet", LABELS, meta)
+    with pytest.raises(ArtifactError, match="column 'noisy_label' has 3 null values"):  # never unknowable
+        write_table({"sample_id": np.arange(3), "clean_label": np.array([0, 1, 2]),
+                     "noisy_label": pa.nulls(3, pa.int64()), "is_noisy": np.zeros(3, dtype=bool)},
+                    tmp_path / "nonoisy.parquet", LABELS, meta)
