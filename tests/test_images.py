@@ -274,3 +274,42 @@ def test_labels_contract_takes_clean_labels_as_all_known_or_all_unknown(tmp_path
         write_table({"sample_id": np.arange(3), "clean_label": np.array([0, 1, 2]),
                      "noisy_label": pa.nulls(3, pa.int64()), "is_noisy": np.zeros(3, dtype=bool)},
                     tmp_path / "nonoisy.parquet", LABELS, meta)
+
+
+# --- pretrained weights from a local file ----------------------------------------------------------
+
+
+def test_resnet_loads_a_local_torchvision_checkpoint_except_head_and_mismatched_stem(tmp_path):
+    import torch
+    from torchvision.models import resnet18
+
+    from noisyprune.models import build_model
+
+    torch.manual_seed(0)
+    source = resnet18(weights=None, num_classes=1000)  # the layout of torchvision's ImageNet file
+    path = tmp_path / "resnet18-imagenet.pth"
+    state = {f"module.{k}": v for k, v in source.state_dict().items() if not k.endswith("num_batches_tracked")}
+    torch.save({"state_dict": state}, path)  # as DataParallel saved it, without BatchNorm counters (old files)
+    torch.manual_seed(1)
+    model = build_model({"arch": "resnet18", "small_input": True, "weights": str(path)}, (3, 16, 16), 5)
+    body, expected = model.body.state_dict(), source.state_dict()
+    assert torch.equal(body["layer4.1.conv2.weight"], expected["layer4.1.conv2.weight"])
+    assert torch.equal(body["bn1.running_mean"], expected["bn1.running_mean"])
+    assert body["conv1.weight"].shape == (64, 3, 3, 3)  # the 3x3 stem keeps its fresh init
+    assert model.head.out_features == 5
+    imagenet_stem = build_model({"arch": "resnet18", "small_input": False, "weights": str(path)}, (3, 64, 64), 5)
+    assert torch.equal(imagenet_stem.body.state_dict()["conv1.weight"], expected["conv1.weight"])
+
+
+def test_weights_of_another_architecture_or_a_missing_file_are_refused(tmp_path):
+    import torch
+    from torchvision.models import resnet50
+
+    from noisyprune.models import build_model
+
+    path = tmp_path / "resnet50.pth"
+    torch.save(resnet50(weights=None).state_dict(), path)
+    with pytest.raises(ArtifactError, match="weights of another architecture"):
+        build_model({"arch": "resnet18", "weights": str(path)}, (3, 16, 16), 5)
+    with pytest.raises(ArtifactError, match="pretrained weights not found"):
+        build_model({"arch": "resnet18", "weights": str(tmp_path / "absent.pth")}, (3, 16, 16), 5)
