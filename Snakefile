@@ -1,5 +1,6 @@
 # noisyprune: robust data pruning under label noise.
 #   noise → warmup → extract → select → retrain → aggregate → plots (+ detect: noise-detection quality)
+#   active learning (sweep.active): noise → active_pool → active_train → active_query → … → active_aggregate
 # `snakemake --report results/report.html` collects the tables and plots into one HTML page.
 # Run the embedded default with `snakemake --cores 2`; see README.md and config/README.md.
 
@@ -22,6 +23,7 @@ include: "workflow/rules/select.smk"
 include: "workflow/rules/detect.smk"
 include: "workflow/rules/retrain.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/active.smk"
 
 
 rule all:
@@ -29,3 +31,4 @@ rule all:
     input:
         TABLE_TARGETS,
         rules.plots.output,
+        ACTIVE_TARGETS,

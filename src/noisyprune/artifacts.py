@@ -386,3 +386,18 @@ RELABELS = Contract(
     metadata_keys=("num_classes", "learner"),
     label_columns=("noisy_label", "relabel"),
 )
+
+# Active learning (noisyprune.active): the labelled pool of a round and the query that grows it.
+POOL = Contract(
+    name="pool",
+    columns=(Column("sample_id", "int"), Column("joined_round", "int"), Column("label", "int")),
+    metadata_keys=("experiment", "round", "size", "num_classes", "label_source", "noise_rate"),
+    label_columns=("label",),
+)
+
+QUERY = Contract(
+    name="query",
+    columns=(Column("sample_id", "int"), Column("rank", "int"), Column("score", "float")),
+    metadata_keys=("experiment", "round", "acquisition", "size", "num_candidates"),
+    unique=("sample_id", "rank"),
+)

@@ -120,6 +120,24 @@ def check_references(config: Mapping[str, Any]) -> None:
                     f"config key '{section}.{name}.nesterov': Nesterov momentum needs momentum > 0"
                 )
     check_noise_fits_datasets(config)
+    check_active(config)
+
+
+def check_active(config: Mapping[str, Any]) -> None:
+    """Active-learning experiments: swept names exist, learners exist, pools fit, clean-label
+    queries need clean labels."""
+    for index, name in enumerate(config["sweep"].get("active", [])):
+        if name not in config.get("active", {}):
+            raise ConfigError(f"config key 'sweep.active.{index}': {name!r} is not defined in 'active' "
+                              f"(defined: {', '.join(sorted(config.get('active', {}))) or 'none'})")
+    for name, entry in config.get("active", {}).items():
+        if entry["learner"] not in config["learners"]:
+            raise ConfigError(f"config key 'active.{name}.learner': {entry['learner']!r} is not defined in 'learners'")
+        if entry["labels"] == "clean":
+            for dataset in config["sweep"]["datasets"]:
+                if not config["datasets"][dataset].get("clean_labels", True):
+                    raise ConfigError(f"config key 'active.{name}.labels': dataset {dataset!r} has no clean "
+                                      "training labels to query")
 
 
 # Which datasets can carry which human label sets (the CIFAR-N files' contents).

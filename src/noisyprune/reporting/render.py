@@ -157,6 +157,16 @@ def frame_html(frame: pd.DataFrame, title: str, float_format: str = "{:.4f}") ->
                       "</body></html>"])
 
 
+def frames_html(parts: Sequence[tuple[str, pd.DataFrame]], title: str, float_format: str = "{:.4f}") -> str:
+    """Several plain tables, each under its own heading, as one self-contained HTML page."""
+    sections = []
+    for heading, frame in parts:
+        rows = [[html.escape(_plain(v, float_format)) for v in row] for row in frame.itertuples(index=False)]
+        sections += [f"<h2>{html.escape(heading)}</h2>",
+                     _html_table([html.escape(str(c)) for c in frame.columns], rows, heading)]
+    return "\n".join([_html_head(title), f"<h1>{html.escape(title)}</h1>", *sections, "</body></html>"])
+
+
 def _plain(value: object, float_format: str) -> str:
     if isinstance(value, float):
         if math.isnan(value):

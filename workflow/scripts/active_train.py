@@ -1,0 +1,24 @@
+"""Rule active_train: thin wrapper around noisyprune.stages.active."""
+
+from noisyprune.logs import setup_logging
+from noisyprune.stages.active import run_active_train_stage
+
+setup_logging(snakemake.log[0])
+run_active_train_stage(
+    experiment=snakemake.wildcards.experiment,
+    entry=snakemake.params.entry,
+    run=snakemake.params.run,
+    round_index=int(snakemake.wildcards["round"]),
+    dataset_entry=snakemake.params.dataset,
+    learner_entry=snakemake.params.learner,
+    model_entry=snakemake.params.model,
+    labels_path=snakemake.input.labels,
+    pool_path=snakemake.input.pool,
+    device=snakemake.config["device"],
+    threads=snakemake.threads,
+    inference_batch_size=snakemake.config["inference_batch_size"],
+    code_hash=snakemake.params.code,
+    metrics_output=snakemake.output.metrics,
+    history_output=snakemake.output.history,
+    predictions_output=snakemake.output.predictions,
+)
