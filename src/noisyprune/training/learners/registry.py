@@ -16,6 +16,7 @@ LEARNERS = Registry(
         "elr": "noisyprune.training.learners.elr:ELR",
         "elr_plus": "noisyprune.training.learners.elr_plus:ELRPlus",
         "dividemix": "noisyprune.training.learners.dividemix:DivideMix",
+        "rdia_ls": "noisyprune.training.learners.rdia_ls:RDIALS",
     },
 )
 
