@@ -31,61 +31,33 @@ def run_noise_stage(
 
     Columns: ``sample_id``, ``clean_label``, ``noisy_label``, ``is_noisy``; metadata: both config
     entries, the derived seed, the realised noise rate and the realised ``(C, C)`` transition matrix
-    (rows = clean class). The file is a pure function of its inputs: same config, same bytes.
+    (rows = clean class); for data without clean labels those three are null/unknown. The file is a
+    pure function of its inputs: same config, same bytes.
     """
-    data = load_dataset(dataset, dataset_entry)
-    stage_seed = noise_seed(seed, dataset, noise)
-    if not data.clean_labels_known:
-        return _write_intrinsic(data, dataset, dataset_entry, noise, noise_entry, seed, stage_seed, output)
-    result = apply_noise(data.train_y, data.num_classes, noise_entry, make_rng(stage_seed), data=data)
-    log.info(
-        "%s/%s seed %d: %d of %d labels noisy (rate %.4f)",
-        dataset, noise, seed, int(result.is_noisy.sum()), data.num_train, result.rate,
-    )
-    write_table(
-        {
-            "sample_id": np.arange(data.num_train, dtype=np.int64),
-            "clean_label": result.clean,
-            "noisy_label": result.noisy,
-            "is_noisy": result.is_noisy,
-        },
-        output,
-        LABELS,
-        metadata={
-            "dataset": dataset,
-            "dataset_entry": dict(dataset_entry),
-            "noise": noise,
-            "noise_entry": dict(noise_entry),
-            "seed": seed,
-            "noise_seed": stage_seed,
-            "num_classes": data.num_classes,
-            "class_names": list(data.class_names),
-            "num_samples": data.num_train,
-            "noise_rate": result.rate,
-            "transition_matrix": result.transition.round(6).tolist(),
-            "package_version": __version__,
-        },
-    )
-
-
-def _write_intrinsic(data, dataset, dataset_entry, noise, noise_entry, seed, stage_seed, output) -> None:
-    """``labels.parquet`` of intrinsically noisy data: the given labels as ``noisy_label``, clean
-    labels and the noise mask unknown (null), the noise rate and transition matrix unknown."""
     import pyarrow as pa
 
-    if noise_entry["kind"] != "none":
-        raise ConfigError(
-            f"config key 'noise.{noise}.kind': dataset {dataset!r} has no clean training labels "
-            f"(clean_labels: false), so its noise is what it is; use kind 'none', not {noise_entry['kind']!r}"
-        )
-    log.info("%s/%s: %d training labels as given; clean labels unknown", dataset, noise, data.num_train)
+    data = load_dataset(dataset, dataset_entry)
+    stage_seed = noise_seed(seed, dataset, noise)
+    n = data.num_train
+    if data.clean_labels_known:
+        result = apply_noise(data.train_y, data.num_classes, noise_entry, make_rng(stage_seed), data=data)
+        log.info("%s/%s seed %d: %d of %d labels noisy (rate %.4f)", dataset, noise, seed,
+                 int(result.is_noisy.sum()), n, result.rate)
+        columns = {"clean_label": result.clean, "noisy_label": result.noisy, "is_noisy": result.is_noisy}
+        realised = {"noise_rate": result.rate, "transition_matrix": result.transition.round(6).tolist()}
+    else:
+        # Intrinsic noise (WebVision, Clothing-1M): the labels as given; which are wrong is unknown.
+        if noise_entry["kind"] != "none":
+            raise ConfigError(
+                f"config key 'noise.{noise}.kind': dataset {dataset!r} has no clean training labels "
+                f"(clean_labels: false), so its noise is what it is; use kind 'none', not {noise_entry['kind']!r}"
+            )
+        log.info("%s/%s: %d training labels as given; clean labels unknown", dataset, noise, n)
+        columns = {"clean_label": pa.nulls(n, pa.int64()), "noisy_label": data.train_y.astype(np.int64),
+                   "is_noisy": pa.nulls(n, pa.bool_())}
+        realised = {"clean_labels_known": False, "noise_rate": None, "transition_matrix": None}
     write_table(
-        {
-            "sample_id": np.arange(data.num_train, dtype=np.int64),
-            "clean_label": pa.nulls(data.num_train, pa.int64()),
-            "noisy_label": data.train_y.astype(np.int64),
-            "is_noisy": pa.nulls(data.num_train, pa.bool_()),
-        },
+        {"sample_id": np.arange(n, dtype=np.int64), **columns},
         output,
         LABELS,
         metadata={
@@ -97,10 +69,8 @@ def _write_intrinsic(data, dataset, dataset_entry, noise, noise_entry, seed, sta
             "noise_seed": stage_seed,
             "num_classes": data.num_classes,
             "class_names": list(data.class_names),
-            "num_samples": data.num_train,
-            "clean_labels_known": False,
-            "noise_rate": None,
-            "transition_matrix": None,
+            "num_samples": n,
+            **realised,
             "package_version": __version__,
         },
     )
