@@ -25,7 +25,8 @@ def label_columns(n=8):
     clean = np.arange(n) % 3
     noisy = clean.copy()
     noisy[:2] = (noisy[:2] + 1) % 3
-    return {"sample_id": np.arange(n), "clean_label": clean, "noisy_label": noisy, "is_noisy": noisy != clean}
+    return {"sample_id": np.arange(n), "clean_label": clean, "noisy_label": noisy, "is_noisy": noisy != clean,
+            "is_probe": np.zeros(n, dtype=bool)}
 
 
 def feature_columns(n=6, classes=3, dim=4):

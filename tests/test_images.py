@@ -264,15 +264,17 @@ def test_labels_contract_takes_clean_labels_as_all_known_or_all_unknown(tmp_path
 
     meta = {"dataset": "d", "noise": "n", "num_classes": 3, "noise_rate": None, "transition_matrix": None}
     write_table({"sample_id": np.arange(3), "clean_label": pa.nulls(3, pa.int64()), "noisy_label": np.array([0, 1, 2]),
-                 "is_noisy": pa.nulls(3, pa.bool_())}, tmp_path / "unknown.parquet", LABELS, meta)
+                 "is_noisy": pa.nulls(3, pa.bool_()), "is_probe": np.zeros(3, dtype=bool)}, tmp_path / "unknown.parquet", LABELS, meta)
     assert read_table(tmp_path / "unknown.parquet", LABELS).table.column("clean_label").null_count == 3
     with pytest.raises(ArtifactError, match="column 'clean_label' has 1 null values"):
         write_table({"sample_id": np.arange(3), "clean_label": pa.array([0, None, 2], pa.int64()),
-                     "noisy_label": np.array([0, 1, 2]), "is_noisy": np.zeros(3, dtype=bool)},
+                     "noisy_label": np.array([0, 1, 2]), "is_noisy": np.zeros(3, dtype=bool),
+                     "is_probe": np.zeros(3, dtype=bool)},
                     tmp_path / "partial.parquet", LABELS, meta)
     with pytest.raises(ArtifactError, match="column 'noisy_label' has 3 null values"):  # never unknowable
         write_table({"sample_id": np.arange(3), "clean_label": np.array([0, 1, 2]),
-                     "noisy_label": pa.nulls(3, pa.int64()), "is_noisy": np.zeros(3, dtype=bool)},
+                     "noisy_label": pa.nulls(3, pa.int64()), "is_noisy": np.zeros(3, dtype=bool),
+                     "is_probe": np.zeros(3, dtype=bool)},
                     tmp_path / "nonoisy.parquet", LABELS, meta)
 
 

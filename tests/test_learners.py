@@ -1,5 +1,7 @@
 """Re-labeling learners (SOP, SOP+, ELR, ELR+, DivideMix) on the shared loop: their mechanics on tiny data."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -240,6 +242,104 @@ def test_dividemix_prune4rel_variant_skips_warmup_and_ramp():
     assert original.lambda_u_now(ctx) == pytest.approx(25.0 * 0.5 / 16)
 
 
+def dividemix_after_warmup(seed=0, **params):
+    """A DivideMix learner past a 1-epoch warm-up on the blob context, with planted clean
+    probabilities (network 0 trains on ``clean_prob[1]``'s split); ``ctx.active`` is 0."""
+    learner = build_learner("dividemix", {"warmup_epochs": 1, "rampup_epochs": 4, **params})
+    ctx = context(learner, seed=seed)
+    rng = np.random.default_rng(seed)
+    learner.clean_prob = [rng.uniform(size=len(ctx.train)), rng.uniform(size=len(ctx.train))]
+    ctx.epoch, ctx.active = 3, 0  # the second epoch after the warm-up: λ_u ramped to 1/4
+    return learner, ctx
+
+
+def test_dividemix_mixmatch_step_recomputes_as_the_original(monkeypatch):
+    """One step against Train_cifar.py's train()/SemiLoss, recomputed here from its formulas: co-refined
+    labelled targets (trained net only, two views), co-guessed unlabelled targets (both nets, two views),
+    T-sharpening, one mixup of [x1, x2, u1, u2] with a permutation of itself, Lx on the first 2B rows,
+    Lu (mean squared error) on the rest, the ramped λ_u and the uniform-prior penalty."""
+    from noisyprune.training.learners import dividemix
+
+    learner, ctx = dividemix_after_warmup()
+    ctx.augment = Augmenter(AugmentationSpec(shift=1), 0.0, 1.0, torch.Generator().manual_seed(1))
+    views = []
+    weak = ctx.augment.weak
+    ctx.augment.weak = lambda x: views.append((x, weak(x))) or views[-1][1]
+    phase = learner.epoch_phases(ctx)[0]
+    assert phase.network == 0
+    batch = next(iter(phase.batches))
+    unlabelled = next(learner._unlabelled)
+    learner._unlabelled = itertools.chain([unlabelled], learner._unlabelled)
+    monkeypatch.setattr(dividemix, "mixup_coefficient", lambda alpha: 0.7)
+    torch.manual_seed(5)
+    loss = learner.training_step(ctx, batch).loss
+
+    x1, x2 = [view for source, view in views if source is batch.x]
+    u1, u2 = [view for source, view in views if source is unlabelled.x]
+    assert not torch.equal(x1, x2) and not torch.equal(u1, u2)  # two independently augmented views
+    net, other = ctx.models
+    prob = learner.clean_prob[1]
+    assert (prob[batch.sample_id.numpy()] > 0.5).all() and (prob[unlabelled.sample_id.numpy()] <= 0.5).all()
+    assert len(batch) == len(unlabelled) == ctx.batch_size  # B labelled and B unlabelled per step
+    w = torch.as_tensor(prob[batch.sample_id.numpy()], dtype=torch.float32)[:, None]
+
+    def sharp(p):
+        return p ** 2 / (p ** 2).sum(1, keepdim=True)  # T = 0.5
+
+    with torch.no_grad():
+        p_x = (F.softmax(net(x1), 1) + F.softmax(net(x2), 1)) / 2
+        t_x = sharp(w * F.one_hot(batch.y, CLASSES) + (1 - w) * p_x)
+        p_u = (F.softmax(net(u1), 1) + F.softmax(net(u2), 1) + F.softmax(other(u1), 1) + F.softmax(other(u2), 1)) / 4
+        t_u = sharp(p_u)
+        inputs, targets = torch.cat([x1, x2, u1, u2]), torch.cat([t_x, t_x, t_u, t_u])
+        torch.manual_seed(5)
+        idx = torch.randperm(len(inputs))
+        logits = net(0.7 * inputs + 0.3 * inputs[idx])
+        mixed = 0.7 * targets + 0.3 * targets[idx]
+        b2 = 2 * len(batch)
+        lx = -torch.mean(torch.sum(F.log_softmax(logits[:b2], 1) * mixed[:b2], 1))
+        lu = torch.mean((F.softmax(logits[b2:], 1) - mixed[b2:]) ** 2)
+        prior = torch.full((CLASSES,), 1 / CLASSES)
+        penalty = torch.sum(prior * torch.log(prior / F.softmax(logits, 1).mean(0)))
+        expected = lx + 25.0 / 4 * lu + penalty
+    assert lu > 1e-4 and penalty > 0
+    assert loss.item() == pytest.approx(expected.item(), abs=1e-5)
+    loss.backward()
+    assert all(p.grad is None for p in other.parameters())  # the other network only guesses
+
+
+def test_dividemix_unlabelled_batches_cycle_under_the_labelled_epoch():
+    """Every labelled step draws one unlabelled batch of B; the small unlabelled side restarts in a
+    fresh order when exhausted (the original's ``iter(unlabeled_trainloader)`` again), the labelled side
+    is seen once per epoch, and each network trains on the other's split."""
+    learner, ctx = dividemix_after_warmup()
+    learner.clean_prob = [np.linspace(0, 1, 240), np.r_[np.full(200, 0.9), np.full(40, 0.1)]]
+    phases = learner.epoch_phases(ctx)
+    assert [phase.network for phase in phases] == [0, 1]
+    batches = iter(phases[0].batches)
+    seen, drawn = [], []
+    first = next(batches)
+    stream = learner._unlabelled
+
+    def recorded():
+        for unlabelled in stream:
+            drawn.append(unlabelled.sample_id)
+            yield unlabelled
+
+    learner._unlabelled = recorded()
+    for batch in itertools.chain([first], batches):
+        seen.append(batch.sample_id)
+        step(learner, ctx, batch)
+    assert torch.equal(torch.cat(seen).sort().values, torch.arange(200))  # network 1's labelled side
+    assert len(drawn) == len(seen) == 7 and [len(ids) for ids in drawn[:3]] == [32, 8, 32]
+    for start in (0, 2, 4):  # each pass over the 40 unlabelled samples holds each of them once
+        assert torch.equal(torch.cat(drawn[start:start + 2]).sort().values, torch.arange(200, 240))
+    assert not torch.equal(torch.cat(drawn[0:2]), torch.cat(drawn[2:4]))  # reshuffled per pass
+    ctx.active = 1
+    labelled_1 = torch.cat([batch.sample_id for batch in phases[1].batches]).sort().values
+    assert torch.equal(labelled_1, torch.as_tensor(np.flatnonzero(np.linspace(0, 1, 240) > 0.5)))
+
+
 @pytest.mark.parametrize("name", sorted(LEARNERS.names()))
 def test_every_learner_trains_on_a_subset_and_relabels_every_sample(name):
     x, clean, noisy = blob_images(240, flip=0.2)
@@ -249,8 +349,10 @@ def test_every_learner_trains_on_a_subset_and_relabels_every_sample(name):
     entry = {"learner": name, "epochs": 3, "batch_size": 32, "lr": 0.1}
     if name == "dividemix":
         entry["warmup_epochs"] = 1
-    result = train_on_samples(data=data, noisy_label=noisy, sample_ids=kept, model_entry=MLP, training_entry=entry,
-                              seed=0, device=torch.device("cpu"), inference_batch_size=64)
+    probe = np.arange(1, 31, 2)  # 5 clean probe samples per class for the meta-learners (L2R); others ignore them
+    result = train_on_samples(data=data, noisy_label=np.where(np.isin(np.arange(240), probe), clean, noisy),
+                              sample_ids=kept, model_entry=MLP, training_entry=entry, seed=0,
+                              device=torch.device("cpu"), inference_batch_size=64, probe_ids=probe)
     assert len(result.ctx.models) == result.learner.num_networks
     ids = torch.arange(240)
     logits = result.learner.predict_logits(result.ctx, torch.as_tensor(x), 64)

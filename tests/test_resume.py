@@ -50,7 +50,8 @@ def train(learner, resume=None, callbacks=()):
     result = train_on_samples(data=data, noisy_label=noisy, sample_ids=np.arange(0, 200, 2), model_entry=MLP,
                               training_entry=entry, seed=3, device=torch.device("cpu"), inference_batch_size=64,
                               callbacks=[recorder, *callbacks], resume=resume,
-                              augment_entry={"shift": 1, "strong": "randaugment", "cutout": 2})
+                              augment_entry={"shift": 1, "strong": "randaugment", "cutout": 2},
+                              probe_ids=np.arange(1, 61, 2))  # a probe set for the meta-learners (L2R)
     return result, recorder
 
 

@@ -301,6 +301,7 @@ LABELS = Contract(
         Column("clean_label", "int"),
         Column("noisy_label", "int"),
         Column("is_noisy", "bool"),
+        Column("is_probe", "bool"),  # the clean probe set of meta-learners, held out of training
     ),
     metadata_keys=("dataset", "noise", "num_classes", "noise_rate", "transition_matrix"),
     label_columns=("clean_label", "noisy_label"),

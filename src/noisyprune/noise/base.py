@@ -57,7 +57,8 @@ def apply_noise(
     ``data`` (the :class:`~noisyprune.data.base.ArrayDataset`) is passed to models that need more
     than labels: the inputs (instance-dependent noise), human label sets, class groups.
     """
-    params = {key: value for key, value in spec.items() if key != "kind"}
+    # probe_per_class is the noise stage's (a clean held-out set), not the noise model's
+    params = {key: value for key, value in spec.items() if key not in ("kind", "probe_per_class")}
     model = NOISE_MODELS.get(spec["kind"])
     clean = np.asarray(clean, dtype=np.int64)
     data_parameter = inspect.signature(model).parameters.get("data")

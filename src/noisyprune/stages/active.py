@@ -68,8 +68,9 @@ def run_active_pool_stage(*, experiment: str, entry: Mapping[str, Any], run: Map
     given = pool_labels(labels, entry["labels"], labels_path)
     if round_index == 0:
         seed = derive_seed(int(run["seed"]), "active-pool", run["dataset"], run["noise"], experiment)
-        positions = initial_pool(given, entry["initial"], labels.num_classes, entry["initial_balance"],
-                                 make_rng(seed))
+        rows = np.flatnonzero(~labels.is_probe)  # a clean probe set is never pooled or queried
+        positions = rows[initial_pool(given[rows], entry["initial"], labels.num_classes, entry["initial_balance"],
+                                      make_rng(seed))]
         sample_id, joined = labels.sample_id[positions], np.zeros(len(positions), dtype=np.int64)
     else:
         previous = read_table(previous_pool_path, POOL)
@@ -161,7 +162,7 @@ def run_active_query_stage(*, experiment: str, entry: Mapping[str, Any], run: Ma
     labels = load_labels(labels_path)
     pooled = read_table(pool_path, POOL).numpy("sample_id")
     predictions = aligned_features(predictions_path, labels.sample_id, labels_path)
-    candidates = np.setdiff1d(labels.sample_id, pooled)  # sorted
+    candidates = np.setdiff1d(labels.training_ids, pooled)  # sorted; never the clean probe set
     rows = np.searchsorted(labels.sample_id, candidates)
     seed = derive_seed(int(run["seed"]), "active-query", run["dataset"], run["noise"], experiment, round_index)
     start = time.perf_counter()

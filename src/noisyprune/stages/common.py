@@ -33,8 +33,20 @@ class NoisyLabels:
     noisy: np.ndarray
     is_noisy: np.ndarray | None
     num_classes: int
+    # The clean probe set of meta-learners, held out of warm-up, selection and budgets.
+    is_probe: np.ndarray
     metadata: dict[str, Any]
     path: str
+
+    @property
+    def training_ids(self) -> np.ndarray:
+        """Sorted sample ids of the training set proper: every sample but the probe set."""
+        return self.sample_id[~self.is_probe]
+
+    @property
+    def probe_ids(self) -> np.ndarray:
+        """Sorted sample ids of the clean probe set (empty without one)."""
+        return self.sample_id[self.is_probe]
 
     @property
     def clean_known(self) -> bool:
@@ -42,11 +54,11 @@ class NoisyLabels:
         return self.clean is not None
 
     def noise_rate(self, mask: np.ndarray | None = None) -> float:
-        """Fraction of wrong labels among the ``mask``-ed samples (all if ``None``); NaN when the
-        clean labels are unknown or nothing is masked."""
+        """Fraction of wrong labels among the ``mask``-ed samples (the training set proper, probe
+        excluded, if ``None``); NaN when the clean labels are unknown or nothing is masked."""
         if self.is_noisy is None:
             return float("nan")
-        chosen = self.is_noisy if mask is None else self.is_noisy[mask]
+        chosen = self.is_noisy[~self.is_probe] if mask is None else self.is_noisy[mask]
         return float(chosen.mean()) if chosen.size else float("nan")
 
 
@@ -61,6 +73,7 @@ def load_labels(path: str, dataset: ArrayDataset | None = None) -> NoisyLabels:
         clean=artifact.numpy("clean_label")[order] if known else None,
         noisy=artifact.numpy("noisy_label")[order],
         is_noisy=artifact.numpy("is_noisy")[order] if known else None,
+        is_probe=artifact.numpy("is_probe")[order],
         num_classes=int(artifact.metadata["num_classes"]),
         metadata=artifact.metadata,
         path=str(path),

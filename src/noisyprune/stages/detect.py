@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from noisyprune.artifacts import DYNAMICS, check_same_samples, read_table, write_json
+from noisyprune.artifacts import DYNAMICS, Artifact, check_same_samples, read_table, write_json
 from noisyprune.detection import ROC_GRID, detection_quality, noise_scores
 from noisyprune.stages.common import aligned_features, load_labels
 
@@ -24,11 +24,14 @@ def run_detect_stage(*, labels_path: str, features_path: str, dynamics_path: str
                     "roc_fpr": ROC_GRID.tolist(), "code_hash": code_hash}, output)
         return
     features = aligned_features(features_path, labels.sample_id, labels_path)
+    # The training samples proper: the clean probe set is neither trained on nor a candidate.
+    train_rows = np.flatnonzero(~labels.is_probe)
+    features = Artifact(table=features.table.take(train_rows), metadata=features.metadata, path=features.path)
     dynamics = read_table(dynamics_path, DYNAMICS)
-    check_same_samples(labels.sample_id, np.unique(dynamics.numpy("sample_id")), labels_path, dynamics_path)
-    rows = detection_quality(noise_scores(features, dynamics, labels.noisy, labels.num_classes),
-                             labels.is_noisy)
+    check_same_samples(labels.training_ids, np.unique(dynamics.numpy("sample_id")), labels_path, dynamics_path)
+    rows = detection_quality(noise_scores(features, dynamics, labels.noisy[train_rows], labels.num_classes),
+                             labels.is_noisy[train_rows])
     for row in rows:
         log.info("%-30s AUROC %.4f  AP %.4f", row["score"], row["auroc"], row["average_precision"])
-    write_json({"noise_rate": float(labels.is_noisy.mean()), "num_samples": len(labels.sample_id),
+    write_json({"noise_rate": labels.noise_rate(), "num_samples": len(train_rows),
                 "scores": rows, "roc_fpr": ROC_GRID.tolist(), "code_hash": code_hash}, output)

@@ -13,7 +13,8 @@ from noisyprune.artifacts import LABELS, write_table
 from noisyprune.data import load_dataset
 from noisyprune.errors import ConfigError
 from noisyprune.noise import apply_noise
-from noisyprune.seeding import make_rng, noise_seed
+from noisyprune.noise.base import NoiseResult
+from noisyprune.seeding import derive_seed, make_rng, noise_seed
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +40,23 @@ def run_noise_stage(
     data = load_dataset(dataset, dataset_entry)
     stage_seed = noise_seed(seed, dataset, noise)
     n = data.num_train
+    probe = np.zeros(n, dtype=bool)
     if data.clean_labels_known:
         result = apply_noise(data.train_y, data.num_classes, noise_entry, make_rng(stage_seed), data=data)
-        log.info("%s/%s seed %d: %d of %d labels noisy (rate %.4f)", dataset, noise, seed,
-                 int(result.is_noisy.sum()), n, result.rate)
-        columns = {"clean_label": result.clean, "noisy_label": result.noisy, "is_noisy": result.is_noisy}
-        realised = {"noise_rate": result.rate, "transition_matrix": result.transition.round(6).tolist()}
+        noisy = result.noisy
+        per_class = int(noise_entry.get("probe_per_class", 0))
+        if per_class:
+            probe[probe_positions(result.clean, per_class, data.num_classes,
+                                  make_rng(derive_seed(stage_seed, "probe")))] = True
+            noisy = np.where(probe, result.clean, noisy)  # the probe set is clean
+        is_noisy = noisy != result.clean
+        # Rate and transition matrix of the training samples, the probe held out.
+        training = NoiseResult(clean=result.clean[~probe], noisy=noisy[~probe], num_classes=data.num_classes)
+        log.info("%s/%s seed %d: %d of %d training labels noisy (rate %.4f), %d clean probe samples", dataset,
+                 noise, seed, int(is_noisy.sum()), n - int(probe.sum()), training.rate, int(probe.sum()))
+        columns = {"clean_label": result.clean, "noisy_label": noisy, "is_noisy": is_noisy}
+        realised = {"noise_rate": training.rate, "transition_matrix": training.transition.round(6).tolist(),
+                    "num_probe": int(probe.sum())}
     else:
         # Intrinsic noise (WebVision, Clothing-1M): the labels as given; which are wrong is unknown.
         if noise_entry["kind"] != "none":
@@ -52,12 +64,15 @@ def run_noise_stage(
                 f"config key 'noise.{noise}.kind': dataset {dataset!r} has no clean training labels "
                 f"(clean_labels: false), so its noise is what it is; use kind 'none', not {noise_entry['kind']!r}"
             )
+        if noise_entry.get("probe_per_class", 0):
+            raise ConfigError(f"config key 'noise.{noise}.probe_per_class': dataset {dataset!r} has no clean "
+                              "training labels to hold out as a clean probe set")
         log.info("%s/%s: %d training labels as given; clean labels unknown", dataset, noise, n)
         columns = {"clean_label": pa.nulls(n, pa.int64()), "noisy_label": data.train_y.astype(np.int64),
                    "is_noisy": pa.nulls(n, pa.bool_())}
         realised = {"clean_labels_known": False, "noise_rate": None, "transition_matrix": None}
     write_table(
-        {"sample_id": np.arange(n, dtype=np.int64), **columns},
+        {"sample_id": np.arange(n, dtype=np.int64), **columns, "is_probe": probe},
         output,
         LABELS,
         metadata={
@@ -74,3 +89,15 @@ def run_noise_stage(
             "package_version": __version__,
         },
     )
+
+
+def probe_positions(clean: np.ndarray, per_class: int, num_classes: int, rng: np.random.Generator) -> np.ndarray:
+    """Sorted positions of a class-balanced clean probe set: ``per_class`` random samples of each
+    clean class ``(n,)`` (all of a class that has fewer, which the log then says)."""
+    chosen = []
+    for c in range(num_classes):
+        members = np.flatnonzero(clean == c)
+        if len(members) < per_class:
+            log.warning("class %d has only %d samples for a probe of %d per class", c, len(members), per_class)
+        chosen.append(rng.permutation(members)[:per_class])
+    return np.sort(np.concatenate(chosen))

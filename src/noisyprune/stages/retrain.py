@@ -68,6 +68,8 @@ def run_retrain_stage(
         raise ArtifactError(f"{subset_path}: holds sample ids absent from {labels_path}")
     if len(kept) == 0:
         raise ArtifactError(f"{subset_path}: the subset is empty; nothing to train on")
+    if np.isin(kept, labels.probe_ids).any():
+        raise ArtifactError(f"{subset_path}: holds samples of the clean probe set of {labels_path}")
     # Classes the learner never sees a label of cannot be predicted from their own labels: report them.
     missing_classes = sorted(set(range(labels.num_classes)) - set(labels.noisy[kept].tolist()))
     if missing_classes:
@@ -91,6 +93,7 @@ def run_retrain_stage(
         augment_entry=dataset_entry.get("augment"),
         init_state=init_state,
         resume=resume,
+        probe_ids=labels.probe_ids,
     )
 
     all_x = torch.as_tensor(data.train_x[labels.sample_id], device=torch_device)
@@ -99,6 +102,7 @@ def run_retrain_stage(
     noisy = torch.as_tensor(labels.noisy, device=torch_device)
     relabel = result.learner.relabel(result.ctx, ids, noisy, logits).cpu().numpy()
     in_subset = np.isin(labels.sample_id, kept)
+    train_rows = ~labels.is_probe  # re-labeling is scored on the training set proper
 
     history = result.history.columns()
     test_acc = history["test_acc"]
@@ -113,9 +117,10 @@ def run_retrain_stage(
         # Without clean training labels (intrinsic noise) these are missing (NaN → null), not zero.
         "subset_noise_rate": labels.noise_rate(in_subset),
         "dataset_noise_rate": labels.noise_rate(),
-        **relabeling_metrics(relabel, labels.clean, labels.is_noisy, in_subset),
+        **relabeling_metrics(relabel[train_rows], labels.clean[train_rows] if labels.clean_known else None,
+                             labels.is_noisy[train_rows] if labels.clean_known else None, in_subset[train_rows]),
         # the model-prediction readout, to compare with learners whose readout uses their own state
-        "relabel_acc_prediction": float((logits.argmax(dim=1).cpu().numpy() == labels.clean).mean())
+        "relabel_acc_prediction": float((logits.argmax(dim=1).cpu().numpy() == labels.clean)[train_rows].mean())
         if labels.clean_known else float("nan"),
     }
     log.info("%s: test accuracy last %.4f best %.4f, re-labeling accuracy %.4f (%.1f s)",

@@ -11,6 +11,7 @@ import numpy as np
 
 from noisyprune import __version__
 from noisyprune.artifacts import (
+    Artifact,
     DYNAMICS,
     SNAPSHOTS,
     SUBSET,
@@ -63,12 +64,17 @@ def run_select_stage(
     """
     labels = load_labels(labels_path)
     pruner = build_pruner(method_entry)
+    # The candidates: every training sample but the clean probe set (never selected or budgeted).
+    rows = np.flatnonzero(~labels.is_probe)
+    features = None
+    if "features" in pruner.requires:
+        features = aligned_features(features_path, labels.sample_id, labels_path)
+        features = Artifact(table=features.table.take(rows), metadata=features.metadata, path=features.path)
     inputs = PrunerInputs(
-        sample_id=labels.sample_id,
-        noisy_label=labels.noisy,
+        sample_id=labels.sample_id[rows],
+        noisy_label=labels.noisy[rows],
         num_classes=labels.num_classes,
-        features=aligned_features(features_path, labels.sample_id, labels_path)
-        if "features" in pruner.requires else None,
+        features=features,
         dynamics=read_table(dynamics_path, DYNAMICS) if "dynamics" in pruner.requires else None,
         snapshots=read_table(snapshots_path, SNAPSHOTS) if "snapshots" in pruner.requires else None,
     )
@@ -79,7 +85,7 @@ def run_select_stage(
     seconds = time.perf_counter() - start
     _check_selection(selection, budget, len(inputs), method)
 
-    kept = selection.positions
+    kept = rows[selection.positions]  # rows of the labels table
     num_classes = labels.num_classes
     class_counts = np.bincount(labels.noisy[kept], minlength=num_classes)
     empty_classes = np.flatnonzero(class_counts == 0).tolist()

@@ -58,7 +58,7 @@ def run_warmup_stage(
     result = train_on_samples(
         data=data,
         noisy_label=labels.noisy,
-        sample_ids=labels.sample_id,
+        sample_ids=labels.training_ids,  # never the clean probe set
         model_entry=model_entry,
         training_entry=warmup_entry,
         seed=stage_seed,

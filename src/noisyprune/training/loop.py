@@ -61,6 +61,8 @@ class TrainContext:
     train: TensorData
     batch_size: int
     augment: Augmenter
+    # The clean probe set (meta-learners' validation batches), when the noise stage held one out.
+    probe: TensorData | None = None
     epoch: int = 0
     active: int = 0
     epoch_loss_sum: torch.Tensor | None = field(default=None, repr=False)
@@ -121,6 +123,7 @@ def fit(
     make_network: Callable[[], Classifier] | None = None,
     augment: Augmenter | None = None,
     resume: ResumeFile | None = None,
+    probe: TensorData | None = None,
 ) -> TrainContext:
     """Train ``model`` on ``train`` with ``learner`` for ``spec.epochs`` epochs and return the context.
 
@@ -134,6 +137,9 @@ def fit(
     matching resume file continues after its epoch, ending exactly as an uninterrupted run.
     """
     device = train.x.device
+    if getattr(learner, "needs_probe", False) and probe is None:
+        raise TrainingError(f"learner {learner_name!r} needs a clean probe set: set probe_per_class in the noise "
+                            "entry of this run")
     models = [model]
     for _ in range(1, getattr(learner, "num_networks", 1)):
         if make_network is None:
@@ -155,6 +161,7 @@ def fit(
         train=train,
         batch_size=spec.batch_size,
         augment=augment if augment is not None else no_augmentation(generator),
+        probe=probe,
     )
     learner.setup(ctx)
     first_epoch = 1

@@ -46,6 +46,7 @@ def train_on_samples(
     augment_entry: Mapping[str, Any] | None = None,
     init_state: Mapping[str, torch.Tensor] | None = None,
     resume: ResumeFile | None = None,
+    probe_ids: np.ndarray | None = None,
 ) -> TrainingResult:
     """Train a new model from ``model_entry`` with ``training_entry``'s learner and schedule on the
     samples ``sample_ids`` (global ids, ``(m,)``) labelled by ``noisy_label`` (``(n,)``, indexed by
@@ -55,7 +56,9 @@ def train_on_samples(
     ``augment_entry`` is the dataset's ``augment`` mapping (defaults by image shape); the
     training entry's ``augment: false`` turns augmentation off. ``init_state`` (a state dict of
     the same architecture) initialises every network instead of the random initialisation.
-    ``resume`` makes the run resumable (see :mod:`noisyprune.training.resume`).
+    ``resume`` makes the run resumable (see :mod:`noisyprune.training.resume`). ``probe_ids``:
+    the clean probe set (global ids, labelled by ``noisy_label``, which is clean there), handed to
+    learners that ask for one (``needs_probe``) as ``ctx.probe``.
     """
     sample_ids = np.sort(np.asarray(sample_ids, dtype=np.int64))
     spec = TrainingSpec.from_entry(training_entry)
@@ -76,6 +79,9 @@ def train_on_samples(
     augmenter = Augmenter(augment_spec, data.pixel_mean, data.pixel_std, torch.Generator().manual_seed(seed + 1))
     train = TensorData.from_numpy(data.train_x[sample_ids], noisy_label[sample_ids], sample_ids, device)
     test = TensorData.from_numpy(data.test_x, data.test_y, np.arange(len(data.test_y)), device)
+    probe = None
+    if probe_ids is not None and len(probe_ids):
+        probe = TensorData.from_numpy(data.train_x[probe_ids], noisy_label[probe_ids], probe_ids, device)
     history = EpochHistory(learner, test, inference_batch_size)
     start = time.perf_counter()
     ctx = fit(
@@ -91,5 +97,6 @@ def train_on_samples(
         make_network=make_network,
         augment=augmenter,
         resume=resume,
+        probe=probe,
     )
     return TrainingResult(ctx=ctx, learner=learner, history=history, seconds=time.perf_counter() - start)

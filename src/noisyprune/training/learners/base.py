@@ -21,6 +21,9 @@ class Learner:
     """
 
     num_networks: int = 1
+    # Meta-learners (L2R) need the noise stage's clean probe set as ``ctx.probe``; the loop refuses
+    # to start them without one.
+    needs_probe: bool = False
     # Attributes holding state that changes during training, saved in resume files; attributes
     # starting with "_" are rebuilt within an epoch and never saved.
     state_keys: tuple[str, ...] = ()

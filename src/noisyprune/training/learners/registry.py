@@ -17,6 +17,7 @@ LEARNERS = Registry(
         "elr_plus": "noisyprune.training.learners.elr_plus:ELRPlus",
         "dividemix": "noisyprune.training.learners.dividemix:DivideMix",
         "rdia_ls": "noisyprune.training.learners.rdia_ls:RDIALS",
+        "l2r": "noisyprune.training.learners.l2r:L2R",
     },
 )
 

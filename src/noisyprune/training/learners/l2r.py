@@ -1,0 +1,74 @@
+"""L2R, learning to reweight examples (Ren, Zeng, Yang, Urtasun, ICML 2018), as IEG's baseline
+(google-research/ieg ``l2rmodel.py``): every batch's example weights come from one meta step on the
+clean probe set.
+
+Per batch, with per-example weights ε (zeros, so the look-ahead starts at θ):
+
+    θ'(ε) = θ − meta_lr · ∇θ Σ_i ε_i ℓ_i(θ)                  (one SGD step, no momentum)
+    g     = ∂/∂ε  mean_probe ℓ(θ'(ε))                          (second order: through the step)
+    w     = max(−g, 0) / Σ max(−g, 0)                          (0 everywhere if all are ≤ 0)
+    loss  = Σ_i w_i ℓ_i(θ)
+
+An example whose up-weighting would lower the probe loss gets a positive weight; one that would
+raise it (a mislabelled sample, typically) gets none. The look-ahead runs through ``torch.func``'s
+functional call on copies of the BatchNorm buffers, so it never moves the running statistics.
+The probe set is the noise stage's clean hold-out (``probe_per_class``); a batch of it is drawn per
+step (all of it if smaller than ``probe_batch_size``). The re-labeling readout is the prediction
+(L2R reweights, it does not relabel).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch.func import functional_call
+
+from noisyprune.training.data import Batch
+from noisyprune.training.learners.base import Learner
+from noisyprune.training.loop import StepOutput, TrainContext
+
+
+def l2r_weights(network: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, probe_x: torch.Tensor,
+                probe_y: torch.Tensor, meta_lr: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Example weights ``(B,)`` (non-negative, summing to 1 unless all are 0) of the batch ``x``,
+    ``y`` by one look-ahead step on the probe batch ``probe_x``, ``probe_y``; also the per-example
+    losses ``(B,)`` under the current parameters (with their graph, for the final loss)."""
+    params = dict(network.named_parameters())
+    # copies: the look-ahead's forward passes must not update the real BatchNorm statistics
+    buffers = {name: value.clone() for name, value in network.named_buffers()}
+    eps = torch.zeros(len(y), device=x.device, requires_grad=True)
+    losses = F.cross_entropy(functional_call(network, (params, buffers), (x,)), y, reduction="none")
+    grads = torch.autograd.grad((eps * losses).sum(), list(params.values()), create_graph=True)
+    stepped = {name: p - meta_lr * g for (name, p), g in zip(params.items(), grads, strict=True)}
+    probe_loss = F.cross_entropy(functional_call(network, (stepped, buffers), (probe_x,)), probe_y)
+    (grad_eps,) = torch.autograd.grad(probe_loss, eps)
+    weights = torch.clamp(-grad_eps, min=0.0)
+    total = weights.sum()
+    weights = weights / total if total > 0 else weights
+    return weights.detach(), losses
+
+
+class L2R(Learner):
+    """Learning to reweight on the clean probe set (module docstring). ``meta_lr``: the look-ahead
+    step size (IEG's ``meta_stepsize``, 0.1); ``probe_batch_size``: probe samples per meta step."""
+
+    needs_probe = True
+
+    def __init__(self, meta_lr: float = 0.1, probe_batch_size: int = 100):
+        if meta_lr <= 0:
+            raise ValueError(f"meta_lr must be > 0, got {meta_lr}")
+        self.meta_lr, self.probe_batch_size = meta_lr, probe_batch_size
+
+    def training_step(self, ctx: TrainContext, batch: Batch) -> StepOutput:
+        probe = ctx.probe
+        if len(probe) > self.probe_batch_size:
+            rows = torch.randperm(len(probe), generator=ctx.generator)[: self.probe_batch_size].to(probe.x.device)
+            probe_x, probe_y = probe.x[rows], probe.y[rows]
+        else:
+            probe_x, probe_y = probe.x, probe.y
+        x = ctx.augment.weak(batch.x)
+        weights, _ = l2r_weights(ctx.network, x, batch.y, probe_x, probe_y, self.meta_lr)
+        # The real forward for the update (it also moves BatchNorm statistics once, as plain training).
+        logits = ctx.network(x)
+        losses = F.cross_entropy(logits, batch.y, reduction="none")
+        return StepOutput(loss=(weights * losses).sum(), logits=logits.detach())

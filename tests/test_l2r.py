@@ -1,0 +1,120 @@
+"""L2R: example weights from one look-ahead step on the clean probe set, and the probe-set plumbing."""
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from noisyprune.errors import TrainingError
+from noisyprune.training.learners.l2r import l2r_weights
+
+
+def _toy(seed=0, n=64, flip_every=4):
+    """Two Gaussian blobs in 2-d; every ``flip_every``-th training label flipped; a clean probe."""
+    g = torch.Generator().manual_seed(seed)
+    y = torch.arange(n) % 2
+    x = torch.randn(n, 2, generator=g) + (2.0 * y[:, None] - 1.0) * 2.0
+    flipped = torch.arange(n) % flip_every == 0
+    noisy = torch.where(flipped, 1 - y, y)
+    probe_y = torch.arange(20) % 2
+    probe_x = torch.randn(20, 2, generator=g) + (2.0 * probe_y[:, None] - 1.0) * 2.0
+    return x, noisy, flipped, probe_x, probe_y
+
+
+def _trained_model(x, y):
+    """A small network fitted on the clean labels for a few steps: its gradients are informative."""
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(2, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 2))
+    optimiser = torch.optim.SGD(model.parameters(), lr=0.1)
+    for _ in range(20):
+        optimiser.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        optimiser.step()
+    return model
+
+
+def test_weights_are_non_negative_sum_to_one_and_skip_flipped_samples():
+    x, noisy, flipped, probe_x, probe_y = _toy()
+    clean = torch.where(flipped, 1 - noisy, noisy)
+    model = _trained_model(x, clean)
+    running = model[1].running_mean.clone()
+    weights, losses = l2r_weights(model, x, noisy, probe_x, probe_y, meta_lr=0.1)
+    assert weights.shape == (64,) and (weights >= 0).all()
+    assert float(weights.sum()) == pytest.approx(1.0, abs=1e-5)
+    assert losses.shape == (64,)
+    # planted flipped samples get (near) zero weight; clean ones carry almost all of it
+    assert float(weights[flipped].sum()) < 0.02
+    assert float(weights[flipped].max()) < 1e-3 < float(weights[~flipped].mean())
+    assert torch.equal(model[1].running_mean, running)  # the look-ahead left BatchNorm alone
+
+
+def test_all_harmful_batch_gets_zero_weights_not_nan():
+    x, noisy, flipped, probe_x, probe_y = _toy(flip_every=1)  # every label wrong
+    model = _trained_model(x, 1 - noisy)
+    weights, _ = l2r_weights(model, x, noisy, probe_x, probe_y, meta_lr=0.1)
+    assert torch.isfinite(weights).all() and float(weights.sum()) in (0.0, pytest.approx(1.0))
+
+
+def test_l2r_without_a_probe_set_is_refused_with_the_key_to_set():
+    from noisyprune.data.base import ArrayDataset
+    from noisyprune.training.run import train_on_samples
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 1, 2, 2)).astype(np.float32)
+    y = np.arange(40) % 2
+    data = ArrayDataset("d", x, y, x[:10], y[:10], ("a", "b"))
+    with pytest.raises(TrainingError, match="needs a clean probe set: set probe_per_class"):
+        train_on_samples(data=data, noisy_label=y, sample_ids=np.arange(40), model_entry={"arch": "mlp", "hidden": [4]},
+                         training_entry={"learner": "l2r", "epochs": 1, "batch_size": 8, "lr": 0.1}, seed=0,
+                         device=torch.device("cpu"), inference_batch_size=16)
+
+
+def test_noise_stage_holds_out_a_clean_class_balanced_probe_set(tmp_path):
+    from noisyprune.stages.common import load_labels
+    from noisyprune.stages.noise import run_noise_stage
+
+    output = tmp_path / "labels.parquet"
+    entry = {"kind": "symmetric", "rate": 0.4, "probe_per_class": 5}
+    run_noise_stage(dataset="digits", dataset_entry={"loader": "digits", "model": "mlp"}, noise="sym40",
+                    noise_entry=entry, seed=0, output=str(output))
+    labels = load_labels(str(output))
+    assert len(labels.probe_ids) == 50
+    assert np.bincount(labels.clean[labels.is_probe], minlength=10).tolist() == [5] * 10
+    assert np.array_equal(labels.noisy[labels.is_probe], labels.clean[labels.is_probe])  # clean
+    assert not labels.is_noisy[labels.is_probe].any()
+    # the recorded rate is that of the training samples proper
+    assert labels.metadata["noise_rate"] == pytest.approx(labels.is_noisy[~labels.is_probe].mean())
+    assert labels.metadata["num_probe"] == 50
+    again = tmp_path / "again.parquet"
+    run_noise_stage(dataset="digits", dataset_entry={"loader": "digits", "model": "mlp"}, noise="sym40",
+                    noise_entry=entry, seed=0, output=str(again))
+    assert again.read_bytes() == output.read_bytes()
+
+
+@pytest.mark.workflow
+def test_probe_set_is_held_out_of_warmup_selection_and_budgets_and_feeds_l2r(tiny_config, tmp_path):
+    import pandas as pd
+    from conftest import run_snakemake
+
+    from noisyprune.artifacts import DYNAMICS, SUBSET, read_table
+    from noisyprune.stages.common import load_labels
+
+    config = tiny_config
+    config["noise"]["sym40"]["probe_per_class"] = 3
+    config["sweep"].update(methods=["uniform", "small_loss"], learners=["ce", "l2r"])
+    config["learners"]["l2r"] = {"learner": "l2r", "epochs": 2, "batch_size": 64, "lr": 0.05, "probe_batch_size": 30}
+    run_snakemake(tmp_path, config, "--cores", "2")
+    run = tmp_path / "results/digits/sym40/seed0"
+    labels = load_labels(str(run / "labels.parquet"))
+    probe = labels.probe_ids
+    assert len(probe) == 30
+    dynamics = read_table(run / "warmup/ce/dynamics.parquet", DYNAMICS)
+    assert not np.isin(dynamics.numpy("sample_id"), probe).any()  # the warm-up never trained on them
+    for method in ("uniform", "small_loss"):
+        subset = read_table(run / f"select/ce/{method}/f0.5/subset.parquet", SUBSET)
+        assert not np.isin(subset.numpy("sample_id"), probe).any()
+        assert subset.metadata["budget"] == round(0.5 * (1257 - 30)) and subset.metadata["num_candidates"] == 1227
+    runs = pd.read_parquet(tmp_path / "results/tables/runs.parquet")
+    assert set(runs["learner"]) == {"ce", "l2r"}
+    assert (runs.loc[runs["method"] == "full", "subset_size"] == 1227).all()
+    assert runs["test_acc_last"].between(0, 1).all()
