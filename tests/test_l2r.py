@@ -92,7 +92,7 @@ def test_noise_stage_holds_out_a_clean_class_balanced_probe_set(tmp_path):
 
 
 @pytest.mark.workflow
-def test_probe_set_is_held_out_of_warmup_selection_and_budgets_and_feeds_l2r(tiny_config, tmp_path):
+def test_probe_set_is_held_out_of_warmup_selection_and_budgets_and_feeds_l2r_and_rdia(tiny_config, tmp_path):
     import pandas as pd
     from conftest import run_snakemake
 
@@ -101,8 +101,9 @@ def test_probe_set_is_held_out_of_warmup_selection_and_budgets_and_feeds_l2r(tin
 
     config = tiny_config
     config["noise"]["sym40"]["probe_per_class"] = 3
-    config["sweep"].update(methods=["uniform", "small_loss"], learners=["ce", "l2r"])
+    config["sweep"].update(methods=["uniform", "small_loss"], learners=["ce", "l2r", "rdia"])
     config["learners"]["l2r"] = {"learner": "l2r", "epochs": 2, "batch_size": 64, "lr": 0.05, "probe_batch_size": 30}
+    config["learners"]["rdia"] = {"learner": "rdia", "epochs": 2, "batch_size": 64, "lr": 0.05, "alpha": 0.1}
     run_snakemake(tmp_path, config, "--cores", "2")
     run = tmp_path / "results/digits/sym40/seed0"
     labels = load_labels(str(run / "labels.parquet"))
@@ -115,6 +116,34 @@ def test_probe_set_is_held_out_of_warmup_selection_and_budgets_and_feeds_l2r(tin
         assert not np.isin(subset.numpy("sample_id"), probe).any()
         assert subset.metadata["budget"] == round(0.5 * (1257 - 30)) and subset.metadata["num_candidates"] == 1227
     runs = pd.read_parquet(tmp_path / "results/tables/runs.parquet")
-    assert set(runs["learner"]) == {"ce", "l2r"}
+    assert set(runs["learner"]) == {"ce", "l2r", "rdia"}
+    assert (runs.loc[runs["learner"] == "rdia", "rdia_relabelled"] >= 0).all()  # RDIA reported its relabels
     assert (runs.loc[runs["method"] == "full", "subset_size"] == 1227).all()
     assert runs["test_acc_last"].between(0, 1).all()
+
+
+def test_warmup_feature_learners_list_matches_the_learner_classes():
+    from noisyprune.training.learners.registry import LEARNERS, WARMUP_FEATURE_LEARNERS
+
+    assert WARMUP_FEATURE_LEARNERS == {n for n in LEARNERS.names() if getattr(LEARNERS.get(n), "needs_warmup_features", False)}
+
+
+def test_rdia_relabels_planted_flips_from_embeddings_and_reads_them_out():
+    from noisyprune.training.learners.rdia import RDIA
+
+    rng = np.random.default_rng(0)
+    n = 300
+    clean = np.arange(n) % 3
+    embeddings = rng.normal(scale=0.6, size=(n, 4)) + np.eye(3, 4)[clean] * 3.0
+    noisy = clean.copy()
+    flipped = np.arange(n) % 5 == 0
+    flipped[:30] = False  # the probe (ids 0..29) stays clean
+    noisy[flipped] = (clean[flipped] + 1) % 3
+    learner = RDIA(alpha=0.1)
+    corrected = learner.prepare_labels(noisy, np.arange(30, n), np.arange(30), embeddings, 3)
+    changed = corrected != noisy
+    assert changed.sum() > 0.5 * flipped.sum()
+    assert (corrected[changed] == clean[changed]).mean() > 0.9  # relabelled to the true class
+    assert learner.report["rdia_relabelled"] == int(changed.sum())
+    with pytest.raises(ValueError, match="probe_per_class"):
+        RDIA().prepare_labels(noisy, np.arange(n), np.array([], dtype=np.int64), embeddings, 3)

@@ -352,7 +352,8 @@ def test_every_learner_trains_on_a_subset_and_relabels_every_sample(name):
     probe = np.arange(1, 31, 2)  # 5 clean probe samples per class for the meta-learners (L2R); others ignore them
     result = train_on_samples(data=data, noisy_label=np.where(np.isin(np.arange(240), probe), clean, noisy),
                               sample_ids=kept, model_entry=MLP, training_entry=entry, seed=0,
-                              device=torch.device("cpu"), inference_batch_size=64, probe_ids=probe)
+                              device=torch.device("cpu"), inference_batch_size=64, probe_ids=probe,
+                              warmup_embeddings=x.reshape(240, -1))  # RDIA's head reads embeddings
     assert len(result.ctx.models) == result.learner.num_networks
     ids = torch.arange(240)
     logits = result.learner.predict_logits(result.ctx, torch.as_tensor(x), 64)

@@ -51,7 +51,8 @@ def train(learner, resume=None, callbacks=()):
                               training_entry=entry, seed=3, device=torch.device("cpu"), inference_batch_size=64,
                               callbacks=[recorder, *callbacks], resume=resume,
                               augment_entry={"shift": 1, "strong": "randaugment", "cutout": 2},
-                              probe_ids=np.arange(1, 61, 2))  # a probe set for the meta-learners (L2R)
+                              probe_ids=np.arange(1, 61, 2),  # a probe set for the meta-learners (L2R, RDIA)
+                              warmup_embeddings=data.train_x.reshape(len(data.train_x), -1))
     return result, recorder
 
 

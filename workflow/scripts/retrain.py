@@ -15,6 +15,7 @@ run_retrain_stage(
     labels_path=snakemake.input.labels,
     subset_path=snakemake.input.subset,
     checkpoint_path=snakemake.input.get("checkpoint"),
+    features_path=snakemake.input.get("features"),
     device=snakemake.config["device"],
     threads=snakemake.threads,
     inference_batch_size=snakemake.config["inference_batch_size"],

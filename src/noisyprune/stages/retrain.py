@@ -49,6 +49,7 @@ def run_retrain_stage(
     history_output: str,
     relabels_output: str,
     checkpoint_path: str | None = None,
+    features_path: str | None = None,
     resume_every: int = 0,
 ) -> None:
     """Train a freshly initialised model with the learner entry on the kept samples only.
@@ -94,6 +95,7 @@ def run_retrain_stage(
         init_state=init_state,
         resume=resume,
         probe_ids=labels.probe_ids,
+        warmup_embeddings=warmup_embeddings(features_path, labels) if features_path else None,
     )
 
     all_x = torch.as_tensor(data.train_x[labels.sample_id], device=torch_device)
@@ -122,6 +124,7 @@ def run_retrain_stage(
         # the model-prediction readout, to compare with learners whose readout uses their own state
         "relabel_acc_prediction": float((logits.argmax(dim=1).cpu().numpy() == labels.clean)[train_rows].mean())
         if labels.clean_known else float("nan"),
+        **getattr(result.learner, "report", {}),  # learner-specific facts (e.g. RDIA's relabel count)
     }
     log.info("%s: test accuracy last %.4f best %.4f, re-labeling accuracy %.4f (%.1f s)",
              "/".join(str(v) for v in run.values()), metrics["test_acc_last"],
@@ -180,3 +183,10 @@ def warmup_weights(checkpoint_path: str | None, model_entry: Mapping[str, Any], 
             f"learner's {architecture(model_entry)}; init: warmup needs the same model entry"
         )
     return model.state_dict()
+
+
+def warmup_embeddings(features_path: str, labels) -> np.ndarray:
+    """The warm-up embedding ``(n, d)`` of every sample, rows by sample id (for RDIA's head)."""
+    from noisyprune.stages.common import aligned_features
+
+    return aligned_features(features_path, labels.sample_id, labels.path).numpy("embedding")

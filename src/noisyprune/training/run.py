@@ -47,6 +47,7 @@ def train_on_samples(
     init_state: Mapping[str, torch.Tensor] | None = None,
     resume: ResumeFile | None = None,
     probe_ids: np.ndarray | None = None,
+    warmup_embeddings: np.ndarray | None = None,
 ) -> TrainingResult:
     """Train a new model from ``model_entry`` with ``training_entry``'s learner and schedule on the
     samples ``sample_ids`` (global ids, ``(m,)``) labelled by ``noisy_label`` (``(n,)``, indexed by
@@ -58,11 +59,19 @@ def train_on_samples(
     the same architecture) initialises every network instead of the random initialisation.
     ``resume`` makes the run resumable (see :mod:`noisyprune.training.resume`). ``probe_ids``:
     the clean probe set (global ids, labelled by ``noisy_label``, which is clean there), handed to
-    learners that ask for one (``needs_probe``) as ``ctx.probe``.
+    learners that ask for one (``needs_probe``) as ``ctx.probe``. ``warmup_embeddings`` ``(n, d)``:
+    the warm-up model's embedding of every sample, for learners that correct labels before training
+    (``prepare_labels``, e.g. RDIA).
     """
     sample_ids = np.sort(np.asarray(sample_ids, dtype=np.int64))
     spec = TrainingSpec.from_entry(training_entry)
     learner = build_learner(training_entry["learner"], TrainingSpec.learner_params(training_entry))
+    if hasattr(learner, "prepare_labels"):
+        if warmup_embeddings is None:
+            raise ValueError(f"learner {training_entry['learner']!r} needs the warm-up embeddings")
+        noisy_label = learner.prepare_labels(np.asarray(noisy_label), sample_ids,
+                                             np.asarray(probe_ids if probe_ids is not None else [], dtype=np.int64),
+                                             warmup_embeddings, data.num_classes)
     torch.manual_seed(seed)
 
     def make_network():

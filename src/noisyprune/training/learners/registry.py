@@ -18,8 +18,13 @@ LEARNERS = Registry(
         "dividemix": "noisyprune.training.learners.dividemix:DivideMix",
         "rdia_ls": "noisyprune.training.learners.rdia_ls:RDIALS",
         "l2r": "noisyprune.training.learners.l2r:L2R",
+        "rdia": "noisyprune.training.learners.rdia:RDIA",
     },
 )
+
+# Learners that read the warm-up's features before training (their retrain jobs depend on them);
+# a name list, so the workflow can tell without importing torch. A test checks it against the classes.
+WARMUP_FEATURE_LEARNERS = frozenset({"rdia"})
 
 
 def build_learner(name: str, params: Mapping[str, Any]):

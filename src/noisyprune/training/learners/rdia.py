@@ -1,0 +1,75 @@
+"""RDIA on a deep model's last layer (Kong, Shen, Huang, ICLR 2022, applied as the reference notes
+suggest): relabel the harmful samples of the training subset by their influence on a clean
+validation loss, then train with cross-entropy on the corrected labels.
+
+Before training, a multinomial logistic head is fitted on the *frozen warm-up embeddings* of the
+subset with their noisy labels; each sample's influence φ_i on the loss of the clean probe set is
+computed through Hessian-vector products (:func:`noisyprune.influence.multinomial_influence_relabel`);
+samples with φ_i > ``alpha`` are relabelled to the head's prediction. The network is then trained
+from scratch with CE on the corrected labels. ``alpha`` is on the scale of the mean objective
+(:mod:`noisyprune.influence`): φ_i/n is about the change of the mean probe log-loss (nats) from one
+more copy of sample i, so one α carries over between subset sizes (not between embedding scales).
+
+Needs the warm-up's features (the retrain job then depends on them) and the noise stage's clean probe
+set as validation data. The re-labeling readout is the corrected label for the subset (RDIA's own
+label vector) and the prediction for the pruned samples.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from noisyprune.training.learners.ce import CrossEntropy
+from noisyprune.training.loop import TrainContext
+
+log = logging.getLogger(__name__)
+
+
+class RDIA(CrossEntropy):
+    """Influence-based relabeling on warm-up embeddings, then CE (module docstring). ``alpha``:
+    relabel threshold on φ; ``head_c``: inverse L2 strength of the logistic head (scikit-learn's C)."""
+
+    needs_probe = True
+    needs_warmup_features = True
+    state_keys = ("corrected",)
+
+    def __init__(self, alpha: float = 0.1, head_c: float = 1.0):
+        if head_c <= 0:
+            raise ValueError(f"head_c must be > 0, got {head_c}")
+        self.alpha, self.head_c = float(alpha), float(head_c)
+        self.corrected: torch.Tensor | None = None
+        self.report: dict = {}
+
+    def prepare_labels(self, noisy_label: np.ndarray, sample_ids: np.ndarray, probe_ids: np.ndarray,
+                       embeddings: np.ndarray, num_classes: int) -> np.ndarray:
+        """The labels to train on, ``(n,)`` by sample id: ``noisy_label`` with the harmful samples of
+        ``sample_ids`` relabelled (``embeddings`` ``(n, d)`` of the warm-up; the probe's labels are clean)."""
+        from noisyprune.influence import multinomial_influence_relabel
+
+        if not len(probe_ids):
+            raise ValueError("rdia needs a clean probe set as validation data: set probe_per_class in the noise entry")
+        result = multinomial_influence_relabel(
+            embeddings[sample_ids], noisy_label[sample_ids], embeddings[probe_ids], noisy_label[probe_ids],
+            self.alpha, C=self.head_c, num_classes=num_classes)
+        corrected = noisy_label.copy()
+        corrected[sample_ids] = result.new_labels
+        changed = int((result.new_labels != noisy_label[sample_ids]).sum())
+        self.report = {"rdia_relabelled": changed, "rdia_harmful": result.n_relabelled,
+                       "rdia_val_loss_before": result.val_loss_before, "rdia_val_loss_after": result.val_loss_after}
+        log.info("rdia: %d of %d samples harmful (phi > %g), %d relabelled; head's probe loss %.4f -> %.4f",
+                 result.n_relabelled, len(sample_ids), self.alpha, changed, result.val_loss_before,
+                 result.val_loss_after)
+        self.corrected = torch.as_tensor(corrected)
+        return corrected
+
+    def relabel(self, ctx: TrainContext, sample_id: torch.Tensor, noisy_label: torch.Tensor,
+                logits: torch.Tensor) -> torch.Tensor:
+        """The corrected label for the samples trained on, the prediction elsewhere."""
+        predicted = logits.argmax(dim=1)
+        if self.corrected is None:
+            return predicted
+        corrected = self.corrected.to(sample_id.device)[sample_id]
+        return torch.where(ctx.trains_on(sample_id), corrected, predicted)
