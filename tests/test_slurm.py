@@ -48,6 +48,7 @@ def _test_profile(directory: Path) -> Path:
     profile.update({
         "slurm-status-command": "squeue",  # no slurmdbd: sacct has nothing to report
         "slurm-init-seconds-before-status-checks": 2,
+        "seconds-between-status-checks": 2,  # the default 10 s makes every job of the chain wait
         "slurm-keep-successful-logs": True,  # for the failure message if something goes wrong
         "latency-wait": 5,
         "jobs": 4,

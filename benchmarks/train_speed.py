@@ -1,0 +1,78 @@
+"""Training throughput per learner and model, on the device-resident data path (run by hand).
+
+    .venv/bin/python benchmarks/train_speed.py [--threads 2] [--device auto] [--epochs 2]
+
+For each (dataset, model, learner, batch size) it trains from scratch for ``--epochs`` epochs through
+the same ``train_on_samples`` the warm-up and retrain jobs use (whole dataset as tensors on the
+device, batched augmentation, no DataLoader) and records the mean seconds of the epochs after the
+first (the first pays one-time costs) and the training images per second. Datasets: Fashion-MNIST
+(60,000 images, ../shared/data) with the small CNN, and digits with the MLP. Appends to
+benchmarks/results/train_speed.csv with the device, thread count and torch version.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from noisyprune.data import load_dataset
+from noisyprune.training.device import configure_torch, device_description
+from noisyprune.training.run import train_on_samples
+
+REPO = Path(__file__).resolve().parents[1]
+FASHION = REPO.parent / "shared" / "data" / "fashion-mnist"
+CASES = [
+    # dataset entry, model entry, learner, batch size
+    ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [32, 64, 128]}, "ce", 128),
+    ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [32, 64, 128]}, "ce", 512),
+    ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [32, 64, 128]}, "elr", 128),
+    ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [32, 64, 128]}, "sop_plus", 128),
+    ({"loader": "digits"}, {"arch": "mlp", "hidden": [256, 128]}, "ce", 64),
+]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "train_speed.csv")
+    args = parser.parse_args()
+    device = configure_torch(args.device, args.threads)
+    rows = []
+    for dataset_entry, model_entry, learner, batch_size in CASES:
+        data = load_dataset(dataset_entry["loader"], dataset_entry)
+        entry = {"learner": learner, "epochs": args.epochs, "batch_size": batch_size, "lr": 0.05}
+        start = time.perf_counter()
+        result = train_on_samples(data=data, noisy_label=data.train_y, sample_ids=np.arange(data.num_train),
+                                  model_entry=model_entry, training_entry=entry, seed=0, device=device,
+                                  inference_batch_size=4096, augment_entry=None)
+        wall = time.perf_counter() - start
+        epoch_seconds = result.history.columns()["epoch_seconds"]
+        steady = float(np.mean(epoch_seconds[1:])) if len(epoch_seconds) > 1 else float(epoch_seconds[0])
+        row = {
+            "dataset": dataset_entry["loader"], "model": model_entry["arch"], "learner": learner,
+            "batch_size": batch_size, "train_images": data.num_train, "epochs": args.epochs,
+            "epoch_seconds": round(steady, 3), "first_epoch_seconds": round(float(epoch_seconds[0]), 3),
+            "images_per_second": round(data.num_train / steady, 1), "wall_seconds": round(wall, 2),
+            "device": device_description(device), "threads": args.threads, "torch": torch.__version__,
+            "machine": platform.machine(), "data_path": "device-resident tensors, batched augmentation",
+        }
+        print(row)
+        rows.append(row)
+    new_file = not args.output.exists()
+    with open(args.output, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        if new_file:
+            writer.writeheader()
+        writer.writerows(rows)
+
+
+if __name__ == "__main__":
+    main()
