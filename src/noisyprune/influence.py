@@ -247,6 +247,16 @@ def _fit_binary(x, y: np.ndarray, C: float, tol: float, max_iter: int) -> np.nda
     return model.coef_.ravel().astype(np.float64)
 
 
+def _binary_inputs(x_train, y_train, x_val, y_val):
+    """The binary problem's arrays, checked: features (dense or sparse) of equal width, labels in {0, 1}."""
+    x_train = _features("x_train", x_train, allow_sparse=True)
+    y_train = _labels("y_train", y_train, x_train.shape[0], 2)
+    x_val = _features("x_val", x_val, allow_sparse=True)
+    _same_width("x_val", x_val, x_train.shape[1])
+    y_val = _labels("y_val", y_val, x_val.shape[0], 2)
+    return x_train, y_train, x_val, y_val
+
+
 def binary_influence_scores(x_train, y_train, x_val, y_val, coef, C: float = 0.1, *,
                             cg_rtol: float = 1e-8, cg_maxiter: int = 1000) -> InfluenceScores:
     """Up-weighting influence of each training sample on the mean validation log-loss, for a
@@ -258,12 +268,8 @@ def binary_influence_scores(x_train, y_train, x_val, y_val, coef, C: float = 0.1
     The Hessian (1/n)·Xᵀ diag(p(1−p)) X + I/(C·n) is applied as products, never formed.
     """
     C = _strength(C)
-    x_train = _features("x_train", x_train, allow_sparse=True)
+    x_train, y_train, x_val, y_val = _binary_inputs(x_train, y_train, x_val, y_val)
     n, d = x_train.shape
-    y_train = _labels("y_train", y_train, n, 2)
-    x_val = _features("x_val", x_val, allow_sparse=True)
-    _same_width("x_val", x_val, d)
-    y_val = _labels("y_val", y_val, x_val.shape[0], 2)
     coef = np.asarray(coef, dtype=np.float64).ravel()
     if coef.shape != (d,):
         raise ValueError(f"coef must have {d} entries (one per feature), got shape {coef.shape}")
@@ -304,12 +310,8 @@ def binary_influence_relabel(x_train, y_train, x_val, y_val, alpha: float, C: fl
     """
     alpha = _threshold(alpha)
     C = _strength(C)
-    x_train = _features("x_train", x_train, allow_sparse=True)
+    x_train, y_train, x_val, y_val = _binary_inputs(x_train, y_train, x_val, y_val)
     n, d = x_train.shape
-    y_train = _labels("y_train", y_train, n, 2)
-    x_val = _features("x_val", x_val, allow_sparse=True)
-    _same_width("x_val", x_val, d)
-    y_val = _labels("y_val", y_val, x_val.shape[0], 2)
 
     coef = _fit_binary(x_train, y_train, C, tol, max_iter)
     influence = binary_influence_scores(x_train, y_train, x_val, y_val, coef, C, cg_rtol=cg_rtol,
