@@ -106,6 +106,8 @@ def test_pools_grow_by_the_query_size_without_requerying(active_run):
                 assert not np.isin(query.numpy("sample_id"), previous).any()  # never re-queried
                 assert np.array_equal(np.sort(np.concatenate([previous, query.numpy("sample_id")])), ids)
             previous = ids
+    first = [read_table(workdir / RUN / e / "round0/pool.parquet", POOL).numpy("sample_id") for e in ("margin", "random")]
+    assert np.array_equal(*first)  # one initial pool for experiments that differ only in acquisition
     table = pd.read_parquet(workdir / "results/tables/active.parquet")
     assert sorted(table["labelled"].unique()) == [60, 100, 140]
     assert len(table) == 6 and table["test_acc_last"].between(0, 1).all()

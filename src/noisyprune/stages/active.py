@@ -67,7 +67,10 @@ def run_active_pool_stage(*, experiment: str, entry: Mapping[str, Any], run: Map
     labels = load_labels(labels_path)
     given = pool_labels(labels, entry["labels"], labels_path)
     if round_index == 0:
-        seed = derive_seed(int(run["seed"]), "active-pool", run["dataset"], run["noise"], experiment)
+        # Seeded by what defines the pool, not by the experiment: experiments that differ only in
+        # acquisition or learner start from the same pool (common random numbers), as comparisons want.
+        seed = derive_seed(int(run["seed"]), "active-pool", run["dataset"], run["noise"], entry["initial"],
+                           entry["initial_balance"], entry["labels"])
         rows = np.flatnonzero(~labels.is_probe)  # a clean probe set is never pooled or queried
         positions = rows[initial_pool(given[rows], entry["initial"], labels.num_classes, entry["initial_balance"],
                                       make_rng(seed))]
