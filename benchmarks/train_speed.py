@@ -45,7 +45,6 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "train_speed.csv")
     args = parser.parse_args()
     device = configure_torch(args.device, args.threads)
-    rows = []
     for dataset_entry, model_entry, learner, batch_size in CASES:
         data = load_dataset(dataset_entry["loader"], dataset_entry)
         entry = {"learner": learner, "epochs": args.epochs, "batch_size": batch_size, "lr": 0.05}
@@ -65,13 +64,13 @@ def main() -> None:
             "machine": platform.machine(), "data_path": "device-resident tensors, batched augmentation",
         }
         print(row)
-        rows.append(row)
-    new_file = not args.output.exists()
-    with open(args.output, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
-        if new_file:
-            writer.writeheader()
-        writer.writerows(rows)
+        # appended as soon as measured, so a run cut off by a time limit keeps what it measured
+        new_file = not args.output.exists()
+        with open(args.output, "a", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(row))
+            if new_file:
+                writer.writeheader()
+            writer.writerow(row)
 
 
 if __name__ == "__main__":
