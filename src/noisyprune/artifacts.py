@@ -210,6 +210,10 @@ class Artifact:
     def __len__(self) -> int:
         return self.table.num_rows
 
+    def take(self, rows: np.ndarray) -> Artifact:
+        """The same artifact restricted to (and reordered by) the row positions ``rows``."""
+        return Artifact(table=self.table.take(rows), metadata=self.metadata, path=self.path)
+
 
 def _to_arrow(values: Any) -> pa.Array:
     if isinstance(values, (pa.Array, pa.ChunkedArray)):

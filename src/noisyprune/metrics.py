@@ -5,6 +5,18 @@ from __future__ import annotations
 import numpy as np
 
 
+def test_accuracy_summary(epochs: np.ndarray, test_acc: np.ndarray) -> dict[str, float | int | None]:
+    """Last and best clean test accuracy of a training's per-epoch history (``epochs``,
+    ``test_acc`` ``(E,)``, accuracy in [0, 1]) and the epoch of the best; NaN / None when no epoch
+    has a finite accuracy."""
+    best = int(np.nanargmax(test_acc)) if np.isfinite(test_acc).any() else -1
+    return {
+        "test_acc_last": float(test_acc[-1]),
+        "test_acc_best": float(test_acc[best]) if best >= 0 else float("nan"),
+        "best_epoch": int(epochs[best]) if best >= 0 else None,
+    }
+
+
 def masked_accuracy(predicted: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
     """Fraction of ``mask``-ed samples whose ``predicted`` label equals ``truth``; NaN if none is masked."""
     count = int(mask.sum())

@@ -61,6 +61,15 @@ class ArrayDataset:
         return len(self.train_y)
 
 
+def limited_positions(labels: np.ndarray, limit: int | None) -> np.ndarray:
+    """Sorted positions of at most ``limit`` samples of ``labels`` ``(n,)``: all of them, or a
+    class-stratified subset drawn with the fixed seed 0 (``max_train``/``max_test``: the same
+    subset in every run)."""
+    if limit is None or limit >= len(labels):
+        return np.arange(len(labels))
+    return stratified_split(labels, 0, train_size=limit)[0]
+
+
 def stratified_split(labels: np.ndarray, seed: int, *, train_size: int | None = None,
                      test_size: float | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Split the positions of ``labels`` ``(n,)`` into sorted ``(train, test)`` index arrays with

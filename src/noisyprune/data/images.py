@@ -35,7 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from noisyprune.artifacts import atomic_output
-from noisyprune.data.base import ArrayDataset, stratified_split
+from noisyprune.data.base import ArrayDataset, limited_positions
 from noisyprune.errors import ArtifactError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp", ".gif")
@@ -164,9 +164,7 @@ def cached_images(paths: Sequence[Path], image_size: int, workers: int, cache_di
 def _limit(paths: list[Path], labels: np.ndarray, limit: int | None) -> tuple[list[Path], np.ndarray]:
     """At most ``limit`` samples: the same class-stratified fixed-seed subset ``max_train`` /
     ``max_test`` draw for in-memory datasets, taken before decoding."""
-    if limit is None or limit >= len(labels):
-        return paths, labels
-    keep = stratified_split(labels, 0, train_size=limit)[0]
+    keep = limited_positions(labels, limit)
     return [paths[i] for i in keep], labels[keep]
 
 

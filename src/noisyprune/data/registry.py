@@ -6,9 +6,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
-from noisyprune.data.base import ArrayDataset, stratified_split
+from noisyprune.data.base import ArrayDataset, limited_positions
 from noisyprune.registry import Registry
 
 DATASETS = Registry(
@@ -54,13 +52,7 @@ def limit_samples(data: ArrayDataset, max_train: int | None, max_test: int | Non
     statistics stay those of the full training split."""
     if max_train is None and max_test is None:
         return data
-
-    def keep(labels: np.ndarray, limit: int | None) -> np.ndarray:
-        if limit is None or limit >= len(labels):
-            return np.arange(len(labels))
-        return stratified_split(labels, 0, train_size=limit)[0]
-
-    train, test = keep(data.train_y, max_train), keep(data.test_y, max_test)
+    train, test = limited_positions(data.train_y, max_train), limited_positions(data.test_y, max_test)
     label_sets = {key: values[train] for key, values in data.label_sets.items()} if data.label_sets else None
     return replace(data, train_x=data.train_x[train], train_y=data.train_y[train], test_x=data.test_x[test],
                    test_y=data.test_y[test], label_sets=label_sets)

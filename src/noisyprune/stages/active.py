@@ -29,11 +29,12 @@ from noisyprune.artifacts import (
 )
 from noisyprune.data import load_dataset
 from noisyprune.errors import ArtifactError
+from noisyprune.metrics import test_accuracy_summary
 from noisyprune.provenance import environment
 from noisyprune.reporting import render
 from noisyprune.seeding import derive_seed, make_rng
 from noisyprune.stages.common import NoisyLabels, aligned_features, load_labels
-from noisyprune.stages.extract import confidence_scores
+from noisyprune.stages.extract import feature_columns
 from noisyprune.training.device import configure_torch, device_description
 from noisyprune.training.inference import embed_and_classify
 from noisyprune.training.run import train_on_samples
@@ -71,7 +72,7 @@ def run_active_pool_stage(*, experiment: str, entry: Mapping[str, Any], run: Map
         # acquisition or learner start from the same pool (common random numbers), as comparisons want.
         seed = derive_seed(int(run["seed"]), "active-pool", run["dataset"], run["noise"], entry["initial"],
                            entry["initial_balance"], entry["labels"])
-        rows = np.flatnonzero(~labels.is_probe)  # a clean probe set is never pooled or queried
+        rows = labels.training_rows  # a clean probe set is never pooled or queried
         positions = rows[initial_pool(given[rows], entry["initial"], labels.num_classes, entry["initial_balance"],
                                       make_rng(seed))]
         sample_id, joined = labels.sample_id[positions], np.zeros(len(positions), dtype=np.int64)
@@ -124,21 +125,14 @@ def run_active_train_stage(*, experiment: str, entry: Mapping[str, Any], run: Ma
     # The learner's own prediction (both networks for DivideMix / ELR+); embeddings of network 1.
     logits = result.learner.predict_logits(result.ctx, x, inference_batch_size)
     _, embeddings = embed_and_classify(result.ctx.model, x, inference_batch_size)
-    scores = confidence_scores(logits, torch.as_tensor(labels.noisy, device=torch_device))
-    columns = {"sample_id": labels.sample_id, "noisy_label": labels.noisy}
-    columns.update({name: value.cpu().numpy() for name, value in scores.items()})
-    columns["embedding"] = embeddings.float().cpu().numpy()
-    write_table(columns, predictions_output, FEATURES,
+    write_table(feature_columns(labels.sample_id, labels.noisy, logits, embeddings), predictions_output, FEATURES,
                 metadata={"num_classes": data.num_classes, "embedding_dim": int(embeddings.shape[1]),
                           "model": dict(model_entry), "experiment": experiment, "round": round_index})
     history = result.history.columns()
     write_table(history, history_output, HISTORY, metadata={"learner": learner_entry["learner"]})
-    test_acc = history["test_acc"]
-    best = int(np.nanargmax(test_acc)) if np.isfinite(test_acc).any() else -1
     metrics = {
         "labelled": len(pooled),
-        "test_acc_last": float(test_acc[-1]),
-        "test_acc_best": float(test_acc[best]) if best >= 0 else float("nan"),
+        **test_accuracy_summary(history["epoch"], history["test_acc"]),
         "pool_noise_rate": pool.metadata["noise_rate"],
         "pool_classes_present": int((np.asarray(pool.metadata["class_counts"]) > 0).sum()),
     }

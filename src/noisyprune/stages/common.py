@@ -39,9 +39,14 @@ class NoisyLabels:
     path: str
 
     @property
+    def training_rows(self) -> np.ndarray:
+        """Row positions of the training set proper: every sample but the clean probe set."""
+        return np.flatnonzero(~self.is_probe)
+
+    @property
     def training_ids(self) -> np.ndarray:
         """Sorted sample ids of the training set proper: every sample but the probe set."""
-        return self.sample_id[~self.is_probe]
+        return self.sample_id[self.training_rows]
 
     @property
     def probe_ids(self) -> np.ndarray:
@@ -101,7 +106,7 @@ def aligned_features(path: str, sample_id: np.ndarray, labels_path: str) -> Arti
     ids = features.numpy("sample_id")
     check_same_samples(sample_id, ids, labels_path, path)
     order = np.argsort(ids, kind="stable")
-    return Artifact(table=features.table.take(order), metadata=features.metadata, path=features.path)
+    return features.take(order)
 
 
 def save_checkpoint(model, model_entry: Mapping[str, Any], input_shape, num_classes: int, path: str,

@@ -6,7 +6,7 @@ import logging
 
 import numpy as np
 
-from noisyprune.artifacts import DYNAMICS, Artifact, check_same_samples, read_table, write_json
+from noisyprune.artifacts import DYNAMICS, check_same_samples, read_table, write_json
 from noisyprune.detection import ROC_GRID, detection_quality, noise_scores
 from noisyprune.stages.common import aligned_features, load_labels
 
@@ -25,8 +25,8 @@ def run_detect_stage(*, labels_path: str, features_path: str, dynamics_path: str
         return
     features = aligned_features(features_path, labels.sample_id, labels_path)
     # The training samples proper: the clean probe set is neither trained on nor a candidate.
-    train_rows = np.flatnonzero(~labels.is_probe)
-    features = Artifact(table=features.table.take(train_rows), metadata=features.metadata, path=features.path)
+    train_rows = labels.training_rows
+    features = features.take(train_rows)
     dynamics = read_table(dynamics_path, DYNAMICS)
     check_same_samples(labels.training_ids, np.unique(dynamics.numpy("sample_id")), labels_path, dynamics_path)
     rows = detection_quality(noise_scores(features, dynamics, labels.noisy[train_rows], labels.num_classes),

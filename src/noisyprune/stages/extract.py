@@ -7,6 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -41,6 +42,17 @@ def confidence_scores(logits: torch.Tensor, noisy_label: torch.Tensor) -> dict[s
     }
 
 
+def feature_columns(sample_id: np.ndarray, noisy_label: np.ndarray, logits: torch.Tensor,
+                    embeddings: torch.Tensor) -> dict[str, np.ndarray]:
+    """The columns of ``features.parquet`` for samples ``sample_id`` ``(n,)`` with noisy labels
+    ``(n,)``, from their logits ``(n, C)`` and embeddings ``(n, d)`` (any device)."""
+    scores = confidence_scores(logits, torch.as_tensor(noisy_label, device=logits.device))
+    columns = {"sample_id": sample_id, "noisy_label": noisy_label}
+    columns.update({name: value.cpu().numpy() for name, value in scores.items()})
+    columns["embedding"] = embeddings.float().cpu().numpy()
+    return columns
+
+
 def run_extract_stage(
     *,
     dataset: str,
@@ -63,11 +75,8 @@ def run_extract_stage(
     start = time.perf_counter()
     x = torch.as_tensor(data.train_x[labels.sample_id], device=torch_device)
     logits, embeddings = embed_and_classify(model, x, inference_batch_size)
-    scores = confidence_scores(logits, torch.as_tensor(labels.noisy, device=torch_device))
+    columns = feature_columns(labels.sample_id, labels.noisy, logits, embeddings)
     seconds = time.perf_counter() - start
-    columns = {"sample_id": labels.sample_id, "noisy_label": labels.noisy}
-    columns.update({name: value.cpu().numpy() for name, value in scores.items()})
-    columns["embedding"] = embeddings.float().cpu().numpy()
     log.info("extracted %d samples × %d-d embeddings in %.2f s", len(x), embeddings.shape[1], seconds)
     write_table(
         columns,

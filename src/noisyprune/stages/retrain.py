@@ -21,7 +21,7 @@ from noisyprune.artifacts import (
 )
 from noisyprune.data import load_dataset
 from noisyprune.errors import ArtifactError
-from noisyprune.metrics import relabeling_metrics
+from noisyprune.metrics import relabeling_metrics, test_accuracy_summary
 from noisyprune.models import architecture
 from noisyprune.provenance import environment
 from noisyprune.seeding import retrain_seed
@@ -104,15 +104,11 @@ def run_retrain_stage(
     noisy = torch.as_tensor(labels.noisy, device=torch_device)
     relabel = result.learner.relabel(result.ctx, ids, noisy, logits).cpu().numpy()
     in_subset = np.isin(labels.sample_id, kept)
-    train_rows = ~labels.is_probe  # re-labeling is scored on the training set proper
+    train_rows = labels.training_rows  # re-labeling is scored on the training set proper
 
     history = result.history.columns()
-    test_acc = history["test_acc"]
-    best = int(np.nanargmax(test_acc)) if np.isfinite(test_acc).any() else -1
     metrics = {
-        "test_acc_last": float(test_acc[-1]),
-        "test_acc_best": float(test_acc[best]) if best >= 0 else float("nan"),
-        "best_epoch": int(history["epoch"][best]) if best >= 0 else None,
+        **test_accuracy_summary(history["epoch"], history["test_acc"]),
         "train_acc_noisy_last": float(history["train_acc_noisy"][-1]),
         "subset_size": len(kept),
         "subset_missing_classes": ",".join(map(str, missing_classes)),  # noisy-label classes absent

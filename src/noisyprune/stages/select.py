@@ -11,7 +11,6 @@ import numpy as np
 
 from noisyprune import __version__
 from noisyprune.artifacts import (
-    Artifact,
     DYNAMICS,
     SNAPSHOTS,
     SUBSET,
@@ -65,11 +64,10 @@ def run_select_stage(
     labels = load_labels(labels_path)
     pruner = build_pruner(method_entry)
     # The candidates: every training sample but the clean probe set (never selected or budgeted).
-    rows = np.flatnonzero(~labels.is_probe)
+    rows = labels.training_rows
     features = None
     if "features" in pruner.requires:
-        features = aligned_features(features_path, labels.sample_id, labels_path)
-        features = Artifact(table=features.table.take(rows), metadata=features.metadata, path=features.path)
+        features = aligned_features(features_path, labels.sample_id, labels_path).take(rows)
     inputs = PrunerInputs(
         sample_id=labels.sample_id[rows],
         noisy_label=labels.noisy[rows],
