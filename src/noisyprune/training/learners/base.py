@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from noisyprune.training.data import Batch
+from noisyprune.training.data import Batch, TensorData
 from noisyprune.training.inference import predict_logits
 from noisyprune.training.loop import Phase, StepOutput, TrainContext
 
@@ -74,6 +74,15 @@ class TwoNetworkLearner(Learner):
     def predict_logits(self, ctx: TrainContext, x: torch.Tensor, batch_size: int) -> torch.Tensor:
         """Summed logits ``(n, C)`` of both networks in eval mode."""
         return predict_logits(ctx.models[0], x, batch_size) + predict_logits(ctx.models[1], x, batch_size)
+
+
+def draw_probe_batch(probe: TensorData, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    """``size`` samples ``(x, y)`` of the clean probe set drawn without replacement by ``generator``
+    (all of them if it holds no more), for a meta-learner's step."""
+    if len(probe) <= size:
+        return probe.x, probe.y
+    rows = torch.randperm(len(probe), generator=generator)[:size].to(probe.x.device)
+    return probe.x[rows], probe.y[rows]
 
 
 def sharpen(probs: torch.Tensor, temperature: float) -> torch.Tensor:

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from noisyprune.training.data import Batch
-from noisyprune.training.learners.base import Learner
+from noisyprune.training.learners.base import Learner, draw_probe_batch
 from noisyprune.training.loop import StepOutput, TrainContext
 
 
@@ -60,12 +60,7 @@ class L2R(Learner):
         self.meta_lr, self.probe_batch_size = meta_lr, probe_batch_size
 
     def training_step(self, ctx: TrainContext, batch: Batch) -> StepOutput:
-        probe = ctx.probe
-        if len(probe) > self.probe_batch_size:
-            rows = torch.randperm(len(probe), generator=ctx.generator)[: self.probe_batch_size].to(probe.x.device)
-            probe_x, probe_y = probe.x[rows], probe.y[rows]
-        else:
-            probe_x, probe_y = probe.x, probe.y
+        probe_x, probe_y = draw_probe_batch(ctx.probe, self.probe_batch_size, ctx.generator)
         x = ctx.augment.weak(batch.x)
         weights, _ = l2r_weights(ctx.network, x, batch.y, probe_x, probe_y, self.meta_lr)
         # The real forward for the update (it also moves BatchNorm statistics once, as plain training).

@@ -1,0 +1,156 @@
+"""IEG: the meta step's example weights and keep/guess switch, its loss terms, and its readout."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from noisyprune.training.learners import build_learner
+from noisyprune.training.learners.ieg import (
+    approximate_beta_mix,
+    consistency_loss,
+    guess_labels,
+    ieg_meta_step,
+    logit_norm,
+    look_ahead_extras,
+)
+
+CENTRES = torch.tensor([[2.0, 2.0], [-2.0, 2.0], [-2.0, -2.0], [2.0, -2.0]])
+
+
+def _toy(seed, n=120, flip_every=4):
+    """Four Gaussian blobs in 2-d; every ``flip_every``-th label moved to another class at random;
+    a clean, class-balanced probe batch of 40."""
+    g = torch.Generator().manual_seed(seed)
+    clean = torch.arange(n) % 4
+    x = CENTRES[clean] + torch.randn(n, 2, generator=g)
+    flipped = torch.arange(n) % flip_every == 0
+    other = (clean + 1 + torch.randint(0, 3, (n,), generator=g)) % 4
+    noisy = torch.where(flipped, other, clean)
+    probe_y = torch.arange(40) % 4
+    probe_x = CENTRES[probe_y] + torch.randn(40, 2, generator=g)
+    return x, clean, noisy, flipped, probe_x, probe_y
+
+
+def _fitted_network(x, y, seed):
+    """A small network with BatchNorm fitted on ``y`` for a few full-batch steps (plain SGD), and its
+    optimiser."""
+    torch.manual_seed(seed)
+    network = nn.Sequential(nn.Linear(2, 16), nn.BatchNorm1d(16), nn.ReLU(), nn.Linear(16, 4))
+    optimiser = torch.optim.SGD(network.parameters(), lr=0.1)
+    for _ in range(30):
+        optimiser.zero_grad()
+        F.cross_entropy(network(x), y).backward()
+        optimiser.step()
+    return network, optimiser
+
+
+def _meta_step(seed, flip_every=4):
+    x, clean, noisy, flipped, probe_x, probe_y = _toy(seed, flip_every=flip_every)
+    network, optimiser = _fitted_network(x, clean, seed)
+    logits = network(x)
+    strong_logits = network(x + 0.3 * torch.randn(x.shape, generator=torch.Generator().manual_seed(seed)))
+    running = network[1].running_mean.clone()  # after the real forwards: the meta step must not move it
+    with torch.no_grad():
+        guessed = guess_labels(logits, strong_logits, temperature=0.5)
+    decision = ieg_meta_step(network, logits, F.one_hot(noisy, 4).float(), guessed, probe_x, probe_y,
+                             meta_lr=0.1, grad_eps_init=0.9, optimizer=optimiser, meta_momentum=0.9)
+    return decision, flipped, guessed, clean, running, network, logits
+
+
+def test_switch_picks_the_guessed_label_for_planted_flips_far_more_often_than_for_clean_samples():
+    guess_flipped, guess_clean = [], []
+    for seed in range(5):
+        decision, flipped, guessed, clean, *_ = _meta_step(seed)
+        assert float((guessed.argmax(1) == clean).float().mean()) > 0.85  # the guesses are informative
+        guess_flipped.append((~decision.keep_label[flipped]).float().mean())
+        guess_clean.append((~decision.keep_label[~flipped]).float().mean())
+    flipped_rate, clean_rate = float(torch.stack(guess_flipped).mean()), float(torch.stack(guess_clean).mean())
+    # measured: 0.95 against 0.23 (a clean sample whose guess equals its label has no stake in the switch)
+    assert flipped_rate > 0.85 and clean_rate < 0.35
+    assert all(f > c for f, c in zip(guess_flipped, guess_clean))
+
+
+def test_weights_are_non_negative_sum_to_one_favour_clean_samples_and_leave_batchnorm_alone():
+    decision, flipped, _, _, running, network, logits = _meta_step(0)
+    assert decision.weights.shape == (120,) and (decision.weights >= 0).all()
+    assert float(decision.weights.sum()) == pytest.approx(1.0, abs=1e-5)
+    assert float(decision.weights[flipped].sum()) < 0.1  # 25% of the batch, < 10% of the weight
+    assert torch.equal(network[1].running_mean, running)
+    assert logits.grad_fn is not None  # the graph survives for the final loss
+    logits.sum().backward()
+
+
+def test_guessed_labels_are_the_sharpened_mean_of_the_two_normalised_views():
+    weak = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0]])
+    strong = torch.tensor([[1.0, 1.0, 0.0], [0.0, 3.0, 0.0]])
+    p = (F.softmax(logit_norm(weak), 1) + F.softmax(logit_norm(strong), 1)) / 2
+    expected = p ** 2 / (p ** 2).sum(1, keepdim=True)
+    assert torch.allclose(guess_labels(weak, strong, 0.5), expected)
+    assert torch.allclose(logit_norm(weak).pow(2).mean(), torch.tensor(1.0), atol=1e-6)
+    assert torch.allclose(guess_labels(weak, strong, 0.5).sum(1), torch.ones(2))
+
+
+def test_consistency_term_is_the_batch_mean_kl_divergence():
+    g = torch.Generator().manual_seed(0)
+    weak, strong = torch.randn(6, 5, generator=g), torch.randn(6, 5, generator=g)
+    expected = F.kl_div(F.log_softmax(strong, 1), F.log_softmax(weak, 1), log_target=True, reduction="batchmean")
+    assert float(consistency_loss(weak, strong)) == pytest.approx(float(expected), rel=1e-5)
+    assert float(consistency_loss(weak, weak)) == pytest.approx(0.0, abs=1e-6)
+
+
+def test_mixup_coefficients_follow_the_folded_approximate_beta():
+    torch.manual_seed(0)
+    mix = approximate_beta_mix(20000, 0.5, torch.device("cpu"))
+    assert float(mix.min()) >= 0.5 and float(mix.max()) <= 1.0
+    # m = u²/2 for β = 0.5, so 1 − m has mean 1 − 1/6
+    assert float(mix.mean()) == pytest.approx(1 - 1 / 6, abs=0.01)
+
+
+def test_look_ahead_adds_weight_decay_and_the_momentum_buffer():
+    layer = nn.Linear(3, 2)
+    optimiser = torch.optim.SGD(layer.parameters(), lr=0.1, momentum=0.9, weight_decay=0.01)
+    before = look_ahead_extras(optimiser, layer.weight, 0.9)
+    assert torch.allclose(before, 0.01 * layer.weight.detach())  # no buffer before the first step
+    layer(torch.ones(1, 3)).sum().backward()
+    optimiser.step()
+    buffer = optimiser.state[layer.weight]["momentum_buffer"]
+    assert torch.allclose(look_ahead_extras(optimiser, layer.weight, 0.9), 0.01 * layer.weight.detach() + 0.9 * buffer)
+    assert torch.allclose(look_ahead_extras(optimiser, layer.weight, 0.0), 0.01 * layer.weight.detach())
+
+
+def test_readout_is_the_last_effective_label_where_seen_and_the_prediction_elsewhere():
+    learner = build_learner("ieg", {})
+    learner.effective_label = torch.tensor([2, -1, 0, -1])
+    logits = torch.tensor([[0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    relabel = learner.relabel(None, torch.tensor([0, 1, 2, 3]), torch.tensor([1, 1, 1, 1]), logits)
+    assert relabel.tolist() == [2, 2, 0, 0]
+
+
+def test_training_records_effective_labels_that_fix_flips_and_evaluates_the_weight_average():
+    from noisyprune.data.base import ArrayDataset
+    from noisyprune.training.run import train_on_samples
+
+    rng = np.random.default_rng(0)
+    clean = np.arange(400) % 4
+    x = (CENTRES.numpy()[clean] + rng.normal(size=(400, 2))).astype(np.float32).reshape(400, 1, 1, 2)
+    flip = rng.random(400) < 0.3
+    noisy = np.where(flip, (clean + 1 + rng.integers(0, 3, 400)) % 4, clean)
+    probe = np.arange(40)
+    noisy[probe] = clean[probe]
+    flip[probe] = False
+    data = ArrayDataset("blobs", x, clean, x[:100], clean[:100], ("a", "b", "c", "d"))
+    entry = {"learner": "ieg", "epochs": 6, "batch_size": 40, "lr": 0.05, "probe_batch_size": 40,
+             "ce_factor": 1.0, "consistency_factor": 1.0, "ema_decay": 0.9}
+    result = train_on_samples(data=data, noisy_label=noisy, sample_ids=np.arange(40, 400),
+                              model_entry={"arch": "mlp", "hidden": [16]}, training_entry=entry, seed=0,
+                              device=torch.device("cpu"), inference_batch_size=100, probe_ids=probe)
+    learner, ctx = result.learner, result.ctx
+    effective = learner.effective_label.numpy()
+    assert (effective[40:] >= 0).all() and (effective[:40] == -1).all()  # probe samples are never trained on
+    trained = np.arange(40, 400)
+    assert (effective[trained] == clean[trained])[flip[trained]].mean() > 0.7  # most flips corrected
+    assert (effective[trained] == clean[trained])[~flip[trained]].mean() > 0.9
+    live = ctx.model(torch.as_tensor(x[:5]))
+    assert not torch.allclose(learner.predict_logits(ctx, torch.as_tensor(x[:5]), 5), live)  # the average
