@@ -4,6 +4,8 @@ fraction 0.4 with uniform and prune4rel selection.
     .venv/bin/python benchmarks/learners.py                      # the default (about 30 min on 2 cores)
     .venv/bin/python benchmarks/learners.py --shift 2 --output learners_shift2.csv   # weak view shifted
     .venv/bin/python benchmarks/learners.py --train 60000 --epochs 100 --workers 1   # paper-like, GPU
+    .venv/bin/python benchmarks/learners.py --probe 100 --learners ce ce_probe l2r ieg rdia rdia_ls \
+        --output learners_meta.csv                                 # meta-learning and influence learners
 
 A CE warm-up trains on the (sub)set and its features drive the selection; then every learner
 trains a fresh small CNN on each subset through the same ``train_on_samples`` the pipeline uses.
@@ -16,6 +18,13 @@ Cutout for SOP+): with 2–4k images and 30 epochs, a shifted weak view keeps CE
 phase, where it does not memorise the wrong labels yet and re-labeling has nothing to correct (see
 ``learners_shift2.csv``). Without it CE fits the noise within the budget, which is the regime the
 re-labeling learners are for (and the one long CIFAR schedules reach with augmentation).
+
+``--probe P`` adds a clean probe set of P further training images (the P after the first
+``--train``, class counts as they come; their labels stay clean, they are never pruned and never
+trained on by the warm-up) for the learners that need one (``l2r``, ``ieg``, ``rdia``); ``rdia`` also
+reads the warm-up's embeddings. ``ce_probe`` is IEG's "supervised" reference: CE on the subset plus
+the probe set, i.e. the same clean labels used as plain training data. Re-labeling accuracies are
+over the ``--train`` images only, so rows with and without a probe set compare.
 
 On a 2-core CPU the default takes the first ``--train`` images of the training split (3,000, about
 300 per class) and the first 2,000 test images, so that the whole grid fits in about half an hour.
@@ -47,26 +56,38 @@ LEARNERS = {
     "elr": {"learner": "elr", "beta": 0.7, "lam": 3.0},
     "elr_plus": {"learner": "elr_plus", "beta": 0.7, "lam": 3.0, "ema_alpha": 0.99, "ema_step": 1000},
     "dividemix": {"learner": "dividemix", "warmup_epochs": 5, "rampup_epochs": 10, "lambda_u": 25.0},
+    # IEG's CIFAR factors; its weight average over ~100 steps (2 epochs here) instead of ~1000
+    "ieg": {"learner": "ieg", "ce_factor": 5.0, "consistency_factor": 20.0, "ema_decay": 0.99},
+    "l2r": {"learner": "l2r", "meta_lr": 0.1},
+    "rdia": {"learner": "rdia", "alpha": 0.1},
+    # the noise rate known, as RDIA-LS assumes; γ and the schedule of the original's MNIST run
+    "rdia_ls": {"learner": "rdia_ls", "noise_rate": 0.4, "clean_weight": 0.2, "init_epoch": 10, "num_gradual": 10},
+    "ce_probe": {"learner": "ce"},  # trained on the subset plus the probe set (see the docstring)
 }
+NEEDS_PROBE = {"ieg", "l2r", "rdia", "ce_probe"}
 SETTINGS = [("full", 1.0), ("uniform", 0.4), ("prune4rel", 0.4)]
 PRUNE4REL = {"pruner": "prune4rel", "tau": 0.975, "eta": 1.0, "balance": "equal"}
 
 
-def load(root: str, train: int):
-    """The first ``train`` training and 2,000 test images of Fashion-MNIST, and 40% symmetric noise."""
+def load(root: str, train: int, probe: int = 0):
+    """The first ``train`` (+ ``probe``) training and 2,000 test images of Fashion-MNIST, and 40%
+    symmetric noise on the first ``train`` labels (the probe's stay clean)."""
     from noisyprune.data import load_dataset
     from noisyprune.data.base import ArrayDataset
     from noisyprune.noise import apply_noise
 
     full = load_dataset("fashion_mnist", {"loader": "fashion_mnist", "root": root})
-    data = ArrayDataset("fashion_mnist", full.train_x[:train], full.train_y[:train], full.test_x[:2000],
-                        full.test_y[:2000], full.class_names, full.pixel_mean, full.pixel_std)
-    noise = apply_noise(data.train_y, data.num_classes, {"kind": "symmetric", "rate": 0.4}, np.random.default_rng(0))
-    return data, noise
+    data = ArrayDataset("fashion_mnist", full.train_x[:train + probe], full.train_y[:train + probe],
+                        full.test_x[:2000], full.test_y[:2000], full.class_names, full.pixel_mean, full.pixel_std)
+    noise = apply_noise(data.train_y[:train], data.num_classes, {"kind": "symmetric", "rate": 0.4},
+                        np.random.default_rng(0))
+    noisy = np.concatenate([noise.noisy, data.train_y[train:]])
+    return data, noise, noisy
 
 
-def select(root: str, train: int, epochs: int) -> dict[str, np.ndarray]:
-    """CE warm-up on the whole (sub)set, then the kept sample ids of every setting."""
+def select(root: str, train: int, epochs: int, probe: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray]:
+    """CE warm-up on the ``train`` noisy images, then the kept sample ids of every setting, and the
+    warm-up's embedding of every image (probe included) ``(train + probe, d)``."""
     import pyarrow as pa
 
     from noisyprune.artifacts import Artifact
@@ -77,11 +98,13 @@ def select(root: str, train: int, epochs: int) -> dict[str, np.ndarray]:
     from noisyprune.training.inference import embed_and_classify
     from noisyprune.training.run import train_on_samples
 
-    data, noise = load(root, train)
+    data, noise, _ = load(root, train, probe)
     warmup = train_on_samples(data=data, noisy_label=noise.noisy, sample_ids=np.arange(train), model_entry=MODEL,
                               training_entry={"learner": "ce", "epochs": epochs, "batch_size": 128, "lr": 0.05},
                               seed=1, device=torch.device("cpu"), inference_batch_size=2048)
     logits, embedding = embed_and_classify(warmup.ctx.model, torch.as_tensor(data.train_x), 2048)
+    all_embeddings = embedding.numpy()
+    logits, embedding = logits[:train], embedding[:train]
     scores = confidence_scores(logits, torch.as_tensor(noise.noisy))
     features = pa.table({
         "sample_id": np.arange(train), "noisy_label": noise.noisy,
@@ -97,7 +120,7 @@ def select(root: str, train: int, epochs: int) -> dict[str, np.ndarray]:
         selection = build_pruner(entry).select(inputs, budget_for(fraction, train), np.random.default_rng(0))
         subsets[method] = np.sort(np.asarray(selection.positions))
     print(f"warm-up: test accuracy {warmup.history.rows[-1]['test_acc']:.4f}", flush=True)
-    return subsets
+    return subsets, all_embeddings
 
 
 def run_one(job) -> dict:
@@ -105,28 +128,35 @@ def run_one(job) -> dict:
     from noisyprune.metrics import relabeling_metrics
     from noisyprune.training.run import train_on_samples
 
-    root, train, epochs, learner, method, fraction, kept, shift, batch_size = job
+    root, train, probe, epochs, learner, method, fraction, kept, shift, batch_size, embeddings = job
     torch.set_num_threads(1)
-    data, noise = load(root, train)
+    data, noise, noisy = load(root, train, probe)
+    probe_ids = np.arange(train, train + probe) if learner in NEEDS_PROBE else None
+    if learner in NEEDS_PROBE and not probe:
+        raise SystemExit(f"{learner} needs a probe set: pass --probe")
+    trained = np.concatenate([kept, probe_ids]) if learner == "ce_probe" else kept
     entry = {**LEARNERS[learner], "epochs": epochs, "batch_size": batch_size, "lr": 0.05}
     start = time.perf_counter()
-    result = train_on_samples(data=data, noisy_label=noise.noisy, sample_ids=kept, model_entry=MODEL,
+    result = train_on_samples(data=data, noisy_label=noisy, sample_ids=trained, model_entry=MODEL,
                               training_entry=entry, seed=0, device=torch.device("cpu"), inference_batch_size=2048,
-                              augment_entry={"shift": shift})
+                              augment_entry={"shift": shift}, probe_ids=None if learner == "ce_probe" else probe_ids,
+                              warmup_embeddings=embeddings if learner == "rdia" else None)
     seconds = time.perf_counter() - start
-    x = torch.as_tensor(data.train_x)
+    x = torch.as_tensor(data.train_x[:train])
     logits = result.learner.predict_logits(result.ctx, x, 2048)
     relabel = result.learner.relabel(result.ctx, torch.arange(train), torch.as_tensor(noise.noisy), logits).numpy()
     in_subset = np.isin(np.arange(train), kept)
     test_acc = [row["test_acc"] for row in result.history.rows]
     row = {
-        "learner": learner, "method": method, "fraction": fraction, "n": train, "epochs": epochs,
+        "learner": learner, "method": method, "fraction": fraction, "n": train,
+        "probe": probe if learner in NEEDS_PROBE else 0, "epochs": epochs,
         "weak_shift": shift, "batch_size": batch_size,
         "test_acc_last": round(test_acc[-1], 4), "test_acc_best": round(max(test_acc), 4),
         **{key: round(value, 4) for key, value in
-           relabeling_metrics(relabel, data.train_y, noise.is_noisy, in_subset).items()},
-        "relabel_acc_prediction": round(float((logits.argmax(1).numpy() == data.train_y).mean()), 4),
+           relabeling_metrics(relabel, data.train_y[:train], noise.is_noisy, in_subset).items()},
+        "relabel_acc_prediction": round(float((logits.argmax(1).numpy() == data.train_y[:train]).mean()), 4),
         "subset_noise_rate": round(float(noise.is_noisy[in_subset].mean()), 4),
+        **{key: value for key, value in getattr(result.learner, "report", {}).items()},
         "train_seconds": round(seconds, 1), "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
     }
     print(row, flush=True)
@@ -143,19 +173,22 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--warmup-epochs", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--learners", nargs="*", default=list(LEARNERS))
+    parser.add_argument("--learners", nargs="*", default=[name for name in LEARNERS if name not in NEEDS_PROBE
+                                                          and name != "rdia_ls"])
+    parser.add_argument("--probe", type=int, default=0, help="clean probe images after the first --train")
     args = parser.parse_args()
     torch.set_num_threads(args.workers)
-    subsets = select(args.root, args.train, args.warmup_epochs)
-    jobs = [(args.root, args.train, args.epochs, learner, method, fraction, subsets[method], args.shift,
-             args.batch_size)
+    subsets, embeddings = select(args.root, args.train, args.warmup_epochs, args.probe)
+    jobs = [(args.root, args.train, args.probe, args.epochs, learner, method, fraction, subsets[method], args.shift,
+             args.batch_size, embeddings)
             for learner in args.learners for method, fraction in SETTINGS]
-    jobs.sort(key=lambda job: -(job[5] * (3 if job[3] in ("dividemix", "elr_plus", "sop_plus") else 1)))
+    cost = {"dividemix": 3, "elr_plus": 3, "sop_plus": 3, "l2r": 3, "ieg": 6}
+    jobs.sort(key=lambda job: -(job[6] * cost.get(job[4], 1)))
     with ProcessPoolExecutor(args.workers) as pool:
         rows = list(pool.map(run_one, jobs))
     RESULTS.mkdir(parents=True, exist_ok=True)
     with (RESULTS / args.output).open("w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+        writer = csv.DictWriter(handle, fieldnames=list(dict.fromkeys(key for row in rows for key in row)))
         writer.writeheader()
         writer.writerows(sorted(rows, key=lambda row: (list(LEARNERS).index(row["learner"]), row["method"])))
 

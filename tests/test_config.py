@@ -118,9 +118,11 @@ def test_learner_presets_merge_into_the_default_and_validate(preset):
 
     config = load_yaml(REPO / "config" / "config.yaml")
     extra = load_yaml(preset)
-    assert set(extra) == {"learners"}
+    assert set(extra) <= {"learners", "noise"} and "learners" in extra
     update_config(config, extra)  # what `--configfile a.yaml b.yaml` does
     config["sweep"]["learners"] = sorted(extra["learners"])
+    if "noise" in extra:  # noise entries with the probe set the meta-learners need
+        config["sweep"]["noise"] = sorted(extra["noise"])
     validated = validate_config(config, SCHEMA)
     for name in extra["learners"]:
         entry = validated["learners"][name]

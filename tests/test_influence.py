@@ -235,6 +235,24 @@ def test_multinomial_rdia_relabels_flipped_samples_to_their_true_class():
     assert result.coef_before.shape == (3, 4) and result.intercept_after.shape == (3,)
 
 
+def test_multinomial_other_class_relabeling_flips_every_harmful_binary_label():
+    rng = np.random.default_rng(7)
+    centers = np.array([[1.5, 0.0], [-1.5, 0.0]])
+    x, y_true = class_blobs(200, rng, centers)
+    xv, yv = class_blobs(100, rng, centers)
+    flipped = rng.random(200) < 0.5  # at 50% the fitted head often agrees with the wrong label
+    y_noisy = np.where(flipped, 1 - y_true, y_true)
+    by_prediction = multinomial_influence_relabel(x, y_noisy, xv, yv, alpha=0.0, num_classes=2)
+    flipping = multinomial_influence_relabel(x, y_noisy, xv, yv, alpha=0.0, num_classes=2, relabel_to="other_class")
+    mask = flipping.relabel_mask
+    assert np.array_equal(mask, by_prediction.relabel_mask)  # the same harmful set
+    assert np.array_equal(flipping.new_labels, np.where(mask, 1 - y_noisy, y_noisy))  # the original's flip
+    assert (flipping.new_labels == y_true).mean() > (by_prediction.new_labels == y_true).mean()
+    assert flipping.val_loss_after < flipping.val_loss_before
+    with pytest.raises(ValueError, match="relabel_to"):
+        multinomial_influence_relabel(x, y_noisy, xv, yv, alpha=0.0, num_classes=2, relabel_to="guess")
+
+
 def test_multinomial_class_absent_from_training_labels_keeps_its_row():
     rng = np.random.default_rng(6)
     centers = rng.normal(size=(3, 2)) * 3

@@ -456,21 +456,29 @@ def multinomial_influence_scores(embeddings, labels, val_embeddings, val_labels,
     return InfluenceScores(scores, s, val_grad, iterations, residual)
 
 
+RELABEL_TARGETS = ("prediction", "other_class")
+
+
 def multinomial_influence_relabel(embeddings, labels, val_embeddings, val_labels, alpha: float,
                                   C: float = 1.0, num_classes: int | None = None, *,
                                   fit_intercept: bool = True, tol: float = 1e-10, max_iter: int = 5000,
-                                  cg_rtol: float = 1e-8, cg_maxiter: int = 1000) -> InfluenceRelabelResult:
-    """RDIA for a multinomial logistic head on frozen embeddings: relabel harmful samples to the
-    head's prediction and refit.
+                                  cg_rtol: float = 1e-8, cg_maxiter: int = 1000,
+                                  relabel_to: str = "prediction") -> InfluenceRelabelResult:
+    """RDIA for a multinomial logistic head on frozen embeddings: relabel harmful samples and refit.
 
     ``embeddings`` (n, d) and ``labels`` (n,) in [0, K) the noisy training set, ``val_embeddings``
     (m, d) / ``val_labels`` (m,) a clean validation set, ``alpha`` the threshold on φ (module
     docstring convention), ``C`` the inverse regularisation strength of the summed loss (as in
     scikit-learn), ``num_classes`` K (default: largest label in either set + 1). The head
     (:func:`fit_multinomial_head`) has W (K, d) and, with ``fit_intercept``, an unpenalised b (K,).
-    Samples with φ_i > α get argmax_k p_k(x_i) of the head fitted on the input labels. Returns
-    :class:`InfluenceRelabelResult`; losses are mean cross-entropies in nats.
+    Samples with φ_i > α get, from the head fitted on the input labels, ``relabel_to``:
+    ``prediction`` argmax_k p_k(x_i) (unchanged where the head agrees with the label), or
+    ``other_class`` the most probable class other than the given label (for two classes the
+    original's flip y ← 1 − y). Returns :class:`InfluenceRelabelResult`; losses are mean
+    cross-entropies in nats.
     """
+    if relabel_to not in RELABEL_TARGETS:
+        raise ValueError(f"relabel_to must be one of {RELABEL_TARGETS}, got {relabel_to!r}")
     alpha = _threshold(alpha)
     C = _strength(C)
     x = _features("embeddings", embeddings, allow_sparse=False)
@@ -488,8 +496,10 @@ def multinomial_influence_relabel(embeddings, labels, val_embeddings, val_labels
     W, b = fit_multinomial_head(x, y, K, **fit)
     influence = multinomial_influence_scores(x, y, xv, yv, W, b, C, cg_rtol=cg_rtol, cg_maxiter=cg_maxiter)
     mask = influence.scores > alpha
-    predicted = np.argmax(x @ W.T + (0.0 if b is None else b), axis=1)
-    new_labels = np.where(mask, predicted, y)
+    logits = x @ W.T + (0.0 if b is None else b)
+    if relabel_to == "other_class":
+        logits = np.where(np.arange(K)[None, :] == y[:, None], -np.inf, logits)
+    new_labels = np.where(mask, np.argmax(logits, axis=1), y)
     W_after, b_after = fit_multinomial_head(x, new_labels, K, **fit)
 
     def evaluate(W_, b_):

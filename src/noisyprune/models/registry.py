@@ -11,6 +11,7 @@ from noisyprune.registry import Registry
 MODELS = Registry(
     "model architecture",
     {
+        "linear": "noisyprune.models.linear:Linear",
         "mlp": "noisyprune.models.mlp:MLP",
         "small_cnn": "noisyprune.models.small_cnn:SmallCNN",
         "resnet18": "noisyprune.models.resnet:resnet18",

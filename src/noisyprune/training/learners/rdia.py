@@ -30,16 +30,22 @@ log = logging.getLogger(__name__)
 
 class RDIA(CrossEntropy):
     """Influence-based relabeling on warm-up embeddings, then CE (module docstring). ``alpha``:
-    relabel threshold on φ; ``head_c``: inverse L2 strength of the logistic head (scikit-learn's C)."""
+    relabel threshold on φ; ``head_c``: inverse L2 strength of the logistic head (scikit-learn's C);
+    ``relabel_to``: ``prediction`` (the head's) or ``other_class`` (its best class other than the
+    given label: for two classes the original's flip)."""
 
     needs_probe = True
     needs_warmup_features = True
     state_keys = ("corrected",)
 
-    def __init__(self, alpha: float = 0.1, head_c: float = 1.0):
+    def __init__(self, alpha: float = 0.1, head_c: float = 1.0, relabel_to: str = "prediction"):
+        from noisyprune.influence import RELABEL_TARGETS
+
         if head_c <= 0:
             raise ValueError(f"head_c must be > 0, got {head_c}")
-        self.alpha, self.head_c = float(alpha), float(head_c)
+        if relabel_to not in RELABEL_TARGETS:
+            raise ValueError(f"rdia: relabel_to must be one of {RELABEL_TARGETS}, got {relabel_to!r}")
+        self.alpha, self.head_c, self.relabel_to = float(alpha), float(head_c), relabel_to
         self.corrected: torch.Tensor | None = None
         self.report: dict = {}
 
@@ -53,7 +59,7 @@ class RDIA(CrossEntropy):
             raise ValueError("rdia needs a clean probe set as validation data: set probe_per_class in the noise entry")
         result = multinomial_influence_relabel(
             embeddings[sample_ids], noisy_label[sample_ids], embeddings[probe_ids], noisy_label[probe_ids],
-            self.alpha, C=self.head_c, num_classes=num_classes)
+            self.alpha, C=self.head_c, num_classes=num_classes, relabel_to=self.relabel_to)
         corrected = noisy_label.copy()
         corrected[sample_ids] = result.new_labels
         changed = int((result.new_labels != noisy_label[sample_ids]).sum())
