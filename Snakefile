@@ -4,6 +4,8 @@
 # `snakemake --report results/report.html` collects the tables and plots into one HTML page.
 # Run the embedded default with `snakemake --cores 2`; see README.md and config/README.md.
 
+import os
+
 from snakemake.utils import min_version
 
 min_version("9.0")
@@ -24,6 +26,31 @@ include: "workflow/rules/detect.smk"
 include: "workflow/rules/retrain.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/active.smk"
+
+
+# Local runs fork every job from one warm process that has imported torch and the stages once
+# (noisyprune.jobserver); cluster executors, dry runs and `job_server: false` run jobs as plain
+# processes.
+JOB_SERVER = {}
+
+
+onstart:
+    if config["job_server"] and workflow.local_exec:
+        from noisyprune.jobserver import ENV, start
+
+        JOB_SERVER["process"], os.environ[ENV] = start(".snakemake/noisyprune")
+
+
+onsuccess:
+    from noisyprune.jobserver import stop
+
+    stop(JOB_SERVER.get("process"))
+
+
+onerror:
+    from noisyprune.jobserver import stop
+
+    stop(JOB_SERVER.get("process"))
 
 
 rule all:

@@ -1,10 +1,8 @@
 """Rule active_aggregate: thin wrapper around noisyprune.stages.active."""
 
-from noisyprune.logs import setup_logging
-from noisyprune.stages.active import run_active_aggregate_stage
+from noisyprune.jobserver import run_stage
 
-setup_logging(snakemake.log[0])
-run_active_aggregate_stage(
+run_stage("noisyprune.stages.active:run_active_aggregate_stage", dict(
     metrics_files=snakemake.params.metrics_files,
     experiments=snakemake.params.experiments,
     entries=snakemake.params.entries,
@@ -12,4 +10,4 @@ run_active_aggregate_stage(
     csv_output=snakemake.output.csv,
     curve_stems=snakemake.params.curve_stems,
     plot_stems=snakemake.params.plot_stems,
-)
+), snakemake.log[0])

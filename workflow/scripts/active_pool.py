@@ -1,10 +1,8 @@
 """Rule active_pool: thin wrapper around noisyprune.stages.active."""
 
-from noisyprune.logs import setup_logging
-from noisyprune.stages.active import run_active_pool_stage
+from noisyprune.jobserver import run_stage
 
-setup_logging(snakemake.log[0])
-run_active_pool_stage(
+run_stage("noisyprune.stages.active:run_active_pool_stage", dict(
     experiment=snakemake.wildcards.experiment,
     entry=snakemake.params.entry,
     run=snakemake.params.run,
@@ -13,4 +11,4 @@ run_active_pool_stage(
     previous_pool_path=snakemake.input.get("pool"),
     previous_query_path=snakemake.input.get("query"),
     output=snakemake.output.pool,
-)
+), snakemake.log[0])

@@ -1,10 +1,8 @@
 """Rule active_query: thin wrapper around noisyprune.stages.active."""
 
-from noisyprune.logs import setup_logging
-from noisyprune.stages.active import run_active_query_stage
+from noisyprune.jobserver import run_stage
 
-setup_logging(snakemake.log[0])
-run_active_query_stage(
+run_stage("noisyprune.stages.active:run_active_query_stage", dict(
     experiment=snakemake.wildcards.experiment,
     entry=snakemake.params.entry,
     run=snakemake.params.run,
@@ -13,4 +11,4 @@ run_active_query_stage(
     pool_path=snakemake.input.pool,
     predictions_path=snakemake.input.predictions,
     output=snakemake.output.query,
-)
+), snakemake.log[0])

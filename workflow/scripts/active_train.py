@@ -1,10 +1,8 @@
 """Rule active_train: thin wrapper around noisyprune.stages.active."""
 
-from noisyprune.logs import setup_logging
-from noisyprune.stages.active import run_active_train_stage
+from noisyprune.jobserver import run_stage
 
-setup_logging(snakemake.log[0])
-run_active_train_stage(
+run_stage("noisyprune.stages.active:run_active_train_stage", dict(
     experiment=snakemake.wildcards.experiment,
     entry=snakemake.params.entry,
     run=snakemake.params.run,
@@ -21,4 +19,4 @@ run_active_train_stage(
     metrics_output=snakemake.output.metrics,
     history_output=snakemake.output.history,
     predictions_output=snakemake.output.predictions,
-)
+), snakemake.log[0])

@@ -1,10 +1,8 @@
 """Rule aggregate: thin wrapper around noisyprune.stages.aggregate."""
 
-from noisyprune.logs import setup_logging
-from noisyprune.stages.aggregate import run_aggregate_stage
+from noisyprune.jobserver import run_stage
 
-setup_logging(snakemake.log[0])
-run_aggregate_stage(
+run_stage("noisyprune.stages.aggregate:run_aggregate_stage", dict(
     run_files=snakemake.params.run_files,
     detection_files=snakemake.params.detection_files,
     settings=snakemake.params.settings,
@@ -17,4 +15,4 @@ run_aggregate_stage(
     detection_stem=snakemake.params.summary_stems["detection"],
     ranking_stem=snakemake.params.summary_stems["ranking"],
     composition_stem=snakemake.params.summary_stems["composition"],
-)
+), snakemake.log[0])

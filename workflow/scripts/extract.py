@@ -1,10 +1,8 @@
 """Rule extract: thin wrapper around noisyprune.stages.extract."""
 
-from noisyprune.logs import setup_logging
-from noisyprune.stages.extract import run_extract_stage
+from noisyprune.jobserver import run_stage
 
-setup_logging(snakemake.log[0])
-run_extract_stage(
+run_stage("noisyprune.stages.extract:run_extract_stage", dict(
     dataset=snakemake.wildcards.dataset,
     dataset_entry=snakemake.params.dataset,
     labels_path=snakemake.input.labels,
@@ -14,4 +12,4 @@ run_extract_stage(
     inference_batch_size=snakemake.config["inference_batch_size"],
     code_hash=snakemake.params.code,
     output=snakemake.output.features,
-)
+), snakemake.log[0])

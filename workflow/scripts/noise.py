@@ -1,14 +1,12 @@
 """Rule noise: thin wrapper around noisyprune.stages.noise."""
 
-from noisyprune.logs import setup_logging
-from noisyprune.stages.noise import run_noise_stage
+from noisyprune.jobserver import run_stage
 
-setup_logging(snakemake.log[0])
-run_noise_stage(
+run_stage("noisyprune.stages.noise:run_noise_stage", dict(
     dataset=snakemake.wildcards.dataset,
     dataset_entry=snakemake.params.dataset,
     noise=snakemake.wildcards.noise,
     noise_entry=snakemake.params.noise,
     seed=int(snakemake.wildcards.seed),
     output=snakemake.output.labels,
-)
+), snakemake.log[0])

@@ -1,10 +1,8 @@
 """Rule plots: thin wrapper around noisyprune.stages.plot."""
 
-from noisyprune.logs import setup_logging
-from noisyprune.stages.plot import run_plot_stage
+from noisyprune.jobserver import run_stage
 
-setup_logging(snakemake.log[0])
-run_plot_stage(
+run_stage("noisyprune.stages.plot:run_plot_stage", dict(
     runs_path=snakemake.input.runs,
     detection_files=snakemake.params.detection_files,
     history_files=snakemake.params.history_files,
@@ -12,4 +10,4 @@ run_plot_stage(
     settings=snakemake.params.settings,
     accuracy_metric=snakemake.params.accuracy_metric,
     plots_dir=snakemake.params.plots_dir,
-)
+), snakemake.log[0])

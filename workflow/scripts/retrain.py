@@ -1,10 +1,8 @@
 """Rule retrain: thin wrapper around noisyprune.stages.retrain."""
 
-from noisyprune.logs import setup_logging
-from noisyprune.stages.retrain import run_retrain_stage
+from noisyprune.jobserver import run_stage
 
-setup_logging(snakemake.log[0])
-run_retrain_stage(
+run_stage("noisyprune.stages.retrain:run_retrain_stage", dict(
     run={
         key: snakemake.wildcards[key]
         for key in ("dataset", "noise", "seed", "warmup", "method", "fraction", "learner")
@@ -24,4 +22,4 @@ run_retrain_stage(
     history_output=snakemake.output.history,
     relabels_output=snakemake.output.relabels,
     resume_every=snakemake.config["resume_every"],
-)
+), snakemake.log[0])

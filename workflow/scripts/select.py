@@ -1,10 +1,8 @@
 """Rule select: thin wrapper around noisyprune.stages.select."""
 
-from noisyprune.logs import setup_logging
-from noisyprune.stages.select import run_select_stage
+from noisyprune.jobserver import run_stage
 
-setup_logging(snakemake.log[0])
-run_select_stage(
+run_stage("noisyprune.stages.select:run_select_stage", dict(
     dataset=snakemake.wildcards.dataset,
     noise=snakemake.wildcards.noise,
     seed=int(snakemake.wildcards.seed),
@@ -19,4 +17,4 @@ run_select_stage(
     code_hash=snakemake.params.code,
     output=snakemake.output.subset,
     timing_output=snakemake.output.timing,
-)
+), snakemake.log[0])

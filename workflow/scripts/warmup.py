@@ -1,10 +1,8 @@
 """Rule warmup: thin wrapper around noisyprune.stages.warmup."""
 
-from noisyprune.logs import setup_logging
-from noisyprune.stages.warmup import run_warmup_stage
+from noisyprune.jobserver import run_stage
 
-setup_logging(snakemake.log[0])
-run_warmup_stage(
+run_stage("noisyprune.stages.warmup:run_warmup_stage", dict(
     dataset=snakemake.wildcards.dataset,
     dataset_entry=snakemake.params.dataset,
     noise=snakemake.wildcards.noise,
@@ -22,4 +20,4 @@ run_warmup_stage(
     history_output=snakemake.output.history,
     snapshots_output=snakemake.output.snapshots,
     resume_every=snakemake.config["resume_every"],
-)
+), snakemake.log[0])

@@ -1,0 +1,304 @@
+"""A warm job server for local runs: workflow jobs run in processes forked from one that has already
+imported torch and the stages, instead of each paying the imports (2–4 s on a small CPU, more
+than most jobs of a small sweep compute).
+
+The Snakefile starts the server when Snakemake executes locally (``onstart``) and stops it when
+the run ends; the jobs inherit its address through ``NOISYPRUNE_JOB_SERVER``. A job's script calls
+:func:`run_stage`, which hands the stage call to the server: the server forks a child, the child
+takes over the job's stdout/stderr (passed over the Unix socket), runs the stage exactly as the
+script would and exits with its status, which the job's process then exits with. A job whose
+process is killed takes its child with it (the server sees the connection close). Without a server
+(cluster executors, a dry run, ``job_server: false``, or a server that is gone) :func:`run_stage`
+runs the stage in the job's own process, as before.
+
+Every stage seeds its own generators, so a forked child computes exactly what a fresh process
+would. The server never runs a torch operation or touches CUDA, so the children may (fork-safety
+of OpenMP and CUDA). This module imports nothing heavy: job scripts import it before deciding
+where to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import pickle
+import selectors
+import signal
+import socket
+import struct
+import sys
+import time
+import traceback
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ENV = "NOISYPRUNE_JOB_SERVER"
+# Modules the server imports before it accepts jobs: everything a stage needs that is slow to import.
+PRELOAD = (
+    "torch", "numpy", "pandas", "pyarrow.parquet", "sklearn.datasets", "sklearn.mixture",
+    "noisyprune.stages.noise", "noisyprune.stages.warmup", "noisyprune.stages.extract",
+    "noisyprune.stages.select", "noisyprune.stages.detect", "noisyprune.stages.retrain",
+    "noisyprune.stages.aggregate", "noisyprune.stages.active", "noisyprune.stages.plot",
+    "noisyprune.pruners.registry", "noisyprune.training.learners.registry",
+)
+READY_TIMEOUT_S = 120.0  # how long a job waits for a server that is still importing
+
+
+def plain(value: Any) -> Any:
+    """``value`` with Snakemake's containers and path strings turned into plain dicts, lists and
+    strings, so a job's arguments pickle without Snakemake on the other side."""
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    return value
+
+
+def run_stage(target: str, kwargs: Mapping[str, Any], log_path: str | None) -> None:
+    """Run the stage function ``target`` (``"module:function"``) with ``kwargs``, its log going to
+    ``log_path``: in a child of the job server when one serves this host, else in this process.
+    With a server, this process exits with the child's status when that is not 0."""
+    kwargs = plain(kwargs)  # the same arguments on either path
+    address = server_address()
+    if address is not None:
+        status = _run_on_server(address, target, kwargs, log_path)
+        if status is not None:
+            if status:
+                sys.exit(status)
+            return
+    _call(target, kwargs, log_path)
+
+
+def _call(target: str, kwargs: Mapping[str, Any], log_path: str | None) -> None:
+    from noisyprune.logs import setup_logging
+
+    module, function = target.split(":")
+    setup_logging(log_path)
+    getattr(importlib.import_module(module), function)(**kwargs)
+
+
+def server_address() -> str | None:
+    """The socket path of the job server for this host, from ``NOISYPRUNE_JOB_SERVER``
+    (``host:pid:path``), or ``None`` (unset, another host's, or its server is gone)."""
+    value = os.environ.get(ENV)
+    if not value:
+        return None
+    host, pid, path = value.split(":", 2)
+    if host != socket.gethostname() or not _alive(int(pid)):
+        return None
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while not os.path.exists(path):  # still importing: waiting beats importing it all here too
+        if time.monotonic() > deadline or not _alive(int(pid)):
+            return None
+        time.sleep(0.05)
+    return path
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _run_on_server(path: str, target: str, kwargs: dict, log_path: str | None) -> int | None:
+    """Send the job to the server; its exit status, or ``None`` if the server could not take it."""
+    payload = pickle.dumps({"target": target, "kwargs": kwargs, "log": log_path, "cwd": os.getcwd()})
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(path)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        socket.send_fds(connection, [struct.pack("!Q", len(payload))], [sys.stdout.fileno(), sys.stderr.fileno()])
+        connection.sendall(payload)
+    except OSError:
+        connection.close()
+        return None
+    # From here the job runs in the server's child; if this process is killed, the connection
+    # closes and the server kills the child.
+    reply = _receive_exactly(connection, 4)
+    connection.close()
+    if reply is None:
+        print("noisyprune job server: the server went away while running this job", file=sys.stderr)
+        return 1
+    return struct.unpack("!i", reply)[0]
+
+
+def _receive_exactly(connection: socket.socket, size: int) -> bytes | None:
+    chunks, remaining = [], size
+    while remaining:
+        chunk = connection.recv(remaining)
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+# ---- server side ----------------------------------------------------------------------------------
+
+
+def serve(path: str, parent_pid: int) -> None:
+    """Import :data:`PRELOAD`, then accept jobs on the Unix socket ``path`` until the process
+    ``parent_pid`` (Snakemake) is gone or SIGTERM arrives; every running child is then killed.
+
+    Single-threaded on purpose: forking from a process with other threads could copy a held lock."""
+    for module in PRELOAD:
+        importlib.import_module(module)
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    temporary = f"{path}.{os.getpid()}.tmp"
+    listener.bind(temporary)
+    os.chmod(temporary, 0o600)
+    listener.listen(64)
+    os.replace(temporary, path)  # appears only once ready (jobs wait for it)
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
+    selector = selectors.DefaultSelector()
+    selector.register(listener, selectors.EVENT_READ)
+    children: dict[int, socket.socket] = {}  # child pid → the job's connection
+    try:
+        while not stopping and _alive(parent_pid):
+            for key, _ in selector.select(timeout=0.05):
+                if key.fileobj is listener:
+                    _accept(listener, selector, children)
+                else:  # a job's connection closed: its process was killed
+                    _abandon(key.fileobj, selector, children)
+            _reap(selector, children)
+    finally:
+        for pid in children:
+            _kill_group(pid)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
+def _accept(listener: socket.socket, selector: selectors.BaseSelector, children: dict) -> None:
+    connection, _ = listener.accept()
+    try:
+        header, fds, _, _ = socket.recv_fds(connection, 8, 2)
+        size = struct.unpack("!Q", header)[0]
+        payload = _receive_exactly(connection, size)
+        request = pickle.loads(payload)
+    except (OSError, struct.error, pickle.UnpicklingError, TypeError):
+        connection.close()
+        return
+    pid = os.fork()
+    if pid == 0:
+        # the child keeps only the job's own descriptors
+        for key in list(selector.get_map().values()):
+            key.fileobj.close()
+        connection.close()
+        _run_child(request, fds)  # never returns
+    for fd in fds:
+        os.close(fd)
+    children[pid] = connection
+    selector.register(connection, selectors.EVENT_READ, pid)
+
+
+def _run_child(request: dict, fds: list[int]) -> None:
+    status = 1
+    try:
+        os.setpgid(0, 0)  # its own group, so killing the job kills any worker processes it starts
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        os.dup2(fds[0], 1)
+        os.dup2(fds[1], 2)
+        os.chdir(request["cwd"])
+        _call(request["target"], request["kwargs"], request["log"])
+        status = 0
+    except SystemExit as exit_:
+        status = exit_.code if isinstance(exit_.code, int) else 1
+    except BaseException:  # noqa: BLE001 - the job's failure, reported as its own process would
+        traceback.print_exc()
+        import logging
+
+        logging.getLogger("noisyprune").error("job failed", exc_info=True)
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        finally:
+            os._exit(status)
+
+
+def _reap(selector: selectors.BaseSelector, children: dict) -> None:
+    while children:
+        try:
+            pid, wait_status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        connection = children.pop(pid, None)
+        if connection is None:
+            continue
+        selector.unregister(connection)
+        code = os.waitstatus_to_exitcode(wait_status)
+        try:  # a child killed by signal N reports 128 + N, as a shell does
+            connection.sendall(struct.pack("!i", 128 - code if code < 0 else code))
+        except OSError:
+            pass
+        connection.close()
+
+
+def _abandon(connection, selector: selectors.BaseSelector, children: dict) -> None:
+    pid = next(pid for pid, conn in children.items() if conn is connection)
+    _kill_group(pid)  # reaped (and its status dropped) by _reap once it has exited
+    selector.unregister(connection)
+    connection.close()
+    children[pid] = None
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def start(directory: str | os.PathLike) -> tuple[Any, str]:
+    """Start a server for this process (Snakemake's main process) with its socket in ``directory``;
+    return the ``subprocess.Popen`` and the value to put in ``NOISYPRUNE_JOB_SERVER``."""
+    import subprocess
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"jobserver-{os.getpid()}.sock"
+    if len(str(path.resolve())) > 100:  # AF_UNIX paths are limited to ~107 bytes
+        import tempfile
+
+        path = Path(tempfile.mkdtemp(prefix="noisyprune-")) / "jobserver.sock"
+    process = subprocess.Popen([sys.executable, "-m", "noisyprune.jobserver", str(path.resolve()), str(os.getpid())],
+                               stdin=subprocess.DEVNULL)
+    return process, f"{socket.gethostname()}:{process.pid}:{path.resolve()}"
+
+
+def stop(process, timeout: float = 10.0) -> None:
+    """Stop a server started by :func:`start` (its running children are killed)."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except Exception:  # noqa: BLE001 - a server that does not stop in time is killed
+        process.kill()
+
+
+def main() -> None:
+    """``python -m noisyprune.jobserver SOCKET PARENT_PID``."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("socket")
+    parser.add_argument("parent_pid", type=int)
+    args = parser.parse_args()
+    serve(args.socket, args.parent_pid)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""The warm job server: jobs forked from it behave as their own processes would."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from conftest import TINY_CONFIG, load_yaml, run_snakemake
+
+from noisyprune import jobserver
+
+TESTS = Path(__file__).resolve().parent
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie has exited; only its parent has not collected it yet
+    status = Path(f"/proc/{pid}/status")
+    return not (status.exists() and "State:\tZ" in status.read_text())
+
+
+def _wait_for(condition, timeout=30.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """A server owned by this test process, able to import tests/jobserver_targets.py."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    process, address = jobserver.start(tmp_path / "sock")
+    yield process, address
+    jobserver.stop(process)
+
+
+def _job(address, target, kwargs, cwd, log=None, **popen):
+    """A job process that hands ``target(**kwargs)`` to the server, as a workflow script does."""
+    code = (f"from noisyprune.jobserver import run_stage; "
+            f"run_stage({target!r}, {kwargs!r}, {log!r})")
+    env = {**os.environ, jobserver.ENV: address,
+           "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, **popen)
+
+
+def test_a_job_runs_in_a_forked_child_with_its_own_output_directory_and_log(server, tmp_path):
+    process, address = server
+    out = tmp_path / "out.txt"
+    job = _job(address, "jobserver_targets:write", {"path": str(out), "text": "hello"}, cwd=tmp_path,
+               log=str(tmp_path / "logs" / "job.log"))
+    stdout, stderr = job.communicate(timeout=120)
+    assert job.returncode == 0, stderr
+    assert "out:hello" in stdout and "err:hello" in stderr  # the job's own stdout and stderr
+    text, pid, cwd = out.read_text().split()
+    assert text == "hello" and cwd == str(tmp_path)
+    assert int(pid) not in (job.pid, process.pid)  # a child forked by the server
+    assert (tmp_path / "logs" / "job.log").exists()
+
+
+def test_a_failing_job_reports_its_traceback_and_fails(server, tmp_path):
+    _, address = server
+    job = _job(address, "jobserver_targets:fail", {"message": "dataset 'x': column 'label' missing"}, cwd=tmp_path,
+               log=str(tmp_path / "job.log"))
+    _, stderr = job.communicate(timeout=120)
+    assert job.returncode == 1
+    assert "ValueError: dataset 'x': column 'label' missing" in stderr
+    assert "column 'label' missing" in (tmp_path / "job.log").read_text()  # where --show-failed-logs looks
+
+
+def test_exit_status_passes_through(server, tmp_path):
+    _, address = server
+    job = _job(address, "jobserver_targets:exit_with", {"code": 3}, cwd=tmp_path)
+    job.communicate(timeout=120)
+    assert job.returncode == 3
+
+
+def test_killing_a_job_kills_its_forked_child(server, tmp_path):
+    _, address = server
+    pid_file = tmp_path / "pid"
+    job = _job(address, "jobserver_targets:sleep_forever", {"pid_file": str(pid_file)}, cwd=tmp_path)
+    assert _wait_for(pid_file.exists), job.stderr.read() if job.poll() is not None else "no child started"
+    child = int(pid_file.read_text())
+    assert _alive(child)
+    job.send_signal(signal.SIGKILL)
+    job.wait(timeout=10)
+    assert _wait_for(lambda: not _alive(child), timeout=10)
+
+
+def test_the_server_and_its_children_end_when_snakemake_is_gone(tmp_path):
+    """The server watches the process that started it (Snakemake): killed with SIGKILL, it runs no
+    hooks, yet the server kills the running jobs and exits."""
+    pid_file = tmp_path / "pid"
+    owner = subprocess.Popen(
+        [sys.executable, "-c",
+         "import os, sys, time; from noisyprune import jobserver; "
+         f"p, a = jobserver.start({str(tmp_path / 'sock')!r}); print(p.pid, a, flush=True); time.sleep(600)"],
+        stdout=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])})
+    server_pid, address = owner.stdout.readline().split()
+    job = _job(address, "jobserver_targets:sleep_forever", {"pid_file": str(pid_file)}, cwd=tmp_path)
+    assert _wait_for(pid_file.exists)
+    child = int(pid_file.read_text())
+    owner.send_signal(signal.SIGKILL)
+    owner.wait()
+    assert _wait_for(lambda: not _alive(int(server_pid)) and not _alive(child), timeout=15)
+    job.wait(timeout=15)
+    assert job.returncode != 0 and "server went away" in job.stderr.read()
+    assert not list((tmp_path / "sock").glob("*.sock"))  # the socket is removed
+
+
+def test_without_a_server_the_job_runs_in_its_own_process(tmp_path, monkeypatch):
+    monkeypatch.delenv(jobserver.ENV, raising=False)
+    assert jobserver.server_address() is None
+    monkeypatch.setenv(jobserver.ENV, f"another-host:{os.getpid()}:/nonexistent.sock")
+    assert jobserver.server_address() is None  # another host's server (a cluster job) is not used
+    sys.path.insert(0, str(TESTS))
+    try:
+        jobserver.run_stage("jobserver_targets:write", {"path": str(tmp_path / "o"), "text": "x"}, None)
+    finally:
+        sys.path.remove(str(TESTS))
+    assert int((tmp_path / "o").read_text().split()[1]) == os.getpid()
+
+
+@pytest.mark.workflow
+def test_jobs_compute_the_same_with_and_without_the_server(finished_run, tmp_path):
+    """The tiny run (forked from the server) against plain processes, for one retrain's chain."""
+    workdir, _ = finished_run
+    config = load_yaml(TINY_CONFIG)
+    config["job_server"] = False
+    target = "results/digits/sym40/seed0/train/ce/prune4rel/f0.5/elr/metrics.json"
+    run_snakemake(tmp_path, config, "--cores", "2", target)
+    for artifact in ("results/digits/sym40/seed0/labels.parquet",
+                     "results/digits/sym40/seed0/select/ce/prune4rel/f0.5/subset.parquet",
+                     "results/digits/sym40/seed0/train/ce/prune4rel/f0.5/elr/relabels.parquet"):
+        assert (tmp_path / artifact).read_bytes() == (workdir / artifact).read_bytes(), artifact
+    ours, theirs = (json.loads((root / target).read_text())["metrics"] for root in (tmp_path, workdir))
+    assert ours == theirs
+    history = [pd.read_parquet(root / target.replace("metrics.json", "history.parquet")) for root in (tmp_path, workdir)]
+    pd.testing.assert_frame_equal(*(frame.drop(columns=["epoch_seconds"]) for frame in history))
+    assert not list((workdir / ".snakemake" / "noisyprune").glob("*.sock"))  # stopped with the run
