@@ -14,6 +14,7 @@ run_stage("noisyprune.stages.active:run_active_train_stage", dict(
     pool_path=snakemake.input.pool,
     device=snakemake.config["device"],
     threads=snakemake.threads,
+    execution={key: snakemake.config[key] for key in ("precision", "channels_last", "compile")},
     inference_batch_size=snakemake.config["inference_batch_size"],
     code_hash=snakemake.params.code,
     metrics_output=snakemake.output.metrics,

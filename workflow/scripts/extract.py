@@ -9,6 +9,7 @@ run_stage("noisyprune.stages.extract:run_extract_stage", dict(
     model_path=snakemake.input.model,
     device=snakemake.config["device"],
     threads=snakemake.threads,
+    execution={key: snakemake.config[key] for key in ("precision", "channels_last", "compile")},
     inference_batch_size=snakemake.config["inference_batch_size"],
     code_hash=snakemake.params.code,
     output=snakemake.output.features,

@@ -16,6 +16,7 @@ run_stage("noisyprune.stages.retrain:run_retrain_stage", dict(
     features_path=snakemake.input.get("features"),
     device=snakemake.config["device"],
     threads=snakemake.threads,
+    execution={key: snakemake.config[key] for key in ("precision", "channels_last", "compile")},
     inference_batch_size=snakemake.config["inference_batch_size"],
     code_hash=snakemake.params.code,
     metrics_output=snakemake.output.metrics,

@@ -13,6 +13,7 @@ run_stage("noisyprune.stages.warmup:run_warmup_stage", dict(
     labels_path=snakemake.input.labels,
     device=snakemake.config["device"],
     threads=snakemake.threads,
+    execution={key: snakemake.config[key] for key in ("precision", "channels_last", "compile")},
     inference_batch_size=snakemake.config["inference_batch_size"],
     code_hash=snakemake.params.code,
     model_output=snakemake.output.model,

@@ -104,12 +104,13 @@ def run_active_train_stage(*, experiment: str, entry: Mapping[str, Any], run: Ma
                            dataset_entry: Mapping[str, Any], learner_entry: Mapping[str, Any],
                            model_entry: Mapping[str, Any], labels_path: str, pool_path: str, device: str,
                            threads: int, inference_batch_size: int, code_hash: str, metrics_output: str,
+                           execution: Mapping[str, Any] | None = None,
                            history_output: str, predictions_output: str) -> None:
     """Train the experiment's learner from scratch on round ``round_index``'s pool (its labels),
     test on the clean test split, and write the trained model's predictions for every training
     sample (``features.parquet`` layout: probabilities, embedding, confidences) for the query."""
     total_start = time.perf_counter()
-    torch_device = configure_torch(device, threads)
+    torch_device = configure_torch(device, threads, execution)
     data = load_dataset(run["dataset"], dataset_entry)
     labels = load_labels(labels_path, data)
     pool = read_table(pool_path, POOL)

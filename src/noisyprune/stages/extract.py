@@ -61,6 +61,7 @@ def run_extract_stage(
     model_path: str,
     device: str,
     threads: int,
+    execution: Mapping[str, Any] | None = None,
     inference_batch_size: int,
     code_hash: str,
     output: str,
@@ -68,7 +69,7 @@ def run_extract_stage(
     """Write ``features.parquet``: for every training sample its probabilities, penultimate
     embedding, loss on the noisy label, confidence, margin, entropy and prediction under the
     warm-up model in eval mode on the unaugmented input."""
-    torch_device = configure_torch(device, threads)
+    torch_device = configure_torch(device, threads, execution)
     data = load_dataset(dataset, dataset_entry)
     labels = load_labels(labels_path, data)
     model, checkpoint = load_checkpoint_model(model_path, torch_device)

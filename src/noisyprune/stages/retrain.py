@@ -43,6 +43,7 @@ def run_retrain_stage(
     subset_path: str,
     device: str,
     threads: int,
+    execution: Mapping[str, Any] | None = None,
     inference_batch_size: int,
     code_hash: str,
     metrics_output: str,
@@ -60,7 +61,7 @@ def run_retrain_stage(
     """
     total_start = time.perf_counter()
     run = {**run, "seed": int(run["seed"])}
-    torch_device = configure_torch(device, threads)
+    torch_device = configure_torch(device, threads, execution)
     data = load_dataset(run["dataset"], dataset_entry)
     labels = load_labels(labels_path, data)
     subset = read_table(subset_path, SUBSET)

@@ -31,6 +31,7 @@ def run_warmup_stage(
     labels_path: str,
     device: str,
     threads: int,
+    execution: Mapping[str, Any] | None = None,
     inference_batch_size: int,
     code_hash: str,
     model_output: str,
@@ -46,7 +47,7 @@ def run_warmup_stage(
     ``history.parquet`` (per epoch; its metadata carries the warm-up entry and wall time) and
     ``snapshots.parquet`` (every sample scored after each epoch in ``score_epochs``; may be empty).
     """
-    torch_device = configure_torch(device, threads)
+    torch_device = configure_torch(device, threads, execution)
     data = load_dataset(dataset, dataset_entry)
     labels = load_labels(labels_path, data)
     stage_seed = warmup_seed(seed, dataset, noise, warmup)

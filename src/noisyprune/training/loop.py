@@ -18,6 +18,7 @@ from noisyprune.errors import TrainingError
 from noisyprune.models.base import Classifier
 from noisyprune.training.augment import Augmenter, no_augmentation
 from noisyprune.training.data import Batch, TensorData
+from noisyprune.training.execution import current as current_execution
 from noisyprune.training.resume import ResumeFile, capture, restore
 from noisyprune.training.spec import TrainingSpec
 
@@ -133,6 +134,9 @@ def fit(
     non-finite epoch loss stops training with a :class:`TrainingError` naming the epoch and learner
     (checked once per epoch, so the loop never waits on the device inside an epoch).
 
+    The job's execution settings (:mod:`noisyprune.training.execution`: autocast, channels-last,
+    compilation) apply to every network and step.
+
     With ``resume``, the full state is saved every ``resume.every`` epochs and a run that finds a
     matching resume file continues after its epoch, ending exactly as an uninterrupted run.
     """
@@ -145,8 +149,9 @@ def fit(
         if make_network is None:
             raise TrainingError(f"learner {learner_name!r} trains {learner.num_networks} networks; fit() needs make_network")
         models.append(make_network())
+    execution = current_execution()
     for network in models:
-        network.to(device)
+        execution.prepare(network.to(device))
     optimizers = [spec.build_optimizer(network.parameters()) for network in models]
     schedulers = [spec.build_scheduler(optimizer) for optimizer in optimizers]
     generator = torch.Generator().manual_seed(seed)
@@ -182,7 +187,8 @@ def fit(
             optimizer = optimizers[phase.network]
             for batch in phase.batches:
                 optimizer.zero_grad(set_to_none=True)
-                output = learner.training_step(ctx, batch)
+                with execution.autocast_context(device):
+                    output = learner.training_step(ctx, batch)
                 output.loss.backward()
                 optimizer.step()
                 learner.after_step(ctx)
