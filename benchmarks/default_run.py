@@ -1,6 +1,7 @@
 """Time the embedded default run from scratch (run by hand; not part of the tests).
 
     .venv/bin/python benchmarks/default_run.py [--cores 2]
+    .venv/bin/python benchmarks/default_run.py --no-job-server --output benchmarks/results/default_run_no_server.json
 
 Runs `snakemake --cores N` on config/config.yaml in a fresh temporary directory, then writes the
 wall time, per-rule job times (from Snakemake's benchmark files and the runs table) and the machine
@@ -40,12 +41,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cores", type=int, default=2)
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "default_run.json")
+    parser.add_argument("--no-job-server", action="store_true", help="every job a plain process (job_server: false)")
     args = parser.parse_args()
     snakemake = Path(sys.executable).with_name("snakemake")
     with tempfile.TemporaryDirectory(prefix="noisyprune-bench-") as tmp:
         workdir = Path(tmp)
         command = [str(snakemake), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
                    "--configfile", str(REPO / "config" / "config.yaml"), "--cores", str(args.cores), "--quiet"]
+        if args.no_job_server:
+            (workdir / "no_server.yaml").write_text("job_server: false\n")
+            command[command.index("--cores"):command.index("--cores")] = [str(workdir / "no_server.yaml")]
         start = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
         wall = time.perf_counter() - start
@@ -53,6 +58,7 @@ def main() -> None:
         result = {
             "benchmark": "default config, full run from scratch",
             "command": " ".join(["snakemake", "--cores", str(args.cores)]),
+            "job_server": not args.no_job_server,
             "wall_seconds": round(wall, 1),
             "runs": len(runs),
             "rules": rule_seconds(workdir),

@@ -110,7 +110,9 @@ def ieg_meta_step(network: torch.nn.Module, logits: torch.Tensor, onehot: torch.
     grad_weight, grad_eps = torch.autograd.grad(probe_loss, [weight0, eps0], retain_graph=True)
     weights = torch.clamp(-grad_weight, min=0.0)
     total = weights.sum()
-    weights = weights / total if total > 0 else weights
+    # all-zero weights stay zero; dividing by a tensor (not branching on it) keeps the host from
+    # waiting on the device every step
+    weights = weights / torch.where(total > 0, total, torch.ones_like(total))
     return MetaDecision(weights=weights.detach(), keep_label=(grad_eps < 0).detach(), probe_loss=probe_loss.detach())
 
 

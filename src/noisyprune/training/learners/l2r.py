@@ -44,7 +44,9 @@ def l2r_weights(network: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, prob
     (grad_eps,) = torch.autograd.grad(probe_loss, eps)
     weights = torch.clamp(-grad_eps, min=0.0)
     total = weights.sum()
-    weights = weights / total if total > 0 else weights
+    # all-zero weights stay zero; dividing by a tensor (not branching on it) keeps the host from
+    # waiting on the device every step
+    weights = weights / torch.where(total > 0, total, torch.ones_like(total))
     return weights.detach(), losses
 
 
