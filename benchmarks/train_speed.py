@@ -34,6 +34,8 @@ CASES = [
     ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [32, 64, 128]}, "elr", 128),
     ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [32, 64, 128]}, "sop_plus", 128),
     ({"loader": "digits"}, {"arch": "mlp", "hidden": [256, 128]}, "ce", 64),
+    # the fast preset's narrower CNN and batch (config/fashion_mnist_fast.yaml)
+    ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [16, 32, 64]}, "ce", 512),
 ]
 
 
@@ -43,9 +45,12 @@ def main() -> None:
     parser.add_argument("--device", default="auto")
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "train_speed.csv")
+    parser.add_argument("--cases", type=int, nargs="*", help="indices into CASES (default: all)")
     args = parser.parse_args()
     device = configure_torch(args.device, args.threads)
-    for dataset_entry, model_entry, learner, batch_size in CASES:
+    for index, (dataset_entry, model_entry, learner, batch_size) in enumerate(CASES):
+        if args.cases and index not in args.cases:
+            continue
         data = load_dataset(dataset_entry["loader"], dataset_entry)
         entry = {"learner": learner, "epochs": args.epochs, "batch_size": batch_size, "lr": 0.05}
         start = time.perf_counter()
@@ -62,15 +67,22 @@ def main() -> None:
             "images_per_second": round(data.num_train / steady, 1), "wall_seconds": round(wall, 2),
             "device": device_description(device), "threads": args.threads, "torch": torch.__version__,
             "machine": platform.machine(), "data_path": "device-resident tensors, batched augmentation",
+            "model_channels": str(model_entry.get("channels", model_entry.get("hidden"))),
         }
         print(row)
         # appended as soon as measured, so a run cut off by a time limit keeps what it measured
-        new_file = not args.output.exists()
-        with open(args.output, "a", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=list(row))
-            if new_file:
-                writer.writeheader()
-            writer.writerow(row)
+        append_row(args.output, row)
+
+
+def append_row(path: Path, row: dict) -> None:
+    """Append ``row`` to the CSV at ``path``, widening the header when the row brings new columns
+    (older rows get those columns empty)."""
+    rows = list(csv.DictReader(path.open())) if path.exists() else []
+    fields = list(dict.fromkeys([*(rows[0] if rows else {}), *row]))
+    with open(path, "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=fields)
+        writer.writeheader()
+        writer.writerows([*rows, row])
 
 
 if __name__ == "__main__":

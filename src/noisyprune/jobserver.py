@@ -35,9 +35,13 @@ from pathlib import Path
 from typing import Any
 
 ENV = "NOISYPRUNE_JOB_SERVER"
-# Modules the server imports before it accepts jobs: everything a stage needs that is slow to import.
+# Modules the server imports before it accepts jobs: everything a stage needs that is slow to import;
+# torch._dynamo (with sympy) is imported by the first optimiser step, torchvision by the first strong
+# view: ~2 s each that every job would pay again. None of these starts a torch thread pool or CUDA.
 PRELOAD = (
-    "torch", "numpy", "pandas", "pyarrow.parquet", "sklearn.datasets", "sklearn.mixture",
+    "torch", "torch._dynamo", "torch.func", "torchvision.transforms.v2", "numpy", "pandas",
+    "pyarrow.parquet", "scipy.sparse", "sklearn.datasets", "sklearn.mixture", "sklearn.linear_model",
+    "sklearn.model_selection", "sklearn.metrics", "faiss", "cleanlab.filter",
     "noisyprune.stages.noise", "noisyprune.stages.warmup", "noisyprune.stages.extract",
     "noisyprune.stages.select", "noisyprune.stages.detect", "noisyprune.stages.retrain",
     "noisyprune.stages.aggregate", "noisyprune.stages.active", "noisyprune.stages.plot",
