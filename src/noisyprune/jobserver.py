@@ -155,7 +155,10 @@ def serve(path: str, parent_pid: int) -> None:
 
     Single-threaded on purpose: forking from a process with other threads could copy a held lock."""
     for module in PRELOAD:
-        importlib.import_module(module)
+        try:
+            importlib.import_module(module)
+        except ImportError:  # a job that needs it fails with the error itself; the others still gain
+            pass
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     temporary = f"{path}.{os.getpid()}.tmp"
     listener.bind(temporary)
