@@ -41,6 +41,7 @@ from torch.func import functional_call
 from noisyprune.training.data import Batch
 from noisyprune.training.inference import predict_logits
 from noisyprune.training.learners.base import Learner, draw_probe_batch, sharpen
+from noisyprune.training.learners.l2r import weights_from_meta_gradient
 from noisyprune.training.loop import StepOutput, TrainContext
 
 
@@ -108,11 +109,7 @@ def ieg_meta_step(network: torch.nn.Module, logits: torch.Tensor, onehot: torch.
     probe_loss = F.cross_entropy(functional_call(network, (stepped, buffers), (probe_x,)), probe_y)
     # retain_graph: the final loss backpropagates through ``logits`` afterwards
     grad_weight, grad_eps = torch.autograd.grad(probe_loss, [weight0, eps0], retain_graph=True)
-    weights = torch.clamp(-grad_weight, min=0.0)
-    total = weights.sum()
-    # all-zero weights stay zero; dividing by a tensor (not branching on it) keeps the host from
-    # waiting on the device every step
-    weights = weights / torch.where(total > 0, total, torch.ones_like(total))
+    weights = weights_from_meta_gradient(grad_weight)
     return MetaDecision(weights=weights.detach(), keep_label=(grad_eps < 0).detach(), probe_loss=probe_loss.detach())
 
 

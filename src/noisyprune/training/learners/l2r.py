@@ -28,6 +28,15 @@ from noisyprune.training.learners.base import Learner, draw_probe_batch
 from noisyprune.training.loop import StepOutput, TrainContext
 
 
+def weights_from_meta_gradient(gradient: torch.Tensor) -> torch.Tensor:
+    """Example weights ``(B,)`` from the probe loss's gradient w.r.t. them ``(B,)``: ``max(−g, 0)``
+    normalised to sum 1 (all zero if none is positive)."""
+    weights = torch.clamp(-gradient, min=0.0)
+    total = weights.sum()
+    # dividing by a tensor (not branching on it) keeps the host from waiting on the device every step
+    return weights / torch.where(total > 0, total, torch.ones_like(total))
+
+
 def l2r_weights(network: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, probe_x: torch.Tensor,
                 probe_y: torch.Tensor, meta_lr: float) -> tuple[torch.Tensor, torch.Tensor]:
     """Example weights ``(B,)`` (non-negative, summing to 1 unless all are 0) of the batch ``x``,
@@ -42,11 +51,7 @@ def l2r_weights(network: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, prob
     stepped = {name: p - meta_lr * g for (name, p), g in zip(params.items(), grads, strict=True)}
     probe_loss = F.cross_entropy(functional_call(network, (stepped, buffers), (probe_x,)), probe_y)
     (grad_eps,) = torch.autograd.grad(probe_loss, eps)
-    weights = torch.clamp(-grad_eps, min=0.0)
-    total = weights.sum()
-    # all-zero weights stay zero; dividing by a tensor (not branching on it) keeps the host from
-    # waiting on the device every step
-    weights = weights / torch.where(total > 0, total, torch.ones_like(total))
+    weights = weights_from_meta_gradient(grad_eps)
     return weights.detach(), losses
 
 
