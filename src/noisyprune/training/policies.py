@@ -43,6 +43,7 @@ class PerSamplePolicy:
         else:
             self._transform = v2.AutoAugment(v2.AutoAugmentPolicy.CIFAR10)
             self._subpolicies = self._transform._get_policies(v2.AutoAugmentPolicy.CIFAR10)
+        self._tables: dict[tuple[int, int], list] = {}
 
     def draws(self, batch: int, height: int, width: int) -> list[list[tuple[str, float] | None]]:
         """The operations each of ``batch`` samples gets, in order: one list per step (round or
@@ -66,38 +67,44 @@ class PerSamplePolicy:
     def _integers(self, high: int, size: int) -> np.ndarray:
         return torch.randint(0, high, (size,), generator=self.generator).numpy()
 
-    def _signed(self, magnitudes_fn, signed: bool, bin_index: int | None, flip: bool, height: int, width: int) -> float:
-        magnitudes = magnitudes_fn(self._transform.num_magnitude_bins if self.name == "randaugment" else 10,
-                                   height, width)
-        if magnitudes is None or bin_index is None:
-            return 0.0
-        magnitude = float(magnitudes[bin_index])
-        return -magnitude if signed and flip else magnitude
+    def _table(self, height: int, width: int) -> list:
+        """Each operation's ``(name, magnitude, signed)`` for ``height`` × ``width`` images, per
+        RandAugment operation or per AutoAugment sub-policy slot (with its probability), computed
+        once per image size rather than once per sample."""
+        key = (height, width)
+        if key not in self._tables:
+            def entry(name, bin_index, bins):
+                magnitudes_fn, signed = self._transform._AUGMENTATION_SPACE[name]
+                magnitudes = magnitudes_fn(bins, height, width)
+                magnitude = 0.0 if magnitudes is None or bin_index is None else float(magnitudes[bin_index])
+                return name, magnitude, signed
+
+            if self.name == "randaugment":
+                self._tables[key] = [entry(name, self._transform.magnitude, self._transform.num_magnitude_bins)
+                                     for name, _ in self._operations]
+            else:  # AutoAugment's magnitudes come in 10 bins
+                self._tables[key] = [[(probability, *entry(name, bin_index, 10)) for name, probability, bin_index in slots]
+                                     for slots in self._subpolicies]
+        return self._tables[key]
 
     def _draw_randaugment(self, count: int, height: int, width: int):
+        table = self._table(height, width)
         steps = []
         for _ in range(self._transform.num_ops):
-            chosen, flips = self._integers(len(self._operations), count), self._uniform(count) <= 0.5
-            step = []
-            for index, flip in zip(chosen, flips):
-                name, (magnitudes_fn, signed) = self._operations[index]
-                step.append((name, self._signed(magnitudes_fn, signed, self._transform.magnitude, flip, height, width)))
-            steps.append(step)
+            chosen, flips = self._integers(len(table), count), self._uniform(count) <= 0.5
+            steps.append([_signed(*table[index], flip) for index, flip in zip(chosen, flips)])
         return steps
 
     def _draw_autoaugment(self, count: int, height: int, width: int):
-        chosen = self._integers(len(self._subpolicies), count)
+        table = self._table(height, width)
+        chosen = self._integers(len(table), count)
         steps = []
         for slot in range(2):
             applied, flips = self._uniform(count), self._uniform(count) <= 0.5
             step = []
             for index, draw, flip in zip(chosen, applied, flips):
-                name, probability, bin_index = self._subpolicies[index][slot]
-                if draw > probability:
-                    step.append(None)
-                    continue
-                magnitudes_fn, signed = self._transform._AUGMENTATION_SPACE[name]
-                step.append((name, self._signed(magnitudes_fn, signed, bin_index, flip, height, width)))
+                probability, *operation = table[index][slot]
+                step.append(None if draw > probability else _signed(*operation, flip))
             steps.append(step)
         return steps
 
@@ -114,3 +121,8 @@ class PerSamplePolicy:
             out[rows] = self._transform._apply_image_or_video_transform(
                 pixels[rows], name, magnitude, interpolation=self._transform.interpolation, fill=self._transform._fill)
         return out
+
+
+def _signed(name: str, magnitude: float, signed: bool, flip: bool) -> tuple[str, float]:
+    """The draw ``(name, ±magnitude)``: negated when the operation is signed and the coin ``flip`` says so."""
+    return name, -magnitude if signed and flip else magnitude
