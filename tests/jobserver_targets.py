@@ -28,3 +28,15 @@ def sleep_forever(pid_file: str) -> None:
     Path(pid_file).write_text(str(os.getpid()))
     while True:
         time.sleep(0.1)
+
+
+def record_threads(path: str) -> None:
+    """Write the thread counts the job runs with: torch's and each BLAS/OpenMP pool's, as JSON."""
+    import json
+
+    import numpy  # noqa: F401 - loads the BLAS library whose pool is reported
+    import torch
+    from threadpoolctl import threadpool_info
+
+    pools = sorted({info["num_threads"] for info in threadpool_info()})
+    Path(path).write_text(json.dumps({"torch": torch.get_num_threads(), "pools": pools}))

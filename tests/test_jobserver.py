@@ -45,10 +45,10 @@ def server(tmp_path, monkeypatch):
     jobserver.stop(process)
 
 
-def _job(address, target, kwargs, cwd, log=None, **popen):
+def _job(address, target, kwargs, cwd, log=None, threads=1, **popen):
     """A job process that hands ``target(**kwargs)`` to the server, as a workflow script does."""
     code = (f"from noisyprune.jobserver import run_stage; "
-            f"run_stage({target!r}, {kwargs!r}, {log!r})")
+            f"run_stage({target!r}, {kwargs!r}, {log!r}, threads={threads!r})")
     env = {**os.environ, jobserver.ENV: address,
            "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
     return subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env=env, stdout=subprocess.PIPE,
@@ -118,6 +118,26 @@ def test_the_server_and_its_children_end_when_snakemake_is_gone(tmp_path):
     job.wait(timeout=15)
     assert job.returncode != 0 and "server went away" in job.stderr.read()
     assert not list((tmp_path / "sock").glob("*.sock"))  # the socket is removed
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_job_uses_the_threads_it_was_given_in_torch_and_in_every_blas_pool(server, tmp_path, threads):
+    """A forked job gets the job's ``threads``, not the server's pools sized to every core: small
+    BLAS calls (scikit-learn in the select stage) on more threads than a job has run 8× slower."""
+    _, address = server
+    out = tmp_path / "threads.json"
+    job = _job(address, "jobserver_targets:record_threads", {"path": str(out)}, cwd=tmp_path, threads=threads)
+    _, stderr = job.communicate(timeout=120)
+    assert job.returncode == 0, stderr
+    assert json.loads(out.read_text()) == {"torch": threads, "pools": [threads]}
+
+
+def test_without_a_server_the_job_also_uses_its_threads(tmp_path, monkeypatch):
+    monkeypatch.delenv(jobserver.ENV, raising=False)
+    code = ("import sys; sys.path.insert(0, sys.argv[1]); from noisyprune.jobserver import run_stage; "
+            "run_stage('jobserver_targets:record_threads', {'path': sys.argv[2]}, None, threads=1)")
+    subprocess.run([sys.executable, "-c", code, str(TESTS), str(tmp_path / "t.json")], check=True, timeout=120)
+    assert json.loads((tmp_path / "t.json").read_text()) == {"torch": 1, "pools": [1]}
 
 
 def test_without_a_server_the_job_runs_in_its_own_process(tmp_path, monkeypatch):

@@ -10,4 +10,4 @@ run_stage("noisyprune.stages.active:run_active_aggregate_stage", dict(
     csv_output=snakemake.output.csv,
     curve_stems=snakemake.params.curve_stems,
     plot_stems=snakemake.params.plot_stems,
-), snakemake.log[0])
+), snakemake.log[0], threads=snakemake.threads)

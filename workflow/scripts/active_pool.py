@@ -11,4 +11,4 @@ run_stage("noisyprune.stages.active:run_active_pool_stage", dict(
     previous_pool_path=snakemake.input.get("pool"),
     previous_query_path=snakemake.input.get("query"),
     output=snakemake.output.pool,
-), snakemake.log[0])
+), snakemake.log[0], threads=snakemake.threads)

@@ -11,4 +11,4 @@ run_stage("noisyprune.stages.active:run_active_query_stage", dict(
     pool_path=snakemake.input.pool,
     predictions_path=snakemake.input.predictions,
     output=snakemake.output.query,
-), snakemake.log[0])
+), snakemake.log[0], threads=snakemake.threads)

@@ -20,4 +20,4 @@ run_stage("noisyprune.stages.active:run_active_train_stage", dict(
     metrics_output=snakemake.output.metrics,
     history_output=snakemake.output.history,
     predictions_output=snakemake.output.predictions,
-), snakemake.log[0])
+), snakemake.log[0], threads=snakemake.threads)

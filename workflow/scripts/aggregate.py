@@ -15,4 +15,4 @@ run_stage("noisyprune.stages.aggregate:run_aggregate_stage", dict(
     detection_stem=snakemake.params.summary_stems["detection"],
     ranking_stem=snakemake.params.summary_stems["ranking"],
     composition_stem=snakemake.params.summary_stems["composition"],
-), snakemake.log[0])
+), snakemake.log[0], threads=snakemake.threads)

@@ -8,4 +8,4 @@ run_stage("noisyprune.stages.detect:run_detect_stage", dict(
     dynamics_path=snakemake.input.dynamics,
     code_hash=snakemake.params.code,
     output=snakemake.output.detection,
-), snakemake.log[0])
+), snakemake.log[0], threads=snakemake.threads)

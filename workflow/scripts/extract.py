@@ -13,4 +13,4 @@ run_stage("noisyprune.stages.extract:run_extract_stage", dict(
     inference_batch_size=snakemake.config["inference_batch_size"],
     code_hash=snakemake.params.code,
     output=snakemake.output.features,
-), snakemake.log[0])
+), snakemake.log[0], threads=snakemake.threads)

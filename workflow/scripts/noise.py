@@ -9,4 +9,4 @@ run_stage("noisyprune.stages.noise:run_noise_stage", dict(
     noise_entry=snakemake.params.noise,
     seed=int(snakemake.wildcards.seed),
     output=snakemake.output.labels,
-), snakemake.log[0])
+), snakemake.log[0], threads=snakemake.threads)

@@ -10,4 +10,4 @@ run_stage("noisyprune.stages.plot:run_plot_stage", dict(
     settings=snakemake.params.settings,
     accuracy_metric=snakemake.params.accuracy_metric,
     plots_dir=snakemake.params.plots_dir,
-), snakemake.log[0])
+), snakemake.log[0], threads=snakemake.threads)

@@ -23,4 +23,4 @@ run_stage("noisyprune.stages.retrain:run_retrain_stage", dict(
     history_output=snakemake.output.history,
     relabels_output=snakemake.output.relabels,
     resume_every=snakemake.config["resume_every"],
-), snakemake.log[0])
+), snakemake.log[0], threads=snakemake.threads)

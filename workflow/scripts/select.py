@@ -17,4 +17,4 @@ run_stage("noisyprune.stages.select:run_select_stage", dict(
     code_hash=snakemake.params.code,
     output=snakemake.output.subset,
     timing_output=snakemake.output.timing,
-), snakemake.log[0])
+), snakemake.log[0], threads=snakemake.threads)

@@ -21,4 +21,4 @@ run_stage("noisyprune.stages.warmup:run_warmup_stage", dict(
     history_output=snakemake.output.history,
     snapshots_output=snakemake.output.snapshots,
     resume_every=snakemake.config["resume_every"],
-), snakemake.log[0])
+), snakemake.log[0], threads=snakemake.threads)
