@@ -1,20 +1,27 @@
-"""Training throughput per learner and model, on the device-resident data path (run by hand).
+"""Training throughput per learner and model, on either data path (run by hand).
 
-    .venv/bin/python benchmarks/train_speed.py [--threads 2] [--device auto] [--epochs 2]
+    .venv/bin/python benchmarks/train_speed.py [--threads 2] [--device auto] [--epochs 2] [--cases 5 6]
+    .venv/bin/python benchmarks/train_speed.py --storage stream --workers 2 --cases 5 6
 
 For each (dataset, model, learner, batch size) it trains from scratch for ``--epochs`` epochs through
 the same ``train_on_samples`` the warm-up and retrain jobs use (whole dataset as tensors on the
 device, batched augmentation, no DataLoader) and records the mean seconds of the epochs after the
 first (the first pays one-time costs) and the training images per second. Datasets: Fashion-MNIST
-(60,000 images, ../shared/data) with the small CNN, and digits with the MLP. Appends to
+(60,000 images, ../shared/data) with the small CNN and an MLP, and digits with the MLP. Appends to
 benchmarks/results/train_speed.csv with the device, thread count and torch version.
+
+``--storage stream`` measures the streaming path (``storage: stream`` of image datasets): the images
+are written as uint8 to a memory-mapped .npy in a temporary folder, as the decoded-image cache
+is, and every batch is read and standardised by ``--workers`` DataLoader workers.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 import platform
+import tempfile
 import time
 from pathlib import Path
 
@@ -22,6 +29,8 @@ import numpy as np
 import torch
 
 from noisyprune.data import load_dataset
+from noisyprune.data.base import ArrayDataset
+from noisyprune.data.stored import StoredImages
 from noisyprune.training.device import configure_torch, device_description
 from noisyprune.training.run import train_on_samples
 
@@ -36,7 +45,26 @@ CASES = [
     ({"loader": "digits"}, {"arch": "mlp", "hidden": [256, 128]}, "ce", 64),
     # the fast preset's narrower CNN and batch (config/fashion_mnist_fast.yaml)
     ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [16, 32, 64]}, "ce", 512),
+    # an MLP epoch computes little, so the data path's own cost shows
+    ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "mlp", "hidden": [256, 128]}, "ce", 512),
+    # a still narrower CNN: how far the width must drop for a 10-s epoch on 2 cores
+    ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [8, 16, 32]}, "ce", 512),
 ]
+
+
+def streamed_copy(data: ArrayDataset, workers: int, folder: Path) -> ArrayDataset:
+    """``data`` with its images stored as uint8 in memory-mapped .npy files under ``folder`` and
+    read per batch by ``workers`` DataLoader workers (what ``storage: stream`` does)."""
+    channels = data.input_shape[0]
+    mean = np.broadcast_to(np.asarray(data.pixel_mean, dtype=np.float64), (channels,))
+    std = np.broadcast_to(np.asarray(data.pixel_std, dtype=np.float64), (channels,))
+
+    def store(x: np.ndarray, name: str) -> StoredImages:
+        pixels = x * std[None, :, None, None] + mean[None, :, None, None]
+        np.save(folder / name, np.clip(np.round(pixels * 255), 0, 255).astype(np.uint8))
+        return StoredImages(np.load(folder / name, mmap_mode="r"), mean, std, workers)
+
+    return dataclasses.replace(data, train_x=store(data.train_x, "train.npy"), test_x=store(data.test_x, "test.npy"))
 
 
 def main() -> None:
@@ -46,12 +74,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "train_speed.csv")
     parser.add_argument("--cases", type=int, nargs="*", help="indices into CASES (default: all)")
+    parser.add_argument("--storage", choices=["memory", "stream"], default="memory")
+    parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of --storage stream")
     args = parser.parse_args()
     device = configure_torch(args.device, args.threads)
+    scratch = tempfile.TemporaryDirectory(prefix="train-speed-")
     for index, (dataset_entry, model_entry, learner, batch_size) in enumerate(CASES):
         if args.cases and index not in args.cases:
             continue
         data = load_dataset(dataset_entry["loader"], dataset_entry)
+        data_path = "device-resident tensors, batched augmentation"
+        if args.storage == "stream":
+            data = streamed_copy(data, args.workers, Path(scratch.name))
+            data_path = f"streamed from a uint8 memmap by {args.workers} DataLoader workers, batched augmentation"
         entry = {"learner": learner, "epochs": args.epochs, "batch_size": batch_size, "lr": 0.05}
         start = time.perf_counter()
         result = train_on_samples(data=data, noisy_label=data.train_y, sample_ids=np.arange(data.num_train),
@@ -66,8 +101,9 @@ def main() -> None:
             "epoch_seconds": round(steady, 3), "first_epoch_seconds": round(float(epoch_seconds[0]), 3),
             "images_per_second": round(data.num_train / steady, 1), "wall_seconds": round(wall, 2),
             "device": device_description(device), "threads": args.threads, "torch": torch.__version__,
-            "machine": platform.machine(), "data_path": "device-resident tensors, batched augmentation",
+            "machine": platform.machine(), "data_path": data_path,
             "model_channels": str(model_entry.get("channels", model_entry.get("hidden"))),
+            "test_acc_last": round(float(result.history.columns()["test_acc"][-1]), 4),  # clean labels
         }
         print(row)
         # appended as soon as measured, so a run cut off by a time limit keeps what it measured

@@ -77,7 +77,7 @@ def test_decoded_images_are_cached_and_a_changed_file_is_decoded_again(folder, t
     cache = tmp_path / "cache"
     calls = []
     real_decode = image_data.decode_images
-    monkeypatch.setattr(image_data, "decode_images", lambda paths, *a: calls.append(len(paths)) or real_decode(paths, *a))
+    monkeypatch.setattr(image_data, "decode_images", lambda paths, *a, **k: calls.append(len(paths)) or real_decode(paths, *a, **k))
     first = image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=str(cache))
     assert calls == [12, 6] and len(list(cache.glob("*.npy"))) == 2
     again = image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=str(cache))
@@ -91,7 +91,7 @@ def test_decoded_images_are_cached_and_a_changed_file_is_decoded_again(folder, t
 def test_max_train_is_drawn_before_decoding(folder, monkeypatch):
     decoded = []
     real_decode = image_data.decode_images
-    monkeypatch.setattr(image_data, "decode_images", lambda paths, *a: decoded.append(len(paths)) or real_decode(paths, *a))
+    monkeypatch.setattr(image_data, "decode_images", lambda paths, *a, **k: decoded.append(len(paths)) or real_decode(paths, *a, **k))
     data = load_dataset("inet", {"loader": "image_folder", "root": str(folder), "image_size": 8, "workers": 0,
                                  "cache_dir": None, "max_train": 6, "max_test": 3})
     assert decoded == [6, 3]

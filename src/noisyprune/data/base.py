@@ -13,6 +13,8 @@ class ArrayDataset:
 
     ``train_x``: ``(n, *input_shape)`` float32; ``train_y``: ``(n,)`` int64 clean labels; the row
     index is the global ``sample_id``. ``test_x``/``test_y`` likewise for the clean test split.
+    Streamed image sets hold :class:`~noisyprune.data.stored.StoredImages` as ``train_x``/``test_x``,
+    which index like the float32 arrays (``noisyprune.training.data.device_data`` picks the path).
     """
 
     name: str

@@ -7,16 +7,16 @@
 restricted to the paths of a key list such as ``noisy_train_key_list.txt``).
 
 Every image is decoded with PIL in DataLoader worker processes, converted to RGB and brought to
-``image_size`` × ``image_size`` (shorter side scaled, centre crop), then held in memory like every
-other dataset: the training loop, extraction and augmentation treat it as CIFAR-like data. So the
-resolution is the knob that makes a large dataset fit: mini-WebVision (66k images) at 64 px is
-~3 GB of float32, Clothing-1M at full size does not fit and is run on a ``max_train`` subset, which
-is drawn (class-stratified, fixed seed) *before* decoding. Larger inputs are refused with a message
-before anything is decoded (``max_memory_gb``).
+``image_size`` × ``image_size`` (shorter side scaled, centre crop); the training loop, extraction
+and augmentation treat it as CIFAR-like data. ``storage`` decides where it lives: a set that fits
+``max_memory_gb`` (mini-WebVision's 66k images at 64 px: ~3 GB of float32) is held in memory as
+standardised float32 like every other dataset; a larger one (Clothing-1M's million) is streamed from
+the uint8 cache (:class:`~noisyprune.data.stored.StoredImages`, :mod:`noisyprune.training.streaming`).
+``max_train`` draws a subset (class-stratified, fixed seed) *before* decoding.
 
 Decoding 10⁵ JPEGs takes minutes, and every job of the DAG loads its dataset, so the decoded uint8
 images are cached in ``cache_dir`` under a key of the file list, the file sizes and modification
-times, and the size; later jobs memory-map the cache.
+times, and the size, decoded straight into the file; later jobs memory-map the cache.
 
 Intrinsic noise: WebVision's and Clothing-1M's training labels are the noisy labels as crawled, with
 no clean labels to compare against. ``clean_labels: false`` (the default of ``file_list``) says so;
@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
+import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -36,10 +38,14 @@ import numpy as np
 
 from noisyprune.artifacts import atomic_output
 from noisyprune.data.base import ArrayDataset, limited_positions
+from noisyprune.data.stored import StoredImages, standardise
 from noisyprune.errors import ArtifactError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp", ".gif")
 CACHE_VERSION = 1  # bump when the decoding changes, so old caches are not reused
+STORAGE = ("auto", "memory", "stream")
+
+log = logging.getLogger(__name__)
 
 
 def class_folder_samples(folder: Path, classes: Sequence[str]) -> tuple[list[Path], np.ndarray]:
@@ -115,13 +121,15 @@ def _stack(items: list[np.ndarray]) -> np.ndarray:
     return np.stack(items)
 
 
-def decode_images(paths: Sequence[Path], image_size: int, workers: int) -> np.ndarray:
+def decode_images(paths: Sequence[Path], image_size: int, workers: int, out: np.ndarray | None = None) -> np.ndarray:
     """Decode ``paths`` into one ``(n, 3, image_size, image_size)`` uint8 array, in order, with
-    ``workers`` DataLoader worker processes (0 = in this process)."""
+    ``workers`` DataLoader worker processes (0 = in this process). ``out`` (e.g. a memory map of
+    the cache file) receives the images instead of a new array in memory."""
     import torch
     from torch.utils.data import DataLoader
 
-    out = np.empty((len(paths), 3, image_size, image_size), dtype=np.uint8)
+    if out is None:
+        out = np.empty((len(paths), 3, image_size, image_size), dtype=np.uint8)
     loader = DataLoader(_ImageFiles(paths, image_size), batch_size=64, num_workers=workers,
                         collate_fn=_stack)
     start = 0
@@ -144,21 +152,61 @@ def _cache_key(paths: Sequence[Path], image_size: int) -> str:
     return digest.hexdigest()[:24]
 
 
-def cached_images(paths: Sequence[Path], image_size: int, workers: int, cache_dir: str | None) -> np.ndarray:
-    """The decoded images of ``paths`` (see :func:`decode_images`), read from or written to
-    ``cache_dir`` (``None``: no cache). The cache file is written atomically, so concurrent jobs
-    at worst decode twice."""
-    if cache_dir is None:
+def cache_path(paths: Sequence[Path], image_size: int, cache_dir: str) -> Path:
+    """Where the decoded images of ``paths`` are cached under ``cache_dir``."""
+    return Path(cache_dir) / f"images-{image_size}px-{_cache_key(paths, image_size)}.npy"
+
+
+def cached_images(paths: Sequence[Path], image_size: int, workers: int, cache: Path | None) -> np.ndarray:
+    """The decoded images of ``paths`` (see :func:`decode_images`), read from or written to the
+    file ``cache`` (from :func:`cache_path`; ``None``: no cache). With a cache the result is a
+    read-only memory map of the file: the images are decoded straight into it, so a set larger than
+    memory can be cached. The file is renamed into place only once complete, so concurrent jobs at
+    worst decode twice."""
+    if cache is None:
         return decode_images(paths, image_size, workers)
-    cache = Path(cache_dir) / f"images-{image_size}px-{_cache_key(paths, image_size)}.npy"
+    shape = (len(paths), 3, image_size, image_size)
     if cache.is_file():
         images = np.load(cache, mmap_mode="r", allow_pickle=False)
-        if images.shape == (len(paths), 3, image_size, image_size) and images.dtype == np.uint8:
+        if images.shape == shape and images.dtype == np.uint8:
             return images
-    images = decode_images(paths, image_size, workers)
-    with atomic_output(cache) as tmp, open(tmp, "wb") as handle:
-        np.save(handle, images, allow_pickle=False)
-    return images
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    need = int(np.prod(shape))
+    free = shutil.disk_usage(cache.parent).free
+    if need > free:
+        raise ArtifactError(f"{cache.parent}: decoding {len(paths)} images at {image_size} px needs "
+                            f"{need / 1e9:.1f} GB of disk for the cache, {free / 1e9:.1f} GB free; set cache_dir "
+                            "to a larger disk or lower image_size")
+    with atomic_output(cache) as tmp:
+        out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        decode_images(paths, image_size, workers, out=out)
+        out.flush()
+        del out
+    return np.load(cache, mmap_mode="r", allow_pickle=False)
+
+
+def channel_statistics(images: np.ndarray, cache_file: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and standard deviation ``(3,)`` of ``images`` ``(n, 3, S, S)`` uint8 in
+    [0, 1] pixel units (a zero deviation becomes 1), in float64 over chunks. With ``cache_file`` (the
+    images' cache) they are kept beside it, so a streamed set is not read in full by every job."""
+    stats_file = cache_file.with_suffix(".stats.json") if cache_file is not None else None
+    if stats_file is not None and stats_file.is_file():
+        stats = json.loads(stats_file.read_text())
+        return np.asarray(stats["mean"]), np.asarray(stats["std"])
+    sums, squares = np.zeros(3), np.zeros(3)
+    for start in range(0, len(images), 4096):
+        chunk = np.asarray(images[start : start + 4096]).astype(np.float64) / 255.0
+        sums += chunk.sum(axis=(0, 2, 3))
+        squares += (chunk**2).sum(axis=(0, 2, 3))
+    pixels = len(images) * images.shape[2] * images.shape[3]
+    mean = sums / pixels
+    std = np.sqrt(np.maximum(squares / pixels - mean**2, 0.0))
+    std = np.where(std > 0, std, 1.0)
+    if stats_file is not None:
+        with atomic_output(stats_file) as tmp:
+            # repr of a float64 round-trips exactly through JSON
+            tmp.write_text(json.dumps({"mean": mean.tolist(), "std": std.tolist()}))
+    return mean, std
 
 
 def _limit(paths: list[Path], labels: np.ndarray, limit: int | None) -> tuple[list[Path], np.ndarray]:
@@ -168,20 +216,35 @@ def _limit(paths: list[Path], labels: np.ndarray, limit: int | None) -> tuple[li
     return [paths[i] for i in keep], labels[keep]
 
 
-def _check_memory(name: str, count: int, image_size: int, max_memory_gb: float) -> None:
+def choose_storage(name: str, count: int, image_size: int, max_memory_gb: float, storage: str,
+                   cache_dir: str | None) -> str:
+    """``"memory"`` or ``"stream"`` for ``count`` images at ``image_size`` px under the ``storage``
+    setting (``auto``: memory while the decoded set fits ``max_memory_gb``), or a clear error
+    before anything is decoded."""
+    if storage not in STORAGE:
+        raise ArtifactError(f"dataset {name!r}: storage must be one of {STORAGE}, got {storage!r}")
     need_gb = count * 3 * image_size * image_size * (4 + 1) / 1e9  # float32 copy + uint8 decode
-    if need_gb > max_memory_gb:
-        raise ArtifactError(
-            f"dataset {name!r}: {count} images at {image_size} px need ~{need_gb:.1f} GB in memory, above "
-            f"max_memory_gb={max_memory_gb}; lower image_size, set max_train/max_test, or raise max_memory_gb"
-        )
+    fits = need_gb <= max_memory_gb
+    if storage == "memory" or (storage == "auto" and fits):
+        if not fits:
+            raise ArtifactError(
+                f"dataset {name!r}: {count} images at {image_size} px need ~{need_gb:.1f} GB in memory, above "
+                f"max_memory_gb={max_memory_gb}; set storage: stream (or auto), lower image_size, set "
+                "max_train/max_test, or raise max_memory_gb")
+        return "memory"
+    if cache_dir is None:
+        why = f"they need ~{need_gb:.1f} GB in memory, above max_memory_gb={max_memory_gb}, so " if not fits else ""
+        raise ArtifactError(f"dataset {name!r}: {why}the images are streamed (storage: {storage}) from the "
+                            "decoded-image cache, and cache_dir is null; set cache_dir")
+    return "stream"
 
 
 def build_image_dataset(name: str, train: tuple[list[Path], np.ndarray], test: tuple[list[Path], np.ndarray],
                         class_names: Sequence[str], *, image_size: int, clean_labels: bool, workers: int,
                         cache_dir: str | None, max_memory_gb: float, max_train: int | None,
-                        max_test: int | None) -> ArrayDataset:
-    """Limit, decode and standardise (per channel, training statistics) the two splits."""
+                        max_test: int | None, storage: str = "auto") -> ArrayDataset:
+    """Limit, decode and standardise (per channel, training statistics) the two splits, held in
+    memory as float32 or streamed from the uint8 cache (:func:`choose_storage`)."""
     num_classes = len(class_names)
     for split, (_, labels) in (("training", train), ("test", test)):
         if len(labels) == 0:
@@ -190,28 +253,21 @@ def build_image_dataset(name: str, train: tuple[list[Path], np.ndarray], test: t
             raise ArtifactError(f"dataset {name!r}: {split} label {int(labels.max())} but only {num_classes} classes")
     train_paths, train_y = _limit(*train, max_train)
     test_paths, test_y = _limit(*test, max_test)
-    _check_memory(name, len(train_y) + len(test_y), image_size, max_memory_gb)
-    train_u8 = cached_images(train_paths, image_size, workers, cache_dir)
-    test_u8 = cached_images(test_paths, image_size, workers, cache_dir)
-    # Per-channel statistics in float64 over chunks: no float64 copy of the whole set.
-    sums, squares = np.zeros(3), np.zeros(3)
-    for start in range(0, len(train_u8), 4096):
-        chunk = train_u8[start : start + 4096].astype(np.float64) / 255.0
-        sums += chunk.sum(axis=(0, 2, 3))
-        squares += (chunk**2).sum(axis=(0, 2, 3))
-    pixels = len(train_u8) * image_size * image_size
-    mean = sums / pixels
-    std = np.sqrt(np.maximum(squares / pixels - mean**2, 0.0))
-    std = np.where(std > 0, std, 1.0)
-
-    def standardise(images: np.ndarray) -> np.ndarray:
-        out = np.empty(images.shape, dtype=np.float32)
-        for start in range(0, len(images), 4096):
-            chunk = images[start : start + 4096].astype(np.float32) / 255.0
-            out[start : start + 4096] = (chunk - mean[None, :, None, None]) / std[None, :, None, None]
-        return out
-
-    return ArrayDataset(name=name, train_x=standardise(train_u8), train_y=train_y, test_x=standardise(test_u8),
+    mode = choose_storage(name, len(train_y) + len(test_y), image_size, max_memory_gb, storage, cache_dir)
+    # (the key stats every file: computed once per split)
+    train_cache = cache_path(train_paths, image_size, cache_dir) if cache_dir is not None else None
+    test_cache = cache_path(test_paths, image_size, cache_dir) if cache_dir is not None else None
+    train_u8 = cached_images(train_paths, image_size, workers, train_cache)
+    test_u8 = cached_images(test_paths, image_size, workers, test_cache)
+    mean, std = channel_statistics(train_u8, train_cache)
+    if mode == "stream":
+        train_x = StoredImages.from_file(train_cache, mean, std, workers)
+        test_x = StoredImages.from_file(test_cache, mean, std, workers)
+        log.info("dataset %r: %d + %d images at %d px streamed from the cache in %s by %d workers", name,
+                 len(train_y), len(test_y), image_size, cache_dir, workers)
+    else:
+        train_x, test_x = standardise(train_u8, mean, std), standardise(test_u8, mean, std)
+    return ArrayDataset(name=name, train_x=train_x, train_y=train_y, test_x=test_x,
                         test_y=test_y, class_names=tuple(map(str, class_names)),
                         pixel_mean=tuple(map(float, mean)), pixel_std=tuple(map(float, std)),
                         clean_labels_known=clean_labels)
@@ -221,7 +277,7 @@ def load_image_folder(name: str = "image_folder", root: str = "", train_dir: str
                       classes: list[str] | None = None, num_classes: int | None = None, image_size: int = 32,
                       clean_labels: bool = True, workers: int = 2, cache_dir: str | None = None,
                       max_memory_gb: float = 8.0, max_train: int | None = None,
-                      max_test: int | None = None) -> ArrayDataset:
+                      max_test: int | None = None, storage: str = "auto") -> ArrayDataset:
     """Class-folder images (module docstring). Classes are ``classes`` if given, else the sorted
     sub-folders of ``root/train_dir``, cut to the first ``num_classes`` (e.g. an ImageNet subset)."""
     train_root, test_root = Path(root) / train_dir, Path(root) / test_dir
@@ -240,7 +296,7 @@ def load_image_folder(name: str = "image_folder", root: str = "", train_dir: str
     return build_image_dataset(
         name, class_folder_samples(train_root, classes), class_folder_samples(test_root, classes), classes,
         image_size=image_size, clean_labels=clean_labels, workers=workers, cache_dir=cache_dir,
-        max_memory_gb=max_memory_gb, max_train=max_train, max_test=max_test)
+        max_memory_gb=max_memory_gb, max_train=max_train, max_test=max_test, storage=storage)
 
 
 def load_file_list(name: str = "file_list", root: str = "", train_list: str = "", test_list: str = "",
@@ -248,7 +304,7 @@ def load_file_list(name: str = "file_list", root: str = "", train_list: str = ""
                    test_images: str = "", num_classes: int | None = None, class_names: list[str] | None = None,
                    image_size: int = 32, clean_labels: bool = False, workers: int = 2, cache_dir: str | None = None,
                    max_memory_gb: float = 8.0, max_train: int | None = None,
-                   max_test: int | None = None) -> ArrayDataset:
+                   max_test: int | None = None, storage: str = "auto") -> ArrayDataset:
     """Images named by label lists (module docstring). Paths in the lists are relative to
     ``root/train_images`` and ``root/test_images``; list paths are relative to ``root``. With
     ``num_classes`` only samples whose label is below it are kept (mini-WebVision: the first 50
@@ -272,4 +328,4 @@ def load_file_list(name: str = "file_list", root: str = "", train_list: str = ""
     names = class_names[:count] if class_names else [str(c) for c in range(count)]
     return build_image_dataset(name, train, test, names, image_size=image_size, clean_labels=clean_labels,
                                workers=workers, cache_dir=cache_dir, max_memory_gb=max_memory_gb,
-                               max_train=max_train, max_test=max_test)
+                               max_train=max_train, max_test=max_test, storage=storage)

@@ -12,7 +12,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from noisyprune import __version__
 from noisyprune.active import acquisition_order, initial_pool
@@ -35,6 +34,7 @@ from noisyprune.reporting import render
 from noisyprune.seeding import derive_seed, make_rng
 from noisyprune.stages.common import NoisyLabels, aligned_features, load_labels
 from noisyprune.stages.extract import feature_columns
+from noisyprune.training.data import device_inputs
 from noisyprune.training.device import configure_torch, device_description
 from noisyprune.training.inference import embed_and_classify
 from noisyprune.training.run import train_on_samples
@@ -122,7 +122,7 @@ def run_active_train_stage(*, experiment: str, entry: Mapping[str, Any], run: Ma
     result = train_on_samples(data=data, noisy_label=given, sample_ids=pooled, model_entry=model_entry,
                               training_entry=learner_entry, seed=seed, device=torch_device,
                               inference_batch_size=inference_batch_size, augment_entry=dataset_entry.get("augment"))
-    x = torch.as_tensor(data.train_x[labels.sample_id], device=torch_device)
+    x = device_inputs(data.train_x, labels.sample_id, torch_device)
     # The learner's own prediction (both networks for DivideMix / ELR+); embeddings of network 1.
     logits = result.learner.predict_logits(result.ctx, x, inference_batch_size)
     _, embeddings = embed_and_classify(result.ctx.model, x, inference_batch_size)
@@ -260,7 +260,8 @@ def run_active_aggregate_stage(*, metrics_files: list[Mapping[str, Any]], experi
     tables (``curve_stems[key]`` + .csv/.md/.tex/.html, key ``dataset__noise``) and figures
     (``plot_stems[key]`` + .png/.pdf)."""
     from noisyprune.reporting.plots import save_figure
-    from noisyprune.stages.aggregate import write_csv, write_table as write_table_formats
+    from noisyprune.stages.aggregate import write_csv
+    from noisyprune.stages.aggregate import write_table as write_table_formats
 
     rows = active_rows(metrics_files, entries)
     with atomic_output(table_output) as tmp:

@@ -15,6 +15,7 @@ from noisyprune.artifacts import FEATURES, write_table
 from noisyprune.data import load_dataset
 from noisyprune.provenance import environment
 from noisyprune.stages.common import load_checkpoint_model, load_labels
+from noisyprune.training.data import device_inputs
 from noisyprune.training.device import configure_torch, device_description
 from noisyprune.training.inference import embed_and_classify
 
@@ -74,7 +75,7 @@ def run_extract_stage(
     labels = load_labels(labels_path, data)
     model, checkpoint = load_checkpoint_model(model_path, torch_device)
     start = time.perf_counter()
-    x = torch.as_tensor(data.train_x[labels.sample_id], device=torch_device)
+    x = device_inputs(data.train_x, labels.sample_id, torch_device)
     logits, embeddings = embed_and_classify(model, x, inference_batch_size)
     columns = feature_columns(labels.sample_id, labels.noisy, logits, embeddings)
     seconds = time.perf_counter() - start

@@ -27,6 +27,7 @@ from noisyprune.provenance import environment
 from noisyprune.seeding import retrain_seed
 from noisyprune.stages.common import load_checkpoint_model, load_labels
 from noisyprune.stages.resumable import resume_file
+from noisyprune.training.data import device_inputs
 from noisyprune.training.device import configure_torch, device_description
 from noisyprune.training.run import train_on_samples
 
@@ -99,7 +100,7 @@ def run_retrain_stage(
         warmup_embeddings=warmup_embeddings(features_path, labels) if features_path else None,
     )
 
-    all_x = torch.as_tensor(data.train_x[labels.sample_id], device=torch_device)
+    all_x = device_inputs(data.train_x, labels.sample_id, torch_device)
     logits = result.learner.predict_logits(result.ctx, all_x, inference_batch_size)
     ids = torch.as_tensor(labels.sample_id, device=torch_device)
     noisy = torch.as_tensor(labels.noisy, device=torch_device)

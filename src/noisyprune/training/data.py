@@ -49,11 +49,47 @@ class TensorData:
 
     def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
         """Yield batches of at most ``batch_size`` rows, shuffled by ``generator`` if one is given."""
-        if generator is None:
-            order = torch.arange(len(self))
-        else:
-            order = torch.randperm(len(self), generator=generator)
-        order = order.to(self.x.device)
-        for start in range(0, len(self), batch_size):
-            rows = order[start : start + batch_size]
+        for rows in batch_rows(len(self), batch_size, generator):
+            rows = rows.to(self.x.device)
             yield Batch(x=self.x[rows], y=self.y[rows], sample_id=self.sample_id[rows])
+
+    def subset(self, rows: torch.Tensor) -> TensorData:
+        """The samples at positions ``rows`` ``(m,)``."""
+        return TensorData(self.x[rows], self.y[rows], self.sample_id[rows])
+
+
+def batch_rows(count: int, batch_size: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+    """The positions ``0 … count-1`` split into batches of at most ``batch_size`` (CPU tensors): in
+    order, or shuffled by one ``randperm`` from ``generator``. Both data paths batch through this,
+    so they yield the same batches for the same generator."""
+    order = torch.arange(count) if generator is None else torch.randperm(count, generator=generator)
+    return list(order.split(batch_size)) if count else []
+
+
+def device_data(inputs, labels: np.ndarray, sample_id: np.ndarray, device: torch.device):
+    """Samples ``sample_id`` ``(n,)`` (positions in ``inputs``) with ``labels`` ``(n,)`` for
+    training or evaluation on ``device``: a :class:`TensorData` copied to the device when
+    ``inputs`` is an in-memory array, a :class:`~noisyprune.training.streaming.StreamedData` when it
+    is stored images (``storage: stream``)."""
+    from noisyprune.data.stored import StoredImages
+
+    sample_id = np.asarray(sample_id, dtype=np.int64)
+    if isinstance(inputs, StoredImages):
+        from noisyprune.training.streaming import StreamedData
+
+        return StreamedData(x=device_inputs(inputs, sample_id, device),
+                            y=torch.as_tensor(np.asarray(labels), dtype=torch.int64, device=device),
+                            sample_id=torch.as_tensor(sample_id, device=device))
+    return TensorData.from_numpy(inputs[sample_id], labels, sample_id, device)
+
+
+def device_inputs(inputs, positions: np.ndarray, device: torch.device):
+    """The inputs at ``positions`` ``(n,)`` of ``inputs`` on ``device``, for inference: a float32
+    tensor, or a :class:`~noisyprune.training.streaming.StreamedInputs` for stored images."""
+    from noisyprune.data.stored import StoredImages
+
+    if isinstance(inputs, StoredImages):
+        from noisyprune.training.streaming import StreamedInputs
+
+        return StreamedInputs(inputs, positions, device)
+    return torch.as_tensor(np.ascontiguousarray(inputs[positions]), dtype=torch.float32, device=device)

@@ -2,10 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 
 from noisyprune.models.base import Classifier
 from noisyprune.training.execution import current
+
+
+def input_chunks(x, batch_size: int) -> Iterator[torch.Tensor]:
+    """Yield ``x`` ``(n, …)`` in order, ``batch_size`` rows at a time: slices of a tensor, or the
+    streamed batches of a :class:`~noisyprune.training.streaming.StreamedInputs`."""
+    if hasattr(x, "chunks"):
+        yield from x.chunks(batch_size)
+        return
+    for start in range(0, len(x), batch_size):
+        yield x[start : start + batch_size]
 
 
 @torch.no_grad()
@@ -13,7 +25,7 @@ def embed_and_classify(
     model: Classifier, x: torch.Tensor, batch_size: int
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(logits (n, C), embeddings (n, d))`` (float32) of ``model`` in eval mode for inputs
-    ``x``, under the job's autocast setting (:mod:`noisyprune.training.execution`).
+    ``x`` (a tensor or streamed inputs), under the job's autocast setting (:mod:`noisyprune.training.execution`).
 
     The model's train/eval mode is restored afterwards.
     """
@@ -21,8 +33,8 @@ def embed_and_classify(
     model.eval()
     logits, embeddings = [], []
     with current().autocast_context(x.device):
-        for start in range(0, len(x), batch_size):
-            features = model.features(x[start : start + batch_size])
+        for chunk in input_chunks(x, batch_size):
+            features = model.features(chunk)
             embeddings.append(features.float())
             logits.append(model.head(features).float())
     model.train(was_training)
@@ -38,6 +50,6 @@ def predict_logits(model: torch.nn.Module, x: torch.Tensor, batch_size: int) -> 
     was_training = model.training
     model.eval()
     with current().autocast_context(x.device):
-        chunks = [model(x[start : start + batch_size]).float() for start in range(0, len(x), batch_size)]
+        chunks = [model(chunk).float() for chunk in input_chunks(x, batch_size)]
     model.train(was_training)
     return torch.cat(chunks) if chunks else x.new_zeros((0, 0))

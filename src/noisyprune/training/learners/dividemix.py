@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.mixture import GaussianMixture
 
-from noisyprune.training.data import Batch, TensorData
+from noisyprune.training.data import Batch
 from noisyprune.training.inference import predict_logits
 from noisyprune.training.learners.base import (
     TwoNetworkLearner,
@@ -116,12 +116,12 @@ class DivideMix(TwoNetworkLearner):
         rows = torch.as_tensor(np.flatnonzero(labelled), device=ctx.device)
         unlabelled_rows = torch.as_tensor(np.flatnonzero(~labelled), device=ctx.device)
         train = ctx.train
-        subset = TensorData(train.x[rows], train.y[rows], train.sample_id[rows])
+        subset = train.subset(rows)
         self._weights = torch.as_tensor(probability, dtype=torch.float32, device=ctx.device)
         self._position = torch.full((ctx.num_samples,), -1, dtype=torch.int64, device=ctx.device)
         self._position[train.sample_id] = torch.arange(len(train), device=ctx.device)
         if len(unlabelled_rows):
-            pool = TensorData(train.x[unlabelled_rows], train.y[unlabelled_rows], train.sample_id[unlabelled_rows])
+            pool = train.subset(unlabelled_rows)
             self._unlabelled = itertools.chain.from_iterable(
                 pool.batches(ctx.batch_size, generator=ctx.generator) for _ in itertools.count())
         else:
