@@ -13,6 +13,7 @@ from noisyprune.models import MODELS, build_model
         ({"arch": "small_cnn", "channels": [4, 8, 16]}, (1, 8, 8), 16),
         ({"arch": "small_cnn", "channels": [4, 8]}, (3, 32, 32), 8),
         ({"arch": "resnet18"}, (3, 32, 32), 512),
+        ({"arch": "preact_resnet18"}, (3, 32, 32), 512),
         ({"arch": "resnet50", "small_input": False}, (3, 64, 64), 2048),
     ],
 )
@@ -38,3 +39,23 @@ def test_model_init_is_seeded():
 def test_every_registered_model_builds():
     for name in MODELS.names():
         assert build_model({"arch": name}, (3, 32, 32), 10).head.out_features == 10
+
+
+def test_preact_resnet18_has_the_originals_shape():
+    """The CIFAR PreActResNet-18 of the SOP/DivideMix/ELR codebases: 11,171,146 parameters for 10
+    classes, spatial size halved by stages 2–4 (32 → 4), pre-activation blocks, and an embedding
+    taken before any final BatchNorm/ReLU, so it has negative values."""
+    torch.manual_seed(0)
+    model = build_model({"arch": "preact_resnet18"}, (3, 32, 32), 10)
+    assert sum(p.numel() for p in model.parameters()) == 11_171_146
+    shapes = []
+    hooks = [stage.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[1:])))
+             for stage in model.stages]
+    embedding = model.eval().features(torch.randn(4, 3, 32, 32))
+    for hook in hooks:
+        hook.remove()
+    assert shapes == [(64, 32, 32), (128, 16, 16), (256, 8, 8), (512, 4, 4)]
+    assert (embedding < 0).any()
+    first = model.stages[0][0]
+    assert isinstance(first.bn1, torch.nn.BatchNorm2d) and first.shortcut is None  # identity shortcut
+    assert model.stages[1][0].shortcut.kernel_size == (1, 1) and model.stages[1][0].shortcut.stride == (2, 2)

@@ -17,6 +17,7 @@ MODELS = Registry(
         "resnet18": "noisyprune.models.resnet:resnet18",
         "resnet34": "noisyprune.models.resnet:resnet34",
         "resnet50": "noisyprune.models.resnet:resnet50",
+        "preact_resnet18": "noisyprune.models.preact_resnet:preact_resnet18",
     },
 )
 
