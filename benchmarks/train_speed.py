@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import dataclasses
+import os
 import platform
 import tempfile
 import time
@@ -30,12 +31,13 @@ import torch
 
 from noisyprune.data import load_dataset
 from noisyprune.data.base import ArrayDataset
-from noisyprune.data.stored import StoredImages
+from noisyprune.data.stored import StoredImages, standardise
 from noisyprune.training.device import configure_torch, device_description
 from noisyprune.training.run import train_on_samples
 
 REPO = Path(__file__).resolve().parents[1]
-FASHION = REPO.parent / "shared" / "data" / "fashion-mnist"
+# ../shared beside the checkout; NOISYPRUNE_FASHION points elsewhere (a copy carried to a GPU machine)
+FASHION = Path(os.environ.get("NOISYPRUNE_FASHION", REPO.parent / "shared" / "data" / "fashion-mnist"))
 CASES = [
     # dataset entry, model entry, learner, batch size
     ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [32, 64, 128]}, "ce", 128),
@@ -49,7 +51,27 @@ CASES = [
     ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "mlp", "hidden": [256, 128]}, "ce", 512),
     # a still narrower CNN: how far the width must drop for a 10-s epoch on 2 cores
     ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [8, 16, 32]}, "ce", 512),
+    # GPU cases (skipped on a CPU unless named with --cases): PreActResNet-18 on CIFAR-shaped data,
+    # 50,000 training images, the issue's CE and SOP+ (two views, AutoAugment strong view) epochs
+    ({"loader": "cifar_shaped"}, {"arch": "preact_resnet18"}, "ce", 512),
+    ({"loader": "cifar_shaped"}, {"arch": "preact_resnet18"}, "sop_plus", 512),
 ]
+GPU_CASES = {8, 9}
+
+
+def cifar_shaped(train: int = 50_000, test: int = 10_000) -> ArrayDataset:
+    """Random 3×32×32 images with 10 random labels, standardised with CIFAR-10's statistics: the
+    shapes and augmentation of CIFAR-10 without the download (throughput does not depend on content)."""
+    rng = np.random.default_rng(0)
+    mean, std = np.array([0.4914, 0.4822, 0.4465]), np.array([0.2470, 0.2435, 0.2616])
+
+    def images(count: int) -> np.ndarray:
+        pixels = rng.integers(0, 256, size=(count, 3, 32, 32), dtype=np.uint8)
+        return standardise(pixels, mean, std)
+
+    return ArrayDataset("cifar_shaped", images(train), rng.integers(0, 10, train), images(test),
+                        rng.integers(0, 10, test), tuple(str(c) for c in range(10)),
+                        pixel_mean=tuple(mean), pixel_std=tuple(std))
 
 
 def streamed_copy(data: ArrayDataset, workers: int, folder: Path) -> ArrayDataset:
@@ -76,13 +98,26 @@ def main() -> None:
     parser.add_argument("--cases", type=int, nargs="*", help="indices into CASES (default: all)")
     parser.add_argument("--storage", choices=["memory", "stream"], default="memory")
     parser.add_argument("--workers", type=int, default=2, help="DataLoader workers of --storage stream")
+    parser.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto")
+    parser.add_argument("--channels-last", choices=["auto", "true", "false"], default="auto")
+    parser.add_argument("--compile", action="store_true", help="torch.compile every network")
+    parser.add_argument("--train-images", type=int, help="train and test on this many images only (smoke tests)")
     args = parser.parse_args()
-    device = configure_torch(args.device, args.threads)
+    channels_last = {"auto": "auto", "true": True, "false": False}[args.channels_last]
+    device = configure_torch(args.device, args.threads, {"precision": args.precision, "channels_last": channels_last,
+                                                         "compile": args.compile})
     scratch = tempfile.TemporaryDirectory(prefix="train-speed-")
     for index, (dataset_entry, model_entry, learner, batch_size) in enumerate(CASES):
-        if args.cases and index not in args.cases:
+        if (args.cases and index not in args.cases) or (not args.cases and index in GPU_CASES and device.type == "cpu"):
             continue
-        data = load_dataset(dataset_entry["loader"], dataset_entry)
+        if dataset_entry["loader"] == "cifar_shaped":
+            data = cifar_shaped()
+        else:
+            data = load_dataset(dataset_entry["loader"], dataset_entry)
+        if args.train_images:
+            data = dataclasses.replace(data, train_x=data.train_x[: args.train_images],
+                                       train_y=data.train_y[: args.train_images],
+                                       test_x=data.test_x[: args.train_images], test_y=data.test_y[: args.train_images])
         data_path = "device-resident tensors, batched augmentation"
         if args.storage == "stream":
             data = streamed_copy(data, args.workers, Path(scratch.name))
