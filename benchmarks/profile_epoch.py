@@ -47,6 +47,22 @@ def conv_macs(model: torch.nn.Module, input_shape) -> int:
     return total
 
 
+def matmul_gflops(threads: int, size: int = 2048, repeats: int = 10) -> float:
+    """The machine's practical peak: the best of three timings of ``repeats`` float32 products of
+    two ``size``×``size`` matrices on ``threads`` threads, in GFLOP/s."""
+    torch.set_num_threads(threads)
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    for _ in range(3):
+        a @ b
+    best = 0.0
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(repeats):
+            a @ b
+        best = max(best, 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9)
+    return best
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--threads", type=int, default=2)
@@ -85,11 +101,15 @@ def main() -> None:
     macs = conv_macs(model, data.input_shape)
     # training ≈ 3 forward passes of multiply-adds (forward, input gradients, weight gradients)
     gflops = images_per_second * 3 * 2 * macs / 1e9
+    peak = matmul_gflops(args.threads)
+    epoch_tflop = 60000 * 3 * 2 * macs / 1e12
     header = (f"small_cnn {args.channels}, batch {args.batch_size}, {args.threads} threads, "
               f"channels_last={args.channels_last}, torch {torch.__version__}\n"
               f"{images_per_second:.0f} images/s under the profiler (60,000-image epoch ≈ "
               f"{60000 / images_per_second:.1f} s); {macs / 1e6:.2f} M multiply-adds per image forward; "
-              f"≈ {gflops:.1f} GFLOP/s achieved\n\n")
+              f"≈ {gflops:.1f} GFLOP/s achieved\n"
+              f"machine: 2048³ float32 matrix products at {peak:.1f} GFLOP/s on {args.threads} threads, so an "
+              f"epoch ({epoch_tflop:.2f} TFLOP) takes ≥ {epoch_tflop * 1e3 / peak:.1f} s at that rate\n\n")
     table = profile.key_averages().table(sort_by="self_cpu_time_total", row_limit=25)
     name = "_".join(map(str, args.channels)) + ("_cl" if args.channels_last else "")
     output = REPO / "benchmarks" / "results" / f"profile_fashion_ce_{name}.txt"
