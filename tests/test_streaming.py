@@ -214,3 +214,30 @@ def test_a_streamed_dataset_runs_the_whole_dag_with_the_results_of_the_in_memory
     for column in ("test_acc_last", "test_acc_best", "train_acc_noisy_last", "warmup_test_acc", "subset_size"):
         assert runs[column].tolist() == memory_runs[column].tolist(), column
     assert "streamed" in logs  # the jobs say which data path they used
+
+
+def test_instance_dependent_noise_reads_a_streamed_set_in_chunks_with_the_same_labels(tmp_path, monkeypatch):
+    from noisyprune.noise import instance
+
+    store = stored(tmp_path, count=300)
+    reads = []
+
+    class Recording(StoredImages):
+        def __getitem__(self, key):
+            rows = super().__getitem__(key)
+            reads.append(len(rows))
+            return rows
+
+        def __array__(self, dtype=None, copy=None):
+            raise AssertionError("the whole streamed set was read at once")
+
+    clean = np.arange(300) % 4
+    in_memory = ArrayDataset("d", np.asarray(store), clean, np.asarray(store)[:10], clean[:10], tuple("abcd"))
+    expected = instance.instance_dependent_noise(clean, 4, np.random.default_rng(5), 0.4, in_memory)
+    monkeypatch.setattr(instance, "SCORE_CHUNK", 64)
+    streamed = ArrayDataset("d", Recording(store.images, MEAN, STD), clean, np.asarray(store)[:10], clean[:10],
+                            tuple("abcd"))
+    noisy = instance.instance_dependent_noise(clean, 4, np.random.default_rng(5), 0.4, streamed)
+    assert max(reads) == 64 and sum(reads) == 300
+    # the same draws; only the rounding of smaller matrix products could move a label
+    assert (noisy == expected).mean() >= 0.99 and 0.25 < (noisy != clean).mean() < 0.55

@@ -14,6 +14,8 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+SCORE_CHUNK = 65536  # training inputs scored at a time
+
 
 def instance_dependent_noise(
     clean: np.ndarray, num_classes: int, rng: np.random.Generator, rate: float, data, std: float = 0.1
@@ -30,13 +32,18 @@ def instance_dependent_noise(
     if std <= 0:
         raise ValueError(f"instance-dependent noise: std must be > 0, got {std}")
     n = len(clean)
-    features = np.asarray(data.train_x, dtype=np.float32).reshape(n, -1)
+    dimension = int(np.prod(data.train_x.shape[1:]))
     flip_rate = stats.truncnorm((0 - rate) / std, (1 - rate) / std, loc=rate, scale=std).rvs(n, random_state=rng)
-    projections = rng.standard_normal((num_classes, features.shape[1], num_classes)).astype(np.float32)
+    projections = rng.standard_normal((num_classes, dimension, num_classes)).astype(np.float32)
     scores = np.empty((n, num_classes), dtype=np.float64)
-    for c in range(num_classes):  # one (n_c, d) × (d, C) product per class, never an (n, d, C) tensor
-        members = clean == c
-        scores[members] = features[members] @ projections[c]
+    # Inputs are read SCORE_CHUNK rows at a time, so a streamed image set is never in memory whole;
+    # sets up to that size (CIFAR, the MNIST family) are one product per class, as before.
+    for start in range(0, n, SCORE_CHUNK):
+        stop = min(start + SCORE_CHUNK, n)
+        features = np.asarray(data.train_x[start:stop], dtype=np.float32).reshape(stop - start, -1)
+        for c in range(num_classes):  # one (n_c, d) × (d, C) product per class, never an (n, d, C) tensor
+            members = clean[start:stop] == c
+            scores[start:stop][members] = features[members] @ projections[c]
     scores[np.arange(n), clean] = -np.inf
     scores -= scores.max(axis=1, keepdims=True)
     probabilities = np.exp(scores)
