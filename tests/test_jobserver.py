@@ -120,7 +120,7 @@ def test_the_server_and_its_children_end_when_snakemake_is_gone(tmp_path):
     assert not list((tmp_path / "sock").glob("*.sock"))  # the socket is removed
 
 
-@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("threads", [1, 3])  # 3: more than CI's 2 cores, so not the pools' default either
 def test_a_job_uses_the_threads_it_was_given_in_torch_and_in_every_blas_pool(server, tmp_path, threads):
     """A forked job gets the job's ``threads``, not the server's pools sized to every core: small
     BLAS calls (scikit-learn in the select stage) on more threads than a job has run 8× slower."""

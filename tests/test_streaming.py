@@ -241,3 +241,88 @@ def test_instance_dependent_noise_reads_a_streamed_set_in_chunks_with_the_same_l
     assert max(reads) == 64 and sum(reads) == 300
     # the same draws; only the rounding of smaller matrix products could move a label
     assert (noisy == expected).mean() >= 0.99 and 0.25 < (noisy != clean).mean() < 0.55
+
+
+def test_jobs_take_turns_decoding_one_cache_and_clear_what_killed_jobs_left(folder, tmp_path, monkeypatch):
+    """The first job decodes while the others wait on the lock and then read its file; a partial
+    file of a killed job is removed; a disk that cannot hold the cache is an error naming it."""
+    import fcntl
+    import threading
+
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    paths, _ = image_data.class_folder_samples(folder / "train", ["ant", "bee", "cat"])
+    target = image_data.cache_path(paths, 8, str(cache))
+    stale = cache / f".{target.name}.tmp-424242"
+    stale.write_bytes(b"half a cache")
+    decoded = []
+    real_decode = image_data.decode_images
+    monkeypatch.setattr(image_data, "decode_images",
+                        lambda paths, *a, **k: decoded.append(len(paths)) or real_decode(paths, *a, **k))
+    results = []
+    with open(target.with_name(target.name + ".lock"), "w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)  # another job is decoding
+        waiting = [threading.Thread(target=lambda: results.append(image_data.cached_images(paths, 8, 0, target)))
+                   for _ in range(2)]
+        for thread in waiting:
+            thread.start()
+        waiting[0].join(timeout=1.0)
+        assert waiting[0].is_alive() and decoded == []  # both wait for the lock
+    for thread in waiting:
+        thread.join(timeout=60)
+    assert decoded == [18]  # one decoded, the other read its file
+    assert np.array_equal(results[0], results[1]) and not stale.exists()
+
+    def no_space(fd, offset, length):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(image_data.os, "posix_fallocate", no_space, raising=False)
+    with pytest.raises(ArtifactError, match=r"\.tmp-\d+: cannot reserve 0\.0 GB .*No space left on device"):
+        image_data.cached_images(paths[:5], 8, 0, image_data.cache_path(paths[:5], 8, str(cache)))
+    assert not list(cache.glob(".*.tmp-*"))
+
+
+SPAWNED_READER = '''
+import sys
+
+import numpy as np
+import torch
+
+from noisyprune.data.stored import StoredImages
+from noisyprune.training.streaming import load_batches
+
+print("module body ran", flush=True)  # once in the job, once more in each spawned worker
+if __name__ == "__main__":
+    torch.multiprocessing.set_start_method("spawn")
+    store = StoredImages.from_file(sys.argv[1], [0.4, 0.5, 0.3], [0.2, 0.25, 0.3], workers=2)
+    rows = [np.array([5, 1, 7]), np.array([0, 2]), np.array([8])]
+    batches = list(load_batches(store, rows, torch.device("cpu")))
+    assert all(torch.equal(b, torch.from_numpy(store[r])) for b, r in zip(batches, rows, strict=True))
+    print("read", len(batches), "batches", flush=True)
+'''
+
+
+def test_spawned_workers_reopen_the_cache_file_and_the_job_runs_once(tmp_path):
+    """macOS (and Python 3.14's forkserver on Linux) start workers by re-importing the job's script:
+    the store travels as its path, and the guarded script body does not run again."""
+    import subprocess
+    import sys
+
+    stored(tmp_path, count=12)
+    script = tmp_path / "job.py"
+    script.write_text(SPAWNED_READER)
+    done = subprocess.run([sys.executable, str(script), str(tmp_path / "images.npy")], capture_output=True,
+                          text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("read 3 batches") == 1
+    assert done.stdout.count("module body ran") == 3  # the job and its two spawned workers
+
+
+def test_every_workflow_script_runs_its_stage_only_as_the_main_module():
+    from pathlib import Path
+
+    scripts = sorted((Path(__file__).resolve().parents[1] / "workflow" / "scripts").glob("*.py"))
+    assert len(scripts) >= 10
+    for script in scripts:
+        text = script.read_text()
+        assert 'if __name__ == "__main__":\n    run_stage(' in text and text.count("run_stage(") == 1, script.name

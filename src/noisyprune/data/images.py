@@ -26,6 +26,7 @@ training labels is reported as missing. Test labels are always taken as clean.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
@@ -38,7 +39,7 @@ import numpy as np
 
 from noisyprune.artifacts import atomic_output
 from noisyprune.data.base import ArrayDataset, limited_positions
-from noisyprune.data.stored import StoredImages, standardise
+from noisyprune.data.stored import StoredImages, chunk_rows, standardise
 from noisyprune.errors import ArtifactError
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp", ".gif")
@@ -161,16 +162,37 @@ def cached_images(paths: Sequence[Path], image_size: int, workers: int, cache: P
     """The decoded images of ``paths`` (see :func:`decode_images`), read from or written to the
     file ``cache`` (from :func:`cache_path`; ``None``: no cache). With a cache the result is a
     read-only memory map of the file: the images are decoded straight into it, so a set larger than
-    memory can be cached. The file is renamed into place only once complete, so concurrent jobs at
-    worst decode twice."""
+    memory can be cached.
+
+    Jobs that need the same cache take turns on a lock beside it: the first decodes, the others
+    wait and then read its file (decoding a million images takes hours; doing it three times at
+    once would also need three times the disk). The file's space is reserved before decoding, so
+    a full disk is an error naming the cache rather than a crash midway, and the file is renamed
+    into place only once complete; partial files of killed jobs are removed by the next one.
+    """
     if cache is None:
         return decode_images(paths, image_size, workers)
     shape = (len(paths), 3, image_size, image_size)
-    if cache.is_file():
-        images = np.load(cache, mmap_mode="r", allow_pickle=False)
-        if images.shape == shape and images.dtype == np.uint8:
-            return images
+    if _valid_cache(cache, shape):
+        return np.load(cache, mmap_mode="r", allow_pickle=False)
     cache.parent.mkdir(parents=True, exist_ok=True)
+    with open(cache.with_name(cache.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this job dies
+        if not _valid_cache(cache, shape):  # another job may have decoded it while this one waited
+            for stale in cache.parent.glob(f".{cache.name}.tmp-*"):  # left by killed jobs
+                stale.unlink(missing_ok=True)
+            _decode_to_file(paths, image_size, workers, cache, shape)
+    return np.load(cache, mmap_mode="r", allow_pickle=False)
+
+
+def _valid_cache(cache: Path, shape: tuple[int, ...]) -> bool:
+    if not cache.is_file():
+        return False
+    images = np.load(cache, mmap_mode="r", allow_pickle=False)
+    return images.shape == shape and images.dtype == np.uint8
+
+
+def _decode_to_file(paths: Sequence[Path], image_size: int, workers: int, cache: Path, shape: tuple[int, ...]) -> None:
     need = int(np.prod(shape))
     free = shutil.disk_usage(cache.parent).free
     if need > free:
@@ -179,10 +201,18 @@ def cached_images(paths: Sequence[Path], image_size: int, workers: int, cache: P
                             "to a larger disk or lower image_size")
     with atomic_output(cache) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
+        try:
+            # a memory map of a sparse file would die of SIGBUS when the disk fills up (macOS has no
+            # posix_fallocate: there the free-space check above is all)
+            if hasattr(os, "posix_fallocate"):
+                with open(tmp, "r+b") as handle:
+                    os.posix_fallocate(handle.fileno(), 0, os.path.getsize(tmp))
+        except OSError as err:
+            raise ArtifactError(f"{tmp}: cannot reserve {need / 1e9:.1f} GB for the decoded-image cache "
+                                f"({err.strerror}); set cache_dir to a larger disk or lower image_size") from None
         decode_images(paths, image_size, workers, out=out)
         out.flush()
         del out
-    return np.load(cache, mmap_mode="r", allow_pickle=False)
 
 
 def channel_statistics(images: np.ndarray, cache_file: Path | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -191,11 +221,17 @@ def channel_statistics(images: np.ndarray, cache_file: Path | None = None) -> tu
     images' cache) they are kept beside it, so a streamed set is not read in full by every job."""
     stats_file = cache_file.with_suffix(".stats.json") if cache_file is not None else None
     if stats_file is not None and stats_file.is_file():
-        stats = json.loads(stats_file.read_text())
-        return np.asarray(stats["mean"]), np.asarray(stats["std"])
+        try:
+            stats = json.loads(stats_file.read_text())
+            mean, std = np.asarray(stats["mean"], dtype=np.float64), np.asarray(stats["std"], dtype=np.float64)
+            if mean.shape == std.shape == (images.shape[1],):
+                return mean, std
+        except (ValueError, KeyError, TypeError):
+            pass  # unreadable: computed again and rewritten below
     sums, squares = np.zeros(3), np.zeros(3)
-    for start in range(0, len(images), 4096):
-        chunk = np.asarray(images[start : start + 4096]).astype(np.float64) / 255.0
+    step = chunk_rows(images)
+    for start in range(0, len(images), step):
+        chunk = np.asarray(images[start : start + step]).astype(np.float64) / 255.0
         sums += chunk.sum(axis=(0, 2, 3))
         squares += (chunk**2).sum(axis=(0, 2, 3))
     pixels = len(images) * images.shape[2] * images.shape[3]

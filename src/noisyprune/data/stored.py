@@ -12,18 +12,24 @@ from __future__ import annotations
 
 import numpy as np
 
-CHUNK = 4096  # images standardised at a time, bounding the float64 temporary
+def chunk_rows(images: np.ndarray, elements: int = 2**26) -> int:
+    """Images of ``images`` ``(n, …)`` to process at a time: at most 4,096 and at most ``elements``
+    values (2²⁶ float64 values: a 512 MB temporary), at least one."""
+    per_image = int(np.prod(images.shape[1:])) or 1
+    return max(1, min(4096, elements // per_image))
 
 
 def standardise(images: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     """``(images / 255 - mean) / std`` per channel, as float32: ``images`` ``(n, C, H, W)`` uint8,
-    ``mean``/``std`` ``(C,)`` in [0, 1] pixel units. Computed in chunks of ``CHUNK`` images."""
+    ``mean``/``std`` ``(C,)`` in [0, 1] pixel units. Computed in chunks of :func:`chunk_rows` images
+    (element-wise, so the chunking does not change the values)."""
     mean = np.asarray(mean, dtype=np.float64)[None, :, None, None]
     std = np.asarray(std, dtype=np.float64)[None, :, None, None]
     out = np.empty(images.shape, dtype=np.float32)
-    for start in range(0, len(images), CHUNK):
-        chunk = np.asarray(images[start : start + CHUNK]).astype(np.float32) / 255.0
-        out[start : start + CHUNK] = (chunk - mean) / std
+    step = chunk_rows(images)
+    for start in range(0, len(images), step):
+        chunk = np.asarray(images[start : start + step]).astype(np.float32) / 255.0
+        out[start : start + step] = (chunk - mean) / std
     return out
 
 
@@ -40,7 +46,8 @@ class StoredImages:
 
     def __init__(self, images: np.ndarray, mean, std, workers: int = 0, path: str | None = None):
         if images.ndim != 4 or images.dtype != np.uint8:
-            raise ValueError(f"stored images must be (n, C, H, W) uint8, got {images.shape} {images.dtype}")
+            raise ValueError(f"{path or 'stored images'}: must be (n, C, H, W) uint8, got {images.shape} "
+                             f"{images.dtype}")
         self.images = images
         self.mean = np.asarray(mean, dtype=np.float64)
         self.std = np.asarray(std, dtype=np.float64)

@@ -129,6 +129,8 @@ class DivideMix(TwoNetworkLearner):
         self._iterations = max(1, -(-len(subset) // ctx.batch_size))
         for self._iteration, batch in enumerate(subset.batches(ctx.batch_size, generator=ctx.generator)):
             yield batch
+        # a streamed pool's reader holds worker processes: let it go with the phase
+        self._unlabelled = None
 
     def lambda_u_now(self, ctx: TrainContext) -> float:
         """λ_u at the current step: ramped linearly over ``rampup_epochs`` after the warm-up
