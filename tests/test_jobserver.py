@@ -170,3 +170,15 @@ def test_jobs_compute_the_same_with_and_without_the_server(finished_run, tmp_pat
     history = [pd.read_parquet(root / target.replace("metrics.json", "history.parquet")) for root in (tmp_path, workdir)]
     pd.testing.assert_frame_equal(*(frame.drop(columns=["epoch_seconds"]) for frame in history))
     assert not list((workdir / ".snakemake" / "noisyprune").glob("*.sock"))  # stopped with the run
+
+
+def test_a_socket_folder_too_deep_for_a_socket_path_moves_to_tmp_and_is_removed_at_the_end(tmp_path):
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    process, address = jobserver.start(deep)
+    socket_path = Path(address.split(":", 2)[2])
+    try:
+        assert socket_path.parent.name.startswith(jobserver.TEMP_PREFIX) and len(str(socket_path)) < 100
+        assert _wait_for(socket_path.exists, timeout=120)
+    finally:
+        jobserver.stop(process)
+    assert not socket_path.parent.exists()  # neither the socket nor its folder is left in /tmp

@@ -52,6 +52,8 @@ PRELOAD = (
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
                     "VECLIB_MAXIMUM_THREADS")
 READY_TIMEOUT_S = 120.0  # how long a job waits for a server that is still importing
+# the socket's own folder in /tmp when the given folder's path is too long for a socket
+TEMP_PREFIX = "noisyprune-jobserver-"
 
 
 def plain(value: Any) -> Any:
@@ -225,6 +227,11 @@ def serve(path: str, parent_pid: int) -> None:
             os.unlink(path)
         except FileNotFoundError:
             pass
+        if Path(path).parent.name.startswith(TEMP_PREFIX):  # the folder start() made for a long path
+            try:
+                os.rmdir(Path(path).parent)
+            except OSError:
+                pass
 
 
 def _accept(listener: socket.socket, selector: selectors.BaseSelector, children: dict) -> None:
@@ -321,7 +328,7 @@ def start(directory: str | os.PathLike) -> tuple[Any, str]:
     if len(str(path.resolve())) > 100:  # AF_UNIX paths are limited to ~107 bytes
         import tempfile
 
-        path = Path(tempfile.mkdtemp(prefix="noisyprune-")) / "jobserver.sock"
+        path = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX)) / "jobserver.sock"
     process = subprocess.Popen([sys.executable, "-m", "noisyprune.jobserver", str(path.resolve()), str(os.getpid())],
                                stdin=subprocess.DEVNULL)
     return process, f"{socket.gethostname()}:{process.pid}:{path.resolve()}"
