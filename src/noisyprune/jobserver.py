@@ -196,6 +196,10 @@ def serve(path: str, parent_pid: int) -> None:
     ``parent_pid`` (Snakemake) is gone or SIGTERM arrives; every running child is then killed.
 
     Single-threaded on purpose: forking from a process with other threads could copy a held lock."""
+    # Before anything else: a SIGTERM that arrived between the socket's appearance and the handler
+    # killed the server without its clean-up (socket and folder left behind).
+    stopping = []
+    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     for module in PRELOAD:
         try:
             importlib.import_module(module)
@@ -207,8 +211,6 @@ def serve(path: str, parent_pid: int) -> None:
     os.chmod(temporary, 0o600)
     listener.listen(64)
     os.replace(temporary, path)  # appears only once ready (jobs wait for it)
-    stopping = []
-    signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     children: dict[int, socket.socket] = {}  # child pid → the job's connection
