@@ -15,7 +15,6 @@ Appends one row to benchmarks/results/streaming.csv.
 from __future__ import annotations
 
 import argparse
-import csv
 import platform
 import tempfile
 import time
@@ -23,6 +22,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
+
+from train_speed import append_row  # benchmarks/ is the script's folder, hence on sys.path
 
 from noisyprune.data import load_dataset
 from noisyprune.training.device import configure_torch
@@ -93,12 +94,7 @@ def main() -> None:
            "same_weights": identical, "torch": torch.__version__, "machine": platform.machine(),
            "cpus": torch.get_num_threads()}
     print(row)
-    rows = list(csv.DictReader(args.output.open())) if args.output.exists() else []
-    fields = list(dict.fromkeys([*(rows[0] if rows else {}), *row]))
-    with open(args.output, "w", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=fields)
-        writer.writeheader()
-        writer.writerows([*rows, row])
+    append_row(args.output, row)
 
 
 if __name__ == "__main__":

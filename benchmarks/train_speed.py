@@ -84,7 +84,7 @@ def streamed_copy(data: ArrayDataset, workers: int, folder: Path) -> ArrayDatase
     def store(x: np.ndarray, name: str) -> StoredImages:
         pixels = x * std[None, :, None, None] + mean[None, :, None, None]
         np.save(folder / name, np.clip(np.round(pixels * 255), 0, 255).astype(np.uint8))
-        return StoredImages(np.load(folder / name, mmap_mode="r"), mean, std, workers)
+        return StoredImages.from_file(folder / name, mean, std, workers)
 
     return dataclasses.replace(data, train_x=store(data.train_x, "train.npy"), test_x=store(data.test_x, "test.npy"))
 

@@ -173,23 +173,27 @@ def cached_images(paths: Sequence[Path], image_size: int, workers: int, cache: P
     if cache is None:
         return decode_images(paths, image_size, workers)
     shape = (len(paths), 3, image_size, image_size)
-    if _valid_cache(cache, shape):
-        return np.load(cache, mmap_mode="r", allow_pickle=False)
+    images = _open_cache(cache, shape)
+    if images is not None:
+        return images
     cache.parent.mkdir(parents=True, exist_ok=True)
     with open(cache.with_name(cache.name + ".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes, also if this job dies
-        if not _valid_cache(cache, shape):  # another job may have decoded it while this one waited
+        images = _open_cache(cache, shape)  # another job may have decoded it while this one waited
+        if images is None:
             for stale in cache.parent.glob(f".{cache.name}.tmp-*"):  # left by killed jobs
                 stale.unlink(missing_ok=True)
             _decode_to_file(paths, image_size, workers, cache, shape)
-    return np.load(cache, mmap_mode="r", allow_pickle=False)
+            images = _open_cache(cache, shape)
+    return images
 
 
-def _valid_cache(cache: Path, shape: tuple[int, ...]) -> bool:
+def _open_cache(cache: Path, shape: tuple[int, ...]) -> np.ndarray | None:
+    """The cache file memory-mapped read-only, or ``None`` if it is absent or holds other images."""
     if not cache.is_file():
-        return False
+        return None
     images = np.load(cache, mmap_mode="r", allow_pickle=False)
-    return images.shape == shape and images.dtype == np.uint8
+    return images if images.shape == shape and images.dtype == np.uint8 else None
 
 
 def _decode_to_file(paths: Sequence[Path], image_size: int, workers: int, cache: Path, shape: tuple[int, ...]) -> None:
@@ -297,8 +301,9 @@ def build_image_dataset(name: str, train: tuple[list[Path], np.ndarray], test: t
     test_u8 = cached_images(test_paths, image_size, workers, test_cache)
     mean, std = channel_statistics(train_u8, train_cache)
     if mode == "stream":
-        train_x = StoredImages.from_file(train_cache, mean, std, workers)
-        test_x = StoredImages.from_file(test_cache, mean, std, workers)
+        # the memory maps cached_images opened; the paths let spawned workers open them again
+        train_x = StoredImages(train_u8, mean, std, workers, path=str(train_cache))
+        test_x = StoredImages(test_u8, mean, std, workers, path=str(test_cache))
         log.info("dataset %r: %d + %d images at %d px streamed from the cache in %s by %d workers", name,
                  len(train_y), len(test_y), image_size, cache_dir, workers)
     else:

@@ -70,17 +70,16 @@ def device_data(inputs, labels: np.ndarray, sample_id: np.ndarray, device: torch
     """Samples ``sample_id`` ``(n,)`` (positions in ``inputs``) with ``labels`` ``(n,)`` for
     training or evaluation on ``device``: a :class:`TensorData` copied to the device when
     ``inputs`` is an in-memory array, a :class:`~noisyprune.training.streaming.StreamedData` when it
-    is stored images (``storage: stream``)."""
-    from noisyprune.data.stored import StoredImages
-
+    is stored images (``storage: stream``), as :func:`device_inputs` decides."""
     sample_id = np.asarray(sample_id, dtype=np.int64)
-    if isinstance(inputs, StoredImages):
-        from noisyprune.training.streaming import StreamedData
+    x = device_inputs(inputs, sample_id, device)
+    y = torch.as_tensor(np.asarray(labels), dtype=torch.int64, device=device)
+    ids = torch.as_tensor(sample_id, device=device)
+    if isinstance(x, torch.Tensor):
+        return TensorData(x=x, y=y, sample_id=ids)
+    from noisyprune.training.streaming import StreamedData
 
-        return StreamedData(x=device_inputs(inputs, sample_id, device),
-                            y=torch.as_tensor(np.asarray(labels), dtype=torch.int64, device=device),
-                            sample_id=torch.as_tensor(sample_id, device=device))
-    return TensorData.from_numpy(inputs[sample_id], labels, sample_id, device)
+    return StreamedData(x=x, y=y, sample_id=ids)
 
 
 def device_inputs(inputs, positions: np.ndarray, device: torch.device):
