@@ -5,19 +5,30 @@
 # Run the embedded default with `snakemake --cores 2`; see README.md and config/README.md.
 
 import os
+import sys
 
 from snakemake.utils import min_version
 
 min_version("9.0")
 
+# Every rule imports noisyprune from this workflow's own src/ folder: the same code whether the
+# package is installed in the virtual environment or the jobs run in the conda environment of
+# workflow/envs/ (`--software-deployment-method conda`), which does not install it.
+SOURCE = os.path.join(workflow.basedir, "src")
+sys.path.insert(0, SOURCE)
+os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SOURCE, os.environ.get("PYTHONPATH")])))
 
-configfile: "config/config.yaml"
+
+# Resolved from the workflow's folder, not the working directory: the default is layered under the
+# user's --configfile wherever Snakemake starts (--directory DIR, -s path/to/Snakefile).
+configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
 report: "workflow/report/workflow.rst"
 
 
 include: "workflow/rules/common.smk"
+include: "workflow/rules/common_active.smk"
 include: "workflow/rules/noise.smk"
 include: "workflow/rules/warmup.smk"
 include: "workflow/rules/extract.smk"

@@ -33,17 +33,28 @@ def config(max_train: int | None, seeds: list[int], epochs: int) -> dict:
     learner = {"learner": "ce", "epochs": epochs, "batch_size": 128, "lr": 0.05}
     experiment = {"learner": "ce", "initial": 500, "query": 500, "rounds": 5}
     return {
-        "device": "auto", "threads": 1,
-        "sweep": {"datasets": ["fashion_mnist"], "noise": ["sym40"], "seeds": seeds, "warmups": ["ce"],
-                  "methods": ["uniform"], "fractions": [1.0], "learners": ["ce"], "active": ["margin", "random"]},
+        "device": "auto",
+        "threads": 1,
+        "sweep": {
+            "datasets": ["fashion_mnist"],
+            "noise": ["sym40"],
+            "seeds": seeds,
+            "warmups": ["ce"],
+            "methods": ["uniform"],
+            "fractions": [1.0],
+            "learners": ["ce"],
+            "active": ["margin", "random"],
+        },
         "datasets": {"fashion_mnist": dataset},
         "models": {"cnn": {"arch": "small_cnn", "channels": [32, 64, 128]}},
         "noise": {"sym40": {"kind": "symmetric", "rate": 0.4}},
         "warmups": {"ce": learner},
         "methods": {"uniform": {"pruner": "uniform"}},
         "learners": {"ce": learner},
-        "active": {"margin": {"acquisition": "margin", **experiment},
-                   "random": {"acquisition": "random", **experiment}},
+        "active": {
+            "margin": {"acquisition": "margin", **experiment},
+            "random": {"acquisition": "random", **experiment},
+        },
     }
 
 
@@ -59,9 +70,19 @@ def main() -> None:
     config_path = args.workdir / "config.yaml"
     config_path.write_text(yaml.safe_dump(config(args.max_train or None, args.seeds, args.epochs), sort_keys=False))
     snakemake = Path(sys.executable).with_name("snakemake")
-    command = [str(snakemake), "--snakefile", str(REPO / "Snakefile"), "--directory", str(args.workdir),
-               "--configfile", str(config_path), "--replace-workflow-config", "--cores", str(args.cores),
-               "active_all"]
+    command = [
+        str(snakemake),
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(args.workdir),
+        "--configfile",
+        str(config_path),
+        "--replace-workflow-config",
+        "--cores",
+        str(args.cores),
+        "active_all",
+    ]
     start = time.perf_counter()
     subprocess.run(command, check=True)
     wall = time.perf_counter() - start
@@ -69,8 +90,9 @@ def main() -> None:
     tables = args.workdir / "results" / "tables"
     shutil.copyfile(tables / "active.csv", results / "active_fashion_mnist.csv")
     shutil.copyfile(tables / "active" / "fashion_mnist__sym40.md", results / "active_fashion_mnist.md")
-    shutil.copyfile(args.workdir / "results" / "plots" / "fashion_mnist__sym40__active.png",
-                    results / "active_fashion_mnist.png")
+    shutil.copyfile(
+        args.workdir / "results" / "plots" / "fashion_mnist__sym40__active.png", results / "active_fashion_mnist.png"
+    )
     print(f"wall time {wall:.0f} s; results in {results}/active_fashion_mnist.*")
 
 

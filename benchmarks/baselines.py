@@ -57,30 +57,42 @@ def warmup_artifacts(root: str, epochs: int, seed: int = 0):
     """Train the warm-up and return ``(features, dynamics, noisy labels, is_noisy, test accuracy, seconds)``."""
     torch.set_num_threads(os.cpu_count() or 1)
     data = load_dataset("fashion_mnist", {"loader": "fashion_mnist", "root": root})
-    noise = apply_noise(data.train_y, data.num_classes, {"kind": "symmetric", "rate": 0.4},
-                        np.random.default_rng(seed))
+    noise = apply_noise(data.train_y, data.num_classes, {"kind": "symmetric", "rate": 0.4}, np.random.default_rng(seed))
     recorder = DynamicsRecorder()
     start = time.perf_counter()
     result = train_on_samples(
-        data=data, noisy_label=noise.noisy, sample_ids=np.arange(data.num_train),
+        data=data,
+        noisy_label=noise.noisy,
+        sample_ids=np.arange(data.num_train),
         model_entry={"arch": "small_cnn", "channels": [16, 32, 64]},
         training_entry={"learner": "ce", "epochs": epochs, "batch_size": 256, "lr": 0.05},
-        seed=seed, device=torch.device("cpu"), inference_batch_size=2048, callbacks=[recorder],
+        seed=seed,
+        device=torch.device("cpu"),
+        inference_batch_size=2048,
+        callbacks=[recorder],
     )
     seconds = time.perf_counter() - start
     logits, embedding = embed_and_classify(result.ctx.model, torch.as_tensor(data.train_x), 2048)
     scores = confidence_scores(logits, torch.as_tensor(noise.noisy))
     n, classes = data.num_train, data.num_classes
-    table = pa.table({
-        "sample_id": np.arange(n),
-        "noisy_label": noise.noisy,
-        "probs": pa.FixedSizeListArray.from_arrays(pa.array(scores["probs"].numpy().reshape(-1)), classes),
-        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(embedding.numpy().reshape(-1)), embedding.shape[1]),
-        **{key: scores[key].numpy() for key in ("loss", "confidence", "margin", "entropy", "prediction")},
-    })
-    dynamics = pa.table({key: value for key, value in recorder.columns(noise.noisy).items()})
-    return (Artifact(table, {}, None), Artifact(dynamics, {}, None), noise.noisy, noise.is_noisy,
-            result.history.rows[-1]["test_acc"], seconds)
+    table = pa.table(
+        {
+            "sample_id": np.arange(n),
+            "noisy_label": noise.noisy,
+            "probs": pa.FixedSizeListArray.from_arrays(pa.array(scores["probs"].numpy().reshape(-1)), classes),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(embedding.numpy().reshape(-1)), embedding.shape[1]),
+            **{key: scores[key].numpy() for key in ("loss", "confidence", "margin", "entropy", "prediction")},
+        }
+    )
+    dynamics = pa.table(dict(recorder.columns(noise.noisy).items()))
+    return (
+        Artifact(table, {}, None),
+        Artifact(dynamics, {}, None),
+        noise.noisy,
+        noise.is_noisy,
+        result.history.rows[-1]["test_acc"],
+        seconds,
+    )
 
 
 def main() -> None:
@@ -90,8 +102,9 @@ def main() -> None:
     args = parser.parse_args()
     features, dynamics, noisy, is_noisy, warmup_acc, warmup_seconds = warmup_artifacts(args.root, args.epochs)
     print(f"warm-up: {args.epochs} epochs in {warmup_seconds:.0f} s, clean test accuracy {warmup_acc:.4f}")
-    inputs = PrunerInputs(sample_id=np.arange(len(noisy)), noisy_label=noisy, num_classes=10,
-                          features=features, dynamics=dynamics)
+    inputs = PrunerInputs(
+        sample_id=np.arange(len(noisy)), noisy_label=noisy, num_classes=10, features=features, dynamics=dynamics
+    )
     RESULTS.mkdir(parents=True, exist_ok=True)
     rows = []
     for name, entry in METHODS.items():
@@ -101,13 +114,17 @@ def main() -> None:
             selection = build_pruner(entry).select(inputs, budget, np.random.default_rng(0))
             seconds = time.perf_counter() - start
             row = {
-                "method": name, "fraction": fraction, "n": len(noisy), "select_seconds": round(seconds, 3),
+                "method": name,
+                "fraction": fraction,
+                "n": len(noisy),
+                "select_seconds": round(seconds, 3),
                 "subset_noise_rate": round(float(is_noisy[selection.positions].mean()), 4),
                 "dataset_noise_rate": round(float(is_noisy.mean()), 4),
-                "diagnostics": selection.diagnostics, "runtime": {k: round(v, 3) if isinstance(v, float) else v
-                                                                  for k, v in selection.runtime.items()},
+                "diagnostics": selection.diagnostics,
+                "runtime": {k: round(v, 3) if isinstance(v, float) else v for k, v in selection.runtime.items()},
                 "warmup_test_acc": round(warmup_acc, 4),
-                "warmup_seconds": round(warmup_seconds, 1), "cpus": os.cpu_count(),
+                "warmup_seconds": round(warmup_seconds, 1),
+                "cpus": os.cpu_count(),
                 "date": time.strftime("%Y-%m-%d"),
             }
             rows.append(row)
@@ -120,8 +137,7 @@ def main() -> None:
     with (RESULTS / "detection_fashion_mnist.csv").open("w", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=["score", "auroc", "average_precision"])
         writer.writeheader()
-        writer.writerows({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()}
-                         for row in detection)
+        writer.writerows({k: (round(v, 4) if isinstance(v, float) else v) for k, v in row.items()} for row in detection)
     for row in detection:
         print(f"{row['score']:32s} AUROC {row['auroc']:.4f}  AP {row['average_precision']:.4f}")
 

@@ -46,11 +46,21 @@ def main() -> None:
     snakemake = Path(sys.executable).with_name("snakemake")
     with tempfile.TemporaryDirectory(prefix="noisyprune-bench-") as tmp:
         workdir = Path(tmp)
-        command = [str(snakemake), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-                   "--configfile", str(REPO / "config" / "config.yaml"), "--cores", str(args.cores), "--quiet"]
+        command = [
+            str(snakemake),
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--directory",
+            str(workdir),
+            "--configfile",
+            str(REPO / "config" / "config.yaml"),
+            "--cores",
+            str(args.cores),
+            "--quiet",
+        ]
         if args.no_job_server:
             (workdir / "no_server.yaml").write_text("job_server: false\n")
-            command[command.index("--cores"):command.index("--cores")] = [str(workdir / "no_server.yaml")]
+            command[command.index("--cores") : command.index("--cores")] = [str(workdir / "no_server.yaml")]
         start = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
         wall = time.perf_counter() - start
@@ -71,13 +81,13 @@ def main() -> None:
             **{
                 f"mean_{metric}": {
                     f"{learner}/{method}@{fraction}": round(float(value), 4)
-                    for (learner, method, fraction), value in
-                    runs.groupby(["learner", "method", "fraction"])[metric].mean().items()
+                    for (learner, method, fraction), value in runs.groupby(["learner", "method", "fraction"])[metric]
+                    .mean()
+                    .items()
                 }
                 for metric in ("test_acc_last", "test_acc_best", "relabel_acc_all")
             },
-            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
-                        "python": platform.python_version()},
+            "machine": {"cpus": os.cpu_count(), "platform": platform.platform(), "python": platform.python_version()},
             "date": time.strftime("%Y-%m-%d"),
         }
     args.output.parent.mkdir(parents=True, exist_ok=True)

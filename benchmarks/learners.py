@@ -77,10 +77,19 @@ def load(root: str, train: int, probe: int = 0):
     from noisyprune.noise import apply_noise
 
     full = load_dataset("fashion_mnist", {"loader": "fashion_mnist", "root": root})
-    data = ArrayDataset("fashion_mnist", full.train_x[:train + probe], full.train_y[:train + probe],
-                        full.test_x[:2000], full.test_y[:2000], full.class_names, full.pixel_mean, full.pixel_std)
-    noise = apply_noise(data.train_y[:train], data.num_classes, {"kind": "symmetric", "rate": 0.4},
-                        np.random.default_rng(0))
+    data = ArrayDataset(
+        "fashion_mnist",
+        full.train_x[: train + probe],
+        full.train_y[: train + probe],
+        full.test_x[:2000],
+        full.test_y[:2000],
+        full.class_names,
+        full.pixel_mean,
+        full.pixel_std,
+    )
+    noise = apply_noise(
+        data.train_y[:train], data.num_classes, {"kind": "symmetric", "rate": 0.4}, np.random.default_rng(0)
+    )
     noisy = np.concatenate([noise.noisy, data.train_y[train:]])
     return data, noise, noisy
 
@@ -99,21 +108,32 @@ def select(root: str, train: int, epochs: int, probe: int = 0) -> tuple[dict[str
     from noisyprune.training.run import train_on_samples
 
     data, noise, _ = load(root, train, probe)
-    warmup = train_on_samples(data=data, noisy_label=noise.noisy, sample_ids=np.arange(train), model_entry=MODEL,
-                              training_entry={"learner": "ce", "epochs": epochs, "batch_size": 128, "lr": 0.05},
-                              seed=1, device=torch.device("cpu"), inference_batch_size=2048)
+    warmup = train_on_samples(
+        data=data,
+        noisy_label=noise.noisy,
+        sample_ids=np.arange(train),
+        model_entry=MODEL,
+        training_entry={"learner": "ce", "epochs": epochs, "batch_size": 128, "lr": 0.05},
+        seed=1,
+        device=torch.device("cpu"),
+        inference_batch_size=2048,
+    )
     logits, embedding = embed_and_classify(warmup.ctx.model, torch.as_tensor(data.train_x), 2048)
     all_embeddings = embedding.numpy()
     logits, embedding = logits[:train], embedding[:train]
     scores = confidence_scores(logits, torch.as_tensor(noise.noisy))
-    features = pa.table({
-        "sample_id": np.arange(train), "noisy_label": noise.noisy,
-        "probs": pa.FixedSizeListArray.from_arrays(pa.array(scores["probs"].numpy().reshape(-1)), 10),
-        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(embedding.numpy().reshape(-1)), embedding.shape[1]),
-        **{key: scores[key].numpy() for key in ("loss", "confidence", "margin", "entropy", "prediction")},
-    })
-    inputs = PrunerInputs(sample_id=np.arange(train), noisy_label=noise.noisy, num_classes=10,
-                          features=Artifact(features, {}, None))
+    features = pa.table(
+        {
+            "sample_id": np.arange(train),
+            "noisy_label": noise.noisy,
+            "probs": pa.FixedSizeListArray.from_arrays(pa.array(scores["probs"].numpy().reshape(-1)), 10),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(embedding.numpy().reshape(-1)), embedding.shape[1]),
+            **{key: scores[key].numpy() for key in ("loss", "confidence", "margin", "entropy", "prediction")},
+        }
+    )
+    inputs = PrunerInputs(
+        sample_id=np.arange(train), noisy_label=noise.noisy, num_classes=10, features=Artifact(features, {}, None)
+    )
     subsets = {}
     for method, fraction in SETTINGS:
         entry = PRUNE4REL if method == "prune4rel" else {"pruner": method}
@@ -137,10 +157,19 @@ def run_one(job) -> dict:
     trained = np.concatenate([kept, probe_ids]) if learner == "ce_probe" else kept
     entry = {**LEARNERS[learner], "epochs": epochs, "batch_size": batch_size, "lr": 0.05}
     start = time.perf_counter()
-    result = train_on_samples(data=data, noisy_label=noisy, sample_ids=trained, model_entry=MODEL,
-                              training_entry=entry, seed=0, device=torch.device("cpu"), inference_batch_size=2048,
-                              augment_entry={"shift": shift}, probe_ids=None if learner == "ce_probe" else probe_ids,
-                              warmup_embeddings=embeddings if learner == "rdia" else None)
+    result = train_on_samples(
+        data=data,
+        noisy_label=noisy,
+        sample_ids=trained,
+        model_entry=MODEL,
+        training_entry=entry,
+        seed=0,
+        device=torch.device("cpu"),
+        inference_batch_size=2048,
+        augment_entry={"shift": shift},
+        probe_ids=None if learner == "ce_probe" else probe_ids,
+        warmup_embeddings=embeddings if learner == "rdia" else None,
+    )
     seconds = time.perf_counter() - start
     x = torch.as_tensor(data.train_x[:train])
     logits = result.learner.predict_logits(result.ctx, x, 2048)
@@ -148,16 +177,26 @@ def run_one(job) -> dict:
     in_subset = np.isin(np.arange(train), kept)
     test_acc = [row["test_acc"] for row in result.history.rows]
     row = {
-        "learner": learner, "method": method, "fraction": fraction, "n": train,
-        "probe": probe if learner in NEEDS_PROBE else 0, "epochs": epochs,
-        "weak_shift": shift, "batch_size": batch_size,
-        "test_acc_last": round(test_acc[-1], 4), "test_acc_best": round(max(test_acc), 4),
-        **{key: round(value, 4) for key, value in
-           relabeling_metrics(relabel, data.train_y[:train], noise.is_noisy, in_subset).items()},
+        "learner": learner,
+        "method": method,
+        "fraction": fraction,
+        "n": train,
+        "probe": probe if learner in NEEDS_PROBE else 0,
+        "epochs": epochs,
+        "weak_shift": shift,
+        "batch_size": batch_size,
+        "test_acc_last": round(test_acc[-1], 4),
+        "test_acc_best": round(max(test_acc), 4),
+        **{
+            key: round(value, 4)
+            for key, value in relabeling_metrics(relabel, data.train_y[:train], noise.is_noisy, in_subset).items()
+        },
         "relabel_acc_prediction": round(float((logits.argmax(1).numpy() == data.train_y[:train]).mean()), 4),
         "subset_noise_rate": round(float(noise.is_noisy[in_subset].mean()), 4),
-        **{key: value for key, value in getattr(result.learner, "report", {}).items()},
-        "train_seconds": round(seconds, 1), "cpus": os.cpu_count(), "date": time.strftime("%Y-%m-%d"),
+        **dict(getattr(result.learner, "report", {}).items()),
+        "train_seconds": round(seconds, 1),
+        "cpus": os.cpu_count(),
+        "date": time.strftime("%Y-%m-%d"),
     }
     print(row, flush=True)
     return row
@@ -173,15 +212,30 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--warmup-epochs", type=int, default=10)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--learners", nargs="*", default=[name for name in LEARNERS if name not in NEEDS_PROBE
-                                                          and name != "rdia_ls"])
+    parser.add_argument(
+        "--learners", nargs="*", default=[name for name in LEARNERS if name not in NEEDS_PROBE and name != "rdia_ls"]
+    )
     parser.add_argument("--probe", type=int, default=0, help="clean probe images after the first --train")
     args = parser.parse_args()
     torch.set_num_threads(args.workers)
     subsets, embeddings = select(args.root, args.train, args.warmup_epochs, args.probe)
-    jobs = [(args.root, args.train, args.probe, args.epochs, learner, method, fraction, subsets[method], args.shift,
-             args.batch_size, embeddings)
-            for learner in args.learners for method, fraction in SETTINGS]
+    jobs = [
+        (
+            args.root,
+            args.train,
+            args.probe,
+            args.epochs,
+            learner,
+            method,
+            fraction,
+            subsets[method],
+            args.shift,
+            args.batch_size,
+            embeddings,
+        )
+        for learner in args.learners
+        for method, fraction in SETTINGS
+    ]
     cost = {"dividemix": 3, "elr_plus": 3, "sop_plus": 3, "l2r": 3, "ieg": 6}
     jobs.sort(key=lambda job: -(job[6] * cost.get(job[4], 1)))
     with ProcessPoolExecutor(args.workers) as pool:

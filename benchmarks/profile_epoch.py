@@ -34,7 +34,9 @@ def conv_macs(model: torch.nn.Module, input_shape) -> int:
     def count(module, inputs, output):
         nonlocal total
         if isinstance(module, torch.nn.Conv2d):
-            total += output.numel() * module.in_channels * module.kernel_size[0] * module.kernel_size[1] // module.groups
+            total += (
+                output.numel() * module.in_channels * module.kernel_size[0] * module.kernel_size[1] // module.groups
+            )
         elif isinstance(module, torch.nn.Linear):
             total += module.in_features * module.out_features
 
@@ -103,13 +105,15 @@ def main() -> None:
     gflops = images_per_second * 3 * 2 * macs / 1e9
     peak = matmul_gflops(args.threads)
     epoch_tflop = 60000 * 3 * 2 * macs / 1e12
-    header = (f"small_cnn {args.channels}, batch {args.batch_size}, {args.threads} threads, "
-              f"channels_last={args.channels_last}, torch {torch.__version__}\n"
-              f"{images_per_second:.0f} images/s under the profiler (60,000-image epoch ≈ "
-              f"{60000 / images_per_second:.1f} s); {macs / 1e6:.2f} M multiply-adds per image forward; "
-              f"≈ {gflops:.1f} GFLOP/s achieved\n"
-              f"machine: 2048³ float32 matrix products at {peak:.1f} GFLOP/s on {args.threads} threads, so an "
-              f"epoch ({epoch_tflop:.2f} TFLOP) takes ≥ {epoch_tflop * 1e3 / peak:.1f} s at that rate\n\n")
+    header = (
+        f"small_cnn {args.channels}, batch {args.batch_size}, {args.threads} threads, "
+        f"channels_last={args.channels_last}, torch {torch.__version__}\n"
+        f"{images_per_second:.0f} images/s under the profiler (60,000-image epoch ≈ "
+        f"{60000 / images_per_second:.1f} s); {macs / 1e6:.2f} M multiply-adds per image forward; "
+        f"≈ {gflops:.1f} GFLOP/s achieved\n"
+        f"machine: 2048³ float32 matrix products at {peak:.1f} GFLOP/s on {args.threads} threads, so an "
+        f"epoch ({epoch_tflop:.2f} TFLOP) takes ≥ {epoch_tflop * 1e3 / peak:.1f} s at that rate\n\n"
+    )
     table = profile.key_averages().table(sort_by="self_cpu_time_total", row_limit=25)
     name = "_".join(map(str, args.channels)) + ("_cl" if args.channels_last else "")
     output = REPO / "benchmarks" / "results" / f"profile_fashion_ce_{name}.txt"

@@ -49,37 +49,62 @@ GRID = [
     (1_000_000, 512, 10, 0.2, 0.975, False),
 ]
 COLUMNS = [
-    "n", "d", "classes", "fraction", "tau", "implementation", "engine", "seconds", "neighbours_seconds",
-    "greedy_seconds", "neighbour_rows", "estimated_graph_seconds", "estimated_rows_seconds",
-    "multiplied_pair_fraction", "peak_rss_gb", "input_gb", "budget", "mean_degree", "neighbour_recall", "identical",
-    "cpus", "date",
+    "n",
+    "d",
+    "classes",
+    "fraction",
+    "tau",
+    "implementation",
+    "engine",
+    "seconds",
+    "neighbours_seconds",
+    "greedy_seconds",
+    "neighbour_rows",
+    "estimated_graph_seconds",
+    "estimated_rows_seconds",
+    "multiplied_pair_fraction",
+    "peak_rss_gb",
+    "input_gb",
+    "budget",
+    "mean_degree",
+    "neighbour_recall",
+    "identical",
+    "cpus",
+    "date",
 ]
 
 
 def make_inputs(n, d, classes, seed=0):
     """The synthetic case as pruner inputs (embedding held once, in an Arrow column)."""
     import pyarrow as pa
+    from reference_prune4rel import clustered_embeddings
 
     from noisyprune.artifacts import Artifact
     from noisyprune.pruners.base import PrunerInputs
-    from reference_prune4rel import clustered_embeddings
 
     embedding, confidence, labels = clustered_embeddings(n, d, classes, seed=seed)
-    table = pa.table({
-        "sample_id": np.arange(n),
-        "confidence": confidence,
-        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(embedding.reshape(-1)), d),
-    })
+    table = pa.table(
+        {
+            "sample_id": np.arange(n),
+            "confidence": confidence,
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(embedding.reshape(-1)), d),
+        }
+    )
     del embedding
-    return PrunerInputs(sample_id=np.arange(n), noisy_label=labels, num_classes=classes,
-                        features=Artifact(table=table, metadata={}, path=None))
+    return PrunerInputs(
+        sample_id=np.arange(n),
+        noisy_label=labels,
+        num_classes=classes,
+        features=Artifact(table=table, metadata={}, path=None),
+    )
 
 
 def run_case(case: dict) -> dict:
     """Run one implementation on one case in this process and return its result row."""
+    from reference_prune4rel import reference_prune4rel
+
     from noisyprune.pruners.budget import budget_for
     from noisyprune.pruners.prune4rel import Prune4ReL
-    from reference_prune4rel import reference_prune4rel
 
     inputs = make_inputs(case["n"], case["d"], case["classes"])
     budget = budget_for(case["fraction"], case["n"])
@@ -92,8 +117,9 @@ def run_case(case: dict) -> dict:
         row["seconds"] = round(time.perf_counter() - start, 2)
         row["engine"] = selection.diagnostics["engine"]
         row["neighbour_recall"] = selection.diagnostics.get("neighbour_recall", "")
-        row.update({key: round(value, 4) if isinstance(value, float) else value
-                    for key, value in selection.runtime.items()})
+        row.update(
+            {key: round(value, 4) if isinstance(value, float) else value for key, value in selection.runtime.items()}
+        )
         np.save(case["positions_file"], selection.positions)
         reference = Path(case["reference_file"])
         if reference.is_file():  # a reference computed earlier on the same case
@@ -102,8 +128,9 @@ def run_case(case: dict) -> dict:
         embedding = inputs.features.numpy("embedding")
         confidence = inputs.features.numpy("confidence")
         start = time.perf_counter()
-        picks, _ = reference_prune4rel(embedding, confidence, budget, case["tau"], 1.0, inputs.noisy_label,
-                                       inputs.num_classes, "equal")
+        picks, _ = reference_prune4rel(
+            embedding, confidence, budget, case["tau"], 1.0, inputs.noisy_label, inputs.num_classes, "equal"
+        )
         row["seconds"] = round(time.perf_counter() - start, 2)
         row["engine"] = "dense reference"
         Path(case["reference_file"]).parent.mkdir(parents=True, exist_ok=True)
@@ -139,14 +166,24 @@ def main() -> None:
             reference_file = str(CACHE / f"reference_{name}.npy")
             with_reference = with_reference and not args.skip_reference
             for implementation in ("engine", "reference") if with_reference else ("engine",):
-                case = dict(n=n, d=d, classes=classes, fraction=fraction, tau=tau,
-                            implementation=implementation, positions_file=positions_file,
-                            reference_file=reference_file)
-                done = subprocess.run([sys.executable, __file__, "--case", json.dumps(case)],
-                                      capture_output=True, text=True)
+                case = dict(
+                    n=n,
+                    d=d,
+                    classes=classes,
+                    fraction=fraction,
+                    tau=tau,
+                    implementation=implementation,
+                    positions_file=positions_file,
+                    reference_file=reference_file,
+                )
+                done = subprocess.run(
+                    [sys.executable, __file__, "--case", json.dumps(case)], capture_output=True, text=True
+                )
                 if done.returncode != 0:
-                    row = {**{k: case[k] for k in ("n", "d", "classes", "fraction", "tau", "implementation")},
-                           "engine": f"FAILED: {done.stderr.strip().splitlines()[-1] if done.stderr else done.returncode}"}
+                    row = {
+                        **{k: case[k] for k in ("n", "d", "classes", "fraction", "tau", "implementation")},
+                        "engine": f"FAILED: {done.stderr.strip().splitlines()[-1] if done.stderr else done.returncode}",
+                    }
                 else:
                     row = json.loads(done.stdout.strip().splitlines()[-1])
                 row.update(cpus=os.cpu_count(), date=time.strftime("%Y-%m-%d"))

@@ -44,11 +44,9 @@ def split(seed: int):
     """Stratified 50/20/30 train/validation/test split, standardised with the training statistics."""
     x, y = load_breast_cancer(return_X_y=True)
     x_train, x_rest, y_train, y_rest = train_test_split(x, y, train_size=0.5, stratify=y, random_state=seed)
-    x_val, x_test, y_val, y_test = train_test_split(x_rest, y_rest, train_size=0.4, stratify=y_rest,
-                                                    random_state=seed)
+    x_val, x_test, y_val, y_test = train_test_split(x_rest, y_rest, train_size=0.4, stratify=y_rest, random_state=seed)
     scaler = StandardScaler().fit(x_train)
-    return (scaler.transform(x_train), y_train, scaler.transform(x_val), y_val, scaler.transform(x_test),
-            y_test)
+    return (scaler.transform(x_train), y_train, scaler.transform(x_val), y_val, scaler.transform(x_test), y_test)
 
 
 def test_metrics(coef: np.ndarray, x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -67,29 +65,39 @@ def run(seeds: int, noises: list[float], alphas: list[float]) -> list[dict]:
         for noise in noises:
             rng = np.random.default_rng([seed, round(noise * 1000)])
             flipped = np.zeros(n, bool)
-            flipped[rng.permutation(n)[:round(noise * n)]] = True
+            flipped[rng.permutation(n)[: round(noise * n)]] = True
             y_noisy = np.where(flipped, 1 - y_true, y_true)
             for alpha in alphas:
                 result = binary_influence_relabel(x_train, y_noisy, x_val, y_val, alpha, C=C)
                 mask = result.relabel_mask
                 acc_noisy, loss_noisy = test_metrics(result.coef_before, x_test, y_test)
                 acc_rdia, loss_rdia = test_metrics(result.coef_after, x_test, y_test)
-                rows.append({
-                    "seed": seed, "noise": noise, "alpha": alpha,
-                    "alpha_original_scale": alpha * C * y_val.shape[0] / n,
-                    "n_train": n, "n_val": y_val.shape[0], "n_test": y_test.shape[0],
-                    "n_flipped": int(flipped.sum()),
-                    "test_acc_clean_labels": clean_acc, "test_logloss_clean_labels": clean_loss,
-                    "test_acc_noisy": acc_noisy, "test_logloss_noisy": loss_noisy,
-                    "test_acc_rdia": acc_rdia, "test_logloss_rdia": loss_rdia,
-                    "val_logloss_noisy": result.val_loss_before, "val_logloss_rdia": result.val_loss_after,
-                    "n_relabelled": result.n_relabelled,
-                    "precision": float(flipped[mask].mean()) if mask.any() else float("nan"),
-                    "recall": float(mask[flipped].mean()) if flipped.any() else float("nan"),
-                    "ra_before": float(np.mean(y_noisy == y_true)),
-                    "ra_after": float(np.mean(result.new_labels == y_true)),
-                    "cg_iterations": result.cg_iterations,
-                })
+                rows.append(
+                    {
+                        "seed": seed,
+                        "noise": noise,
+                        "alpha": alpha,
+                        "alpha_original_scale": alpha * C * y_val.shape[0] / n,
+                        "n_train": n,
+                        "n_val": y_val.shape[0],
+                        "n_test": y_test.shape[0],
+                        "n_flipped": int(flipped.sum()),
+                        "test_acc_clean_labels": clean_acc,
+                        "test_logloss_clean_labels": clean_loss,
+                        "test_acc_noisy": acc_noisy,
+                        "test_logloss_noisy": loss_noisy,
+                        "test_acc_rdia": acc_rdia,
+                        "test_logloss_rdia": loss_rdia,
+                        "val_logloss_noisy": result.val_loss_before,
+                        "val_logloss_rdia": result.val_loss_after,
+                        "n_relabelled": result.n_relabelled,
+                        "precision": float(flipped[mask].mean()) if mask.any() else float("nan"),
+                        "recall": float(mask[flipped].mean()) if flipped.any() else float("nan"),
+                        "ra_before": float(np.mean(y_noisy == y_true)),
+                        "ra_after": float(np.mean(result.new_labels == y_true)),
+                        "cg_iterations": result.cg_iterations,
+                    }
+                )
     return rows
 
 
@@ -102,8 +110,18 @@ def cell(values, digits=3) -> str:
 
 
 def markdown(rows: list[dict]) -> str:
-    header = ["noise", "α", "α (orig. scale)", "test acc noisy → RDIA", "test log-loss noisy → RDIA",
-              "|R|", "precision", "recall", "RA before → after", "test acc clean labels"]
+    header = [
+        "noise",
+        "α",
+        "α (orig. scale)",
+        "test acc noisy → RDIA",
+        "test log-loss noisy → RDIA",
+        "|R|",
+        "precision",
+        "recall",
+        "RA before → after",
+        "test acc clean labels",
+    ]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for noise in sorted({r["noise"] for r in rows}):
         for alpha in sorted({r["alpha"] for r in rows if r["noise"] == noise}):
@@ -112,13 +130,24 @@ def markdown(rows: list[dict]) -> str:
             def col(key, group=group):
                 return [r[key] for r in group]
 
-            lines.append("| " + " | ".join([
-                f"{noise:.0%}", f"{alpha:g}", f"{np.mean(col('alpha_original_scale')):.1e}",
-                f"{cell(col('test_acc_noisy'))} → {cell(col('test_acc_rdia'))}",
-                f"{cell(col('test_logloss_noisy'))} → {cell(col('test_logloss_rdia'))}",
-                cell(col("n_relabelled"), 1), cell(col("precision")), cell(col("recall")),
-                f"{cell(col('ra_before'))} → {cell(col('ra_after'))}", cell(col("test_acc_clean_labels")),
-            ]) + " |")
+            lines.append(
+                "| "
+                + " | ".join(
+                    [
+                        f"{noise:.0%}",
+                        f"{alpha:g}",
+                        f"{np.mean(col('alpha_original_scale')):.1e}",
+                        f"{cell(col('test_acc_noisy'))} → {cell(col('test_acc_rdia'))}",
+                        f"{cell(col('test_logloss_noisy'))} → {cell(col('test_logloss_rdia'))}",
+                        cell(col("n_relabelled"), 1),
+                        cell(col("precision")),
+                        cell(col("recall")),
+                        f"{cell(col('ra_before'))} → {cell(col('ra_after'))}",
+                        cell(col("test_acc_clean_labels")),
+                    ]
+                )
+                + " |"
+            )
     return "\n".join(lines)
 
 
@@ -126,8 +155,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=5, help="splits and flips 0..seeds-1")
     parser.add_argument("--noises", type=float, nargs="+", default=[0.2, 0.5, 0.8])
-    parser.add_argument("--alphas", type=float, nargs="+", default=None,
-                        help="thresholds on φ (module scale); default 0, the original's 2e-4 converted, 0.1, 0.3, 1")
+    parser.add_argument(
+        "--alphas",
+        type=float,
+        nargs="+",
+        default=None,
+        help="thresholds on φ (module scale); default 0, the original's 2e-4 converted, 0.1, 0.3, 1",
+    )
     parser.add_argument("--output", default="rdia_breast_cancer.csv", help="file name under benchmarks/results/")
     args = parser.parse_args()
     if args.alphas is None:

@@ -22,7 +22,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from train_speed import append_row  # benchmarks/ is the script's folder, hence on sys.path
 
 from noisyprune.data import load_dataset
@@ -44,7 +43,10 @@ def write_file_list(root: Path, images: int) -> None:
     def pixels(x: np.ndarray) -> np.ndarray:
         return np.clip(np.round((x[0] * data.pixel_std[0] + data.pixel_mean[0]) * 255), 0, 255).astype(np.uint8)
 
-    for split, xs, ys, count in (("train", data.train_x, data.train_y, images), ("test", data.test_x, data.test_y, 10_000)):
+    for split, xs, ys, count in (
+        ("train", data.train_x, data.train_y, images),
+        ("test", data.test_x, data.test_y, 10_000),
+    ):
         lines = []
         for i in range(min(count, len(ys))):
             name = f"images/{split}{i:06d}.png"
@@ -66,9 +68,16 @@ def main() -> None:
         start = time.perf_counter()
         write_file_list(root, args.images)
         write_seconds = time.perf_counter() - start
-        entry = {"loader": "file_list", "root": str(root), "train_list": "train.txt", "test_list": "test.txt",
-                 "image_size": 28, "workers": args.workers, "cache_dir": str(root / "cache"),
-                 "clean_labels": True}
+        entry = {
+            "loader": "file_list",
+            "root": str(root),
+            "train_list": "train.txt",
+            "test_list": "test.txt",
+            "image_size": 28,
+            "workers": args.workers,
+            "cache_dir": str(root / "cache"),
+            "clean_labels": True,
+        }
         timings, results = {}, {}
         for label, storage in (("decode", "memory"), ("memory", "memory"), ("stream", "stream")):
             start = time.perf_counter()
@@ -79,20 +88,34 @@ def main() -> None:
             torch.manual_seed(0)
             start = time.perf_counter()
             result = train_on_samples(
-                data=data, noisy_label=data.train_y, sample_ids=np.arange(data.num_train),
+                data=data,
+                noisy_label=data.train_y,
+                sample_ids=np.arange(data.num_train),
                 model_entry={"arch": "small_cnn", "channels": [16, 32, 64]},
-                training_entry={"learner": "ce", "epochs": 1, "batch_size": 512, "lr": 0.2}, seed=0, device=device,
-                inference_batch_size=4096, augment_entry=None)
+                training_entry={"learner": "ce", "epochs": 1, "batch_size": 512, "lr": 0.2},
+                seed=0,
+                device=device,
+                inference_batch_size=4096,
+                augment_entry=None,
+            )
             timings[f"epoch_{label}_s"] = round(float(result.history.columns()["epoch_seconds"][0]), 2)
             timings[f"train_{label}_s"] = round(time.perf_counter() - start, 2)
             timings[f"test_acc_{label}"] = round(float(result.history.columns()["test_acc"][-1]), 4)
             results[label] = result.ctx.model.state_dict()
         cache_bytes = sum(path.stat().st_size for path in (root / "cache").glob("*.npy"))
     identical = all(torch.equal(results["memory"][k], results["stream"][k]) for k in results["memory"])
-    row = {"images": args.images, "workers": args.workers, "threads": args.threads,
-           "write_pngs_s": round(write_seconds, 1), **timings, "cache_mb": round(cache_bytes / 1e6, 1),
-           "same_weights": identical, "torch": torch.__version__, "machine": platform.machine(),
-           "cpus": torch.get_num_threads()}
+    row = {
+        "images": args.images,
+        "workers": args.workers,
+        "threads": args.threads,
+        "write_pngs_s": round(write_seconds, 1),
+        **timings,
+        "cache_mb": round(cache_bytes / 1e6, 1),
+        "same_weights": identical,
+        "torch": torch.__version__,
+        "machine": platform.machine(),
+        "cpus": torch.get_num_threads(),
+    }
     print(row)
     append_row(args.output, row)
 

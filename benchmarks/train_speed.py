@@ -43,7 +43,12 @@ CASES = [
     ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [32, 64, 128]}, "ce", 128),
     ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [32, 64, 128]}, "ce", 512),
     ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [32, 64, 128]}, "elr", 128),
-    ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [32, 64, 128]}, "sop_plus", 128),
+    (
+        {"loader": "fashion_mnist", "root": str(FASHION)},
+        {"arch": "small_cnn", "channels": [32, 64, 128]},
+        "sop_plus",
+        128,
+    ),
     ({"loader": "digits"}, {"arch": "mlp", "hidden": [256, 128]}, "ce", 64),
     # the fast preset's narrower CNN and batch (config/fashion_mnist_fast.yaml)
     ({"loader": "fashion_mnist", "root": str(FASHION)}, {"arch": "small_cnn", "channels": [16, 32, 64]}, "ce", 512),
@@ -69,9 +74,16 @@ def cifar_shaped(train: int = 50_000, test: int = 10_000) -> ArrayDataset:
         pixels = rng.integers(0, 256, size=(count, 3, 32, 32), dtype=np.uint8)
         return standardise(pixels, mean, std)
 
-    return ArrayDataset("cifar_shaped", images(train), rng.integers(0, 10, train), images(test),
-                        rng.integers(0, 10, test), tuple(str(c) for c in range(10)),
-                        pixel_mean=tuple(mean), pixel_std=tuple(std))
+    return ArrayDataset(
+        "cifar_shaped",
+        images(train),
+        rng.integers(0, 10, train),
+        images(test),
+        rng.integers(0, 10, test),
+        tuple(str(c) for c in range(10)),
+        pixel_mean=tuple(mean),
+        pixel_std=tuple(std),
+    )
 
 
 def streamed_copy(data: ArrayDataset, workers: int, folder: Path) -> ArrayDataset:
@@ -104,8 +116,11 @@ def main() -> None:
     parser.add_argument("--train-images", type=int, help="train and test on this many images only (smoke tests)")
     args = parser.parse_args()
     channels_last = {"auto": "auto", "true": True, "false": False}[args.channels_last]
-    device = configure_torch(args.device, args.threads, {"precision": args.precision, "channels_last": channels_last,
-                                                         "compile": args.compile})
+    device = configure_torch(
+        args.device,
+        args.threads,
+        {"precision": args.precision, "channels_last": channels_last, "compile": args.compile},
+    )
     scratch = tempfile.TemporaryDirectory(prefix="train-speed-")
     for index, (dataset_entry, model_entry, learner, batch_size) in enumerate(CASES):
         if (args.cases and index not in args.cases) or (not args.cases and index in GPU_CASES and device.type == "cpu"):
@@ -115,28 +130,49 @@ def main() -> None:
         else:
             data = load_dataset(dataset_entry["loader"], dataset_entry)
         if args.train_images:
-            data = dataclasses.replace(data, train_x=data.train_x[: args.train_images],
-                                       train_y=data.train_y[: args.train_images],
-                                       test_x=data.test_x[: args.train_images], test_y=data.test_y[: args.train_images])
+            data = dataclasses.replace(
+                data,
+                train_x=data.train_x[: args.train_images],
+                train_y=data.train_y[: args.train_images],
+                test_x=data.test_x[: args.train_images],
+                test_y=data.test_y[: args.train_images],
+            )
         data_path = "device-resident tensors, batched augmentation"
         if args.storage == "stream":
             data = streamed_copy(data, args.workers, Path(scratch.name))
             data_path = f"streamed from a uint8 memmap by {args.workers} DataLoader workers, batched augmentation"
         entry = {"learner": learner, "epochs": args.epochs, "batch_size": batch_size, "lr": 0.05}
         start = time.perf_counter()
-        result = train_on_samples(data=data, noisy_label=data.train_y, sample_ids=np.arange(data.num_train),
-                                  model_entry=model_entry, training_entry=entry, seed=0, device=device,
-                                  inference_batch_size=4096, augment_entry=None)
+        result = train_on_samples(
+            data=data,
+            noisy_label=data.train_y,
+            sample_ids=np.arange(data.num_train),
+            model_entry=model_entry,
+            training_entry=entry,
+            seed=0,
+            device=device,
+            inference_batch_size=4096,
+            augment_entry=None,
+        )
         wall = time.perf_counter() - start
         epoch_seconds = result.history.columns()["epoch_seconds"]
         steady = float(np.mean(epoch_seconds[1:])) if len(epoch_seconds) > 1 else float(epoch_seconds[0])
         row = {
-            "dataset": dataset_entry["loader"], "model": model_entry["arch"], "learner": learner,
-            "batch_size": batch_size, "train_images": data.num_train, "epochs": args.epochs,
-            "epoch_seconds": round(steady, 3), "first_epoch_seconds": round(float(epoch_seconds[0]), 3),
-            "images_per_second": round(data.num_train / steady, 1), "wall_seconds": round(wall, 2),
-            "device": device_description(device), "threads": args.threads, "torch": torch.__version__,
-            "machine": platform.machine(), "data_path": data_path,
+            "dataset": dataset_entry["loader"],
+            "model": model_entry["arch"],
+            "learner": learner,
+            "batch_size": batch_size,
+            "train_images": data.num_train,
+            "epochs": args.epochs,
+            "epoch_seconds": round(steady, 3),
+            "first_epoch_seconds": round(float(epoch_seconds[0]), 3),
+            "images_per_second": round(data.num_train / steady, 1),
+            "wall_seconds": round(wall, 2),
+            "device": device_description(device),
+            "threads": args.threads,
+            "torch": torch.__version__,
+            "machine": platform.machine(),
+            "data_path": data_path,
             "model_channels": str(model_entry.get("channels", model_entry.get("hidden"))),
             "test_acc_last": round(float(result.history.columns()["test_acc"][-1]), 4),  # clean labels
         }

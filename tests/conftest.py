@@ -39,7 +39,11 @@ def tiny_config() -> dict:
 
 
 def run_snakemake(
-    workdir: Path, config: dict, *args: str, check: bool = True, config_name: str = "config.yaml",
+    workdir: Path,
+    config: dict,
+    *args: str,
+    check: bool = True,
+    config_name: str = "config.yaml",
     env: dict | None = None,
 ) -> subprocess.CompletedProcess:
     """Run the workflow in ``workdir`` with ``config`` (written to ``workdir/<config_name>``);
@@ -49,9 +53,12 @@ def run_snakemake(
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     command = [
         str(SNAKEMAKE),
-        "--snakefile", str(REPO / "Snakefile"),
-        "--directory", str(workdir),
-        "--configfile", str(config_path),
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config_path),
         *args,
     ]
     result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)

@@ -24,8 +24,7 @@ def _largest_remainder(sizes: np.ndarray, budget: int) -> np.ndarray:
     return quotas
 
 
-def reference_prune4rel(embedding, confidence, budget, tau, eta, labels=None, num_classes=None,
-                        balance="none"):
+def reference_prune4rel(embedding, confidence, budget, tau, eta, labels=None, num_classes=None, balance="none"):
     """Return the selected indices in pick order (and the score of each pick)."""
     z = np.asarray(embedding, dtype=np.float64)
     conf = np.asarray(confidence, dtype=np.float64)
@@ -110,8 +109,7 @@ def objective(picks, embedding, confidence, tau, eta):
     return float(np.tanh(nn_conf / eta).sum())
 
 
-def clustered_embeddings(n, d, classes, seed=0, modes=8, intrinsic=8, mode_spread=0.6, spread=0.12,
-                         noise=0.04):
+def clustered_embeddings(n, d, classes, seed=0, modes=8, intrinsic=8, mode_spread=0.6, spread=0.12, noise=0.04):
     """Synthetic warm-up features: ``n`` embeddings ``(n, d)`` float32 in ``classes`` classes, each
     class a mixture of ``modes`` low-dimensional blobs around a class direction, plus noisy labels
     (20% flipped) and confidences in (0, 1] rounded to 1e-3 so that ties occur, as with saturated

@@ -30,13 +30,15 @@ def test_initial_pool_is_balanced_seeded_and_sized():
 
 
 def test_margin_queries_the_smallest_top1_minus_top2_gap_first():
-    probs = np.array([
-        [0.90, 0.05, 0.05],  # margin 0.85
-        [0.40, 0.35, 0.25],  # 0.05  ← second
-        [0.34, 0.33, 0.33],  # 0.01  ← first
-        [0.60, 0.30, 0.10],  # 0.30
-        [0.45, 0.10, 0.45],  # 0.00 tie of the top two ← ahead of all
-    ])
+    probs = np.array(
+        [
+            [0.90, 0.05, 0.05],  # margin 0.85
+            [0.40, 0.35, 0.25],  # 0.05  ← second
+            [0.34, 0.33, 0.33],  # 0.01  ← first
+            [0.60, 0.30, 0.10],  # 0.30
+            [0.45, 0.10, 0.45],  # 0.00 tie of the top two ← ahead of all
+        ]
+    )
     positions, scores = acquisition_order("margin", probs, 3, np.random.default_rng(0))
     assert positions.tolist() == [4, 2, 1]
     assert np.allclose(scores, [0.0, -0.01, -0.05])
@@ -53,8 +55,14 @@ def test_random_and_prune4rel_acquisitions_return_distinct_candidates():
     first, _ = acquisition_order("random", probs, 10, np.random.default_rng(5))
     again, _ = acquisition_order("random", probs, 10, np.random.default_rng(5))
     assert np.array_equal(first, again) and len(np.unique(first)) == 10
-    chosen, _ = acquisition_order("prune4rel", probs, 12, np.random.default_rng(0), embedding=embedding,
-                                  params={"tau": 0.5, "eta": 1.0, "balance": "equal"})
+    chosen, _ = acquisition_order(
+        "prune4rel",
+        probs,
+        12,
+        np.random.default_rng(0),
+        embedding=embedding,
+        params={"tau": 0.5, "eta": 1.0, "balance": "equal"},
+    )
     assert len(np.unique(chosen)) == 12
     # balanced by the predicted label
     assert np.bincount(probs[chosen].argmax(axis=1), minlength=3).tolist() == [4, 4, 4]
@@ -106,7 +114,9 @@ def test_pools_grow_by_the_query_size_without_requerying(active_run):
                 assert not np.isin(query.numpy("sample_id"), previous).any()  # never re-queried
                 assert np.array_equal(np.sort(np.concatenate([previous, query.numpy("sample_id")])), ids)
             previous = ids
-    first = [read_table(workdir / RUN / e / "round0/pool.parquet", POOL).numpy("sample_id") for e in ("margin", "random")]
+    first = [
+        read_table(workdir / RUN / e / "round0/pool.parquet", POOL).numpy("sample_id") for e in ("margin", "random")
+    ]
     assert np.array_equal(*first)  # one initial pool for experiments that differ only in acquisition
     table = pd.read_parquet(workdir / "results/tables/active.parquet")
     assert sorted(table["labelled"].unique()) == [60, 100, 140]
@@ -131,20 +141,32 @@ def test_margin_queries_are_the_smallest_margins_of_the_rounds_model(active_run)
 
 @pytest.mark.workflow
 def test_pool_and_query_stages_are_deterministic(active_run, tmp_path):
-    workdir, config = active_run
+    workdir, _config = active_run
     # What the rules pass (each job its own keys of the validated entry).
     pool_entry = {"initial": 60, "initial_balance": True, "labels": "noisy"}
     query_entry = {"acquisition": "margin", "query": 40, "tau": 0.95, "eta": 1.0, "balance": "equal"}
     run = {"dataset": "digits", "noise": "sym40", "seed": 0}
     labels = str(workdir / "results/digits/sym40/seed0/labels.parquet")
     round_dir = workdir / RUN / "margin" / "round0"
-    run_active_pool_stage(experiment="margin", entry=pool_entry, run=run, round_index=0, labels_path=labels,
-                          output=str(tmp_path / "pool.parquet"))
+    run_active_pool_stage(
+        experiment="margin",
+        entry=pool_entry,
+        run=run,
+        round_index=0,
+        labels_path=labels,
+        output=str(tmp_path / "pool.parquet"),
+    )
     assert (tmp_path / "pool.parquet").read_bytes() == (round_dir / "pool.parquet").read_bytes()
-    run_active_query_stage(experiment="margin", entry=query_entry, run=run, round_index=0, labels_path=labels,
-                           pool_path=str(round_dir / "pool.parquet"),
-                           predictions_path=str(round_dir / "predictions.parquet"),
-                           output=str(tmp_path / "query.parquet"))
+    run_active_query_stage(
+        experiment="margin",
+        entry=query_entry,
+        run=run,
+        round_index=0,
+        labels_path=labels,
+        pool_path=str(round_dir / "pool.parquet"),
+        predictions_path=str(round_dir / "predictions.parquet"),
+        output=str(tmp_path / "query.parquet"),
+    )
     assert (tmp_path / "query.parquet").read_bytes() == (round_dir / "query.parquet").read_bytes()
 
 
@@ -157,13 +179,21 @@ def test_more_rounds_schedule_only_the_new_rounds(active_run, tmp_path):
 
     config = _active_config(load_yaml(TINY_CONFIG), rounds=3)
     dry = run_snakemake(workdir, config, "--dry-run", "--cores", "1", "active_all")
-    jobs = sorted((rule, wildcards.get("experiment", ""), wildcards.get("round", ""))
-                  for rule, wildcards in scheduled_jobs(dry.stdout))
-    assert jobs == sorted([
-        *[(rule, e, r) for e in ("margin", "random")
-          for rule, r in (("active_query", "2"), ("active_pool", "3"), ("active_train", "3"))],
-        ("active_aggregate", "", ""), ("active_all", "", ""),
-    ]), dry.stdout[-3000:]
+    jobs = sorted(
+        (rule, wildcards.get("experiment", ""), wildcards.get("round", ""))
+        for rule, wildcards in scheduled_jobs(dry.stdout)
+    )
+    assert jobs == sorted(
+        [
+            *[
+                (rule, e, r)
+                for e in ("margin", "random")
+                for rule, r in (("active_query", "2"), ("active_pool", "3"), ("active_train", "3"))
+            ],
+            ("active_aggregate", "", ""),
+            ("active_all", "", ""),
+        ]
+    ), dry.stdout[-3000:]
     # and changing the query size leaves round 0's pool and training alone
     config["active"]["margin"]["query"] = 30
     dry = run_snakemake(workdir, config, "--dry-run", "--cores", "1", "active_all")

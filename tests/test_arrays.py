@@ -19,8 +19,15 @@ def test_npz_images_with_their_own_test_split_and_collected_labels(tmp_path):
     x = rng.integers(0, 256, (50, 1, 6, 6), dtype=np.uint8)
     y = np.arange(50) % 5
     noisy = np.where(np.arange(50) < 10, (y + 1) % 5, y)
-    np.savez(tmp_path / "d.npz", x=x, y=y, x_test=x[:8], y_test=y[:8], noisy_y=noisy,
-             class_names=np.array(["a", "b", "c", "d", "e"]))
+    np.savez(
+        tmp_path / "d.npz",
+        x=x,
+        y=y,
+        x_test=x[:8],
+        y_test=y[:8],
+        noisy_y=noisy,
+        class_names=np.array(["a", "b", "c", "d", "e"]),
+    )
     data = arrays(tmp_path / "d.npz")
     assert data.train_x.shape == (50, 1, 6, 6) and data.test_x.shape == (8, 1, 6, 6)
     assert data.class_names == ("a", "b", "c", "d", "e")
@@ -66,9 +73,16 @@ def test_parquet_with_feature_columns_or_a_list_column_and_a_split(tmp_path):
     rng = np.random.default_rng(1)
     n = 40
     split = np.where(np.arange(n) < 30, "train", "test")
-    table = pa.table({"f1": rng.normal(size=n), "f2": rng.normal(size=n), "label": np.arange(n) % 2,
-                      "noisy_label": np.arange(n) % 2, "split": split,
-                      "x": pa.array([list(row) for row in rng.normal(size=(n, 4))])})
+    table = pa.table(
+        {
+            "f1": rng.normal(size=n),
+            "f2": rng.normal(size=n),
+            "label": np.arange(n) % 2,
+            "noisy_label": np.arange(n) % 2,
+            "split": split,
+            "x": pa.array([list(row) for row in rng.normal(size=(n, 4))]),
+        }
+    )
     pq.write_table(table, tmp_path / "t.parquet")
     data = arrays(tmp_path / "t.parquet", feature_columns=["f1", "f2"])
     assert data.train_x.shape == (30, 2) and data.test_x.shape == (10, 2)
@@ -89,13 +103,29 @@ def test_breast_cancer_and_libsvm_tabular_data(tmp_path):
     lines = [f"{'+1' if i % 2 else '-1'} 1:{i * 0.1:.1f} 3:{1 + i % 3}" for i in range(20)]
     (tmp_path / "train.svm").write_text("\n".join(lines) + "\n")
     (tmp_path / "test.svm").write_text("\n".join(lines[:6]) + "\n")
-    data = load_dataset("rs", {"loader": "tabular", "model": "mlp", "source": "libsvm",
-                               "path": str(tmp_path / "train.svm"), "test_path": str(tmp_path / "test.svm")})
+    data = load_dataset(
+        "rs",
+        {
+            "loader": "tabular",
+            "model": "mlp",
+            "source": "libsvm",
+            "path": str(tmp_path / "train.svm"),
+            "test_path": str(tmp_path / "test.svm"),
+        },
+    )
     assert data.train_x.shape == (20, 3) and data.test_x.shape == (6, 3)
     assert data.train_y.tolist() == [i % 2 for i in range(20)] and data.class_names == ("-1", "1")
     with pytest.raises(ArtifactError, match="above max_dense_gb"):
-        load_dataset("rs", {"loader": "tabular", "model": "mlp", "source": "libsvm",
-                            "path": str(tmp_path / "train.svm"), "max_dense_gb": 1e-9})
+        load_dataset(
+            "rs",
+            {
+                "loader": "tabular",
+                "model": "mlp",
+                "source": "libsvm",
+                "path": str(tmp_path / "train.svm"),
+                "max_dense_gb": 1e-9,
+            },
+        )
     (tmp_path / "bad.svm").write_text("this is not libsvm\n")
     with pytest.raises(ArtifactError, match="not a LIBSVM file"):
         load_dataset("rs", {"loader": "tabular", "model": "mlp", "source": "libsvm", "path": str(tmp_path / "bad.svm")})

@@ -10,10 +10,10 @@ from noisyprune.artifacts import (
     LABELS,
     SUBSET,
     atomic_output,
+    read_json,
     read_metadata,
     read_table,
     write_json,
-    read_json,
     write_table,
 )
 from noisyprune.errors import ArtifactError
@@ -25,17 +25,28 @@ def label_columns(n=8):
     clean = np.arange(n) % 3
     noisy = clean.copy()
     noisy[:2] = (noisy[:2] + 1) % 3
-    return {"sample_id": np.arange(n), "clean_label": clean, "noisy_label": noisy, "is_noisy": noisy != clean,
-            "is_probe": np.zeros(n, dtype=bool)}
+    return {
+        "sample_id": np.arange(n),
+        "clean_label": clean,
+        "noisy_label": noisy,
+        "is_noisy": noisy != clean,
+        "is_probe": np.zeros(n, dtype=bool),
+    }
 
 
 def feature_columns(n=6, classes=3, dim=4):
     rng = np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(classes), size=n)
     return {
-        "sample_id": np.arange(n), "noisy_label": np.arange(n) % classes, "probs": probs,
-        "embedding": rng.normal(size=(n, dim)), "loss": rng.random(n), "confidence": probs.max(1),
-        "margin": rng.random(n), "entropy": rng.random(n), "prediction": probs.argmax(1),
+        "sample_id": np.arange(n),
+        "noisy_label": np.arange(n) % classes,
+        "probs": probs,
+        "embedding": rng.normal(size=(n, dim)),
+        "loss": rng.random(n),
+        "confidence": probs.max(1),
+        "margin": rng.random(n),
+        "entropy": rng.random(n),
+        "prediction": probs.argmax(1),
     }
 
 
@@ -76,8 +87,7 @@ def test_missing_column_is_named(tmp_path):
 
 def test_wrong_dtype_is_named(tmp_path):
     with pytest.raises(ArtifactError, match="column 'rank' has type double, expected int"):
-        write_table({"sample_id": [0, 1], "rank": [0.0, 1.0], "score": [0.1, 0.2]}, tmp_path / "s.parquet",
-                    SUBSET, {})
+        write_table({"sample_id": [0, 1], "rank": [0.0, 1.0], "score": [0.1, 0.2]}, tmp_path / "s.parquet", SUBSET, {})
 
 
 def test_labels_out_of_range_and_duplicate_ids_are_rejected(tmp_path):
@@ -93,8 +103,9 @@ def test_labels_out_of_range_and_duplicate_ids_are_rejected(tmp_path):
 
 def test_probs_width_must_equal_num_classes(tmp_path):
     with pytest.raises(ArtifactError, match="'probs' has width 3, expected num_classes=5"):
-        write_table(feature_columns(), tmp_path / "f.parquet", FEATURES,
-                    {"num_classes": 5, "embedding_dim": 4, "model": {}})
+        write_table(
+            feature_columns(), tmp_path / "f.parquet", FEATURES, {"num_classes": 5, "embedding_dim": 4, "model": {}}
+        )
 
 
 def test_missing_metadata_key_is_named(tmp_path):
@@ -105,12 +116,12 @@ def test_missing_metadata_key_is_named(tmp_path):
 
 
 def test_missing_and_corrupt_files_are_named(tmp_path):
-    with pytest.raises(ArtifactError, match="nothing.parquet: file not found"):
+    with pytest.raises(ArtifactError, match=r"nothing.parquet: file not found"):
         read_table(tmp_path / "nothing.parquet", LABELS)
     path = tmp_path / "labels.parquet"
     write_table(label_columns(), path, LABELS, LABEL_META)
     path.write_bytes(path.read_bytes()[: len(path.read_bytes()) // 2])  # truncated, as after a crash
-    with pytest.raises(ArtifactError, match="labels.parquet: not a readable Parquet file"):
+    with pytest.raises(ArtifactError, match=r"labels.parquet: not a readable Parquet file"):
         read_table(path, LABELS)
 
 
@@ -122,10 +133,9 @@ def test_foreign_parquet_without_metadata_is_rejected(tmp_path):
 
 def test_atomic_output_leaves_no_file_when_the_writer_fails(tmp_path):
     target = tmp_path / "out.json"
-    with pytest.raises(RuntimeError):
-        with atomic_output(target) as tmp:
-            tmp.write_text("half")
-            raise RuntimeError("killed")
+    with pytest.raises(RuntimeError), atomic_output(target) as tmp:
+        tmp.write_text("half")
+        raise RuntimeError("killed")
     assert not target.exists()
     assert list(tmp_path.iterdir()) == []
 

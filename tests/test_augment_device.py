@@ -32,7 +32,8 @@ def test_strong_policy_draws_per_sample_and_each_sample_gets_torchvisions_own_re
         for step in draws:
             if step[index] is not None:
                 expected = transform._apply_image_or_video_transform(
-                    expected, *step[index], interpolation=transform.interpolation, fill=transform._fill)
+                    expected, *step[index], interpolation=transform.interpolation, fill=transform._fill
+                )
         assert torch.equal(out[index], expected[0])
 
 
@@ -49,7 +50,7 @@ def test_group_size_shares_a_draw_within_each_group_only():
     draws = PerSamplePolicy("randaugment", torch.Generator().manual_seed(1), group_size=4).draws(16, 28, 28)
     for step in draws:
         for start in range(0, 16, 4):
-            assert len(set(step[start:start + 4])) == 1
+            assert len(set(step[start : start + 4])) == 1
     assert len({tuple(step[i] for step in draws) for i in range(0, 16, 4)}) > 1
 
 

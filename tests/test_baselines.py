@@ -34,15 +34,17 @@ def features(probs, embedding=None, loss=None):
 def dynamics(rows):
     """rows: (sample_id, epoch, correct)."""
     ids, epochs, correct = map(np.array, zip(*rows))
-    table = pa.table({"sample_id": ids.astype(np.int64), "epoch": epochs.astype(np.int32),
-                      "correct": correct.astype(bool)})
+    table = pa.table(
+        {"sample_id": ids.astype(np.int64), "epoch": epochs.astype(np.int32), "correct": correct.astype(bool)}
+    )
     return Artifact(table=table, metadata={}, path="dynamics.parquet")
 
 
 def inputs(labels, num_classes, feats=None, dyn=None):
     labels = np.asarray(labels)
-    return PrunerInputs(sample_id=np.arange(len(labels)), noisy_label=labels, num_classes=num_classes,
-                        features=feats, dynamics=dyn)
+    return PrunerInputs(
+        sample_id=np.arange(len(labels)), noisy_label=labels, num_classes=num_classes, features=feats, dynamics=dyn
+    )
 
 
 def select(entry, data, budget, seed=0):
@@ -219,8 +221,9 @@ def test_glister_static_is_top_k_alignment_and_greedy_starts_there():
 
 def test_ccs_cuts_the_hardest_and_covers_every_stratum():
     difficulty = np.arange(1000, dtype=float)
-    kept = stratified_by_difficulty(difficulty, np.arange(1000), 100, hard_cutoff=0.1, bins=10,
-                                    rng=np.random.default_rng(0))
+    kept = stratified_by_difficulty(
+        difficulty, np.arange(1000), 100, hard_cutoff=0.1, bins=10, rng=np.random.default_rng(0)
+    )
     assert len(set(kept.tolist())) == 100
     assert difficulty[kept].max() < 900  # the hardest 10% are cut
     assert np.bincount((difficulty[kept] // 90).astype(int), minlength=10).tolist() == [10] * 10
@@ -263,8 +266,19 @@ def balance_problem():
     return inputs(labels, 3, feats, dyn), labels
 
 
-BASELINES = ["uniform", "small_loss", "uncertainty", "el2n", "grand", "forgetting", "moderate",
-             "kcenter_greedy", "glister", "ccs", "confident_learning"]
+BASELINES = [
+    "uniform",
+    "small_loss",
+    "uncertainty",
+    "el2n",
+    "grand",
+    "forgetting",
+    "moderate",
+    "kcenter_greedy",
+    "glister",
+    "ccs",
+    "confident_learning",
+]
 
 
 @pytest.mark.parametrize("pruner", BASELINES)
@@ -290,35 +304,55 @@ def test_every_registered_pruner_is_covered_here_or_in_its_own_tests():
 
 
 def test_grand_average_uses_the_mean_over_snapshots():
-    snapshots = Artifact(pa.table({
-        "sample_id": np.array([0, 1, 2, 0, 1, 2]), "epoch": np.array([1, 1, 1, 2, 2, 2], np.int32),
-        "grand": np.array([1.0, 5.0, 3.0, 3.0, 1.0, 3.0], np.float32),
-    }), {}, "snapshots.parquet")
+    snapshots = Artifact(
+        pa.table(
+            {
+                "sample_id": np.array([0, 1, 2, 0, 1, 2]),
+                "epoch": np.array([1, 1, 1, 2, 2, 2], np.int32),
+                "grand": np.array([1.0, 5.0, 3.0, 3.0, 1.0, 3.0], np.float32),
+            }
+        ),
+        {},
+        "snapshots.parquet",
+    )
     data = PrunerInputs(sample_id=np.arange(3), noisy_label=np.zeros(3, int), num_classes=1, snapshots=snapshots)
     pruner = build_pruner({"pruner": "grand", "checkpoints": "average"})
     assert pruner.requires == ("snapshots",)
     assert np.allclose(pruner.score(data, np.random.default_rng(0)), [2.0, 3.0, 3.0])
     assert pruner.select(data, 1, np.random.default_rng(0)).positions.tolist() == [1]  # tie → lower id
-    empty = Artifact(pa.table({"sample_id": np.zeros(0, np.int64), "epoch": np.zeros(0, np.int32),
-                               "grand": np.zeros(0, np.float32)}), {}, "snapshots.parquet")
+    empty = Artifact(
+        pa.table(
+            {"sample_id": np.zeros(0, np.int64), "epoch": np.zeros(0, np.int32), "grand": np.zeros(0, np.float32)}
+        ),
+        {},
+        "snapshots.parquet",
+    )
     with pytest.raises(ValueError, match="set 'score_epochs' in the warm-up entry"):
         pruner.score(PrunerInputs(np.arange(3), np.zeros(3, int), 1, snapshots=empty), np.random.default_rng(0))
 
 
 def test_snapshot_scores_match_the_closed_form_of_the_final_model():
+    from test_training import MLP, SPEC, blob_dataset
+
     from noisyprune.training.callbacks import SnapshotScorer
     from noisyprune.training.data import TensorData
     from noisyprune.training.inference import embed_and_classify
-    from test_training import MLP, SPEC, blob_dataset
-
     from noisyprune.training.run import train_on_samples
 
     data = blob_dataset()
     all_samples = TensorData.from_numpy(data.train_x, data.train_y, np.arange(data.num_train), torch.device("cpu"))
     scorer = SnapshotScorer([2, 5], batch_size=64)
-    result = train_on_samples(data=data, noisy_label=data.train_y, sample_ids=np.arange(data.num_train),
-                              model_entry=MLP, training_entry=SPEC, seed=0, device=torch.device("cpu"),
-                              inference_batch_size=64, callbacks=[scorer])
+    result = train_on_samples(
+        data=data,
+        noisy_label=data.train_y,
+        sample_ids=np.arange(data.num_train),
+        model_entry=MLP,
+        training_entry=SPEC,
+        seed=0,
+        device=torch.device("cpu"),
+        inference_batch_size=64,
+        callbacks=[scorer],
+    )
     columns = scorer.columns()
     assert sorted(set(columns["epoch"].tolist())) == [2, 5] and len(columns["epoch"]) == 2 * data.num_train
     logits, embedding = embed_and_classify(result.ctx.model, all_samples.x, 64)

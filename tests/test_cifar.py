@@ -24,8 +24,13 @@ SHARED = REPO.parent / "shared" / "data" / "cifar-10-100n"
 
 def write_batch(path: Path, images: np.ndarray, labels, extra=None):
     """A batch as the CIFAR python version stores it: a protocol-2 pickle of a dict with bytes keys."""
-    batch = {b"batch_label": b"training batch", b"data": images.reshape(len(images), -1),
-             b"labels": list(map(int, labels)), b"filenames": [b"x.png"] * len(images), **(extra or {})}
+    batch = {
+        b"batch_label": b"training batch",
+        b"data": images.reshape(len(images), -1),
+        b"labels": list(map(int, labels)),
+        b"filenames": [b"x.png"] * len(images),
+        **(extra or {}),
+    }
     path.write_bytes(pickle.dumps(batch, protocol=2))
 
 
@@ -41,8 +46,9 @@ def make_cifar10(root: Path, per_batch=6, test=4, seed=0) -> np.ndarray:
         labels.append(y)
     write_batch(folder / "test_batch", rng.integers(0, 256, (test, 3072), dtype=np.uint8), rng.integers(0, 10, test))
     names = [b"airplane", b"automobile", b"bird", b"cat", b"deer", b"dog", b"frog", b"horse", b"ship", b"truck"]
-    (folder / "batches.meta").write_bytes(pickle.dumps({b"label_names": names, b"num_cases_per_batch": per_batch},
-                                                       protocol=2))
+    (folder / "batches.meta").write_bytes(
+        pickle.dumps({b"label_names": names, b"num_cases_per_batch": per_batch}, protocol=2)
+    )
     return np.concatenate(labels)
 
 
@@ -54,11 +60,16 @@ def make_cifar100(root: Path, n=40, seed=0):
     fine[:10] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
     coarse = fine // 5  # a synthetic superclass assignment: five consecutive fine classes each
     for name, count in (("train", n), ("test", 5)):
-        data = {b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
-                b"fine_labels": list(map(int, fine[:count])), b"coarse_labels": list(map(int, coarse[:count]))}
+        data = {
+            b"data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
+            b"fine_labels": list(map(int, fine[:count])),
+            b"coarse_labels": list(map(int, coarse[:count])),
+        }
         (folder / name).write_bytes(pickle.dumps(data, protocol=2))
-    meta = {b"fine_label_names": [f"c{i}".encode() for i in range(100)],
-            b"coarse_label_names": [f"s{i}".encode() for i in range(20)]}
+    meta = {
+        b"fine_label_names": [f"c{i}".encode() for i in range(100)],
+        b"coarse_label_names": [f"s{i}".encode() for i in range(20)],
+    }
     (folder / "meta").write_bytes(pickle.dumps(meta, protocol=2))
     return fine, coarse
 
@@ -83,8 +94,13 @@ def test_cifar100_has_superclass_groups_and_superclass_noise_stays_inside(tmp_pa
     data = load_dataset("c100", {"loader": "cifar100", "root": str(tmp_path)})
     assert data.num_classes == 100 and len(data.class_groups) == 20
     assert data.class_groups[0] == (0, 1, 2, 3, 4)
-    result = apply_noise(data.train_y, 100, {"kind": "asymmetric", "rate": 1.0, "pairs": "superclass_next"},
-                         np.random.default_rng(0), data=data)
+    result = apply_noise(
+        data.train_y,
+        100,
+        {"kind": "asymmetric", "rate": 1.0, "pairs": "superclass_next"},
+        np.random.default_rng(0),
+        data=data,
+    )
     assert np.array_equal(result.noisy // 5, data.train_y // 5)  # same superclass
     assert np.array_equal(result.noisy, np.where(data.train_y % 5 == 4, data.train_y - 4, data.train_y + 1))
 
@@ -103,7 +119,7 @@ def test_a_pickle_that_would_run_code_is_refused_without_running_it(tmp_path):
             return (os.system, (f"touch {marker}",))
 
     (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(pickle.dumps({b"data": Exploit()}, protocol=2))
-    with pytest.raises(ArtifactError, match="refused to unpickle.*not allowed"):
+    with pytest.raises(ArtifactError, match=r"refused to unpickle.*not allowed"):
         load_dataset("c10", {"loader": "cifar10", "root": str(tmp_path)})
     assert not marker.exists()
     (tmp_path / "cifar-10-batches-py" / "data_batch_3").write_bytes(b"\x80\x02}q\x00(truncated")
@@ -119,8 +135,10 @@ def write_human_file(path: Path, arrays: dict):
 def test_cifar10n_attaches_the_human_label_sets_and_human_noise_uses_them(tmp_path):
     labels = make_cifar10(tmp_path)
     rng = np.random.default_rng(1)
-    sets = {key: rng.integers(0, 10, len(labels)) for key in
-            ("aggre_label", "worse_label", "random_label1", "random_label2", "random_label3")}
+    sets = {
+        key: rng.integers(0, 10, len(labels))
+        for key in ("aggre_label", "worse_label", "random_label1", "random_label2", "random_label3")
+    }
     write_human_file(tmp_path / "CIFAR-10_human.pt", {"clean_label": labels, **sets})
     entry = {"loader": "cifar10n", "root": str(tmp_path), "human_labels": str(tmp_path / "CIFAR-10_human.pt")}
     data = load_dataset("c10n", entry)
@@ -134,12 +152,12 @@ def test_cifar10n_attaches_the_human_label_sets_and_human_noise_uses_them(tmp_pa
 def test_human_label_file_errors_name_the_problem(tmp_path):
     labels = make_cifar10(tmp_path)
     entry = {"loader": "cifar10n", "root": str(tmp_path), "human_labels": str(tmp_path / "h.pt")}
-    with pytest.raises(ArtifactError, match="not found.*UCSC-REAL"):
+    with pytest.raises(ArtifactError, match=r"not found.*UCSC-REAL"):
         load_dataset("c10n", entry)
     write_human_file(tmp_path / "h.pt", {"clean_label": labels, "aggre_label": labels})
     with pytest.raises(ArtifactError, match=r"no key\(s\) \['worse_label'"):
         load_dataset("c10n", entry)
-    full = {key: labels for key in ("aggre_label", "worse_label", "random_label1", "random_label2", "random_label3")}
+    full = dict.fromkeys(("aggre_label", "worse_label", "random_label1", "random_label2", "random_label3"), labels)
     write_human_file(tmp_path / "h.pt", {"clean_label": labels[:-1], **full})
     with pytest.raises(ArtifactError, match="29 labels but the training split has 30"):
         load_dataset("c10n", entry)
@@ -199,8 +217,14 @@ def test_instance_dependent_noise_rate_determinism_and_dependence_on_inputs():
 
 def test_human_noise_on_a_dataset_without_human_labels_fails_at_validation():
     config = {
-        "sweep": {"datasets": ["digits"], "noise": ["worst"], "warmups": ["ce"], "methods": ["uniform"],
-                  "fractions": [0.5], "learners": ["ce"]},
+        "sweep": {
+            "datasets": ["digits"],
+            "noise": ["worst"],
+            "warmups": ["ce"],
+            "methods": ["uniform"],
+            "fractions": [0.5],
+            "learners": ["ce"],
+        },
         "datasets": {"digits": {"loader": "digits", "model": "mlp"}},
         "models": {"mlp": {"arch": "mlp"}},
         "noise": {"worst": {"kind": "human", "labels": "worst"}},
@@ -208,5 +232,5 @@ def test_human_noise_on_a_dataset_without_human_labels_fails_at_validation():
         "methods": {"uniform": {"pruner": "uniform"}},
         "learners": {"ce": {"learner": "ce", "epochs": 1}},
     }
-    with pytest.raises(ConfigError, match="noise.worst.labels.*does not exist for dataset 'digits'"):
+    with pytest.raises(ConfigError, match=r"noise.worst.labels.*does not exist for dataset 'digits'"):
         validate_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")

@@ -94,7 +94,12 @@ def test_sweep_runs_use_the_reference_method_once_at_fraction_one(tiny_config):
     config = validate_config(tiny_config, SCHEMA)
     runs = sweep_runs(config)
     assert [(r.method, r.fraction) for r in runs if r.learner == "ce"] == [
-        ("forgetting", "0.5"), ("full", "1.0"), ("prune4rel", "0.5"), ("small_loss", "0.5"), ("uniform", "0.5")]
+        ("forgetting", "0.5"),
+        ("full", "1.0"),
+        ("prune4rel", "0.5"),
+        ("small_loss", "0.5"),
+        ("uniform", "0.5"),
+    ]
     assert len(runs) == 10  # the same for the second learner
 
 
@@ -128,4 +133,5 @@ def test_learner_presets_merge_into_the_default_and_validate(preset):
         entry = validated["learners"][name]
         build_learner(entry["learner"], TrainingSpec.learner_params(entry))
         TrainingSpec.from_entry(entry).build_scheduler(
-            TrainingSpec.from_entry(entry).build_optimizer([torch.nn.Parameter(torch.zeros(1))]))
+            TrainingSpec.from_entry(entry).build_optimizer([torch.nn.Parameter(torch.zeros(1))])
+        )

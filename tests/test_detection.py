@@ -17,17 +17,23 @@ def planted(n=400, classes=4, seed=0):
     probs[np.arange(n), clean] = 1 - 0.02 * (classes - 1)  # the model believes the clean label
     loss = -np.log(probs[np.arange(n), noisy])
     embedding = rng.normal(size=(n, 3)).astype(np.float32)
-    table = pa.table({
-        "sample_id": np.arange(n), "loss": loss.astype(np.float32),
-        "probs": pa.FixedSizeListArray.from_arrays(pa.array(probs.astype(np.float32).reshape(-1)), classes),
-        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(embedding.reshape(-1)), 3),
-    })
+    table = pa.table(
+        {
+            "sample_id": np.arange(n),
+            "loss": loss.astype(np.float32),
+            "probs": pa.FixedSizeListArray.from_arrays(pa.array(probs.astype(np.float32).reshape(-1)), classes),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(embedding.reshape(-1)), 3),
+        }
+    )
     epochs = 3
-    dynamics = pa.table({
-        "sample_id": np.repeat(np.arange(n), epochs), "epoch": np.tile(np.arange(1, epochs + 1), n).astype(np.int32),
-        # mislabelled samples flip between right and wrong; clean ones are learnt at once
-        "correct": np.where(np.repeat(noisy_mask, epochs), np.tile([True, False, True], n), True),
-    })
+    dynamics = pa.table(
+        {
+            "sample_id": np.repeat(np.arange(n), epochs),
+            "epoch": np.tile(np.arange(1, epochs + 1), n).astype(np.int32),
+            # mislabelled samples flip between right and wrong; clean ones are learnt at once
+            "correct": np.where(np.repeat(noisy_mask, epochs), np.tile([True, False, True], n), True),
+        }
+    )
     return (Artifact(table, {}, None), Artifact(dynamics, {}, None), noisy, noisy_mask, classes)
 
 
@@ -43,7 +49,7 @@ def test_label_aware_scores_detect_planted_noise_and_label_blind_ones_do_not():
 
 
 def test_detection_is_missing_without_noise():
-    features, dynamics, noisy, _, classes = planted()
+    features, _dynamics, noisy, _, classes = planted()
     rows = detection_quality(noise_scores(features, None, noisy, classes), np.zeros(len(noisy), bool))
     assert all(np.isnan(row["auroc"]) and np.isnan(row["average_precision"]) for row in rows)
     assert "forgetting" not in {row["score"] for row in rows}

@@ -54,8 +54,18 @@ def _meta_step(seed, flip_every=4):
     running = network[1].running_mean.clone()  # after the real forwards: the meta step must not move it
     with torch.no_grad():
         guessed = guess_labels(logits, strong_logits, temperature=0.5)
-    decision = ieg_meta_step(network, logits, F.one_hot(noisy, 4).float(), guessed, probe_x, probe_y,
-                             meta_lr=0.1, grad_eps_init=0.9, optimizer=optimiser, meta_momentum=0.9)
+    decision = ieg_meta_step(
+        network,
+        logits,
+        F.one_hot(noisy, 4).float(),
+        guessed,
+        probe_x,
+        probe_y,
+        meta_lr=0.1,
+        grad_eps_init=0.9,
+        optimizer=optimiser,
+        meta_momentum=0.9,
+    )
     return decision, flipped, guessed, clean, running, network, logits
 
 
@@ -86,7 +96,7 @@ def test_guessed_labels_are_the_sharpened_mean_of_the_two_normalised_views():
     weak = torch.tensor([[2.0, 0.0, -1.0], [0.5, 0.5, 0.0]])
     strong = torch.tensor([[1.0, 1.0, 0.0], [0.0, 3.0, 0.0]])
     p = (F.softmax(logit_norm(weak), 1) + F.softmax(logit_norm(strong), 1)) / 2
-    expected = p ** 2 / (p ** 2).sum(1, keepdim=True)
+    expected = p**2 / (p**2).sum(1, keepdim=True)
     assert torch.allclose(guess_labels(weak, strong, 0.5), expected)
     assert torch.allclose(logit_norm(weak).pow(2).mean(), torch.tensor(1.0), atol=1e-6)
     assert torch.allclose(guess_labels(weak, strong, 0.5).sum(1), torch.ones(2))
@@ -141,11 +151,27 @@ def test_training_records_effective_labels_that_fix_flips_and_evaluates_the_weig
     noisy[probe] = clean[probe]
     flip[probe] = False
     data = ArrayDataset("blobs", x, clean, x[:100], clean[:100], ("a", "b", "c", "d"))
-    entry = {"learner": "ieg", "epochs": 6, "batch_size": 40, "lr": 0.05, "probe_batch_size": 40,
-             "ce_factor": 1.0, "consistency_factor": 1.0, "ema_decay": 0.9}
-    result = train_on_samples(data=data, noisy_label=noisy, sample_ids=np.arange(40, 400),
-                              model_entry={"arch": "mlp", "hidden": [16]}, training_entry=entry, seed=0,
-                              device=torch.device("cpu"), inference_batch_size=100, probe_ids=probe)
+    entry = {
+        "learner": "ieg",
+        "epochs": 6,
+        "batch_size": 40,
+        "lr": 0.05,
+        "probe_batch_size": 40,
+        "ce_factor": 1.0,
+        "consistency_factor": 1.0,
+        "ema_decay": 0.9,
+    }
+    result = train_on_samples(
+        data=data,
+        noisy_label=noisy,
+        sample_ids=np.arange(40, 400),
+        model_entry={"arch": "mlp", "hidden": [16]},
+        training_entry=entry,
+        seed=0,
+        device=torch.device("cpu"),
+        inference_batch_size=100,
+        probe_ids=probe,
+    )
     learner, ctx = result.learner, result.ctx
     effective = learner.effective_label.numpy()
     assert (effective[40:] >= 0).all() and (effective[:40] == -1).all()  # probe samples are never trained on

@@ -34,8 +34,12 @@ def folder(tmp_path):
         for label, name in enumerate(("ant", "bee", "cat")):
             for i in range(count):
                 suffix = ".png" if i % 2 else ".JPEG"  # ImageNet's own extension, any case
-                _image(root / split / name / f"{name}_{i}{suffix}", COLOURS[label], size=(20 + i, 14),
-                       fmt="PNG" if suffix == ".png" else "JPEG")
+                _image(
+                    root / split / name / f"{name}_{i}{suffix}",
+                    COLOURS[label],
+                    size=(20 + i, 14),
+                    fmt="PNG" if suffix == ".png" else "JPEG",
+                )
     return root
 
 
@@ -77,7 +81,9 @@ def test_decoded_images_are_cached_and_a_changed_file_is_decoded_again(folder, t
     cache = tmp_path / "cache"
     calls = []
     real_decode = image_data.decode_images
-    monkeypatch.setattr(image_data, "decode_images", lambda paths, *a, **k: calls.append(len(paths)) or real_decode(paths, *a, **k))
+    monkeypatch.setattr(
+        image_data, "decode_images", lambda paths, *a, **k: calls.append(len(paths)) or real_decode(paths, *a, **k)
+    )
     first = image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=str(cache))
     assert calls == [12, 6] and len(list(cache.glob("*.npy"))) == 2
     again = image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=str(cache))
@@ -91,9 +97,21 @@ def test_decoded_images_are_cached_and_a_changed_file_is_decoded_again(folder, t
 def test_max_train_is_drawn_before_decoding(folder, monkeypatch):
     decoded = []
     real_decode = image_data.decode_images
-    monkeypatch.setattr(image_data, "decode_images", lambda paths, *a, **k: decoded.append(len(paths)) or real_decode(paths, *a, **k))
-    data = load_dataset("inet", {"loader": "image_folder", "root": str(folder), "image_size": 8, "workers": 0,
-                                 "cache_dir": None, "max_train": 6, "max_test": 3})
+    monkeypatch.setattr(
+        image_data, "decode_images", lambda paths, *a, **k: decoded.append(len(paths)) or real_decode(paths, *a, **k)
+    )
+    data = load_dataset(
+        "inet",
+        {
+            "loader": "image_folder",
+            "root": str(folder),
+            "image_size": 8,
+            "workers": 0,
+            "cache_dir": None,
+            "max_train": 6,
+            "max_test": 3,
+        },
+    )
     assert decoded == [6, 3]
     assert np.bincount(data.train_y).tolist() == [2, 2, 2]  # class-stratified
 
@@ -116,10 +134,20 @@ def clothing(tmp_path):
 
 
 def _clothing_entry(root, **extra):
-    return {"loader": "file_list", "root": str(root), "train_list": "noisy_label_kv.txt",
-            "train_keys": "noisy_train_key_list.txt", "test_list": "clean_label_kv.txt",
-            "test_keys": "clean_test_key_list.txt", "image_size": 8, "workers": 0, "cache_dir": None,
-            "class_names": ["shirt", "coat", "dress"], "model": "cnn", **extra}
+    return {
+        "loader": "file_list",
+        "root": str(root),
+        "train_list": "noisy_label_kv.txt",
+        "train_keys": "noisy_train_key_list.txt",
+        "test_list": "clean_label_kv.txt",
+        "test_keys": "clean_test_key_list.txt",
+        "image_size": 8,
+        "workers": 0,
+        "cache_dir": None,
+        "class_names": ["shirt", "coat", "dress"],
+        "model": "cnn",
+        **extra,
+    }
 
 
 def test_file_list_takes_the_key_lists_samples_with_the_label_files_labels(clothing):
@@ -144,9 +172,15 @@ def test_file_list_keeps_only_the_first_classes(tmp_path):
     _image(root / "val_images_256" / "v0.jpg", COLOURS[0], fmt="JPEG")
     _image(root / "val_images_256" / "v1.jpg", COLOURS[1], fmt="JPEG")
     (root / "info" / "val_filelist.txt").write_text("v0.jpg 0\nv1.jpg 1\nv2.jpg 2\n")  # v2 is of a dropped class
-    data = image_data.load_file_list(root=str(root), train_list="info/train_filelist_google.txt",
-                                     test_list="info/val_filelist.txt", test_images="val_images_256",
-                                     num_classes=2, image_size=8, workers=0)
+    data = image_data.load_file_list(
+        root=str(root),
+        train_list="info/train_filelist_google.txt",
+        test_list="info/val_filelist.txt",
+        test_images="val_images_256",
+        num_classes=2,
+        image_size=8,
+        workers=0,
+    )
     assert data.num_train == 6 and sorted(set(data.train_y.tolist())) == [0, 1] and data.test_y.tolist() == [0, 1]
 
 
@@ -193,8 +227,9 @@ def test_missing_image_folder_says_which_layout_it_expects(tmp_path):
 def test_intrinsic_noise_writes_unknown_clean_labels_and_metrics_are_missing(clothing, tmp_path):
     entry = _clothing_entry(clothing)
     output = tmp_path / "labels.parquet"
-    run_noise_stage(dataset="c1m", dataset_entry=entry, noise="given", noise_entry={"kind": "none"}, seed=0,
-                    output=str(output))
+    run_noise_stage(
+        dataset="c1m", dataset_entry=entry, noise="given", noise_entry={"kind": "none"}, seed=0, output=str(output)
+    )
     table = pq.read_table(output)
     assert table.column("clean_label").null_count == 9 and table.column("is_noisy").null_count == 9
     metadata = json.loads(table.schema.metadata[b"noisyprune"])
@@ -209,13 +244,20 @@ def test_intrinsic_noise_writes_unknown_clean_labels_and_metrics_are_missing(clo
 
 def test_synthetic_noise_on_intrinsically_noisy_data_is_refused(clothing, tmp_path):
     with pytest.raises(ConfigError, match=r"noise.sym20.kind.*no clean training labels"):
-        run_noise_stage(dataset="c1m", dataset_entry=_clothing_entry(clothing), noise="sym20",
-                        noise_entry={"kind": "symmetric", "rate": 0.2}, seed=0, output=str(tmp_path / "l.parquet"))
+        run_noise_stage(
+            dataset="c1m",
+            dataset_entry=_clothing_entry(clothing),
+            noise="sym20",
+            noise_entry={"kind": "symmetric", "rate": 0.2},
+            seed=0,
+            output=str(tmp_path / "l.parquet"),
+        )
 
 
 def test_config_refuses_synthetic_noise_on_a_dataset_without_clean_labels(tiny_config, clothing, tmp_path):
     tiny_config["datasets"]["c1m"] = {k: v for k, v in _clothing_entry(clothing).items() if k != "model"} | {
-        "model": "mlp"}
+        "model": "mlp"
+    }
     tiny_config["sweep"]["datasets"] = ["c1m"]
     schema = Path(__file__).resolve().parents[1] / "workflow" / "schemas" / "config.schema.yaml"
     with pytest.raises(ConfigError, match=r"config key 'noise.sym40.kind': dataset 'c1m' has no clean"):
@@ -237,8 +279,17 @@ def test_intrinsic_noise_runs_end_to_end_with_missing_not_zero_clean_label_metri
     (root / "train.txt").write_text("\n".join(train))
     (root / "test.txt").write_text("\n".join(test))
     config = tiny_config
-    config["datasets"] = {"c1m": {"loader": "file_list", "root": str(root), "train_list": "train.txt",
-                                  "test_list": "test.txt", "image_size": 8, "workers": 0, "model": "mlp"}}
+    config["datasets"] = {
+        "c1m": {
+            "loader": "file_list",
+            "root": str(root),
+            "train_list": "train.txt",
+            "test_list": "test.txt",
+            "image_size": 8,
+            "workers": 0,
+            "model": "mlp",
+        }
+    }
     config["noise"] = {"given": {"kind": "none"}}
     config["sweep"].update(datasets=["c1m"], noise=["given"], methods=["uniform", "small_loss"], learners=["ce"])
     workdir = tmp_path / "run"
@@ -263,19 +314,45 @@ def test_labels_contract_takes_clean_labels_as_all_known_or_all_unknown(tmp_path
     from noisyprune.artifacts import LABELS, read_table, write_table
 
     meta = {"dataset": "d", "noise": "n", "num_classes": 3, "noise_rate": None, "transition_matrix": None}
-    write_table({"sample_id": np.arange(3), "clean_label": pa.nulls(3, pa.int64()), "noisy_label": np.array([0, 1, 2]),
-                 "is_noisy": pa.nulls(3, pa.bool_()), "is_probe": np.zeros(3, dtype=bool)}, tmp_path / "unknown.parquet", LABELS, meta)
+    write_table(
+        {
+            "sample_id": np.arange(3),
+            "clean_label": pa.nulls(3, pa.int64()),
+            "noisy_label": np.array([0, 1, 2]),
+            "is_noisy": pa.nulls(3, pa.bool_()),
+            "is_probe": np.zeros(3, dtype=bool),
+        },
+        tmp_path / "unknown.parquet",
+        LABELS,
+        meta,
+    )
     assert read_table(tmp_path / "unknown.parquet", LABELS).table.column("clean_label").null_count == 3
     with pytest.raises(ArtifactError, match="column 'clean_label' has 1 null values"):
-        write_table({"sample_id": np.arange(3), "clean_label": pa.array([0, None, 2], pa.int64()),
-                     "noisy_label": np.array([0, 1, 2]), "is_noisy": np.zeros(3, dtype=bool),
-                     "is_probe": np.zeros(3, dtype=bool)},
-                    tmp_path / "partial.parquet", LABELS, meta)
+        write_table(
+            {
+                "sample_id": np.arange(3),
+                "clean_label": pa.array([0, None, 2], pa.int64()),
+                "noisy_label": np.array([0, 1, 2]),
+                "is_noisy": np.zeros(3, dtype=bool),
+                "is_probe": np.zeros(3, dtype=bool),
+            },
+            tmp_path / "partial.parquet",
+            LABELS,
+            meta,
+        )
     with pytest.raises(ArtifactError, match="column 'noisy_label' has 3 null values"):  # never unknowable
-        write_table({"sample_id": np.arange(3), "clean_label": np.array([0, 1, 2]),
-                     "noisy_label": pa.nulls(3, pa.int64()), "is_noisy": np.zeros(3, dtype=bool),
-                     "is_probe": np.zeros(3, dtype=bool)},
-                    tmp_path / "nonoisy.parquet", LABELS, meta)
+        write_table(
+            {
+                "sample_id": np.arange(3),
+                "clean_label": np.array([0, 1, 2]),
+                "noisy_label": pa.nulls(3, pa.int64()),
+                "is_noisy": np.zeros(3, dtype=bool),
+                "is_probe": np.zeros(3, dtype=bool),
+            },
+            tmp_path / "nonoisy.parquet",
+            LABELS,
+            meta,
+        )
 
 
 # --- pretrained weights from a local file ----------------------------------------------------------

@@ -86,8 +86,9 @@ def test_binary_scores_predict_leave_one_out_change(tiny_binary):
     coef = fit_binary(x, y, C)
     scores = binary_influence_scores(x, y, xv, yv, coef, C).scores
     base = binary_val_loss(coef, xv, yv)
-    loo = np.array([binary_val_loss(fit_binary(np.delete(x, i, 0), np.delete(y, i), C), xv, yv) - base
-                    for i in range(n)])
+    loo = np.array(
+        [binary_val_loss(fit_binary(np.delete(x, i, 0), np.delete(y, i), C), xv, yv) - base for i in range(n)]
+    )
     assert np.corrcoef(loo, -scores / n)[0, 1] > 0.97
     big = np.abs(scores) > 0.2 * np.abs(scores).max()
     assert np.all(np.sign(loo[big]) == np.sign(-scores[big]))
@@ -206,8 +207,12 @@ def test_multinomial_cg_solution_matches_dense_solve(fit_intercept):
     ridge = np.kron(np.eye(K), np.diag([1.0] * d + [0.0] * (q - d))) / (C * n)
     H += ridge
     # reorder from class-major (k, [x, 1]) blocks to the module's layout [vec W, b]
-    order = np.concatenate([np.add.outer(np.arange(K) * q, np.arange(d)).ravel(),
-                            np.arange(K) * q + d if fit_intercept else np.array([], int)]).astype(int)
+    order = np.concatenate(
+        [
+            np.add.outer(np.arange(K) * q, np.arange(d)).ravel(),
+            np.arange(K) * q + d if fit_intercept else np.array([], int),
+        ]
+    ).astype(int)
     H = H[np.ix_(order, order)]
     # with an unpenalised intercept H is singular (b + c·1 changes nothing); the pseudo-inverse gives
     # the solution orthogonal to that flat direction, which is the one the module returns
@@ -283,7 +288,7 @@ def test_multinomial_scores_scale_to_512_dims_and_100_classes_without_forming_th
         return np.concatenate([(r.T @ x + W_ / (C * n)).ravel(), r.sum(0)])
 
     s = result.inverse_hvp
-    S, sb = s[:K * d].reshape(K, d), s[K * d:]
+    S, sb = s[: K * d].reshape(K, d), s[K * d :]
     eps = 1e-3 / np.abs(s).max()
     hs = (grad_J(W + eps * S, b + eps * sb) - grad_J(W - eps * S, b - eps * sb)) / (2 * eps)
     assert abs(sb.sum()) < 1e-8 * np.abs(s).max()  # orthogonal to the intercept's flat direction
@@ -302,21 +307,24 @@ def good():
     return x, y, xv, yv
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda a: {**a, "x_train": a["x_train"][:, 0]}, "x_train must be 2-D"),
-    (lambda a: {**a, "x_train": a["x_train"][:0]}, "at least one sample"),
-    (lambda a: {**a, "y_train": a["y_train"][:-1]}, "y_train has 19 labels but the features have 20"),
-    (lambda a: {**a, "y_train": a["y_train"][:, None]}, "y_train must be 1-D"),
-    (lambda a: {**a, "y_train": np.where(np.arange(20) == 3, 2, a["y_train"])}, r"y_train must lie in \[0, 1\]"),
-    (lambda a: {**a, "y_train": a["y_train"] * 0.5}, "integer class labels"),
-    (lambda a: {**a, "y_val": -a["y_val"] - 1}, r"y_val must lie in \[0, 1\]"),
-    (lambda a: {**a, "x_val": a["x_val"][:, :2]}, "x_val has 2 features but the training data has 3"),
-    (lambda a: {**a, "x_train": np.where(np.arange(3) == 1, np.nan, a["x_train"])}, "NaN or infinite"),
-    (lambda a: {**a, "y_train": np.ones(20, int)}, "single class"),
-    (lambda a: {**a, "alpha": float("nan")}, "alpha must be a finite real number"),
-    (lambda a: {**a, "alpha": "0.1"}, "alpha must be a finite real number"),
-    (lambda a: {**a, "C": 0.0}, "C must be a finite positive number"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda a: {**a, "x_train": a["x_train"][:, 0]}, "x_train must be 2-D"),
+        (lambda a: {**a, "x_train": a["x_train"][:0]}, "at least one sample"),
+        (lambda a: {**a, "y_train": a["y_train"][:-1]}, "y_train has 19 labels but the features have 20"),
+        (lambda a: {**a, "y_train": a["y_train"][:, None]}, "y_train must be 1-D"),
+        (lambda a: {**a, "y_train": np.where(np.arange(20) == 3, 2, a["y_train"])}, r"y_train must lie in \[0, 1\]"),
+        (lambda a: {**a, "y_train": a["y_train"] * 0.5}, "integer class labels"),
+        (lambda a: {**a, "y_val": -a["y_val"] - 1}, r"y_val must lie in \[0, 1\]"),
+        (lambda a: {**a, "x_val": a["x_val"][:, :2]}, "x_val has 2 features but the training data has 3"),
+        (lambda a: {**a, "x_train": np.where(np.arange(3) == 1, np.nan, a["x_train"])}, "NaN or infinite"),
+        (lambda a: {**a, "y_train": np.ones(20, int)}, "single class"),
+        (lambda a: {**a, "alpha": float("nan")}, "alpha must be a finite real number"),
+        (lambda a: {**a, "alpha": "0.1"}, "alpha must be a finite real number"),
+        (lambda a: {**a, "C": 0.0}, "C must be a finite positive number"),
+    ],
+)
 def test_binary_bad_input_raises_value_error(good, change, message):
     x, y, xv, yv = good
     args = change({"x_train": x, "y_train": y, "x_val": xv, "y_val": yv, "alpha": 0.0, "C": 0.1})
@@ -330,18 +338,22 @@ def test_binary_scores_reject_a_coef_of_the_wrong_size(good):
         binary_influence_scores(x, y, xv, yv, np.zeros(4))
 
 
-@pytest.mark.parametrize("change, message", [
-    (lambda a: {**a, "labels": np.where(np.arange(20) == 0, 3, a["labels"])}, r"labels must lie in \[0, 2\]"),
-    (lambda a: {**a, "val_labels": np.full(10, -1)}, r"val_labels must lie in \[0, 2\]"),
-    (lambda a: {**a, "val_embeddings": a["val_embeddings"][:, :2]}, "val_embeddings has 2 features"),
-    (lambda a: {**a, "labels": a["labels"][:5]}, "labels has 5 labels but the features have 20"),
-    (lambda a: {**a, "embeddings": a["embeddings"][None]}, "embeddings must be 2-D"),
-    (lambda a: {**a, "num_classes": 1}, "num_classes must be an integer ≥ 2"),
-    (lambda a: {**a, "embeddings": sp.csr_matrix(a["embeddings"])}, "must be a dense array"),
-])
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (lambda a: {**a, "labels": np.where(np.arange(20) == 0, 3, a["labels"])}, r"labels must lie in \[0, 2\]"),
+        (lambda a: {**a, "val_labels": np.full(10, -1)}, r"val_labels must lie in \[0, 2\]"),
+        (lambda a: {**a, "val_embeddings": a["val_embeddings"][:, :2]}, "val_embeddings has 2 features"),
+        (lambda a: {**a, "labels": a["labels"][:5]}, "labels has 5 labels but the features have 20"),
+        (lambda a: {**a, "embeddings": a["embeddings"][None]}, "embeddings must be 2-D"),
+        (lambda a: {**a, "num_classes": 1}, "num_classes must be an integer ≥ 2"),
+        (lambda a: {**a, "embeddings": sp.csr_matrix(a["embeddings"])}, "must be a dense array"),
+    ],
+)
 def test_multinomial_bad_input_raises_value_error(good, change, message):
     x, y, xv, yv = good
-    args = change({"embeddings": x, "labels": y % 3, "val_embeddings": xv, "val_labels": yv,
-                   "alpha": 0.0, "num_classes": 3})
+    args = change(
+        {"embeddings": x, "labels": y % 3, "val_embeddings": xv, "val_labels": yv, "alpha": 0.0, "num_classes": 3}
+    )
     with pytest.raises(ValueError, match=message):
         multinomial_influence_relabel(**args)

@@ -47,19 +47,35 @@ def server(tmp_path, monkeypatch):
 
 def _job(address, target, kwargs, cwd, log=None, threads=1, **popen):
     """A job process that hands ``target(**kwargs)`` to the server, as a workflow script does."""
-    code = (f"from noisyprune.jobserver import run_stage; "
-            f"run_stage({target!r}, {kwargs!r}, {log!r}, threads={threads!r})")
-    env = {**os.environ, jobserver.ENV: address,
-           "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])}
-    return subprocess.Popen([sys.executable, "-c", code], cwd=cwd, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, **popen)
+    code = (
+        f"from noisyprune.jobserver import run_stage; run_stage({target!r}, {kwargs!r}, {log!r}, threads={threads!r})"
+    )
+    env = {
+        **os.environ,
+        jobserver.ENV: address,
+        "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **popen,
+    )
 
 
 def test_a_job_runs_in_a_forked_child_with_its_own_output_directory_and_log(server, tmp_path):
     process, address = server
     out = tmp_path / "out.txt"
-    job = _job(address, "jobserver_targets:write", {"path": str(out), "text": "hello"}, cwd=tmp_path,
-               log=str(tmp_path / "logs" / "job.log"))
+    job = _job(
+        address,
+        "jobserver_targets:write",
+        {"path": str(out), "text": "hello"},
+        cwd=tmp_path,
+        log=str(tmp_path / "logs" / "job.log"),
+    )
     stdout, stderr = job.communicate(timeout=120)
     assert job.returncode == 0, stderr
     assert "out:hello" in stdout and "err:hello" in stderr  # the job's own stdout and stderr
@@ -71,8 +87,13 @@ def test_a_job_runs_in_a_forked_child_with_its_own_output_directory_and_log(serv
 
 def test_a_failing_job_reports_its_traceback_and_fails(server, tmp_path):
     _, address = server
-    job = _job(address, "jobserver_targets:fail", {"message": "dataset 'x': column 'label' missing"}, cwd=tmp_path,
-               log=str(tmp_path / "job.log"))
+    job = _job(
+        address,
+        "jobserver_targets:fail",
+        {"message": "dataset 'x': column 'label' missing"},
+        cwd=tmp_path,
+        log=str(tmp_path / "job.log"),
+    )
     _, stderr = job.communicate(timeout=120)
     assert job.returncode == 1
     assert "ValueError: dataset 'x': column 'label' missing" in stderr
@@ -103,11 +124,16 @@ def test_the_server_and_its_children_end_when_snakemake_is_gone(tmp_path):
     hooks, yet the server kills the running jobs and exits."""
     pid_file = tmp_path / "pid"
     owner = subprocess.Popen(
-        [sys.executable, "-c",
-         "import os, sys, time; from noisyprune import jobserver; "
-         f"p, a = jobserver.start({str(tmp_path / 'sock')!r}); print(p.pid, a, flush=True); time.sleep(600)"],
-        stdout=subprocess.PIPE, text=True,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])})
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, time; from noisyprune import jobserver; "
+            f"p, a = jobserver.start({str(tmp_path / 'sock')!r}); print(p.pid, a, flush=True); time.sleep(600)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")])},
+    )
     server_pid, address = owner.stdout.readline().split()
     job = _job(address, "jobserver_targets:sleep_forever", {"pid_file": str(pid_file)}, cwd=tmp_path)
     assert _wait_for(pid_file.exists)
@@ -134,8 +160,10 @@ def test_a_job_uses_the_threads_it_was_given_in_torch_and_in_every_blas_pool(ser
 
 def test_without_a_server_the_job_also_uses_its_threads(tmp_path, monkeypatch):
     monkeypatch.delenv(jobserver.ENV, raising=False)
-    code = ("import sys; sys.path.insert(0, sys.argv[1]); from noisyprune.jobserver import run_stage; "
-            "run_stage('jobserver_targets:record_threads', {'path': sys.argv[2]}, None, threads=1)")
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from noisyprune.jobserver import run_stage; "
+        "run_stage('jobserver_targets:record_threads', {'path': sys.argv[2]}, None, threads=1)"
+    )
     subprocess.run([sys.executable, "-c", code, str(TESTS), str(tmp_path / "t.json")], check=True, timeout=120)
     assert json.loads((tmp_path / "t.json").read_text()) == {"torch": 1, "pools": [1]}
 
@@ -161,13 +189,17 @@ def test_jobs_compute_the_same_with_and_without_the_server(finished_run, tmp_pat
     config["job_server"] = False
     target = "results/digits/sym40/seed0/train/ce/prune4rel/f0.5/elr/metrics.json"
     run_snakemake(tmp_path, config, "--cores", "2", target)
-    for artifact in ("results/digits/sym40/seed0/labels.parquet",
-                     "results/digits/sym40/seed0/select/ce/prune4rel/f0.5/subset.parquet",
-                     "results/digits/sym40/seed0/train/ce/prune4rel/f0.5/elr/relabels.parquet"):
+    for artifact in (
+        "results/digits/sym40/seed0/labels.parquet",
+        "results/digits/sym40/seed0/select/ce/prune4rel/f0.5/subset.parquet",
+        "results/digits/sym40/seed0/train/ce/prune4rel/f0.5/elr/relabels.parquet",
+    ):
         assert (tmp_path / artifact).read_bytes() == (workdir / artifact).read_bytes(), artifact
     ours, theirs = (json.loads((root / target).read_text())["metrics"] for root in (tmp_path, workdir))
     assert ours == theirs
-    history = [pd.read_parquet(root / target.replace("metrics.json", "history.parquet")) for root in (tmp_path, workdir)]
+    history = [
+        pd.read_parquet(root / target.replace("metrics.json", "history.parquet")) for root in (tmp_path, workdir)
+    ]
     pd.testing.assert_frame_equal(*(frame.drop(columns=["epoch_seconds"]) for frame in history))
     assert not list((workdir / ".snakemake" / "noisyprune").glob("*.sock"))  # stopped with the run
 

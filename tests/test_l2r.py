@@ -49,7 +49,7 @@ def test_weights_are_non_negative_sum_to_one_and_skip_flipped_samples():
 
 
 def test_all_harmful_batch_gets_zero_weights_not_nan():
-    x, noisy, flipped, probe_x, probe_y = _toy(flip_every=1)  # every label wrong
+    x, noisy, _flipped, probe_x, probe_y = _toy(flip_every=1)  # every label wrong
     model = _trained_model(x, 1 - noisy)
     weights, _ = l2r_weights(model, x, noisy, probe_x, probe_y, meta_lr=0.1)
     assert torch.isfinite(weights).all() and float(weights.sum()) in (0.0, pytest.approx(1.0))
@@ -64,9 +64,16 @@ def test_l2r_without_a_probe_set_is_refused_with_the_key_to_set():
     y = np.arange(40) % 2
     data = ArrayDataset("d", x, y, x[:10], y[:10], ("a", "b"))
     with pytest.raises(TrainingError, match="needs a clean probe set: set probe_per_class"):
-        train_on_samples(data=data, noisy_label=y, sample_ids=np.arange(40), model_entry={"arch": "mlp", "hidden": [4]},
-                         training_entry={"learner": "l2r", "epochs": 1, "batch_size": 8, "lr": 0.1}, seed=0,
-                         device=torch.device("cpu"), inference_batch_size=16)
+        train_on_samples(
+            data=data,
+            noisy_label=y,
+            sample_ids=np.arange(40),
+            model_entry={"arch": "mlp", "hidden": [4]},
+            training_entry={"learner": "l2r", "epochs": 1, "batch_size": 8, "lr": 0.1},
+            seed=0,
+            device=torch.device("cpu"),
+            inference_batch_size=16,
+        )
 
 
 def test_noise_stage_holds_out_a_clean_class_balanced_probe_set(tmp_path):
@@ -75,8 +82,14 @@ def test_noise_stage_holds_out_a_clean_class_balanced_probe_set(tmp_path):
 
     output = tmp_path / "labels.parquet"
     entry = {"kind": "symmetric", "rate": 0.4, "probe_per_class": 5}
-    run_noise_stage(dataset="digits", dataset_entry={"loader": "digits", "model": "mlp"}, noise="sym40",
-                    noise_entry=entry, seed=0, output=str(output))
+    run_noise_stage(
+        dataset="digits",
+        dataset_entry={"loader": "digits", "model": "mlp"},
+        noise="sym40",
+        noise_entry=entry,
+        seed=0,
+        output=str(output),
+    )
     labels = load_labels(str(output))
     assert len(labels.probe_ids) == 50
     assert np.bincount(labels.clean[labels.is_probe], minlength=10).tolist() == [5] * 10
@@ -86,8 +99,14 @@ def test_noise_stage_holds_out_a_clean_class_balanced_probe_set(tmp_path):
     assert labels.metadata["noise_rate"] == pytest.approx(labels.is_noisy[~labels.is_probe].mean())
     assert labels.metadata["num_probe"] == 50
     again = tmp_path / "again.parquet"
-    run_noise_stage(dataset="digits", dataset_entry={"loader": "digits", "model": "mlp"}, noise="sym40",
-                    noise_entry=entry, seed=0, output=str(again))
+    run_noise_stage(
+        dataset="digits",
+        dataset_entry={"loader": "digits", "model": "mlp"},
+        noise="sym40",
+        noise_entry=entry,
+        seed=0,
+        output=str(again),
+    )
     assert again.read_bytes() == output.read_bytes()
 
 
@@ -125,7 +144,9 @@ def test_probe_set_is_held_out_of_warmup_selection_and_budgets_and_feeds_l2r_and
 def test_warmup_feature_learners_list_matches_the_learner_classes():
     from noisyprune.training.learners.registry import LEARNERS, WARMUP_FEATURE_LEARNERS
 
-    assert WARMUP_FEATURE_LEARNERS == {n for n in LEARNERS.names() if getattr(LEARNERS.get(n), "needs_warmup_features", False)}
+    assert {
+        n for n in LEARNERS.names() if getattr(LEARNERS.get(n), "needs_warmup_features", False)
+    } == WARMUP_FEATURE_LEARNERS
 
 
 def test_rdia_relabels_planted_flips_from_embeddings_and_reads_them_out():

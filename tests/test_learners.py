@@ -29,7 +29,7 @@ def blob_images(n=240, seed=0, flip=0.0):
     clean = np.arange(n) % CLASSES
     x = rng.normal(scale=0.3, size=(n, 1, 4, 4)).astype(np.float32)
     for c in range(CLASSES):
-        x[clean == c, 0, (c // 2) * 2:(c // 2) * 2 + 2, (c % 2) * 2:(c % 2) * 2 + 2] += 3.0
+        x[clean == c, 0, (c // 2) * 2 : (c // 2) * 2 + 2, (c % 2) * 2 : (c % 2) * 2 + 2] += 3.0
     noisy = clean.copy()
     flipped = rng.permutation(n)[: round(flip * n)]
     noisy[flipped] = (clean[flipped] + 1) % CLASSES
@@ -46,9 +46,16 @@ def context(learner, n=240, subset=None, seed=0):
     spec = TrainingSpec(epochs=3, batch_size=32, lr=0.1)
     generator = torch.Generator().manual_seed(seed)
     ctx = TrainContext(
-        models=models, optimizers=[spec.build_optimizer(m.parameters()) for m in models],
-        device=torch.device("cpu"), num_samples=n, num_classes=CLASSES, learner_name="test",
-        generator=generator, train=train, batch_size=32, augment=no_augmentation(generator),
+        models=models,
+        optimizers=[spec.build_optimizer(m.parameters()) for m in models],
+        device=torch.device("cpu"),
+        num_samples=n,
+        num_classes=CLASSES,
+        learner_name="test",
+        generator=generator,
+        train=train,
+        batch_size=32,
+        augment=no_augmentation(generator),
     )
     learner.setup(ctx)
     return ctx
@@ -189,10 +196,24 @@ def test_dividemix_co_divide_labels_mostly_clean_samples_after_warmup():
 
     run.build_learner = build
     try:
-        train_on_samples(data=data, noisy_label=noisy, sample_ids=np.arange(300), model_entry=MLP,
-                         training_entry={"learner": "dividemix", "epochs": 4, "warmup_epochs": 2, "batch_size": 32,
-                                         "lr": 0.1, "rampup_epochs": 1},
-                         seed=0, device=torch.device("cpu"), inference_batch_size=128, callbacks=[Capture()])
+        train_on_samples(
+            data=data,
+            noisy_label=noisy,
+            sample_ids=np.arange(300),
+            model_entry=MLP,
+            training_entry={
+                "learner": "dividemix",
+                "epochs": 4,
+                "warmup_epochs": 2,
+                "batch_size": 32,
+                "lr": 0.1,
+                "rampup_epochs": 1,
+            },
+            seed=0,
+            device=torch.device("cpu"),
+            inference_batch_size=128,
+            callbacks=[Capture()],
+        )
     finally:
         run.build_learner = original
     probability = holder["probs"][-1]
@@ -284,7 +305,7 @@ def test_dividemix_mixmatch_step_recomputes_as_the_original(monkeypatch):
     w = torch.as_tensor(prob[batch.sample_id.numpy()], dtype=torch.float32)[:, None]
 
     def sharp(p):
-        return p ** 2 / (p ** 2).sum(1, keepdim=True)  # T = 0.5
+        return p**2 / (p**2).sum(1, keepdim=True)  # T = 0.5
 
     with torch.no_grad():
         p_x = (F.softmax(net(x1), 1) + F.softmax(net(x2), 1)) / 2
@@ -333,7 +354,7 @@ def test_dividemix_unlabelled_batches_cycle_under_the_labelled_epoch():
     assert torch.equal(torch.cat(seen).sort().values, torch.arange(200))  # network 1's labelled side
     assert len(drawn) == len(seen) == 7 and [len(ids) for ids in drawn[:3]] == [32, 8, 32]
     for start in (0, 2, 4):  # each pass over the 40 unlabelled samples holds each of them once
-        assert torch.equal(torch.cat(drawn[start:start + 2]).sort().values, torch.arange(200, 240))
+        assert torch.equal(torch.cat(drawn[start : start + 2]).sort().values, torch.arange(200, 240))
     assert not torch.equal(torch.cat(drawn[0:2]), torch.cat(drawn[2:4]))  # reshuffled per pass
     ctx.active = 1
     labelled_1 = torch.cat([batch.sample_id for batch in phases[1].batches]).sort().values
@@ -350,10 +371,18 @@ def test_every_learner_trains_on_a_subset_and_relabels_every_sample(name):
     if name == "dividemix":
         entry["warmup_epochs"] = 1
     probe = np.arange(1, 31, 2)  # 5 clean probe samples per class for the meta-learners (L2R); others ignore them
-    result = train_on_samples(data=data, noisy_label=np.where(np.isin(np.arange(240), probe), clean, noisy),
-                              sample_ids=kept, model_entry=MLP, training_entry=entry, seed=0,
-                              device=torch.device("cpu"), inference_batch_size=64, probe_ids=probe,
-                              warmup_embeddings=x.reshape(240, -1))  # RDIA's head reads embeddings
+    result = train_on_samples(
+        data=data,
+        noisy_label=np.where(np.isin(np.arange(240), probe), clean, noisy),
+        sample_ids=kept,
+        model_entry=MLP,
+        training_entry=entry,
+        seed=0,
+        device=torch.device("cpu"),
+        inference_batch_size=64,
+        probe_ids=probe,
+        warmup_embeddings=x.reshape(240, -1),
+    )  # RDIA's head reads embeddings
     assert len(result.ctx.models) == result.learner.num_networks
     ids = torch.arange(240)
     logits = result.learner.predict_logits(result.ctx, torch.as_tensor(x), 64)
@@ -389,8 +418,8 @@ def test_weak_shift_translates_each_image_and_fills_with_black():
         for dy in range(-2, 3):
             for dx in range(-2, 3):
                 expected = torch.full_like(image, black)
-                src = image[:, max(0, dy):6 + min(0, dy), max(0, dx):6 + min(0, dx)]
-                expected[:, max(0, -dy):6 + min(0, -dy), max(0, -dx):6 + min(0, -dx)] = src
+                src = image[:, max(0, dy) : 6 + min(0, dy), max(0, dx) : 6 + min(0, dx)]
+                expected[:, max(0, -dy) : 6 + min(0, -dy), max(0, -dx) : 6 + min(0, -dx)] = src
                 matches.append(torch.equal(shifted, expected))
         assert sum(matches) == 1
 
@@ -442,31 +471,77 @@ def test_a_two_network_warmup_and_a_stateful_retrain_through_the_stages(tmp_path
     digits = {"loader": "digits", "model": "mlp"}
     mlp = {"name": "mlp", "arch": "mlp", "hidden": [16]}
     labels = str(tmp_path / "labels.parquet")
-    run_noise_stage(dataset="digits", dataset_entry=digits, noise="sym40",
-                    noise_entry={"kind": "symmetric", "rate": 0.4}, seed=0, output=labels)
+    run_noise_stage(
+        dataset="digits",
+        dataset_entry=digits,
+        noise="sym40",
+        noise_entry={"kind": "symmetric", "rate": 0.4},
+        seed=0,
+        output=labels,
+    )
     warmup = {"learner": "dividemix", "epochs": 2, "warmup_epochs": 1, "batch_size": 64, "lr": 0.05}
     outputs = {key: str(tmp_path / f"{key}.out") for key in ("model", "dynamics", "history", "snapshots")}
-    run_warmup_stage(dataset="digits", dataset_entry=digits, noise="sym40", seed=0, warmup="dm",
-                     warmup_entry=warmup, model_entry=mlp, labels_path=labels, device="cpu", threads=1,
-                     inference_batch_size=512, code_hash="test", model_output=outputs["model"],
-                     dynamics_output=outputs["dynamics"], history_output=outputs["history"],
-                     snapshots_output=outputs["snapshots"])
+    run_warmup_stage(
+        dataset="digits",
+        dataset_entry=digits,
+        noise="sym40",
+        seed=0,
+        warmup="dm",
+        warmup_entry=warmup,
+        model_entry=mlp,
+        labels_path=labels,
+        device="cpu",
+        threads=1,
+        inference_batch_size=512,
+        code_hash="test",
+        model_output=outputs["model"],
+        dynamics_output=outputs["dynamics"],
+        history_output=outputs["history"],
+        snapshots_output=outputs["snapshots"],
+    )
     dynamics = read_table(outputs["dynamics"], DYNAMICS)
     epochs = dynamics.numpy("epoch")
     assert (epochs == 1).sum() == 1257  # the CE warm-up epoch sees every sample
     assert 0 < (epochs == 2).sum() < 1257  # after co-divide: network 1's labelled samples only
-    run_select_stage(dataset="digits", noise="sym40", seed=0, warmup="dm", method="uniform",
-                     method_entry={"pruner": "uniform"}, fraction="0.5", labels_path=labels, features_path=None,
-                     dynamics_path=None, code_hash="test", output=str(tmp_path / "subset.parquet"),
-                     timing_output=str(tmp_path / "timing.json"))
-    run = {"dataset": "digits", "noise": "sym40", "seed": 0, "warmup": "dm", "method": "uniform",
-           "fraction": "0.5", "learner": "sop"}
-    run_retrain_stage(run=run, dataset_entry=digits, model_entry=mlp,
-                      learner_entry={"learner": "sop", "epochs": 2, "batch_size": 64, "lr": 0.05, "lr_u": 10,
-                                     "lr_v": 100},
-                      labels_path=labels, subset_path=str(tmp_path / "subset.parquet"), device="cpu", threads=1,
-                      inference_batch_size=512, code_hash="test", metrics_output=str(tmp_path / "metrics.json"),
-                      history_output=str(tmp_path / "h.parquet"), relabels_output=str(tmp_path / "r.parquet"))
+    run_select_stage(
+        dataset="digits",
+        noise="sym40",
+        seed=0,
+        warmup="dm",
+        method="uniform",
+        method_entry={"pruner": "uniform"},
+        fraction="0.5",
+        labels_path=labels,
+        features_path=None,
+        dynamics_path=None,
+        code_hash="test",
+        output=str(tmp_path / "subset.parquet"),
+        timing_output=str(tmp_path / "timing.json"),
+    )
+    run = {
+        "dataset": "digits",
+        "noise": "sym40",
+        "seed": 0,
+        "warmup": "dm",
+        "method": "uniform",
+        "fraction": "0.5",
+        "learner": "sop",
+    }
+    run_retrain_stage(
+        run=run,
+        dataset_entry=digits,
+        model_entry=mlp,
+        learner_entry={"learner": "sop", "epochs": 2, "batch_size": 64, "lr": 0.05, "lr_u": 10, "lr_v": 100},
+        labels_path=labels,
+        subset_path=str(tmp_path / "subset.parquet"),
+        device="cpu",
+        threads=1,
+        inference_batch_size=512,
+        code_hash="test",
+        metrics_output=str(tmp_path / "metrics.json"),
+        history_output=str(tmp_path / "h.parquet"),
+        relabels_output=str(tmp_path / "r.parquet"),
+    )
     relabels = read_table(tmp_path / "r.parquet", RELABELS)
     assert len(relabels.numpy("sample_id")) == 1257 and relabels.numpy("in_subset").sum() == 629
     metrics = read_json(tmp_path / "metrics.json")["metrics"]
@@ -478,11 +553,26 @@ def test_init_from_the_warmup_checkpoint_starts_every_network_there(tmp_path):
     data = ArrayDataset("blobs", x, clean, *blob_images(30, seed=1)[:2], ("a", "b", "c"))
     torch.manual_seed(7)
     start = build_model(MLP, (1, 4, 4), CLASSES).state_dict()
-    entry = {"learner": "elr_plus", "epochs": 1, "batch_size": 32, "lr": 1e-12, "momentum": 0.0,
-             "nesterov": False, "weight_decay": 0.0}
-    result = train_on_samples(data=data, noisy_label=noisy, sample_ids=np.arange(120), model_entry=MLP,
-                              training_entry=entry, seed=0, device=torch.device("cpu"), inference_batch_size=64,
-                              init_state=start)
+    entry = {
+        "learner": "elr_plus",
+        "epochs": 1,
+        "batch_size": 32,
+        "lr": 1e-12,
+        "momentum": 0.0,
+        "nesterov": False,
+        "weight_decay": 0.0,
+    }
+    result = train_on_samples(
+        data=data,
+        noisy_label=noisy,
+        sample_ids=np.arange(120),
+        model_entry=MLP,
+        training_entry=entry,
+        seed=0,
+        device=torch.device("cpu"),
+        inference_batch_size=64,
+        init_state=start,
+    )
     for network in result.ctx.models:
         for key, value in network.state_dict().items():
             if value.is_floating_point() and "running" not in key:
@@ -513,28 +603,57 @@ def test_a_subset_missing_a_class_is_reported_and_an_empty_subset_refused(tmp_pa
 
     digits = {"loader": "digits", "model": "mlp"}
     labels_path = str(tmp_path / "labels.parquet")
-    run_noise_stage(dataset="digits", dataset_entry=digits, noise="none", noise_entry={"kind": "none"}, seed=0,
-                    output=labels_path)
+    run_noise_stage(
+        dataset="digits", dataset_entry=digits, noise="none", noise_entry={"kind": "none"}, seed=0, output=labels_path
+    )
     noisy = read_table(labels_path, LABELS).numpy("noisy_label")
 
     def subset_of(ids, name):
         path = tmp_path / f"{name}.parquet"
-        write_table({"sample_id": ids, "rank": np.arange(len(ids)), "score": np.zeros(len(ids))}, path, SUBSET,
-                    metadata={"method": "uniform", "method_entry": {"pruner": "uniform"}, "select_seed": 0,
-                              "budget": len(ids), "fraction": 0.5, "num_candidates": len(noisy), "noise_rate": 0.0,
-                              "class_counts": {}})
+        write_table(
+            {"sample_id": ids, "rank": np.arange(len(ids)), "score": np.zeros(len(ids))},
+            path,
+            SUBSET,
+            metadata={
+                "method": "uniform",
+                "method_entry": {"pruner": "uniform"},
+                "select_seed": 0,
+                "budget": len(ids),
+                "fraction": 0.5,
+                "num_candidates": len(noisy),
+                "noise_rate": 0.0,
+                "class_counts": {},
+            },
+        )
         return str(path)
 
-    run = {"dataset": "digits", "noise": "none", "seed": 0, "warmup": "ce", "method": "uniform", "fraction": "0.5",
-           "learner": "ce"}
-    common = dict(run=run, dataset_entry=digits, model_entry={"name": "mlp", "arch": "mlp", "hidden": [8]},
-                  learner_entry={"learner": "ce", "epochs": 1, "batch_size": 64}, labels_path=labels_path,
-                  device="cpu", threads=1, inference_batch_size=512, code_hash="t",
-                  history_output=str(tmp_path / "h.parquet"), relabels_output=str(tmp_path / "r.parquet"))
+    run = {
+        "dataset": "digits",
+        "noise": "none",
+        "seed": 0,
+        "warmup": "ce",
+        "method": "uniform",
+        "fraction": "0.5",
+        "learner": "ce",
+    }
+    common = dict(
+        run=run,
+        dataset_entry=digits,
+        model_entry={"name": "mlp", "arch": "mlp", "hidden": [8]},
+        learner_entry={"learner": "ce", "epochs": 1, "batch_size": 64},
+        labels_path=labels_path,
+        device="cpu",
+        threads=1,
+        inference_batch_size=512,
+        code_hash="t",
+        history_output=str(tmp_path / "h.parquet"),
+        relabels_output=str(tmp_path / "r.parquet"),
+    )
     without_3_and_7 = np.flatnonzero(~np.isin(noisy, [3, 7]))
     run_retrain_stage(**common, subset_path=subset_of(without_3_and_7, "s"), metrics_output=str(tmp_path / "m.json"))
     assert json.loads((tmp_path / "m.json").read_text())["metrics"]["subset_missing_classes"] == "3,7"
     with pytest.raises(ArtifactError, match="subset is empty"):
-        run_retrain_stage(**common, subset_path=subset_of(np.zeros(0, np.int64), "e"),
-                          metrics_output=str(tmp_path / "e.json"))
+        run_retrain_stage(
+            **common, subset_path=subset_of(np.zeros(0, np.int64), "e"), metrics_output=str(tmp_path / "e.json")
+        )
     assert not (tmp_path / "e.json").exists()

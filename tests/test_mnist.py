@@ -46,14 +46,16 @@ def test_fashion_mnist_loader_reads_plain_and_torchvision_layouts(tmp_path):
 
 
 def test_missing_files_say_where_they_were_looked_for(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"train-images-idx3-ubyte not found \(looked for .*FashionMNIST/raw.*download: true"):
+    with pytest.raises(
+        FileNotFoundError, match=r"train-images-idx3-ubyte not found \(looked for .*FashionMNIST/raw.*download: true"
+    ):
         load_dataset("fm", {"loader": "fashion_mnist", "root": str(tmp_path)})
 
 
 def test_corrupt_and_mismatched_files_are_refused(tmp_path):
     write_dataset(tmp_path)
     (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(b"\x08\x03\x00\x00garbage"))
-    with pytest.raises(ValueError, match="t10k-images-idx3-ubyte.gz: not an IDX file"):
+    with pytest.raises(ValueError, match=r"t10k-images-idx3-ubyte.gz: not an IDX file"):
         load_dataset("fm", {"loader": "fashion_mnist", "root": str(tmp_path)})
     write_dataset(tmp_path)
     raw = gzip.decompress((tmp_path / "train-images-idx3-ubyte.gz").read_bytes())

@@ -49,8 +49,7 @@ def test_preact_resnet18_has_the_originals_shape():
     model = build_model({"arch": "preact_resnet18"}, (3, 32, 32), 10)
     assert sum(p.numel() for p in model.parameters()) == 11_171_146
     shapes = []
-    hooks = [stage.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[1:])))
-             for stage in model.stages]
+    hooks = [stage.register_forward_hook(lambda m, i, o: shapes.append(tuple(o.shape[1:]))) for stage in model.stages]
     embedding = model.eval().features(torch.randn(4, 3, 32, 32))
     for hook in hooks:
         hook.remove()

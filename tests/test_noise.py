@@ -52,7 +52,7 @@ def test_asymmetric_explicit_pairs_flip_only_sources_to_their_targets():
     result = corrupt({"kind": "asymmetric", "rate": 0.4, "pairs": pairs})
     mapping = dict(map(tuple, pairs))
     for source in range(NUM_CLASSES):
-        members = CLEAN == source
+        members = source == CLEAN
         flipped = result.noisy[members] != source
         if source in mapping:
             assert flipped.sum() == 200  # exactly 40% of 500

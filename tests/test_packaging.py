@@ -4,6 +4,7 @@ import re
 import tomllib
 
 from conftest import REPO, SCHEMA, load_yaml
+
 from noisyprune.data.registry import DATASETS
 from noisyprune.models.registry import MODELS
 from noisyprune.noise.registry import NOISE_MODELS
@@ -25,7 +26,18 @@ def test_ci_runs_exactly_the_readme_test_command():
 
 def test_readme_run_command_sets_up_and_runs_the_default():
     run_commands = [c for c in readme_commands() if "snakemake --cores" in c]
-    assert len(run_commands) == 1 and "pip install -e ." in run_commands[0]
+    assert len(run_commands) == 1 and "pip install -e . " in run_commands[0]
+    assert "[test]" not in run_commands[0]  # the run command must work without the test extras
+    assert run_commands[0].endswith("snakemake --report results/report.html")
+
+
+def test_ci_runs_exactly_the_readme_run_command_before_the_tests():
+    run_command = next(c for c in readme_commands() if "snakemake --cores" in c)
+    test_command = next(c for c in readme_commands() if "pytest" in c)
+    ci_lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
+    assert run_command in ci_lines
+    # run first: the suite opens the report it wrote (NOISYPRUNE_DEFAULT_REPORT)
+    assert ci_lines.index(run_command) < ci_lines.index(test_command)
 
 
 def _requirement_name(requirement):
@@ -33,8 +45,22 @@ def _requirement_name(requirement):
 
 
 def _normalised_spec(requirement):
-    spec = requirement[len(_requirement_name(requirement)):].replace(" ", "")
+    spec = requirement[len(_requirement_name(requirement)) :].replace(" ", "")
     return re.sub(r"^=(?!=)", "==", spec)  # conda's "=2.14.*" is pip's "==2.14.*"
+
+
+def test_the_rules_conda_environment_matches_the_runtime_dependencies():
+    """workflow/envs/noisyprune.yaml: pyproject's dependencies minus what runs the jobs (Snakemake,
+    its executor plugin) and what only the report needs (pygments, on the submit host)."""
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    outside_jobs = {"snakemake", "snakemake-executor-plugin-slurm", "pygments"}
+    pip = {_requirement_name(r): _normalised_spec(r) for r in project["dependencies"]}
+    pip = {name: spec for name, spec in pip.items() if name not in outside_jobs}
+    conda = {}
+    for item in load_yaml(REPO / "workflow" / "envs" / "noisyprune.yaml")["dependencies"]:
+        if _requirement_name(item) != "python":
+            conda[{"pytorch": "torch"}.get(_requirement_name(item), _requirement_name(item))] = _normalised_spec(item)
+    assert conda == pip
 
 
 def test_environment_yml_matches_pyproject():

@@ -3,12 +3,6 @@
 import numpy as np
 import pyarrow as pa
 import pytest
-
-from noisyprune.artifacts import Artifact
-from noisyprune.pruners import build_pruner
-from noisyprune.pruners.base import PrunerInputs
-from noisyprune.pruners.prune4rel import RoundRobin, coverage_objective, sample_confidence
-from noisyprune.pruners.tau_graph import ClusteredExactIndex, DenseRows, IVFRows, exact_graph_blocked, unit_rows
 from reference_prune4rel import (
     brute_force_neighborhood_greedy,
     clustered_embeddings,
@@ -16,20 +10,33 @@ from reference_prune4rel import (
     reference_prune4rel,
 )
 
+from noisyprune.artifacts import Artifact
+from noisyprune.pruners import build_pruner
+from noisyprune.pruners.base import PrunerInputs
+from noisyprune.pruners.prune4rel import RoundRobin, coverage_objective, sample_confidence
+from noisyprune.pruners.tau_graph import ClusteredExactIndex, DenseRows, IVFRows, exact_graph_blocked, unit_rows
+
 CLASSES = 5
 
 
 def make_inputs(embedding, confidence, labels, num_classes=CLASSES):
     """Pruner inputs whose features hold ``embedding`` and ``max_prob`` confidence ``confidence``."""
     n = len(confidence)
-    table = pa.table({
-        "sample_id": np.arange(n),
-        "confidence": np.asarray(confidence, dtype=np.float64),
-        "embedding": pa.FixedSizeListArray.from_arrays(
-            pa.array(np.asarray(embedding, dtype=np.float32).reshape(-1)), embedding.shape[1]),
-    })
-    return PrunerInputs(sample_id=np.arange(n), noisy_label=np.asarray(labels), num_classes=num_classes,
-                        features=Artifact(table=table, metadata={}, path=None))
+    table = pa.table(
+        {
+            "sample_id": np.arange(n),
+            "confidence": np.asarray(confidence, dtype=np.float64),
+            "embedding": pa.FixedSizeListArray.from_arrays(
+                pa.array(np.asarray(embedding, dtype=np.float32).reshape(-1)), embedding.shape[1]
+            ),
+        }
+    )
+    return PrunerInputs(
+        sample_id=np.arange(n),
+        noisy_label=np.asarray(labels),
+        num_classes=num_classes,
+        features=Artifact(table=table, metadata={}, path=None),
+    )
 
 
 def select(inputs, budget, **params):
@@ -63,8 +70,9 @@ def test_graph_engine_single_rows_path_matches_reference(problem):
     embedding, confidence, labels = problem
     budget = 40
     # a graph memory cap of ~0 forces rows on demand (the timing-based choice would vary with the machine's load)
-    selection = select(make_inputs(embedding, confidence, labels), budget, engine="graph", tau=0.95, balance="none",
-                       max_graph_gb=1e-12)
+    selection = select(
+        make_inputs(embedding, confidence, labels), budget, engine="graph", tau=0.95, balance="none", max_graph_gb=1e-12
+    )
     expected, _ = reference_prune4rel(embedding, confidence, budget, 0.95, 1.0)
     assert selection.runtime["neighbour_rows"] == "on_demand"
     assert selection.positions.tolist() == expected.tolist()
@@ -111,7 +119,8 @@ def test_neighborhood_gain_equals_brute_force_greedy(seed):
         expected = brute_force_neighborhood_greedy(embedding, confidence, 40, 0.9, 1.0)
         assert selection.positions.tolist() == expected.tolist()
         assert objective(selection.positions, embedding, confidence, 0.9, 1.0) == pytest.approx(
-            objective(expected, embedding, confidence, 0.9, 1.0), rel=1e-12)
+            objective(expected, embedding, confidence, 0.9, 1.0), rel=1e-12
+        )
 
 
 @pytest.mark.parametrize("balance", ["none", "proportional", "equal"])
@@ -184,12 +193,20 @@ def test_budget_edge_cases(problem, gain, balance):
 
 def test_confidence_kinds_are_oriented_towards_confidence():
     n = 3
-    table = pa.table({
-        "sample_id": np.arange(n), "confidence": [1.0, 0.5, 1 / 3], "margin": [1.0, 0.2, 0.0],
-        "entropy": [0.0, 0.6, np.log(3)],
-    })
-    inputs = PrunerInputs(sample_id=np.arange(n), noisy_label=np.zeros(n, int), num_classes=3,
-                          features=Artifact(table=table, metadata={}, path=None))
+    table = pa.table(
+        {
+            "sample_id": np.arange(n),
+            "confidence": [1.0, 0.5, 1 / 3],
+            "margin": [1.0, 0.2, 0.0],
+            "entropy": [0.0, 0.6, np.log(3)],
+        }
+    )
+    inputs = PrunerInputs(
+        sample_id=np.arange(n),
+        noisy_label=np.zeros(n, int),
+        num_classes=3,
+        features=Artifact(table=table, metadata={}, path=None),
+    )
     for kind in ("max_prob", "margin", "entropy"):
         conf = sample_confidence(inputs, kind)
         assert conf[0] == pytest.approx(1.0) and conf[0] > conf[1] > conf[2]
@@ -204,10 +221,16 @@ def test_zero_embedding_is_refused(problem):
         select(make_inputs(broken, confidence[:20], labels[:20]), 5)
 
 
-@pytest.mark.parametrize("params, message", [
-    ({"tau": 1.0}, "tau"), ({"eta": 0}, "eta"), ({"gain": "paper"}, "gain"), ({"engine": "gpu"}, "engine"),
-    ({"confidence": "least"}, "confidence"),
-])
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"tau": 1.0}, "tau"),
+        ({"eta": 0}, "eta"),
+        ({"gain": "paper"}, "gain"),
+        ({"engine": "gpu"}, "engine"),
+        ({"confidence": "least"}, "confidence"),
+    ],
+)
 def test_bad_parameters_are_refused(params, message):
     with pytest.raises(ValueError, match=message):
         build_pruner({"pruner": "prune4rel", **params})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from conftest import REPO, run_snakemake, scheduled_jobs
+from conftest import REPO, load_yaml, run_snakemake, scheduled_jobs
 
 pytestmark = pytest.mark.workflow
 
@@ -18,8 +18,15 @@ CHROMIUM = Path(os.environ.get("NOISYPRUNE_CHROMIUM", "/usr/bin/chromium"))
 REQUIRE_BROWSER = os.environ.get("NOISYPRUNE_REQUIRE_BROWSER") == "1"
 # Where the screenshot goes (kept after the run, git-ignored).
 ARTIFACTS = Path(os.environ.get("NOISYPRUNE_TEST_ARTIFACTS", REPO / "test-artifacts"))
-CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 
 
 def test_every_table_format_and_figure_is_written(finished_run):
@@ -27,9 +34,15 @@ def test_every_table_format_and_figure_is_written(finished_run):
     for stem in ("ranking", "composition", "detection", "pivot/digits__sym40__ce__ce", "pivot/digits__sym40__ce__elr"):
         for ext in ("csv", "md", "tex", "html"):
             assert (workdir / TABLES / f"{stem}.{ext}").stat().st_size > 0, (stem, ext)
-    for stem in ("digits__ce__test_acc", "digits__ce__relabel_acc", "digits__ce__noise_rate", "digits__ce__timing",
-                 "digits__ce__detection_roc", "digits__sym40__ce__ce__learning_curves",
-                 "digits__sym40__ce__elr__learning_curves"):
+    for stem in (
+        "digits__ce__test_acc",
+        "digits__ce__relabel_acc",
+        "digits__ce__noise_rate",
+        "digits__ce__timing",
+        "digits__ce__detection_roc",
+        "digits__sym40__ce__ce__learning_curves",
+        "digits__sym40__ce__elr__learning_curves",
+    ):
         assert (workdir / PLOTS / f"{stem}.png").read_bytes()[:4] == b"\x89PNG"
         assert (workdir / PLOTS / f"{stem}.pdf").read_bytes()[:4] == b"%PDF"
     ranking = pd.read_csv(workdir / TABLES / "ranking.csv")
@@ -39,7 +52,8 @@ def test_every_table_format_and_figure_is_written(finished_run):
     runs = pd.read_parquet(workdir / TABLES / "runs.parquet")
     small_loss = composition[composition["method"] == "small_loss"]
     assert small_loss["subset_noise_rate"].item() == pytest.approx(
-        runs.loc[runs["method"] == "small_loss", "subset_noise_rate"].iloc[0])
+        runs.loc[runs["method"] == "small_loss", "subset_noise_rate"].iloc[0]
+    )
     assert small_loss["subset_budget"].item() == 629
 
 
@@ -90,8 +104,10 @@ def test_report_shows_every_table_and_plot_in_headless_chromium(report_html):
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
             # No network: the report is self-contained, so block anything that is not file:/data:.
-            page.route("**/*", lambda route: route.continue_() if route.request.url.startswith(("file:", "data:"))
-                       else route.abort())
+            page.route(
+                "**/*",
+                lambda route: route.continue_() if route.request.url.startswith(("file:", "data:")) else route.abort(),
+            )
             page.goto(report_html.as_uri())
             nav = page.locator("nav").first  # the side menu (the breadcrumbs are a second <nav>)
             nav.get_by_text("Results").wait_for()
@@ -137,3 +153,74 @@ def _frame_with(page, selector, timeout_ms=10_000):
         page.wait_for_timeout(200)
         waited += 200
     raise AssertionError(f"no frame shows {selector}; frames: {[f.url[:60] for f in page.frames]}")
+
+
+# CI (.ci/run) runs the README's run command first and points this at its report; elsewhere the
+# test skips (set it to the report of any default run to check that one).
+DEFAULT_REPORT = os.environ.get("NOISYPRUNE_DEFAULT_REPORT")
+
+
+@pytest.mark.skipif(not DEFAULT_REPORT, reason="NOISYPRUNE_DEFAULT_REPORT is not set (CI sets it)")
+def test_the_readme_run_commands_report_lists_every_table_and_plot_in_headless_chromium():
+    """The report of the embedded default (`snakemake --cores 2 && snakemake --report ...`) opened
+    in Chromium: under Results, every summary table, one pivot per setting and every figure."""
+    from noisyprune.config import sweep_settings
+
+    report = Path(DEFAULT_REPORT)
+    assert report.is_file(), f"{report} is missing: the README's run command did not write its report"
+    settings = sweep_settings(load_yaml(REPO / "config" / "config.yaml"))
+    sync_playwright = _browser()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
+        try:
+            page = browser.new_page(viewport={"width": 1500, "height": 1000})
+            page.route(
+                "**/*",
+                lambda route: route.continue_() if route.request.url.startswith(("file:", "data:")) else route.abort(),
+            )
+            page.goto(report.as_uri())
+            nav = page.locator("nav").first
+            breadcrumbs = page.locator("nav").nth(1)
+            nav.get_by_text("Results").wait_for()
+            assert {"Tables", "Plots"} <= set(nav.inner_text().split("\n"))
+
+            nav.get_by_text("Tables", exact=True).click()
+            datasets = sorted({s["dataset"] for s in settings})
+            assert {"Summary", *(f"Pivots · {d}" for d in datasets)} <= _lines(nav)
+            nav.get_by_text("Summary", exact=True).click()
+            assert {"composition", "detection", "ranking"} <= _lines(nav)
+            for dataset in datasets:
+                breadcrumbs.get_by_text("Tables", exact=True).click()
+                nav.get_by_text(f"Pivots · {dataset}", exact=True).click()
+                learners = sorted({s["learner"] for s in settings if s["dataset"] == dataset})
+                assert set(learners) <= _lines(nav)  # the learner filter
+                for learner in learners:  # one row (noise × warm-up) per pivot of that learner
+                    nav.locator(f"label[for='toggle-learner-{learner}']").click()
+                    expected = [s for s in settings if (s["dataset"], s["learner"]) == (dataset, learner)]
+                    assert nav.locator("tbody tr").count() == len(expected), nav.inner_text()
+            page.screenshot(path=str(ARTIFACTS / "default_report_pivots.png"))
+
+            breadcrumbs.get_by_text("Results").click()
+            nav.get_by_text("Plots", exact=True).click()
+            kinds = {"test_acc", "relabel_acc", "noise_rate", "timing", "detection_roc", "learning_curves"}
+            assert kinds <= _lines(nav)
+            nav.get_by_text("learning_curves", exact=True).click()
+            learners = sorted({s["learner"] for s in settings})
+            shown = 0
+            for learner in learners:  # one figure per setting, filtered by learner
+                nav.locator(f"label[for='toggle-learner-{learner}']").click()
+                shown += nav.locator("tbody tr").count()
+            assert shown == len(settings), nav.inner_text()
+            nav.locator("tbody tr").first.locator("a").first.click()
+            image = page.locator("img[src^='data:image/png']")
+            image.first.wait_for()
+            assert image.first.evaluate("img => img.naturalWidth") > 500
+            page.screenshot(path=str(ARTIFACTS / "default_report_plot.png"))
+        finally:
+            browser.close()
+
+
+def _lines(locator) -> set[str]:
+    """The stripped non-empty lines of an element's text (table cells end with tabs)."""
+    return {line.strip() for line in locator.inner_text().split("\n") if line.strip()}

@@ -32,27 +32,54 @@ def tidy_runs(seeds=(0, 1, 2), learners=("ce",), noises=("sym40",), drop=()):
                     for fraction in (0.2, 0.5):
                         if (method, fraction) in drop:
                             continue
-                        rows.append({
-                            "dataset": "digits", "noise": noise, "warmup": "ce", "learner": learner,
-                            "seed": seed, "method": method, "fraction": fraction,
-                            "test_acc_last": 0.5 + 0.1 * m_index + 0.2 * fraction + rng.normal(0, 0.01),
-                            "test_acc_best": 0.6 + 0.05 * m_index,
-                            "relabel_acc_all": 0.7 - 0.05 * m_index + rng.normal(0, 0.01),
-                            "relabel_acc_subset_noisy": np.nan if method == "small_loss" else 0.4,
-                            "subset_noise_rate": 0.4 - 0.1 * m_index,
-                            "select_seconds": 0.1 * (m_index + 1), "retrain_seconds": 2.0 + m_index,
-                            "subset_budget": int(1000 * fraction), "subset_classes_present": 10,
-                            "subset_min_class_share": 0.08, "subset_max_class_share": 0.12,
-                            "subset_imbalance": 1.5, "subset_class_entropy": 0.99,
-                        })
-                rows.append({
-                    "dataset": "digits", "noise": noise, "warmup": "ce", "learner": learner, "seed": seed,
-                    "method": "full", "fraction": 1.0, "test_acc_last": 0.95, "test_acc_best": 0.96,
-                    "relabel_acc_all": 0.9, "relabel_acc_subset_noisy": 0.8, "subset_noise_rate": 0.4,
-                    "select_seconds": 0.0, "retrain_seconds": 5.0, "subset_budget": 1000,
-                    "subset_classes_present": 10, "subset_min_class_share": 0.09,
-                    "subset_max_class_share": 0.11, "subset_imbalance": 1.2, "subset_class_entropy": 1.0,
-                })
+                        rows.append(
+                            {
+                                "dataset": "digits",
+                                "noise": noise,
+                                "warmup": "ce",
+                                "learner": learner,
+                                "seed": seed,
+                                "method": method,
+                                "fraction": fraction,
+                                "test_acc_last": 0.5 + 0.1 * m_index + 0.2 * fraction + rng.normal(0, 0.01),
+                                "test_acc_best": 0.6 + 0.05 * m_index,
+                                "relabel_acc_all": 0.7 - 0.05 * m_index + rng.normal(0, 0.01),
+                                "relabel_acc_subset_noisy": np.nan if method == "small_loss" else 0.4,
+                                "subset_noise_rate": 0.4 - 0.1 * m_index,
+                                "select_seconds": 0.1 * (m_index + 1),
+                                "retrain_seconds": 2.0 + m_index,
+                                "subset_budget": int(1000 * fraction),
+                                "subset_classes_present": 10,
+                                "subset_min_class_share": 0.08,
+                                "subset_max_class_share": 0.12,
+                                "subset_imbalance": 1.5,
+                                "subset_class_entropy": 0.99,
+                            }
+                        )
+                rows.append(
+                    {
+                        "dataset": "digits",
+                        "noise": noise,
+                        "warmup": "ce",
+                        "learner": learner,
+                        "seed": seed,
+                        "method": "full",
+                        "fraction": 1.0,
+                        "test_acc_last": 0.95,
+                        "test_acc_best": 0.96,
+                        "relabel_acc_all": 0.9,
+                        "relabel_acc_subset_noisy": 0.8,
+                        "subset_noise_rate": 0.4,
+                        "select_seconds": 0.0,
+                        "retrain_seconds": 5.0,
+                        "subset_budget": 1000,
+                        "subset_classes_present": 10,
+                        "subset_min_class_share": 0.09,
+                        "subset_max_class_share": 0.11,
+                        "subset_imbalance": 1.2,
+                        "subset_class_entropy": 1.0,
+                    }
+                )
     return pd.DataFrame(rows)
 
 
@@ -164,8 +191,9 @@ def test_accuracy_plot_has_one_line_per_pruner_with_the_mean_over_seeds():
     for ax in axes:
         lines = {line.get_label(): line for line in ax.get_lines() if not line.get_label().startswith("_")}
         assert set(lines) == {*METHODS, "full"}
-        panel = runs[(runs["noise"] == ax.get_title().split(" · ")[0])
-                     & (runs["learner"] == ax.get_title().split(" · ")[1])]
+        panel = runs[
+            (runs["noise"] == ax.get_title().split(" · ")[0]) & (runs["learner"] == ax.get_title().split(" · ")[1])
+        ]
         for method in METHODS:
             expected = panel[panel["method"] == method].groupby("fraction")["test_acc_last"].mean() * 100
             np.testing.assert_allclose(lines[method].get_xdata(), [20.0, 50.0])
@@ -196,18 +224,21 @@ def test_timing_learning_curve_and_roc_figures_hold_the_data():
     runs = tidy_runs()
     styles = method_styles(METHODS)
     timing = plots.timing_figure(runs, styles, "t")
-    select_bars = {c.get_label(): c.patches[0].get_height() for c in timing.axes[0].containers
-                   if hasattr(c, "patches")}
+    select_bars = {c.get_label(): c.patches[0].get_height() for c in timing.axes[0].containers if hasattr(c, "patches")}
     assert select_bars["prune4rel"] == pytest.approx(0.3) and select_bars["full"] == 0.0
-    retrain_bars = {c.get_label(): c.patches[0].get_height() for c in timing.axes[1].containers
-                    if hasattr(c, "patches")}
+    retrain_bars = {
+        c.get_label(): c.patches[0].get_height() for c in timing.axes[1].containers if hasattr(c, "patches")
+    }
     assert retrain_bars["small_loss"] == pytest.approx(3.0)
 
-    histories = pd.DataFrame([
-        {"epoch": e, "test_acc": 0.1 * e + 0.01 * s, "method": m, "fraction": f, "seed": s}
-        for m, f in (("uniform", 0.2), ("uniform", 0.5), ("prune4rel", 0.2), ("full", 1.0))
-        for s in (0, 1) for e in (1, 2, 3)
-    ])
+    histories = pd.DataFrame(
+        [
+            {"epoch": e, "test_acc": 0.1 * e + 0.01 * s, "method": m, "fraction": f, "seed": s}
+            for m, f in (("uniform", 0.2), ("uniform", 0.5), ("prune4rel", 0.2), ("full", 1.0))
+            for s in (0, 1)
+            for e in (1, 2, 3)
+        ]
+    )
     curves = plots.learning_curves(histories, styles, "t")
     assert len(curves.axes) == 2  # one panel per pruned fraction
     lines = {ln.get_label(): ln for ln in curves.axes[0].get_lines()}
@@ -215,10 +246,14 @@ def test_timing_learning_curve_and_roc_figures_hold_the_data():
     np.testing.assert_allclose(lines["uniform"].get_ydata(), [10.5, 20.5, 30.5])
 
     grid = list(np.linspace(0, 1, 5))
-    roc = plots.roc_figure([
-        {"noise": "sym40", "seed": s, "score": score, "auroc": 0.9, "fpr": grid, "tpr": [0, 0.5, 0.8, 0.9, 1.0]}
-        for s in (0, 1) for score in ("loss", "el2n")
-    ], "t")
+    roc = plots.roc_figure(
+        [
+            {"noise": "sym40", "seed": s, "score": score, "auroc": 0.9, "fpr": grid, "tpr": [0, 0.5, 0.8, 0.9, 1.0]}
+            for s in (0, 1)
+            for score in ("loss", "el2n")
+        ],
+        "t",
+    )
     labels = [ln.get_label() for ln in roc.axes[0].get_lines() if not ln.get_label().startswith("_")]
     assert labels == ["loss (0.900)", "el2n (0.900)"]
 

@@ -47,12 +47,21 @@ def train(learner, resume=None, callbacks=()):
     if learner == "dividemix":
         entry["warmup_epochs"] = 1
     recorder = DynamicsRecorder()
-    result = train_on_samples(data=data, noisy_label=noisy, sample_ids=np.arange(0, 200, 2), model_entry=MLP,
-                              training_entry=entry, seed=3, device=torch.device("cpu"), inference_batch_size=64,
-                              callbacks=[recorder, *callbacks], resume=resume,
-                              augment_entry={"shift": 1, "strong": "randaugment", "cutout": 2},
-                              probe_ids=np.arange(1, 61, 2),  # a probe set for the meta-learners (L2R, RDIA)
-                              warmup_embeddings=data.train_x.reshape(len(data.train_x), -1))
+    result = train_on_samples(
+        data=data,
+        noisy_label=noisy,
+        sample_ids=np.arange(0, 200, 2),
+        model_entry=MLP,
+        training_entry=entry,
+        seed=3,
+        device=torch.device("cpu"),
+        inference_batch_size=64,
+        callbacks=[recorder, *callbacks],
+        resume=resume,
+        augment_entry={"shift": 1, "strong": "randaugment", "cutout": 2},
+        probe_ids=np.arange(1, 61, 2),  # a probe set for the meta-learners (L2R, RDIA)
+        warmup_embeddings=data.train_x.reshape(len(data.train_x), -1),
+    )
     return result, recorder
 
 
@@ -110,12 +119,29 @@ def test_a_sigkilled_retrain_job_resumes_and_reaches_the_same_metrics(tmp_path):
     from noisyprune.stages.noise import run_noise_stage
     from noisyprune.stages.select import run_select_stage
 
-    run_noise_stage(dataset="digits", dataset_entry={"loader": "digits", "model": "mlp"}, noise="sym40",
-                    noise_entry={"kind": "symmetric", "rate": 0.4}, seed=0, output=str(tmp_path / "labels.parquet"))
-    run_select_stage(dataset="digits", noise="sym40", seed=0, warmup="ce", method="uniform",
-                     method_entry={"pruner": "uniform"}, fraction="0.5", labels_path=str(tmp_path / "labels.parquet"),
-                     features_path=None, dynamics_path=None, code_hash="test",
-                     output=str(tmp_path / "subset.parquet"), timing_output=str(tmp_path / "timing.json"))
+    run_noise_stage(
+        dataset="digits",
+        dataset_entry={"loader": "digits", "model": "mlp"},
+        noise="sym40",
+        noise_entry={"kind": "symmetric", "rate": 0.4},
+        seed=0,
+        output=str(tmp_path / "labels.parquet"),
+    )
+    run_select_stage(
+        dataset="digits",
+        noise="sym40",
+        seed=0,
+        warmup="ce",
+        method="uniform",
+        method_entry={"pruner": "uniform"},
+        fraction="0.5",
+        labels_path=str(tmp_path / "labels.parquet"),
+        features_path=None,
+        dynamics_path=None,
+        code_hash="test",
+        output=str(tmp_path / "subset.parquet"),
+        timing_output=str(tmp_path / "timing.json"),
+    )
     script = tmp_path / "job.py"
     script.write_text(RETRAIN_JOB)
     job = [sys.executable, str(script), str(tmp_path)]

@@ -45,14 +45,16 @@ def _test_config() -> dict:
 def _test_profile(directory: Path) -> Path:
     """profiles/slurm with what a cluster without accounting and a test in a hurry need."""
     profile = load_yaml(REPO / "profiles" / "slurm" / "config.yaml")
-    profile.update({
-        "slurm-status-command": "squeue",  # no slurmdbd: sacct has nothing to report
-        "slurm-init-seconds-before-status-checks": 2,
-        "seconds-between-status-checks": 2,  # the default 10 s makes every job of the chain wait
-        "slurm-keep-successful-logs": True,  # for the failure message if something goes wrong
-        "latency-wait": 5,
-        "jobs": 4,
-    })
+    profile.update(
+        {
+            "slurm-status-command": "squeue",  # no slurmdbd: sacct has nothing to report
+            "slurm-init-seconds-before-status-checks": 2,
+            "seconds-between-status-checks": 2,  # the default 10 s makes every job of the chain wait
+            "slurm-keep-successful-logs": True,  # for the failure message if something goes wrong
+            "latency-wait": 5,
+            "jobs": 4,
+        }
+    )
     directory.mkdir()
     (directory / "config.yaml").write_text(yaml.safe_dump(profile, sort_keys=False))
     return directory
@@ -62,8 +64,16 @@ def _snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedP
     """Run Snakemake from ``workdir`` (the plugin puts its logs under the current directory)."""
     config_path = workdir / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    command = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
-               "--configfile", str(config_path), *args]
+    command = [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(REPO / "Snakefile"),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config_path),
+        *args,
+    ]
     return subprocess.run(command, capture_output=True, text=True, cwd=workdir, check=False)
 
 
@@ -82,8 +92,10 @@ def _rule(job: dict[str, str]) -> str:
 
 
 def _outcome(result: subprocess.CompletedProcess, cluster: LocalSlurm) -> str:
-    return (f"rc={result.returncode}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n"
-            f"{result.stderr[-8000:]}\n--- daemons\n{cluster.logs(20)}")
+    return (
+        f"rc={result.returncode}\n--- stdout\n{result.stdout[-3000:]}\n--- stderr\n"
+        f"{result.stderr[-8000:]}\n--- daemons\n{cluster.logs(20)}"
+    )
 
 
 @pytest.fixture(scope="module")
@@ -128,9 +140,15 @@ def runs(cluster, tmp_path_factory):
         (workdir / f"{name}.log").write_text(result.stdout + result.stderr)
     local = _rules_in_log(first)[1] | _rules_in_log(second)[1]
     return {
-        "cluster": cluster, "workdir": workdir, "planned": planned, "local": local,
-        "first": first, "first_jobs": first_jobs, "aggregated_after_first": aggregated_after_first,
-        "second": second, "second_jobs": second_jobs,
+        "cluster": cluster,
+        "workdir": workdir,
+        "planned": planned,
+        "local": local,
+        "first": first,
+        "first_jobs": first_jobs,
+        "aggregated_after_first": aggregated_after_first,
+        "second": second,
+        "second_jobs": second_jobs,
     }
 
 
@@ -186,6 +204,7 @@ def test_the_slurm_run_produced_the_tables(runs):
     workdir = runs["workdir"]
     table = pd.read_parquet(workdir / "results/tables/runs.parquet")
     assert sorted(zip(table["method"], table["learner"])) == sorted(
-        (method, "ce") for method in ("uniform", "small_loss", "full"))
+        (method, "ce") for method in ("uniform", "small_loss", "full")
+    )
     assert table["test_acc_last"].between(0, 1).all()
     assert (workdir / "results/digits/sym40/seed0/warmup/ce/detection.json").is_file()  # the fixed job

@@ -34,8 +34,9 @@ def test_slurm_profile_maps_rules_to_partitions_gpus_and_the_configs_requests(ti
         monkeypatch.setenv(name, value)
     tiny_config["device"] = "auto"  # GPU rules ask for a GPU (a dry run needs none)
     tiny_config["resources"] = {"retrain": {"runtime": 1440}}
-    result = run_snakemake(tmp_path, tiny_config, "--dry-run", "--profile", str(REPO / "profiles" / "slurm"),
-                           "--workflow-profile", "none")
+    result = run_snakemake(
+        tmp_path, tiny_config, "--dry-run", "--profile", str(REPO / "profiles" / "slurm"), "--workflow-profile", "none"
+    )
     jobs = job_resources(result.stdout)
     assert {"noise", "warmup", "extract", "detect", "select", "retrain"} <= set(jobs)
     for rule in ("warmup", "extract", "retrain"):

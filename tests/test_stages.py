@@ -21,8 +21,9 @@ SYM40 = {"kind": "symmetric", "rate": 0.4, "convention": "other_class"}
 
 
 def write_labels(path, seed=0):
-    run_noise_stage(dataset="digits", dataset_entry=DIGITS, noise="sym40", noise_entry=SYM40, seed=seed,
-                    output=str(path))
+    run_noise_stage(
+        dataset="digits", dataset_entry=DIGITS, noise="sym40", noise_entry=SYM40, seed=seed, output=str(path)
+    )
 
 
 def test_digits_split_is_stratified_and_fixed():
@@ -44,8 +45,9 @@ def test_noise_stage_writes_labels_with_realised_rate_and_identical_bytes(tmp_pa
     assert np.allclose(np.diag(meta["transition_matrix"]).mean(), 0.6, atol=0.03)
     assert meta["noise_entry"] == SYM40
     write_labels(tmp_path / "c.parquet", seed=1)
-    assert not np.array_equal(read_table(tmp_path / "c.parquet", LABELS).numpy("noisy_label"),
-                              labels.numpy("noisy_label"))
+    assert not np.array_equal(
+        read_table(tmp_path / "c.parquet", LABELS).numpy("noisy_label"), labels.numpy("noisy_label")
+    )
 
 
 def test_labels_of_another_dataset_are_refused(tmp_path):
@@ -75,20 +77,39 @@ def write_features(path, labels_path, sample_ids=None):
     n, rng = len(ids), np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(10), size=n)
     write_table(
-        {"sample_id": ids, "noisy_label": noisy, "probs": probs, "embedding": rng.normal(size=(n, 3)),
-         # planted: the warm-up model fits clean samples better
-         "loss": np.where(is_noisy, 2.0, 0.1) + rng.random(n) * 0.01, "confidence": probs.max(1),
-         "margin": rng.random(n), "entropy": rng.random(n), "prediction": probs.argmax(1)},
-        path, FEATURES, {"num_classes": 10, "embedding_dim": 3, "model": {}},
+        {
+            "sample_id": ids,
+            "noisy_label": noisy,
+            "probs": probs,
+            "embedding": rng.normal(size=(n, 3)),
+            # planted: the warm-up model fits clean samples better
+            "loss": np.where(is_noisy, 2.0, 0.1) + rng.random(n) * 0.01,
+            "confidence": probs.max(1),
+            "margin": rng.random(n),
+            "entropy": rng.random(n),
+            "prediction": probs.argmax(1),
+        },
+        path,
+        FEATURES,
+        {"num_classes": 10, "embedding_dim": 3, "model": {}},
     )
 
 
 def select(tmp_path, method, entry, name, features=None, fraction="0.5"):
     run_select_stage(
-        dataset="digits", noise="sym40", seed=0, warmup="ce", method=method, method_entry=entry,
-        fraction=fraction, labels_path=str(tmp_path / "labels.parquet"),
-        features_path=str(features) if features else None, dynamics_path=None, code_hash="test",
-        output=str(tmp_path / f"{name}.parquet"), timing_output=str(tmp_path / f"{name}.json"),
+        dataset="digits",
+        noise="sym40",
+        seed=0,
+        warmup="ce",
+        method=method,
+        method_entry=entry,
+        fraction=fraction,
+        labels_path=str(tmp_path / "labels.parquet"),
+        features_path=str(features) if features else None,
+        dynamics_path=None,
+        code_hash="test",
+        output=str(tmp_path / f"{name}.parquet"),
+        timing_output=str(tmp_path / f"{name}.json"),
     )
     return read_table(tmp_path / f"{name}.parquet", SUBSET)
 
@@ -97,8 +118,9 @@ def test_select_stage_records_budget_noise_rate_and_class_counts(tmp_path):
     write_labels(tmp_path / "labels.parquet")
     write_features(tmp_path / "features.parquet", tmp_path / "labels.parquet")
     labels = load_labels(str(tmp_path / "labels.parquet"))
-    subset = select(tmp_path, "small_loss", {"pruner": "small_loss", "balance": "none"}, "s",
-                    features=tmp_path / "features.parquet")
+    subset = select(
+        tmp_path, "small_loss", {"pruner": "small_loss", "balance": "none"}, "s", features=tmp_path / "features.parquet"
+    )
     kept = subset.numpy("sample_id")
     meta = subset.metadata
     assert meta["budget"] == len(kept) == 629  # round-half-up of 0.5 × 1257
@@ -119,7 +141,7 @@ def test_select_stage_output_is_byte_identical_across_runs(tmp_path):
 def test_select_stage_refuses_features_of_other_samples(tmp_path):
     write_labels(tmp_path / "labels.parquet")
     write_features(tmp_path / "features.parquet", tmp_path / "labels.parquet", sample_ids=np.arange(100))
-    with pytest.raises(ArtifactError, match="features.parquet: has 100 samples that do not match"):
+    with pytest.raises(ArtifactError, match=r"features.parquet: has 100 samples that do not match"):
         select(tmp_path, "small_loss", {"pruner": "small_loss"}, "s", features=tmp_path / "features.parquet")
 
 

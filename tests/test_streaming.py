@@ -45,7 +45,9 @@ def folder(tmp_path):
 def test_stored_images_read_exactly_what_the_in_memory_set_holds(folder, tmp_path):
     cache = str(tmp_path / "cache")
     memory = image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=cache, storage="memory")
-    streamed = image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=cache, storage="stream")
+    streamed = image_data.load_image_folder(
+        root=str(folder), image_size=8, workers=0, cache_dir=cache, storage="stream"
+    )
     assert isinstance(memory.train_x, np.ndarray) and isinstance(streamed.train_x, StoredImages)
     assert isinstance(streamed.train_x.images, np.memmap)  # on disk, not in memory
     assert streamed.input_shape == memory.input_shape == (3, 8, 8) and streamed.num_train == 18
@@ -64,12 +66,12 @@ def test_auto_streams_a_set_above_max_memory_gb_and_refuses_what_cannot_work(fol
     cache = str(tmp_path / "cache")
     small = image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=cache)
     assert isinstance(small.train_x, np.ndarray)  # auto: fits, held in memory
-    large = image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=cache,
-                                         max_memory_gb=1e-6)
+    large = image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=cache, max_memory_gb=1e-6)
     assert isinstance(large.train_x, StoredImages)
     with pytest.raises(ArtifactError, match=r"above max_memory_gb=1e-06; set storage: stream"):
-        image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=cache,
-                                     max_memory_gb=1e-6, storage="memory")
+        image_data.load_image_folder(
+            root=str(folder), image_size=8, workers=0, cache_dir=cache, max_memory_gb=1e-6, storage="memory"
+        )
     with pytest.raises(ArtifactError, match=r"streamed \(storage: stream\) .* cache_dir is null; set cache_dir"):
         image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=None, storage="stream")
     with pytest.raises(ArtifactError, match="storage must be one of"):
@@ -81,8 +83,9 @@ def test_a_cache_larger_than_the_free_disk_is_refused_before_decoding(folder, tm
     monkeypatch.setattr(image_data, "decode_images", lambda paths, *a, **k: decoded.append(len(paths)))
     monkeypatch.setattr(image_data.shutil, "disk_usage", lambda path: type("Usage", (), {"free": 100})())
     with pytest.raises(ArtifactError, match=r"needs 0\.0 GB of disk for the cache, 0\.0 GB free; set cache_dir"):
-        image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=str(tmp_path / "c"),
-                                     storage="stream")
+        image_data.load_image_folder(
+            root=str(folder), image_size=8, workers=0, cache_dir=str(tmp_path / "c"), storage="stream"
+        )
     assert decoded == [] and not list((tmp_path / "c").glob("*.npy"))
 
 
@@ -105,8 +108,9 @@ def test_streamed_batches_are_the_in_memory_batches_with_the_same_pairing_and_or
             assert torch.equal(b.y, torch.as_tensor((b.sample_id.numpy() * 7) % 10))
     rows = torch.tensor([3, 0, 7])
     part, expected = streamed.subset(rows), memory.subset(rows)
-    assert [torch.equal(getattr(part, k) if k != "x" else part.x[:], getattr(expected, k)) for k in ("x", "y", "sample_id")] \
-        == [True] * 3
+    assert [
+        torch.equal(getattr(part, k) if k != "x" else part.x[:], getattr(expected, k)) for k in ("x", "y", "sample_id")
+    ] == [True] * 3
 
 
 def test_streamed_inputs_index_and_chunk_like_the_tensor(tmp_path):
@@ -134,8 +138,9 @@ def _training_data(tmp_path, streamed: bool):
     train_x = StoredImages(mmap, MEAN, STD, workers=0) if streamed else standardise(mmap, MEAN, STD)
     test_x = StoredImages(mmap[:30], MEAN, STD) if streamed else standardise(mmap[:30], MEAN, STD)
     noisy = np.where(np.arange(150) % 5 == 0, (y + 1) % 3, y)
-    return ArrayDataset("d", train_x, y, test_x, y[:30], ("a", "b", "c"), pixel_mean=tuple(MEAN),
-                        pixel_std=tuple(STD)), noisy
+    return ArrayDataset(
+        "d", train_x, y, test_x, y[:30], ("a", "b", "c"), pixel_mean=tuple(MEAN), pixel_std=tuple(STD)
+    ), noisy
 
 
 @pytest.mark.parametrize("learner", sorted(LEARNERS.names()))
@@ -149,11 +154,18 @@ def test_training_on_streamed_images_is_bit_identical_to_training_in_memory(lear
         if learner == "dividemix":
             entry["warmup_epochs"] = 1
         result = train_on_samples(
-            data=data, noisy_label=noisy, sample_ids=np.arange(30, 150), model_entry={"arch": "small_cnn",
-                                                                                      "channels": [4, 8]},
-            training_entry=entry, seed=1, device=torch.device("cpu"), inference_batch_size=40,
+            data=data,
+            noisy_label=noisy,
+            sample_ids=np.arange(30, 150),
+            model_entry={"arch": "small_cnn", "channels": [4, 8]},
+            training_entry=entry,
+            seed=1,
+            device=torch.device("cpu"),
+            inference_batch_size=40,
             augment_entry={"shift": 1, "flip": True, "strong": "autoaugment", "cutout": 2},
-            probe_ids=np.arange(0, 30, 3), warmup_embeddings=np.asarray(data.train_x).reshape(150, -1))
+            probe_ids=np.arange(0, 30, 3),
+            warmup_embeddings=np.asarray(data.train_x).reshape(150, -1),
+        )
         x = device_inputs(data.train_x, np.arange(150), torch.device("cpu"))
         logits = result.learner.predict_logits(result.ctx, x, 40)
         results.append((result, logits))
@@ -178,32 +190,53 @@ def test_a_streamed_dataset_runs_the_whole_dag_with_the_results_of_the_in_memory
     train, test = [], []
     for i in range(60):
         label = i % 3
-        _image(root / "images" / f"{i}.png", tuple(int(c * (0.6 + 0.4 * (i % 7) / 6)) for c in COLOURS[label]),
-               fmt="PNG")
+        _image(
+            root / "images" / f"{i}.png", tuple(int(c * (0.6 + 0.4 * (i % 7) / 6)) for c in COLOURS[label]), fmt="PNG"
+        )
         given = (label + 1) % 3 if i % 6 == 0 else label  # some labels are wrong
         (train if i < 48 else test).append(f"images/{i}.png {given if i < 48 else label}")
     (root / "train.txt").write_text("\n".join(train))
     (root / "test.txt").write_text("\n".join(test))
     config = tiny_config
     config["noise"] = {"given": {"kind": "none"}}
-    config["sweep"].update(datasets=["c1m"], noise=["given"], methods=["uniform", "small_loss", "prune4rel"],
-                           learners=["ce", "dividemix"])
-    config["learners"]["dividemix"] = {"learner": "dividemix", "epochs": 3, "warmup_epochs": 1, "batch_size": 16,
-                                       "lr": 0.05}
+    config["sweep"].update(
+        datasets=["c1m"], noise=["given"], methods=["uniform", "small_loss", "prune4rel"], learners=["ce", "dividemix"]
+    )
+    config["learners"]["dividemix"] = {
+        "learner": "dividemix",
+        "epochs": 3,
+        "warmup_epochs": 1,
+        "batch_size": 16,
+        "lr": 0.05,
+    }
     outcomes = {}
     for storage in ("memory", "auto"):
-        config["datasets"] = {"c1m": {"loader": "file_list", "root": str(root), "train_list": "train.txt",
-                                      "test_list": "test.txt", "image_size": 8, "workers": 2, "model": "mlp",
-                                      "storage": storage, "max_memory_gb": 1e-5}}
+        config["datasets"] = {
+            "c1m": {
+                "loader": "file_list",
+                "root": str(root),
+                "train_list": "train.txt",
+                "test_list": "test.txt",
+                "image_size": 8,
+                "workers": 2,
+                "model": "mlp",
+                "storage": storage,
+                "max_memory_gb": 1e-5,
+            }
+        }
         if storage == "memory":
             config["datasets"]["c1m"]["max_memory_gb"] = 1.0
         workdir = tmp_path / storage
         run_snakemake(workdir, config, "--cores", "2")
         runs = pd.read_parquet(workdir / "results/tables/runs.parquet").sort_values(["method", "learner", "fraction"])
-        subsets = {str(path.relative_to(workdir)): pd.read_parquet(path)["sample_id"].tolist()
-                   for path in sorted(workdir.glob("results/c1m/**/subset.parquet"))}
-        relabels = {str(path.relative_to(workdir)): pd.read_parquet(path).drop(columns=[], errors="ignore")
-                    for path in sorted(workdir.glob("results/c1m/**/relabel*.parquet"))}
+        subsets = {
+            str(path.relative_to(workdir)): pd.read_parquet(path)["sample_id"].tolist()
+            for path in sorted(workdir.glob("results/c1m/**/subset.parquet"))
+        }
+        relabels = {
+            str(path.relative_to(workdir)): pd.read_parquet(path).drop(columns=[], errors="ignore")
+            for path in sorted(workdir.glob("results/c1m/**/relabel*.parquet"))
+        }
         logs = "".join(path.read_text() for path in workdir.glob("results/c1m/**/*.log"))
         outcomes[storage] = runs, subsets, relabels, logs
     (memory_runs, memory_subsets, memory_relabels, _), (runs, subsets, relabels, logs) = outcomes.values()
@@ -235,8 +268,9 @@ def test_instance_dependent_noise_reads_a_streamed_set_in_chunks_with_the_same_l
     in_memory = ArrayDataset("d", np.asarray(store), clean, np.asarray(store)[:10], clean[:10], tuple("abcd"))
     expected = instance.instance_dependent_noise(clean, 4, np.random.default_rng(5), 0.4, in_memory)
     monkeypatch.setattr(instance, "SCORE_CHUNK", 64)
-    streamed = ArrayDataset("d", Recording(store.images, MEAN, STD), clean, np.asarray(store)[:10], clean[:10],
-                            tuple("abcd"))
+    streamed = ArrayDataset(
+        "d", Recording(store.images, MEAN, STD), clean, np.asarray(store)[:10], clean[:10], tuple("abcd")
+    )
     noisy = instance.instance_dependent_noise(clean, 4, np.random.default_rng(5), 0.4, streamed)
     assert max(reads) == 64 and sum(reads) == 300
     # the same draws; only the rounding of smaller matrix products could move a label
@@ -257,13 +291,16 @@ def test_jobs_take_turns_decoding_one_cache_and_clear_what_killed_jobs_left(fold
     stale.write_bytes(b"half a cache")
     decoded = []
     real_decode = image_data.decode_images
-    monkeypatch.setattr(image_data, "decode_images",
-                        lambda paths, *a, **k: decoded.append(len(paths)) or real_decode(paths, *a, **k))
+    monkeypatch.setattr(
+        image_data, "decode_images", lambda paths, *a, **k: decoded.append(len(paths)) or real_decode(paths, *a, **k)
+    )
     results = []
     with open(target.with_name(target.name + ".lock"), "w") as held:
         fcntl.flock(held, fcntl.LOCK_EX)  # another job is decoding
-        waiting = [threading.Thread(target=lambda: results.append(image_data.cached_images(paths, 8, 0, target)))
-                   for _ in range(2)]
+        waiting = [
+            threading.Thread(target=lambda: results.append(image_data.cached_images(paths, 8, 0, target)))
+            for _ in range(2)
+        ]
         for thread in waiting:
             thread.start()
         waiting[0].join(timeout=1.0)
@@ -282,7 +319,7 @@ def test_jobs_take_turns_decoding_one_cache_and_clear_what_killed_jobs_left(fold
     assert not list(cache.glob(".*.tmp-*"))
 
 
-SPAWNED_READER = '''
+SPAWNED_READER = """
 import sys
 
 import numpy as np
@@ -299,7 +336,7 @@ if __name__ == "__main__":
     batches = list(load_batches(store, rows, torch.device("cpu")))
     assert all(torch.equal(b, torch.from_numpy(store[r])) for b, r in zip(batches, rows, strict=True))
     print("read", len(batches), "batches", flush=True)
-'''
+"""
 
 
 def test_spawned_workers_reopen_the_cache_file_and_the_job_runs_once(tmp_path):
@@ -311,8 +348,9 @@ def test_spawned_workers_reopen_the_cache_file_and_the_job_runs_once(tmp_path):
     stored(tmp_path, count=12)
     script = tmp_path / "job.py"
     script.write_text(SPAWNED_READER)
-    done = subprocess.run([sys.executable, str(script), str(tmp_path / "images.npy")], capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, str(script), str(tmp_path / "images.npy")], capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stderr
     assert done.stdout.count("read 3 batches") == 1
     assert done.stdout.count("module body ran") == 3  # the job and its two spawned workers

@@ -1,5 +1,7 @@
 """The training loop, the CE learner and the recording callbacks on tiny synthetic data."""
 
+import itertools
+
 import numpy as np
 import pytest
 import torch
@@ -38,8 +40,15 @@ def train(seed=0, sample_ids=None, callbacks=()):
     data = blob_dataset()
     ids = np.arange(data.num_train) if sample_ids is None else sample_ids
     return train_on_samples(
-        data=data, noisy_label=data.train_y, sample_ids=ids, model_entry=MLP, training_entry=SPEC,
-        seed=seed, device=torch.device("cpu"), inference_batch_size=128, callbacks=callbacks,
+        data=data,
+        noisy_label=data.train_y,
+        sample_ids=ids,
+        model_entry=MLP,
+        training_entry=SPEC,
+        seed=seed,
+        device=torch.device("cpu"),
+        inference_batch_size=128,
+        callbacks=callbacks,
     )
 
 
@@ -74,7 +83,7 @@ def test_dynamics_cover_every_trained_sample_each_epoch_with_global_ids():
 def test_history_records_lr_schedule_and_test_accuracy():
     result = train()
     lrs = [row["lr"] for row in result.history.rows]
-    assert lrs[0] == pytest.approx(0.1) and all(a > b for a, b in zip(lrs, lrs[1:]))  # cosine decay
+    assert lrs[0] == pytest.approx(0.1) and all(a > b for a, b in itertools.pairwise(lrs))  # cosine decay
     columns = result.history.columns()
     assert columns["epoch"].tolist() == [1, 2, 3, 4, 5]
     assert np.all((columns["test_acc"] >= 0) & (columns["test_acc"] <= 1))
@@ -87,8 +96,16 @@ def test_non_finite_loss_stops_with_epoch_and_learner_named():
     model = build_model(MLP, (1, 1, 2), 3)
     data = TensorData.from_numpy(x, y, np.arange(len(y)), torch.device("cpu"))
     with pytest.raises(TrainingError, match=r"learner 'ce': non-finite training loss in epoch 1"):
-        fit(model, build_learner("ce", {}), data, TrainingSpec(epochs=2, batch_size=32), num_samples=len(y),
-            num_classes=3, learner_name="ce", seed=0)
+        fit(
+            model,
+            build_learner("ce", {}),
+            data,
+            TrainingSpec(epochs=2, batch_size=32),
+            num_samples=len(y),
+            num_classes=3,
+            learner_name="ce",
+            seed=0,
+        )
 
 
 def test_spec_separates_optimisation_settings_from_learner_parameters():

@@ -30,11 +30,25 @@ def test_tiny_run_writes_one_row_per_run_and_a_pivot(finished_run):
     runs = pd.read_parquet(workdir / "results/tables/runs.parquet")
     settings = [("forgetting", 0.5), ("full", 1.0), ("prune4rel", 0.5), ("small_loss", 0.5), ("uniform", 0.5)]
     assert sorted(zip(runs["method"], runs["fraction"], runs["learner"])) == sorted(
-        (*setting, learner) for setting in settings for learner in ("ce", "elr"))
-    for column in ("test_acc_best", "test_acc_last", "relabel_acc_all", "relabel_acc_subset",
-                   "relabel_acc_subset_noisy", "subset_noise_rate", "select_seconds", "retrain_seconds",
-                   "warmup_seconds", "code_hash_retrain", "torch_version", "host", "seed_retrain",
-                   "config_method", "config_learner"):
+        (*setting, learner) for setting in settings for learner in ("ce", "elr")
+    )
+    for column in (
+        "test_acc_best",
+        "test_acc_last",
+        "relabel_acc_all",
+        "relabel_acc_subset",
+        "relabel_acc_subset_noisy",
+        "subset_noise_rate",
+        "select_seconds",
+        "retrain_seconds",
+        "warmup_seconds",
+        "code_hash_retrain",
+        "torch_version",
+        "host",
+        "seed_retrain",
+        "config_method",
+        "config_learner",
+    ):
         assert runs[column].notna().all(), column
     assert json.loads(runs.loc[runs["method"] == "small_loss", "config_method"].iloc[0])["pruner"] == "small_loss"
     pivot = pd.read_csv(workdir / "results/tables/pivot/digits__sym40__ce__ce.csv")
@@ -161,8 +175,9 @@ def test_rdia_tabular_preset_flips_harmful_labels_and_beats_plain_refitting(tmp_
     # measured: 0.89 of the flipped labels corrected, test accuracy 0.89 against 0.56
     assert rdia["relabel_acc_subset_noisy"] > 0.8 and ce["relabel_acc_subset_noisy"] < 0.6
     assert rdia["test_acc_last"] > ce["test_acc_last"] + 0.2
-    metrics = json.loads((tmp_path / "results/breast_cancer/flip50/seed0/train/logreg/full/f1.0/rdia/metrics.json")
-                         .read_text())["metrics"]
+    metrics = json.loads(
+        (tmp_path / "results/breast_cancer/flip50/seed0/train/logreg/full/f1.0/rdia/metrics.json").read_text()
+    )["metrics"]
     assert metrics["rdia_relabelled"] == metrics["rdia_harmful"]  # every harmful label flipped
     assert metrics["rdia_val_loss_after"] < metrics["rdia_val_loss_before"]
 
@@ -198,6 +213,12 @@ def test_editing_one_pruners_code_reruns_only_its_selections_and_their_retrains(
     result = run_snakemake(workdir, config, "--dry-run", "--cores", "1", env=env)
     jobs = scheduled_jobs(result.stdout)
     rerun = sorted((rule, w.get("method", ""), w.get("learner", "")) for rule, w in jobs)
-    assert rerun == [("aggregate", "", ""), ("all", "", ""), ("plots", "", ""), ("retrain", "small_loss", "ce"),
-                     ("retrain", "small_loss", "elr"), ("select", "small_loss", "")], result.stdout
+    assert rerun == [
+        ("aggregate", "", ""),
+        ("all", "", ""),
+        ("plots", "", ""),
+        ("retrain", "small_loss", "ce"),
+        ("retrain", "small_loss", "elr"),
+        ("select", "small_loss", ""),
+    ], result.stdout
     assert "Code has changed" in result.stdout or "params have changed" in result.stdout.lower()

@@ -21,8 +21,9 @@ from noisyprune.pruners.uncertainty import uncertainty_scores
 ACQUISITIONS = ("margin", "least_confidence", "entropy", "random", "prune4rel")
 
 
-def initial_pool(labels: np.ndarray, size: int, num_classes: int, balanced: bool,
-                 rng: np.random.Generator) -> np.ndarray:
+def initial_pool(
+    labels: np.ndarray, size: int, num_classes: int, balanced: bool, rng: np.random.Generator
+) -> np.ndarray:
     """Positions of the first labelled pool, sorted: ``size`` samples drawn uniformly at random, or
     with ``balanced`` an equal share per class of ``labels`` ``(n,)`` (the remainder to the classes
     that come first in a random order; a class with too few samples gives its share to the others)."""
@@ -45,9 +46,14 @@ def initial_pool(labels: np.ndarray, size: int, num_classes: int, balanced: bool
     return np.sort(np.concatenate([m[:q] for m, q in zip(members, quota, strict=True)]))
 
 
-def acquisition_order(kind: str, probs: np.ndarray, size: int, rng: np.random.Generator,
-                      embedding: np.ndarray | None = None, params: Mapping[str, Any] | None = None
-                      ) -> tuple[np.ndarray, np.ndarray]:
+def acquisition_order(
+    kind: str,
+    probs: np.ndarray,
+    size: int,
+    rng: np.random.Generator,
+    embedding: np.ndarray | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """The ``size`` candidates to query, best first, as ``(positions, scores)`` into the rows of
     ``probs`` ``(m, C)`` (the unlabelled samples' predicted probabilities).
 
@@ -77,13 +83,22 @@ def _prune4rel_order(probs, embedding, size, rng, params) -> tuple[np.ndarray, n
         raise ValueError("prune4rel acquisition needs the candidates' embeddings")
     predicted = probs.argmax(axis=1).astype(np.int64)
     # The candidates' rows in the features layout the pruner reads (confidence = top probability).
-    table = pa.table({"confidence": probs.max(axis=1),
-                      "embedding": pa.FixedSizeListArray.from_arrays(
-                          pa.array(embedding.astype(np.float32).ravel()), embedding.shape[1])})
+    table = pa.table(
+        {
+            "confidence": probs.max(axis=1),
+            "embedding": pa.FixedSizeListArray.from_arrays(
+                pa.array(embedding.astype(np.float32).ravel()), embedding.shape[1]
+            ),
+        }
+    )
     features = Artifact(table=table, metadata={}, path=None)
-    inputs = PrunerInputs(sample_id=np.arange(len(probs)), noisy_label=predicted, num_classes=probs.shape[1],
-                          features=features)
-    pruner = Prune4ReL(tau=float(params.get("tau", 0.95)), eta=float(params.get("eta", 1.0)),
-                       balance=str(params.get("balance", "equal")))
+    inputs = PrunerInputs(
+        sample_id=np.arange(len(probs)), noisy_label=predicted, num_classes=probs.shape[1], features=features
+    )
+    pruner = Prune4ReL(
+        tau=float(params.get("tau", 0.95)),
+        eta=float(params.get("eta", 1.0)),
+        balance=str(params.get("balance", "equal")),
+    )
     selection = pruner.select(inputs, size, rng)
     return selection.positions, selection.scores

@@ -96,7 +96,7 @@ def vector_array(matrix: np.ndarray) -> pa.FixedSizeListArray:
     matrix = np.ascontiguousarray(matrix, dtype=np.float32)
     if matrix.ndim != 2:
         raise ValueError(f"vector column needs a 2-D matrix, got shape {matrix.shape}")
-    n, width = matrix.shape
+    _n, width = matrix.shape
     values = pa.array(matrix.reshape(-1), type=pa.float32())
     return pa.FixedSizeListArray.from_arrays(values, width)
 
@@ -134,9 +134,9 @@ class Contract:
 
     ``columns`` must all be present with the given kinds and without nulls, except ``unknowable``
     columns, which may instead be null in every row (e.g. clean labels of intrinsically noisy data:
-    known for all samples or for none); ``unique`` columns hold no duplicates; ``metadata_keys`` must exist in the JSON metadata; ``label_columns`` hold class
-    indices in ``[0, metadata["num_classes"])``; ``class_vectors`` are vector columns whose width must
-    equal ``num_classes``.
+    known for all samples or for none); ``unique`` columns hold no duplicates; ``metadata_keys`` must
+    exist in the JSON metadata; ``label_columns`` hold class indices in ``[0, metadata["num_classes"])``;
+    ``class_vectors`` are vector columns whose width must equal ``num_classes``.
     """
 
     name: str
@@ -153,14 +153,10 @@ class Contract:
         where = f"{source} ({self.name} artifact)"
         for column in self.columns:
             if column.name not in table.column_names:
-                raise ArtifactError(
-                    f"{where}: missing column {column.name!r}; found {sorted(table.column_names)}"
-                )
+                raise ArtifactError(f"{where}: missing column {column.name!r}; found {sorted(table.column_names)}")
             data = table.column(column.name)
             if not _kind_matches(data.type, column.kind):
-                raise ArtifactError(
-                    f"{where}: column {column.name!r} has type {data.type}, expected {column.kind}"
-                )
+                raise ArtifactError(f"{where}: column {column.name!r} has type {data.type}, expected {column.kind}")
             all_null = column.name in self.unknowable and data.null_count == len(data)
             if data.null_count and not all_null:
                 raise ArtifactError(f"{where}: column {column.name!r} has {data.null_count} null values")
@@ -171,9 +167,9 @@ class Contract:
             values = table.column(name).to_numpy()
             if len(np.unique(values)) != len(values):
                 raise ArtifactError(f"{where}: column {name!r} has duplicate values")
-        if "sample_id" in table.column_names and table.num_rows:
-            if table.column("sample_id").to_numpy().min() < 0:
-                raise ArtifactError(f"{where}: column 'sample_id' has negative values")
+        has_ids = "sample_id" in table.column_names and table.num_rows
+        if has_ids and table.column("sample_id").to_numpy().min() < 0:
+            raise ArtifactError(f"{where}: column 'sample_id' has negative values")
         if self.label_columns or self.class_vectors:
             num_classes = int(metadata["num_classes"])
             for name in self.label_columns:
@@ -181,9 +177,7 @@ class Contract:
                     continue  # an unknowable column that is unknown (checked above)
                 labels = table.column(name).to_numpy()
                 if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-                    raise ArtifactError(
-                        f"{where}: column {name!r} holds labels outside [0, {num_classes})"
-                    )
+                    raise ArtifactError(f"{where}: column {name!r} holds labels outside [0, {num_classes})")
             for name in self.class_vectors:
                 width = table.column(name).type.list_size
                 if width != num_classes:
@@ -287,16 +281,14 @@ def check_same_samples(
     expected_ids: np.ndarray, actual_ids: np.ndarray, expected_source: str, actual_source: str
 ) -> None:
     """Raise :class:`ArtifactError` unless two artifacts cover exactly the same ``sample_id`` set."""
-    if len(expected_ids) != len(actual_ids) or not np.array_equal(
-        np.sort(expected_ids), np.sort(actual_ids)
-    ):
+    if len(expected_ids) != len(actual_ids) or not np.array_equal(np.sort(expected_ids), np.sort(actual_ids)):
         raise ArtifactError(
             f"{actual_source}: has {len(actual_ids)} samples that do not match the "
             f"{len(expected_ids)} samples of {expected_source}; the file is stale or foreign"
         )
 
 
-# --- the contracts between stages (see DESIGN.md) -------------------------------------------------
+# --- the contracts between stages (see docs/architecture.md#artifact-contracts) --------------------
 
 LABELS = Contract(
     name="labels",

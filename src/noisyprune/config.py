@@ -92,15 +92,11 @@ def check_references(config: Mapping[str, Any]) -> None:
                 )
     for name, entry in config["datasets"].items():
         if entry["model"] not in config["models"]:
-            raise ConfigError(
-                f"config key 'datasets.{name}.model': {entry['model']!r} is not defined in 'models'"
-            )
+            raise ConfigError(f"config key 'datasets.{name}.model': {entry['model']!r} is not defined in 'models'")
     for section in TRAINING_SECTIONS:
         for name, entry in config[section].items():
             if entry.get("model") is not None and entry["model"] not in config["models"]:
-                raise ConfigError(
-                    f"config key '{section}.{name}.model': {entry['model']!r} is not defined in 'models'"
-                )
+                raise ConfigError(f"config key '{section}.{name}.model': {entry['model']!r} is not defined in 'models'")
             if section == "warmups" and entry.get("init", "scratch") != "scratch":
                 raise ConfigError(
                     f"config key 'warmups.{name}.init': a warm-up starts from scratch; only learners can "
@@ -116,9 +112,7 @@ def check_references(config: Mapping[str, Any]) -> None:
                     f"the {entry['epochs']} warm-up epochs"
                 )
             if entry.get("nesterov") and entry.get("momentum", 0) == 0:
-                raise ConfigError(
-                    f"config key '{section}.{name}.nesterov': Nesterov momentum needs momentum > 0"
-                )
+                raise ConfigError(f"config key '{section}.{name}.nesterov': Nesterov momentum needs momentum > 0")
     check_noise_fits_datasets(config)
     check_active(config)
 
@@ -128,21 +122,27 @@ def check_active(config: Mapping[str, Any]) -> None:
     queries need clean labels."""
     for index, name in enumerate(config["sweep"].get("active", [])):
         if name not in config.get("active", {}):
-            raise ConfigError(f"config key 'sweep.active.{index}': {name!r} is not defined in 'active' "
-                              f"(defined: {', '.join(sorted(config.get('active', {}))) or 'none'})")
+            raise ConfigError(
+                f"config key 'sweep.active.{index}': {name!r} is not defined in 'active' "
+                f"(defined: {', '.join(sorted(config.get('active', {}))) or 'none'})"
+            )
     for name, entry in config.get("active", {}).items():
         if entry["learner"] not in config["learners"]:
             raise ConfigError(f"config key 'active.{name}.learner': {entry['learner']!r} is not defined in 'learners'")
         if entry["labels"] == "clean":
             for dataset in config["sweep"]["datasets"]:
                 if not config["datasets"][dataset].get("clean_labels", True):
-                    raise ConfigError(f"config key 'active.{name}.labels': dataset {dataset!r} has no clean "
-                                      "training labels to query")
+                    raise ConfigError(
+                        f"config key 'active.{name}.labels': dataset {dataset!r} has no clean training labels to query"
+                    )
 
 
 # Which datasets can carry which human label sets (the CIFAR-N files' contents).
-HUMAN_LABEL_SETS = {"cifar10n": ("aggregate", "worst", "random1", "random2", "random3"), "cifar100n": ("noisy100",),
-                    "arrays": ("given",)}
+HUMAN_LABEL_SETS = {
+    "cifar10n": ("aggregate", "worst", "random1", "random2", "random3"),
+    "cifar100n": ("noisy100",),
+    "arrays": ("given",),
+}
 
 
 def check_noise_fits_datasets(config: Mapping[str, Any]) -> None:
@@ -165,8 +165,11 @@ def check_noise_fits_datasets(config: Mapping[str, Any]) -> None:
                     f"for dataset {dataset!r} (loader {loader}; "
                     f"sets: {', '.join(HUMAN_LABEL_SETS.get(loader, ())) or 'none, use loader cifar10n or cifar100n'})"
                 )
-            if entry["kind"] == "asymmetric" and entry.get("pairs") == "superclass_next" and loader not in (
-                    "cifar100", "cifar100n"):
+            if (
+                entry["kind"] == "asymmetric"
+                and entry.get("pairs") == "superclass_next"
+                and loader not in ("cifar100", "cifar100n")
+            ):
                 raise ConfigError(
                     f"config key 'noise.{noise}.pairs': superclass_next needs CIFAR-100's superclasses, "
                     f"dataset {dataset!r} has loader {loader}"
@@ -185,9 +188,7 @@ def method_entry(config: Mapping[str, Any], name: str) -> dict[str, Any]:
     return dict(config["methods"][name])
 
 
-def model_entry(
-    config: Mapping[str, Any], dataset: str, training: Mapping[str, Any] | None = None
-) -> dict[str, Any]:
+def model_entry(config: Mapping[str, Any], dataset: str, training: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The model entry a training entry (from ``warmups``/``learners``) uses on ``dataset``: its
     own ``model`` if set, else the dataset's default model; the name is returned under ``name``."""
     name = (training or {}).get("model") or config["datasets"][dataset]["model"]
@@ -225,13 +226,16 @@ def sweep_runs(config: Mapping[str, Any]) -> list[Run]:
     sweep = config["sweep"]
     runs = []
     for dataset, noise, seed, warmup, learner, fraction in itertools.product(
-        sweep["datasets"], sweep["noise"], sweep["seeds"], sweep["warmups"], sweep["learners"],
+        sweep["datasets"],
+        sweep["noise"],
+        sweep["seeds"],
+        sweep["warmups"],
+        sweep["learners"],
         sweep["fractions"],
     ):
         methods = [REFERENCE_METHOD] if float(fraction) == 1.0 else sweep["methods"]
         runs.extend(
-            Run(dataset, noise, int(seed), warmup, method, fraction_label(fraction), learner)
-            for method in methods
+            Run(dataset, noise, int(seed), warmup, method, fraction_label(fraction), learner) for method in methods
         )
     return sorted(runs)
 
@@ -240,8 +244,8 @@ def sweep_settings(config: Mapping[str, Any]) -> list[dict[str, str]]:
     """The (dataset, noise, warmup, learner) combinations of the sweep: one pivot table each."""
     sweep = config["sweep"]
     return [
-        {"dataset": d, "noise": n, "warmup": w, "learner": l}
-        for d, n, w, l in itertools.product(
+        {"dataset": d, "noise": n, "warmup": w, "learner": learner}
+        for d, n, w, learner in itertools.product(
             sweep["datasets"], sweep["noise"], sweep["warmups"], sweep["learners"]
         )
     ]

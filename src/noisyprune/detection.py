@@ -15,8 +15,9 @@ from noisyprune.pruners.moderate import median_distances
 from noisyprune.pruners.uncertainty import uncertainty_scores
 
 
-def noise_scores(features: Artifact, dynamics: Artifact | None, noisy_label: np.ndarray,
-                 num_classes: int) -> dict[str, np.ndarray]:
+def noise_scores(
+    features: Artifact, dynamics: Artifact | None, noisy_label: np.ndarray, num_classes: int
+) -> dict[str, np.ndarray]:
     """Every per-sample score the pruners use, oriented so that **larger = more likely mislabelled**.
 
     ``features`` and ``noisy_label`` are aligned by sample id (sorted). Scores: ``loss``, ``el2n``,
@@ -61,10 +62,12 @@ def detection_quality(scores: dict[str, np.ndarray], is_noisy: np.ndarray) -> li
             fpr, tpr, _ = roc_curve(is_noisy, values)
             # The curve is a step function: take the best TPR reached at each grid FPR.
             roc_tpr = np.maximum.accumulate(np.interp(ROC_GRID, fpr, tpr)).tolist()
-        rows.append({
-            "score": name,
-            "auroc": float(roc_auc_score(is_noisy, values)) if both_present else float("nan"),
-            "average_precision": float(average_precision_score(is_noisy, values)) if both_present else float("nan"),
-            "roc_tpr": roc_tpr if both_present else [float("nan")] * len(ROC_GRID),
-        })
+        rows.append(
+            {
+                "score": name,
+                "auroc": float(roc_auc_score(is_noisy, values)) if both_present else float("nan"),
+                "average_precision": float(average_precision_score(is_noisy, values)) if both_present else float("nan"),
+                "roc_tpr": roc_tpr if both_present else [float("nan")] * len(ROC_GRID),
+            }
+        )
     return rows

@@ -217,13 +217,16 @@ def _solve_hvp(hvp, rhs: np.ndarray, diag: np.ndarray, rtol: float, maxiter: int
         nonlocal iterations
         iterations += 1
 
-    solution, _ = cg(operator, rhs, M=preconditioner, maxiter=maxiter, callback=count,
-                     **{_CG_TOL_KEYWORD: rtol})
+    solution, _ = cg(operator, rhs, M=preconditioner, maxiter=maxiter, callback=count, **{_CG_TOL_KEYWORD: rtol})
     residual = float(np.linalg.norm(hvp(solution) - rhs)) / norm
     if residual > max(10 * rtol, 1e-4):
-        warnings.warn(f"conjugate gradient stopped after {iterations} iterations with relative residual "
-                      f"{residual:.2e} (target {rtol:.0e}); influence scores are approximate — raise "
-                      f"cg_maxiter or C's regularisation", RuntimeWarning, stacklevel=3)
+        warnings.warn(
+            f"conjugate gradient stopped after {iterations} iterations with relative residual "
+            f"{residual:.2e} (target {rtol:.0e}); influence scores are approximate — raise "
+            f"cg_maxiter or C's regularisation",
+            RuntimeWarning,
+            stacklevel=3,
+        )
     return solution, iterations, residual
 
 
@@ -240,8 +243,10 @@ def _fit_binary(x, y: np.ndarray, C: float, tol: float, max_iter: int) -> np.nda
     from sklearn.linear_model import LogisticRegression
 
     if np.unique(y).size < 2:
-        raise ValueError("the training labels contain a single class; logistic regression needs both 0 and 1 "
-                         "(after relabeling: lower the number of flips, i.e. raise alpha)")
+        raise ValueError(
+            "the training labels contain a single class; logistic regression needs both 0 and 1 "
+            "(after relabeling: lower the number of flips, i.e. raise alpha)"
+        )
     model = LogisticRegression(C=C, fit_intercept=False, solver="liblinear", tol=tol, max_iter=max_iter)
     model.fit(x, y)
     return model.coef_.ravel().astype(np.float64)
@@ -257,8 +262,9 @@ def _binary_inputs(x_train, y_train, x_val, y_val):
     return x_train, y_train, x_val, y_val
 
 
-def binary_influence_scores(x_train, y_train, x_val, y_val, coef, C: float = 0.1, *,
-                            cg_rtol: float = 1e-8, cg_maxiter: int = 1000) -> InfluenceScores:
+def binary_influence_scores(
+    x_train, y_train, x_val, y_val, coef, C: float = 0.1, *, cg_rtol: float = 1e-8, cg_maxiter: int = 1000
+) -> InfluenceScores:
     """Up-weighting influence of each training sample on the mean validation log-loss, for a
     no-intercept binary logistic regression with weights ``coef`` (fitted on ``y_train`` with this C).
 
@@ -285,7 +291,7 @@ def binary_influence_scores(x_train, y_train, x_val, y_val, coef, C: float = 0.1
     if sp.issparse(x_train):
         diag = np.asarray(x_train.multiply(x_train).T @ curvature).ravel() / n + ridge
     else:
-        diag = (x_train ** 2).T @ curvature / n + ridge
+        diag = (x_train**2).T @ curvature / n + ridge
     # mean validation log-loss, no L2: the quantity RDIA wants to lower
     val_grad = np.asarray(x_val.T @ (p_val - y_val)).ravel() / x_val.shape[0]
     s, iterations, residual = _solve_hvp(hvp, val_grad, diag, cg_rtol, cg_maxiter)
@@ -294,9 +300,19 @@ def binary_influence_scores(x_train, y_train, x_val, y_val, coef, C: float = 0.1
     return InfluenceScores(scores, s, val_grad, iterations, residual)
 
 
-def binary_influence_relabel(x_train, y_train, x_val, y_val, alpha: float, C: float = 0.1, *,
-                             tol: float = 1e-7, max_iter: int = 1000, cg_rtol: float = 1e-8,
-                             cg_maxiter: int = 1000) -> InfluenceRelabelResult:
+def binary_influence_relabel(
+    x_train,
+    y_train,
+    x_val,
+    y_val,
+    alpha: float,
+    C: float = 0.1,
+    *,
+    tol: float = 1e-7,
+    max_iter: int = 1000,
+    cg_rtol: float = 1e-8,
+    cg_maxiter: int = 1000,
+) -> InfluenceRelabelResult:
     """RDIA for binary logistic regression: flip the labels of harmful training samples and refit.
 
     ``x_train`` (n, d) dense or scipy sparse features, ``y_train`` (n,) noisy labels in {0, 1},
@@ -311,11 +327,10 @@ def binary_influence_relabel(x_train, y_train, x_val, y_val, alpha: float, C: fl
     alpha = _threshold(alpha)
     C = _strength(C)
     x_train, y_train, x_val, y_val = _binary_inputs(x_train, y_train, x_val, y_val)
-    n, d = x_train.shape
+    _n, _d = x_train.shape
 
     coef = _fit_binary(x_train, y_train, C, tol, max_iter)
-    influence = binary_influence_scores(x_train, y_train, x_val, y_val, coef, C, cg_rtol=cg_rtol,
-                                        cg_maxiter=cg_maxiter)
+    influence = binary_influence_scores(x_train, y_train, x_val, y_val, coef, C, cg_rtol=cg_rtol, cg_maxiter=cg_maxiter)
     mask = influence.scores > alpha
     new_labels = np.where(mask, 1 - y_train, y_train)
     coef_after = _fit_binary(x_train, new_labels, C, tol, max_iter)
@@ -323,12 +338,21 @@ def binary_influence_relabel(x_train, y_train, x_val, y_val, alpha: float, C: fl
     z_before, z_after = np.asarray(x_val @ coef).ravel(), np.asarray(x_val @ coef_after).ravel()
     # scikit-learn predicts class 1 only for a strictly positive decision value
     return InfluenceRelabelResult(
-        scores=influence.scores, relabel_mask=mask, new_labels=new_labels,
-        val_loss_before=_binary_log_loss(z_before, y_val), val_loss_after=_binary_log_loss(z_after, y_val),
+        scores=influence.scores,
+        relabel_mask=mask,
+        new_labels=new_labels,
+        val_loss_before=_binary_log_loss(z_before, y_val),
+        val_loss_after=_binary_log_loss(z_after, y_val),
         val_accuracy_before=float(np.mean((z_before > 0) == y_val)),
         val_accuracy_after=float(np.mean((z_after > 0) == y_val)),
-        coef_before=coef, coef_after=coef_after, intercept_before=None, intercept_after=None, alpha=alpha,
-        cg_iterations=influence.cg_iterations, cg_relative_residual=influence.cg_relative_residual)
+        coef_before=coef,
+        coef_after=coef_after,
+        intercept_before=None,
+        intercept_after=None,
+        alpha=alpha,
+        cg_iterations=influence.cg_iterations,
+        cg_relative_residual=influence.cg_relative_residual,
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -336,8 +360,8 @@ def binary_influence_relabel(x_train, y_train, x_val, y_val, alpha: float, C: fl
 
 
 def _unpack(theta: np.ndarray, K: int, d: int, fit_intercept: bool) -> tuple[np.ndarray, np.ndarray]:
-    W = theta[:K * d].reshape(K, d)
-    b = theta[K * d:] if fit_intercept else np.zeros(K)
+    W = theta[: K * d].reshape(K, d)
+    b = theta[K * d :] if fit_intercept else np.zeros(K)
     return W, b
 
 
@@ -357,9 +381,17 @@ def _num_classes(num_classes, *label_arrays) -> int:
     return int(num_classes)
 
 
-def fit_multinomial_head(embeddings, labels, num_classes: int | None = None, C: float = 1.0, *,
-                         fit_intercept: bool = True, sample_weight=None, tol: float = 1e-10,
-                         max_iter: int = 5000) -> tuple[np.ndarray, np.ndarray | None]:
+def fit_multinomial_head(
+    embeddings,
+    labels,
+    num_classes: int | None = None,
+    C: float = 1.0,
+    *,
+    fit_intercept: bool = True,
+    sample_weight=None,
+    tol: float = 1e-10,
+    max_iter: int = 5000,
+) -> tuple[np.ndarray, np.ndarray | None]:
     """Fit a softmax (multinomial logistic) head by minimising
     (1/n)·Σ_i w_i·CE_i + ‖W‖²/(2·C·n) with L-BFGS (the intercept is not penalised).
 
@@ -389,15 +421,29 @@ def fit_multinomial_head(embeddings, labels, num_classes: int | None = None, C: 
         return float(w @ loss / n + 0.5 * ridge * np.sum(W * W)), grad
 
     theta0 = np.zeros(K * d + (K if fit_intercept else 0))
-    result = minimize(objective, theta0, jac=True, method="L-BFGS-B",
-                      options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-15, "maxcor": 20})
+    result = minimize(
+        objective,
+        theta0,
+        jac=True,
+        method="L-BFGS-B",
+        options={"maxiter": max_iter, "gtol": tol, "ftol": 1e-15, "maxcor": 20},
+    )
     W, b = _unpack(result.x, K, d, fit_intercept)
     return W.copy(), (b.copy() if fit_intercept else None)
 
 
-def multinomial_influence_scores(embeddings, labels, val_embeddings, val_labels, coef, intercept=None,
-                                 C: float = 1.0, *, cg_rtol: float = 1e-8,
-                                 cg_maxiter: int = 1000) -> InfluenceScores:
+def multinomial_influence_scores(
+    embeddings,
+    labels,
+    val_embeddings,
+    val_labels,
+    coef,
+    intercept=None,
+    C: float = 1.0,
+    *,
+    cg_rtol: float = 1e-8,
+    cg_maxiter: int = 1000,
+) -> InfluenceScores:
     """Up-weighting influence of each training sample on the mean validation cross-entropy, for a
     softmax head with weights ``coef`` (K, d) and optional ``intercept`` (K,) fitted with this C.
 
@@ -459,11 +505,22 @@ def multinomial_influence_scores(embeddings, labels, val_embeddings, val_labels,
 RELABEL_TARGETS = ("prediction", "other_class")
 
 
-def multinomial_influence_relabel(embeddings, labels, val_embeddings, val_labels, alpha: float,
-                                  C: float = 1.0, num_classes: int | None = None, *,
-                                  fit_intercept: bool = True, tol: float = 1e-10, max_iter: int = 5000,
-                                  cg_rtol: float = 1e-8, cg_maxiter: int = 1000,
-                                  relabel_to: str = "prediction") -> InfluenceRelabelResult:
+def multinomial_influence_relabel(
+    embeddings,
+    labels,
+    val_embeddings,
+    val_labels,
+    alpha: float,
+    C: float = 1.0,
+    num_classes: int | None = None,
+    *,
+    fit_intercept: bool = True,
+    tol: float = 1e-10,
+    max_iter: int = 5000,
+    cg_rtol: float = 1e-8,
+    cg_maxiter: int = 1000,
+    relabel_to: str = "prediction",
+) -> InfluenceRelabelResult:
     """RDIA for a multinomial logistic head on frozen embeddings: relabel harmful samples and refit.
 
     ``embeddings`` (n, d) and ``labels`` (n,) in [0, K) the noisy training set, ``val_embeddings``
@@ -509,8 +566,18 @@ def multinomial_influence_relabel(embeddings, labels, val_embeddings, val_labels
 
     (loss_before, acc_before), (loss_after, acc_after) = evaluate(W, b), evaluate(W_after, b_after)
     return InfluenceRelabelResult(
-        scores=influence.scores, relabel_mask=mask, new_labels=new_labels,
-        val_loss_before=loss_before, val_loss_after=loss_after,
-        val_accuracy_before=acc_before, val_accuracy_after=acc_after,
-        coef_before=W, coef_after=W_after, intercept_before=b, intercept_after=b_after, alpha=alpha,
-        cg_iterations=influence.cg_iterations, cg_relative_residual=influence.cg_relative_residual)
+        scores=influence.scores,
+        relabel_mask=mask,
+        new_labels=new_labels,
+        val_loss_before=loss_before,
+        val_loss_after=loss_after,
+        val_accuracy_before=acc_before,
+        val_accuracy_after=acc_after,
+        coef_before=W,
+        coef_after=W_after,
+        intercept_before=b,
+        intercept_after=b_after,
+        alpha=alpha,
+        cg_iterations=influence.cg_iterations,
+        cg_relative_residual=influence.cg_relative_residual,
+    )

@@ -40,17 +40,41 @@ ENV = "NOISYPRUNE_JOB_SERVER"
 # torch._dynamo (with sympy) is imported by the first optimiser step, torchvision by the first strong
 # view: ~2 s each that every job would pay again. None of these starts a torch thread pool or CUDA.
 PRELOAD = (
-    "torch", "torch._dynamo", "torch.func", "torchvision.transforms.v2", "numpy", "pandas",
-    "pyarrow.parquet", "scipy.sparse", "sklearn.datasets", "sklearn.mixture", "sklearn.linear_model",
-    "sklearn.model_selection", "sklearn.metrics", "faiss", "cleanlab.filter",
-    "noisyprune.stages.noise", "noisyprune.stages.warmup", "noisyprune.stages.extract",
-    "noisyprune.stages.select", "noisyprune.stages.detect", "noisyprune.stages.retrain",
-    "noisyprune.stages.aggregate", "noisyprune.stages.active", "noisyprune.stages.plot",
-    "noisyprune.pruners.registry", "noisyprune.training.learners.registry",
+    "torch",
+    "torch._dynamo",
+    "torch.func",
+    "torchvision.transforms.v2",
+    "numpy",
+    "pandas",
+    "pyarrow.parquet",
+    "scipy.sparse",
+    "sklearn.datasets",
+    "sklearn.mixture",
+    "sklearn.linear_model",
+    "sklearn.model_selection",
+    "sklearn.metrics",
+    "faiss",
+    "cleanlab.filter",
+    "noisyprune.stages.noise",
+    "noisyprune.stages.warmup",
+    "noisyprune.stages.extract",
+    "noisyprune.stages.select",
+    "noisyprune.stages.detect",
+    "noisyprune.stages.retrain",
+    "noisyprune.stages.aggregate",
+    "noisyprune.stages.active",
+    "noisyprune.stages.plot",
+    "noisyprune.pruners.registry",
+    "noisyprune.training.learners.registry",
 )
 # Read by OpenMP, OpenBLAS, MKL, BLIS and macOS Accelerate when they load.
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "BLIS_NUM_THREADS",
-                    "VECLIB_MAXIMUM_THREADS")
+THREAD_VARIABLES = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "BLIS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+)
 READY_TIMEOUT_S = 120.0  # how long a job waits for a server that is still importing
 # the socket's own folder in /tmp when the given folder's path is too long for a socket
 TEMP_PREFIX = "noisyprune-jobserver-"
@@ -155,8 +179,9 @@ def _alive(pid: int) -> bool:
 
 def _run_on_server(path: str, target: str, kwargs: dict, log_path: str | None, threads: int = 1) -> int | None:
     """Send the job to the server; its exit status, or ``None`` if the server could not take it."""
-    payload = pickle.dumps({"target": target, "kwargs": kwargs, "log": log_path, "cwd": os.getcwd(),
-                            "threads": threads})
+    payload = pickle.dumps(
+        {"target": target, "kwargs": kwargs, "log": log_path, "cwd": os.getcwd(), "threads": threads}
+    )
     connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         connection.connect(path)
@@ -201,10 +226,9 @@ def serve(path: str, parent_pid: int) -> None:
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     for module in PRELOAD:
-        try:
+        # a job that needs a module that fails to import fails with the error itself; the others still gain
+        with contextlib.suppress(ImportError):
             importlib.import_module(module)
-        except ImportError:  # a job that needs it fails with the error itself; the others still gain
-            pass
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     temporary = f"{path}.{os.getpid()}.tmp"
     listener.bind(temporary)
@@ -225,15 +249,11 @@ def serve(path: str, parent_pid: int) -> None:
     finally:
         for pid in children:
             _kill_group(pid)
-        try:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(path)
-        except FileNotFoundError:
-            pass
         if Path(path).parent.name.startswith(TEMP_PREFIX):  # the folder start() made for a long path
-            try:
+            with contextlib.suppress(OSError):
                 os.rmdir(Path(path).parent)
-            except OSError:
-                pass
 
 
 def _accept(listener: socket.socket, selector: selectors.BaseSelector, children: dict) -> None:
@@ -246,8 +266,10 @@ def _accept(listener: socket.socket, selector: selectors.BaseSelector, children:
     except (OSError, struct.error, pickle.UnpicklingError, TypeError):
         connection.close()
         return
+    server_pid = os.getpid()
     pid = os.fork()
     if pid == 0:
+        _die_with(server_pid)
         # the child keeps only the job's own descriptors
         for key in list(selector.get_map().values()):
             key.fileobj.close()
@@ -257,6 +279,19 @@ def _accept(listener: socket.socket, selector: selectors.BaseSelector, children:
         os.close(fd)
     children[pid] = connection
     selector.register(connection, selectors.EVENT_READ, pid)
+
+
+def _die_with(server_pid: int) -> None:
+    """On Linux, have the kernel SIGKILL this child when the server dies, even by SIGKILL: a stage
+    orphaned by a killed run would otherwise go on writing outputs that the rerun writes too."""
+    if not sys.platform.startswith("linux"):
+        return  # elsewhere a killed server's children run to their end
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() != server_pid:  # the server died before the request above took effect
+        os._exit(1)
 
 
 def _run_child(request: dict, fds: list[int]) -> None:
@@ -271,7 +306,7 @@ def _run_child(request: dict, fds: list[int]) -> None:
         status = 0
     except SystemExit as exit_:
         status = exit_.code if isinstance(exit_.code, int) else 1
-    except BaseException:  # noqa: BLE001 - the job's failure, reported as its own process would
+    except BaseException:
         traceback.print_exc()
         import logging
 
@@ -297,10 +332,8 @@ def _reap(selector: selectors.BaseSelector, children: dict) -> None:
             continue
         selector.unregister(connection)
         code = os.waitstatus_to_exitcode(wait_status)
-        try:  # a child killed by signal N reports 128 + N, as a shell does
+        with contextlib.suppress(OSError):  # a child killed by signal N reports 128 + N, as a shell does
             connection.sendall(struct.pack("!i", 128 - code if code < 0 else code))
-        except OSError:
-            pass
         connection.close()
 
 
@@ -313,10 +346,8 @@ def _abandon(connection, selector: selectors.BaseSelector, children: dict) -> No
 
 
 def _kill_group(pid: int) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def start(directory: str | os.PathLike) -> tuple[Any, str]:
@@ -326,14 +357,58 @@ def start(directory: str | os.PathLike) -> tuple[Any, str]:
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
+    import tempfile
+
+    remove_stale_sockets(directory)
+    for folder in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
+        remove_stale_sockets(folder)
     path = directory / f"jobserver-{os.getpid()}.sock"
     if len(str(path.resolve())) > 100:  # AF_UNIX paths are limited to ~107 bytes
-        import tempfile
-
         path = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX)) / "jobserver.sock"
-    process = subprocess.Popen([sys.executable, "-m", "noisyprune.jobserver", str(path.resolve()), str(os.getpid())],
-                               stdin=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "noisyprune.jobserver", str(path.resolve()), str(os.getpid())], stdin=subprocess.DEVNULL
+    )
     return process, f"{socket.gethostname()}:{process.pid}:{path.resolve()}"
+
+
+def remove_stale_sockets(directory: str | os.PathLike) -> list[Path]:
+    """Remove the sockets (and half-made ``.tmp`` sockets) that servers of earlier runs left in
+    ``directory`` when they were killed with SIGKILL; return the removed paths. A folder that
+    :func:`start` made in /tmp for a long socket path is removed too once it is empty.
+
+    A socket is stale when nothing accepts connections on it; a ``.tmp`` socket when the server
+    whose pid it names is gone. A live server's socket is never touched."""
+    directory = Path(directory)
+    removed = []
+    try:
+        candidates = sorted(directory.glob("jobserver*.sock*"))
+    except OSError:  # another user's folder
+        return removed
+    for path in candidates:
+        if path.name.endswith(".tmp"):
+            server_pid = path.name.rsplit(".", 2)[-2]
+            stale = not (server_pid.isdigit() and _alive(int(server_pid)))
+        else:
+            stale = not _accepts_connections(path)
+        if stale:
+            with contextlib.suppress(FileNotFoundError, PermissionError):
+                path.unlink()
+                removed.append(path)
+    if directory.name.startswith(TEMP_PREFIX):
+        with contextlib.suppress(OSError):  # not empty: a live server's, or not ours
+            directory.rmdir()
+    return removed
+
+
+def _accepts_connections(path: Path) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:  # refused (no listener), not a socket, or gone
+        return False
+    finally:
+        probe.close()
+    return True
 
 
 def stop(process, timeout: float = 10.0) -> None:
@@ -343,7 +418,7 @@ def stop(process, timeout: float = 10.0) -> None:
     process.terminate()
     try:
         process.wait(timeout=timeout)
-    except Exception:  # noqa: BLE001 - a server that does not stop in time is killed
+    except Exception:
         process.kill()
 
 

@@ -23,8 +23,13 @@ def masked_accuracy(predicted: np.ndarray, truth: np.ndarray, mask: np.ndarray) 
     return float((predicted[mask] == truth[mask]).sum() / count) if count else float("nan")
 
 
-RELABELING_METRICS = ("relabel_acc_all", "relabel_acc_subset", "relabel_acc_subset_noisy", "relabel_acc_noisy",
-                      "relabel_acc_pruned")
+RELABELING_METRICS = (
+    "relabel_acc_all",
+    "relabel_acc_subset",
+    "relabel_acc_subset_noisy",
+    "relabel_acc_noisy",
+    "relabel_acc_pruned",
+)
 
 
 def relabeling_metrics(

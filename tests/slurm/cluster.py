@@ -18,6 +18,7 @@ Run it by hand to poke at the cluster (``sinfo``, ``sbatch``, Snakemake) until C
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shlex
 import shutil
@@ -140,14 +141,21 @@ class LocalSlurm:
         key = munge / "munge.key"
         key.write_bytes(os.urandom(1024))
         key.chmod(0o400)
-        self._spawn("munged", "munged", "--foreground", f"--socket={munge / 'munge.socket'}",
-                    f"--key-file={key}", f"--pid-file={munge / 'munged.pid'}",
-                    f"--seed-file={munge / 'munged.seed'}")
+        self._spawn(
+            "munged",
+            "munged",
+            "--foreground",
+            f"--socket={munge / 'munge.socket'}",
+            f"--key-file={key}",
+            f"--pid-file={munge / 'munged.pid'}",
+            f"--seed-file={munge / 'munged.seed'}",
+        )
         self._wait_for(lambda: (munge / "munge.socket").exists(), timeout, "munged's socket")
         conf = self.env["SLURM_CONF"]
         self._spawn("slurmctld", "slurmctld", "-D", "-f", conf)
-        self._wait_for(lambda: self.run("scontrol", "ping", check=False).returncode == 0,
-                       timeout, "slurmctld to answer")
+        self._wait_for(
+            lambda: self.run("scontrol", "ping", check=False).returncode == 0, timeout, "slurmctld to answer"
+        )
         self._spawn("slurmd", "slurmd", "-D", "-f", conf, "-N", host)
         self._wait_for(self._node_idle, timeout, f"node {host} to become idle")
 
@@ -159,8 +167,10 @@ class LocalSlurm:
             # A job still running (an interrupted test) would outlive slurmd in its slurmstepd.
             self.run("scancel", f"--partition={self.partition}", check=False)
             deadline = time.monotonic() + 20
-            while time.monotonic() < deadline and self.run(
-                    "squeue", "--noheader", "--states=RUNNING,COMPLETING", check=False).stdout.strip():
+            while (
+                time.monotonic() < deadline
+                and self.run("squeue", "--noheader", "--states=RUNNING,COMPLETING", check=False).stdout.strip()
+            ):
                 time.sleep(0.5)
         for name in reversed(DAEMONS):
             process = self.processes.pop(name, None)
@@ -243,7 +253,5 @@ if __name__ == "__main__":
     with LocalSlurm() as cluster:
         print(f"export SLURM_CONF={cluster.env['SLURM_CONF']}")
         print("cluster up; Ctrl-C stops it")
-        try:
+        with contextlib.suppress(KeyboardInterrupt):
             signal.pause()
-        except KeyboardInterrupt:
-            pass

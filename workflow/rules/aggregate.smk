@@ -4,6 +4,7 @@
 
 from noisyprune.reporting.paths import GROUP_KINDS, curves_stem, group_stem
 
+
 localrules:
     aggregate,
     plots,
@@ -33,20 +34,34 @@ rule aggregate:
     output:
         runs=f"{TABLES}/runs.parquet",
         runs_csv=f"{TABLES}/runs.csv",
-        summaries=[path for name, stem in SUMMARY_STEMS.items() for path in table_files(stem)
-                   if not path.endswith(".html")],
+        summaries=[
+            path for name, stem in SUMMARY_STEMS.items() for path in table_files(stem) if not path.endswith(".html")
+        ],
         summaries_html=[
-            report(f"{stem}.html", caption=f"../report/{name}.rst", category="Tables", subcategory="Summary",
-                   labels={"table": name})
+            report(
+                f"{stem}.html",
+                caption=f"../report/{name}.rst",
+                category="Tables",
+                subcategory="Summary",
+                labels={"table": name},
+            )
             for name, stem in SUMMARY_STEMS.items()
         ],
         pivots=[path for stem in PIVOT_STEMS for path in table_files(stem) if not path.endswith(".html")],
         pivots_html=[
-            report(f"{stem}.html", caption="../report/pivot.rst", category="Tables",
-                   subcategory=f"Pivots · {setting['dataset']}",
-                   labels={"noise": setting["noise"], "warm-up": setting["warmup"], "learner": setting["learner"]})
+            report(
+                f"{stem}.html",
+                caption="../report/pivot.rst",
+                category="Tables",
+                subcategory=f"Pivots · {setting['dataset']}",
+                labels={"noise": setting["noise"], "warm-up": setting["warmup"], "learner": setting["learner"]},
+            )
             for stem, setting in zip(PIVOT_STEMS, SETTINGS)
         ],
+    log:
+        f"{TABLES}/aggregate.log",
+    conda:
+        "../envs/noisyprune.yaml"
     params:
         run_files=RUN_FILES,
         detection_files=DETECTION_FILES,
@@ -57,8 +72,6 @@ rule aggregate:
         fractions=config["sweep"]["fractions"],
         rank_metric=config["report"]["metric"],
         code=hash_of("noisyprune.stages.aggregate", "noisyprune.reporting.tables", "noisyprune.reporting.render"),
-    log:
-        f"{TABLES}/aggregate.log",
     script:
         "../scripts/aggregate.py"
 
@@ -74,31 +87,40 @@ rule plots:
     output:
         **{
             kind: [
-                report(f"{stem}.png", caption=PLOT_CAPTIONS[kind], category="Plots", subcategory=kind,
-                       labels={"dataset": d, "warm-up": w})
+                report(
+                    f"{stem}.png",
+                    caption=PLOT_CAPTIONS[kind],
+                    category="Plots",
+                    subcategory=kind,
+                    labels={"dataset": d, "warm-up": w},
+                )
                 for stem, (d, w) in zip(stems, PLOT_GROUPS)
             ]
             for kind, stems in GROUP_PLOT_STEMS.items()
         },
         curves=[
-            report(f"{stem}.png", caption="../report/learning_curves.rst", category="Plots",
-                   subcategory="learning_curves",
-                   labels={"dataset": s["dataset"], "noise": s["noise"], "warm-up": s["warmup"],
-                           "learner": s["learner"]})
+            report(
+                f"{stem}.png",
+                caption="../report/learning_curves.rst",
+                category="Plots",
+                subcategory="learning_curves",
+                labels={"dataset": s["dataset"], "noise": s["noise"], "warm-up": s["warmup"], "learner": s["learner"]},
+            )
             for stem, s in zip(CURVE_STEMS, SETTINGS)
         ],
         pdfs=[f"{stem}.pdf" for stems in [*GROUP_PLOT_STEMS.values(), CURVE_STEMS] for stem in stems],
+    log:
+        f"{PLOTS}/plots.log",
+    conda:
+        "../envs/noisyprune.yaml"
     params:
-        history_files=[
-            {**run.wildcards(), "path": files["history"]} for run, files in zip(RUNS, RUN_FILES)
-        ],
+        history_files=[{**run.wildcards(), "path": files["history"]} for run, files in zip(RUNS, RUN_FILES)],
         detection_files=DETECTION_FILES,
         settings=SETTINGS,
         methods=config["sweep"]["methods"],
         accuracy_metric=config["report"]["metric"],
-        plots_dir=PLOTS,
+        # the folder of the figures, from the outputs themselves (no hard-coded prefix)
+        plots_dir=lambda wildcards, output: os.path.commonpath(list(output)),
         code=hash_of("noisyprune.stages.plot", "noisyprune.reporting.plots", "noisyprune.reporting.style"),
-    log:
-        f"{PLOTS}/plots.log",
     script:
         "../scripts/plots.py"

@@ -23,7 +23,7 @@ from noisyprune.training.learners.registry import LEARNERS, WARMUP_FEATURE_LEARN
 # Fails before any job is scheduled, naming the offending config key.
 validate_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
 
-# Output layout (DESIGN.md): one directory per run prefix, named by wildcards only.
+# Output layout (docs/architecture.md#output-layout): one directory per run prefix, named by wildcards only.
 RUN = "results/{dataset}/{noise}/seed{seed}"
 WARMUP = f"{RUN}/warmup/{{warmup}}"
 SELECT = f"{RUN}/select/{{warmup}}/{{method}}/f{{fraction}}"
@@ -128,9 +128,7 @@ def extract_code(wildcards):
 
 
 def select_code(wildcards):
-    return hash_of(
-        "noisyprune.stages.select", PRUNERS.module_name(selection_entry(wildcards)["pruner"])
-    )
+    return hash_of("noisyprune.stages.select", PRUNERS.module_name(selection_entry(wildcards)["pruner"]))
 
 
 def retrain_code(wildcards):
@@ -195,8 +193,7 @@ RUN_FILES = [run_files(run) for run in RUNS]
 # One noise-detection result per warm-up of the sweep (dataset, noise, seed, warmup).
 WARMUP_RUNS = sorted({(r.dataset, r.noise, r.seed, r.warmup) for r in RUNS})
 DETECTION_FILES = [
-    {"dataset": d, "noise": n, "seed": s, "warmup": w,
-     "path": DETECTION.format(dataset=d, noise=n, seed=s, warmup=w)}
+    {"dataset": d, "noise": n, "seed": s, "warmup": w, "path": DETECTION.format(dataset=d, noise=n, seed=s, warmup=w)}
     for d, n, s, w in WARMUP_RUNS
 ]
 # Every table is written as .csv/.md/.tex/.html; the stems are the paths without extension.

@@ -6,12 +6,14 @@ rule detect:
         dynamics=WARMUP_DYNAMICS,
     output:
         detection=DETECTION,
-    params:
-        code=hash_of("noisyprune.stages.detect"),
+    log:
+        f"{WARMUP}/detect.log",
+    conda:
+        "../envs/noisyprune.yaml"
     resources:
         mem_mb=config["resources"]["detect"]["mem_mb"],
         runtime=config["resources"]["detect"]["runtime"],
-    log:
-        f"{WARMUP}/detect.log",
+    params:
+        code=hash_of("noisyprune.stages.detect"),
     script:
         "../scripts/detect.py"

@@ -5,15 +5,17 @@ rule extract:
         model=WARMUP_MODEL,
     output:
         features=FEATURES,
-    params:
-        dataset=dataset_entry,
-        code=extract_code,
+    log:
+        f"{WARMUP}/extract.log",
+    conda:
+        "../envs/noisyprune.yaml"
     threads: config["threads"]
     resources:
         gpu=GPU_PER_JOB,
         mem_mb=config["resources"]["extract"]["mem_mb"],
         runtime=config["resources"]["extract"]["runtime"],
-    log:
-        f"{WARMUP}/extract.log",
+    params:
+        dataset=dataset_entry,
+        code=extract_code,
     script:
         "../scripts/extract.py"

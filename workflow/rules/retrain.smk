@@ -6,19 +6,21 @@ rule retrain:
         metrics=METRICS,
         history=f"{TRAIN}/history.parquet",
         relabels=f"{TRAIN}/relabels.parquet",
-    params:
-        dataset=dataset_entry,
-        learner=learner_entry,
-        model=learner_model,
-        code=retrain_code,
+    log:
+        f"{TRAIN}/retrain.log",
+    benchmark:
+        f"{TRAIN}/retrain.benchmark.tsv"
+    conda:
+        "../envs/noisyprune.yaml"
     threads: config["threads"]
     resources:
         gpu=GPU_PER_JOB,
         mem_mb=config["resources"]["retrain"]["mem_mb"],
         runtime=config["resources"]["retrain"]["runtime"],
-    log:
-        f"{TRAIN}/retrain.log",
-    benchmark:
-        f"{TRAIN}/retrain.benchmark.tsv"
+    params:
+        dataset=dataset_entry,
+        learner=learner_entry,
+        model=learner_model,
+        code=retrain_code,
     script:
         "../scripts/retrain.py"

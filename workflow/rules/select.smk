@@ -5,16 +5,18 @@ rule select:
     output:
         subset=SUBSET,
         timing=SELECT_TIMING,
-    params:
-        method=selection_entry,
-        code=select_code,
-    resources:
-        gpu=select_gpu,
-        mem_mb=config["resources"]["select"]["mem_mb"],
-        runtime=config["resources"]["select"]["runtime"],
     log:
         f"{SELECT}/select.log",
     benchmark:
         f"{SELECT}/select.benchmark.tsv"
+    conda:
+        "../envs/noisyprune.yaml"
+    resources:
+        gpu=select_gpu,
+        mem_mb=config["resources"]["select"]["mem_mb"],
+        runtime=config["resources"]["select"]["runtime"],
+    params:
+        method=selection_entry,
+        code=select_code,
     script:
         "../scripts/select.py"

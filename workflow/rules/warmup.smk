@@ -7,19 +7,21 @@ rule warmup:
         dynamics=WARMUP_DYNAMICS,
         history=WARMUP_HISTORY,
         snapshots=WARMUP_SNAPSHOTS,
-    params:
-        dataset=dataset_entry,
-        warmup=warmup_entry,
-        model=warmup_model,
-        code=warmup_code,
+    log:
+        f"{WARMUP}/warmup.log",
+    benchmark:
+        f"{WARMUP}/warmup.benchmark.tsv"
+    conda:
+        "../envs/noisyprune.yaml"
     threads: config["threads"]
     resources:
         gpu=GPU_PER_JOB,
         mem_mb=config["resources"]["warmup"]["mem_mb"],
         runtime=config["resources"]["warmup"]["runtime"],
-    log:
-        f"{WARMUP}/warmup.log",
-    benchmark:
-        f"{WARMUP}/warmup.benchmark.tsv"
+    params:
+        dataset=dataset_entry,
+        warmup=warmup_entry,
+        model=warmup_model,
+        code=warmup_code,
     script:
         "../scripts/warmup.py"

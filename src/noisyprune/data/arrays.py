@@ -37,7 +37,10 @@ def _standardise(train_x: np.ndarray, test_x: np.ndarray):
     mean, std = train_x.mean(axis=axes), train_x.std(axis=axes)
     std = np.where(std > 0, std, 1.0)  # constant features stay constant instead of dividing by zero
     shape = (1, -1, 1, 1) if train_x.ndim == 4 else (1, -1)
-    normalise = lambda x: (x - mean.reshape(shape)) / std.reshape(shape)
+
+    def normalise(x):
+        return (x - mean.reshape(shape)) / std.reshape(shape)
+
     pixel = (tuple(float(v) for v in mean), tuple(float(v) for v in std)) if train_x.ndim == 4 else ((0.0,), (1.0,))
     return normalise(train_x).astype(np.float32), normalise(test_x).astype(np.float32), pixel
 
@@ -56,14 +59,27 @@ def _build(name, train_x, train_y, test_x, test_y, noisy, class_names, source) -
     elif len(class_names) < num_classes:
         raise ArtifactError(f"{source}: {len(class_names)} class names for labels up to {num_classes - 1}")
     train_x, test_x, (mean, std) = _standardise(train_x, test_x)
-    return ArrayDataset(name=name, train_x=train_x, train_y=train_y, test_x=test_x, test_y=test_y,
-                        class_names=tuple(map(str, class_names)), pixel_mean=mean, pixel_std=std,
-                        label_sets={"given": noisy} if noisy is not None else None)
+    return ArrayDataset(
+        name=name,
+        train_x=train_x,
+        train_y=train_y,
+        test_x=test_x,
+        test_y=test_y,
+        class_names=tuple(map(str, class_names)),
+        pixel_mean=mean,
+        pixel_std=std,
+        label_sets={"given": noisy} if noisy is not None else None,
+    )
 
 
-def load_arrays(name: str = "arrays", path: str = "", input_shape: list[int] | None = None,
-                feature_columns: list[str] | None = None, test_fraction: float = 0.2,
-                split_seed: int = 0) -> ArrayDataset:
+def load_arrays(
+    name: str = "arrays",
+    path: str = "",
+    input_shape: list[int] | None = None,
+    feature_columns: list[str] | None = None,
+    test_fraction: float = 0.2,
+    split_seed: int = 0,
+) -> ArrayDataset:
     """Load the user's ``.npz`` or ``.parquet`` file ``path`` (formats in the module docstring)."""
     source = Path(path)
     if not source.is_file():
@@ -95,15 +111,24 @@ def _read_npz(path: Path):
         missing = {"x", "y"} - keys
         if missing:
             raise ArtifactError(f"{path}: missing array(s) {sorted(missing)} (has {sorted(keys)})")
-        get = lambda key: archive[key] if key in keys else None
+
+        def get(key):
+            return archive[key] if key in keys else None
+
         y = np.asarray(archive["y"]).astype(np.int64)
         test_y = get("y_test")
         noisy = get("noisy_y")
         names = get("class_names")
         if ("x_test" in keys) != ("y_test" in keys):
             raise ArtifactError(f"{path}: give both x_test and y_test, or neither")
-        return (np.asarray(archive["x"]), y, get("x_test"), None if test_y is None else test_y.astype(np.int64),
-                None if noisy is None else noisy.astype(np.int64), None if names is None else tuple(names.tolist()))
+        return (
+            np.asarray(archive["x"]),
+            y,
+            get("x_test"),
+            None if test_y is None else test_y.astype(np.int64),
+            None if noisy is None else noisy.astype(np.int64),
+            None if names is None else tuple(names.tolist()),
+        )
 
 
 def _read_parquet(path: Path, feature_columns: list[str] | None):
@@ -134,9 +159,15 @@ def _read_parquet(path: Path, feature_columns: list[str] | None):
     return x[train], y[train], x[test], y[test], (noisy[train] if noisy is not None else None), None
 
 
-def load_tabular(name: str = "tabular", source: str = "breast_cancer", path: str | None = None,
-                 test_path: str | None = None, test_fraction: float = 0.3, split_seed: int = 0,
-                 max_dense_gb: float = 4.0) -> ArrayDataset:
+def load_tabular(
+    name: str = "tabular",
+    source: str = "breast_cancer",
+    path: str | None = None,
+    test_path: str | None = None,
+    test_fraction: float = 0.3,
+    split_seed: int = 0,
+    max_dense_gb: float = 4.0,
+) -> ArrayDataset:
     """A tabular dataset as feature vectors: ``source: breast_cancer`` (scikit-learn's bundled copy,
     569 samples, 30 features, 2 classes) or ``libsvm`` (the LIBSVM file ``path``, e.g. real-sim,
     read by scikit-learn; labels ±1 or 1..C are mapped to 0..C−1; held densely, refused above

@@ -41,9 +41,7 @@ class ArrayDataset:
                 f"dataset {self.name!r}: {len(self.train_x)} training inputs but {len(self.train_y)} labels"
             )
         if len(self.test_x) != len(self.test_y):
-            raise ValueError(
-                f"dataset {self.name!r}: {len(self.test_x)} test inputs but {len(self.test_y)} labels"
-            )
+            raise ValueError(f"dataset {self.name!r}: {len(self.test_x)} test inputs but {len(self.test_y)} labels")
         if self.train_x.shape[1:] != self.test_x.shape[1:]:
             raise ValueError(f"dataset {self.name!r}: train and test inputs differ in shape")
 
@@ -72,8 +70,9 @@ def limited_positions(labels: np.ndarray, limit: int | None) -> np.ndarray:
     return stratified_split(labels, 0, train_size=limit)[0]
 
 
-def stratified_split(labels: np.ndarray, seed: int, *, train_size: int | None = None,
-                     test_size: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: np.ndarray, seed: int, *, train_size: int | None = None, test_size: float | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Split the positions of ``labels`` ``(n,)`` into sorted ``(train, test)`` index arrays with
     scikit-learn, stratified by class where that is possible (every present class has ≥ 2 samples
     and a given ``train_size`` holds at least one per class), seeded by ``seed``."""
@@ -82,6 +81,11 @@ def stratified_split(labels: np.ndarray, seed: int, *, train_size: int | None = 
     counts = np.bincount(labels)
     present = counts[counts > 0]
     can_stratify = (present >= 2).all() and (train_size is None or train_size >= len(present))
-    train, test = train_test_split(np.arange(len(labels)), train_size=train_size, test_size=test_size,
-                                   random_state=seed, stratify=labels if can_stratify else None)
+    train, test = train_test_split(
+        np.arange(len(labels)),
+        train_size=train_size,
+        test_size=test_size,
+        random_state=seed,
+        stratify=labels if can_stratify else None,
+    )
     return np.sort(train), np.sort(test)

@@ -24,17 +24,35 @@ from noisyprune.data.safe_pickle import load_pickle_file, load_torch_pickle
 from noisyprune.errors import ArtifactError
 
 LAYOUT = {
-    "cifar10": {"folder": "cifar-10-batches-py", "train": [f"data_batch_{i}" for i in range(1, 6)],
-                "test": ["test_batch"], "meta": "batches.meta", "labels": b"labels", "names": b"label_names",
-                "torchvision": "CIFAR10"},
-    "cifar100": {"folder": "cifar-100-python", "train": ["train"], "test": ["test"], "meta": "meta",
-                 "labels": b"fine_labels", "names": b"fine_label_names", "torchvision": "CIFAR100"},
+    "cifar10": {
+        "folder": "cifar-10-batches-py",
+        "train": [f"data_batch_{i}" for i in range(1, 6)],
+        "test": ["test_batch"],
+        "meta": "batches.meta",
+        "labels": b"labels",
+        "names": b"label_names",
+        "torchvision": "CIFAR10",
+    },
+    "cifar100": {
+        "folder": "cifar-100-python",
+        "train": ["train"],
+        "test": ["test"],
+        "meta": "meta",
+        "labels": b"fine_labels",
+        "names": b"fine_label_names",
+        "torchvision": "CIFAR100",
+    },
 }
 
 # The CIFAR-N label sets by the noise names the config uses → the key in the human label file.
 HUMAN_LABEL_KEYS = {
-    "cifar10n": {"aggregate": "aggre_label", "worst": "worse_label", "random1": "random_label1",
-                 "random2": "random_label2", "random3": "random_label3"},
+    "cifar10n": {
+        "aggregate": "aggre_label",
+        "worst": "worse_label",
+        "random1": "random_label1",
+        "random2": "random_label2",
+        "random3": "random_label3",
+    },
     "cifar100n": {"noisy100": "noisy_label"},
 }
 HUMAN_FILES = {"cifar10n": "CIFAR-10_human.pt", "cifar100n": "CIFAR-100_human.pt"}
@@ -57,8 +75,9 @@ def _read_batches(folder: Path, names: list[str], label_key: bytes) -> tuple[np.
             raise ArtifactError(f"{folder / name}: not a CIFAR batch (needs keys data and {label_key.decode()})")
         data = np.asarray(batch[b"data"], dtype=np.uint8)
         if data.ndim != 2 or data.shape[1] != 3072 or len(data) != len(batch[label_key]):
-            raise ArtifactError(f"{folder / name}: data of shape {data.shape} does not hold "
-                                f"{len(batch[label_key])} 32×32 RGB images")
+            raise ArtifactError(
+                f"{folder / name}: data of shape {data.shape} does not hold {len(batch[label_key])} 32×32 RGB images"
+            )
         images.append(data.reshape(-1, 3, 32, 32))
         labels.append(np.asarray(batch[label_key], dtype=np.int64))
         if b"coarse_labels" in batch:
@@ -88,13 +107,22 @@ def load_cifar(name: str, variant: str, root: str, download: bool = False) -> Ar
     pixels = train_x.astype(np.float32) / 255.0
     mean = pixels.mean(axis=(0, 2, 3))
     std = pixels.std(axis=(0, 2, 3))
-    scale = lambda x: ((x.astype(np.float32) / 255.0 - mean[None, :, None, None]) / std[None, :, None, None])
+
+    def scale(x):
+        return (x.astype(np.float32) / 255.0 - mean[None, :, None, None]) / std[None, :, None, None]
+
     groups = None
     if coarse is not None:  # CIFAR-100's 20 superclasses of 5 fine classes each
         groups = tuple(tuple(int(c) for c in np.unique(train_y[coarse == g])) for g in np.unique(coarse))
     return ArrayDataset(
-        name=name, train_x=scale(train_x), train_y=train_y, test_x=scale(test_x), test_y=test_y,
-        class_names=class_names, pixel_mean=tuple(float(m) for m in mean), pixel_std=tuple(float(s) for s in std),
+        name=name,
+        train_x=scale(train_x),
+        train_y=train_y,
+        test_x=scale(test_x),
+        test_y=test_y,
+        class_names=class_names,
+        pixel_mean=tuple(float(m) for m in mean),
+        pixel_std=tuple(float(s) for s in std),
         class_groups=groups,
     )
 
@@ -126,14 +154,18 @@ def read_human_labels(path: str | Path, variant: str, clean: np.ndarray) -> dict
     keys = HUMAN_LABEL_KEYS[variant]
     missing = [key for key in ["clean_label", *keys.values()] if key not in content]
     if missing:
-        raise ArtifactError(f"{path}: no key(s) {missing} (has {sorted(content)}); is it the {HUMAN_FILES[variant]} file?")
+        raise ArtifactError(
+            f"{path}: no key(s) {missing} (has {sorted(content)}); is it the {HUMAN_FILES[variant]} file?"
+        )
     arrays = {key: np.asarray(content[key]) for key in ["clean_label", *keys.values()]}
     for key, values in arrays.items():
         if values.shape != clean.shape:
             raise ArtifactError(f"{path}: {key} has {len(values)} labels but the training split has {len(clean)}")
     if not np.array_equal(arrays["clean_label"].astype(np.int64), clean):
-        raise ArtifactError(f"{path}: clean_label differs from the dataset's training labels: "
-                            "the file does not index these images in the CIFAR python order")
+        raise ArtifactError(
+            f"{path}: clean_label differs from the dataset's training labels: "
+            "the file does not index these images in the CIFAR python order"
+        )
     return {name: arrays[key].astype(np.int64) for name, key in keys.items()}
 
 
@@ -144,13 +176,21 @@ def load_cifar_n(name: str, variant: str, root: str, human_labels: str, download
     return ArrayDataset(**{**base.__dict__, "label_sets": label_sets})
 
 
-def load_cifar10n(name: str = "cifar10n", root: str = "data/cifar", human_labels: str = "data/CIFAR-10_human.pt",
-                  download: bool = False) -> ArrayDataset:
+def load_cifar10n(
+    name: str = "cifar10n",
+    root: str = "data/cifar",
+    human_labels: str = "data/CIFAR-10_human.pt",
+    download: bool = False,
+) -> ArrayDataset:
     """CIFAR-10 with the CIFAR-10N label sets ``aggregate``, ``worst``, ``random1..3``."""
     return load_cifar_n(name, "cifar10n", root, human_labels, download)
 
 
-def load_cifar100n(name: str = "cifar100n", root: str = "data/cifar", human_labels: str = "data/CIFAR-100_human.pt",
-                   download: bool = False) -> ArrayDataset:
+def load_cifar100n(
+    name: str = "cifar100n",
+    root: str = "data/cifar",
+    human_labels: str = "data/CIFAR-100_human.pt",
+    download: bool = False,
+) -> ArrayDataset:
     """CIFAR-100 with the CIFAR-100N label set ``noisy100``."""
     return load_cifar_n(name, "cifar100n", root, human_labels, download)

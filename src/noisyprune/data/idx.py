@@ -34,6 +34,8 @@ def read_idx(path: str | Path) -> np.ndarray:
     dtype = np.dtype(IDX_TYPES[raw[2]])
     expected = int(np.prod(shape)) * dtype.itemsize
     if len(raw) - header != expected:
-        raise ValueError(f"{path}: holds {len(raw) - header} data bytes, the header promises {expected} "
-                         f"for shape {shape} (truncated or corrupt)")
+        raise ValueError(
+            f"{path}: holds {len(raw) - header} data bytes, the header promises {expected} "
+            f"for shape {shape} (truncated or corrupt)"
+        )
     return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape)

@@ -109,8 +109,9 @@ class _ImageFiles:
         path = self.paths[index]
         try:
             with Image.open(path) as image:
-                fitted = ImageOps.fit(image.convert("RGB"), (self.image_size, self.image_size),
-                                      method=Image.Resampling.BILINEAR)
+                fitted = ImageOps.fit(
+                    image.convert("RGB"), (self.image_size, self.image_size), method=Image.Resampling.BILINEAR
+                )
         except FileNotFoundError:
             raise ArtifactError(f"{path}: image file not found") from None
         except (UnidentifiedImageError, OSError) as err:
@@ -131,8 +132,7 @@ def decode_images(paths: Sequence[Path], image_size: int, workers: int, out: np.
 
     if out is None:
         out = np.empty((len(paths), 3, image_size, image_size), dtype=np.uint8)
-    loader = DataLoader(_ImageFiles(paths, image_size), batch_size=64, num_workers=workers,
-                        collate_fn=_stack)
+    loader = DataLoader(_ImageFiles(paths, image_size), batch_size=64, num_workers=workers, collate_fn=_stack)
     start = 0
     with torch.inference_mode():
         for chunk in loader:
@@ -200,9 +200,11 @@ def _decode_to_file(paths: Sequence[Path], image_size: int, workers: int, cache:
     need = int(np.prod(shape))
     free = shutil.disk_usage(cache.parent).free
     if need > free:
-        raise ArtifactError(f"{cache.parent}: decoding {len(paths)} images at {image_size} px needs "
-                            f"{need / 1e9:.1f} GB of disk for the cache, {free / 1e9:.1f} GB free; set cache_dir "
-                            "to a larger disk or lower image_size")
+        raise ArtifactError(
+            f"{cache.parent}: decoding {len(paths)} images at {image_size} px needs "
+            f"{need / 1e9:.1f} GB of disk for the cache, {free / 1e9:.1f} GB free; set cache_dir "
+            "to a larger disk or lower image_size"
+        )
     with atomic_output(cache) as tmp:
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
         try:
@@ -212,8 +214,10 @@ def _decode_to_file(paths: Sequence[Path], image_size: int, workers: int, cache:
                 with open(tmp, "r+b") as handle:
                     os.posix_fallocate(handle.fileno(), 0, os.path.getsize(tmp))
         except OSError as err:
-            raise ArtifactError(f"{tmp}: cannot reserve {need / 1e9:.1f} GB for the decoded-image cache "
-                                f"({err.strerror}); set cache_dir to a larger disk or lower image_size") from None
+            raise ArtifactError(
+                f"{tmp}: cannot reserve {need / 1e9:.1f} GB for the decoded-image cache "
+                f"({err.strerror}); set cache_dir to a larger disk or lower image_size"
+            ) from None
         decode_images(paths, image_size, workers, out=out)
         out.flush()
         del out
@@ -256,8 +260,9 @@ def _limit(paths: list[Path], labels: np.ndarray, limit: int | None) -> tuple[li
     return [paths[i] for i in keep], labels[keep]
 
 
-def choose_storage(name: str, count: int, image_size: int, max_memory_gb: float, storage: str,
-                   cache_dir: str | None) -> str:
+def choose_storage(
+    name: str, count: int, image_size: int, max_memory_gb: float, storage: str, cache_dir: str | None
+) -> str:
     """``"memory"`` or ``"stream"`` for ``count`` images at ``image_size`` px under the ``storage``
     setting (``auto``: memory while the decoded set fits ``max_memory_gb``), or a clear error
     before anything is decoded."""
@@ -270,19 +275,33 @@ def choose_storage(name: str, count: int, image_size: int, max_memory_gb: float,
             raise ArtifactError(
                 f"dataset {name!r}: {count} images at {image_size} px need ~{need_gb:.1f} GB in memory, above "
                 f"max_memory_gb={max_memory_gb}; set storage: stream (or auto), lower image_size, set "
-                "max_train/max_test, or raise max_memory_gb")
+                "max_train/max_test, or raise max_memory_gb"
+            )
         return "memory"
     if cache_dir is None:
         why = f"they need ~{need_gb:.1f} GB in memory, above max_memory_gb={max_memory_gb}, so " if not fits else ""
-        raise ArtifactError(f"dataset {name!r}: {why}the images are streamed (storage: {storage}) from the "
-                            "decoded-image cache, and cache_dir is null; set cache_dir")
+        raise ArtifactError(
+            f"dataset {name!r}: {why}the images are streamed (storage: {storage}) from the "
+            "decoded-image cache, and cache_dir is null; set cache_dir"
+        )
     return "stream"
 
 
-def build_image_dataset(name: str, train: tuple[list[Path], np.ndarray], test: tuple[list[Path], np.ndarray],
-                        class_names: Sequence[str], *, image_size: int, clean_labels: bool, workers: int,
-                        cache_dir: str | None, max_memory_gb: float, max_train: int | None,
-                        max_test: int | None, storage: str = "auto") -> ArrayDataset:
+def build_image_dataset(
+    name: str,
+    train: tuple[list[Path], np.ndarray],
+    test: tuple[list[Path], np.ndarray],
+    class_names: Sequence[str],
+    *,
+    image_size: int,
+    clean_labels: bool,
+    workers: int,
+    cache_dir: str | None,
+    max_memory_gb: float,
+    max_train: int | None,
+    max_test: int | None,
+    storage: str = "auto",
+) -> ArrayDataset:
     """Limit, decode and standardise (per channel, training statistics) the two splits, held in
     memory as float32 or streamed from the uint8 cache (:func:`choose_storage`)."""
     num_classes = len(class_names)
@@ -304,21 +323,46 @@ def build_image_dataset(name: str, train: tuple[list[Path], np.ndarray], test: t
         # the memory maps cached_images opened; the paths let spawned workers open them again
         train_x = StoredImages(train_u8, mean, std, workers, path=str(train_cache))
         test_x = StoredImages(test_u8, mean, std, workers, path=str(test_cache))
-        log.info("dataset %r: %d + %d images at %d px streamed from the cache in %s by %d workers", name,
-                 len(train_y), len(test_y), image_size, cache_dir, workers)
+        log.info(
+            "dataset %r: %d + %d images at %d px streamed from the cache in %s by %d workers",
+            name,
+            len(train_y),
+            len(test_y),
+            image_size,
+            cache_dir,
+            workers,
+        )
     else:
         train_x, test_x = standardise(train_u8, mean, std), standardise(test_u8, mean, std)
-    return ArrayDataset(name=name, train_x=train_x, train_y=train_y, test_x=test_x,
-                        test_y=test_y, class_names=tuple(map(str, class_names)),
-                        pixel_mean=tuple(map(float, mean)), pixel_std=tuple(map(float, std)),
-                        clean_labels_known=clean_labels)
+    return ArrayDataset(
+        name=name,
+        train_x=train_x,
+        train_y=train_y,
+        test_x=test_x,
+        test_y=test_y,
+        class_names=tuple(map(str, class_names)),
+        pixel_mean=tuple(map(float, mean)),
+        pixel_std=tuple(map(float, std)),
+        clean_labels_known=clean_labels,
+    )
 
 
-def load_image_folder(name: str = "image_folder", root: str = "", train_dir: str = "train", test_dir: str = "val",
-                      classes: list[str] | None = None, num_classes: int | None = None, image_size: int = 32,
-                      clean_labels: bool = True, workers: int = 2, cache_dir: str | None = None,
-                      max_memory_gb: float = 8.0, max_train: int | None = None,
-                      max_test: int | None = None, storage: str = "auto") -> ArrayDataset:
+def load_image_folder(
+    name: str = "image_folder",
+    root: str = "",
+    train_dir: str = "train",
+    test_dir: str = "val",
+    classes: list[str] | None = None,
+    num_classes: int | None = None,
+    image_size: int = 32,
+    clean_labels: bool = True,
+    workers: int = 2,
+    cache_dir: str | None = None,
+    max_memory_gb: float = 8.0,
+    max_train: int | None = None,
+    max_test: int | None = None,
+    storage: str = "auto",
+) -> ArrayDataset:
     """Class-folder images (module docstring). Classes are ``classes`` if given, else the sorted
     sub-folders of ``root/train_dir``, cut to the first ``num_classes`` (e.g. an ImageNet subset)."""
     train_root, test_root = Path(root) / train_dir, Path(root) / test_dir
@@ -335,17 +379,41 @@ def load_image_folder(name: str = "image_folder", root: str = "", train_dir: str
     if not classes:
         raise ArtifactError(f"dataset {name!r}: no class folders in {train_root}")
     return build_image_dataset(
-        name, class_folder_samples(train_root, classes), class_folder_samples(test_root, classes), classes,
-        image_size=image_size, clean_labels=clean_labels, workers=workers, cache_dir=cache_dir,
-        max_memory_gb=max_memory_gb, max_train=max_train, max_test=max_test, storage=storage)
+        name,
+        class_folder_samples(train_root, classes),
+        class_folder_samples(test_root, classes),
+        classes,
+        image_size=image_size,
+        clean_labels=clean_labels,
+        workers=workers,
+        cache_dir=cache_dir,
+        max_memory_gb=max_memory_gb,
+        max_train=max_train,
+        max_test=max_test,
+        storage=storage,
+    )
 
 
-def load_file_list(name: str = "file_list", root: str = "", train_list: str = "", test_list: str = "",
-                   train_keys: str | None = None, test_keys: str | None = None, train_images: str = "",
-                   test_images: str = "", num_classes: int | None = None, class_names: list[str] | None = None,
-                   image_size: int = 32, clean_labels: bool = False, workers: int = 2, cache_dir: str | None = None,
-                   max_memory_gb: float = 8.0, max_train: int | None = None,
-                   max_test: int | None = None, storage: str = "auto") -> ArrayDataset:
+def load_file_list(
+    name: str = "file_list",
+    root: str = "",
+    train_list: str = "",
+    test_list: str = "",
+    train_keys: str | None = None,
+    test_keys: str | None = None,
+    train_images: str = "",
+    test_images: str = "",
+    num_classes: int | None = None,
+    class_names: list[str] | None = None,
+    image_size: int = 32,
+    clean_labels: bool = False,
+    workers: int = 2,
+    cache_dir: str | None = None,
+    max_memory_gb: float = 8.0,
+    max_train: int | None = None,
+    max_test: int | None = None,
+    storage: str = "auto",
+) -> ArrayDataset:
     """Images named by label lists (module docstring). Paths in the lists are relative to
     ``root/train_images`` and ``root/test_images``; list paths are relative to ``root``. With
     ``num_classes`` only samples whose label is below it are kept (mini-WebVision: the first 50
@@ -367,6 +435,17 @@ def load_file_list(name: str = "file_list", root: str = "", train_list: str = ""
     if class_names is not None and len(class_names) < count:
         raise ArtifactError(f"dataset {name!r}: {len(class_names)} class names for {count} classes")
     names = class_names[:count] if class_names else [str(c) for c in range(count)]
-    return build_image_dataset(name, train, test, names, image_size=image_size, clean_labels=clean_labels,
-                               workers=workers, cache_dir=cache_dir, max_memory_gb=max_memory_gb,
-                               max_train=max_train, max_test=max_test, storage=storage)
+    return build_image_dataset(
+        name,
+        train,
+        test,
+        names,
+        image_size=image_size,
+        clean_labels=clean_labels,
+        workers=workers,
+        cache_dir=cache_dir,
+        max_memory_gb=max_memory_gb,
+        max_train=max_train,
+        max_test=max_test,
+        storage=storage,
+    )

@@ -17,8 +17,18 @@ FILES = {
 }
 CLASS_NAMES = {
     "mnist": tuple(str(d) for d in range(10)),
-    "fashion_mnist": ("T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker",
-                      "Bag", "Ankle boot"),
+    "fashion_mnist": (
+        "T-shirt/top",
+        "Trouser",
+        "Pullover",
+        "Dress",
+        "Coat",
+        "Sandal",
+        "Shirt",
+        "Sneaker",
+        "Bag",
+        "Ankle boot",
+    ),
 }
 TORCHVISION_FOLDER = {"mnist": "MNIST", "fashion_mnist": "FashionMNIST"}
 
@@ -71,7 +81,8 @@ def load_mnist(name: str = "mnist", root: str = "data/mnist", download: bool = F
     return load_idx_dataset(name, "mnist", root, download)
 
 
-def load_fashion_mnist(name: str = "fashion_mnist", root: str = "data/fashion-mnist",
-                       download: bool = False) -> ArrayDataset:
+def load_fashion_mnist(
+    name: str = "fashion_mnist", root: str = "data/fashion-mnist", download: bool = False
+) -> ArrayDataset:
     """Fashion-MNIST (Xiao et al. 2017); ``../shared/data/fashion-mnist`` holds the real files."""
     return load_idx_dataset(name, "fashion_mnist", root, download)

@@ -54,5 +54,11 @@ def limit_samples(data: ArrayDataset, max_train: int | None, max_test: int | Non
         return data
     train, test = limited_positions(data.train_y, max_train), limited_positions(data.test_y, max_test)
     label_sets = {key: values[train] for key, values in data.label_sets.items()} if data.label_sets else None
-    return replace(data, train_x=data.train_x[train], train_y=data.train_y[train], test_x=data.test_x[test],
-                   test_y=data.test_y[test], label_sets=label_sets)
+    return replace(
+        data,
+        train_x=data.train_x[train],
+        train_y=data.train_y[train],
+        test_x=data.test_x[test],
+        test_y=data.test_y[test],
+        label_sets=label_sets,
+    )

@@ -7,6 +7,7 @@ with an allow-list of the few globals numpy arrays need; anything else is refuse
 
 from __future__ import annotations
 
+import importlib
 import io
 import pickle
 import zipfile
@@ -17,11 +18,22 @@ import numpy as np
 
 from noisyprune.errors import ArtifactError
 
+
+def _array_reconstructor() -> Any:
+    """numpy's array-unpickling helper, from ``numpy._core`` (numpy 2) or ``numpy.core`` (numpy 1)."""
+    for module in ("numpy._core.multiarray", "numpy.core.multiarray"):
+        try:
+            return importlib.import_module(module)._reconstruct
+        except (ImportError, AttributeError):
+            continue
+    raise ImportError("numpy has no multiarray._reconstruct")
+
+
 # (module, name) pairs a pickled dict of numpy arrays may reference. numpy 2 renamed
 # numpy.core to numpy._core; files written by numpy 1 still say numpy.core.
 ALLOWED_GLOBALS = {
-    ("numpy.core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,
-    ("numpy._core.multiarray", "_reconstruct"): np._core.multiarray._reconstruct,
+    ("numpy.core.multiarray", "_reconstruct"): _array_reconstructor(),
+    ("numpy._core.multiarray", "_reconstruct"): _array_reconstructor(),
     ("numpy", "ndarray"): np.ndarray,
     ("numpy", "dtype"): np.dtype,
     ("_codecs", "encode"): __import__("codecs").encode,
@@ -50,7 +62,7 @@ def safe_unpickle(data: bytes, source: str | Path, encoding: str = "latin1") -> 
         return RestrictedUnpickler(io.BytesIO(data), encoding=encoding).load()
     except pickle.UnpicklingError as err:
         raise ArtifactError(f"{source}: refused to unpickle: {err}") from None
-    except Exception as err:  # noqa: BLE001 -- truncated or foreign files raise many types
+    except Exception as err:
         raise ArtifactError(f"{source}: not a readable pickle ({type(err).__name__}: {err})") from None
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+
 def chunk_rows(images: np.ndarray, elements: int = 2**26) -> int:
     """Images of ``images`` ``(n, …)`` to process at a time: at most 4,096 and at most ``elements``
     values (2²⁶ float64 values: a 512 MB temporary), at least one."""
@@ -46,8 +47,9 @@ class StoredImages:
 
     def __init__(self, images: np.ndarray, mean, std, workers: int = 0, path: str | None = None):
         if images.ndim != 4 or images.dtype != np.uint8:
-            raise ValueError(f"{path or 'stored images'}: must be (n, C, H, W) uint8, got {images.shape} "
-                             f"{images.dtype}")
+            raise ValueError(
+                f"{path or 'stored images'}: must be (n, C, H, W) uint8, got {images.shape} {images.dtype}"
+            )
         self.images = images
         self.mean = np.asarray(mean, dtype=np.float64)
         self.std = np.asarray(std, dtype=np.float64)

@@ -6,7 +6,7 @@ pre-activation basic blocks (BatchNorm → ReLU → 3×3 conv, twice; 64, 128, 2
 stride 2 from the second stage on, a 1×1 strided conv on the shortcut where the shape changes), then
 global average pooling. As in those codebases there is no BatchNorm/ReLU after the last block: the
 512-d embedding is the pooled output of the last residual sum, so its values can be negative
-(../shared/docs/reference/prune4rel.md §1), which the pruners that read embeddings see as the
+(docs/methods.md#prune4rel), which the pruners that read embeddings see as the
 originals do.
 """
 
@@ -47,8 +47,13 @@ class PreActBlock(nn.Module):
 class PreActResNet(Classifier):
     """A PreActResNet with ``blocks`` pre-activation basic blocks per stage (module docstring)."""
 
-    def __init__(self, blocks: Sequence[int], input_shape: Sequence[int], num_classes: int,
-                 widths: Sequence[int] = (64, 128, 256, 512)):
+    def __init__(
+        self,
+        blocks: Sequence[int],
+        input_shape: Sequence[int],
+        num_classes: int,
+        widths: Sequence[int] = (64, 128, 256, 512),
+    ):
         super().__init__()
         if len(input_shape) != 3:
             raise ValueError(f"PreActResNet needs image inputs (C, H, W), got shape {tuple(input_shape)}")

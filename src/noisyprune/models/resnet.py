@@ -52,20 +52,23 @@ class TorchvisionResNet(Classifier):
         return self.body(x)
 
 
-def resnet18(input_shape: Sequence[int], num_classes: int, small_input: bool = True,
-             weights: str | None = None) -> TorchvisionResNet:
+def resnet18(
+    input_shape: Sequence[int], num_classes: int, small_input: bool = True, weights: str | None = None
+) -> TorchvisionResNet:
     """ResNet-18 (512-d embedding)."""
     return TorchvisionResNet(tv_models.resnet18, input_shape, num_classes, small_input, weights)
 
 
-def resnet34(input_shape: Sequence[int], num_classes: int, small_input: bool = True,
-             weights: str | None = None) -> TorchvisionResNet:
+def resnet34(
+    input_shape: Sequence[int], num_classes: int, small_input: bool = True, weights: str | None = None
+) -> TorchvisionResNet:
     """ResNet-34 (512-d embedding)."""
     return TorchvisionResNet(tv_models.resnet34, input_shape, num_classes, small_input, weights)
 
 
-def resnet50(input_shape: Sequence[int], num_classes: int, small_input: bool = True,
-             weights: str | None = None) -> TorchvisionResNet:
+def resnet50(
+    input_shape: Sequence[int], num_classes: int, small_input: bool = True, weights: str | None = None
+) -> TorchvisionResNet:
     """ResNet-50 (2048-d embedding)."""
     return TorchvisionResNet(tv_models.resnet50, input_shape, num_classes, small_input, weights)
 
@@ -82,16 +85,20 @@ def load_pretrained_body(body: nn.Module, path: str) -> None:
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise ArtifactError(f"{path}: pretrained weights not found (a local torchvision checkpoint; "
-                            "nothing is downloaded)") from None
+        raise ArtifactError(
+            f"{path}: pretrained weights not found (a local torchvision checkpoint; nothing is downloaded)"
+        ) from None
     except Exception as err:  # torch raises several types for corrupt or foreign files
         raise ArtifactError(f"{path}: not a readable weights file ({err})") from err
     if isinstance(payload, dict):
         payload = payload.get("state_dict", payload.get("model_state", payload))
     if not isinstance(payload, dict) or not all(isinstance(v, torch.Tensor) for v in payload.values()):
         raise ArtifactError(f"{path}: expected a state dict of tensors")
-    incoming = {key.removeprefix("module."): value for key, value in payload.items()
-                if not key.removeprefix("module.").startswith("fc.")}
+    incoming = {
+        key.removeprefix("module."): value
+        for key, value in payload.items()
+        if not key.removeprefix("module.").startswith("fc.")
+    }
     own = body.state_dict()
     # Only the stem may differ (the 3×3 stem of small_input, or another channel count); anything
     # else missing, extra or reshaped means weights of another architecture.
@@ -99,12 +106,20 @@ def load_pretrained_body(body: nn.Module, path: str) -> None:
     # torchvision's older ImageNet files predate BatchNorm's num_batches_tracked counters.
     optional = {k for k in own if k.endswith("num_batches_tracked")}
     wrong = sorted((set(own) ^ set(incoming)) - stem - optional) + sorted(
-        k for k in set(own) & set(incoming) - stem if own[k].shape != incoming[k].shape)
+        k for k in set(own) & set(incoming) - stem if own[k].shape != incoming[k].shape
+    )
     if wrong:
-        raise ArtifactError(f"{path}: {len(wrong)} tensors differ from the model's in name or shape (e.g. "
-                            f"{wrong[0]!r}); weights of another architecture?")
+        raise ArtifactError(
+            f"{path}: {len(wrong)} tensors differ from the model's in name or shape (e.g. "
+            f"{wrong[0]!r}); weights of another architecture?"
+        )
     usable = {k: v for k, v in incoming.items() if own[k].shape == v.shape}
     body.load_state_dict(usable, strict=False)
     kept_fresh = sorted(set(own) - set(usable))
-    log.info("loaded %d of %d tensors from %s%s", len(usable), len(own), path,
-             f"; kept the fresh init of {kept_fresh}" if kept_fresh else "")
+    log.info(
+        "loaded %d of %d tensors from %s%s",
+        len(usable),
+        len(own),
+        path,
+        f"; kept the fresh init of {kept_fresh}" if kept_fresh else "",
+    )

@@ -32,8 +32,12 @@ def resolve_pairs(pairs: str | Sequence[Sequence[int]], num_classes: int, class_
         if pairs == "superclass_next":
             if not class_groups:
                 raise ValueError("pairs 'superclass_next' needs a dataset with class groups (e.g. cifar100)")
-            return {group[i]: group[(i + 1) % len(group)] for group in class_groups for i in range(len(group))
-                    if len(group) > 1}
+            return {
+                group[i]: group[(i + 1) % len(group)]
+                for group in class_groups
+                for i in range(len(group))
+                if len(group) > 1
+            }
         raise ValueError(f"unknown pairs {pairs!r}; use one of {NAMED_PAIRS} or a list of [source, target]")
     mapping: dict[int, int] = {}
     for pair in pairs:

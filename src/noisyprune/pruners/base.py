@@ -80,7 +80,5 @@ class ScorePruner(Pruner):
             raise ValueError(f"{type(self).__name__}: expected {len(inputs)} scores, got {scores.shape}")
         if not np.isfinite(scores).all():
             raise ValueError(f"{type(self).__name__}: scores contain NaN or infinite values")
-        positions = select_by_score(
-            scores, self.keep, budget, inputs.noisy_label, inputs.num_classes, self.balance
-        )
+        positions = select_by_score(scores, self.keep, budget, inputs.noisy_label, inputs.num_classes, self.balance)
         return Selection(positions=positions, scores=scores[positions])

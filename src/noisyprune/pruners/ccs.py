@@ -15,7 +15,11 @@ DIFFICULTIES = ("el2n", "loss", "forgetting", "margin")
 
 
 def stratified_by_difficulty(
-    difficulty: np.ndarray, positions: np.ndarray, k: int, hard_cutoff: float, bins: int,
+    difficulty: np.ndarray,
+    positions: np.ndarray,
+    k: int,
+    hard_cutoff: float,
+    bins: int,
     rng: np.random.Generator,
 ) -> np.ndarray:
     """CCS on the candidates ``positions``: drop the hardest ``hard_cutoff`` fraction, split the rest
@@ -49,8 +53,7 @@ class CCS(Pruner):
     harder. The score column is the difficulty.
     """
 
-    def __init__(self, balance: str = "none", difficulty: str = "el2n", hard_cutoff: float = 0.1,
-                 bins: int = 50):
+    def __init__(self, balance: str = "none", difficulty: str = "el2n", hard_cutoff: float = 0.1, bins: int = 50):
         super().__init__(balance=balance)
         if difficulty not in DIFFICULTIES:
             raise ValueError(f"unknown difficulty {difficulty!r}; use one of {DIFFICULTIES}")
@@ -75,8 +78,10 @@ class CCS(Pruner):
     def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:
         difficulty = self.difficulty_scores(inputs)
         positions = select_per_class(
-            lambda candidates, k: stratified_by_difficulty(difficulty, candidates, k, self.hard_cutoff,
-                                                           self.bins, rng),
-            inputs.noisy_label, inputs.num_classes, budget, self.balance,
+            lambda candidates, k: stratified_by_difficulty(difficulty, candidates, k, self.hard_cutoff, self.bins, rng),
+            inputs.noisy_label,
+            inputs.num_classes,
+            budget,
+            self.balance,
         )
         return Selection(positions=positions, scores=difficulty[positions])

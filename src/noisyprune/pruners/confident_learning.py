@@ -12,8 +12,9 @@ PROBABILITIES = ("crossval", "warmup")
 FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given")
 
 
-def out_of_sample_probabilities(embedding: np.ndarray, labels: np.ndarray, num_classes: int, folds: int,
-                                seed: int) -> np.ndarray:
+def out_of_sample_probabilities(
+    embedding: np.ndarray, labels: np.ndarray, num_classes: int, folds: int, seed: int
+) -> np.ndarray:
     """Cross-validated class probabilities ``(n, C)``: a multinomial logistic regression on the
     standardised warm-up embeddings, each sample predicted by the model that did not see it."""
     from sklearn.linear_model import LogisticRegression
@@ -25,8 +26,9 @@ def out_of_sample_probabilities(embedding: np.ndarray, labels: np.ndarray, num_c
     folds = int(max(2, min(folds, smallest[smallest > 0].min())))
     model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=300))
     splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=seed)
-    probs = cross_val_predict(model, np.asarray(embedding, dtype=np.float64), labels, cv=splitter,
-                              method="predict_proba")
+    probs = cross_val_predict(
+        model, np.asarray(embedding, dtype=np.float64), labels, cv=splitter, method="predict_proba"
+    )
     present = np.flatnonzero(np.bincount(labels, minlength=num_classes))
     full = np.zeros((len(labels), num_classes))
     full[:, present] = probs
@@ -46,8 +48,13 @@ class ConfidentLearning(Pruner):
 
     requires = ("features",)
 
-    def __init__(self, balance: str = "none", probabilities: str = "crossval", folds: int = 5,
-                 filter_by: str = "prune_by_noise_rate"):
+    def __init__(
+        self,
+        balance: str = "none",
+        probabilities: str = "crossval",
+        folds: int = 5,
+        filter_by: str = "prune_by_noise_rate",
+    ):
         super().__init__(balance=balance)
         if probabilities not in PROBABILITIES:
             raise ValueError(f"probabilities must be one of {PROBABILITIES}, got {probabilities!r}")
@@ -62,8 +69,9 @@ class ConfidentLearning(Pruner):
         labels, num_classes = inputs.noisy_label, inputs.num_classes
         seed = int(rng.integers(2**31 - 1))
         if self.probabilities == "crossval":
-            probs = out_of_sample_probabilities(inputs.features.numpy("embedding"), labels, num_classes,
-                                                self.folds, seed)
+            probs = out_of_sample_probabilities(
+                inputs.features.numpy("embedding"), labels, num_classes, self.folds, seed
+            )
         else:
             probs = inputs.features.numpy("probs").astype(np.float64)
         probs = np.clip(probs, 1e-12, None)
@@ -74,7 +82,9 @@ class ConfidentLearning(Pruner):
         key = np.where(issues, 1.0 + (1.0 - quality), rng.random(len(labels)))
         positions = select_per_class(
             lambda candidates, k: candidates[np.lexsort((candidates, key[candidates]))][:k],
-            labels, num_classes, budget, self.balance,
+            labels,
+            num_classes,
+            budget,
+            self.balance,
         )
-        return Selection(positions=positions, scores=quality[positions],
-                         diagnostics={"flagged": int(issues.sum())})
+        return Selection(positions=positions, scores=quality[positions], diagnostics={"flagged": int(issues.sum())})

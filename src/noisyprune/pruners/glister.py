@@ -54,8 +54,14 @@ class Glister(Pruner):
 
     requires = ("features",)
 
-    def __init__(self, balance: str = "none", variant: str = "greedy", lr: float = 0.1, updates: int = 20,
-                 validation_size: int | None = None):
+    def __init__(
+        self,
+        balance: str = "none",
+        variant: str = "greedy",
+        lr: float = 0.1,
+        updates: int = 20,
+        validation_size: int | None = None,
+    ):
         super().__init__(balance=balance)
         if variant not in VARIANTS:
             raise ValueError(f"unknown variant {variant!r}; use one of {VARIANTS}")
@@ -103,4 +109,3 @@ class Glister(Pruner):
             scores.append(gains[chosen])
             step = self.lr * model.mean_gradient(initial_residuals, np.flatnonzero(selected))
         return Selection(positions=np.concatenate(picks), scores=np.concatenate(scores))
-

@@ -43,6 +43,9 @@ class Moderate(Pruner):
         distance = median_distances(inputs.features.numpy("embedding"), inputs.noisy_label, inputs.num_classes)
         positions = select_per_class(
             lambda candidates, k: middle_band(distance, candidates, k),
-            inputs.noisy_label, inputs.num_classes, budget, self.balance,
+            inputs.noisy_label,
+            inputs.num_classes,
+            budget,
+            self.balance,
         )
         return Selection(positions=positions, scores=distance[positions])

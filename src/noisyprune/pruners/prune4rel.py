@@ -148,7 +148,12 @@ class BlockArgmax:
 
 
 def greedy_own_gain(
-    confidence: np.ndarray, rows: Rows, budget: int, eta: float, labels: np.ndarray, num_classes: int,
+    confidence: np.ndarray,
+    rows: Rows,
+    budget: int,
+    eta: float,
+    labels: np.ndarray,
+    num_classes: int,
     balance: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The original greedy with the own-term score; returns ``(positions, scores at pick)``, pick order.
@@ -199,8 +204,13 @@ def greedy_own_gain(
 
 
 def greedy_neighborhood_gain(
-    confidence: np.ndarray, graph: NeighbourGraph, budget: int, eta: float, labels: np.ndarray,
-    num_classes: int, balance: str,
+    confidence: np.ndarray,
+    graph: NeighbourGraph,
+    budget: int,
+    eta: float,
+    labels: np.ndarray,
+    num_classes: int,
+    balance: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lazy greedy on ``F(S) = Σ_x tanh(N_x/η)`` with full marginal gains; returns
     ``(positions, gains at pick)`` in pick order. Balance modes as in :func:`greedy_own_gain`.
@@ -354,11 +364,13 @@ class Prune4ReL(Pruner):
         start = time.perf_counter()
         labels = inputs.noisy_label
         if self.gain == "own":
-            positions, gains = greedy_own_gain(confidence, rows, budget, self.eta, labels,
-                                               inputs.num_classes, self.balance)
+            positions, gains = greedy_own_gain(
+                confidence, rows, budget, self.eta, labels, inputs.num_classes, self.balance
+            )
         else:
-            positions, gains = greedy_neighborhood_gain(confidence, graph, budget, self.eta, labels,
-                                                        inputs.num_classes, self.balance)
+            positions, gains = greedy_neighborhood_gain(
+                confidence, graph, budget, self.eta, labels, inputs.num_classes, self.balance
+            )
         greedy_seconds = time.perf_counter() - start
         runtime.update(neighbours_seconds=neighbours_seconds, greedy_seconds=greedy_seconds)
         return Selection(positions=positions, scores=gains, diagnostics=diagnostics, runtime=runtime)
@@ -401,9 +413,11 @@ class Prune4ReL(Pruner):
         row_seconds = (time.perf_counter() - start) / len(sample)
         graph_gb = mean_degree * n * 12 / 1e9  # int32 index + float64 weight per edge
         graph_seconds = index.estimated_graph_seconds(mean_degree)
-        runtime.update(multiplied_pair_fraction=round(index.pair_fraction(), 4),
-                       estimated_graph_seconds=round(graph_seconds, 2),
-                       estimated_rows_seconds=round(budget * row_seconds, 2))
+        runtime.update(
+            multiplied_pair_fraction=round(index.pair_fraction(), 4),
+            estimated_graph_seconds=round(graph_seconds, 2),
+            estimated_rows_seconds=round(budget * row_seconds, 2),
+        )
         if self.gain == "neighborhood":
             if graph_gb > self.max_graph_gb:
                 raise MemoryError(
@@ -414,6 +428,7 @@ class Prune4ReL(Pruner):
         if graph_gb <= self.max_graph_gb and graph_seconds < budget * row_seconds:
             return index.graph(mean_degree)
         return None
+
 
 def _cuda_available() -> bool:
     try:

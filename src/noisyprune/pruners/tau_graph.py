@@ -128,8 +128,16 @@ def spherical_kmeans(unit32: np.ndarray, clusters: int, seed: int) -> tuple[np.n
     n, d = unit32.shape
     clusters = max(1, min(clusters, n))
     # Exactness never depends on the clustering, only speed does: a cheap k-means is enough.
-    kmeans = faiss.Kmeans(d, clusters, niter=10, seed=seed, spherical=True, verbose=False,
-                          max_points_per_centroid=64, min_points_per_centroid=1)
+    kmeans = faiss.Kmeans(
+        d,
+        clusters,
+        niter=10,
+        seed=seed,
+        spherical=True,
+        verbose=False,
+        max_points_per_centroid=64,
+        min_points_per_centroid=1,
+    )
     kmeans.train(np.ascontiguousarray(unit32))
     _, assignment = kmeans.index.search(np.ascontiguousarray(unit32), 1)
     return assignment[:, 0].astype(np.int64), unit_rows(kmeans.centroids)
@@ -151,7 +159,7 @@ class ClusteredExactIndex:
         self.tau = tau
         n = len(unit)
         self.theta = _cosine_threshold_angle(tau)
-        count = clusters or max(1, int(round(math.sqrt(n))))
+        count = clusters or max(1, round(math.sqrt(n)))
         self.assignment, self.centroids = spherical_kmeans(unit.astype(np.float32), count, seed)
         k = len(self.centroids)
         to_centroid = _angles(np.einsum("ij,ij->i", unit, self.centroids[self.assignment]))
@@ -159,7 +167,7 @@ class ClusteredExactIndex:
         np.maximum.at(self.radius, self.assignment, to_centroid)
         order = np.argsort(self.assignment, kind="stable")
         bounds = np.searchsorted(self.assignment[order], np.arange(k + 1))
-        self.members = [order[bounds[c]:bounds[c + 1]] for c in range(k)]
+        self.members = [order[bounds[c] : bounds[c + 1]] for c in range(k)]
         self.nonempty = np.array([len(m) > 0 for m in self.members])
 
     def _candidate_clusters(self, angle_to_centroids: np.ndarray, query_radius: float) -> np.ndarray:
@@ -218,8 +226,9 @@ class ClusteredExactIndex:
             rows += [q, c[mirrored]]
             cols += [c, q[mirrored]]
             weights += [values, values[mirrored]]
-        return NeighbourGraph.from_pairs(len(self.unit), np.concatenate(rows), np.concatenate(cols),
-                                         np.concatenate(weights))
+        return NeighbourGraph.from_pairs(
+            len(self.unit), np.concatenate(rows), np.concatenate(cols), np.concatenate(weights)
+        )
 
     def _row_complete_graph(self) -> NeighbourGraph:
         n = len(self.unit)
@@ -290,7 +299,7 @@ class IVFRows:
         self.tau = tau
         unit32 = np.ascontiguousarray(unit, dtype=np.float32)
         n, d = unit32.shape
-        self.nlist = nlist or max(1, min(int(round(math.sqrt(n))), n // 39))
+        self.nlist = nlist or max(1, min(round(math.sqrt(n)), n // 39))
         self.nprobe = min(nprobe, self.nlist)
         quantizer = faiss.IndexFlatIP(d)
         self.index = faiss.IndexIVFFlat(quantizer, d, self.nlist, faiss.METRIC_INNER_PRODUCT)
@@ -326,8 +335,9 @@ class IVFRows:
         for start in range(0, n, chunk):
             lims, found = self._search(start, start + chunk)
             query = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims))
-            similarity = rescaled(np.einsum("ij,ij->i", self.unit[query].astype(np.float64),
-                                            self.unit[found].astype(np.float64)))
+            similarity = rescaled(
+                np.einsum("ij,ij->i", self.unit[query].astype(np.float64), self.unit[found].astype(np.float64))
+            )
             keep = similarity > self.tau
             rows.append(query[keep])
             cols.append(found[keep])
@@ -335,8 +345,9 @@ class IVFRows:
         return NeighbourGraph.from_pairs(n, np.concatenate(rows), np.concatenate(cols), np.concatenate(weights))
 
 
-def neighbour_recall(row: Callable[[int], tuple[np.ndarray, np.ndarray]], unit: np.ndarray, tau: float,
-                     queries: np.ndarray) -> float:
+def neighbour_recall(
+    row: Callable[[int], tuple[np.ndarray, np.ndarray]], unit: np.ndarray, tau: float, queries: np.ndarray
+) -> float:
     """Fraction of the exact τ-neighbours of ``queries`` that ``row`` finds (1.0 = none missed)."""
     exact = DenseRows(unit, tau)
     found = total = 0

@@ -16,5 +16,7 @@ def group_stem(plots_dir: str, dataset: str, warmup: str, kind: str) -> str:
 
 def curves_stem(plots_dir: str, setting: Mapping[str, str]) -> str:
     """Path without extension of the learning-curve figure of one (dataset, noise, warm-up, learner)."""
-    return (f"{plots_dir}/{setting['dataset']}__{setting['noise']}__{setting['warmup']}__"
-            f"{setting['learner']}__learning_curves")
+    return (
+        f"{plots_dir}/{setting['dataset']}__{setting['noise']}__{setting['warmup']}__"
+        f"{setting['learner']}__learning_curves"
+    )

@@ -66,8 +66,12 @@ def metric_vs_fraction(runs: pd.DataFrame, metric: str, styles: Mapping[str, Sty
 
 
 def _fraction_lines(ax, panel: pd.DataFrame, metric: str, styles: Mapping[str, Style]) -> None:
-    stats = (panel.dropna(subset=[metric]).groupby(["method", "fraction"])[metric]
-             .agg(["mean", "std", "count"]).reset_index())
+    stats = (
+        panel.dropna(subset=[metric])
+        .groupby(["method", "fraction"])[metric]
+        .agg(["mean", "std", "count"])
+        .reset_index()
+    )
     for method, style in styles.items():
         mine = stats[stats["method"] == method].sort_values("fraction")
         if mine.empty:
@@ -79,8 +83,7 @@ def _fraction_lines(ax, panel: pd.DataFrame, metric: str, styles: Mapping[str, S
             ax.axhline(y[-1], color=style.colour, linestyle=style.linestyle, linewidth=1.2, label=method)
             ax.plot(x[-1:], y[-1:], color=style.colour, marker=style.marker, linestyle="none", markersize=7)
             continue
-        ax.plot(x, y, color=style.colour, marker=style.marker, linestyle=style.linestyle, label=method,
-                markersize=5)
+        ax.plot(x, y, color=style.colour, marker=style.marker, linestyle=style.linestyle, label=method, markersize=5)
         if (mine["count"] > 1).any():
             ax.errorbar(x, y, yerr=err, fmt="none", ecolor=style.colour, capsize=2, linewidth=0.8)
 
@@ -89,16 +92,26 @@ def timing_figure(runs: pd.DataFrame, styles: Mapping[str, Style], title: str) -
     """Selection time and retrain time per pruner (seconds, mean over seeds, fractions, noises and
     learners, std as error bar): two bar panels, bars coloured and hatched per pruner."""
     figure, axes = _grid(1, 2, title, sharey=False)  # two different quantities
-    for ax, column, label in ((axes[0, 0], "select_seconds", "selection time (s)"),
-                              (axes[0, 1], "retrain_seconds", "retrain time (s)")):
+    for ax, column, label in (
+        (axes[0, 0], "select_seconds", "selection time (s)"),
+        (axes[0, 1], "retrain_seconds", "retrain time (s)"),
+    ):
         stats = runs.groupby("method")[column].agg(["mean", "std"])
         methods = [m for m in styles if m in stats.index]
         for position, method in enumerate(methods):
             style = styles[method]
             std = stats.loc[method, "std"]
-            ax.bar(position, stats.loc[method, "mean"], color=style.colour, hatch=style.hatch,
-                   edgecolor="black", linewidth=0.6, label=method,
-                   yerr=None if not math.isfinite(std) else std, capsize=3)
+            ax.bar(
+                position,
+                stats.loc[method, "mean"],
+                color=style.colour,
+                hatch=style.hatch,
+                edgecolor="black",
+                linewidth=0.6,
+                label=method,
+                yerr=None if not math.isfinite(std) else std,
+                capsize=3,
+            )
         ax.set_xticks(range(len(methods)), methods, rotation=45, ha="right", fontsize="small")
         ax.set_ylabel(label)
         ax.grid(axis="y", alpha=0.3)
@@ -115,8 +128,14 @@ def roc_figure(curves: Sequence[Mapping], title: str) -> Figure:
         figure = Figure(figsize=(PANEL_SIZE[0] + 2.4, PANEL_SIZE[1]), layout="constrained")
         figure.suptitle(title)
         ax = figure.subplots()
-        ax.text(0.5, 0.5, "no clean training labels:\nnoise detection cannot be measured", ha="center",
-                va="center", transform=ax.transAxes)
+        ax.text(
+            0.5,
+            0.5,
+            "no clean training labels:\nnoise detection cannot be measured",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+        )
         ax.set_axis_off()
         return figure
     noises = sorted(frame["noise"].unique())
@@ -133,14 +152,25 @@ def roc_figure(curves: Sequence[Mapping], title: str) -> Figure:
                 continue
             fpr = np.asarray(mine.iloc[0]["fpr"])
             tpr = np.mean(np.stack([np.asarray(t) for t in mine["tpr"]]), axis=0)
-            ax.plot(100 * fpr, 100 * tpr, color=palette[index], linestyle=("-", "--", "-.", ":")[index % 4],
-                    label=f"{score} ({np.nanmean(mine['auroc']):.3f})", linewidth=1.2)
+            ax.plot(
+                100 * fpr,
+                100 * tpr,
+                color=palette[index],
+                linestyle=("-", "--", "-.", ":")[index % 4],
+                label=f"{score} ({np.nanmean(mine['auroc']):.3f})",
+                linewidth=1.2,
+            )
         ax.plot([0, 100], [0, 100], color="#999999", linewidth=0.8, linestyle=":")
         ax.set_title(noise, fontsize="medium")
         ax.set_xlabel("clean samples flagged (FPR, %)")
         ax.set_ylabel("noisy samples found (TPR, %)")
-        ax.legend(fontsize="x-small", title="score (AUROC)", title_fontsize="x-small", loc="center left",
-                  bbox_to_anchor=(1.02, 0.5))
+        ax.legend(
+            fontsize="x-small",
+            title="score (AUROC)",
+            title_fontsize="x-small",
+            loc="center left",
+            bbox_to_anchor=(1.02, 0.5),
+        )
     return figure
 
 
@@ -159,8 +189,16 @@ def learning_curves(histories: pd.DataFrame, styles: Mapping[str, Style], title:
             if mine.empty:
                 continue
             curve = mine.groupby("epoch")["test_acc"].mean()
-            ax.plot(curve.index, 100 * curve.to_numpy(), color=style.colour, linestyle=style.linestyle,
-                    marker=style.marker, markevery=max(1, len(curve) // 8), markersize=4, label=method)
+            ax.plot(
+                curve.index,
+                100 * curve.to_numpy(),
+                color=style.colour,
+                linestyle=style.linestyle,
+                marker=style.marker,
+                markevery=max(1, len(curve) // 8),
+                markersize=4,
+                label=method,
+            )
         ax.set_title(f"kept {100 * fraction:g}%", fontsize="medium")
         ax.set_xlabel("epoch")
         if column == 0:

@@ -40,11 +40,19 @@ def _block_cells(block: PivotBlock, style: str) -> list[list[str]]:
     for method in block.methods:
         cells = []
         for fraction in block.fractions:
-            text = cell_text(block.mean.loc[method, fraction], block.std.loc[method, fraction],
-                             int(block.count.loc[method, fraction]), style)
+            text = cell_text(
+                block.mean.loc[method, fraction],
+                block.std.loc[method, fraction],
+                int(block.count.loc[method, fraction]),
+                style,
+            )
             if block.best.loc[method, fraction]:
-                text = {"csv": f"{text} *", "markdown": f"**{text}**", "latex": rf"\textbf{{{text}}}",
-                        "html": f"<b>{text}</b>"}[style]
+                text = {
+                    "csv": f"{text} *",
+                    "markdown": f"**{text}**",
+                    "latex": rf"\textbf{{{text}}}",
+                    "html": f"<b>{text}</b>",
+                }[style]
             cells.append(text)
         rows.append(cells)
     return rows
@@ -61,8 +69,14 @@ def pivot_csv_frame(blocks: Sequence[PivotBlock]) -> pd.DataFrame:
     fractions = blocks[0].fractions if blocks else []
     for block in blocks:
         for method, cells in zip(block.methods, _block_cells(block, "csv"), strict=True):
-            records.append({"metric": block.metric, "method": method, "seeds": _seeds(block, method),
-                            **{repr(f): c for f, c in zip(block.fractions, cells, strict=True)}})
+            records.append(
+                {
+                    "metric": block.metric,
+                    "method": method,
+                    "seeds": _seeds(block, method),
+                    **{repr(f): c for f, c in zip(block.fractions, cells, strict=True)},
+                }
+            )
     return pd.DataFrame(records, columns=["metric", "method", "seeds", *[repr(f) for f in fractions]])
 
 
@@ -75,21 +89,39 @@ def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align:
 
 def pivot_markdown(blocks: Sequence[PivotBlock], title: str) -> str:
     """A Markdown document: ``title``, then one table per metric (rows pruners, columns fractions)."""
-    lines = [f"# {title}", "", ("Mean ± std over seeds, in percent; **bold** = best pruner of the column "
-             "(the `full` reference does not compete); – = no run."), ""]
+    lines = [
+        f"# {title}",
+        "",
+        (
+            "Mean ± std over seeds, in percent; **bold** = best pruner of the column "
+            "(the `full` reference does not compete); – = no run."
+        ),
+        "",
+    ]
     for block in blocks:
         header = ["pruner", "seeds", *[fraction_header(f) for f in block.fractions]]
-        rows = [[m, str(_seeds(block, m)), *cells]
-                for m, cells in zip(block.methods, _block_cells(block, "markdown"), strict=True)]
-        lines += [f"## {METRIC_TITLES.get(block.metric, block.metric)}", "",
-                  *_markdown_table(header, rows, "---:"), ""]
+        rows = [
+            [m, str(_seeds(block, m)), *cells]
+            for m, cells in zip(block.methods, _block_cells(block, "markdown"), strict=True)
+        ]
+        lines += [f"## {METRIC_TITLES.get(block.metric, block.metric)}", "", *_markdown_table(header, rows, "---:"), ""]
     return "\n".join(lines)
 
 
 def latex_escape(text: str) -> str:
     """Escape LaTeX's special characters in a plain string (method names like ``small_loss``)."""
-    replacements = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#",
-                    "_": r"\_", "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+    replacements = {
+        "\\": r"\textbackslash{}",
+        "&": r"\&",
+        "%": r"\%",
+        "$": r"\$",
+        "#": r"\#",
+        "_": r"\_",
+        "{": r"\{",
+        "}": r"\}",
+        "~": r"\textasciitilde{}",
+        "^": r"\textasciicircum{}",
+    }
     return "".join(replacements.get(ch, ch) for ch in str(text))
 
 
@@ -99,8 +131,10 @@ def pivot_latex(blocks: Sequence[PivotBlock], title: str) -> str:
     for block in blocks:
         columns = "l" + "r" * len(block.fractions)
         header = " & ".join(["Pruner", *[latex_escape(fraction_header(f)) for f in block.fractions]])
-        body = [" & ".join([latex_escape(m), *cells]) + r" \\"
-                for m, cells in zip(block.methods, _block_cells(block, "latex"), strict=True)]
+        body = [
+            " & ".join([latex_escape(m), *cells]) + r" \\"
+            for m, cells in zip(block.methods, _block_cells(block, "latex"), strict=True)
+        ]
         parts += [
             r"\begin{table}[t]",
             r"\centering",
@@ -120,14 +154,21 @@ def pivot_latex(blocks: Sequence[PivotBlock], title: str) -> str:
 
 def pivot_html(blocks: Sequence[PivotBlock], title: str) -> str:
     """A self-contained HTML page with one table per metric (for the Snakemake report)."""
-    parts = [_html_head(title), f"<h1>{html.escape(title)}</h1>",
-             ("<p>Mean ± std over seeds, in percent; <b>bold</b> = best pruner of the column "
-             "(the <code>full</code> reference does not compete); – = no run.</p>")]
+    parts = [
+        _html_head(title),
+        f"<h1>{html.escape(title)}</h1>",
+        (
+            "<p>Mean ± std over seeds, in percent; <b>bold</b> = best pruner of the column "
+            "(the <code>full</code> reference does not compete); – = no run.</p>"
+        ),
+    ]
     for block in blocks:
         parts.append(f"<h2>{html.escape(METRIC_TITLES.get(block.metric, block.metric))}</h2>")
         header = ["pruner", "seeds", *[fraction_header(f) for f in block.fractions]]
-        rows = [[html.escape(m), str(_seeds(block, m)), *cells]
-                for m, cells in zip(block.methods, _block_cells(block, "html"), strict=True)]
+        rows = [
+            [html.escape(m), str(_seeds(block, m)), *cells]
+            for m, cells in zip(block.methods, _block_cells(block, "html"), strict=True)
+        ]
         parts.append(_html_table([html.escape(h) for h in header], rows, block.metric))
     parts.append("</body></html>")
     return "\n".join(parts)
@@ -142,19 +183,38 @@ def frame_markdown(frame: pd.DataFrame, title: str, float_format: str = "{:.4f}"
 def frame_latex(frame: pd.DataFrame, title: str, float_format: str = "{:.4f}") -> str:
     """A plain table as one booktabs ``table``."""
     header = " & ".join(latex_escape(c) for c in frame.columns) + r" \\"
-    body = [" & ".join(latex_escape(_plain(v, float_format)) for v in row) + r" \\"
-            for row in frame.itertuples(index=False)]
-    return "\n".join([r"\begin{table}[t]", r"\centering", rf"\caption{{{latex_escape(title)}}}",
-                      rf"\begin{{tabular}}{{{'l' * len(frame.columns)}}}", r"\toprule", header, r"\midrule",
-                      *body, r"\bottomrule", r"\end{tabular}", r"\end{table}", ""])
+    body = [
+        " & ".join(latex_escape(_plain(v, float_format)) for v in row) + r" \\" for row in frame.itertuples(index=False)
+    ]
+    return "\n".join(
+        [
+            r"\begin{table}[t]",
+            r"\centering",
+            rf"\caption{{{latex_escape(title)}}}",
+            rf"\begin{{tabular}}{{{'l' * len(frame.columns)}}}",
+            r"\toprule",
+            header,
+            r"\midrule",
+            *body,
+            r"\bottomrule",
+            r"\end{tabular}",
+            r"\end{table}",
+            "",
+        ]
+    )
 
 
 def frame_html(frame: pd.DataFrame, title: str, float_format: str = "{:.4f}") -> str:
     """A plain table as a self-contained HTML page."""
     rows = [[html.escape(_plain(v, float_format)) for v in row] for row in frame.itertuples(index=False)]
-    return "\n".join([_html_head(title), f"<h1>{html.escape(title)}</h1>",
-                      _html_table([html.escape(str(c)) for c in frame.columns], rows, "table"),
-                      "</body></html>"])
+    return "\n".join(
+        [
+            _html_head(title),
+            f"<h1>{html.escape(title)}</h1>",
+            _html_table([html.escape(str(c)) for c in frame.columns], rows, "table"),
+            "</body></html>",
+        ]
+    )
 
 
 def frames_html(parts: Sequence[tuple[str, pd.DataFrame]], title: str, float_format: str = "{:.4f}") -> str:
@@ -162,8 +222,10 @@ def frames_html(parts: Sequence[tuple[str, pd.DataFrame]], title: str, float_for
     sections = []
     for heading, frame in parts:
         rows = [[html.escape(_plain(v, float_format)) for v in row] for row in frame.itertuples(index=False)]
-        sections += [f"<h2>{html.escape(heading)}</h2>",
-                     _html_table([html.escape(str(c)) for c in frame.columns], rows, heading)]
+        sections += [
+            f"<h2>{html.escape(heading)}</h2>",
+            _html_table([html.escape(str(c)) for c in frame.columns], rows, heading),
+        ]
     return "\n".join([_html_head(title), f"<h1>{html.escape(title)}</h1>", *sections, "</body></html>"])
 
 
@@ -177,14 +239,17 @@ def _plain(value: object, float_format: str) -> str:
 
 
 def _html_head(title: str) -> str:
-    return ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-            f"<title>{html.escape(title)}</title><style>"
-            "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;margin-bottom:1.5em}"
-            "th,td{padding:2px 10px;text-align:right;border-bottom:1px solid #ccc}"
-            "th:first-child,td:first-child{text-align:left}</style></head><body>")
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title><style>"
+        "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;margin-bottom:1.5em}"
+        "th,td{padding:2px 10px;text-align:right;border-bottom:1px solid #ccc}"
+        "th:first-child,td:first-child{text-align:left}</style></head><body>"
+    )
 
 
 def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]], name: str) -> str:
     head = "".join(f"<th>{h}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table class='noisyprune' data-metric='{html.escape(name)}'><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    opening = f"<table class='noisyprune' data-metric='{html.escape(name)}'>"
+    return f"{opening}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

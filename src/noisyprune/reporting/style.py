@@ -11,8 +11,18 @@ from noisyprune.pruners.registry import REFERENCE_METHOD
 
 # Colour-blind-safe palette (Okabe–Ito, then Tol's muted) — distinct in colour and in lightness.
 PALETTE = (
-    "#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
-    "#882255", "#44AA99", "#999933", "#AA4499", "#332288",
+    "#0072B2",
+    "#D55E00",
+    "#009E73",
+    "#CC79A7",
+    "#E69F00",
+    "#56B4E9",
+    "#000000",
+    "#882255",
+    "#44AA99",
+    "#999933",
+    "#AA4499",
+    "#332288",
 )
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "<", ">", "h", "*", "p")
 DASHES = ("-", "--", "-.", ":")

@@ -95,14 +95,19 @@ def best_cells(mean: pd.DataFrame, metric: str) -> pd.DataFrame:
     return best
 
 
-def setting_blocks(runs: pd.DataFrame, methods: Sequence[str], fractions: Sequence[float],
-                   metrics: Sequence[str] = PIVOT_METRICS) -> list[PivotBlock]:
+def setting_blocks(
+    runs: pd.DataFrame, methods: Sequence[str], fractions: Sequence[float], metrics: Sequence[str] = PIVOT_METRICS
+) -> list[PivotBlock]:
     """One ``PivotBlock`` per metric for one setting's runs."""
     return [pivot_block(runs, metric, methods, fractions) for metric in metrics]
 
 
-def ranking_table(runs: pd.DataFrame, methods: Sequence[str], metric: str,
-                  setting_keys: Sequence[str] = ("dataset", "noise", "warmup", "learner")) -> pd.DataFrame:
+def ranking_table(
+    runs: pd.DataFrame,
+    methods: Sequence[str],
+    metric: str,
+    setting_keys: Sequence[str] = ("dataset", "noise", "warmup", "learner"),
+) -> pd.DataFrame:
     """Mean rank of each pruner across every (setting, fraction) cell where it has a value.
 
     In each cell the pruners are ranked by their mean ``metric`` over seeds (rank 1 = best; ties get
@@ -125,13 +130,15 @@ def ranking_table(runs: pd.DataFrame, methods: Sequence[str], metric: str,
         ranked = cell_means[cell_means["method"] == method]
         if ranked.empty:
             continue
-        records.append({
-            "method": method,
-            "mean_rank": float(ranked["rank"].mean()),
-            "cells": len(ranked),
-            "wins": int((ranked["rank"] == 1.0).sum()),
-            "mean": float(ranked[metric].mean()),
-        })
+        records.append(
+            {
+                "method": method,
+                "mean_rank": float(ranked["rank"].mean()),
+                "cells": len(ranked),
+                "wins": int((ranked["rank"] == 1.0).sum()),
+                "mean": float(ranked[metric].mean()),
+            }
+        )
     table = pd.DataFrame(records, columns=columns)
     return table.sort_values(["mean_rank", "method"], kind="stable").reset_index(drop=True)
 

@@ -59,9 +59,17 @@ def _pool_noise_rate(labels: NoisyLabels, positions: np.ndarray, given: np.ndarr
     return float((given[positions] != labels.clean[positions]).mean())
 
 
-def run_active_pool_stage(*, experiment: str, entry: Mapping[str, Any], run: Mapping[str, Any], round_index: int,
-                          labels_path: str, output: str, previous_pool_path: str | None = None,
-                          previous_query_path: str | None = None) -> None:
+def run_active_pool_stage(
+    *,
+    experiment: str,
+    entry: Mapping[str, Any],
+    run: Mapping[str, Any],
+    round_index: int,
+    labels_path: str,
+    output: str,
+    previous_pool_path: str | None = None,
+    previous_query_path: str | None = None,
+) -> None:
     """Write round ``round_index``'s ``pool.parquet``: round 0 draws the initial pool (seeded,
     optionally class-balanced by the label the pool would receive); round r adds round r−1's query
     to round r−1's pool. Columns: ``sample_id``, ``joined_round``, ``label``."""
@@ -70,11 +78,19 @@ def run_active_pool_stage(*, experiment: str, entry: Mapping[str, Any], run: Map
     if round_index == 0:
         # Seeded by what defines the pool, not by the experiment: experiments that differ only in
         # acquisition or learner start from the same pool (common random numbers), as comparisons want.
-        seed = derive_seed(int(run["seed"]), "active-pool", run["dataset"], run["noise"], entry["initial"],
-                           entry["initial_balance"], entry["labels"])
+        seed = derive_seed(
+            int(run["seed"]),
+            "active-pool",
+            run["dataset"],
+            run["noise"],
+            entry["initial"],
+            entry["initial_balance"],
+            entry["labels"],
+        )
         rows = labels.training_rows  # a clean probe set is never pooled or queried
-        positions = rows[initial_pool(given[rows], entry["initial"], labels.num_classes, entry["initial_balance"],
-                                      make_rng(seed))]
+        positions = rows[
+            initial_pool(given[rows], entry["initial"], labels.num_classes, entry["initial_balance"], make_rng(seed))
+        ]
         sample_id, joined = labels.sample_id[positions], np.zeros(len(positions), dtype=np.int64)
     else:
         previous = read_table(previous_pool_path, POOL)
@@ -92,20 +108,44 @@ def run_active_pool_stage(*, experiment: str, entry: Mapping[str, Any], run: Map
         raise ArtifactError(f"{output}: pool names sample ids absent from {labels_path}")
     noise_rate = _pool_noise_rate(labels, positions, given)
     log.info("%s round %d: pool of %d samples, noise rate %.4f", experiment, round_index, len(sample_id), noise_rate)
-    write_table({"sample_id": sample_id, "joined_round": joined, "label": given[positions]}, output, POOL,
-                metadata={"experiment": experiment, "entry": dict(entry), "round": round_index,
-                          "size": len(sample_id), "num_classes": labels.num_classes,
-                          "label_source": entry["labels"], "noise_rate": noise_rate,
-                          "class_counts": np.bincount(given[positions], minlength=labels.num_classes).tolist(),
-                          "package_version": __version__})
+    write_table(
+        {"sample_id": sample_id, "joined_round": joined, "label": given[positions]},
+        output,
+        POOL,
+        metadata={
+            "experiment": experiment,
+            "entry": dict(entry),
+            "round": round_index,
+            "size": len(sample_id),
+            "num_classes": labels.num_classes,
+            "label_source": entry["labels"],
+            "noise_rate": noise_rate,
+            "class_counts": np.bincount(given[positions], minlength=labels.num_classes).tolist(),
+            "package_version": __version__,
+        },
+    )
 
 
-def run_active_train_stage(*, experiment: str, entry: Mapping[str, Any], run: Mapping[str, Any], round_index: int,
-                           dataset_entry: Mapping[str, Any], learner_entry: Mapping[str, Any],
-                           model_entry: Mapping[str, Any], labels_path: str, pool_path: str, device: str,
-                           threads: int, inference_batch_size: int, code_hash: str, metrics_output: str,
-                           execution: Mapping[str, Any] | None = None,
-                           history_output: str, predictions_output: str) -> None:
+def run_active_train_stage(
+    *,
+    experiment: str,
+    entry: Mapping[str, Any],
+    run: Mapping[str, Any],
+    round_index: int,
+    dataset_entry: Mapping[str, Any],
+    learner_entry: Mapping[str, Any],
+    model_entry: Mapping[str, Any],
+    labels_path: str,
+    pool_path: str,
+    device: str,
+    threads: int,
+    inference_batch_size: int,
+    code_hash: str,
+    metrics_output: str,
+    execution: Mapping[str, Any] | None = None,
+    history_output: str,
+    predictions_output: str,
+) -> None:
     """Train the experiment's learner from scratch on round ``round_index``'s pool (its labels),
     test on the clean test split, and write the trained model's predictions for every training
     sample (``features.parquet`` layout: probabilities, embedding, confidences) for the query."""
@@ -119,16 +159,33 @@ def run_active_train_stage(*, experiment: str, entry: Mapping[str, Any], run: Ma
     given[pooled] = pool.numpy("label")  # sample ids are positions (load_labels checked them)
     # The same initial weights and batch stream in every round and experiment (common random numbers).
     seed = derive_seed(int(run["seed"]), "active-train", run["dataset"], run["noise"], entry["learner"])
-    result = train_on_samples(data=data, noisy_label=given, sample_ids=pooled, model_entry=model_entry,
-                              training_entry=learner_entry, seed=seed, device=torch_device,
-                              inference_batch_size=inference_batch_size, augment_entry=dataset_entry.get("augment"))
+    result = train_on_samples(
+        data=data,
+        noisy_label=given,
+        sample_ids=pooled,
+        model_entry=model_entry,
+        training_entry=learner_entry,
+        seed=seed,
+        device=torch_device,
+        inference_batch_size=inference_batch_size,
+        augment_entry=dataset_entry.get("augment"),
+    )
     x = device_inputs(data.train_x, labels.sample_id, torch_device)
     # The learner's own prediction (both networks for DivideMix / ELR+); embeddings of network 1.
     logits = result.learner.predict_logits(result.ctx, x, inference_batch_size)
     _, embeddings = embed_and_classify(result.ctx.model, x, inference_batch_size)
-    write_table(feature_columns(labels.sample_id, labels.noisy, logits, embeddings), predictions_output, FEATURES,
-                metadata={"num_classes": data.num_classes, "embedding_dim": int(embeddings.shape[1]),
-                          "model": dict(model_entry), "experiment": experiment, "round": round_index})
+    write_table(
+        feature_columns(labels.sample_id, labels.noisy, logits, embeddings),
+        predictions_output,
+        FEATURES,
+        metadata={
+            "num_classes": data.num_classes,
+            "embedding_dim": int(embeddings.shape[1]),
+            "model": dict(model_entry),
+            "experiment": experiment,
+            "round": round_index,
+        },
+    )
     history = result.history.columns()
     write_table(history, history_output, HISTORY, metadata={"learner": learner_entry["learner"]})
     metrics = {
@@ -137,24 +194,42 @@ def run_active_train_stage(*, experiment: str, entry: Mapping[str, Any], run: Ma
         "pool_noise_rate": pool.metadata["noise_rate"],
         "pool_classes_present": int((np.asarray(pool.metadata["class_counts"]) > 0).sum()),
     }
-    log.info("%s round %d: %d labelled, test accuracy %.4f", experiment, round_index, len(pooled),
-             metrics["test_acc_last"])
-    write_json({
-        "run": {**run, "experiment": experiment, "round": round_index},
-        "metrics": metrics,
-        "timing": {"train_seconds": result.seconds, "total_seconds": time.perf_counter() - total_start},
-        "provenance": {
-            "config": {"experiment": dict(entry), "dataset": dict(dataset_entry), "learner": dict(learner_entry),
-                       "model": dict(model_entry), "noise": labels.metadata.get("noise_entry")},
-            "seeds": {"base": int(run["seed"]), "noise": labels.metadata.get("noise_seed"), "train": seed},
-            "code_hash": code_hash,
-            "environment": environment(device_description(torch_device)),
+    log.info(
+        "%s round %d: %d labelled, test accuracy %.4f", experiment, round_index, len(pooled), metrics["test_acc_last"]
+    )
+    write_json(
+        {
+            "run": {**run, "experiment": experiment, "round": round_index},
+            "metrics": metrics,
+            "timing": {"train_seconds": result.seconds, "total_seconds": time.perf_counter() - total_start},
+            "provenance": {
+                "config": {
+                    "experiment": dict(entry),
+                    "dataset": dict(dataset_entry),
+                    "learner": dict(learner_entry),
+                    "model": dict(model_entry),
+                    "noise": labels.metadata.get("noise_entry"),
+                },
+                "seeds": {"base": int(run["seed"]), "noise": labels.metadata.get("noise_seed"), "train": seed},
+                "code_hash": code_hash,
+                "environment": environment(device_description(torch_device)),
+            },
         },
-    }, metrics_output)
+        metrics_output,
+    )
 
 
-def run_active_query_stage(*, experiment: str, entry: Mapping[str, Any], run: Mapping[str, Any], round_index: int,
-                           labels_path: str, pool_path: str, predictions_path: str, output: str) -> None:
+def run_active_query_stage(
+    *,
+    experiment: str,
+    entry: Mapping[str, Any],
+    run: Mapping[str, Any],
+    round_index: int,
+    labels_path: str,
+    pool_path: str,
+    predictions_path: str,
+    output: str,
+) -> None:
     """Score every sample not in round ``round_index``'s pool with the round's model and write the
     ``query`` best by the acquisition function (``query.parquet``: ``sample_id``, ``rank``, ``score``)."""
     labels = load_labels(labels_path)
@@ -165,18 +240,42 @@ def run_active_query_stage(*, experiment: str, entry: Mapping[str, Any], run: Ma
     seed = derive_seed(int(run["seed"]), "active-query", run["dataset"], run["noise"], experiment, round_index)
     start = time.perf_counter()
     positions, scores = acquisition_order(
-        entry["acquisition"], predictions.numpy("probs")[rows], entry["query"], make_rng(seed),
+        entry["acquisition"],
+        predictions.numpy("probs")[rows],
+        entry["query"],
+        make_rng(seed),
         embedding=predictions.numpy("embedding")[rows] if entry["acquisition"] == "prune4rel" else None,
-        params=entry)
+        params=entry,
+    )
     seconds = time.perf_counter() - start
     chosen = candidates[positions]
-    log.info("%s round %d: queried %d of %d unlabelled samples by %s in %.3f s", experiment, round_index,
-             len(chosen), len(candidates), entry["acquisition"], seconds)
-    write_table({"sample_id": chosen, "rank": np.arange(len(chosen), dtype=np.int64),
-                 "score": np.asarray(scores, dtype=np.float64)}, output, QUERY,
-                metadata={"experiment": experiment, "round": round_index, "acquisition": entry["acquisition"],
-                          "size": len(chosen), "num_candidates": len(candidates), "query_seed": seed,
-                          "package_version": __version__})
+    log.info(
+        "%s round %d: queried %d of %d unlabelled samples by %s in %.3f s",
+        experiment,
+        round_index,
+        len(chosen),
+        len(candidates),
+        entry["acquisition"],
+        seconds,
+    )
+    write_table(
+        {
+            "sample_id": chosen,
+            "rank": np.arange(len(chosen), dtype=np.int64),
+            "score": np.asarray(scores, dtype=np.float64),
+        },
+        output,
+        QUERY,
+        metadata={
+            "experiment": experiment,
+            "round": round_index,
+            "acquisition": entry["acquisition"],
+            "size": len(chosen),
+            "num_candidates": len(candidates),
+            "query_seed": seed,
+            "package_version": __version__,
+        },
+    )
 
 
 # --- aggregation: tidy rows, learning-curve tables and plots ----------------------------------------
@@ -192,18 +291,25 @@ def active_rows(metrics_files: list[Mapping[str, Any]], entries: Mapping[str, Ma
         payload = read_json(entry["path"])
         provenance = payload["provenance"]
         experiment = entries[entry["experiment"]]
-        rows.append({
-            "dataset": entry["dataset"], "noise": entry["noise"], "seed": int(entry["seed"]),
-            "experiment": entry["experiment"], "round": int(entry["round"]),
-            "acquisition": experiment["acquisition"], "learner": experiment["learner"],
-            "label_source": experiment["labels"],
-            **payload["metrics"],
-            "train_seconds": payload["timing"]["train_seconds"],
-            "code_hash": provenance["code_hash"], "seed_train": provenance["seeds"]["train"],
-            "config_experiment": json.dumps(experiment, sort_keys=True),
-            "config_learner": json.dumps(provenance["config"]["learner"], sort_keys=True),
-            **{f"env_{k}": v for k, v in provenance["environment"].items()},
-        })
+        rows.append(
+            {
+                "dataset": entry["dataset"],
+                "noise": entry["noise"],
+                "seed": int(entry["seed"]),
+                "experiment": entry["experiment"],
+                "round": int(entry["round"]),
+                "acquisition": experiment["acquisition"],
+                "learner": experiment["learner"],
+                "label_source": experiment["labels"],
+                **payload["metrics"],
+                "train_seconds": payload["timing"]["train_seconds"],
+                "code_hash": provenance["code_hash"],
+                "seed_train": provenance["seeds"]["train"],
+                "config_experiment": json.dumps(experiment, sort_keys=True),
+                "config_learner": json.dumps(provenance["config"]["learner"], sort_keys=True),
+                **{f"env_{k}": v for k, v in provenance["environment"].items()},
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -218,8 +324,7 @@ def curve_table(rows: pd.DataFrame, metric: str, experiments: list[str]) -> pd.D
         for size in sizes:
             values = mine.loc[mine["labelled"] == size, metric].astype(float).dropna()
             std = values.std(ddof=1) if len(values) > 1 else float("nan")
-            record[str(int(size))] = render.cell_text(values.mean() if len(values) else float("nan"), std,
-                                                      len(values))
+            record[str(int(size))] = render.cell_text(values.mean() if len(values) else float("nan"), std, len(values))
         records.append(record)
     return pd.DataFrame(records, columns=["experiment", *[str(int(s)) for s in sizes]])
 
@@ -237,14 +342,27 @@ def curves_figure(rows: pd.DataFrame, experiments: list[str], title: str):
     figure.suptitle(title)
     for ax, (metric, label) in zip(axes, CURVE_METRICS.items(), strict=True):
         for experiment in experiments:
-            stats = (rows[rows["experiment"] == experiment].dropna(subset=[metric]).groupby("labelled")[metric]
-                     .agg(["mean", "std"]).reset_index())
+            stats = (
+                rows[rows["experiment"] == experiment]
+                .dropna(subset=[metric])
+                .groupby("labelled")[metric]
+                .agg(["mean", "std"])
+                .reset_index()
+            )
             if stats.empty:
                 continue
             style = styles[experiment]
-            ax.errorbar(stats["labelled"], 100 * stats["mean"], yerr=100 * stats["std"].fillna(0.0),
-                        color=style.colour, marker=style.marker, linestyle=style.linestyle, capsize=2,
-                        markersize=5, label=experiment)
+            ax.errorbar(
+                stats["labelled"],
+                100 * stats["mean"],
+                yerr=100 * stats["std"].fillna(0.0),
+                color=style.colour,
+                marker=style.marker,
+                linestyle=style.linestyle,
+                capsize=2,
+                markersize=5,
+                label=experiment,
+            )
         ax.set_xlabel("labelled samples")
         ax.set_ylabel(label)
         ax.grid(alpha=0.3)
@@ -252,10 +370,16 @@ def curves_figure(rows: pd.DataFrame, experiments: list[str], title: str):
     return figure
 
 
-def run_active_aggregate_stage(*, metrics_files: list[Mapping[str, Any]], experiments: list[str],
-                               entries: Mapping[str, Mapping[str, Any]],
-                               table_output: str, csv_output: str, curve_stems: Mapping[str, str],
-                               plot_stems: Mapping[str, str]) -> None:
+def run_active_aggregate_stage(
+    *,
+    metrics_files: list[Mapping[str, Any]],
+    experiments: list[str],
+    entries: Mapping[str, Mapping[str, Any]],
+    table_output: str,
+    csv_output: str,
+    curve_stems: Mapping[str, str],
+    plot_stems: Mapping[str, str],
+) -> None:
     """``results/tables/active.{parquet,csv}`` (tidy rows), per (dataset, noise) the learning-curve
     tables (``curve_stems[key]`` + .csv/.md/.tex/.html, key ``dataset__noise``) and figures
     (``plot_stems[key]`` + .png/.pdf)."""
@@ -273,8 +397,9 @@ def run_active_aggregate_stage(*, metrics_files: list[Mapping[str, Any]], experi
         parts = []
         for metric, title in CURVE_METRICS.items():
             parts.append((title, curve_table(mine, metric, experiments)))
-        csv_frame = pd.concat([frame.assign(metric=metric) for metric, (_, frame) in zip(CURVE_METRICS, parts,
-                                                                                       strict=True)])
+        csv_frame = pd.concat(
+            [frame.assign(metric=metric) for metric, (_, frame) in zip(CURVE_METRICS, parts, strict=True)]
+        )
         heading = f"Active learning · {dataset} · {noise}: mean ± std over seeds by labelled-set size"
         markdown = "\n".join(render.frame_markdown(frame, f"{heading} — {title}") for title, frame in parts)
         latex = "\n".join(render.frame_latex(frame, f"{heading} — {title}") for title, frame in parts)

@@ -26,13 +26,13 @@ log = logging.getLogger(__name__)
 RUN_KEYS = ("dataset", "noise", "seed", "warmup", "method", "fraction", "learner")
 
 
-
 def _json_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True)
 
 
-def run_row(metrics_path: str, subset_path: str, timing_path: str, warmup_history_path: str,
-            features_path: str) -> dict[str, Any]:
+def run_row(
+    metrics_path: str, subset_path: str, timing_path: str, warmup_history_path: str, features_path: str
+) -> dict[str, Any]:
     """Build the tidy row of one run from its metrics, its subset's and warm-up's metadata."""
     metrics = read_json(metrics_path)
     subset = _cached_metadata(subset_path)
@@ -104,20 +104,31 @@ def detection_table(detection_files: Sequence[Mapping[str, Any]]) -> pd.DataFram
     for entry in detection_files:
         result = read_json(entry["path"])
         for score in result["scores"]:
-            rows.append({
-                "dataset": entry["dataset"], "noise": entry["noise"], "seed": int(entry["seed"]),
-                "warmup": entry["warmup"], "noise_rate": result["noise_rate"],
-                **{key: value for key, value in score.items() if key != "roc_tpr"},
-            })
-    return pd.DataFrame(rows, columns=["dataset", "noise", "seed", "warmup", "noise_rate", "score", "auroc",
-                                       "average_precision"])
-
-
+            rows.append(
+                {
+                    "dataset": entry["dataset"],
+                    "noise": entry["noise"],
+                    "seed": int(entry["seed"]),
+                    "warmup": entry["warmup"],
+                    "noise_rate": result["noise_rate"],
+                    **{key: value for key, value in score.items() if key != "roc_tpr"},
+                }
+            )
+    return pd.DataFrame(
+        rows, columns=["dataset", "noise", "seed", "warmup", "noise_rate", "score", "auroc", "average_precision"]
+    )
 
 
 # Columns of the subset composition table (means over seeds), from the tidy rows.
-COMPOSITION_COLUMNS = ("subset_budget", "subset_noise_rate", "subset_classes_present", "subset_min_class_share",
-                       "subset_max_class_share", "subset_imbalance", "subset_class_entropy")
+COMPOSITION_COLUMNS = (
+    "subset_budget",
+    "subset_noise_rate",
+    "subset_classes_present",
+    "subset_min_class_share",
+    "subset_max_class_share",
+    "subset_imbalance",
+    "subset_class_entropy",
+)
 
 
 def composition_table(runs: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
@@ -134,8 +145,11 @@ def composition_table(runs: pd.DataFrame, methods: Sequence[str]) -> pd.DataFram
     table = table.reset_index()
     order = {method: index for index, method in enumerate(method_order(methods))}
     table["_order"] = table["method"].map(order)
-    return (table.sort_values(["dataset", "noise", "warmup", "_order", "fraction"], kind="stable")
-            .drop(columns="_order").reset_index(drop=True)[columns])
+    return (
+        table.sort_values(["dataset", "noise", "warmup", "_order", "fraction"], kind="stable")
+        .drop(columns="_order")
+        .reset_index(drop=True)[columns]
+    )
 
 
 def write_table(stem: str, csv_frame: pd.DataFrame, markdown: str, latex: str, html_page: str) -> None:
@@ -148,14 +162,18 @@ def write_table(stem: str, csv_frame: pd.DataFrame, markdown: str, latex: str, h
 
 def write_frame(stem: str, frame: pd.DataFrame, title: str) -> None:
     """Write a plain table (no pivot) in the four formats."""
-    write_table(stem, frame, render.frame_markdown(frame, title), render.frame_latex(frame, title),
-                render.frame_html(frame, title))
+    write_table(
+        stem,
+        frame,
+        render.frame_markdown(frame, title),
+        render.frame_latex(frame, title),
+        render.frame_html(frame, title),
+    )
 
 
 def setting_title(setting: Mapping[str, str]) -> str:
     """Human title of one pivot: "digits · sym40 · warm-up ce · learner elr"."""
-    return (f"{setting['dataset']} · {setting['noise']} · warm-up {setting['warmup']} · "
-            f"learner {setting['learner']}")
+    return f"{setting['dataset']} · {setting['noise']} · warm-up {setting['warmup']} · learner {setting['learner']}"
 
 
 def run_aggregate_stage(
@@ -181,26 +199,37 @@ def run_aggregate_stage(
     ``path`` of its ``detection.json``. ``rank_metric`` orders the ranking table.
     """
     table = runs_table(
-        [
-            run_row(f["metrics"], f["subset"], f["timing"], f["warmup_history"], f["features"])
-            for f in run_files
-        ]
+        [run_row(f["metrics"], f["subset"], f["timing"], f["warmup_history"], f["features"]) for f in run_files]
     )
     with atomic_output(runs_parquet_output) as tmp:
         table.to_parquet(tmp, index=False)
     write_csv(table, runs_csv_output)
-    write_frame(detection_stem, detection_table(detection_files), "Noise detection: AUROC and average "
-                "precision of each per-sample score (noisy = positive)")
-    write_frame(ranking_stem, ranking_table(table, methods, rank_metric),
-                f"Mean rank of each pruner by {rank_metric} across settings and fractions (1 = best)")
-    write_frame(composition_stem, composition_table(table, methods),
-                "Subset composition: realised noise rate and class balance (means over seeds)")
+    write_frame(
+        detection_stem,
+        detection_table(detection_files),
+        "Noise detection: AUROC and average precision of each per-sample score (noisy = positive)",
+    )
+    write_frame(
+        ranking_stem,
+        ranking_table(table, methods, rank_metric),
+        f"Mean rank of each pruner by {rank_metric} across settings and fractions (1 = best)",
+    )
+    write_frame(
+        composition_stem,
+        composition_table(table, methods),
+        "Subset composition: realised noise rate and class balance (means over seeds)",
+    )
     for setting, stem in zip(settings, pivot_stems, strict=True):
         mine = table
         for key, value in setting.items():
             mine = mine[mine[key] == value] if not mine.empty else mine
         blocks = setting_blocks(mine, methods, fractions)
         title = setting_title(setting)
-        write_table(stem, render.pivot_csv_frame(blocks), render.pivot_markdown(blocks, title),
-                    render.pivot_latex(blocks, title), render.pivot_html(blocks, title))
+        write_table(
+            stem,
+            render.pivot_csv_frame(blocks),
+            render.pivot_markdown(blocks, title),
+            render.pivot_latex(blocks, title),
+            render.pivot_html(blocks, title),
+        )
     log.info("aggregated %d runs into %d pivot tables", len(table), len(settings))

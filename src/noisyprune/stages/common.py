@@ -109,8 +109,9 @@ def aligned_features(path: str, sample_id: np.ndarray, labels_path: str) -> Arti
     return features.take(order)
 
 
-def save_checkpoint(model, model_entry: Mapping[str, Any], input_shape, num_classes: int, path: str,
-                    **extra: Any) -> None:
+def save_checkpoint(
+    model, model_entry: Mapping[str, Any], input_shape, num_classes: int, path: str, **extra: Any
+) -> None:
     """Save ``model``'s weights with what is needed to rebuild it (atomically, torch format)."""
     import torch
 
@@ -143,4 +144,3 @@ def load_checkpoint_model(path: str, device):
     model = build_model(payload["model_entry"], payload["input_shape"], payload["num_classes"])
     model.load_state_dict(payload["model_state"])
     return model.to(device), payload
-

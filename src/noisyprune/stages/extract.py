@@ -43,8 +43,9 @@ def confidence_scores(logits: torch.Tensor, noisy_label: torch.Tensor) -> dict[s
     }
 
 
-def feature_columns(sample_id: np.ndarray, noisy_label: np.ndarray, logits: torch.Tensor,
-                    embeddings: torch.Tensor) -> dict[str, np.ndarray]:
+def feature_columns(
+    sample_id: np.ndarray, noisy_label: np.ndarray, logits: torch.Tensor, embeddings: torch.Tensor
+) -> dict[str, np.ndarray]:
     """The columns of ``features.parquet`` for samples ``sample_id`` ``(n,)`` with noisy labels
     ``(n,)``, from their logits ``(n, C)`` and embeddings ``(n, d)`` (any device)."""
     scores = confidence_scores(logits, torch.as_tensor(noisy_label, device=logits.device))

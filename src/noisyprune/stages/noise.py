@@ -46,17 +46,29 @@ def run_noise_stage(
         noisy = result.noisy
         per_class = int(noise_entry.get("probe_per_class", 0))
         if per_class:
-            probe[probe_positions(result.clean, per_class, data.num_classes,
-                                  make_rng(derive_seed(stage_seed, "probe")))] = True
+            probe[
+                probe_positions(result.clean, per_class, data.num_classes, make_rng(derive_seed(stage_seed, "probe")))
+            ] = True
             noisy = np.where(probe, result.clean, noisy)  # the probe set is clean
         is_noisy = noisy != result.clean
         # Rate and transition matrix of the training samples, the probe held out.
         training = NoiseResult(clean=result.clean[~probe], noisy=noisy[~probe], num_classes=data.num_classes)
-        log.info("%s/%s seed %d: %d of %d training labels noisy (rate %.4f), %d clean probe samples", dataset,
-                 noise, seed, int(is_noisy.sum()), n - int(probe.sum()), training.rate, int(probe.sum()))
+        log.info(
+            "%s/%s seed %d: %d of %d training labels noisy (rate %.4f), %d clean probe samples",
+            dataset,
+            noise,
+            seed,
+            int(is_noisy.sum()),
+            n - int(probe.sum()),
+            training.rate,
+            int(probe.sum()),
+        )
         columns = {"clean_label": result.clean, "noisy_label": noisy, "is_noisy": is_noisy}
-        realised = {"noise_rate": training.rate, "transition_matrix": training.transition.round(6).tolist(),
-                    "num_probe": int(probe.sum())}
+        realised = {
+            "noise_rate": training.rate,
+            "transition_matrix": training.transition.round(6).tolist(),
+            "num_probe": int(probe.sum()),
+        }
     else:
         # Intrinsic noise (WebVision, Clothing-1M): the labels as given; which are wrong is unknown.
         if noise_entry["kind"] != "none":
@@ -65,11 +77,16 @@ def run_noise_stage(
                 f"(clean_labels: false), so its noise is what it is; use kind 'none', not {noise_entry['kind']!r}"
             )
         if noise_entry.get("probe_per_class", 0):
-            raise ConfigError(f"config key 'noise.{noise}.probe_per_class': dataset {dataset!r} has no clean "
-                              "training labels to hold out as a clean probe set")
+            raise ConfigError(
+                f"config key 'noise.{noise}.probe_per_class': dataset {dataset!r} has no clean "
+                "training labels to hold out as a clean probe set"
+            )
         log.info("%s/%s: %d training labels as given; clean labels unknown", dataset, noise, n)
-        columns = {"clean_label": pa.nulls(n, pa.int64()), "noisy_label": data.train_y.astype(np.int64),
-                   "is_noisy": pa.nulls(n, pa.bool_())}
+        columns = {
+            "clean_label": pa.nulls(n, pa.int64()),
+            "noisy_label": data.train_y.astype(np.int64),
+            "is_noisy": pa.nulls(n, pa.bool_()),
+        }
         realised = {"clean_labels_known": False, "noise_rate": None, "transition_matrix": None}
     write_table(
         {"sample_id": np.arange(n, dtype=np.int64), **columns, "is_probe": probe},

@@ -44,9 +44,15 @@ def roc_curves(detection_files: Sequence[Mapping[str, Any]]) -> list[dict[str, A
     for entry in detection_files:
         result = read_json(entry["path"])
         for score in result["scores"]:
-            curves.append({key: entry[key] for key in ("dataset", "noise", "seed", "warmup")}
-                          | {"score": score["score"], "auroc": score["auroc"], "fpr": result["roc_fpr"],
-                             "tpr": [np.nan if v is None else v for v in score["roc_tpr"]]})
+            curves.append(
+                {key: entry[key] for key in ("dataset", "noise", "seed", "warmup")}
+                | {
+                    "score": score["score"],
+                    "auroc": score["auroc"],
+                    "fpr": result["roc_fpr"],
+                    "tpr": [np.nan if v is None else v for v in score["roc_tpr"]],
+                }
+            )
     return curves
 
 
@@ -78,8 +84,8 @@ def run_plot_stage(
             figures[kind] = plots.metric_vs_fraction(mine, metric, styles, title)
         figures["timing"] = plots.timing_figure(mine, styles, title)
         figures["detection_roc"] = plots.roc_figure(
-            [c for c in curves if c["dataset"] == dataset and c["warmup"] == warmup],
-            f"{title} · noise detection")
+            [c for c in curves if c["dataset"] == dataset and c["warmup"] == warmup], f"{title} · noise detection"
+        )
         for kind, figure in figures.items():
             stem = group_stem(plots_dir, dataset, warmup, kind)
             plots.save_figure(figure, f"{stem}.png", f"{stem}.pdf")

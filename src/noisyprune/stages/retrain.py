@@ -76,11 +76,13 @@ def run_retrain_stage(
     # Classes the learner never sees a label of cannot be predicted from their own labels: report them.
     missing_classes = sorted(set(range(labels.num_classes)) - set(labels.noisy[kept].tolist()))
     if missing_classes:
-        log.warning("%s: no sample with noisy label in classes %s; the learner never sees them",
-                    subset_path, missing_classes)
+        log.warning(
+            "%s: no sample with noisy label in classes %s; the learner never sees them", subset_path, missing_classes
+        )
     stage_seed = retrain_seed(run["seed"], run["dataset"], run["noise"], run["learner"])
-    resume = resume_file(metrics_output, resume_every, run, learner_entry, model_entry, dataset_entry,
-                         stage_seed, kept, code_hash)
+    resume = resume_file(
+        metrics_output, resume_every, run, learner_entry, model_entry, dataset_entry, stage_seed, kept, code_hash
+    )
     init_state = None
     if learner_entry.get("init") == "warmup":
         init_state = warmup_weights(checkpoint_path, model_entry, torch_device)
@@ -117,16 +119,26 @@ def run_retrain_stage(
         # Without clean training labels (intrinsic noise) these are missing (NaN → null), not zero.
         "subset_noise_rate": labels.noise_rate(in_subset),
         "dataset_noise_rate": labels.noise_rate(),
-        **relabeling_metrics(relabel[train_rows], labels.clean[train_rows] if labels.clean_known else None,
-                             labels.is_noisy[train_rows] if labels.clean_known else None, in_subset[train_rows]),
+        **relabeling_metrics(
+            relabel[train_rows],
+            labels.clean[train_rows] if labels.clean_known else None,
+            labels.is_noisy[train_rows] if labels.clean_known else None,
+            in_subset[train_rows],
+        ),
         # the model-prediction readout, to compare with learners whose readout uses their own state
         "relabel_acc_prediction": float((logits.argmax(dim=1).cpu().numpy() == labels.clean)[train_rows].mean())
-        if labels.clean_known else float("nan"),
+        if labels.clean_known
+        else float("nan"),
         **getattr(result.learner, "report", {}),  # learner-specific facts (e.g. RDIA's relabel count)
     }
-    log.info("%s: test accuracy last %.4f best %.4f, re-labeling accuracy %.4f (%.1f s)",
-             "/".join(str(v) for v in run.values()), metrics["test_acc_last"],
-             metrics["test_acc_best"], metrics["relabel_acc_all"], result.seconds)
+    log.info(
+        "%s: test accuracy last %.4f best %.4f, re-labeling accuracy %.4f (%.1f s)",
+        "/".join(str(v) for v in run.values()),
+        metrics["test_acc_last"],
+        metrics["test_acc_best"],
+        metrics["relabel_acc_all"],
+        result.seconds,
+    )
 
     write_table(history, history_output, HISTORY, metadata={"learner": learner_entry["learner"]})
     write_table(

@@ -31,8 +31,10 @@ log = logging.getLogger(__name__)
 def _check_selection(selection: Selection, budget: int, num_candidates: int, method: str) -> None:
     positions = selection.positions
     if len(positions) != budget or len(np.unique(positions)) != budget:
-        raise RuntimeError(f"method {method!r} returned {len(positions)} samples (unique: "
-                           f"{len(np.unique(positions))}) for a budget of {budget}")
+        raise RuntimeError(
+            f"method {method!r} returned {len(positions)} samples (unique: "
+            f"{len(np.unique(positions))}) for a budget of {budget}"
+        )
     if budget and (positions.min() < 0 or positions.max() >= num_candidates):
         raise RuntimeError(f"method {method!r} returned positions outside [0, {num_candidates})")
 
@@ -88,11 +90,18 @@ def run_select_stage(
     class_counts = np.bincount(labels.noisy[kept], minlength=num_classes)
     empty_classes = np.flatnonzero(class_counts == 0).tolist()
     if empty_classes:
-        log.warning("subset of %s at fraction %s has no sample of noisy classes %s",
-                    method, fraction, empty_classes)
+        log.warning("subset of %s at fraction %s has no sample of noisy classes %s", method, fraction, empty_classes)
     noise_rate = labels.noise_rate(kept)  # NaN without clean labels
-    log.info("%s f=%s: kept %d of %d samples, subset noise rate %.4f (dataset %.4f), %.3f s",
-             method, fraction, budget, len(inputs), noise_rate, labels.noise_rate(), seconds)
+    log.info(
+        "%s f=%s: kept %d of %d samples, subset noise rate %.4f (dataset %.4f), %.3f s",
+        method,
+        fraction,
+        budget,
+        len(inputs),
+        noise_rate,
+        labels.noise_rate(),
+        seconds,
+    )
     write_table(
         {
             "sample_id": labels.sample_id[kept],
@@ -111,7 +120,8 @@ def run_select_stage(
             "num_noisy": int(labels.is_noisy[kept].sum()) if labels.clean_known else None,
             "class_counts": class_counts.tolist(),
             "clean_class_counts": np.bincount(labels.clean[kept], minlength=num_classes).tolist()
-            if labels.clean_known else None,
+            if labels.clean_known
+            else None,
             "empty_classes": empty_classes,
             "diagnostics": selection.diagnostics,
             "seed": seed,
@@ -120,6 +130,4 @@ def run_select_stage(
             "code_hash": code_hash,
         },
     )
-    write_json(
-        {"select_seconds": seconds, **selection.runtime, "environment": environment()}, timing_output
-    )
+    write_json({"select_seconds": seconds, **selection.runtime, "environment": environment()}, timing_output)

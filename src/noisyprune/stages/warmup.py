@@ -54,8 +54,19 @@ def run_warmup_stage(
     dynamics = DynamicsRecorder()
     score_epochs = sorted(warmup_entry.get("score_epochs") or [])
     snapshots = SnapshotScorer(score_epochs, inference_batch_size)
-    resume = resume_file(model_output, resume_every, dataset, dataset_entry, noise, seed, warmup, warmup_entry,
-                         model_entry, labels.noisy, code_hash)
+    resume = resume_file(
+        model_output,
+        resume_every,
+        dataset,
+        dataset_entry,
+        noise,
+        seed,
+        warmup,
+        warmup_entry,
+        model_entry,
+        labels.noisy,
+        code_hash,
+    )
     result = train_on_samples(
         data=data,
         noisy_label=labels.noisy,
@@ -71,12 +82,21 @@ def run_warmup_stage(
     )
     last = result.history.rows[-1]
     log.info(
-        "warm-up %s: %d epochs in %.1f s, test accuracy %.4f", warmup, len(result.history.rows),
-        result.seconds, last["test_acc"],
+        "warm-up %s: %d epochs in %.1f s, test accuracy %.4f",
+        warmup,
+        len(result.history.rows),
+        result.seconds,
+        last["test_acc"],
     )
     save_checkpoint(
-        result.ctx.model, model_entry, data.input_shape, data.num_classes, model_output,
-        warmup=warmup, epochs=int(warmup_entry["epochs"]), seed=stage_seed,
+        result.ctx.model,
+        model_entry,
+        data.input_shape,
+        data.num_classes,
+        model_output,
+        warmup=warmup,
+        epochs=int(warmup_entry["epochs"]),
+        seed=stage_seed,
     )
     write_table(
         dynamics.columns(labels.noisy),

@@ -61,7 +61,9 @@ class AugmentationSpec:
         if spec.strong not in STRONG_POLICIES:
             raise ConfigError(f"augment.strong: unknown policy {spec.strong!r}; use one of {STRONG_POLICIES}")
         if len(input_shape) != 3 and (spec.shift or spec.flip or spec.cutout or spec.strong != "none"):
-            raise ConfigError(f"augment: inputs of shape {input_shape} are not images; image augmentation needs (C, H, W)")
+            raise ConfigError(
+                f"augment: inputs of shape {input_shape} are not images; image augmentation needs (C, H, W)"
+            )
         if spec.strong == "autoaugment" and input_shape[0] != 3:
             raise ConfigError("augment.strong: autoaugment (the CIFAR-10 policy) needs RGB images; use randaugment")
         return spec

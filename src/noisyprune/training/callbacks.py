@@ -42,9 +42,7 @@ class DynamicsRecorder(Callback):
         sizes = [len(ids) for ids, _, _ in self._tensors]
         epoch = np.repeat(np.asarray(self._epochs, dtype=np.int32), sizes)
         if self._tensors:
-            sample_id, loss, prediction = (
-                torch.cat(parts).cpu().numpy() for parts in zip(*self._tensors)
-            )
+            sample_id, loss, prediction = (torch.cat(parts).cpu().numpy() for parts in zip(*self._tensors))
         else:
             sample_id, loss, prediction = (np.zeros(0, np.int64), np.zeros(0, np.float32), np.zeros(0, np.int64))
         order = np.lexsort((sample_id, epoch))
@@ -84,20 +82,26 @@ class SnapshotScorer(Callback):
         error[torch.arange(len(data.y)), data.y] -= 1.0
         el2n = error.norm(dim=1)
         grand = el2n * torch.sqrt(embedding.float().square().sum(dim=1) + 1.0)
-        self._rows.append({
-            "sample_id": data.sample_id.cpu().numpy(),
-            "epoch": np.full(len(data.y), ctx.epoch, dtype=np.int32),
-            "loss": F.nll_loss(log_probs, data.y, reduction="none").cpu().numpy(),
-            "el2n": el2n.cpu().numpy(),
-            "grand": grand.cpu().numpy(),
-        })
+        self._rows.append(
+            {
+                "sample_id": data.sample_id.cpu().numpy(),
+                "epoch": np.full(len(data.y), ctx.epoch, dtype=np.int32),
+                "loss": F.nll_loss(log_probs, data.y, reduction="none").cpu().numpy(),
+                "el2n": el2n.cpu().numpy(),
+                "grand": grand.cpu().numpy(),
+            }
+        )
 
     def columns(self) -> dict[str, np.ndarray]:
         """The recorded scores, one row per sample and scored epoch."""
         keys = ("sample_id", "epoch", "loss", "el2n", "grand")
         dtypes = (np.int64, np.int32, np.float32, np.float32, np.float32)
-        return {key: np.concatenate([row[key] for row in self._rows]).astype(dtype) if self._rows
-                else np.zeros(0, dtype=dtype) for key, dtype in zip(keys, dtypes)}
+        return {
+            key: np.concatenate([row[key] for row in self._rows]).astype(dtype)
+            if self._rows
+            else np.zeros(0, dtype=dtype)
+            for key, dtype in zip(keys, dtypes)
+        }
 
 
 class EpochHistory(Callback):

@@ -34,9 +34,7 @@ class TensorData:
     sample_id: torch.Tensor
 
     @classmethod
-    def from_numpy(
-        cls, x: np.ndarray, y: np.ndarray, sample_id: np.ndarray, device: torch.device
-    ) -> TensorData:
+    def from_numpy(cls, x: np.ndarray, y: np.ndarray, sample_id: np.ndarray, device: torch.device) -> TensorData:
         """Copy numpy arrays ``x`` ``(n, …)`` float, ``y`` ``(n,)`` int and ``sample_id`` ``(n,)`` to ``device``."""
         return cls(
             x=torch.as_tensor(np.ascontiguousarray(x), dtype=torch.float32, device=device),

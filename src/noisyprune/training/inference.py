@@ -21,9 +21,7 @@ def input_chunks(x, batch_size: int) -> Iterator[torch.Tensor]:
 
 
 @torch.no_grad()
-def embed_and_classify(
-    model: Classifier, x: torch.Tensor, batch_size: int
-) -> tuple[torch.Tensor, torch.Tensor]:
+def embed_and_classify(model: Classifier, x: torch.Tensor, batch_size: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Return ``(logits (n, C), embeddings (n, d))`` (float32) of ``model`` in eval mode for inputs
     ``x`` (a tensor or streamed inputs), under the job's autocast setting (:mod:`noisyprune.training.execution`).
 

@@ -142,12 +142,15 @@ def fit(
     """
     device = train.x.device
     if getattr(learner, "needs_probe", False) and probe is None:
-        raise TrainingError(f"learner {learner_name!r} needs a clean probe set: set probe_per_class in the noise "
-                            "entry of this run")
+        raise TrainingError(
+            f"learner {learner_name!r} needs a clean probe set: set probe_per_class in the noise entry of this run"
+        )
     models = [model]
     for _ in range(1, getattr(learner, "num_networks", 1)):
         if make_network is None:
-            raise TrainingError(f"learner {learner_name!r} trains {learner.num_networks} networks; fit() needs make_network")
+            raise TrainingError(
+                f"learner {learner_name!r} trains {learner.num_networks} networks; fit() needs make_network"
+            )
         models.append(make_network())
     execution = current_execution()
     for network in models:
@@ -221,8 +224,11 @@ def capture_loop_state(epoch: int, ctx: TrainContext, schedulers, learner, callb
         "schedulers": [scheduler.state_dict() for scheduler in schedulers],
         "learner": capture(learner),
         "callbacks": {key: capture(callback) for key, callback in callback_keys(callbacks)},
-        "rng": {"batches": ctx.generator.get_state(), "augment": ctx.augment.generator.get_state(),
-                "torch": torch.get_rng_state()},
+        "rng": {
+            "batches": ctx.generator.get_state(),
+            "augment": ctx.augment.generator.get_state(),
+            "torch": torch.get_rng_state(),
+        },
     }
     if ctx.device.type == "cuda":
         state["rng"]["cuda"] = torch.cuda.get_rng_state(ctx.device)

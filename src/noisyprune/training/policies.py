@@ -49,8 +49,11 @@ class PerSamplePolicy:
         """The operations each of ``batch`` samples gets, in order: one list per step (round or
         sub-policy slot) holding ``(operation, magnitude)`` or ``None`` (skipped) per sample."""
         groups = -(-batch // self.group_size)
-        steps = self._draw_randaugment(groups, height, width) if self.name == "randaugment" \
+        steps = (
+            self._draw_randaugment(groups, height, width)
+            if self.name == "randaugment"
             else self._draw_autoaugment(groups, height, width)
+        )
         return [[step[index // self.group_size] for index in range(batch)] for step in steps]
 
     def __call__(self, pixels: torch.Tensor) -> torch.Tensor:
@@ -73,6 +76,7 @@ class PerSamplePolicy:
         once per image size rather than once per sample."""
         key = (height, width)
         if key not in self._tables:
+
             def entry(name, bin_index, bins):
                 magnitudes_fn, signed = self._transform._AUGMENTATION_SPACE[name]
                 magnitudes = magnitudes_fn(bins, height, width)
@@ -80,11 +84,15 @@ class PerSamplePolicy:
                 return name, magnitude, signed
 
             if self.name == "randaugment":
-                self._tables[key] = [entry(name, self._transform.magnitude, self._transform.num_magnitude_bins)
-                                     for name, _ in self._operations]
+                self._tables[key] = [
+                    entry(name, self._transform.magnitude, self._transform.num_magnitude_bins)
+                    for name, _ in self._operations
+                ]
             else:  # AutoAugment's magnitudes come in 10 bins
-                self._tables[key] = [[(probability, *entry(name, bin_index, 10)) for name, probability, bin_index in slots]
-                                     for slots in self._subpolicies]
+                self._tables[key] = [
+                    [(probability, *entry(name, bin_index, 10)) for name, probability, bin_index in slots]
+                    for slots in self._subpolicies
+                ]
         return self._tables[key]
 
     def _draw_randaugment(self, count: int, height: int, width: int):
@@ -119,7 +127,8 @@ class PerSamplePolicy:
         for (name, magnitude), rows in sorted(by_draw.items()):
             rows = torch.as_tensor(rows, device=pixels.device)
             out[rows] = self._transform._apply_image_or_video_transform(
-                pixels[rows], name, magnitude, interpolation=self._transform.interpolation, fill=self._transform._fill)
+                pixels[rows], name, magnitude, interpolation=self._transform.interpolation, fill=self._transform._fill
+            )
         return out
 
 

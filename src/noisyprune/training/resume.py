@@ -52,8 +52,10 @@ def from_savable(saved: Any, current: Any) -> Any:
     if isinstance(saved, dict) and "__ndarray__" in saved:
         return saved["__ndarray__"].numpy()
     if isinstance(saved, dict):
-        return {key: from_savable(item, current.get(key) if isinstance(current, dict) else None)
-                for key, item in saved.items()}
+        return {
+            key: from_savable(item, current.get(key) if isinstance(current, dict) else None)
+            for key, item in saved.items()
+        }
     if isinstance(saved, list):
         currents = list(current) if isinstance(current, list | tuple) else [None] * len(saved)
         currents += [None] * (len(saved) - len(currents))
@@ -88,7 +90,7 @@ class ResumeFile:
             return None
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as err:  # noqa: BLE001 -- a damaged resume file only costs the restart
+        except Exception as err:
             log.warning("%s: unreadable resume file ignored (%s); starting from scratch", self.path, err)
             return None
         if state.get("fingerprint") != self.fingerprint:

@@ -69,9 +69,13 @@ def train_on_samples(
     if hasattr(learner, "prepare_labels"):
         if warmup_embeddings is None:
             raise ValueError(f"learner {training_entry['learner']!r} needs the warm-up embeddings")
-        noisy_label = learner.prepare_labels(np.asarray(noisy_label), sample_ids,
-                                             np.asarray(probe_ids if probe_ids is not None else [], dtype=np.int64),
-                                             warmup_embeddings, data.num_classes)
+        noisy_label = learner.prepare_labels(
+            np.asarray(noisy_label),
+            sample_ids,
+            np.asarray(probe_ids if probe_ids is not None else [], dtype=np.int64),
+            warmup_embeddings,
+            data.num_classes,
+        )
     torch.manual_seed(seed)
 
     def make_network():

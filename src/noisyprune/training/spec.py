@@ -62,9 +62,7 @@ class TrainingSpec:
     def build_scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
         """The per-epoch learning-rate schedule for ``optimizer``."""
         if self.schedule == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(
-                optimizer, T_max=max(1, self.epochs), eta_min=self.min_lr
-            )
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, self.epochs), eta_min=self.min_lr)
         if self.schedule == "step":
             return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(self.milestones), gamma=self.gamma)
         if self.schedule == "constant":

@@ -42,7 +42,9 @@ def load_batches(store: StoredImages, positions: Sequence[np.ndarray], device: t
     if not len(positions):
         return
     loader = DataLoader(
-        _RowBatches(store, positions), batch_size=None, num_workers=store.workers,
+        _RowBatches(store, positions),
+        batch_size=None,
+        num_workers=store.workers,
         pin_memory=device.type == "cuda",
         # its own generator: a DataLoader otherwise draws its worker seed from torch's global
         # generator, and the run would differ from the in-memory one in later global draws

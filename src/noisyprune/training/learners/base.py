@@ -54,8 +54,9 @@ class Learner:
         """Logits ``(n, C)`` used for evaluation and prediction (eval mode, no gradients)."""
         return predict_logits(ctx.model, x, batch_size)
 
-    def relabel(self, ctx: TrainContext, sample_id: torch.Tensor, noisy_label: torch.Tensor,
-                logits: torch.Tensor) -> torch.Tensor:
+    def relabel(
+        self, ctx: TrainContext, sample_id: torch.Tensor, noisy_label: torch.Tensor, logits: torch.Tensor
+    ) -> torch.Tensor:
         """The corrected label ``(n,)`` of the samples ``sample_id`` (global ids ``(n,)``) given their
         ``noisy_label`` ``(n,)`` and eval ``logits`` ``(n, C)`` from :meth:`predict_logits`.
 

@@ -60,9 +60,18 @@ class DivideMix(TwoNetworkLearner):
 
     state_keys = ("loss_histories", "clean_prob")  # restored on resume
 
-    def __init__(self, warmup_epochs: int = 10, lambda_u: float = 25.0, p_threshold: float = 0.5,
-                 temperature: float = 0.5, alpha: float = 4.0, rampup_epochs: int = 16,
-                 confidence_penalty: bool = False, loss_history: int = 1, variant: str = "original"):
+    def __init__(
+        self,
+        warmup_epochs: int = 10,
+        lambda_u: float = 25.0,
+        p_threshold: float = 0.5,
+        temperature: float = 0.5,
+        alpha: float = 4.0,
+        rampup_epochs: int = 16,
+        confidence_penalty: bool = False,
+        loss_history: int = 1,
+        variant: str = "original",
+    ):
         if variant not in ("original", "prune4rel"):
             raise ValueError(f"dividemix: variant must be 'original' or 'prune4rel', got {variant!r}")
         if warmup_epochs < 0 or rampup_epochs < 0 or loss_history < 1:
@@ -123,7 +132,8 @@ class DivideMix(TwoNetworkLearner):
         if len(unlabelled_rows):
             pool = train.subset(unlabelled_rows)
             self._unlabelled = itertools.chain.from_iterable(
-                pool.batches(ctx.batch_size, generator=ctx.generator) for _ in itertools.count())
+                pool.batches(ctx.batch_size, generator=ctx.generator) for _ in itertools.count()
+            )
         else:
             self._unlabelled = None
         self._iterations = max(1, -(-len(subset) // ctx.batch_size))
@@ -166,8 +176,12 @@ class DivideMix(TwoNetworkLearner):
             inputs, targets = [x1, x2], [target_x, target_x]
             if unlabelled is not None:
                 u1, u2 = weak(unlabelled.x), weak(unlabelled.x)
-                guess = (F.softmax(network(u1), 1) + F.softmax(network(u2), 1)
-                         + F.softmax(other(u1), 1) + F.softmax(other(u2), 1)) / 4
+                guess = (
+                    F.softmax(network(u1), 1)
+                    + F.softmax(network(u2), 1)
+                    + F.softmax(other(u1), 1)
+                    + F.softmax(other(u2), 1)
+                ) / 4
                 target_u = sharpen(guess, self.temperature)
                 inputs += [u1, u2]
                 targets += [target_u, target_u]

@@ -60,8 +60,9 @@ class ELR(Learner):
         return StepOutput(loss=loss, logits=logits.detach())
 
     @torch.no_grad()
-    def relabel(self, ctx: TrainContext, sample_id: torch.Tensor, noisy_label: torch.Tensor,
-                logits: torch.Tensor) -> torch.Tensor:
+    def relabel(
+        self, ctx: TrainContext, sample_id: torch.Tensor, noisy_label: torch.Tensor, logits: torch.Tensor
+    ) -> torch.Tensor:
         from_state = self.targets[sample_id].argmax(dim=1)
         has_state = ctx.trains_on(sample_id) & (self.targets[sample_id].sum(dim=1) > 0)
         return torch.where(has_state, from_state, logits.argmax(dim=1))

@@ -45,8 +45,16 @@ class ELRPlus(TwoNetworkLearner):
 
     state_keys = ("targets", "ema", "steps")  # restored on resume
 
-    def __init__(self, beta: float = 0.7, lam: float = 3.0, mixup_alpha: float = 1.0, coef_step: int = 0,
-                 ema_alpha: float = 0.997, ema_step: int = 40000, reweight_labels: bool = False):
+    def __init__(
+        self,
+        beta: float = 0.7,
+        lam: float = 3.0,
+        mixup_alpha: float = 1.0,
+        coef_step: int = 0,
+        ema_alpha: float = 0.997,
+        ema_step: int = 40000,
+        reweight_labels: bool = False,
+    ):
         if not 0 <= beta < 1:
             raise ValueError(f"elr_plus: beta must be in [0, 1), got {beta}")
         if not 0 <= ema_alpha < 1:

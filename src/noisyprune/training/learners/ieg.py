@@ -56,8 +56,9 @@ def soft_cross_entropy(logits: torch.Tensor, targets: torch.Tensor) -> torch.Ten
     return -(targets * F.log_softmax(logits, dim=1)).sum(dim=1)
 
 
-def guess_labels(weak_logits: torch.Tensor, strong_logits: torch.Tensor, temperature: float,
-                 normalise: bool = True) -> torch.Tensor:
+def guess_labels(
+    weak_logits: torch.Tensor, strong_logits: torch.Tensor, temperature: float, normalise: bool = True
+) -> torch.Tensor:
     """Guessed label distributions ``(B, C)``: the sharpened mean softmax of the two views' logits
     ``(B, C)`` each (each view's logits normalised by :func:`logit_norm` first when ``normalise``)."""
     views = [logit_norm(view) if normalise else view for view in (weak_logits, strong_logits)]
@@ -83,9 +84,19 @@ class MetaDecision:
     probe_loss: torch.Tensor
 
 
-def ieg_meta_step(network: torch.nn.Module, logits: torch.Tensor, onehot: torch.Tensor, guessed: torch.Tensor,
-                  probe_x: torch.Tensor, probe_y: torch.Tensor, *, meta_lr: float, grad_eps_init: float,
-                  optimizer: torch.optim.Optimizer | None = None, meta_momentum: float = 0.0) -> MetaDecision:
+def ieg_meta_step(
+    network: torch.nn.Module,
+    logits: torch.Tensor,
+    onehot: torch.Tensor,
+    guessed: torch.Tensor,
+    probe_x: torch.Tensor,
+    probe_y: torch.Tensor,
+    *,
+    meta_lr: float,
+    grad_eps_init: float,
+    optimizer: torch.optim.Optimizer | None = None,
+    meta_momentum: float = 0.0,
+) -> MetaDecision:
     """IEG's meta step (module docstring, step 2) for a batch whose train-mode ``logits`` ``(B, C)``
     were computed by ``network`` (with their graph), given labels ``onehot`` ``(B, C)`` and guessed
     labels ``guessed`` ``(B, C)``, against the probe batch ``probe_x``, ``probe_y`` ``(P,)``.
@@ -142,10 +153,19 @@ class IEG(Learner):
     needs_probe = True
     state_keys = ("ema", "effective_label", "steps")
 
-    def __init__(self, meta_lr: float = 0.1, meta_momentum: float = 0.9, grad_eps_init: float = 0.9,
-                 ce_factor: float = 5.0, consistency_factor: float = 20.0, mixup_beta: float = 0.5,
-                 temperature: float = 0.5, logit_norm: bool = True, ema_decay: float = 0.999,
-                 probe_batch_size: int = 100):
+    def __init__(
+        self,
+        meta_lr: float = 0.1,
+        meta_momentum: float = 0.9,
+        grad_eps_init: float = 0.9,
+        ce_factor: float = 5.0,
+        consistency_factor: float = 20.0,
+        mixup_beta: float = 0.5,
+        temperature: float = 0.5,
+        logit_norm: bool = True,
+        ema_decay: float = 0.999,
+        probe_batch_size: int = 100,
+    ):
         if meta_lr <= 0:
             raise ValueError(f"ieg: meta_lr must be > 0, got {meta_lr}")
         if not 0 <= grad_eps_init <= 1:
@@ -153,9 +173,14 @@ class IEG(Learner):
         if not 0 <= ema_decay < 1:
             raise ValueError(f"ieg: ema_decay must be in [0, 1), got {ema_decay}")
         if min(meta_momentum, ce_factor, consistency_factor) < 0 or mixup_beta <= 0 or temperature <= 0:
-            raise ValueError("ieg: meta_momentum, ce_factor, consistency_factor must be ≥ 0 and "
-                             "mixup_beta, temperature > 0")
-        self.meta_lr, self.meta_momentum, self.grad_eps_init = float(meta_lr), float(meta_momentum), float(grad_eps_init)
+            raise ValueError(
+                "ieg: meta_momentum, ce_factor, consistency_factor must be ≥ 0 and mixup_beta, temperature > 0"
+            )
+        self.meta_lr, self.meta_momentum, self.grad_eps_init = (
+            float(meta_lr),
+            float(meta_momentum),
+            float(grad_eps_init),
+        )
         self.ce_factor, self.consistency_factor = float(ce_factor), float(consistency_factor)
         self.mixup_beta, self.temperature, self.logit_norm = float(mixup_beta), float(temperature), bool(logit_norm)
         self.ema_decay, self.probe_batch_size = float(ema_decay), int(probe_batch_size)
@@ -175,14 +200,24 @@ class IEG(Learner):
         with torch.no_grad():
             guessed = guess_labels(logits, strong_logits, self.temperature, self.logit_norm)
         onehot = F.one_hot(batch.y, ctx.num_classes).float()
-        decision = ieg_meta_step(network, logits, onehot, guessed, probe_x, probe_y, meta_lr=self.meta_lr,
-                                 grad_eps_init=self.grad_eps_init, optimizer=ctx.optimizers[ctx.active],
-                                 meta_momentum=self.meta_momentum)
+        decision = ieg_meta_step(
+            network,
+            logits,
+            onehot,
+            guessed,
+            probe_x,
+            probe_y,
+            meta_lr=self.meta_lr,
+            grad_eps_init=self.grad_eps_init,
+            optimizer=ctx.optimizers[ctx.active],
+            meta_momentum=self.meta_momentum,
+        )
         keep = decision.keep_label.float()[:, None]
         chosen = keep * onehot + (1 - keep) * guessed
         initial = self.grad_eps_init * onehot + (1 - self.grad_eps_init) * guessed
-        loss = 0.5 * (soft_cross_entropy(logits, chosen).mean()
-                      + (decision.weights * soft_cross_entropy(logits, initial)).sum())
+        loss = 0.5 * (
+            soft_cross_entropy(logits, chosen).mean() + (decision.weights * soft_cross_entropy(logits, initial)).sum()
+        )
         if self.ce_factor > 0:
             loss = loss + self.probe_mixup_loss(network, probe_x, probe_y, weak, strong, guessed, ctx.num_classes)
         if self.consistency_factor > 0:
@@ -225,8 +260,9 @@ class IEG(Learner):
         """Logits ``(n, C)`` of the weight average (the live network when ``ema_decay`` is 0)."""
         return predict_logits(self.ema if self.ema_decay > 0 else ctx.model, x, batch_size)
 
-    def relabel(self, ctx: TrainContext, sample_id: torch.Tensor, noisy_label: torch.Tensor,
-                logits: torch.Tensor) -> torch.Tensor:
+    def relabel(
+        self, ctx: TrainContext, sample_id: torch.Tensor, noisy_label: torch.Tensor, logits: torch.Tensor
+    ) -> torch.Tensor:
         """Each sample's last effective label where it was trained on, else the prediction."""
         effective = self.effective_label[sample_id.to(self.effective_label.device)].to(logits.device)
         return torch.where(effective >= 0, effective, logits.argmax(dim=1))

@@ -37,8 +37,14 @@ def weights_from_meta_gradient(gradient: torch.Tensor) -> torch.Tensor:
     return weights / torch.where(total > 0, total, torch.ones_like(total))
 
 
-def l2r_weights(network: torch.nn.Module, x: torch.Tensor, y: torch.Tensor, probe_x: torch.Tensor,
-                probe_y: torch.Tensor, meta_lr: float) -> tuple[torch.Tensor, torch.Tensor]:
+def l2r_weights(
+    network: torch.nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    probe_x: torch.Tensor,
+    probe_y: torch.Tensor,
+    meta_lr: float,
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Example weights ``(B,)`` (non-negative, summing to 1 unless all are 0) of the batch ``x``,
     ``y`` by one look-ahead step on the probe batch ``probe_x``, ``probe_y``; also the per-example
     losses ``(B,)`` under the current parameters (with their graph, for the final loss)."""

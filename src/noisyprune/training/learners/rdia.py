@@ -49,8 +49,14 @@ class RDIA(CrossEntropy):
         self.corrected: torch.Tensor | None = None
         self.report: dict = {}
 
-    def prepare_labels(self, noisy_label: np.ndarray, sample_ids: np.ndarray, probe_ids: np.ndarray,
-                       embeddings: np.ndarray, num_classes: int) -> np.ndarray:
+    def prepare_labels(
+        self,
+        noisy_label: np.ndarray,
+        sample_ids: np.ndarray,
+        probe_ids: np.ndarray,
+        embeddings: np.ndarray,
+        num_classes: int,
+    ) -> np.ndarray:
         """The labels to train on, ``(n,)`` by sample id: ``noisy_label`` with the harmful samples of
         ``sample_ids`` relabelled (``embeddings`` ``(n, d)`` of the warm-up; the probe's labels are clean)."""
         from noisyprune.influence import multinomial_influence_relabel
@@ -58,21 +64,39 @@ class RDIA(CrossEntropy):
         if not len(probe_ids):
             raise ValueError("rdia needs a clean probe set as validation data: set probe_per_class in the noise entry")
         result = multinomial_influence_relabel(
-            embeddings[sample_ids], noisy_label[sample_ids], embeddings[probe_ids], noisy_label[probe_ids],
-            self.alpha, C=self.head_c, num_classes=num_classes, relabel_to=self.relabel_to)
+            embeddings[sample_ids],
+            noisy_label[sample_ids],
+            embeddings[probe_ids],
+            noisy_label[probe_ids],
+            self.alpha,
+            C=self.head_c,
+            num_classes=num_classes,
+            relabel_to=self.relabel_to,
+        )
         corrected = noisy_label.copy()
         corrected[sample_ids] = result.new_labels
         changed = int((result.new_labels != noisy_label[sample_ids]).sum())
-        self.report = {"rdia_relabelled": changed, "rdia_harmful": result.n_relabelled,
-                       "rdia_val_loss_before": result.val_loss_before, "rdia_val_loss_after": result.val_loss_after}
-        log.info("rdia: %d of %d samples harmful (phi > %g), %d relabelled; head's probe loss %.4f -> %.4f",
-                 result.n_relabelled, len(sample_ids), self.alpha, changed, result.val_loss_before,
-                 result.val_loss_after)
+        self.report = {
+            "rdia_relabelled": changed,
+            "rdia_harmful": result.n_relabelled,
+            "rdia_val_loss_before": result.val_loss_before,
+            "rdia_val_loss_after": result.val_loss_after,
+        }
+        log.info(
+            "rdia: %d of %d samples harmful (phi > %g), %d relabelled; head's probe loss %.4f -> %.4f",
+            result.n_relabelled,
+            len(sample_ids),
+            self.alpha,
+            changed,
+            result.val_loss_before,
+            result.val_loss_after,
+        )
         self.corrected = torch.as_tensor(corrected)
         return corrected
 
-    def relabel(self, ctx: TrainContext, sample_id: torch.Tensor, noisy_label: torch.Tensor,
-                logits: torch.Tensor) -> torch.Tensor:
+    def relabel(
+        self, ctx: TrainContext, sample_id: torch.Tensor, noisy_label: torch.Tensor, logits: torch.Tensor
+    ) -> torch.Tensor:
         """The corrected label for the samples trained on, the prediction elsewhere."""
         predicted = logits.argmax(dim=1)
         if self.corrected is None:

@@ -46,7 +46,7 @@ def split_by_loss(losses: torch.Tensor, forget: float, drop: float) -> tuple[tor
     order = torch.sort(losses, stable=True).indices
     keep = int((1.0 - forget) * batch)
     dropped = int(drop * batch)
-    return order[:keep], order[keep:max(keep, batch - dropped)]
+    return order[:keep], order[keep : max(keep, batch - dropped)]
 
 
 class RDIALS(Learner):
@@ -59,8 +59,14 @@ class RDIALS(Learner):
     ``num_gradual``: epochs of the forget-rate ramp (10); ``double_softmax``: the original's quirk.
     """
 
-    def __init__(self, noise_rate: float = 0.2, clean_weight: float = 0.2, init_epoch: int = 10,
-                 num_gradual: int = 10, double_softmax: bool = False):
+    def __init__(
+        self,
+        noise_rate: float = 0.2,
+        clean_weight: float = 0.2,
+        init_epoch: int = 10,
+        num_gradual: int = 10,
+        double_softmax: bool = False,
+    ):
         if not 0.0 <= noise_rate < 1.0:
             raise ValueError(f"noise_rate must be in [0, 1), got {noise_rate}")
         if not 0.0 <= clean_weight <= 1.0:
@@ -72,8 +78,9 @@ class RDIALS(Learner):
         """The RDIA-LS loss of one batch (``logits`` ``(B, C)``, ``labels`` ``(B,)``) in ``epoch``."""
         scores = F.softmax(logits, dim=1) if self.double_softmax else logits
         losses = F.cross_entropy(scores, labels, reduction="none")
-        clean, harmful = split_by_loss(losses.detach(), forget_rate(epoch, self.noise_rate, self.num_gradual),
-                                       self.noise_rate / 2)
+        clean, harmful = split_by_loss(
+            losses.detach(), forget_rate(epoch, self.noise_rate, self.num_gradual), self.noise_rate / 2
+        )
         clean_loss = losses[clean].mean() if len(clean) else losses.sum() * 0.0
         if epoch <= self.init_epoch:
             return clean_loss

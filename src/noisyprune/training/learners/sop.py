@@ -40,10 +40,21 @@ class SOP(Learner):
 
     state_keys = ("u", "v")  # restored on resume
 
-    def __init__(self, lr_u: float = 1.0, lr_v: float = 10.0, init_std: float = 1e-8,
-                 ratio_consistency: float = 0.0, ratio_balance: float = 0.0):
-        for name, value in (("lr_u", lr_u), ("lr_v", lr_v), ("init_std", init_std),
-                            ("ratio_consistency", ratio_consistency), ("ratio_balance", ratio_balance)):
+    def __init__(
+        self,
+        lr_u: float = 1.0,
+        lr_v: float = 10.0,
+        init_std: float = 1e-8,
+        ratio_consistency: float = 0.0,
+        ratio_balance: float = 0.0,
+    ):
+        for name, value in (
+            ("lr_u", lr_u),
+            ("lr_v", lr_v),
+            ("init_std", init_std),
+            ("ratio_consistency", ratio_consistency),
+            ("ratio_balance", ratio_balance),
+        ):
             if value < 0:
                 raise ValueError(f"sop: {name} must be ≥ 0, got {value}")
         self.lr_u, self.lr_v, self.init_std = float(lr_u), float(lr_v), float(init_std)
@@ -73,9 +84,10 @@ class SOP(Learner):
             mean_prediction = corrected.mean(dim=0).clamp(PROB_FLOOR, 1.0)
             loss = loss + self.ratio_balance * -(torch.log(mean_prediction) / ctx.num_classes).sum()
         if use_strong:
-            strong_logits = all_logits[len(batch):]
-            consistency = F.kl_div(F.log_softmax(strong_logits, dim=1), F.softmax(logits.detach(), dim=1),
-                                   reduction="batchmean")
+            strong_logits = all_logits[len(batch) :]
+            consistency = F.kl_div(
+                F.log_softmax(strong_logits, dim=1), F.softmax(logits.detach(), dim=1), reduction="batchmean"
+            )
             loss = loss + self.ratio_consistency * consistency
         return StepOutput(loss=loss, logits=logits.detach())
 
@@ -90,8 +102,9 @@ class SOP(Learner):
         self._rows = None
 
     @torch.no_grad()
-    def relabel(self, ctx: TrainContext, sample_id: torch.Tensor, noisy_label: torch.Tensor,
-                logits: torch.Tensor) -> torch.Tensor:
+    def relabel(
+        self, ctx: TrainContext, sample_id: torch.Tensor, noisy_label: torch.Tensor, logits: torch.Tensor
+    ) -> torch.Tensor:
         onehot = F.one_hot(noisy_label, ctx.num_classes).float()
         u_term, v_term = label_noise_terms(self.u[sample_id], self.v[sample_id], onehot)
         from_state = (onehot - u_term + v_term).argmax(dim=1)
@@ -102,15 +115,21 @@ class SOPPlus(SOP):
     """SOP+: SOP with the consistency (weak vs strong view) and class-balance terms on, at the
     original's weights ``ratio_consistency = 0.9``, ``ratio_balance = 0.1``."""
 
-    def __init__(self, lr_u: float = 1.0, lr_v: float = 10.0, init_std: float = 1e-8,
-                 ratio_consistency: float = 0.9, ratio_balance: float = 0.1):
+    def __init__(
+        self,
+        lr_u: float = 1.0,
+        lr_v: float = 10.0,
+        init_std: float = 1e-8,
+        ratio_consistency: float = 0.9,
+        ratio_balance: float = 0.1,
+    ):
         super().__init__(lr_u, lr_v, init_std, ratio_consistency, ratio_balance)
 
 
 def label_noise_terms(u_rows: torch.Tensor, v_rows: torch.Tensor, onehot: torch.Tensor):
     """``U = clamp(u² y, 0, 1)`` (mass added to the labelled class) and ``V = clamp(v² (1 − y), 0, 1)``
     (mass on the other classes), each ``(B, C)``, for rows ``u`` ``(B, 1)``, ``v`` ``(B, C)``."""
-    return (u_rows ** 2 * onehot).clamp(0, 1), (v_rows ** 2 * (1 - onehot)).clamp(0, 1)
+    return (u_rows**2 * onehot).clamp(0, 1), (v_rows**2 * (1 - onehot)).clamp(0, 1)
 
 
 def sop_loss(logits: torch.Tensor, onehot: torch.Tensor, u_rows: torch.Tensor, v_rows: torch.Tensor):
