@@ -23,8 +23,10 @@ def _alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     # a zombie has exited; only its parent has not collected it yet
-    status = Path(f"/proc/{pid}/status")
-    return not (status.exists() and "State:\tZ" in status.read_text())
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except (FileNotFoundError, ProcessLookupError):  # reaped between the two looks
+        return False
 
 
 def _wait_for(condition, timeout=30.0):
