@@ -45,16 +45,17 @@ def run_snakemake(
     check: bool = True,
     config_name: str = "config.yaml",
     env: dict | None = None,
+    snakefile: Path = REPO / "Snakefile",
 ) -> subprocess.CompletedProcess:
-    """Run the workflow in ``workdir`` with ``config`` (written to ``workdir/<config_name>``);
-    ``env`` replaces the environment of the Snakemake process."""
+    """Run the workflow of ``snakefile`` in ``workdir`` with ``config`` (written to
+    ``workdir/<config_name>``); ``env`` replaces the environment of the Snakemake process."""
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / config_name
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
     command = [
         str(SNAKEMAKE),
         "--snakefile",
-        str(REPO / "Snakefile"),
+        str(snakefile),
         "--directory",
         str(workdir),
         "--configfile",

@@ -2,7 +2,6 @@
 
 import copy
 import json
-import os
 import shutil
 
 import pandas as pd
@@ -203,14 +202,18 @@ def test_fashion_mnist_from_the_shared_data_runs_end_to_end(tmp_path):
 
 
 def test_editing_one_pruners_code_reruns_only_its_selections_and_their_retrains(finished_run, tmp_path):
-    """A copy of the package with one line added to small_loss.py, put first on PYTHONPATH: the
-    code hash of small_loss's selections changes, nothing else's does."""
+    """A copy of the workflow with one line added to its src/.../small_loss.py (the rules import the
+    package from the workflow's own src/): the code hash of small_loss's selections changes, nothing
+    else's does."""
     workdir, config = finished_run
-    shutil.copytree(REPO / "src", tmp_path / "src")
-    pruner = tmp_path / "src/noisyprune/pruners/small_loss.py"
+    clone = tmp_path / "workflow-copy"
+    clone.mkdir()
+    for part in ("Snakefile", "workflow", "config", "profiles", "src"):
+        source = REPO / part
+        (shutil.copytree if source.is_dir() else shutil.copy)(source, clone / part)
+    pruner = clone / "src/noisyprune/pruners/small_loss.py"
     pruner.write_text(pruner.read_text() + "\n# an edit\n")
-    env = {**os.environ, "PYTHONPATH": str(tmp_path / "src")}
-    result = run_snakemake(workdir, config, "--dry-run", "--cores", "1", env=env)
+    result = run_snakemake(workdir, config, "--dry-run", "--cores", "1", snakefile=clone / "Snakefile")
     jobs = scheduled_jobs(result.stdout)
     rerun = sorted((rule, w.get("method", ""), w.get("learner", "")) for rule, w in jobs)
     assert rerun == [
