@@ -114,8 +114,9 @@ def test_neighborhood_gain_equals_brute_force_greedy(seed):
     embedding = embedding.astype(np.float32)
     confidence = confidence.astype(np.float32).astype(np.float64)
     inputs = make_inputs(embedding, confidence, labels, num_classes=3)
-    for engine in ("dense", "graph"):
-        selection = select(inputs, 40, engine=engine, gain="neighborhood", tau=0.9, eta=1.0, balance="none")
+    exhaustive_ivf = {"ivf_nlist": 3, "ivf_nprobe": 3}  # visiting every list makes IVF exact
+    for engine, extra in (("dense", {}), ("graph", {}), ("torch", {}), ("ivf", exhaustive_ivf)):
+        selection = select(inputs, 40, engine=engine, gain="neighborhood", tau=0.9, eta=1.0, balance="none", **extra)
         expected = brute_force_neighborhood_greedy(embedding, confidence, 40, 0.9, 1.0)
         assert selection.positions.tolist() == expected.tolist()
         assert objective(selection.positions, embedding, confidence, 0.9, 1.0) == pytest.approx(
@@ -261,3 +262,17 @@ def test_own_gain_with_block_argmax_matches_reference(problem, monkeypatch):
         selection = select(make_inputs(embedding, confidence, labels), 300, engine="graph", tau=0.95, balance=balance)
         expected, _ = reference_prune4rel(embedding, confidence, 300, 0.95, 1.0, labels, CLASSES, balance)
         assert selection.positions.tolist() == expected.tolist()
+
+
+def test_an_empty_noisy_class_turns_equal_balance_off_with_a_warning(problem, caplog):
+    """The original's rotation: an empty class makes min_balance 0, so after one round every pick
+    is global. Kept, and said in the log."""
+    embedding, confidence, labels = problem
+    labels = labels.copy()
+    labels[labels == 2] = 1  # class 2 of CLASSES has no samples left
+    inputs = make_inputs(embedding, confidence, labels)
+    with caplog.at_level("WARNING", logger="noisyprune.pruners.prune4rel"):
+        balanced = select(inputs, 120, tau=0.95, balance="equal")
+    assert "[2] have no samples" in caplog.text
+    expected, _ = reference_prune4rel(embedding, confidence, 120, 0.95, 1.0, labels, CLASSES, "equal")
+    assert balanced.positions.tolist() == expected.tolist()

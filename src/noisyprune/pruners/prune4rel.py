@@ -29,6 +29,7 @@ computed on the clean (unaugmented) view; the original takes them on one strongl
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -46,6 +47,8 @@ from noisyprune.pruners.tau_graph import (
     neighbour_recall,
     unit_rows,
 )
+
+log = logging.getLogger(__name__)
 
 CONFIDENCES = ("max_prob", "margin", "entropy")
 GAINS = ("own", "neighborhood")
@@ -89,6 +92,14 @@ class RoundRobin:
 
     def __init__(self, labels: np.ndarray, num_classes: int):
         self.initial = np.bincount(labels, minlength=num_classes)
+        empty = np.flatnonzero(self.initial == 0)
+        if len(empty):
+            log.warning(
+                "prune4rel balance 'equal': noisy class(es) %s have no samples; as in the original, the "
+                "first empty class in turn sets min_balance to 0, so class balancing stops after the first "
+                "round and all later picks are global",
+                empty.tolist(),
+            )
         self.remaining = self.initial.copy()
         self.available = list(range(num_classes))
         self.num_classes = num_classes
