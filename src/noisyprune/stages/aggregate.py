@@ -128,6 +128,12 @@ COMPOSITION_COLUMNS = (
     "subset_max_class_share",
     "subset_imbalance",
     "subset_class_entropy",
+    # the same by true class: what the learner really sees
+    "subset_clean_classes_present",
+    "subset_clean_min_class_share",
+    "subset_clean_max_class_share",
+    "subset_clean_imbalance",
+    "subset_clean_class_entropy",
 )
 
 
