@@ -276,3 +276,24 @@ def test_an_empty_noisy_class_turns_equal_balance_off_with_a_warning(problem, ca
     assert "[2] have no samples" in caplog.text
     expected, _ = reference_prune4rel(embedding, confidence, 120, 0.95, 1.0, labels, CLASSES, "equal")
     assert balanced.positions.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("gain", ["own", "neighborhood"])
+def test_diagnostics_report_neighbourhoods_coverage_and_pick_confidence(gain):
+    """Three tight, mutually orthogonal groups of 20: at τ = 0.9 every sample has exactly its 20
+    group members (itself included) as τ-neighbours, and three picks, one per group, cover all."""
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(3), 20)
+    embedding = np.eye(3)[groups] * 10 + rng.normal(0, 0.01, (60, 3))
+    confidence = rng.uniform(0.5, 1.0, 60)
+    selection = select(make_inputs(embedding, confidence, groups, num_classes=3), 3, tau=0.9, gain=gain)
+    diagnostics = selection.diagnostics
+    assert sorted(groups[selection.positions].tolist()) == [0, 1, 2]
+    assert diagnostics["neighbours_mean"] == 20 and diagnostics["neighbours_median"] == 20
+    assert diagnostics["picked_neighbours_mean"] == 20
+    assert diagnostics["coverage"] == 1.0
+    assert diagnostics["picked_confidence_mean"] == pytest.approx(confidence[selection.positions].mean(), abs=1e-6)
+    assert diagnostics["confidence_mean"] == pytest.approx(confidence.mean(), abs=1e-6)
+    assert 0 < diagnostics["objective_per_sample"] <= 1
+    one_pick = select(make_inputs(embedding, confidence, groups, num_classes=3), 1, tau=0.9, gain=gain)
+    assert one_pick.diagnostics["coverage"] == pytest.approx(20 / 60, abs=1e-6)

@@ -166,11 +166,14 @@ def greedy_own_gain(
     labels: np.ndarray,
     num_classes: int,
     balance: str,
+    stats: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The original greedy with the own-term score; returns ``(positions, scores at pick)``, pick order.
 
     Scores are kept in an array and only the picked sample's τ-neighbours are rescored, which gives
-    exactly the original's argmax sequence without its O(n·d) work per pick.
+    exactly the original's argmax sequence without its O(n·d) work per pick. A ``stats`` dict
+    receives ``degrees`` (τ-neighbours of each pick, itself included) and ``covered`` (the final
+    ``N_x`` of every sample), for :func:`selection_diagnostics`.
     """
     n = len(confidence)
     covered = np.zeros(n)  # N_x
@@ -203,14 +206,18 @@ def greedy_own_gain(
                 blocked[closed] = True
                 score[closed] = -np.inf
                 changed.append(closed)
-        if i < budget - 1:
+        if i < budget - 1 or stats is not None:
             neighbours, similarity = rows(p)
             covered[neighbours] += similarity * confidence[p]
+            if stats is not None:
+                stats.setdefault("degrees", []).append(len(neighbours))
             neighbours = neighbours[~blocked[neighbours]]
             score[neighbours] = own_term_gain(covered[neighbours], confidence[neighbours], eta)
             changed.append(neighbours)
         if tracker:
             tracker.refresh(np.concatenate(changed))
+    if stats is not None:
+        stats["covered"] = covered
     return positions, gains
 
 
@@ -222,9 +229,11 @@ def greedy_neighborhood_gain(
     labels: np.ndarray,
     num_classes: int,
     balance: str,
+    stats: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lazy greedy on ``F(S) = Σ_x tanh(N_x/η)`` with full marginal gains; returns
-    ``(positions, gains at pick)`` in pick order. Balance modes as in :func:`greedy_own_gain`.
+    ``(positions, gains at pick)`` in pick order. Balance modes and ``stats`` as in
+    :func:`greedy_own_gain`.
 
     Heap entries are ``(−bound, index, step evaluated)``; an entry evaluated at the current step is
     exact, and since gains only shrink, the first exact entry popped is the true arg-max (ties to
@@ -284,7 +293,32 @@ def greedy_neighborhood_gain(
                 blocked[members[label]] = True
         neighbours, similarity = graph.row(i)
         covered[neighbours] += similarity * confidence[i]
+        if stats is not None:
+            stats.setdefault("degrees", []).append(len(neighbours))
+    if stats is not None:
+        stats["covered"] = covered
     return positions, gains
+
+
+def selection_diagnostics(
+    stats: dict, confidence: np.ndarray, positions: np.ndarray, eta: float, sampled_degrees: np.ndarray
+) -> dict:
+    """What a user needs to tell the method from its setting (τ for these embeddings), all
+    deterministic: the τ-neighbourhood sizes over a fixed random sample of all samples and of the
+    picks (itself included), the share of samples covered by at least one pick, the objective per
+    sample ``F(S) / n`` in [0, 1], and the mean confidence of the picks against that of all samples."""
+    degrees = np.asarray(stats["degrees"], dtype=np.float64)
+    covered = stats["covered"]
+    return {
+        "neighbours_mean": round(float(np.mean(sampled_degrees)), 3),
+        "neighbours_median": float(np.median(sampled_degrees)),
+        "picked_neighbours_mean": round(float(degrees.mean()), 3) if len(degrees) else None,
+        "picked_neighbours_median": float(np.median(degrees)) if len(degrees) else None,
+        "coverage": round(float((covered > 0).mean()), 6),
+        "objective_per_sample": round(float(np.tanh(covered / eta).mean()), 6),
+        "picked_confidence_mean": round(float(confidence[positions].mean()), 6),
+        "confidence_mean": round(float(confidence.mean()), 6),
+    }
 
 
 def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows, eta: float) -> float:
@@ -374,15 +408,20 @@ class Prune4ReL(Pruner):
         neighbours_seconds = time.perf_counter() - start
         start = time.perf_counter()
         labels = inputs.noisy_label
+        stats: dict = {}
         if self.gain == "own":
             positions, gains = greedy_own_gain(
-                confidence, rows, budget, self.eta, labels, inputs.num_classes, self.balance
+                confidence, rows, budget, self.eta, labels, inputs.num_classes, self.balance, stats
             )
         else:
             positions, gains = greedy_neighborhood_gain(
-                confidence, graph, budget, self.eta, labels, inputs.num_classes, self.balance
+                confidence, graph, budget, self.eta, labels, inputs.num_classes, self.balance, stats
             )
         greedy_seconds = time.perf_counter() - start
+        # a fixed sample of rows (seed 0, as the recall check): the same numbers on every run
+        sample = np.random.default_rng(0).choice(n, size=min(n, self.recall_sample), replace=False)
+        sampled_degrees = np.array([len(rows(int(i))[0]) for i in np.sort(sample)])
+        diagnostics.update(selection_diagnostics(stats, confidence, positions, self.eta, sampled_degrees))
         runtime.update(neighbours_seconds=neighbours_seconds, greedy_seconds=greedy_seconds)
         return Selection(positions=positions, scores=gains, diagnostics=diagnostics, runtime=runtime)
 
