@@ -141,3 +141,24 @@ def test_learner_and_noise_presets_merge_into_the_default_and_validate(preset):
         TrainingSpec.from_entry(entry).build_scheduler(
             TrainingSpec.from_entry(entry).build_optimizer([torch.nn.Parameter(torch.zeros(1))])
         )
+
+
+def test_tau_sweep_adds_one_prune4rel_method_per_tau(tiny_config):
+    from noisyprune.config import sweep_runs
+
+    tiny_config["sweep"]["tau_sweep"] = [0.9, 0.975, "auto"]
+    validated = validate_config(tiny_config, SCHEMA)
+    methods = validated["sweep"]["methods"]
+    assert methods == ["uniform", "small_loss", "prune4rel", "prune4rel_tau0p9", "prune4rel_tau0p975",
+                       "prune4rel_tauauto", "forgetting"]  # fmt: skip
+    assert validated["methods"]["prune4rel_tau0p975"] == {**validated["methods"]["prune4rel"], "tau": 0.975}
+    assert validated["methods"]["prune4rel_tauauto"]["tau"] == "auto"
+    assert {run.method for run in sweep_runs(validated)} >= {"prune4rel_tau0p9", "prune4rel_tauauto"}
+    assert validate_config(validated, SCHEMA)["sweep"]["methods"] == methods  # validating again adds nothing
+
+
+def test_tau_sweep_never_overwrites_a_users_method(tiny_config):
+    tiny_config["methods"]["prune4rel_tau0p9"] = {"pruner": "uniform"}
+    tiny_config["sweep"]["tau_sweep"] = [0.9]
+    with pytest.raises(ConfigError, match=r"'methods.prune4rel_tau0p9': the name is taken"):
+        validate_config(tiny_config, SCHEMA)

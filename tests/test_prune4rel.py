@@ -297,3 +297,28 @@ def test_diagnostics_report_neighbourhoods_coverage_and_pick_confidence(gain):
     assert 0 < diagnostics["objective_per_sample"] <= 1
     one_pick = select(make_inputs(embedding, confidence, groups, num_classes=3), 1, tau=0.9, gain=gain)
     assert one_pick.diagnostics["coverage"] == pytest.approx(20 / 60, abs=1e-6)
+
+
+def test_automatic_tau_gives_the_target_mean_neighbourhood():
+    from noisyprune.pruners.prune4rel import tau_for_neighbours
+    from noisyprune.pruners.tau_graph import rescaled
+
+    rng = np.random.default_rng(1)
+    unit = unit_rows(rng.normal(size=(3000, 16)))
+    for target in (2.0, 25.0):
+        tau = tau_for_neighbours(unit, target, sample_rows=200, chunk=700)  # several chunks
+        rows = np.sort(np.random.default_rng(0).choice(3000, size=200, replace=False))
+        similarity = rescaled(unit[rows] @ unit.T)
+        similarity[np.arange(200), rows] = -np.inf
+        assert (similarity > tau).sum() == round(target * 200)  # exactly k sampled pairs above τ
+    # three orthogonal groups of 20: 19 neighbours besides itself puts τ between the groups
+    groups = np.repeat(np.arange(3), 20)
+    embedding = np.eye(3)[groups] * 10 + rng.normal(0, 0.01, (60, 3))
+    confidence = rng.uniform(0.5, 1.0, 60)
+    selection = select(make_inputs(embedding, confidence, groups, num_classes=3), 3, tau="auto", target_neighbours=19)
+    assert 0.5 < selection.diagnostics["tau"] < 0.99
+    assert selection.diagnostics["neighbours_mean"] == 20 and selection.diagnostics["coverage"] == 1.0
+    default = select(make_inputs(embedding, confidence, groups, num_classes=3), 6, tau="auto")
+    assert default.diagnostics["target_neighbours"] == 10  # n / budget
+    with pytest.raises(ValueError, match="tau must be"):
+        build_pruner({"pruner": "prune4rel", "tau": "sometimes"})

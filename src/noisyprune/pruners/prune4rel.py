@@ -45,6 +45,7 @@ from noisyprune.pruners.tau_graph import (
     NeighbourGraph,
     exact_graph_blocked,
     neighbour_recall,
+    rescaled,
     unit_rows,
 )
 
@@ -321,6 +322,35 @@ def selection_diagnostics(
     }
 
 
+def tau_for_neighbours(unit: np.ndarray, target: float, sample_rows: int = 256, chunk: int = 1 << 16) -> float:
+    """The automatic τ: the threshold at which ``sample_rows`` fixed random rows (seed 0) of the unit
+    embeddings ``unit`` ``(n, d)`` have, on average, ``target`` τ-neighbours besides themselves.
+
+    The rule: with ``m`` sampled rows, τ lies midway between the ``k``-th and ``(k + 1)``-th largest
+    rescaled similarity of those rows to every other sample, ``k = round(target · m)``, so
+    ``k`` sampled pairs lie above it. It is a statement about the embeddings only (no labels, no
+    training), so the same τ comes out on every run; ``target = n / budget`` (the default) asks for
+    neighbourhoods just large enough that the budget's picks, if disjoint, would cover every sample.
+    """
+    n = len(unit)
+    rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, sample_rows), replace=False))
+    m = len(rows)
+    k = int(min(max(round(target * m), 1), m * (n - 1) - 1)) if n > 2 else 1
+    queries = unit[rows].astype(np.float64)
+    best = np.empty(0)
+    for start in range(0, n, chunk):  # keep the k + 1 largest per chunk: memory m · chunk, not m · n
+        similarity = rescaled(queries @ unit[start : start + chunk].astype(np.float64).T)
+        own = (rows >= start) & (rows < start + chunk)
+        similarity[np.flatnonzero(own), rows[own] - start] = -np.inf  # a row is not its own neighbour
+        flat = np.concatenate([best, similarity.ravel()])
+        best = flat if len(flat) <= k + 1 else np.partition(flat, len(flat) - (k + 1))[-(k + 1) :]
+    best = np.sort(best)[::-1]
+    if len(best) <= k:
+        return 0.0
+    tau = float((best[k - 1] + best[k]) / 2)
+    return float(min(max(tau, 0.0), np.nextafter(1.0, 0.0)))
+
+
 def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows, eta: float) -> float:
     """``F(S) = Σ_x tanh(N_x / η)`` of the selected ``positions``."""
     covered = np.zeros(len(confidence))
@@ -355,7 +385,8 @@ class Prune4ReL(Pruner):
         self,
         balance: str = "equal",
         confidence: str = "max_prob",
-        tau: float = 0.975,
+        tau: float | str = 0.975,
+        target_neighbours: float | None = None,
         eta: float = 1.0,
         gain: str = "own",
         engine: str = "auto",
@@ -373,8 +404,11 @@ class Prune4ReL(Pruner):
             raise ValueError(f"unknown gain {gain!r}; use one of {GAINS}")
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; use one of {ENGINES}")
-        if not 0.0 <= tau < 1.0:
-            raise ValueError(f"tau must be in [0, 1), got {tau}")
+        if tau != "auto" and not (isinstance(tau, int | float) and 0.0 <= tau < 1.0):
+            raise ValueError(f"tau must be in [0, 1) or 'auto', got {tau!r}")
+        if target_neighbours is not None and not target_neighbours > 0:
+            raise ValueError(f"target_neighbours must be > 0, got {target_neighbours}")
+        self.tau_setting, self.target_neighbours = tau, target_neighbours
         if eta <= 0:
             raise ValueError(f"eta must be > 0, got {eta}")
         self.confidence, self.tau, self.eta, self.gain, self.engine = confidence, tau, eta, gain, engine
@@ -402,6 +436,10 @@ class Prune4ReL(Pruner):
         unit = unit_rows(embedding, np.float32 if large else np.float64)
         del embedding
         diagnostics: dict = {"engine": engine, "gain": self.gain}  # deterministic: stored with the subset
+        if self.tau_setting == "auto":
+            target = self.target_neighbours if self.target_neighbours is not None else n / budget
+            self.tau = tau_for_neighbours(unit, target, self.recall_sample)
+            diagnostics.update(tau=self.tau, tau_rule="auto", target_neighbours=round(float(target), 6))
         runtime: dict = {}  # varies between runs (timing-based choices): goes to the timing sidecar
         start = time.perf_counter()
         rows, graph = self._neighbours(engine, unit, budget, diagnostics, runtime)
