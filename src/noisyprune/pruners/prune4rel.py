@@ -97,8 +97,8 @@ class RoundRobin:
         if len(empty):
             log.warning(
                 "prune4rel balance 'equal': noisy class(es) %s have no samples; as in the original, the "
-                "first empty class in turn sets min_balance to 0, so class balancing stops after the first "
-                "round and all later picks are global",
+                "first empty class in turn sets min_balance to 0, so picks turn global as soon as a class "
+                "runs out (at once when the empty class is last in the rotation)",
                 empty.tolist(),
             )
         self.remaining = self.initial.copy()
@@ -439,7 +439,8 @@ class Prune4ReL(Pruner):
         if self.tau_setting == "auto":
             target = self.target_neighbours if self.target_neighbours is not None else n / budget
             self.tau = tau_for_neighbours(unit, target, self.recall_sample)
-            diagnostics.update(tau=self.tau, tau_rule="auto", target_neighbours=round(float(target), 6))
+            diagnostics.update(tau_rule="auto", target_neighbours=round(float(target), 6))
+        diagnostics["tau"] = float(self.tau)
         runtime: dict = {}  # varies between runs (timing-based choices): goes to the timing sidecar
         start = time.perf_counter()
         rows, graph = self._neighbours(engine, unit, budget, diagnostics, runtime)

@@ -146,6 +146,7 @@ COMPOSITION_COLUMNS = (
 )
 # Prune4ReL's selection diagnostics, shown where the sweep has such rows (NaN for other pruners).
 DIAGNOSTIC_COLUMNS = (
+    "select_tau",
     "select_neighbours_mean",
     "select_neighbours_median",
     "select_picked_neighbours_mean",
