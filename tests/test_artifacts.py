@@ -45,6 +45,7 @@ def feature_columns(n=6, classes=3, dim=4):
         "loss": rng.random(n),
         "confidence": probs.max(1),
         "margin": rng.random(n),
+        "max_logit": rng.random(n),
         "entropy": rng.random(n),
         "prediction": probs.argmax(1),
     }

@@ -5,6 +5,8 @@ import pyarrow as pa
 import pytest
 import torch
 import torch.nn.functional as F
+import yaml
+from conftest import REPO
 
 from noisyprune.artifacts import Artifact
 from noisyprune.pruners import PRUNERS, build_pruner
@@ -359,3 +361,38 @@ def test_snapshot_scores_match_the_closed_form_of_the_final_model():
     final = columns["epoch"] == 5
     expected = grand_scores(logits.softmax(1).numpy(), embedding.numpy(), data.train_y)
     assert np.allclose(columns["grand"][final], expected, rtol=1e-5)
+
+
+def test_max_logit_is_deepcores_least_confidence_order():
+    """DeepCore / the Prune4ReL fork: scores = max raw output (no softmax), argsort ascending, the
+    first budget kept; `score: max_logit, keep: hard` keeps the same samples."""
+    from noisyprune.pruners.registry import build_pruner
+
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(50, 4)) * rng.uniform(0.5, 4, size=(50, 1))  # scales differ per sample
+    probs = np.exp(logits) / np.exp(logits).sum(1, keepdims=True)
+    table = pa.table(
+        {"probs": pa.FixedSizeListArray.from_arrays(pa.array(probs.ravel()), 4), "max_logit": logits.max(1)}
+    )
+    inputs = PrunerInputs(
+        sample_id=np.arange(50), noisy_label=rng.integers(0, 4, 50), num_classes=4,
+        features=Artifact(table=table, metadata={}, path=None),
+    )  # fmt: skip
+    expected = np.argsort(logits.max(1), kind="stable")[:20]
+    kept = build_pruner({"pruner": "uncertainty", "score": "max_logit"}).select(inputs, 20, rng).positions
+    assert sorted(kept.tolist()) == sorted(expected.tolist())
+    by_probability = build_pruner({"pruner": "uncertainty", "score": "least_confidence"}).select(inputs, 20, rng)
+    assert sorted(by_probability.positions.tolist()) != sorted(expected.tolist())  # not the same score
+
+
+@pytest.mark.parametrize("preset", ["cifar10n", "cifar100n", "cifar10n_fast", "cifar100n_fast", "webvision",
+                                    "clothing1m", "imagenet"])  # fmt: skip
+def test_paper_presets_run_the_scripts_balanced_least_confidence_grand_and_glister(preset):
+    """The original scripts pass --uncertainty LeastConfidence --balance True."""
+    config = yaml.safe_load((REPO / "config" / f"{preset}.yaml").read_text())
+    for name in config["sweep"]["methods"]:
+        entry = config["methods"][name]
+        if entry["pruner"] == "uncertainty":
+            assert (entry["score"], entry.get("balance")) == ("max_logit", "proportional"), name
+        if entry["pruner"] in ("grand", "glister"):
+            assert entry.get("balance") == "proportional", name

@@ -12,7 +12,7 @@ from conftest import REPO
 
 from noisyprune.config import validate_config
 from noisyprune.data import load_dataset
-from noisyprune.data.base import ArrayDataset
+from noisyprune.data.base import ArrayDataset, limited_positions
 from noisyprune.data.cifar import read_human_labels
 from noisyprune.data.safe_pickle import load_pickle_file, load_torch_pickle
 from noisyprune.errors import ArtifactError, ConfigError
@@ -234,3 +234,61 @@ def test_human_noise_on_a_dataset_without_human_labels_fails_at_validation():
     }
     with pytest.raises(ConfigError, match=r"noise.worst.labels.*does not exist for dataset 'digits'"):
         validate_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+
+
+IMAGES = REPO.parent / "shared" / "data" / "cifar-10"
+# CI has ../shared beside the checkout: there the real-files tests must run, not skip.
+REQUIRE_SHARED = os.environ.get("CI") == "true"
+
+
+@pytest.fixture(scope="module")
+def real_cifar10_root(tmp_path_factory):
+    """The shared CIFAR-10 images written in the official python layout by the script beside them
+    (about 25 s), as a user prepares them (README, "CIFAR-10N offline")."""
+    import subprocess
+    import sys
+
+    script = IMAGES / "make_cifar10.py"
+    if not (script.is_file() and (SHARED / "CIFAR-10_human.pt").is_file()):
+        if REQUIRE_SHARED:
+            pytest.fail(f"{script} or {SHARED / 'CIFAR-10_human.pt'} missing beside the checkout")
+        pytest.skip("needs ../shared/data/cifar-10 and cifar-10-100n")
+    root = tmp_path_factory.mktemp("cifar")
+    subprocess.run([sys.executable, str(script), str(root)], check=True, capture_output=True)
+    return root
+
+
+def test_cifar10n_loads_the_real_images_with_the_human_label_sets(real_cifar10_root):
+    """The real files, not a fake: 50,000 + 10,000 images in the CIFAR-N order, whose clean labels
+    match CIFAR-10_human.pt image for image, and the worst human labels at their published 40.21%."""
+    entry = {"loader": "cifar10n", "root": str(real_cifar10_root), "human_labels": str(SHARED / "CIFAR-10_human.pt")}
+    data = load_dataset("cifar10n", entry)
+    assert data.train_x.shape == (50_000, 3, 32, 32) and data.test_x.shape == (10_000, 3, 32, 32)
+    assert np.bincount(data.train_y, minlength=10).tolist() == [5000] * 10
+    assert np.bincount(data.test_y, minlength=10).tolist() == [1000] * 10
+    # standardised with the training split's own channel statistics
+    assert np.allclose(data.train_x.mean(axis=(0, 2, 3)), 0.0, atol=1e-3)
+    worst = apply_noise(data.train_y, 10, {"kind": "human", "labels": "worst"}, np.random.default_rng(0), data=data)
+    assert worst.rate == pytest.approx(0.4021, abs=5e-5)
+    aggregate = apply_noise(
+        data.train_y, 10, {"kind": "human", "labels": "aggregate"}, np.random.default_rng(0), data=data
+    )
+    assert aggregate.rate == pytest.approx(0.0903, abs=5e-4)
+
+
+def test_a_stratified_subset_of_the_real_cifar10n_keeps_the_human_labels_of_its_images(real_cifar10_root):
+    """max_train keeps a class-stratified subset; each kept image keeps its own human label."""
+    entry = {"loader": "cifar10n", "root": str(real_cifar10_root), "human_labels": str(SHARED / "CIFAR-10_human.pt")}
+    full = load_dataset("cifar10n", entry)
+    subset = load_dataset("cifar10n", {**entry, "max_train": 5000})
+    assert np.bincount(subset.train_y, minlength=10).tolist() == [500] * 10
+    worst_full = apply_noise(
+        full.train_y, 10, {"kind": "human", "labels": "worst"}, np.random.default_rng(0), data=full
+    )
+    worst_subset = apply_noise(
+        subset.train_y, 10, {"kind": "human", "labels": "worst"}, np.random.default_rng(0), data=subset
+    )
+    assert 0.37 < worst_subset.rate < 0.43
+    positions = limited_positions(full.train_y, 5000)
+    assert np.array_equal(subset.train_y, full.train_y[positions])
+    assert np.array_equal(worst_subset.noisy, worst_full.noisy[positions])

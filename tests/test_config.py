@@ -1,5 +1,6 @@
 """Config validation: schema defaults, and bad values rejected with the key named, before any job."""
 
+import numpy as np
 import pytest
 import torch
 from conftest import REPO, SCHEMA, load_yaml
@@ -118,20 +119,46 @@ def test_score_epochs_only_for_warmups_and_within_them(tiny_config):
 
 
 @pytest.mark.parametrize("preset", sorted((REPO / "config" / "presets").glob("*.yaml")), ids=lambda p: p.name)
-def test_learner_presets_merge_into_the_default_and_validate(preset):
+def test_learner_and_noise_presets_merge_into_the_default_and_validate(preset):
     from snakemake.utils import update_config
 
     config = load_yaml(REPO / "config" / "config.yaml")
     extra = load_yaml(preset)
-    assert set(extra) <= {"learners", "noise"} and "learners" in extra
+    assert set(extra) <= {"learners", "noise"} and extra
     update_config(config, extra)  # what `--configfile a.yaml b.yaml` does
-    config["sweep"]["learners"] = sorted(extra["learners"])
-    if "noise" in extra:  # noise entries with the probe set the meta-learners need
+    if "learners" in extra:
+        config["sweep"]["learners"] = sorted(extra["learners"])
+    if "noise" in extra:  # e.g. noise entries with the probe set the meta-learners need
         config["sweep"]["noise"] = sorted(extra["noise"])
     validated = validate_config(config, SCHEMA)
-    for name in extra["learners"]:
+    for name in extra.get("noise", {}):  # each entry draws noise on labels of the digits' 10 classes
+        from noisyprune.noise import apply_noise
+
+        apply_noise(np.repeat(np.arange(10), 20), 10, validated["noise"][name], np.random.default_rng(0))
+    for name in extra.get("learners", {}):
         entry = validated["learners"][name]
         build_learner(entry["learner"], TrainingSpec.learner_params(entry))
         TrainingSpec.from_entry(entry).build_scheduler(
             TrainingSpec.from_entry(entry).build_optimizer([torch.nn.Parameter(torch.zeros(1))])
         )
+
+
+def test_tau_sweep_adds_one_prune4rel_method_per_tau(tiny_config):
+    from noisyprune.config import sweep_runs
+
+    tiny_config["sweep"]["tau_sweep"] = [0.9, 0.975, "auto"]
+    validated = validate_config(tiny_config, SCHEMA)
+    methods = validated["sweep"]["methods"]
+    assert methods == ["uniform", "small_loss", "prune4rel", "prune4rel_tau0p9", "prune4rel_tau0p975",
+                       "prune4rel_tauauto", "forgetting"]  # fmt: skip
+    assert validated["methods"]["prune4rel_tau0p975"] == {**validated["methods"]["prune4rel"], "tau": 0.975}
+    assert validated["methods"]["prune4rel_tauauto"]["tau"] == "auto"
+    assert {run.method for run in sweep_runs(validated)} >= {"prune4rel_tau0p9", "prune4rel_tauauto"}
+    assert validate_config(validated, SCHEMA)["sweep"]["methods"] == methods  # validating again adds nothing
+
+
+def test_tau_sweep_never_overwrites_a_users_method(tiny_config):
+    tiny_config["methods"]["prune4rel_tau0p9"] = {"pruner": "uniform"}
+    tiny_config["sweep"]["tau_sweep"] = [0.9]
+    with pytest.raises(ConfigError, match=r"'methods.prune4rel_tau0p9': the name is taken"):
+        validate_config(tiny_config, SCHEMA)

@@ -180,3 +180,42 @@ def test_training_records_effective_labels_that_fix_flips_and_evaluates_the_weig
     assert (effective[trained] == clean[trained])[~flip[trained]].mean() > 0.9
     live = ctx.model(torch.as_tensor(x[:5]))
     assert not torch.allclose(learner.predict_logits(ctx, torch.as_tensor(x[:5]), 5), live)  # the average
+
+
+def test_the_probe_loss_carries_the_look_ahead_parameters_weight_decay():
+    """The original's meta_loss = CE(probe; θ') + regularisation of θ' (λ/2 ‖θ'‖², λ the network's
+    weight decay); checked by central differences w.r.t. the example weights in float64."""
+    from torch.func import functional_call
+
+    x, _, noisy, _, probe_x, probe_y = _toy(0, n=12)
+    x, probe_x = x.double(), probe_x.double()
+    torch.manual_seed(0)
+    network = nn.Linear(2, 4).double()
+    decay, meta_lr = 0.05, 0.5
+    optimiser = torch.optim.SGD(network.parameters(), lr=0.1, weight_decay=decay)
+    onehot = F.one_hot(noisy, 4).double()
+    guessed = torch.full((12, 4), 0.25, dtype=torch.float64)
+    params = {name: p.detach() for name, p in network.named_parameters()}
+
+    def objective(weights):
+        live = {name: p.clone().requires_grad_(True) for name, p in params.items()}
+        mixed = 0.9 * onehot + 0.1 * guessed
+        logits = functional_call(network, live, (x,))
+        loss = (weights * -(mixed * F.log_softmax(logits, dim=1)).sum(1)).sum()
+        grads = torch.autograd.grad(loss, list(live.values()))
+        stepped = {n: p - meta_lr * (g + decay * p) for (n, p), g in zip(params.items(), grads, strict=True)}
+        probe = F.cross_entropy(functional_call(network, stepped, (probe_x,)), probe_y)
+        return float(probe + decay / 2 * sum(p.pow(2).sum() for p in stepped.values()))
+
+    w0, h = torch.full((12,), 1 / 12, dtype=torch.float64), 1e-6
+    gradient = torch.tensor(
+        [(objective(w0 + h * e) - objective(w0 - h * e)) / (2 * h) for e in torch.eye(12).double()], dtype=torch.float64
+    )
+    expected = gradient.neg().clamp(min=0)
+    expected = expected / expected.sum()
+    for with_decay in (True, False):
+        decision = ieg_meta_step(
+            network, network(x), onehot, guessed, probe_x, probe_y, meta_lr=meta_lr, grad_eps_init=0.9,
+            optimizer=optimiser, probe_weight_decay=with_decay,
+        )  # fmt: skip
+        assert torch.allclose(decision.weights.double(), expected, atol=1e-6) == with_decay

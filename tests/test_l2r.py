@@ -168,3 +168,41 @@ def test_rdia_relabels_planted_flips_from_embeddings_and_reads_them_out():
     assert learner.report["rdia_relabelled"] == int(changed.sum())
     with pytest.raises(ValueError, match="probe_per_class"):
         RDIA().prepare_labels(noisy, np.arange(n), np.array([], dtype=np.int64), embeddings, 3)
+
+
+def _finite_difference_meta_gradient(model, x, y, probe_x, probe_y, meta_lr, weight_decay, h=1e-5):
+    """∂/∂ε_i [CE_probe(θ'(ε)) + λ/2 ‖θ'(ε)‖²] at ε = 0 with θ'(ε) = θ − meta_lr (∇Σ ε ℓ + λθ),
+    by central differences in float64 (IEG's l2rmodel.py: lookahead_loss and meta_loss both carry
+    the regularisation loss)."""
+    from torch.func import functional_call
+
+    params = {name: p.detach().double() for name, p in model.named_parameters()}
+    model = model.double().eval()  # eval: BatchNorm uses fixed statistics, as a pure function of θ
+
+    def objective(eps):
+        live = {name: p.clone().requires_grad_(True) for name, p in params.items()}
+        losses = nn.functional.cross_entropy(functional_call(model, live, (x.double(),)), y, reduction="none")
+        grads = torch.autograd.grad((eps * losses).sum(), list(live.values()))
+        stepped = {n: p - meta_lr * (g + weight_decay * p) for (n, p), g in zip(params.items(), grads, strict=True)}
+        probe = nn.functional.cross_entropy(functional_call(model, stepped, (probe_x.double(),)), probe_y)
+        return float(probe + weight_decay / 2 * sum(p.pow(2).sum() for p in stepped.values()))
+
+    gradient = torch.zeros(len(y), dtype=torch.float64)
+    for i in range(len(y)):
+        step = torch.zeros(len(y), dtype=torch.float64)
+        step[i] = h
+        gradient[i] = (objective(step) - objective(-step)) / (2 * h)
+    return gradient
+
+
+def test_weights_carry_the_weight_decay_in_the_look_ahead_and_the_probe_loss():
+    x, noisy, _, probe_x, probe_y = _toy(n=16)
+    model = _trained_model(x, noisy).double().eval()
+    for weight_decay in (0.0, 0.05):
+        gradient = _finite_difference_meta_gradient(model, x, noisy, probe_x, probe_y, 0.5, weight_decay)
+        expected = gradient.neg().clamp(min=0)
+        expected = expected / expected.sum()
+        weights, _ = l2r_weights(model, x.double(), noisy, probe_x.double(), probe_y, 0.5, weight_decay)
+        assert torch.allclose(weights.double(), expected, atol=1e-6), weight_decay
+    without, _ = l2r_weights(model, x.double(), noisy, probe_x.double(), probe_y, 0.5, 0.0)
+    assert not torch.allclose(weights, without, atol=1e-4)  # the decay matters at this size

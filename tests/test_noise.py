@@ -90,3 +90,70 @@ def test_transition_matrix_rows_are_conditional_distributions():
     noisy = np.array([0, 1, 1, 1, 1, 0])
     matrix = transition_matrix(clean, noisy, 3)
     assert np.allclose(matrix, [[0.25, 0.75, 0], [0.5, 0.5, 0], [0, 0, 0]])
+
+
+CIFAR10_LIKE = np.repeat(np.arange(10), 5000)  # CIFAR-10's 50,000 training labels, 5,000 per class
+
+
+def test_in_place_is_elr_and_sops_cifar10_loop_where_flipped_cats_can_flip_back():
+    """ELR/SOP data_loader/cifar10.py: for i in range(10), on the labels as modified so far, the
+    first j < percent·len(indices) shuffled members of label i take the mapped class."""
+    spec = {"kind": "asymmetric", "rate": 0.4, "pairs": "cifar10", "realisation": "in_place"}
+    result = apply_noise(CIFAR10_LIKE, 10, spec, np.random.default_rng(0))
+    clean, noisy = result.clean, result.noisy
+    # i = 3 moves 2,000 cats to dog; i = 5 then moves ceil(0.4 · 7,000) = 2,800 of the 7,000 labelled dog
+    flipped_back = 2000 - (noisy[clean == 3] == 5).sum()  # cats moved to dog at i = 3, then back at i = 5
+    assert (noisy[clean == 5] == 3).sum() + flipped_back == 2800
+    assert ((noisy == 3) & ((clean == 3) | (clean == 5))).sum() == 3000 + 2800
+    cat_noise = (noisy[clean == 3] != 3).mean()
+    assert 0.22 < cat_noise < 0.26  # 0.4 · (1 − 2,800 / 7,000) = 24% expected, not 40%
+    assert (noisy[clean == 9] == 1).sum() == 2000 and (noisy[clean == 2] == 0).sum() == 2000
+    assert (noisy[np.isin(clean, [0, 1, 6, 7, 8])] == clean[np.isin(clean, [0, 1, 6, 7, 8])]).all()
+
+
+def test_global_is_dividemixs_draw_over_the_whole_set_from_the_clean_labels():
+    """DivideMix dataloader_cifar.py: int(r·50000) indices drawn globally; each takes
+    transition[clean label]; samples of classes that map to themselves stay clean."""
+    spec = {"kind": "asymmetric", "rate": 0.4, "pairs": "cifar10", "realisation": "global"}
+    result = apply_noise(CIFAR10_LIKE, 10, spec, np.random.default_rng(0))
+    changed = result.is_noisy
+    mapping = {9: 1, 2: 0, 4: 7, 3: 5, 5: 3}
+    assert all(result.noisy[i] == mapping[result.clean[i]] for i in np.flatnonzero(changed)[:500])
+    assert not changed[np.isin(result.clean, [0, 1, 6, 7, 8])].any()
+    assert result.rate == pytest.approx(0.2, abs=0.01)  # half of the 20,000 drawn are of a source class
+    assert (result.noisy[result.clean == 3] == 5).sum() + (result.noisy[result.clean == 5] == 3).sum() <= 20000
+
+
+def test_per_sample_block5_next_is_elrs_cifar100_noise():
+    clean = np.repeat(np.arange(100), 500)
+    spec = {"kind": "asymmetric", "rate": 0.4, "pairs": "block5_next", "realisation": "per_sample"}
+    result = apply_noise(clean, 100, spec, np.random.default_rng(0))
+    matrix = transition_matrix(result.clean, result.noisy, 100)
+    for c in (0, 4, 37, 99):  # the next class within the block of 5, cyclically
+        target = (c // 5) * 5 + (c % 5 + 1) % 5
+        assert matrix[c, target] == pytest.approx(0.4, abs=0.07)
+        assert matrix[c, c] + matrix[c, target] == pytest.approx(1.0)
+    assert result.rate != 0.4  # drawn per sample, not exactly the rate
+
+
+def test_block5_random_pair_swaps_one_pair_per_block_and_leaves_three_classes_clean():
+    clean = np.repeat(np.arange(100), 100)
+    spec = {"kind": "asymmetric", "rate": 0.4, "pairs": "block5_random_pair", "realisation": "per_sample"}
+    result = apply_noise(clean, 100, spec, np.random.default_rng(3))
+    matrix = transition_matrix(result.clean, result.noisy, 100)
+    noisy_classes = np.flatnonzero(np.diag(matrix) < 1)
+    assert len(noisy_classes) == 40  # two of each block of 5
+    for block in range(20):
+        pair = [c for c in noisy_classes if c // 5 == block]
+        assert len(pair) == 2
+        a, b = pair
+        assert matrix[a, b] > 0.2 and matrix[b, a] > 0.2
+    with pytest.raises(ValueError, match="multiple of 5"):
+        resolve_pairs("block5_next", 12)
+
+
+def test_exact_stays_the_default_realisation():
+    base = {"kind": "asymmetric", "rate": 0.4, "pairs": "cifar10"}
+    default = corrupt(base)
+    assert np.array_equal(default.noisy, corrupt({**base, "realisation": "exact"}).noisy)
+    assert (default.noisy[CLEAN == 3] == 5).sum() == 200  # exactly round(0.4 · 500), from the clean labels

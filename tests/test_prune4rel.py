@@ -114,8 +114,9 @@ def test_neighborhood_gain_equals_brute_force_greedy(seed):
     embedding = embedding.astype(np.float32)
     confidence = confidence.astype(np.float32).astype(np.float64)
     inputs = make_inputs(embedding, confidence, labels, num_classes=3)
-    for engine in ("dense", "graph"):
-        selection = select(inputs, 40, engine=engine, gain="neighborhood", tau=0.9, eta=1.0, balance="none")
+    exhaustive_ivf = {"ivf_nlist": 3, "ivf_nprobe": 3}  # visiting every list makes IVF exact
+    for engine, extra in (("dense", {}), ("graph", {}), ("torch", {}), ("ivf", exhaustive_ivf)):
+        selection = select(inputs, 40, engine=engine, gain="neighborhood", tau=0.9, eta=1.0, balance="none", **extra)
         expected = brute_force_neighborhood_greedy(embedding, confidence, 40, 0.9, 1.0)
         assert selection.positions.tolist() == expected.tolist()
         assert objective(selection.positions, embedding, confidence, 0.9, 1.0) == pytest.approx(
@@ -261,3 +262,63 @@ def test_own_gain_with_block_argmax_matches_reference(problem, monkeypatch):
         selection = select(make_inputs(embedding, confidence, labels), 300, engine="graph", tau=0.95, balance=balance)
         expected, _ = reference_prune4rel(embedding, confidence, 300, 0.95, 1.0, labels, CLASSES, balance)
         assert selection.positions.tolist() == expected.tolist()
+
+
+def test_an_empty_noisy_class_turns_equal_balance_off_with_a_warning(problem, caplog):
+    """The original's rotation: an empty class makes min_balance 0, so after one round every pick
+    is global. Kept, and said in the log."""
+    embedding, confidence, labels = problem
+    labels = labels.copy()
+    labels[labels == 2] = 1  # class 2 of CLASSES has no samples left
+    inputs = make_inputs(embedding, confidence, labels)
+    with caplog.at_level("WARNING", logger="noisyprune.pruners.prune4rel"):
+        balanced = select(inputs, 120, tau=0.95, balance="equal")
+    assert "[2] have no samples" in caplog.text
+    expected, _ = reference_prune4rel(embedding, confidence, 120, 0.95, 1.0, labels, CLASSES, "equal")
+    assert balanced.positions.tolist() == expected.tolist()
+
+
+@pytest.mark.parametrize("gain", ["own", "neighborhood"])
+def test_diagnostics_report_neighbourhoods_coverage_and_pick_confidence(gain):
+    """Three tight, mutually orthogonal groups of 20: at τ = 0.9 every sample has exactly its 20
+    group members (itself included) as τ-neighbours, and three picks, one per group, cover all."""
+    rng = np.random.default_rng(0)
+    groups = np.repeat(np.arange(3), 20)
+    embedding = np.eye(3)[groups] * 10 + rng.normal(0, 0.01, (60, 3))
+    confidence = rng.uniform(0.5, 1.0, 60)
+    selection = select(make_inputs(embedding, confidence, groups, num_classes=3), 3, tau=0.9, gain=gain)
+    diagnostics = selection.diagnostics
+    assert sorted(groups[selection.positions].tolist()) == [0, 1, 2]
+    assert diagnostics["neighbours_mean"] == 20 and diagnostics["neighbours_median"] == 20
+    assert diagnostics["picked_neighbours_mean"] == 20
+    assert diagnostics["coverage"] == 1.0
+    assert diagnostics["picked_confidence_mean"] == pytest.approx(confidence[selection.positions].mean(), abs=1e-6)
+    assert diagnostics["confidence_mean"] == pytest.approx(confidence.mean(), abs=1e-6)
+    assert 0 < diagnostics["objective_per_sample"] <= 1
+    one_pick = select(make_inputs(embedding, confidence, groups, num_classes=3), 1, tau=0.9, gain=gain)
+    assert one_pick.diagnostics["coverage"] == pytest.approx(20 / 60, abs=1e-6)
+
+
+def test_automatic_tau_gives_the_target_mean_neighbourhood():
+    from noisyprune.pruners.prune4rel import tau_for_neighbours
+    from noisyprune.pruners.tau_graph import rescaled
+
+    rng = np.random.default_rng(1)
+    unit = unit_rows(rng.normal(size=(3000, 16)))
+    for target in (2.0, 25.0):
+        tau = tau_for_neighbours(unit, target, sample_rows=200, chunk=700)  # several chunks
+        rows = np.sort(np.random.default_rng(0).choice(3000, size=200, replace=False))
+        similarity = rescaled(unit[rows] @ unit.T)
+        similarity[np.arange(200), rows] = -np.inf
+        assert (similarity > tau).sum() == round(target * 200)  # exactly k sampled pairs above τ
+    # three orthogonal groups of 20: 19 neighbours besides itself puts τ between the groups
+    groups = np.repeat(np.arange(3), 20)
+    embedding = np.eye(3)[groups] * 10 + rng.normal(0, 0.01, (60, 3))
+    confidence = rng.uniform(0.5, 1.0, 60)
+    selection = select(make_inputs(embedding, confidence, groups, num_classes=3), 3, tau="auto", target_neighbours=19)
+    assert 0.5 < selection.diagnostics["tau"] < 0.99
+    assert selection.diagnostics["neighbours_mean"] == 20 and selection.diagnostics["coverage"] == 1.0
+    default = select(make_inputs(embedding, confidence, groups, num_classes=3), 6, tau="auto")
+    assert default.diagnostics["target_neighbours"] == 10  # n / budget
+    with pytest.raises(ValueError, match="tau must be"):
+        build_pruner({"pruner": "prune4rel", "tau": "sometimes"})

@@ -54,6 +54,11 @@ def tidy_runs(seeds=(0, 1, 2), learners=("ce",), noises=("sym40",), drop=()):
                                 "subset_max_class_share": 0.12,
                                 "subset_imbalance": 1.5,
                                 "subset_class_entropy": 0.99,
+                                "subset_clean_classes_present": 10,
+                                "subset_clean_min_class_share": 0.03 * (m_index + 1),
+                                "subset_clean_max_class_share": 0.15,
+                                "subset_clean_imbalance": 5.0 / (m_index + 1),
+                                "subset_clean_class_entropy": 0.9,
                             }
                         )
                 rows.append(
@@ -78,6 +83,11 @@ def tidy_runs(seeds=(0, 1, 2), learners=("ce",), noises=("sym40",), drop=()):
                         "subset_max_class_share": 0.11,
                         "subset_imbalance": 1.2,
                         "subset_class_entropy": 1.0,
+                        "subset_clean_classes_present": 10,
+                        "subset_clean_min_class_share": 0.09,
+                        "subset_clean_max_class_share": 0.11,
+                        "subset_clean_imbalance": 1.2,
+                        "subset_clean_class_entropy": 1.0,
                     }
                 )
     return pd.DataFrame(rows)
@@ -180,6 +190,30 @@ def test_composition_of_a_subset_from_its_class_counts():
     table = composition_table(tidy_runs(learners=("ce", "elr")), METHODS)
     assert len(table) == 7  # 3 methods × 2 fractions + full, counted once whatever the learners
     assert (table["seeds"] == 3).all()
+    assert "subset_clean_min_class_share" in table.columns
+
+
+def test_composition_shows_a_subset_balanced_by_noisy_label_but_not_by_true_class():
+    """Balanced by the given labels, yet one true class is 3% of the subset: the clean view says so."""
+    row = composition_row({"class_counts": [50, 50], "clean_class_counts": [97, 3], "budget": 100, "noise_rate": 0.47})
+    assert row["imbalance"] == 1.0 and row["class_entropy"] == pytest.approx(1.0)
+    assert row["clean_min_class_share"] == pytest.approx(0.03)
+    assert row["clean_imbalance"] == pytest.approx(97 / 3)
+    assert row["clean_class_entropy"] < 0.25
+    unknown = composition_row({"class_counts": [5, 5], "clean_class_counts": None, "budget": 10, "noise_rate": None})
+    assert math.isnan(unknown["clean_min_class_share"]) and math.isnan(unknown["subset_noise_rate"])
+
+
+def test_a_cell_with_fewer_defined_seeds_than_the_table_says_how_many():
+    runs = tidy_runs()
+    lone = (runs["method"] == "uniform") & (runs["fraction"] == 0.2) & (runs["seed"] > 0)
+    runs.loc[lone, "relabel_acc_subset_noisy"] = np.nan  # defined for seed 0 only
+    block = pivot_block(runs, "relabel_acc_subset_noisy", METHODS, FRACTIONS)
+    frame = render.pivot_csv_frame([block])
+    row = frame[frame["method"] == "uniform"]
+    assert row["0.2"].item().startswith("40.00 (n=1)")  # (a trailing " *" marks the best)
+    assert row["0.5"].item().startswith("40.00 ± 0.00") and "n=" not in row["0.5"].item()  # all three seeds
+    assert int(row["seeds"].item()) == 3
 
 
 def test_accuracy_plot_has_one_line_per_pruner_with_the_mean_over_seeds():

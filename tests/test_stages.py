@@ -86,6 +86,7 @@ def write_features(path, labels_path, sample_ids=None):
             "loss": np.where(is_noisy, 2.0, 0.1) + rng.random(n) * 0.01,
             "confidence": probs.max(1),
             "margin": rng.random(n),
+            "max_logit": rng.random(n),
             "entropy": rng.random(n),
             "prediction": probs.argmax(1),
         },

@@ -343,6 +343,7 @@ FEATURES = Contract(
         Column("confidence", "float"),
         Column("margin", "float"),
         Column("entropy", "float"),
+        Column("max_logit", "float"),
         Column("prediction", "int"),
     ),
     metadata_keys=("num_classes", "embedding_dim", "model"),

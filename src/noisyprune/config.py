@@ -72,7 +72,41 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
             raise
         raise ConfigError(describe_schema_error(schema_error)) from None
     check_references(config)
+    expand_tau_sweep(config)
     return config
+
+
+def tau_sweep_name(method: str, tau: float | str) -> str:
+    """The name of ``method`` run at ``tau`` by ``sweep.tau_sweep``: ``prune4rel_tau0p95``, ``prune4rel_tauauto``."""
+    return f"{method}_tau{str(tau).replace('.', 'p')}"
+
+
+def expand_tau_sweep(config: dict[str, Any]) -> None:
+    """``sweep.tau_sweep``: add, after each prune4rel method of ``sweep.methods``, one method per τ
+    (the entry with only ``tau`` changed) to ``methods`` and ``sweep.methods``, in place. A name the
+    user already defined is refused rather than overwritten."""
+    taus = config["sweep"].get("tau_sweep") or []
+    if not taus:
+        return
+    expanded = []
+    methods = config["sweep"]["methods"]
+    derived = {tau_sweep_name(name, tau) for name in methods for tau in taus}  # from an earlier expansion
+    for name in methods:
+        expanded.append(name)
+        entry = config["methods"][name]
+        if entry["pruner"] != "prune4rel" or name in derived:
+            continue
+        for tau in taus:
+            variant = tau_sweep_name(name, tau)
+            if variant in config["methods"] and config["methods"][variant] != {**entry, "tau": tau}:
+                raise ConfigError(
+                    f"config key 'methods.{variant}': the name is taken; sweep.tau_sweep would define it "
+                    f"as {name!r} at tau {tau}"
+                )
+            config["methods"][variant] = {**entry, "tau": tau}
+            if variant not in expanded:
+                expanded.append(variant)
+    config["sweep"]["methods"] = list(dict.fromkeys(expanded))
 
 
 def check_references(config: Mapping[str, Any]) -> None:

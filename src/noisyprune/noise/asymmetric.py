@@ -1,4 +1,17 @@
-"""Asymmetric class-pair noise: a fixed fraction of each source class is relabelled as its target."""
+"""Asymmetric class-pair noise: samples of each source class are relabelled as its target class.
+
+Which classes map where is ``pairs``; how many samples flip, and which, is ``realisation`` — the
+originals differ there, and published numbers need their own convention (docs/methods.md#asymmetric):
+
+======================  ===============================  ===================================
+paper's code            CIFAR-10                         CIFAR-100
+======================  ===============================  ===================================
+ELR                     ``cifar10`` + ``in_place``       ``block5_next`` + ``per_sample``
+SOP                     ``cifar10`` + ``in_place``       ``block5_random_pair`` + ``per_sample``
+DivideMix               ``cifar10`` + ``global``         (none: its map has no CIFAR-100 classes)
+noisyprune's default    ``exact``: ``round(rate · n_c)`` of each source class, chosen uniformly
+======================  ===============================  ===================================
+"""
 
 from __future__ import annotations
 
@@ -11,17 +24,41 @@ from noisyprune.noise.base import exact_count
 # CIFAR-10's map in SOP, ELR, DivideMix and Co-teaching: truck→automobile, bird→airplane,
 # deer→horse, cat↔dog.
 CIFAR10_PAIRS = ((9, 1), (2, 0), (4, 7), (3, 5), (5, 3))
-NAMED_PAIRS = ("next", "cifar10", "superclass_next")
+NAMED_PAIRS = ("next", "cifar10", "superclass_next", "block5_next", "block5_random_pair")
+REALISATIONS = ("exact", "in_place", "per_sample", "global")
+BLOCK = 5  # ELR's and SOP's CIFAR-100 "superclasses": blocks of 5 consecutive class ids
 
 
-def resolve_pairs(pairs: str | Sequence[Sequence[int]], num_classes: int, class_groups=None) -> dict[int, int]:
+def resolve_pairs(
+    pairs: str | Sequence[Sequence[int]],
+    num_classes: int,
+    class_groups=None,
+    rng: np.random.Generator | None = None,
+) -> dict[int, int]:
     """Turn a ``pairs`` spec into a ``{source: target}`` class map.
 
     ``"next"`` maps every class ``i`` to ``(i + 1) mod C`` (the "pair-flip" noise); ``"cifar10"`` is
     :data:`CIFAR10_PAIRS`; ``"superclass_next"`` maps each class to the next class of its group
-    (CIFAR-100: within the superclass, cyclically), which needs ``class_groups``; otherwise a list
-    of ``[source, target]`` pairs.
+    (CIFAR-100: within the superclass, cyclically), which needs ``class_groups``;
+    ``"block5_next"`` maps each class to the next one within its block of 5 consecutive ids,
+    cyclically (ELR's CIFAR-100 ``build_for_cifar100``); ``"block5_random_pair"`` swaps one pair of
+    distinct classes drawn with ``rng`` in each block and leaves the other 3 clean (SOP's
+    ``build_for_cifar100``, whose ``np.random.choice(5, 2)`` may also draw one class twice);
+    otherwise a list of ``[source, target]`` pairs.
     """
+    if pairs in ("block5_next", "block5_random_pair"):
+        if num_classes % BLOCK:
+            raise ValueError(f"pairs {pairs!r} needs a multiple of {BLOCK} classes; this dataset has {num_classes}")
+        mapping = {}
+        for start in range(0, num_classes, BLOCK):
+            if pairs == "block5_next":
+                mapping.update({start + i: start + (i + 1) % BLOCK for i in range(BLOCK)})
+            else:
+                if rng is None:
+                    raise ValueError("pairs 'block5_random_pair' draws its pairs: pass rng")
+                first, second = (start + int(c) for c in rng.choice(BLOCK, size=2, replace=False))
+                mapping.update({first: second, second: first})
+        return mapping
     if isinstance(pairs, str):
         if pairs == "next":
             return {c: (c + 1) % num_classes for c in range(num_classes)}
@@ -58,17 +95,39 @@ def pair_noise(
     rng: np.random.Generator,
     rate: float,
     pairs: str | Sequence[Sequence[int]] = "next",
+    realisation: str = "exact",
     data=None,
 ) -> np.ndarray:
-    """Return noisy labels where exactly ``round(rate · n_c)`` samples of each source class ``c``
-    (chosen uniformly) take the label ``pairs[c]``; classes that are no source keep their labels.
+    """Return noisy labels under the class map ``pairs`` (:func:`resolve_pairs`); classes that are
+    no source keep their labels. ``realisation`` says which samples flip:
+
+    - ``exact``: exactly ``round(rate · n_c)`` samples of each source class ``c``, chosen uniformly;
+    - ``in_place`` (ELR's and SOP's CIFAR-10): classes in id order, each on the labels as flipped
+      so far — the first ``j < rate · n`` of its shuffled current members take the target — so a
+      cat flipped to dog can be flipped back (at rate 0.4 about 24% of cats end up wrong);
+    - ``per_sample`` (ELR's and SOP's CIFAR-100 ``multiclass_noisify``): every sample of a source
+      class flips independently with probability ``rate``;
+    - ``global`` (DivideMix): ``int(rate · N)`` samples drawn from the whole set take their class's
+      target, from the clean labels (samples of classes that are no source stay clean, so about
+      ``rate · N · (share of source classes)`` flip).
     """
     if not 0.0 <= rate <= 1.0:
         raise ValueError(f"noise rate must be in [0, 1], got {rate}")
+    if realisation not in REALISATIONS:
+        raise ValueError(f"unknown realisation {realisation!r}; use one of {REALISATIONS}")
     noisy = clean.copy()
-    groups = getattr(data, "class_groups", None)
-    for source, target in sorted(resolve_pairs(pairs, num_classes, groups).items()):
-        members = np.flatnonzero(clean == source)
-        chosen = rng.permutation(members)[: exact_count(rate, len(members))]
+    mapping = resolve_pairs(pairs, num_classes, getattr(data, "class_groups", None), rng)
+    if realisation == "global":
+        chosen = rng.permutation(len(clean))[: int(rate * len(clean))]
+        noisy[chosen] = [mapping.get(int(label), int(label)) for label in clean[chosen]]
+        return noisy
+    for source, target in sorted(mapping.items()):
+        members = np.flatnonzero((noisy if realisation == "in_place" else clean) == source)
+        if realisation == "exact":
+            chosen = rng.permutation(members)[: exact_count(rate, len(members))]
+        elif realisation == "in_place":
+            chosen = rng.permutation(members)[np.arange(len(members)) < rate * len(members)]
+        else:  # per_sample
+            chosen = members[rng.random(len(members)) < rate]
         noisy[chosen] = target
     return noisy

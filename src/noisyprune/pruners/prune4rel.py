@@ -29,6 +29,7 @@ computed on the clean (unaugmented) view; the original takes them on one strongl
 from __future__ import annotations
 
 import heapq
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -44,8 +45,11 @@ from noisyprune.pruners.tau_graph import (
     NeighbourGraph,
     exact_graph_blocked,
     neighbour_recall,
+    rescaled,
     unit_rows,
 )
+
+log = logging.getLogger(__name__)
 
 CONFIDENCES = ("max_prob", "margin", "entropy")
 GAINS = ("own", "neighborhood")
@@ -89,6 +93,14 @@ class RoundRobin:
 
     def __init__(self, labels: np.ndarray, num_classes: int):
         self.initial = np.bincount(labels, minlength=num_classes)
+        empty = np.flatnonzero(self.initial == 0)
+        if len(empty):
+            log.warning(
+                "prune4rel balance 'equal': noisy class(es) %s have no samples; as in the original, the "
+                "first empty class in turn sets min_balance to 0, so picks turn global as soon as a class "
+                "runs out (at once when the empty class is last in the rotation)",
+                empty.tolist(),
+            )
         self.remaining = self.initial.copy()
         self.available = list(range(num_classes))
         self.num_classes = num_classes
@@ -155,11 +167,14 @@ def greedy_own_gain(
     labels: np.ndarray,
     num_classes: int,
     balance: str,
+    stats: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The original greedy with the own-term score; returns ``(positions, scores at pick)``, pick order.
 
     Scores are kept in an array and only the picked sample's τ-neighbours are rescored, which gives
-    exactly the original's argmax sequence without its O(n·d) work per pick.
+    exactly the original's argmax sequence without its O(n·d) work per pick. A ``stats`` dict
+    receives ``degrees`` (τ-neighbours of each pick, itself included) and ``covered`` (the final
+    ``N_x`` of every sample), for :func:`selection_diagnostics`.
     """
     n = len(confidence)
     covered = np.zeros(n)  # N_x
@@ -192,14 +207,18 @@ def greedy_own_gain(
                 blocked[closed] = True
                 score[closed] = -np.inf
                 changed.append(closed)
-        if i < budget - 1:
+        if i < budget - 1 or stats is not None:
             neighbours, similarity = rows(p)
             covered[neighbours] += similarity * confidence[p]
+            if stats is not None:
+                stats.setdefault("degrees", []).append(len(neighbours))
             neighbours = neighbours[~blocked[neighbours]]
             score[neighbours] = own_term_gain(covered[neighbours], confidence[neighbours], eta)
             changed.append(neighbours)
         if tracker:
             tracker.refresh(np.concatenate(changed))
+    if stats is not None:
+        stats["covered"] = covered
     return positions, gains
 
 
@@ -211,9 +230,11 @@ def greedy_neighborhood_gain(
     labels: np.ndarray,
     num_classes: int,
     balance: str,
+    stats: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lazy greedy on ``F(S) = Σ_x tanh(N_x/η)`` with full marginal gains; returns
-    ``(positions, gains at pick)`` in pick order. Balance modes as in :func:`greedy_own_gain`.
+    ``(positions, gains at pick)`` in pick order. Balance modes and ``stats`` as in
+    :func:`greedy_own_gain`.
 
     Heap entries are ``(−bound, index, step evaluated)``; an entry evaluated at the current step is
     exact, and since gains only shrink, the first exact entry popped is the true arg-max (ties to
@@ -273,7 +294,61 @@ def greedy_neighborhood_gain(
                 blocked[members[label]] = True
         neighbours, similarity = graph.row(i)
         covered[neighbours] += similarity * confidence[i]
+        if stats is not None:
+            stats.setdefault("degrees", []).append(len(neighbours))
+    if stats is not None:
+        stats["covered"] = covered
     return positions, gains
+
+
+def selection_diagnostics(
+    stats: dict, confidence: np.ndarray, positions: np.ndarray, eta: float, sampled_degrees: np.ndarray
+) -> dict:
+    """What a user needs to tell the method from its setting (τ for these embeddings), all
+    deterministic: the τ-neighbourhood sizes over a fixed random sample of all samples and of the
+    picks (itself included), the share of samples covered by at least one pick, the objective per
+    sample ``F(S) / n`` in [0, 1], and the mean confidence of the picks against that of all samples."""
+    degrees = np.asarray(stats["degrees"], dtype=np.float64)
+    covered = stats["covered"]
+    return {
+        "neighbours_mean": round(float(np.mean(sampled_degrees)), 3),
+        "neighbours_median": float(np.median(sampled_degrees)),
+        "picked_neighbours_mean": round(float(degrees.mean()), 3) if len(degrees) else None,
+        "picked_neighbours_median": float(np.median(degrees)) if len(degrees) else None,
+        "coverage": round(float((covered > 0).mean()), 6),
+        "objective_per_sample": round(float(np.tanh(covered / eta).mean()), 6),
+        "picked_confidence_mean": round(float(confidence[positions].mean()), 6),
+        "confidence_mean": round(float(confidence.mean()), 6),
+    }
+
+
+def tau_for_neighbours(unit: np.ndarray, target: float, sample_rows: int = 256, chunk: int = 1 << 16) -> float:
+    """The automatic τ: the threshold at which ``sample_rows`` fixed random rows (seed 0) of the unit
+    embeddings ``unit`` ``(n, d)`` have, on average, ``target`` τ-neighbours besides themselves.
+
+    The rule: with ``m`` sampled rows, τ lies midway between the ``k``-th and ``(k + 1)``-th largest
+    rescaled similarity of those rows to every other sample, ``k = round(target · m)``, so
+    ``k`` sampled pairs lie above it. It is a statement about the embeddings only (no labels, no
+    training), so the same τ comes out on every run; ``target = n / budget`` (the default) asks for
+    neighbourhoods just large enough that the budget's picks, if disjoint, would cover every sample.
+    """
+    n = len(unit)
+    rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, sample_rows), replace=False))
+    m = len(rows)
+    k = int(min(max(round(target * m), 1), m * (n - 1) - 1)) if n > 2 else 1
+    queries = unit[rows].astype(np.float64)
+    best = np.empty(0)
+    for start in range(0, n, chunk):  # keep the k + 1 largest per chunk: memory m · chunk, not m · n
+        similarity = rescaled(queries @ unit[start : start + chunk].astype(np.float64).T)
+        own = (rows >= start) & (rows < start + chunk)
+        similarity[np.flatnonzero(own), rows[own] - start] = -np.inf  # a row is not its own neighbour
+        flat = np.concatenate([best, similarity.ravel()])
+        best = flat if len(flat) <= k + 1 else np.partition(flat, len(flat) - (k + 1))[-(k + 1) :]
+    best = np.sort(best)[::-1]
+    if len(best) <= k:
+        return 0.0
+    tau = float((best[k - 1] + best[k]) / 2)
+    return float(min(max(tau, 0.0), np.nextafter(1.0, 0.0)))
 
 
 def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows, eta: float) -> float:
@@ -310,7 +385,8 @@ class Prune4ReL(Pruner):
         self,
         balance: str = "equal",
         confidence: str = "max_prob",
-        tau: float = 0.975,
+        tau: float | str = 0.975,
+        target_neighbours: float | None = None,
         eta: float = 1.0,
         gain: str = "own",
         engine: str = "auto",
@@ -328,8 +404,11 @@ class Prune4ReL(Pruner):
             raise ValueError(f"unknown gain {gain!r}; use one of {GAINS}")
         if engine not in ENGINES:
             raise ValueError(f"unknown engine {engine!r}; use one of {ENGINES}")
-        if not 0.0 <= tau < 1.0:
-            raise ValueError(f"tau must be in [0, 1), got {tau}")
+        if tau != "auto" and not (isinstance(tau, int | float) and 0.0 <= tau < 1.0):
+            raise ValueError(f"tau must be in [0, 1) or 'auto', got {tau!r}")
+        if target_neighbours is not None and not target_neighbours > 0:
+            raise ValueError(f"target_neighbours must be > 0, got {target_neighbours}")
+        self.tau_setting, self.target_neighbours = tau, target_neighbours
         if eta <= 0:
             raise ValueError(f"eta must be > 0, got {eta}")
         self.confidence, self.tau, self.eta, self.gain, self.engine = confidence, tau, eta, gain, engine
@@ -357,21 +436,31 @@ class Prune4ReL(Pruner):
         unit = unit_rows(embedding, np.float32 if large else np.float64)
         del embedding
         diagnostics: dict = {"engine": engine, "gain": self.gain}  # deterministic: stored with the subset
+        if self.tau_setting == "auto":
+            target = self.target_neighbours if self.target_neighbours is not None else n / budget
+            self.tau = tau_for_neighbours(unit, target, self.recall_sample)
+            diagnostics.update(tau_rule="auto", target_neighbours=round(float(target), 6))
+        diagnostics["tau"] = float(self.tau)
         runtime: dict = {}  # varies between runs (timing-based choices): goes to the timing sidecar
         start = time.perf_counter()
         rows, graph = self._neighbours(engine, unit, budget, diagnostics, runtime)
         neighbours_seconds = time.perf_counter() - start
         start = time.perf_counter()
         labels = inputs.noisy_label
+        stats: dict = {}
         if self.gain == "own":
             positions, gains = greedy_own_gain(
-                confidence, rows, budget, self.eta, labels, inputs.num_classes, self.balance
+                confidence, rows, budget, self.eta, labels, inputs.num_classes, self.balance, stats
             )
         else:
             positions, gains = greedy_neighborhood_gain(
-                confidence, graph, budget, self.eta, labels, inputs.num_classes, self.balance
+                confidence, graph, budget, self.eta, labels, inputs.num_classes, self.balance, stats
             )
         greedy_seconds = time.perf_counter() - start
+        # a fixed sample of rows (seed 0, as the recall check): the same numbers on every run
+        sample = np.random.default_rng(0).choice(n, size=min(n, self.recall_sample), replace=False)
+        sampled_degrees = np.array([len(rows(int(i))[0]) for i in np.sort(sample)])
+        diagnostics.update(selection_diagnostics(stats, confidence, positions, self.eta, sampled_degrees))
         runtime.update(neighbours_seconds=neighbours_seconds, greedy_seconds=greedy_seconds)
         return Selection(positions=positions, scores=gains, diagnostics=diagnostics, runtime=runtime)
 

@@ -334,7 +334,8 @@ class IVFRows:
         rows, cols, weights = [], [], []
         for start in range(0, n, chunk):
             lims, found = self._search(start, start + chunk)
-            query = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims))
+            # faiss returns lims as uint64, which np.repeat refuses as counts
+            query = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims).astype(np.int64))
             similarity = rescaled(
                 np.einsum("ij,ij->i", self.unit[query].astype(np.float64), self.unit[found].astype(np.float64))
             )

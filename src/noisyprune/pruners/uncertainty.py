@@ -6,7 +6,7 @@ import numpy as np
 
 from noisyprune.pruners.base import PrunerInputs, ScorePruner
 
-SCORES = ("least_confidence", "entropy", "margin")
+SCORES = ("least_confidence", "entropy", "margin", "max_logit")
 KEEPS = ("hard", "easy")
 
 
@@ -14,7 +14,8 @@ def uncertainty_scores(probs: np.ndarray, kind: str) -> np.ndarray:
     """Per-sample uncertainty ``(n,)`` from probabilities ``(n, C)``; larger = more uncertain.
 
     ``least_confidence``: 1 − max p; ``entropy``: −Σ p log p (nats); ``margin``: −(p₁ − p₂), the
-    negated gap between the two most probable classes.
+    negated gap between the two most probable classes. (``max_logit`` needs the logits:
+    :meth:`Uncertainty.score`.)
     """
     probs = np.asarray(probs, dtype=np.float64)
     if kind == "least_confidence":
@@ -36,8 +37,10 @@ class Uncertainty(ScorePruner):
     ``keep: easy`` keeps the most confident ones — which is what DeepCore's unbalanced branch
     actually does despite the method's name (``argsort(scores)[::-1]`` on a confidence score).
     Under label noise the hard end is rich in mislabelled samples; the easy end in clean ones.
-    The fork's least-confidence uses the max *logit*; features only carry probabilities, so ours
-    uses the max probability (same order per sample up to the softmax's normalisation).
+    ``least_confidence`` is 1 − the top probability; ``max_logit`` is what DeepCore and the Prune4ReL
+    fork call LeastConfidence: the negated largest *raw logit* (no softmax), so ``keep: hard`` keeps
+    the smallest top logits, as their ascending sort does. The original scripts run it with
+    ``--balance True``, i.e. ``balance: proportional`` (docs/methods.md#uncertainty).
     """
 
     requires = ("features",)
@@ -52,4 +55,6 @@ class Uncertainty(ScorePruner):
         self.keep = "high" if keep == "hard" else "low"
 
     def score(self, inputs: PrunerInputs, rng: np.random.Generator) -> np.ndarray:
+        if self.kind == "max_logit":
+            return -np.asarray(inputs.features.numpy("max_logit"), dtype=np.float64)
         return uncertainty_scores(inputs.features.numpy("probs"), self.kind)

@@ -18,15 +18,19 @@ from noisyprune.reporting.tables import METRIC_TITLES, PivotBlock
 MISSING = {"csv": "", "markdown": "–", "latex": "--", "html": "–"}
 
 
-def cell_text(mean: float, std: float, count: int, style: str = "csv") -> str:
+def cell_text(mean: float, std: float, count: int, style: str = "csv", seeds_run: int = 0) -> str:
     """One cell in percent: "84.50 ± 1.20" (std over ``count`` seeds), "84.50" for one seed, the
-    style's missing mark when there is no value. ``style`` picks the ± sign's spelling."""
+    style's missing mark when there is no value. ``style`` picks the ± sign's spelling. When fewer
+    than ``seeds_run`` seeds (the table's seed count) had a defined value, the cell says how many:
+    "84.50 (n=1)", so a lone value is never read as a mean over all seeds."""
     if count == 0 or not math.isfinite(mean):
         return MISSING[style]
     text = f"{100.0 * mean:.2f}"
     if count > 1 and math.isfinite(std):
         plus_minus = r" $\pm$ " if style == "latex" else " ± "
         text += f"{plus_minus}{100.0 * std:.2f}"
+    if count < seeds_run:
+        text += f" (n={count})"
     return text
 
 
@@ -37,6 +41,7 @@ def fraction_header(fraction: float) -> str:
 
 def _block_cells(block: PivotBlock, style: str) -> list[list[str]]:
     rows = []
+    seeds_run = int(block.count.to_numpy().max()) if block.count.size else 0
     for method in block.methods:
         cells = []
         for fraction in block.fractions:
@@ -45,6 +50,7 @@ def _block_cells(block: PivotBlock, style: str) -> list[list[str]]:
                 block.std.loc[method, fraction],
                 int(block.count.loc[method, fraction]),
                 style,
+                seeds_run,
             )
             if block.best.loc[method, fraction]:
                 text = {

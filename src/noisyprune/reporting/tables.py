@@ -143,26 +143,39 @@ def ranking_table(
     return table.sort_values(["mean_rank", "method"], kind="stable").reset_index(drop=True)
 
 
-def composition_row(metadata: dict) -> dict:
-    """Noise rate and class balance of one subset, from its ``subset.parquet`` metadata.
-
-    ``class_counts`` are counts of the (noisy) given labels in the subset. Returns the budget, the
-    realised noise rate, how many classes are present, the smallest and largest class share, their
-    ratio (``imbalance`` = largest / smallest count; inf when a class is absent) and the class
-    entropy normalised to [0, 1] (1 = perfectly balanced)."""
-    counts = np.asarray(metadata["class_counts"], dtype=np.float64)
+def class_balance(class_counts) -> dict:
+    """How balanced per-class counts ``(C,)`` are: classes present, the smallest and largest class
+    share, their ratio (``imbalance`` = largest / smallest count; inf when a class is absent) and
+    the class entropy normalised to [0, 1] (1 = perfectly balanced)."""
+    counts = np.asarray(class_counts, dtype=np.float64)
     total = counts.sum()
     shares = counts / total if total else np.full_like(counts, np.nan)
     present = shares[shares > 0]
     entropy = float(-(present * np.log(present)).sum() / np.log(len(counts))) if total and len(counts) > 1 else np.nan
     return {
-        "budget": int(metadata["budget"]),
-        # None (→ NaN, shown as missing) when the clean labels are unknown (intrinsic noise)
-        "subset_noise_rate": np.nan if metadata["noise_rate"] is None else float(metadata["noise_rate"]),
         "classes_present": int((counts > 0).sum()),
-        "num_classes": len(counts),
         "min_class_share": float(shares.min()) if total else np.nan,
         "max_class_share": float(shares.max()) if total else np.nan,
         "imbalance": float(counts.max() / counts.min()) if counts.min() > 0 else np.inf,
         "class_entropy": entropy,
+    }
+
+
+def composition_row(metadata: dict) -> dict:
+    """Noise rate and class balance of one subset, from its ``subset.parquet`` metadata.
+
+    Returns the budget, the realised noise rate, the number of classes, the balance of the (noisy)
+    given labels (:func:`class_balance`) and, prefixed ``clean_``, the balance of the subset's true
+    classes — a subset balanced by noisy label can still hold a true class at a few percent, which
+    only the clean view shows (NaN when the clean labels are unknown)."""
+    counts = np.asarray(metadata["class_counts"], dtype=np.float64)
+    clean_counts = metadata.get("clean_class_counts")
+    clean = class_balance(clean_counts) if clean_counts is not None else dict.fromkeys(class_balance(counts), np.nan)
+    return {
+        "budget": int(metadata["budget"]),
+        # None (→ NaN, shown as missing) when the clean labels are unknown (intrinsic noise)
+        "subset_noise_rate": np.nan if metadata["noise_rate"] is None else float(metadata["noise_rate"]),
+        "num_classes": len(counts),
+        **class_balance(counts),
+        **{f"clean_{key}": value for key, value in clean.items()},
     }

@@ -48,6 +48,15 @@ def run_row(
     row.update(metrics["metrics"])
     composition = composition_row(subset)
     row.update({f"subset_{key}": value for key, value in composition.items() if key != "subset_noise_rate"})
+    # the pruner's own numeric diagnostics (Prune4ReL: τ-neighbourhoods, coverage, pick confidence)
+    diagnostics = subset.get("diagnostics") or {}
+    row.update(
+        {
+            f"select_{key}": float(value)
+            for key, value in diagnostics.items()
+            if isinstance(value, int | float) and not isinstance(value, bool)
+        }
+    )
     row.update(
         {
             "warmup_test_acc": warmup.get("test_acc_last"),
@@ -128,19 +137,37 @@ COMPOSITION_COLUMNS = (
     "subset_max_class_share",
     "subset_imbalance",
     "subset_class_entropy",
+    # the same by true class: what the learner really sees
+    "subset_clean_classes_present",
+    "subset_clean_min_class_share",
+    "subset_clean_max_class_share",
+    "subset_clean_imbalance",
+    "subset_clean_class_entropy",
+)
+# Prune4ReL's selection diagnostics, shown where the sweep has such rows (NaN for other pruners).
+DIAGNOSTIC_COLUMNS = (
+    "select_tau",
+    "select_neighbours_mean",
+    "select_neighbours_median",
+    "select_picked_neighbours_mean",
+    "select_coverage",
+    "select_picked_confidence_mean",
+    "select_confidence_mean",
 )
 
 
 def composition_table(runs: pd.DataFrame, methods: Sequence[str]) -> pd.DataFrame:
-    """Realised noise rate and class balance of each subset: one row per (dataset, noise, warm-up,
+    """Realised noise rate and class balance (by given and by true label) of each subset, with the
+    pruner's selection diagnostics where the sweep has any: one row per (dataset, noise, warm-up,
     method, fraction), means over seeds (``seeds`` counts them). Subsets are shared by every learner,
     so each is counted once."""
     keys = ["dataset", "noise", "warmup", "method", "fraction"]
-    columns = [*keys, "seeds", *COMPOSITION_COLUMNS]
+    shown = [*COMPOSITION_COLUMNS, *(c for c in DIAGNOSTIC_COLUMNS if c in runs.columns)]
+    columns = [*keys, "seeds", *shown]
     if runs.empty:
         return pd.DataFrame(columns=columns)
     subsets = runs.drop_duplicates([*keys, "seed"])
-    table = subsets.groupby(keys)[list(COMPOSITION_COLUMNS)].mean()
+    table = subsets.groupby(keys)[shown].mean()
     table.insert(0, "seeds", subsets.groupby(keys)["seed"].nunique())
     table = table.reset_index()
     order = {method: index for index, method in enumerate(method_order(methods))}

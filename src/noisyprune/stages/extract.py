@@ -27,7 +27,8 @@ def confidence_scores(logits: torch.Tensor, noisy_label: torch.Tensor) -> dict[s
 
     ``probs`` ``(n, C)`` softmax; ``loss`` cross-entropy on the noisy label (nats); ``confidence``
     the top probability; ``margin`` top-1 minus top-2 probability; ``entropy`` of ``probs`` (nats);
-    ``prediction`` the arg-max class.
+    ``max_logit`` the largest raw logit (DeepCore's LeastConfidence score); ``prediction`` the
+    arg-max class.
     """
     log_probs = F.log_softmax(logits.float(), dim=1)
     probs = log_probs.exp()
@@ -39,6 +40,7 @@ def confidence_scores(logits: torch.Tensor, noisy_label: torch.Tensor) -> dict[s
         "confidence": top2[:, 0],
         "margin": top2[:, 0] - second,
         "entropy": -(probs * log_probs).sum(dim=1),
+        "max_logit": logits.float().max(dim=1).values,
         "prediction": probs.argmax(dim=1),
     }
 

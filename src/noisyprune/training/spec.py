@@ -14,12 +14,15 @@ ENTRY_KEYS = ("learner", "model", "score_epochs", "init")
 
 @dataclass(frozen=True)
 class TrainingSpec:
-    """SGD settings and schedule: ``epochs`` passes over the data in batches of ``batch_size``.
+    """Optimiser settings and schedule: ``epochs`` passes over the data in batches of ``batch_size``.
 
-    ``lr`` is the initial learning rate; ``schedule`` is ``cosine`` (annealed per epoch to
-    ``min_lr``, as Prune4ReL's ``CosineAnnealingLR(T_max=epochs)``), ``step`` (multiplied by
-    ``gamma`` at each epoch in ``milestones``, the originals' ``MultiStepLR``) or ``constant``. ``augment``
-    says whether training inputs are augmented with the dataset's weak/strong policies at all.
+    ``optimizer`` is ``sgd`` (``momentum``, ``nesterov``) or ``adam`` (``betas``), both with L2
+    ``weight_decay`` added to the gradient. ``lr`` is the initial learning rate; ``schedule`` is
+    ``cosine`` (annealed per epoch to ``min_lr``, as Prune4ReL's ``CosineAnnealingLR(T_max=epochs)``),
+    ``step`` (multiplied by ``gamma`` at each epoch in ``milestones``, the originals' ``MultiStepLR``),
+    ``constant`` or ``linear_decay`` (constant, then linear from ``decay_start``, with Adam's β1 set to
+    ``beta1_after`` from then on: :class:`LinearDecay`). ``augment`` says whether training inputs are
+    augmented with the dataset's weak/strong policies at all.
     """
 
     epochs: int
@@ -33,14 +36,19 @@ class TrainingSpec:
     augment: bool = True
     milestones: tuple[int, ...] = ()
     gamma: float = 0.1
+    optimizer: str = "sgd"
+    betas: tuple[float, float] = (0.9, 0.999)
+    decay_start: int = 80
+    beta1_after: float | None = None
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> TrainingSpec:
         """Pick the optimisation keys out of a training config entry."""
         names = {f.name for f in fields(cls)}
         values = {key: value for key, value in entry.items() if key in names}
-        if "milestones" in values:
-            values["milestones"] = tuple(values["milestones"])
+        for key in ("milestones", "betas"):
+            if key in values:
+                values[key] = tuple(values[key])
         return cls(**values)
 
     @staticmethod
@@ -50,7 +58,12 @@ class TrainingSpec:
         return {key: value for key, value in entry.items() if key not in names}
 
     def build_optimizer(self, parameters) -> torch.optim.Optimizer:
-        """SGD over ``parameters`` with this spec's lr, momentum, Nesterov flag and weight decay."""
+        """SGD (lr, momentum, Nesterov flag, weight decay) or Adam (lr, betas, weight decay) over
+        ``parameters``."""
+        if self.optimizer == "adam":
+            return torch.optim.Adam(parameters, lr=self.lr, betas=self.betas, weight_decay=self.weight_decay)
+        if self.optimizer != "sgd":
+            raise ValueError(f"unknown optimizer {self.optimizer!r}")
         return torch.optim.SGD(
             parameters,
             lr=self.lr,
@@ -67,4 +80,34 @@ class TrainingSpec:
             return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(self.milestones), gamma=self.gamma)
         if self.schedule == "constant":
             return torch.optim.lr_scheduler.LambdaLR(optimizer, lambda epoch: 1.0)
+        if self.schedule == "linear_decay":
+            return LinearDecay(optimizer, self.epochs, self.decay_start, self.beta1_after)
         raise ValueError(f"unknown schedule {self.schedule!r}")
+
+
+class LinearDecay(torch.optim.lr_scheduler.LRScheduler):
+    """The Co-teaching family's schedule, as RDIA-LS runs it (its ``alpha_plan`` and ``beta1_plan``):
+    in epoch ``e`` (from 1) the learning rate is ``lr`` before ``decay_start`` and
+    ``lr · (epochs + 1 − e) / (epochs + 1 − decay_start)`` from it on — the original's
+    ``(n_epoch − e) / (n_epoch − decay_start)`` with its ``n_epoch`` = ``epochs + 1``, since its loop
+    trains epochs 1 … n_epoch − 1. From ``decay_start`` on, Adam's β1 is ``beta1_after`` (``None``
+    leaves the betas alone)."""
+
+    def __init__(self, optimizer: torch.optim.Optimizer, epochs: int, decay_start: int, beta1_after: float | None):
+        self.epochs, self.decay_start, self.beta1_after = epochs, decay_start, beta1_after
+        self.initial_betas = [group.get("betas") for group in optimizer.param_groups]
+        super().__init__(optimizer)
+
+    def factor(self, epoch: int) -> float:
+        """The learning-rate multiplier of ``epoch`` (from 1)."""
+        if epoch < self.decay_start:
+            return 1.0
+        return max(self.epochs + 1 - epoch, 0) / max(self.epochs + 1 - self.decay_start, 1)
+
+    def get_lr(self) -> list[float]:
+        epoch = self.last_epoch + 1  # the epoch about to run
+        if self.beta1_after is not None:
+            for group, betas in zip(self.optimizer.param_groups, self.initial_betas, strict=True):
+                if betas is not None:
+                    group["betas"] = (self.beta1_after if epoch >= self.decay_start else betas[0], betas[1])
+        return [base * self.factor(epoch) for base in self.base_lrs]

@@ -23,10 +23,14 @@ Each batch (weak view ``x``, strong view ``x̂``, given labels ``y``) and a batc
 Re-labeling readout: each trained sample's *effective label* the last time it was seen (its given
 label where the switch kept it, the guessed label otherwise); the prediction for samples never seen.
 
+The look-ahead step and the probe loss both carry the weight decay λ/2 ‖θ‖² (λ the optimiser's), as
+the original's ``lookahead_loss`` (``+ net.regularization_loss``) and ``meta_loss``
+(``+ meta_net.get_regularization_loss(net.wd)``); ``probe_weight_decay: false`` leaves it out of the
+probe loss.
+
 Departures: the probe batch is ``probe_batch_size`` samples drawn at random (the original streams the
-probe set unshuffled, in batches of the training batch size); the weight decay of θ' is left out of
-the probe loss (the look-ahead step does include it); and the first meta step has no momentum, where
-the original makes one throwaway optimiser step to create the buffers.
+probe set unshuffled, in batches of the training batch size); and the first meta step has no
+momentum, where the original makes one throwaway optimiser step to create the buffers.
 """
 
 from __future__ import annotations
@@ -96,12 +100,14 @@ def ieg_meta_step(
     grad_eps_init: float,
     optimizer: torch.optim.Optimizer | None = None,
     meta_momentum: float = 0.0,
+    probe_weight_decay: bool = False,
 ) -> MetaDecision:
     """IEG's meta step (module docstring, step 2) for a batch whose train-mode ``logits`` ``(B, C)``
     were computed by ``network`` (with their graph), given labels ``onehot`` ``(B, C)`` and guessed
     labels ``guessed`` ``(B, C)``, against the probe batch ``probe_x``, ``probe_y`` ``(P,)``.
 
-    ``optimizer`` (SGD) supplies the momentum buffers and weight decay of the look-ahead step. The
+    ``optimizer`` (SGD) supplies the momentum buffers and weight decay of the look-ahead step, and
+    with ``probe_weight_decay`` the probe loss carries that weight decay of θ' too. The
     look-ahead's probe forward runs on copies of the BatchNorm buffers, so they never move; the graph
     of ``logits`` is kept for the final loss.
     """
@@ -118,8 +124,12 @@ def ieg_meta_step(
         grad = grad + look_ahead_extras(optimizer, param, meta_momentum)
         stepped[name] = param - meta_lr * grad
     probe_loss = F.cross_entropy(functional_call(network, (stepped, buffers), (probe_x,)), probe_y)
+    meta_objective = probe_loss
+    if probe_weight_decay and optimizer is not None:
+        decay = optimizer.param_groups[0].get("weight_decay", 0.0)
+        meta_objective = probe_loss + decay / 2 * sum(p.pow(2).sum() for p in stepped.values())
     # retain_graph: the final loss backpropagates through ``logits`` afterwards
-    grad_weight, grad_eps = torch.autograd.grad(probe_loss, [weight0, eps0], retain_graph=True)
+    grad_weight, grad_eps = torch.autograd.grad(meta_objective, [weight0, eps0], retain_graph=True)
     weights = weights_from_meta_gradient(grad_weight)
     return MetaDecision(weights=weights.detach(), keep_label=(grad_eps < 0).detach(), probe_loss=probe_loss.detach())
 
@@ -165,6 +175,7 @@ class IEG(Learner):
         logit_norm: bool = True,
         ema_decay: float = 0.999,
         probe_batch_size: int = 100,
+        probe_weight_decay: bool = True,
     ):
         if meta_lr <= 0:
             raise ValueError(f"ieg: meta_lr must be > 0, got {meta_lr}")
@@ -184,6 +195,7 @@ class IEG(Learner):
         self.ce_factor, self.consistency_factor = float(ce_factor), float(consistency_factor)
         self.mixup_beta, self.temperature, self.logit_norm = float(mixup_beta), float(temperature), bool(logit_norm)
         self.ema_decay, self.probe_batch_size = float(ema_decay), int(probe_batch_size)
+        self.probe_weight_decay = bool(probe_weight_decay)
 
     def setup(self, ctx: TrainContext) -> None:
         """A weight average initialised to the network, and no effective labels yet."""
@@ -211,6 +223,7 @@ class IEG(Learner):
             grad_eps_init=self.grad_eps_init,
             optimizer=ctx.optimizers[ctx.active],
             meta_momentum=self.meta_momentum,
+            probe_weight_decay=self.probe_weight_decay,
         )
         keep = decision.keep_label.float()[:, None]
         chosen = keep * onehot + (1 - keep) * guessed
