@@ -1,6 +1,7 @@
 """The tiny run's tables, plots and Snakemake report: files, the cheap regeneration one-liner and the
 report rendered in a real headless Chromium (its DOM checked, a screenshot kept)."""
 
+import contextlib
 import os
 import shutil
 from pathlib import Path
@@ -95,52 +96,59 @@ def _browser():
     return sync_playwright
 
 
-def test_report_shows_every_table_and_plot_in_headless_chromium(report_html):
-    assert report_html.stat().st_size > 100_000
+@contextlib.contextmanager
+def _report_page(report: Path):
+    """The report opened in headless Chromium, with every request that is not file:/data: blocked
+    (the report is self-contained); yields the page. Skips (fails under CI) without a browser."""
     sync_playwright = _browser()
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
         try:
             page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            # No network: the report is self-contained, so block anything that is not file:/data:.
             page.route(
                 "**/*",
                 lambda route: route.continue_() if route.request.url.startswith(("file:", "data:")) else route.abort(),
             )
-            page.goto(report_html.as_uri())
-            nav = page.locator("nav").first  # the side menu (the breadcrumbs are a second <nav>)
-            nav.get_by_text("Results").wait_for()
-            assert {"Tables", "Plots"} <= set(nav.inner_text().split("\n"))
-
-            # A pivot table: rendered inside the report's frame with every pruner and real numbers.
-            nav.get_by_text("Tables", exact=True).click()
-            nav.get_by_text("Pivots · digits").click()
-            nav.get_by_text("elr", exact=True).click()  # the learner label filter
-            nav.locator("tr", has_text="sym40").locator("a").first.click()
-            frame = _frame_with(page, "table.noisyprune")
-            tables = frame.locator("table.noisyprune")
-            assert tables.count() == 5  # one per pivot metric
-            first = tables.first.inner_text()
-            for method in ("uniform", "small_loss", "prune4rel", "forgetting", "full"):
-                assert method in first
-            expected = (report_html.parent / "tables/pivot/digits__sym40__ce__elr.md").read_text()
-            prune4rel_md = next(line for line in expected.splitlines() if line.startswith("| prune4rel"))
-            number = prune4rel_md.split("|")[3].strip().strip("*")
-            assert number in first
-            page.screenshot(path=str(ARTIFACTS / "report_pivot.png"))
-
-            # The accuracy-vs-fraction plot: an image that the browser decoded.
-            page.locator("nav").nth(1).get_by_text("Results").click()  # breadcrumbs back to the top
-            nav.get_by_text("Plots", exact=True).click()
-            nav.get_by_text("test_acc", exact=True).click()
-            nav.locator("tr", has_text="digits").locator("a").first.click()
-            image = page.locator("img[src^='data:image/png']")
-            image.first.wait_for()
-            assert image.first.evaluate("img => img.naturalWidth") > 500
-            page.screenshot(path=str(ARTIFACTS / "report_plot.png"))
+            page.goto(report.as_uri())
+            yield page
         finally:
             browser.close()
+
+
+def test_report_shows_every_table_and_plot_in_headless_chromium(report_html):
+    assert report_html.stat().st_size > 100_000
+    with _report_page(report_html) as page:
+        nav = page.locator("nav").first  # the side menu (the breadcrumbs are a second <nav>)
+        nav.get_by_text("Results").wait_for()
+        assert {"Tables", "Plots"} <= set(nav.inner_text().split("\n"))
+
+        # A pivot table: rendered inside the report's frame with every pruner and real numbers.
+        nav.get_by_text("Tables", exact=True).click()
+        nav.get_by_text("Pivots · digits").click()
+        nav.get_by_text("elr", exact=True).click()  # the learner label filter
+        nav.locator("tr", has_text="sym40").locator("a").first.click()
+        frame = _frame_with(page, "table.noisyprune")
+        tables = frame.locator("table.noisyprune")
+        assert tables.count() == 5  # one per pivot metric
+        first = tables.first.inner_text()
+        for method in ("uniform", "small_loss", "prune4rel", "forgetting", "full"):
+            assert method in first
+        expected = (report_html.parent / "tables/pivot/digits__sym40__ce__elr.md").read_text()
+        prune4rel_md = next(line for line in expected.splitlines() if line.startswith("| prune4rel"))
+        number = prune4rel_md.split("|")[3].strip().strip("*")
+        assert number in first
+        page.screenshot(path=str(ARTIFACTS / "report_pivot.png"))
+
+        # The accuracy-vs-fraction plot: an image that the browser decoded.
+        page.locator("nav").nth(1).get_by_text("Results").click()  # breadcrumbs back to the top
+        nav.get_by_text("Plots", exact=True).click()
+        nav.get_by_text("test_acc", exact=True).click()
+        nav.locator("tr", has_text="digits").locator("a").first.click()
+        image = page.locator("img[src^='data:image/png']")
+        image.first.wait_for()
+        assert image.first.evaluate("img => img.naturalWidth") > 500
+        page.screenshot(path=str(ARTIFACTS / "report_plot.png"))
 
 
 def _frame_with(page, selector, timeout_ms=10_000):
@@ -169,56 +177,44 @@ def test_the_readme_run_commands_report_lists_every_table_and_plot_in_headless_c
     report = Path(DEFAULT_REPORT)
     assert report.is_file(), f"{report} is missing: the README's run command did not write its report"
     settings = sweep_settings(load_yaml(REPO / "config" / "config.yaml"))
-    sync_playwright = _browser()
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS)
-        try:
-            page = browser.new_page(viewport={"width": 1500, "height": 1000})
-            page.route(
-                "**/*",
-                lambda route: route.continue_() if route.request.url.startswith(("file:", "data:")) else route.abort(),
-            )
-            page.goto(report.as_uri())
-            nav = page.locator("nav").first
-            breadcrumbs = page.locator("nav").nth(1)
-            nav.get_by_text("Results").wait_for()
-            assert {"Tables", "Plots"} <= set(nav.inner_text().split("\n"))
+    with _report_page(report) as page:
+        nav = page.locator("nav").first
+        breadcrumbs = page.locator("nav").nth(1)
+        nav.get_by_text("Results").wait_for()
+        assert {"Tables", "Plots"} <= set(nav.inner_text().split("\n"))
 
-            nav.get_by_text("Tables", exact=True).click()
-            datasets = sorted({s["dataset"] for s in settings})
-            assert {"Summary", *(f"Pivots · {d}" for d in datasets)} <= _lines(nav)
-            nav.get_by_text("Summary", exact=True).click()
-            assert {"composition", "detection", "ranking"} <= _lines(nav)
-            for dataset in datasets:
-                breadcrumbs.get_by_text("Tables", exact=True).click()
-                nav.get_by_text(f"Pivots · {dataset}", exact=True).click()
-                learners = sorted({s["learner"] for s in settings if s["dataset"] == dataset})
-                assert set(learners) <= _lines(nav)  # the learner filter
-                for learner in learners:  # one row (noise × warm-up) per pivot of that learner
-                    nav.locator(f"label[for='toggle-learner-{learner}']").click()
-                    expected = [s for s in settings if (s["dataset"], s["learner"]) == (dataset, learner)]
-                    assert nav.locator("tbody tr").count() == len(expected), nav.inner_text()
-            page.screenshot(path=str(ARTIFACTS / "default_report_pivots.png"))
-
-            breadcrumbs.get_by_text("Results").click()
-            nav.get_by_text("Plots", exact=True).click()
-            kinds = {"test_acc", "relabel_acc", "noise_rate", "timing", "detection_roc", "learning_curves"}
-            assert kinds <= _lines(nav)
-            nav.get_by_text("learning_curves", exact=True).click()
-            learners = sorted({s["learner"] for s in settings})
-            shown = 0
-            for learner in learners:  # one figure per setting, filtered by learner
+        nav.get_by_text("Tables", exact=True).click()
+        datasets = sorted({s["dataset"] for s in settings})
+        assert {"Summary", *(f"Pivots · {d}" for d in datasets)} <= _lines(nav)
+        nav.get_by_text("Summary", exact=True).click()
+        assert {"composition", "detection", "ranking"} <= _lines(nav)
+        for dataset in datasets:
+            breadcrumbs.get_by_text("Tables", exact=True).click()
+            nav.get_by_text(f"Pivots · {dataset}", exact=True).click()
+            learners = sorted({s["learner"] for s in settings if s["dataset"] == dataset})
+            assert set(learners) <= _lines(nav)  # the learner filter
+            for learner in learners:  # one row (noise × warm-up) per pivot of that learner
                 nav.locator(f"label[for='toggle-learner-{learner}']").click()
-                shown += nav.locator("tbody tr").count()
-            assert shown == len(settings), nav.inner_text()
-            nav.locator("tbody tr").first.locator("a").first.click()
-            image = page.locator("img[src^='data:image/png']")
-            image.first.wait_for()
-            assert image.first.evaluate("img => img.naturalWidth") > 500
-            page.screenshot(path=str(ARTIFACTS / "default_report_plot.png"))
-        finally:
-            browser.close()
+                expected = [s for s in settings if (s["dataset"], s["learner"]) == (dataset, learner)]
+                assert nav.locator("tbody tr").count() == len(expected), nav.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "default_report_pivots.png"))
+
+        breadcrumbs.get_by_text("Results").click()
+        nav.get_by_text("Plots", exact=True).click()
+        kinds = {"test_acc", "relabel_acc", "noise_rate", "timing", "detection_roc", "learning_curves"}
+        assert kinds <= _lines(nav)
+        nav.get_by_text("learning_curves", exact=True).click()
+        learners = sorted({s["learner"] for s in settings})
+        shown = 0
+        for learner in learners:  # one figure per setting, filtered by learner
+            nav.locator(f"label[for='toggle-learner-{learner}']").click()
+            shown += nav.locator("tbody tr").count()
+        assert shown == len(settings), nav.inner_text()
+        nav.locator("tbody tr").first.locator("a").first.click()
+        image = page.locator("img[src^='data:image/png']")
+        image.first.wait_for()
+        assert image.first.evaluate("img => img.naturalWidth") > 500
+        page.screenshot(path=str(ARTIFACTS / "default_report_plot.png"))
 
 
 def _lines(locator) -> set[str]:
