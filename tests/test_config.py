@@ -1,5 +1,7 @@
 """Config validation: schema defaults, and bad values rejected with the key named, before any job."""
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -161,4 +163,25 @@ def test_tau_sweep_never_overwrites_a_users_method(tiny_config):
     tiny_config["methods"]["prune4rel_tau0p9"] = {"pruner": "uniform"}
     tiny_config["sweep"]["tau_sweep"] = [0.9]
     with pytest.raises(ConfigError, match=r"'methods.prune4rel_tau0p9': the name is taken"):
+        validate_config(tiny_config, SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        (("methods", "prune4rel", "tau"), float("nan")),
+        (("noise", "sym40", "rate"), float("nan")),
+        (("learners", "ce", "lr"), float("inf")),
+        (("learners", "elr", "lr"), float("-inf")),
+        (("sweep", "fractions", 0), float("nan")),
+    ],
+)
+def test_non_finite_numbers_are_refused_naming_the_key(tiny_config, key, value):
+    """JSON-schema bounds are comparisons, which NaN passes; validation refuses it by name."""
+    node = tiny_config
+    for part in key[:-1]:
+        node = node[part]
+    node[key[-1]] = value
+    dotted = ".".join(str(part) for part in key)
+    with pytest.raises(ConfigError, match=rf"config key '{re.escape(dotted)}': -?(nan|inf) is not a finite number"):
         validate_config(tiny_config, SCHEMA)

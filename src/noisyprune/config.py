@@ -9,6 +9,7 @@ checks that a schema cannot express (a sweep names an undefined entry, …). Eve
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +65,7 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
     """
     from snakemake.utils import validate
 
+    check_finite(config)
     try:
         validate(config, str(schema_path))
     except Exception as exc:  # snakemake wraps the schema error in a WorkflowError
@@ -107,6 +109,20 @@ def expand_tau_sweep(config: dict[str, Any]) -> None:
             if variant not in expanded:
                 expanded.append(variant)
     config["sweep"]["methods"] = list(dict.fromkeys(expanded))
+
+
+def check_finite(value: Any, path: tuple = ()) -> None:
+    """Refuse NaN and ±inf anywhere in the config, naming the dotted key. JSON-schema bounds are
+    comparisons, which NaN passes: a τ of NaN would otherwise stand for the results of the valid τ it
+    replaced, and a NaN rate would fail mid-run after Snakemake removed the outputs it replaces."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"config key {_dotted(list(path))!r}: {value} is not a finite number")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            check_finite(item, (*path, key))
+    elif isinstance(value, list | tuple):
+        for index, item in enumerate(value):
+            check_finite(item, (*path, index))
 
 
 def check_references(config: Mapping[str, Any]) -> None:
