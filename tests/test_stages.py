@@ -177,7 +177,8 @@ def test_pivot_cells_are_mean_and_sample_std_over_seeds_in_percent():
     pivot = pivot_csv_frame(blocks).set_index(["metric", "method"])
     best = pivot.loc["test_acc_best"]
     assert best.loc["uniform", "0.5"] == f"85.00 ± {np.std([80, 90], ddof=1):.2f}"
-    assert best.loc["uniform", "0.2"] == "70.00"  # one seed: no spread to show (and no rival: no mark)
+    # one seed of the table's two: no spread to show, and the cell says so (no rival: no mark)
+    assert best.loc["uniform", "0.2"] == "70.00 (n=1)"
     assert best.loc["uniform", "1.0"] == ""  # the reference row holds fraction 1.0
     assert best.loc["full", "1.0"] == "96.00 ± 1.41"
     assert list(best.loc["small_loss", ["0.2", "0.5", "1.0"]]) == ["", "", ""]  # no runs: missing, not 0
