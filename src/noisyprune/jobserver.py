@@ -306,7 +306,7 @@ def _run_child(request: dict, fds: list[int]) -> None:
         status = 0
     except SystemExit as exit_:
         status = exit_.code if isinstance(exit_.code, int) else 1
-    except BaseException:
+    except BaseException:  # the job's failure, reported as its own process would
         traceback.print_exc()
         import logging
 
@@ -418,7 +418,7 @@ def stop(process, timeout: float = 10.0) -> None:
     process.terminate()
     try:
         process.wait(timeout=timeout)
-    except Exception:
+    except Exception:  # a server that does not stop in time is killed
         process.kill()
 
 

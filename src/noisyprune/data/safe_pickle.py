@@ -62,7 +62,7 @@ def safe_unpickle(data: bytes, source: str | Path, encoding: str = "latin1") -> 
         return RestrictedUnpickler(io.BytesIO(data), encoding=encoding).load()
     except pickle.UnpicklingError as err:
         raise ArtifactError(f"{source}: refused to unpickle: {err}") from None
-    except Exception as err:
+    except Exception as err:  # truncated or foreign files raise many types
         raise ArtifactError(f"{source}: not a readable pickle ({type(err).__name__}: {err})") from None
 
 

@@ -90,7 +90,7 @@ class ResumeFile:
             return None
         try:
             state = torch.load(self.path, map_location="cpu", weights_only=True)
-        except Exception as err:
+        except Exception as err:  # a damaged resume file only costs the restart
             log.warning("%s: unreadable resume file ignored (%s); starting from scratch", self.path, err)
             return None
         if state.get("fingerprint") != self.fingerprint:
