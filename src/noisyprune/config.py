@@ -106,9 +106,8 @@ def expand_tau_sweep(config: dict[str, Any]) -> None:
                     f"as {name!r} at tau {tau}"
                 )
             config["methods"][variant] = {**entry, "tau": tau}
-            if variant not in expanded:
-                expanded.append(variant)
-    config["sweep"]["methods"] = list(dict.fromkeys(expanded))
+            expanded.append(variant)
+    config["sweep"]["methods"] = list(dict.fromkeys(expanded))  # a variant the user also listed: once
 
 
 def check_finite(value: Any, path: tuple = ()) -> None:

@@ -29,6 +29,11 @@ REALISATIONS = ("exact", "in_place", "per_sample", "global")
 BLOCK = 5  # ELR's and SOP's CIFAR-100 "superclasses": blocks of 5 consecutive class ids
 
 
+def next_in_group(groups: Sequence[Sequence[int]]) -> dict[int, int]:
+    """Each class of each group (of two or more) → the next class of its group, cyclically."""
+    return {group[i]: group[(i + 1) % len(group)] for group in groups for i in range(len(group)) if len(group) > 1}
+
+
 def resolve_pairs(
     pairs: str | Sequence[Sequence[int]],
     num_classes: int,
@@ -49,15 +54,15 @@ def resolve_pairs(
     if pairs in ("block5_next", "block5_random_pair"):
         if num_classes % BLOCK:
             raise ValueError(f"pairs {pairs!r} needs a multiple of {BLOCK} classes; this dataset has {num_classes}")
+        blocks = [tuple(range(start, start + BLOCK)) for start in range(0, num_classes, BLOCK)]
+        if pairs == "block5_next":
+            return next_in_group(blocks)
+        if rng is None:
+            raise ValueError("pairs 'block5_random_pair' draws its pairs: pass rng")
         mapping = {}
-        for start in range(0, num_classes, BLOCK):
-            if pairs == "block5_next":
-                mapping.update({start + i: start + (i + 1) % BLOCK for i in range(BLOCK)})
-            else:
-                if rng is None:
-                    raise ValueError("pairs 'block5_random_pair' draws its pairs: pass rng")
-                first, second = (start + int(c) for c in rng.choice(BLOCK, size=2, replace=False))
-                mapping.update({first: second, second: first})
+        for block in blocks:
+            first, second = (block[int(c)] for c in rng.choice(BLOCK, size=2, replace=False))
+            mapping.update({first: second, second: first})
         return mapping
     if isinstance(pairs, str):
         if pairs == "next":
@@ -69,12 +74,7 @@ def resolve_pairs(
         if pairs == "superclass_next":
             if not class_groups:
                 raise ValueError("pairs 'superclass_next' needs a dataset with class groups (e.g. cifar100)")
-            return {
-                group[i]: group[(i + 1) % len(group)]
-                for group in class_groups
-                for i in range(len(group))
-                if len(group) > 1
-            }
+            return next_in_group(class_groups)
         raise ValueError(f"unknown pairs {pairs!r}; use one of {NAMED_PAIRS} or a list of [source, target]")
     mapping: dict[int, int] = {}
     for pair in pairs:

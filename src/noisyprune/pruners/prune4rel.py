@@ -322,6 +322,12 @@ def selection_diagnostics(
     }
 
 
+def fixed_sample(n: int, size: int) -> np.ndarray:
+    """``min(n, size)`` distinct sample positions, sorted, the same on every run (seed 0): the rows
+    the automatic τ and the neighbourhood diagnostics are read from, so both see the same samples."""
+    return np.sort(np.random.default_rng(0).choice(n, size=min(n, size), replace=False))
+
+
 def tau_for_neighbours(unit: np.ndarray, target: float, sample_rows: int = 256, chunk: int = 1 << 16) -> float:
     """The automatic τ: the threshold at which ``sample_rows`` fixed random rows (seed 0) of the unit
     embeddings ``unit`` ``(n, d)`` have, on average, ``target`` τ-neighbours besides themselves.
@@ -333,7 +339,7 @@ def tau_for_neighbours(unit: np.ndarray, target: float, sample_rows: int = 256, 
     neighbourhoods just large enough that the budget's picks, if disjoint, would cover every sample.
     """
     n = len(unit)
-    rows = np.sort(np.random.default_rng(0).choice(n, size=min(n, sample_rows), replace=False))
+    rows = fixed_sample(n, sample_rows)
     m = len(rows)
     k = int(min(max(round(target * m), 1), m * (n - 1) - 1)) if n > 2 else 1
     queries = unit[rows].astype(np.float64)
@@ -458,8 +464,7 @@ class Prune4ReL(Pruner):
             )
         greedy_seconds = time.perf_counter() - start
         # a fixed sample of rows (seed 0, as the recall check): the same numbers on every run
-        sample = np.random.default_rng(0).choice(n, size=min(n, self.recall_sample), replace=False)
-        sampled_degrees = np.array([len(rows(int(i))[0]) for i in np.sort(sample)])
+        sampled_degrees = np.array([len(rows(int(i))[0]) for i in fixed_sample(n, self.recall_sample)])
         diagnostics.update(selection_diagnostics(stats, confidence, positions, self.eta, sampled_degrees))
         runtime.update(neighbours_seconds=neighbours_seconds, greedy_seconds=greedy_seconds)
         return Selection(positions=positions, scores=gains, diagnostics=diagnostics, runtime=runtime)
