@@ -38,6 +38,20 @@ def tiny_config() -> dict:
     return copy.deepcopy(load_yaml(TINY_CONFIG))
 
 
+def snakemake_command(workdir: Path, config_path: Path, *args: str, snakefile: Path = REPO / "Snakefile") -> list[str]:
+    """The command line that runs the workflow of ``snakefile`` in ``workdir`` with ``config_path``."""
+    return [
+        str(SNAKEMAKE),
+        "--snakefile",
+        str(snakefile),
+        "--directory",
+        str(workdir),
+        "--configfile",
+        str(config_path),
+        *args,
+    ]
+
+
 def run_snakemake(
     workdir: Path,
     config: dict,
@@ -52,16 +66,7 @@ def run_snakemake(
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / config_name
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    command = [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(snakefile),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(config_path),
-        *args,
-    ]
+    command = snakemake_command(workdir, config_path, *args, snakefile=snakefile)
     result = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if check and result.returncode != 0:
         raise AssertionError(

@@ -15,26 +15,13 @@ from pathlib import Path
 import psutil
 import pytest
 import yaml
-from conftest import REPO, SNAKEMAKE, run_snakemake
+from conftest import run_snakemake, snakemake_command
 
 from noisyprune.jobserver import remove_stale_sockets
 
 pytestmark = pytest.mark.workflow
 
 RUN = "results/digits/sym40/seed0"
-
-
-def _command(workdir, *args):
-    return [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(workdir / "config.yaml"),
-        *args,
-    ]
 
 
 def _kill_tree_when_retraining(process: subprocess.Popen, workdir, timeout_s: float = 180.0) -> None:
@@ -58,7 +45,7 @@ def test_a_killed_run_recovers_with_unlock_and_the_same_command(finished_run):
     # short enough for the socket to sit in .snakemake/noisyprune, as on a user's machine
     workdir = Path(tempfile.mkdtemp(prefix="np-kill-"))
     (workdir / "config.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
-    run = _command(workdir, "--cores", "2")
+    run = snakemake_command(workdir, workdir / "config.yaml", "--cores", "2")
     process = subprocess.Popen(run, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _kill_tree_when_retraining(process, workdir)
 
@@ -74,7 +61,7 @@ def test_a_killed_run_recovers_with_unlock_and_the_same_command(finished_run):
     assert "--unlock" in refused.stdout + refused.stderr
 
     # The README's recovery: unlock, then the same command.
-    subprocess.run(_command(workdir, "--unlock"), capture_output=True, check=True)
+    subprocess.run(snakemake_command(workdir, workdir / "config.yaml", "--unlock"), capture_output=True, check=True)
     finished = subprocess.run(run, capture_output=True, text=True, check=False)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]
 
