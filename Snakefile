@@ -46,6 +46,16 @@ JOB_SERVER = {}
 
 
 onstart:
+    # Before any job (and so before Snakemake removes any output it will replace), not in dry runs:
+    # the swept datasets' files, and a GPU when a local run asks for one.
+    if workflow.is_main_process:
+        from noisyprune.data.preflight import check_swept_datasets
+
+        check_swept_datasets(config, ".snakemake/noisyprune")
+        if workflow.local_exec and config["device"] == "cuda":  # torch is imported only then
+            from noisyprune.training.device import check_requested_device
+
+            check_requested_device(config["device"])
     if config["job_server"] and workflow.local_exec:
         from noisyprune.jobserver import ENV, start
 

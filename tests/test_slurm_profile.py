@@ -50,3 +50,44 @@ def test_slurm_profile_maps_rules_to_partitions_gpus_and_the_configs_requests(ti
     assert {(r["mem_mb"], r["runtime"]) for r in jobs["retrain"]} == {("16000", "1440")}
     assert {(r["mem_mb"], r["runtime"]) for r in jobs["warmup"]} == {("16000", "240")}
     assert {(r["mem_mb"], r["runtime"]) for r in jobs["noise"]} == {("4000", "15")}
+
+
+def test_with_device_cpu_no_job_is_sent_to_the_gpu_partition(tiny_config, tmp_path, monkeypatch):
+    for name, value in SLURM_ENV.items():
+        monkeypatch.setenv(name, value)
+    tiny_config["device"] = "cpu"
+    tiny_config["methods"]["prune4rel_torch"] = {"pruner": "prune4rel", "tau": 0.9, "engine": "torch"}
+    tiny_config["sweep"]["methods"] = ["uniform", "prune4rel_torch"]
+    result = run_snakemake(
+        tmp_path, tiny_config, "--dry-run", "--profile", str(REPO / "profiles" / "slurm"), "--workflow-profile", "none"
+    )
+    jobs = job_resources(result.stdout)
+    assert {"warmup", "extract", "select", "retrain"} <= set(jobs)
+    for rule, rule_jobs in jobs.items():
+        for resources in rule_jobs:
+            assert resources["slurm_partition"] == "cpu-part" and resources.get("gpu", "0") == "0", (rule, resources)
+
+
+def test_a_torch_engine_selection_asks_for_a_gpu_and_its_partition(tiny_config, tmp_path, monkeypatch):
+    for name, value in SLURM_ENV.items():
+        monkeypatch.setenv(name, value)
+    tiny_config["device"] = "auto"
+    tiny_config["methods"]["prune4rel_torch"] = {"pruner": "prune4rel", "tau": 0.9, "engine": "torch"}
+    tiny_config["sweep"]["methods"] = ["uniform", "prune4rel_torch"]
+    result = run_snakemake(
+        tmp_path, tiny_config, "--dry-run", "--profile", str(REPO / "profiles" / "slurm"), "--workflow-profile", "none"
+    )
+    selections = {r["slurm_partition"]: r.get("gpu", "0") for r in job_resources(result.stdout)["select"]}
+    assert selections == {"gpu-part": "1", "cpu-part": "0"}
+
+
+def test_the_tiny_test_config_asks_slurm_for_tiny_resources(tiny_config, tmp_path, monkeypatch):
+    for name, value in SLURM_ENV.items():
+        monkeypatch.setenv(name, value)
+    result = run_snakemake(
+        tmp_path, tiny_config, "--dry-run", "--profile", str(REPO / "profiles" / "slurm"), "--workflow-profile", "none"
+    )
+    jobs = job_resources(result.stdout)
+    for rule in ("noise", "warmup", "extract", "detect", "select", "retrain"):
+        for resources in jobs[rule]:
+            assert int(resources["mem_mb"]) <= 2000 and int(resources["runtime"]) <= 15, (rule, resources)

@@ -44,6 +44,7 @@ rule active_train:
     threads: config["threads"]
     resources:
         gpu=GPU_PER_JOB,
+        slurm_partition=slurm_partition(GPU_PER_JOB),
         mem_mb=config["resources"]["retrain"]["mem_mb"],
         runtime=config["resources"]["retrain"]["runtime"],
     params:

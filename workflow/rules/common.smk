@@ -48,6 +48,14 @@ PLOTS = "results/plots"
 GPU_PER_JOB = 0 if config["device"] == "cpu" else 1
 
 
+def slurm_partition(gpus):
+    """The Slurm partition (profiles/slurm) of a job asking for ``gpus`` GPUs: the GPU partition's
+    variable only when it asks for one, so that `device: cpu` sends training jobs to the CPU
+    partition. An unset variable stays literal and sbatch refuses it, naming it."""
+    variable = "NOISYPRUNE_SLURM_GPU_PARTITION" if gpus else "NOISYPRUNE_SLURM_PARTITION"
+    return os.path.expandvars(f"${variable}")
+
+
 def alternatives(names):
     """A regex matching exactly one of ``names`` (used to constrain wildcards)."""
     return "|".join(re.escape(str(name)) for name in sorted(names, key=str))
@@ -143,6 +151,10 @@ def retrain_code(wildcards):
 def select_gpu(wildcards):
     """Selections ask for a GPU only when their method computes on one (prune4rel's torch engine)."""
     return GPU_PER_JOB if selection_entry(wildcards).get("engine") == "torch" else 0
+
+
+def select_partition(wildcards):
+    return slurm_partition(select_gpu(wildcards))
 
 
 # --- inputs -------------------------------------------------------------------------------------

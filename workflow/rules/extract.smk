@@ -12,6 +12,7 @@ rule extract:
     threads: config["threads"]
     resources:
         gpu=GPU_PER_JOB,
+        slurm_partition=slurm_partition(GPU_PER_JOB),
         mem_mb=config["resources"]["extract"]["mem_mb"],
         runtime=config["resources"]["extract"]["runtime"],
     params:

@@ -15,6 +15,7 @@ rule retrain:
     threads: config["threads"]
     resources:
         gpu=GPU_PER_JOB,
+        slurm_partition=slurm_partition(GPU_PER_JOB),
         mem_mb=config["resources"]["retrain"]["mem_mb"],
         runtime=config["resources"]["retrain"]["runtime"],
     params:

@@ -13,6 +13,7 @@ rule select:
         "../envs/noisyprune.yaml"
     resources:
         gpu=select_gpu,
+        slurm_partition=select_partition,
         mem_mb=config["resources"]["select"]["mem_mb"],
         runtime=config["resources"]["select"]["runtime"],
     params:

@@ -16,6 +16,7 @@ rule warmup:
     threads: config["threads"]
     resources:
         gpu=GPU_PER_JOB,
+        slurm_partition=slurm_partition(GPU_PER_JOB),
         mem_mb=config["resources"]["warmup"]["mem_mb"],
         runtime=config["resources"]["warmup"]["runtime"],
     params:

@@ -4,10 +4,17 @@ bundled breast cancer, LIBSVM-format files such as real-sim) for RDIA-style expe
 ``.npz`` keys: ``x`` ``(n, …)`` inputs, ``y`` ``(n,)`` clean labels, optionally ``x_test``/``y_test``
 (else a stratified split of ``test_fraction``), ``noisy_y`` (labels as collected, e.g. by
 annotators: available to the ``human`` noise model as the label set ``given``) and ``class_names``.
+Read with ``allow_pickle=False``: an object array is refused, never unpickled.
 
 Parquet: one row per sample with a ``label`` column, optionally ``noisy_label`` and ``split``
 (``train``/``test``); inputs either in one list column ``x`` (reshaped to ``input_shape`` if given)
 or in the numeric ``feature_columns`` named by the config.
+
+Images are stored channels-first ``(n, C, H, W)`` unless the entry declares ``layout``
+(``channels_last``, ``grayscale``); an ambiguous shape is refused, and ``input_shape`` reshapes
+flat rows only (:func:`~noisyprune.data.checks.arrange_inputs`). Labels must be class indices; the
+class count is ``num_classes``, the file's class names, or the largest label + 1 when every class
+below it has training samples (:func:`~noisyprune.data.checks.number_of_classes`).
 
 Inputs are standardised with the training split's statistics: per feature for vectors, per channel
 for images ``(C, H, W)``; ``uint8`` images are scaled to [0, 1] first.
@@ -15,12 +22,21 @@ for images ``(C, H, W)``; ``uint8`` images are scaled to [0, 1] first.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from noisyprune.data.base import ArrayDataset, stratified_split
+from noisyprune.data.checks import (
+    arrange_inputs,
+    check_finite_inputs,
+    check_numeric_inputs,
+    class_indices,
+    number_of_classes,
+)
 from noisyprune.errors import ArtifactError
 
 
@@ -45,19 +61,25 @@ def _standardise(train_x: np.ndarray, test_x: np.ndarray):
     return normalise(train_x).astype(np.float32), normalise(test_x).astype(np.float32), pixel
 
 
-def _build(name, train_x, train_y, test_x, test_y, noisy, class_names, source) -> ArrayDataset:
-    labels = np.concatenate([train_y, test_y])
-    if len(labels) and labels.min() < 0:
-        raise ArtifactError(f"{source}: labels must be non-negative class indices")
-    num_classes = int(labels.max()) + 1 if len(labels) else 0
+def _build(
+    name, train_x, train_y, test_x, test_y, noisy, class_names, source, declared_classes=None, declared_by=""
+) -> ArrayDataset:
+    labels = {"training labels": train_y, "test labels": test_y}
     if noisy is not None:
         if noisy.shape != train_y.shape:
             raise ArtifactError(f"{source}: noisy labels have {len(noisy)} entries for {len(train_y)} training samples")
-        num_classes = max(num_classes, int(noisy.max()) + 1)
+        labels["noisy labels"] = noisy
+    if declared_classes is None and class_names is not None:
+        declared_classes, declared_by = len(class_names), "the file's class names"
+    num_classes = number_of_classes(labels, "training labels", source, declared_classes, declared_by)
     if class_names is None:
         class_names = tuple(str(c) for c in range(num_classes))
-    elif len(class_names) < num_classes:
-        raise ArtifactError(f"{source}: {len(class_names)} class names for labels up to {num_classes - 1}")
+    elif len(class_names) != num_classes:
+        raise ArtifactError(
+            f"{source}: {len(class_names)} class names but {num_classes} classes declared by {declared_by}"
+        )
+    check_finite_inputs(train_x, source, "the training inputs")
+    check_finite_inputs(test_x, source, "the test inputs")
     train_x, test_x, (mean, std) = _standardise(train_x, test_x)
     return ArrayDataset(
         name=name,
@@ -76,11 +98,16 @@ def load_arrays(
     name: str = "arrays",
     path: str = "",
     input_shape: list[int] | None = None,
+    layout: str | None = None,
+    num_classes: int | None = None,
     feature_columns: list[str] | None = None,
     test_fraction: float = 0.2,
     split_seed: int = 0,
 ) -> ArrayDataset:
-    """Load the user's ``.npz`` or ``.parquet`` file ``path`` (formats in the module docstring)."""
+    """Load the user's ``.npz`` or ``.parquet`` file ``path`` (formats in the module docstring),
+    checked before use: readable, labels class indices (``num_classes`` declared or inferred
+    without gaps), inputs finite and laid out as declared (``layout``, ``input_shape``: see
+    :func:`~noisyprune.data.checks.arrange_inputs`). Every error names the file."""
     source = Path(path)
     if not source.is_file():
         raise ArtifactError(f"dataset {name!r}: file {path!r} not found (an .npz or .parquet file is expected)")
@@ -90,51 +117,88 @@ def load_arrays(
         x, y, test_x, test_y, noisy, class_names = _read_parquet(source, feature_columns)
     else:
         raise ArtifactError(f"{path}: unknown format {source.suffix!r}; use .npz or .parquet")
-    if input_shape:
-        try:
-            x = x.reshape(len(x), *input_shape)
-            test_x = test_x.reshape(len(test_x), *input_shape) if test_x is not None else None
-        except ValueError:
-            raise ArtifactError(f"{path}: inputs of {x[0].size} values cannot take input_shape {input_shape}") from None
+    x = arrange_inputs(x, layout, input_shape, path, "x")
+    if test_x is not None:
+        test_x = arrange_inputs(test_x, layout, input_shape, path, "x_test")
     if len(x) != len(y):
         raise ArtifactError(f"{path}: {len(x)} inputs but {len(y)} labels")
+    if test_x is not None and len(test_x) != len(test_y):
+        raise ArtifactError(f"{path}: {len(test_x)} test inputs but {len(test_y)} test labels")
     if noisy is not None and noisy.shape != y.shape:
         raise ArtifactError(f"{path}: noisy labels have {len(noisy)} entries for {len(y)} training samples")
     if test_x is None:
         x, y, test_x, test_y, noisy = _split(x, y, noisy, test_fraction, split_seed)
-    return _build(name, x, y, test_x, test_y, noisy, class_names, path)
+    return _build(name, x, y, test_x, test_y, noisy, class_names, path, num_classes, "the config's num_classes")
+
+
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip
 
 
 def _read_npz(path: Path):
-    with np.load(path, allow_pickle=False) as archive:  # no pickled objects: nothing can execute
+    with open(path, "rb") as handle:
+        magic = handle.read(4)
+    if magic not in ZIP_MAGIC:
+        # np.load would try an unreadable file as a pickle and suggest allow_pickle: never do that.
+        raise ArtifactError(
+            f"{path}: not an .npz archive (a zip of .npy arrays, as numpy.savez writes); it starts with {magic!r}"
+        )
+    try:
+        archive = np.load(path, allow_pickle=False)  # no pickled objects: nothing can execute
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
+        raise ArtifactError(
+            f"{path}: not a readable .npz archive, truncated or corrupt ({type(err).__name__})"
+        ) from None
+    with archive:
         keys = set(archive.files)
         missing = {"x", "y"} - keys
         if missing:
             raise ArtifactError(f"{path}: missing array(s) {sorted(missing)} (has {sorted(keys)})")
+        if ("x_test" in keys) != ("y_test" in keys):
+            raise ArtifactError(f"{path}: give both x_test and y_test, or neither")
 
         def get(key):
-            return archive[key] if key in keys else None
+            if key not in keys:
+                return None
+            try:
+                return np.asarray(archive[key])
+            except ValueError as err:
+                if "pickle" in str(err):
+                    raise ArtifactError(
+                        f"{path}: array {key!r} holds Python objects (dtype object); only numeric and string arrays "
+                        "are read, a data file is never unpickled. Save it with a numeric dtype"
+                    ) from None
+                raise ArtifactError(f"{path}: array {key!r} cannot be read, truncated or corrupt") from None
+            except (zipfile.BadZipFile, OSError, EOFError, zlib.error):
+                raise ArtifactError(f"{path}: array {key!r} cannot be read, truncated or corrupt") from None
 
-        y = np.asarray(archive["y"]).astype(np.int64)
+        x, test_x = get("x"), get("x_test")
+        check_numeric_inputs(x, str(path), "x")
+        if test_x is not None:
+            check_numeric_inputs(test_x, str(path), "x_test")
+        y = class_indices(get("y"), str(path), "y")
         test_y = get("y_test")
         noisy = get("noisy_y")
         names = get("class_names")
-        if ("x_test" in keys) != ("y_test" in keys):
-            raise ArtifactError(f"{path}: give both x_test and y_test, or neither")
+        if names is not None and (names.ndim != 1 or names.dtype.kind not in "US"):
+            raise ArtifactError(f"{path}: class_names must be a 1-D array of strings, not {names.dtype} {names.shape}")
         return (
-            np.asarray(archive["x"]),
+            x,
             y,
-            get("x_test"),
-            None if test_y is None else test_y.astype(np.int64),
-            None if noisy is None else noisy.astype(np.int64),
-            None if names is None else tuple(names.tolist()),
+            test_x,
+            None if test_y is None else class_indices(test_y, str(path), "y_test"),
+            None if noisy is None else class_indices(noisy, str(path), "noisy_y"),
+            None if names is None else tuple(str(n) for n in names.tolist()),
         )
 
 
 def _read_parquet(path: Path, feature_columns: list[str] | None):
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    table = pq.read_table(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as err:
+        raise ArtifactError(f"{path}: not a readable Parquet file ({type(err).__name__}: {err})") from None
     columns = set(table.column_names)
     if "label" not in columns:
         raise ArtifactError(f"{path}: no 'label' column (has {sorted(columns)})")
@@ -142,21 +206,64 @@ def _read_parquet(path: Path, feature_columns: list[str] | None):
         absent = [c for c in feature_columns if c not in columns]
         if absent:
             raise ArtifactError(f"{path}: feature column(s) {absent} not found")
-        x = np.column_stack([table.column(c).to_numpy() for c in feature_columns]).astype(np.float32)
+        for column in feature_columns:
+            kind = table.schema.field(column).type
+            if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_boolean(kind)):
+                raise ArtifactError(
+                    f"{path}: feature column {column!r} has type {kind}; feature columns must be numeric"
+                )
+        x = np.column_stack([table.column(c).to_numpy(zero_copy_only=False) for c in feature_columns])
+        x = x.astype(np.float32)
     elif "x" in columns:
-        x = np.stack(table.column("x").to_numpy(zero_copy_only=False)).astype(np.float32)
+        x = _list_column(table, "x", path)
     else:
         raise ArtifactError(f"{path}: no 'x' list column and no feature_columns given")
-    y = table.column("label").to_numpy().astype(np.int64)
-    noisy = table.column("noisy_label").to_numpy().astype(np.int64) if "noisy_label" in columns else None
+    y = class_indices(_column(table, "label"), str(path), "column 'label'")
+    noisy = None
+    if "noisy_label" in columns:
+        noisy = class_indices(_column(table, "noisy_label"), str(path), "column 'noisy_label'")
     if "split" not in columns:
         return x, y, None, None, noisy, None
-    split = np.asarray(table.column("split").to_pylist())
-    unknown = set(split) - {"train", "test"}
+    split = np.asarray(table.column("split").to_pylist(), dtype=object)
+    unknown = {str(value) for value in split} - {"train", "test"}
     if unknown:
         raise ArtifactError(f"{path}: split column has values {sorted(unknown)}; use train or test")
     train, test = split == "train", split == "test"
     return x[train], y[train], x[test], y[test], (noisy[train] if noisy is not None else None), None
+
+
+def _list_column(table, name: str, path: Path) -> np.ndarray:
+    """A list column of equal-length numeric lists as ``(n, d)`` float32, without Python objects."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = table.column(name).combine_chunks()
+    kind = column.type
+    if not (pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)) or not (
+        pa.types.is_integer(kind.value_type) or pa.types.is_floating(kind.value_type)
+    ):
+        raise ArtifactError(f"{path}: column {name!r} has type {kind}; it must hold lists of numbers")
+    if column.null_count:
+        first = int(np.flatnonzero(column.is_null().to_numpy(zero_copy_only=False))[0])
+        raise ArtifactError(f"{path}: column {name!r} is empty in {column.null_count} row(s), first at row {first}")
+    lengths = pc.list_value_length(column).to_numpy(zero_copy_only=False)
+    if len(lengths) and (lengths != lengths[0]).any():
+        odd = int(np.flatnonzero(lengths != lengths[0])[0])
+        raise ArtifactError(
+            f"{path}: column {name!r} rows differ in length ({lengths[0]} values in row 0, {lengths[odd]} in row {odd})"
+        )
+    values = column.flatten()
+    if values.null_count:
+        raise ArtifactError(f"{path}: column {name!r} holds {values.null_count} missing value(s) inside its lists")
+    return values.to_numpy(zero_copy_only=False).astype(np.float32).reshape(len(column), -1)
+
+
+def _column(table, name: str) -> np.ndarray:
+    """A column as a numpy array; nulls become NaN (then refused as missing labels)."""
+    column = table.column(name)
+    if column.null_count:
+        return np.asarray(column.to_pandas(), dtype=float)
+    return column.to_numpy(zero_copy_only=False)
 
 
 def load_tabular(

@@ -165,6 +165,7 @@ def run_active_train_stage(
         sample_ids=pooled,
         model_entry=model_entry,
         training_entry=learner_entry,
+        entry_key=f"learners.{entry['learner']}",
         seed=seed,
         device=torch_device,
         inference_batch_size=inference_batch_size,

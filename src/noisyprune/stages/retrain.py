@@ -92,6 +92,7 @@ def run_retrain_stage(
         sample_ids=kept,
         model_entry=model_entry,
         training_entry=learner_entry,
+        entry_key=f"learners.{run['learner']}",
         seed=stage_seed,
         device=torch_device,
         inference_batch_size=inference_batch_size,

@@ -73,6 +73,7 @@ def run_warmup_stage(
         sample_ids=labels.training_ids,  # never the clean probe set
         model_entry=model_entry,
         training_entry=warmup_entry,
+        entry_key=f"warmups.{warmup}",
         seed=stage_seed,
         device=torch_device,
         inference_batch_size=inference_batch_size,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 import numpy as np
@@ -149,6 +150,18 @@ class EpochHistory(Callback):
             row["test_acc"] = int((logits.argmax(dim=1) == self.test.y).sum()) / len(self.test)
         row["epoch_seconds"] = time.perf_counter() - self._start
         self.rows.append(row)
+        # One line per epoch as it ends: `tail -f` on the job's log shows progress, and the log of
+        # a killed job shows how far it got.
+        logging.getLogger(__name__).info(
+            "%s epoch %d: lr %.4g, train loss %.4f, train accuracy (noisy labels) %.4f, test accuracy %.4f, %.1f s",
+            ctx.learner_name,
+            ctx.epoch,
+            row["lr"],
+            row["train_loss"],
+            row["train_acc_noisy"],
+            row["test_acc"],
+            row["epoch_seconds"],
+        )
 
     def columns(self) -> dict[str, np.ndarray]:
         """Return the history as numpy columns (one entry per epoch)."""

@@ -33,6 +33,16 @@ def configure_torch(device: str, threads: int, execution: Mapping[str, Any] | No
     return chosen
 
 
+def check_requested_device(device: str) -> None:
+    """Refuse ``device: cuda`` on a machine where torch sees no CUDA device (a local run checks
+    this before its first job; a cluster job checks on its own node in :func:`configure_torch`)."""
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(
+            "config key 'device': 'cuda' requested but torch sees no CUDA device on this machine "
+            f"(torch {torch.__version__}, CUDA build {torch.version.cuda or 'none'}); use device: auto or cpu here"
+        )
+
+
 def device_description(device: torch.device) -> str:
     """Return a human-readable name of ``device`` and how jobs run on it, e.g. ``cpu (2 threads),
     fp32`` or ``NVIDIA H200, bfloat16 autocast, channels_last``."""

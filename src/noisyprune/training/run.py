@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -11,6 +12,7 @@ import numpy as np
 import torch
 
 from noisyprune.data.base import ArrayDataset
+from noisyprune.errors import ConfigError
 from noisyprune.models import build_model
 from noisyprune.training.augment import AugmentationSpec, Augmenter
 from noisyprune.training.callbacks import EpochHistory
@@ -32,6 +34,23 @@ class TrainingResult:
     seconds: float
 
 
+def check_batch_size(batch_size: int, trained: int, training_set: int, entry_key: str) -> None:
+    """Refuse a batch larger than the whole training set (``training_set`` samples); log when it
+    is larger only than the ``trained`` samples of a pruned subset (one batch per epoch)."""
+    if batch_size > training_set:
+        raise ConfigError(
+            f"config key '{entry_key}.batch_size': {batch_size} is larger than the whole training set "
+            f"({training_set} samples): every epoch would be one full-batch step"
+        )
+    if batch_size > trained:
+        logging.getLogger(__name__).warning(
+            "%s.batch_size %d is larger than the %d samples trained on: each epoch is one full batch",
+            entry_key,
+            batch_size,
+            trained,
+        )
+
+
 def train_on_samples(
     *,
     data: ArrayDataset,
@@ -48,6 +67,7 @@ def train_on_samples(
     resume: ResumeFile | None = None,
     probe_ids: np.ndarray | None = None,
     warmup_embeddings: np.ndarray | None = None,
+    entry_key: str = "training entry",
 ) -> TrainingResult:
     """Train a new model from ``model_entry`` with ``training_entry``'s learner and schedule on the
     samples ``sample_ids`` (global ids, ``(m,)``) labelled by ``noisy_label`` (``(n,)``, indexed by
@@ -61,10 +81,15 @@ def train_on_samples(
     the clean probe set (global ids, labelled by ``noisy_label``, which is clean there), handed to
     learners that ask for one (``needs_probe``) as ``ctx.probe``. ``warmup_embeddings`` ``(n, d)``:
     the warm-up model's embedding of every sample, for learners that correct labels before training
-    (``prepare_labels``, e.g. RDIA).
+    (``prepare_labels``, e.g. RDIA). ``entry_key`` is the dotted config key of the training entry
+    (``learners.ce``), for messages.
+
+    A ``batch_size`` above the whole training set is refused (a typo, not a choice); above the
+    trained subset only, each epoch is one full batch, which the log says.
     """
     sample_ids = np.sort(np.asarray(sample_ids, dtype=np.int64))
     spec = TrainingSpec.from_entry(training_entry)
+    check_batch_size(spec.batch_size, len(sample_ids), data.num_train, entry_key)
     learner = build_learner(training_entry["learner"], TrainingSpec.learner_params(training_entry))
     if hasattr(learner, "prepare_labels"):
         if warmup_embeddings is None:
