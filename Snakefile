@@ -57,9 +57,10 @@ onstart:
 
             check_requested_device(config["device"])
     if config["job_server"] and workflow.local_exec:
-        from noisyprune.jobserver import ENV, start
+        from noisyprune.jobserver import ENV, start, stop_on_signals
 
         JOB_SERVER["process"], os.environ[ENV] = start(".snakemake/noisyprune")
+        stop_on_signals(JOB_SERVER["process"])
 
 
 onsuccess:

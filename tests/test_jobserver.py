@@ -1,5 +1,6 @@
 """The warm job server: jobs forked from it behave as their own processes would."""
 
+import contextlib
 import json
 import os
 import signal
@@ -216,3 +217,44 @@ def test_a_socket_folder_too_deep_for_a_socket_path_moves_to_tmp_and_is_removed_
     finally:
         jobserver.stop(process)
     assert not socket_path.parent.exists()  # neither the socket nor its folder is left in /tmp
+
+
+@pytest.mark.workflow
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_to_snakemake_alone_stops_every_running_job_within_seconds(signum, tmp_path):
+    """Ctrl-C (SIGINT) or a batch system's SIGTERM sent to Snakemake's process only: the forked
+    stages (children of the job server, not of the jobs Snakemake waits for) end within seconds,
+    and so does Snakemake."""
+    import psutil
+    from conftest import snakemake_command
+
+    config = load_yaml(TINY_CONFIG)
+    config["learners"]["ce"]["epochs"] = 100000  # a retrain that would run for hours
+    config["sweep"].update(methods=["uniform"], learners=["ce"])
+    (tmp_path / "config.yaml").write_text(json.dumps(config))
+    process = subprocess.Popen(
+        snakemake_command(tmp_path, tmp_path / "config.yaml", "--cores", "2"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,  # not the test's process group: only Snakemake gets the signal
+    )
+    logs = tmp_path / "results" / "digits" / "sym40" / "seed0" / "train"
+    tree = []
+    try:
+        started = _wait_for(lambda: any("epoch 2:" in p.read_text() for p in logs.rglob("retrain.log")), timeout=240)
+        assert started, process.communicate(timeout=60)[0][-3000:] if process.poll() is not None else "no retrain"
+        tree = psutil.Process(process.pid).children(recursive=True)
+        stages = [p for p in tree if "jobserver" in " ".join(p.cmdline()) and p.ppid() != process.pid]
+        assert stages, "no forked stage found"
+        process.send_signal(signum)
+        _, alive = psutil.wait_procs(tree, timeout=15)
+        assert not alive, [(p.pid, p.cmdline()) for p in alive]
+        output, _ = process.communicate(timeout=30)
+        assert process.returncode != 0
+        assert "ce epoch 2: lr" in next(iter(logs.rglob("retrain.log"))).read_text()  # progress as it ran
+        assert "retrain" in output
+    finally:  # a failed test leaves no hours-long retrain behind
+        for member in [psutil.Process(process.pid), *tree] if process.poll() is None else tree:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                member.kill()

@@ -411,6 +411,30 @@ def _accepts_connections(path: Path) -> bool:
     return True
 
 
+def stop_on_signals(process) -> None:
+    """In Snakemake's own process: on SIGINT (Ctrl-C) or SIGTERM, stop the server started by
+    :func:`start` first, which kills every job it runs at once, then hand the signal on to the
+    handler that was there (Snakemake's: it stops scheduling and waits for its jobs, now ended).
+
+    Without this, a signal sent to Snakemake alone (``kill -INT``, a batch system's SIGTERM) left
+    the forked stages running until they finished: Snakemake waits for local jobs, and the
+    stages are children of the server, not of the job processes it would wait for."""
+
+    def forward(previous):
+        def handler(signum, frame):
+            stop(process, timeout=5.0)
+            if callable(previous):
+                previous(signum, frame)
+            elif previous == signal.SIG_DFL:
+                signal.signal(signum, signal.SIG_DFL)
+                os.kill(os.getpid(), signum)
+
+        return handler
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, forward(signal.getsignal(signum)))
+
+
 def stop(process, timeout: float = 10.0) -> None:
     """Stop a server started by :func:`start` (its running children are killed)."""
     if process is None or process.poll() is not None:
