@@ -6,6 +6,7 @@ import copy
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -73,73 +74,466 @@ def assert_fails_and_keeps_finished_outputs(
         assert after[path] == stamp, f"{path} was overwritten"
 
 
-# --- config values: refused before any job runs ------------------------------------------------
+# --- config values and data files: refused before any job runs ---------------------------------
+#
+# Each case changes the finished run's config (and may write a data file beside it); Snakemake must
+# refuse it before scheduling any job (at validation, or in `onstart` for the data files and the
+# device), so no file at all may change. A case is (change(workdir, config), expected text).
+
+
+def _set(path: str, value):
+    """A change that sets the dotted config key ``path`` to ``value``."""
+
+    def change(_workdir, config):
+        *parents, last = path.split(".")
+        node = config
+        for key in parents:
+            node = node[int(key)] if isinstance(node, list) else node[key]
+        node[last] = value
+
+    return change
+
+
+def _both(*changes):
+    def change(workdir, config):
+        for part in changes:
+            part(workdir, config)
+
+    return change
+
+
+def _sweep_also(section: str, name: str, entry: dict):
+    """Define ``section.name`` and add it to the sweep next to the finished run's entries."""
+
+    def change(_workdir, config):
+        config[section][name] = entry
+        config["sweep"][section] = [*config["sweep"][section], name]
+
+    return change
+
 
 CONFIG_CASES = {
     "fraction_above_one": (
-        lambda c: c["sweep"].update(fractions=[0.5, 1.5]),
+        _set("sweep.fractions", [0.5, 1.5]),
         "config key 'sweep.fractions.1': 1.5 is greater than the maximum of 1",
     ),
     "fraction_zero": (
-        lambda c: c["sweep"].update(fractions=[0.0]),
+        _set("sweep.fractions", [0.0]),
         "config key 'sweep.fractions.0': 0.0 is less than or equal to the minimum of 0",
     ),
+    "fraction_nan": (
+        _set("sweep.fractions", [0.5, float("nan")]),
+        "config key 'sweep.fractions.1': nan is not a finite",
+    ),
     "unknown_pruner": (
-        lambda c: c["methods"]["uniform"].update(pruner="magic"),
+        _set("methods.uniform.pruner", "magic"),
         "config key 'methods.uniform.pruner': 'magic' is not one of",
     ),
+    "tau_nan": (_set("methods.prune4rel.tau", float("nan")), "config key 'methods.prune4rel.tau': nan is not a finite"),
+    "tau_above_one": (_set("methods.prune4rel.tau", 1.5), "config key 'methods.prune4rel.tau'"),
     "noise_rate_above_one": (
-        lambda c: c["noise"]["sym40"].update(rate=1.2),
+        _set("noise.sym40.rate", 1.2),
         "config key 'noise.sym40.rate': 1.2 is greater than the maximum of 1",
     ),
-    "unknown_top_level_key": (lambda c: c.update(devise="cpu"), "unknown config key 'devise'"),
-    "zero_epochs": (lambda c: c["warmups"]["ce"].update(epochs=0), "warmups.ce.epochs"),
-    "unknown_device": (lambda c: c.update(device="tpu"), "'tpu' is not one of"),
+    "noise_rate_nan": (_set("noise.sym40.rate", float("nan")), "config key 'noise.sym40.rate': nan is not a finite"),
+    "noise_rate_inf": (_set("noise.sym40.rate", float("inf")), "config key 'noise.sym40.rate': inf is not a finite"),
+    "lr_nan": (_set("learners.ce.lr", float("nan")), "config key 'learners.ce.lr': nan is not a finite"),
+    "lr_inf": (_set("warmups.ce.lr", float("inf")), "config key 'warmups.ce.lr': inf is not a finite"),
+    "lr_negative": (_set("learners.ce.lr", -0.1), "config key 'learners.ce.lr'"),
+    "unknown_top_level_key": (_set("devise", "cpu"), "unknown config key 'devise'"),
+    "unknown_method_key": (_set("methods.uniform.colour", "red"), "unknown config key 'methods.uniform.colour'"),
+    "zero_epochs": (_set("warmups.ce.epochs", 0), "warmups.ce.epochs"),
+    "fractional_epochs": (
+        _set("learners.ce.epochs", 2.5),
+        "config key 'learners.ce.epochs': 2.5 is not of type 'integer'",
+    ),
+    "epochs_as_text": (_set("learners.elr.epochs", "3"), "config key 'learners.elr.epochs': '3' is not of type"),
+    "unknown_device": (_set("device", "tpu"), "'tpu' is not one of"),
+    "negative_seed": (_set("sweep.seeds", [-1]), "config key 'sweep.seeds.0'"),
     "undefined_learner_in_sweep": (
-        lambda c: c["sweep"].update(learners=["ce", "sop"]),
+        _set("sweep.learners", ["ce", "sop"]),
         "config key 'sweep.learners.1': 'sop' is not defined in 'learners'",
     ),
     "undefined_method_in_sweep": (
-        lambda c: c["sweep"].update(methods=["uniform", "el2m"]),
+        _set("sweep.methods", ["uniform", "el2m"]),
         "config key 'sweep.methods.1': 'el2m' is not defined in 'methods'",
     ),
+    "undefined_noise_in_sweep": (
+        _set("sweep.noise", ["sym40", "sym80"]),
+        "config key 'sweep.noise.1': 'sym80' is not defined in 'noise'",
+    ),
+    "undefined_dataset_in_sweep": (
+        _set("sweep.datasets", ["digit"]),
+        "config key 'sweep.datasets.0': 'digit' is not defined in 'datasets'",
+    ),
+    "undefined_warmup_in_sweep": (
+        _set("sweep.warmups", ["ce", "elr"]),
+        "config key 'sweep.warmups.1': 'elr' is not defined in 'warmups'",
+    ),
+    "reference_method_in_sweep": (
+        _set("sweep.methods", ["uniform", "full"]),
+        "config key 'sweep.methods.1': 'full' is the built-in no-pruning reference",
+    ),
+    "undefined_model": (
+        _set("datasets.digits.model", "resnet"),
+        "config key 'datasets.digits.model': 'resnet' is not defined in 'models'",
+    ),
+    "invalid_entry_name": (
+        _set("methods.1st", {"pruner": "uniform"}),
+        "config key 'methods': invalid entry name '1st'",
+    ),
     "human_noise_on_digits": (
-        lambda c: (
-            c["noise"].update(human={"kind": "human", "labels": "worst"}) or c["sweep"].update(noise=["sym40", "human"])
-        ),
+        _sweep_also("noise", "human", {"kind": "human", "labels": "worst"}),
         "config key 'noise.human.labels': human label set 'worst' does not exist for dataset 'digits'",
     ),
-    "asymmetric_pair_out_of_range": (
-        lambda c: (
-            c["noise"].update(asym={"kind": "asymmetric", "rate": 0.2, "pairs": [[0, 42]]})
-            or c["sweep"].update(noise=["sym40", "asym"])
-        ),
-        "pair [0, 42] names a class outside [0, 10)",
+    "superclass_noise_on_digits": (
+        _sweep_also("noise", "asym", {"kind": "asymmetric", "rate": 0.2, "pairs": "superclass_next"}),
+        "config key 'noise.asym.pairs': superclass_next needs CIFAR-100's superclasses",
     ),
-    "zero_batch_size": (lambda c: c["learners"]["ce"].update(batch_size=0), "learners.ce.batch_size"),
+    "score_epochs_past_the_warmup": (
+        _set("warmups.ce.score_epochs", [2, 9]),
+        "config key 'warmups.ce.score_epochs': [2, 9] reaches past the 3 warm-up epochs",
+    ),
+    "score_epochs_on_a_learner": (
+        _set("learners.ce.score_epochs", [1]),
+        "config key 'learners.ce.score_epochs': only warm-ups score snapshots",
+    ),
+    "warmup_from_a_checkpoint": (_set("warmups.ce.init", "warmup"), "config key 'warmups.ce.init'"),
+    "nesterov_without_momentum": (
+        _both(_set("learners.ce.momentum", 0.0), _set("learners.ce.nesterov", True)),
+        "config key 'learners.ce.nesterov': Nesterov momentum needs momentum > 0",
+    ),
+    "zero_batch_size": (_set("learners.ce.batch_size", 0), "learners.ce.batch_size"),
     "unknown_architecture": (
-        lambda c: c["models"]["mlp"].update(arch="transformer"),
+        _set("models.mlp.arch", "transformer"),
         "config key 'models.mlp.arch': 'transformer' is not one of",
+    ),
+    "zero_memory_request": (_set("resources", {"retrain": {"mem_mb": 0}}), "config key 'resources.retrain.mem_mb'"),
+}
+
+
+def _config_check_on_a_cpu_machine():
+    import torch
+
+    if torch.cuda.is_available():
+        return {}
+    return {
+        # a new fraction gives Snakemake jobs to run, so its `onstart` runs (a finished tree runs none)
+        "cuda_without_a_gpu": (
+            _both(_set("device", "cuda"), _set("sweep.fractions", [0.5, 0.3, 1.0])),
+            "config key 'device': 'cuda' requested but torch sees no CUDA device",
+        ),
+    }
+
+
+# --- the user's own data files (an `arrays` dataset swept beside the finished digits) --------------
+
+
+def _dataset(name: str, entry: dict, write=None):
+    """Sweep the dataset ``name`` (``entry``; ``path`` relative to the run folder) beside digits,
+    after ``write(workdir)`` has written its files."""
+
+    def change(workdir, config):
+        if write is not None:
+            write(workdir)
+        paths = ("path", "root", "human_labels")
+        resolved = {key: str(workdir / value) if key in paths else value for key, value in entry.items()}
+        config["datasets"][name] = {"model": "mlp", **resolved}
+        config["sweep"]["datasets"] = ["digits", name]
+
+    return change
+
+
+def _npz(file="mine.npz", n=60, classes=3, **arrays):
+    """Write a valid small .npz (``x`` (n, 4), ``y`` cycling over ``classes``), ``arrays`` replacing or adding."""
+
+    def write(workdir):
+        rng = np.random.default_rng(0)
+        content = {"x": rng.normal(size=(n, 4)).astype(np.float32), "y": np.arange(n) % classes, **arrays}
+        np.savez(workdir / file, **content)
+
+    return write
+
+
+def _raw(file: str, data: bytes):
+    return lambda workdir: (workdir / file).write_bytes(data)
+
+
+def _truncated_npz(workdir):
+    _npz()(workdir)
+    data = (workdir / "mine.npz").read_bytes()
+    (workdir / "mine.npz").write_bytes(data[: len(data) // 2])
+
+
+def _parquet(file="mine.parquet", **columns):
+    def write(workdir):
+        n = 60
+        rng = np.random.default_rng(0)
+        table = {"x": [list(row) for row in rng.normal(size=(n, 4))], "label": np.arange(n) % 3, **columns}
+        pq.write_table(pa.table({k: v for k, v in table.items() if v is not None}), workdir / file)
+
+    return write
+
+
+def _with(values, row, value):
+    changed = np.array(values, dtype=float if isinstance(value, float) else np.asarray(values).dtype)
+    changed[row] = value
+    return changed
+
+
+LABELS_60 = np.arange(60) % 3
+ARRAYS = {"loader": "arrays", "path": "mine.npz"}
+IMAGES_LAST = np.zeros((60, 8, 8, 3), np.uint8)
+
+DATA_CASES = {
+    "npz_random_bytes": (
+        _dataset("mine", ARRAYS, _raw("mine.npz", bytes(range(256)) * 8)),
+        "config key 'datasets.mine' (loader arrays): ",
+    ),
+    "npz_truncated": (_dataset("mine", ARRAYS, _truncated_npz), "mine.npz: not a readable .npz archive"),
+    "npz_pickled_objects": (
+        _dataset("mine", ARRAYS, _npz(x=np.array([object()] * 60, dtype=object))),
+        "mine.npz: array 'x' holds Python objects (dtype object)",
+    ),
+    "npz_missing_labels": (
+        _dataset("mine", ARRAYS, lambda w: np.savez(w / "mine.npz", x=np.zeros((6, 4)))),
+        "mine.npz: missing array(s) ['y']",
+    ),
+    "npz_length_mismatch": (_dataset("mine", ARRAYS, _npz(y=np.arange(50) % 3)), "mine.npz: 60 inputs but 50 labels"),
+    "npz_negative_label": (
+        _dataset("mine", ARRAYS, _npz(y=_with(LABELS_60, 7, -1))),
+        "mine.npz: y holds 1 negative label(s), first -1 at row(s) 7",
+    ),
+    "npz_nan_label": (
+        _dataset("mine", ARRAYS, _npz(y=_with(LABELS_60, 4, float("nan")))),
+        "mine.npz: y holds 1 missing or non-finite label(s), first at row(s) 4",
+    ),
+    "npz_fractional_label": (
+        _dataset("mine", ARRAYS, _npz(y=_with(LABELS_60, 9, 1.5))),
+        "mine.npz: y holds 1 fractional label(s), e.g. 1.5 at row 9",
+    ),
+    "npz_text_labels": (
+        _dataset("mine", ARRAYS, _npz(y=np.array(["cat", "dog", "cow"] * 20))),
+        "mine.npz: y has dtype <U3; labels are integer class indices",
+    ),
+    "npz_stray_label_makes_a_gap": (
+        _dataset("mine", ARRAYS, _npz(y=_with(LABELS_60, 11, 99))),
+        "the labels run up to 99 (in y) but 96 class(es) below that have no training sample",
+    ),
+    "npz_label_above_declared_classes": (
+        _dataset("mine", {**ARRAYS, "num_classes": 3}, _npz(y=_with(LABELS_60, 5, 4))),
+        "holds label 4 at row(s) ",
+    ),
+    "npz_noisy_label_above_declared_classes": (
+        _dataset("mine", {**ARRAYS, "num_classes": 3}, _npz(noisy_y=_with(LABELS_60, 2, 7))),
+        "noisy_y holds label 7 at row(s) 2, outside the 3 classes declared by the config's num_classes",
+    ),
+    "npz_class_names_disagree_with_num_classes": (
+        _dataset("mine", {**ARRAYS, "num_classes": 4}, _npz(class_names=np.array(["a", "b", "c"]))),
+        "3 class names but 4 classes declared by the config's num_classes",
+    ),
+    "npz_nan_inputs": (
+        _dataset("mine", ARRAYS, _npz(x=_with(np.ones((60, 4)), (13, 2), float("nan")))),
+        "has 1 row(s) with NaN or infinite values, first at row(s) ",
+    ),
+    "npz_inf_test_inputs": (
+        _dataset(
+            "mine",
+            ARRAYS,
+            _npz(x_test=_with(np.ones((9, 4)), (3, 0), float("inf")), y_test=np.arange(9) % 3),
+        ),
+        "the test inputs has 1 row(s) with NaN or infinite values, first at row(s) 3",
+    ),
+    "npz_test_inputs_without_labels": (
+        _dataset("mine", ARRAYS, _npz(x_test=np.ones((9, 4)))),
+        "mine.npz: give both x_test and y_test, or neither",
+    ),
+    "npz_test_lengths_differ": (
+        _dataset("mine", ARRAYS, _npz(x_test=np.ones((9, 4)), y_test=np.arange(8) % 3)),
+        "mine.npz: 9 test inputs but 8 test labels",
+    ),
+    "npz_noisy_labels_wrong_length": (
+        _dataset("mine", ARRAYS, _npz(noisy_y=np.arange(59) % 3)),
+        "mine.npz: noisy labels have 59 entries for 60 training samples",
+    ),
+    "npz_channels_last_images_undeclared": (
+        _dataset("mine", ARRAYS, _npz(x=IMAGES_LAST)),
+        "an ambiguous image layout; it looks channels-last (n, H, W, C): declare layout: channels_last",
+    ),
+    "npz_input_shape_is_not_a_transpose": (
+        _dataset("mine", {**ARRAYS, "input_shape": [3, 8, 8]}, _npz(x=IMAGES_LAST)),
+        "stores inputs of shape [8, 8, 3], not input_shape [3, 8, 8]; input_shape only reshapes flat rows",
+    ),
+    "npz_grayscale_images_undeclared": (
+        _dataset("mine", ARRAYS, _npz(x=np.zeros((60, 8, 8), np.uint8))),
+        "Declare layout: grayscale for one-channel images",
+    ),
+    "npz_flat_rows_wrong_input_shape": (
+        _dataset("mine", {**ARRAYS, "input_shape": [1, 3, 3]}, _npz()),
+        "x rows hold 4 values, which cannot take input_shape [1, 3, 3]",
+    ),
+    "npz_grayscale_layout_on_rgb_images": (
+        _dataset("mine", {**ARRAYS, "layout": "grayscale"}, _npz(x=IMAGES_LAST)),
+        "layout grayscale needs inputs (n, H, W)",
+    ),
+    "arrays_file_not_found": (_dataset("mine", ARRAYS), "file '"),
+    "arrays_unknown_format": (
+        _dataset("mine", {**ARRAYS, "path": "mine.csv"}, _raw("mine.csv", b"x,y\n1,0\n")),
+        "unknown format '.csv'; use .npz or .parquet",
+    ),
+    "parquet_not_parquet": (
+        _dataset("mine", {**ARRAYS, "path": "mine.parquet"}, _raw("mine.parquet", b"label,x\n0,1\n" * 40)),
+        "mine.parquet: not a readable Parquet file",
+    ),
+    "parquet_no_label_column": (
+        _dataset("mine", {**ARRAYS, "path": "mine.parquet"}, _parquet(label=None)),
+        "mine.parquet: no 'label' column",
+    ),
+    "parquet_ragged_inputs": (
+        _dataset(
+            "mine",
+            {**ARRAYS, "path": "mine.parquet"},
+            _parquet(x=[[1.0, 2.0, 3.0, 4.0]] * 30 + [[1.0, 2.0, 3.0]] + [[1.0, 2.0, 3.0, 4.0]] * 29),
+        ),
+        "column 'x' rows differ in length (4 values in row 0, 3 in row 30)",
+    ),
+    "parquet_missing_label": (
+        _dataset("mine", {**ARRAYS, "path": "mine.parquet"}, _parquet(label=[0, 1, None] * 20)),
+        "column 'label' holds 20 missing or non-finite label(s), first at row(s) 2",
+    ),
+    "parquet_text_feature_column": (
+        _dataset(
+            "mine",
+            {**ARRAYS, "path": "mine.parquet", "feature_columns": ["f1", "f2"]},
+            _parquet(f1=np.ones(60), f2=["a"] * 60),
+        ),
+        "feature column 'f2' has type string; feature columns must be numeric",
+    ),
+    "parquet_unknown_split": (
+        _dataset("mine", {**ARRAYS, "path": "mine.parquet"}, _parquet(split=["train"] * 50 + ["val"] * 10)),
+        "split column has values ['val']; use train or test",
+    ),
+    "mnist_folder_missing": (
+        _dataset("fm", {"loader": "fashion_mnist", "root": "no-such-dir"}),
+        "train-images-idx3-ubyte not found",
+    ),
+    "cifar_folder_missing": (
+        _dataset("c10", {"loader": "cifar10", "root": "no-such-dir"}),
+        "cifar10: missing ['data_batch_1'",
+    ),
+    "libsvm_file_missing": (
+        _dataset("rs", {"loader": "tabular", "source": "libsvm", "path": "none.svm"}),
+        "LIBSVM file",
+    ),
+    "libsvm_not_libsvm": (
+        _dataset(
+            "rs", {"loader": "tabular", "source": "libsvm", "path": "bad.svm"}, _raw("bad.svm", b"no labels here\n")
+        ),
+        "bad.svm: not a LIBSVM file",
+    ),
+    "image_folder_missing": (
+        _dataset("imgs", {"loader": "image_folder", "root": "no-such-dir"}),
+        "no-such-dir/train not found",
+    ),
+    "file_list_missing": (
+        _dataset(
+            "web",
+            {
+                "loader": "file_list",
+                "root": ".",
+                "train_list": "train.txt",
+                "test_list": "val.txt",
+                "clean_labels": True,
+            },
+        ),
+        "train.txt: train_list file not found",
     ),
 }
 
 
-@pytest.mark.parametrize("case", sorted(CONFIG_CASES))
-def test_bad_config_value_is_refused_and_nothing_is_lost(case, run_copy):
+def _write_cifar_without_human_labels(workdir):
+    """The official CIFAR-10 file names (contents never read: the label file is missing first)."""
+    folder = workdir / "cifar" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in [*(f"data_batch_{i}" for i in range(1, 6)), "test_batch", "batches.meta"]:
+        (folder / name).write_bytes(b"")
+
+
+DATA_CASES["cifar10n_human_labels_missing"] = (
+    _dataset(
+        "c10n",
+        {"loader": "cifar10n", "root": "cifar", "human_labels": "nope.pt"},
+        _write_cifar_without_human_labels,
+    ),
+    "cifar10n: human label file",
+)
+
+REFUSED_BEFORE_ANY_JOB = {**CONFIG_CASES, **_config_check_on_a_cpu_machine(), **DATA_CASES}
+
+
+@pytest.fixture(scope="module")
+def refused_outcomes(finished_run, tmp_path_factory):
+    """Every refused-before-any-job case run in its own copy of the finished run, two Snakemake
+    processes at a time (each mostly waits on one core): ``case → (output, return code, changes)``."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    source, config = finished_run
+    root = tmp_path_factory.mktemp("refused")
+
+    def attempt(case):
+        workdir = root / case
+        shutil.copytree(source, workdir, symlinks=True)
+        changed = copy.deepcopy(config)
+        change, _ = REFUSED_BEFORE_ANY_JOB[case]
+        change(workdir, changed)
+        before = snapshot(workdir)
+        result = run_snakemake(workdir, changed, "--cores", "1", check=False, config_name="bad.yaml")
+        after = snapshot(workdir)
+        differences = sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+        shutil.rmtree(workdir / "results")
+        return case, (result.stdout + result.stderr, result.returncode, differences)
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        return dict(pool.map(attempt, sorted(REFUSED_BEFORE_ANY_JOB)))
+
+
+@pytest.mark.parametrize("case", sorted(REFUSED_BEFORE_ANY_JOB))
+def test_bad_input_is_refused_before_any_job_and_nothing_is_lost(case, refused_outcomes):
+    text, returncode, differences = refused_outcomes[case]
+    _, expected = REFUSED_BEFORE_ANY_JOB[case]
+    assert returncode != 0, text[-3000:]
+    assert expected in text, text[-4000:]
+    assert "allow_pickle" not in text  # never an invitation to unpickle a data file
+    assert not differences, f"changed or removed: {differences}"
+
+
+# --- values only a job can check: the job fails naming the key; only its own outputs are replaced --
+
+JOB_CASES = {
+    "asymmetric_pair_out_of_range": (
+        _sweep_also("noise", "asym", {"kind": "asymmetric", "rate": 0.2, "pairs": [[0, 42]]}),
+        "pair [0, 42] names a class outside [0, 10)",
+    ),
+    "batch_larger_than_the_training_set": (
+        _set("learners.ce.batch_size", 10**12),
+        "config key 'learners.ce.batch_size': 1000000000000 is larger than the whole training set (1257 samples)",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(JOB_CASES))
+def test_a_value_checked_by_its_job_is_named_and_nothing_else_is_lost(case, run_copy):
     workdir, config = run_copy
-    change, expected = CONFIG_CASES[case]
-    change(config)
-    # Only the asymmetric pair is checked by its noise job (it needs the dataset's class count).
-    assert_fails_and_keeps_finished_outputs(
-        workdir, config, expected, config_name="bad.yaml", jobs_may_run=case == "asymmetric_pair_out_of_range"
-    )
+    change, expected = JOB_CASES[case]
+    change(workdir, config)
+    assert_fails_and_keeps_finished_outputs(workdir, config, expected, config_name="bad.yaml")
 
 
 def test_missing_data_directory_names_the_path_and_keeps_other_datasets(run_copy):
     workdir, config = run_copy
     config["datasets"]["fm"] = {"loader": "fashion_mnist", "root": str(workdir / "no-such-dir"), "model": "mlp"}
     config["sweep"]["datasets"] = ["digits", "fm"]
-    assert_fails_and_keeps_finished_outputs(workdir, config, "no-such-dir", config_name="bad.yaml")
+    assert_fails_and_keeps_finished_outputs(workdir, config, "no-such-dir", config_name="bad.yaml", jobs_may_run=False)
 
 
 # --- broken artifacts: the job reading them fails, naming the file ------------------------------

@@ -126,9 +126,16 @@ def load_arrays(
         raise ArtifactError(f"{path}: {len(test_x)} test inputs but {len(test_y)} test labels")
     if noisy is not None and noisy.shape != y.shape:
         raise ArtifactError(f"{path}: noisy labels have {len(noisy)} entries for {len(y)} training samples")
+    # Checked on the file's own rows, before any split, so that messages name rows of the file.
+    declared_by = "the config's num_classes"
+    if num_classes is None and class_names is not None:
+        num_classes, declared_by = len(class_names), "the file's class names"
+    label_arrays = {"y": y, "y_test": test_y, "noisy_y": noisy}
+    present = {key: values for key, values in label_arrays.items() if values is not None}
+    num_classes = number_of_classes(present, "y", path, num_classes, declared_by)
     if test_x is None:
         x, y, test_x, test_y, noisy = _split(x, y, noisy, test_fraction, split_seed)
-    return _build(name, x, y, test_x, test_y, noisy, class_names, path, num_classes, "the config's num_classes")
+    return _build(name, x, y, test_x, test_y, noisy, class_names, path, num_classes, declared_by)
 
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip

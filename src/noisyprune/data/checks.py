@@ -38,7 +38,7 @@ def class_indices(values: np.ndarray, source: str, what: str) -> np.ndarray:
         whole = values == np.round(values)
         if not whole.all():
             raise ArtifactError(
-                f"{source}: {what} holds {int((~whole).sum())} fractional label(s), e.g. {values[~whole][0]!r} "
+                f"{source}: {what} holds {int((~whole).sum())} fractional label(s), e.g. {float(values[~whole][0])} "
                 f"at row {_first_rows(~whole, 1)}; labels are integer class indices"
             )
         labels = values.astype(np.int64)
