@@ -57,22 +57,26 @@ onstart:
 
             check_requested_device(config["device"])
     if config["job_server"] and workflow.local_exec:
-        from noisyprune.jobserver import ENV, start, stop_on_signals
+        from noisyprune.jobserver import ENV, patch_benchmarks, start, stop_on_signals
 
+        patch_benchmarks(".snakemake/noisyprune")  # what a run stopped by a signal left
         JOB_SERVER["process"], os.environ[ENV] = start(".snakemake/noisyprune")
         stop_on_signals(JOB_SERVER["process"])
 
 
+# The server's jobs are thin processes; their benchmark files get the forked stages' own usage.
 onsuccess:
-    from noisyprune.jobserver import stop
+    from noisyprune.jobserver import patch_benchmarks, stop
 
     stop(JOB_SERVER.get("process"))
+    patch_benchmarks(".snakemake/noisyprune")
 
 
 onerror:
-    from noisyprune.jobserver import stop
+    from noisyprune.jobserver import patch_benchmarks, stop
 
     stop(JOB_SERVER.get("process"))
+    patch_benchmarks(".snakemake/noisyprune")
 
 
 rule all:

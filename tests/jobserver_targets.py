@@ -40,3 +40,12 @@ def record_threads(path: str) -> None:
 
     pools = sorted({info["num_threads"] for info in threadpool_info()})
     Path(path).write_text(json.dumps({"torch": torch.get_num_threads(), "pools": pools}))
+
+
+def allocate_and_spin(megabytes: int, cpu_seconds: float) -> None:
+    """Hold ``megabytes`` of touched memory and keep a core busy for ``cpu_seconds`` of CPU time."""
+    block = bytearray(megabytes * 2**20)
+    block[::4096] = b"\x01" * len(block[::4096])  # touch every page
+    start = time.process_time()
+    while time.process_time() - start < cpu_seconds:
+        pass

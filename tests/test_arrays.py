@@ -131,3 +131,33 @@ def test_breast_cancer_and_libsvm_tabular_data(tmp_path):
         load_dataset("rs", {"loader": "tabular", "model": "mlp", "source": "libsvm", "path": str(tmp_path / "bad.svm")})
     with pytest.raises(ArtifactError, match="not found"):
         load_dataset("rs", {"loader": "tabular", "model": "mlp", "source": "libsvm", "path": str(tmp_path / "x.svm")})
+
+
+def test_declared_image_layouts_are_transposed_not_reshaped(tmp_path):
+    rng = np.random.default_rng(2)
+    first = rng.integers(0, 256, (30, 3, 5, 7), dtype=np.uint8)  # channels-first reference
+    y = np.arange(30) % 3
+    np.savez(
+        tmp_path / "last.npz", x=first.transpose(0, 2, 3, 1), y=y, x_test=first[:6].transpose(0, 2, 3, 1), y_test=y[:6]
+    )
+    np.savez(tmp_path / "first.npz", x=first, y=y, x_test=first[:6], y_test=y[:6])
+    declared = arrays(tmp_path / "last.npz", layout="channels_last")
+    reference = arrays(tmp_path / "first.npz")
+    assert declared.input_shape == (3, 5, 7)
+    assert np.allclose(declared.train_x, reference.train_x, atol=1e-5)  # the same images, pixel for pixel
+    with pytest.raises(ArtifactError, match="declare layout: channels_last"):
+        arrays(tmp_path / "last.npz")
+    np.savez(tmp_path / "gray.npz", x=first[:, 0], y=y)
+    assert arrays(tmp_path / "gray.npz", layout="grayscale").input_shape == (1, 5, 7)
+
+
+def test_labels_are_checked_on_the_files_rows_and_a_declared_class_may_be_empty(tmp_path):
+    x = np.random.default_rng(3).normal(size=(40, 3)).astype(np.float32)
+    y = np.arange(40) % 3  # classes 0, 1, 2; class 3 declared but empty
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    assert arrays(tmp_path / "d.npz", num_classes=4).num_classes == 4
+    with pytest.raises(ArtifactError, match="2 class(es) below that have no training sample: 2, 3"):
+        np.savez(tmp_path / "g.npz", x=x, y=np.where(y == 2, 4, y))  # labels 0, 1, 4: a gap at 2 and 3
+        arrays(tmp_path / "g.npz")
+    np.savez(tmp_path / "f.npz", x=x, y=y.astype(float))  # whole-valued floats are the integers they equal
+    assert np.array_equal(arrays(tmp_path / "f.npz").train_y % 1, np.zeros(32))

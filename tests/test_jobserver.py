@@ -258,3 +258,45 @@ def test_a_signal_to_snakemake_alone_stops_every_running_job_within_seconds(sign
         for member in [psutil.Process(process.pid), *tree] if process.poll() is None else tree:
             with contextlib.suppress(psutil.NoSuchProcess):
                 member.kill()
+
+
+SNAKEMAKE_BENCHMARK = (
+    "s\th:m:s\tmax_rss\tmax_vms\tmax_uss\tmax_pss\tio_in\tio_out\tmean_load\tcpu_time\n"
+    "2.00\t0:00:02\t25.86\t30.44\t15.10\t16.62\t0.00\t0.00\t0.00\t0.20\n"
+)
+
+
+def test_a_jobs_own_memory_and_cpu_reach_its_benchmark_file(server, tmp_path):
+    """Snakemake measures the thin job process (~25 MB, 0.2 s of CPU); the forked stage's own usage
+    is journaled by the server and patched into the job's benchmark file."""
+    _, address = server
+    log = tmp_path / "results" / "retrain.log"
+    job = _job(
+        address,
+        "jobserver_targets:allocate_and_spin",
+        {"megabytes": 300, "cpu_seconds": 1.0},
+        cwd=tmp_path,
+        log=str(log.relative_to(tmp_path)),
+    )
+    _, stderr = job.communicate(timeout=120)
+    assert job.returncode == 0, stderr
+    benchmark = tmp_path / "results" / "retrain.benchmark.tsv"
+    benchmark.write_text(SNAKEMAKE_BENCHMARK)  # what Snakemake writes once the job process ends
+    assert jobserver.patch_benchmarks(tmp_path / "sock") == [benchmark]
+    row = pd.read_csv(benchmark, sep="\t").iloc[0]
+    assert row["max_rss"] >= 300 and row["cpu_time"] >= 0.9, row.to_dict()
+    assert row["s"] == 2.0 and pd.isna(row["max_vms"])  # Snakemake's wall time kept; unmeasured blanked
+    assert not (tmp_path / "sock" / jobserver.JOURNAL).exists()
+    assert jobserver.patch_benchmarks(tmp_path / "sock") == []
+
+
+@pytest.mark.workflow
+def test_benchmark_files_of_a_local_run_report_the_stages_not_the_thin_job_processes(finished_run):
+    workdir, _ = finished_run
+    files = sorted((workdir / "results").rglob("*.benchmark.tsv"))
+    assert {path.name for path in files} == {"warmup.benchmark.tsv", "select.benchmark.tsv", "retrain.benchmark.tsv"}
+    for path in files:
+        row = pd.read_csv(path, sep="\t").iloc[0]
+        # a forked stage holds torch and the data (hundreds of MB); the thin job process ~25 MB
+        assert row["max_rss"] > 150 and pd.isna(row["max_vms"]), (path, row.to_dict())
+    assert not (workdir / ".snakemake" / "noisyprune" / jobserver.JOURNAL).exists()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
+import json
 import os
 import pickle
 import selectors
@@ -78,6 +79,11 @@ THREAD_VARIABLES = (
 READY_TIMEOUT_S = 120.0  # how long a job waits for a server that is still importing
 # the socket's own folder in /tmp when the given folder's path is too long for a socket
 TEMP_PREFIX = "noisyprune-jobserver-"
+# Finished jobs' own usage, in the folder given to start(), until patch_benchmarks() applies it.
+JOURNAL = "usage.jsonl"
+# The columns of Snakemake's benchmark file that patch_benchmarks() replaces or blanks.
+BENCHMARK_USAGE = {"max_rss": "max_rss_mb", "cpu_time": "cpu_seconds", "io_in": "io_in_mb", "io_out": "io_out_mb"}
+BENCHMARK_UNKNOWN = ("max_vms", "max_uss", "max_pss")
 
 
 def plain(value: Any) -> Any:
@@ -216,11 +222,13 @@ def _receive_exactly(connection: socket.socket, size: int) -> bytes | None:
 # ---- server side ----------------------------------------------------------------------------------
 
 
-def serve(path: str, parent_pid: int) -> None:
+def serve(path: str, parent_pid: int, journal: str | None = None) -> None:
     """Import :data:`PRELOAD`, then accept jobs on the Unix socket ``path`` until the process
     ``parent_pid`` (Snakemake) is gone or SIGTERM arrives; every running child is then killed.
 
-    Single-threaded on purpose: forking from a process with other threads could copy a held lock."""
+    Single-threaded on purpose: forking from a process with other threads could copy a held lock.
+    Each finished job's own resource usage is appended to ``journal`` (JSON lines, see
+    :func:`patch_benchmarks`)."""
     # Before anything else: a SIGTERM that arrived between the socket's appearance and the handler
     # killed the server without its clean-up (socket and folder left behind).
     stopping = []
@@ -238,14 +246,15 @@ def serve(path: str, parent_pid: int) -> None:
     selector = selectors.DefaultSelector()
     selector.register(listener, selectors.EVENT_READ)
     children: dict[int, socket.socket] = {}  # child pid → the job's connection
+    started: dict[int, tuple[float, str | None]] = {}  # child pid → (start time, the job's log path)
     try:
         while not stopping and _alive(parent_pid):
             for key, _ in selector.select(timeout=0.05):
                 if key.fileobj is listener:
-                    _accept(listener, selector, children)
+                    _accept(listener, selector, children, started)
                 else:  # a job's connection closed: its process was killed
                     _abandon(key.fileobj, selector, children)
-            _reap(selector, children)
+            _reap(selector, children, started, journal)
     finally:
         for pid in children:
             _kill_group(pid)
@@ -256,7 +265,7 @@ def serve(path: str, parent_pid: int) -> None:
                 os.rmdir(Path(path).parent)
 
 
-def _accept(listener: socket.socket, selector: selectors.BaseSelector, children: dict) -> None:
+def _accept(listener: socket.socket, selector: selectors.BaseSelector, children: dict, started: dict) -> None:
     connection, _ = listener.accept()
     try:
         header, fds, _, _ = socket.recv_fds(connection, 8, 2)
@@ -278,6 +287,8 @@ def _accept(listener: socket.socket, selector: selectors.BaseSelector, children:
     for fd in fds:
         os.close(fd)
     children[pid] = connection
+    log = request.get("log")
+    started[pid] = (time.time(), os.path.join(request["cwd"], log) if log else None)
     selector.register(connection, selectors.EVENT_READ, pid)
 
 
@@ -319,22 +330,40 @@ def _run_child(request: dict, fds: list[int]) -> None:
             os._exit(status)
 
 
-def _reap(selector: selectors.BaseSelector, children: dict) -> None:
+def _reap(selector: selectors.BaseSelector, children: dict, started: dict, journal: str | None = None) -> None:
     while children:
         try:
-            pid, wait_status = os.waitpid(-1, os.WNOHANG)
+            pid, wait_status, usage = os.wait4(-1, os.WNOHANG)
         except ChildProcessError:
             return
         if pid == 0:
             return
+        start, log = started.pop(pid, (None, None))
         connection = children.pop(pid, None)
         if connection is None:
             continue
         selector.unregister(connection)
         code = os.waitstatus_to_exitcode(wait_status)
+        if journal and log and code == 0:
+            _record_usage(journal, log, time.time() - start, usage)
         with contextlib.suppress(OSError):  # a child killed by signal N reports 128 + N, as a shell does
             connection.sendall(struct.pack("!i", 128 - code if code < 0 else code))
         connection.close()
+
+
+def _record_usage(journal: str, log: str, seconds: float, usage) -> None:
+    """Append one finished job's own usage (the forked child's, from ``wait4``) to ``journal``."""
+    record = {
+        "log": log,
+        "seconds": round(seconds, 4),
+        # kB on Linux; includes the libraries the child shares with the server, as a fresh process holds them
+        "max_rss_mb": round(usage.ru_maxrss / 1024, 2),
+        "cpu_seconds": round(usage.ru_utime + usage.ru_stime, 4),
+        "io_in_mb": round(usage.ru_inblock * 512 / 2**20, 2),
+        "io_out_mb": round(usage.ru_oublock * 512 / 2**20, 2),
+    }
+    with contextlib.suppress(OSError), open(journal, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(record) + "\n")
 
 
 def _abandon(connection, selector: selectors.BaseSelector, children: dict) -> None:
@@ -365,8 +394,10 @@ def start(directory: str | os.PathLike) -> tuple[Any, str]:
     path = directory / f"jobserver-{os.getpid()}.sock"
     if len(str(path.resolve())) > 100:  # AF_UNIX paths are limited to ~107 bytes
         path = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX)) / "jobserver.sock"
+    journal = (directory / JOURNAL).resolve()
     process = subprocess.Popen(
-        [sys.executable, "-m", "noisyprune.jobserver", str(path.resolve()), str(os.getpid())], stdin=subprocess.DEVNULL
+        [sys.executable, "-m", "noisyprune.jobserver", str(path.resolve()), str(os.getpid()), str(journal)],
+        stdin=subprocess.DEVNULL,
     )
     return process, f"{socket.gethostname()}:{process.pid}:{path.resolve()}"
 
@@ -411,6 +442,58 @@ def _accepts_connections(path: Path) -> bool:
     return True
 
 
+def patch_benchmarks(directory: str | os.PathLike) -> list[Path]:
+    """Put each finished job's own usage into its ``benchmark:`` file; return the files patched.
+
+    Snakemake measures a job by its process tree, and a job run through the server is a thin
+    process (~25 MB, a fraction of a second of CPU) whose work happens in a child of the server.
+    The server records each child's usage (``wait4``) in ``directory``'s journal; this replaces
+    the benchmark file's ``max_rss``, ``cpu_time``, ``io_in``/``io_out`` and ``mean_load`` (MB, s,
+    MB, %) with the child's, blanks ``max_vms``/``max_uss``/``max_pss`` (``NA``: not measured),
+    and empties the journal. Called when a run ends and before the next one starts (a run
+    stopped by a signal runs neither hook). A job's benchmark file is its log path with
+    ``.log`` replaced by ``.benchmark.tsv``, as every rule here names them."""
+    journal = Path(directory) / JOURNAL
+    try:
+        lines = journal.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    patched = []
+    for line in lines:
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut by a killed server
+        benchmark = Path(str(record["log"]).removesuffix(".log") + ".benchmark.tsv")
+        if _patch_benchmark(benchmark, record):
+            patched.append(benchmark)
+    with contextlib.suppress(OSError):
+        journal.unlink()
+    return patched
+
+
+def _patch_benchmark(path: Path, record: dict) -> bool:
+    try:
+        header, *rows = path.read_text(encoding="utf-8").splitlines()
+    except (OSError, ValueError):
+        return False  # a failed job, or a rule without a benchmark file
+    columns = header.split("\t")
+    if len(rows) != 1 or not set(BENCHMARK_USAGE) <= set(columns):
+        return False  # repeated benchmarks, or not Snakemake's format
+    values = dict(zip(columns, rows[0].split("\t")))
+    for column, key in BENCHMARK_USAGE.items():
+        values[column] = f"{record[key]:.2f}"
+    for column in BENCHMARK_UNKNOWN:
+        if column in values:
+            values[column] = "NA"
+    if "mean_load" in values:
+        values["mean_load"] = f"{100 * record['cpu_seconds'] / max(record['seconds'], 1e-9):.2f}"
+    temporary = path.with_suffix(".tsv.tmp")
+    temporary.write_text(header + "\n" + "\t".join(values[c] for c in columns) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+    return True
+
+
 def stop_on_signals(process) -> None:
     """In Snakemake's own process: on SIGINT (Ctrl-C) or SIGTERM, stop the server started by
     :func:`start` first, which kills every job it runs at once, then hand the signal on to the
@@ -447,12 +530,13 @@ def stop(process, timeout: float = 10.0) -> None:
 
 
 def main() -> None:
-    """``python -m noisyprune.jobserver SOCKET PARENT_PID``."""
+    """``python -m noisyprune.jobserver SOCKET PARENT_PID [JOURNAL]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("socket")
     parser.add_argument("parent_pid", type=int)
+    parser.add_argument("journal", nargs="?")
     args = parser.parse_args()
-    serve(args.socket, args.parent_pid)
+    serve(args.socket, args.parent_pid, args.journal)
 
 
 if __name__ == "__main__":

@@ -114,7 +114,8 @@ def arrange_inputs(x: np.ndarray, layout: str | None, input_shape: list[int] | N
     """The inputs ``x`` ``(n, …)`` as the network reads them: vectors ``(n, d)`` or channels-first
     ``(n, C, …)``. Never a guess and never a blind reshape:
 
-    - ``input_shape`` reshapes *flat* rows ``(n, d)`` only (row-major, in the declared ``layout``);
+    - ``input_shape`` reshapes *flat* rows ``(n, d)`` only (row-major, in the declared ``layout``,
+      channels-first when none is declared);
       for stored multi-dimensional inputs it must equal the stored shape of one input;
     - ``layout: channels_last`` transposes ``(n, H, W, C)`` → ``(n, C, H, W)``; ``grayscale`` adds
       the channel axis to ``(n, H, W)``; ``channels_first`` (the default) keeps the stored order;
@@ -132,6 +133,8 @@ def arrange_inputs(x: np.ndarray, layout: str | None, input_shape: list[int] | N
                     f"({int(np.prod(input_shape))} values)"
                 )
             x = x.reshape(len(x), *input_shape)
+            if layout is None:  # flat rows given a shape: that shape is channels-first, as documented
+                return x
         elif stored != tuple(input_shape):
             raise ArtifactError(
                 f"{source}: {what} stores inputs of shape {list(stored)}, not input_shape {list(input_shape)}; "
