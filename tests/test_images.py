@@ -392,3 +392,10 @@ def test_weights_of_another_architecture_or_a_missing_file_are_refused(tmp_path)
         build_model({"arch": "resnet18", "weights": str(path)}, (3, 16, 16), 5)
     with pytest.raises(ArtifactError, match="pretrained weights not found"):
         build_model({"arch": "resnet18", "weights": str(tmp_path / "absent.pth")}, (3, 16, 16), 5)
+
+
+def test_a_stray_label_in_a_file_list_is_refused_unless_num_classes_declares_it(tmp_path):
+    (tmp_path / "train.txt").write_text("a.jpg 0\nb.jpg 1\nc.jpg 7\n")  # classes 2..6 have no image
+    (tmp_path / "val.txt").write_text("d.jpg 0\n")
+    with pytest.raises(ArtifactError, match=r"run up to 7 \(in train.txt labels\) but 5 class\(es\)"):
+        image_data.load_file_list(root=str(tmp_path), train_list="train.txt", test_list="val.txt", workers=0)

@@ -39,6 +39,7 @@ import numpy as np
 
 from noisyprune.artifacts import atomic_output
 from noisyprune.data.base import ArrayDataset, limited_positions
+from noisyprune.data.checks import number_of_classes
 from noisyprune.data.stored import StoredImages, chunk_rows, standardise
 from noisyprune.errors import ArtifactError
 
@@ -431,7 +432,9 @@ def load_file_list(
 
     train = split(train_list, train_keys, train_images)
     test = split(test_list, test_keys, test_images)
-    count = num_classes or int(max(train[1].max(), test[1].max())) + 1
+    # Inferred, the class count must leave no class without training images (a stray label is an error).
+    labels = {f"{train_list} labels": train[1], f"{test_list} labels": test[1]}
+    count = num_classes or number_of_classes(labels, f"{train_list} labels", f"dataset {name!r}", None, "")
     if class_names is not None and len(class_names) < count:
         raise ArtifactError(f"dataset {name!r}: {len(class_names)} class names for {count} classes")
     names = class_names[:count] if class_names else [str(c) for c in range(count)]
