@@ -29,15 +29,28 @@ def job_resources(dry_run_output: str) -> dict[str, list[dict[str, str]]]:
     return found
 
 
-def test_slurm_profile_maps_rules_to_partitions_gpus_and_the_configs_requests(tiny_config, tmp_path, monkeypatch):
+def slurm_dry_run(config: dict, workdir, monkeypatch) -> dict[str, list[dict[str, str]]]:
+    """What each job of ``config`` would ask Slurm for through profiles/slurm (``rule → [resources]``)."""
     for name, value in SLURM_ENV.items():
         monkeypatch.setenv(name, value)
+    result = run_snakemake(
+        workdir, config, "--dry-run", "--profile", str(REPO / "profiles" / "slurm"), "--workflow-profile", "none"
+    )
+    return job_resources(result.stdout)
+
+
+def with_a_torch_selection(config: dict, device: str) -> dict:
+    """``config`` on ``device``, sweeping uniform and a prune4rel that selects with torch."""
+    config["device"] = device
+    config["methods"]["prune4rel_torch"] = {"pruner": "prune4rel", "tau": 0.9, "engine": "torch"}
+    config["sweep"]["methods"] = ["uniform", "prune4rel_torch"]
+    return config
+
+
+def test_slurm_profile_maps_rules_to_partitions_gpus_and_the_configs_requests(tiny_config, tmp_path, monkeypatch):
     tiny_config["device"] = "auto"  # GPU rules ask for a GPU (a dry run needs none)
     tiny_config["resources"] = {"retrain": {"runtime": 1440}}
-    result = run_snakemake(
-        tmp_path, tiny_config, "--dry-run", "--profile", str(REPO / "profiles" / "slurm"), "--workflow-profile", "none"
-    )
-    jobs = job_resources(result.stdout)
+    jobs = slurm_dry_run(tiny_config, tmp_path, monkeypatch)
     assert {"noise", "warmup", "extract", "detect", "select", "retrain"} <= set(jobs)
     for rule in ("warmup", "extract", "retrain"):
         for resources in jobs[rule]:
@@ -53,15 +66,7 @@ def test_slurm_profile_maps_rules_to_partitions_gpus_and_the_configs_requests(ti
 
 
 def test_with_device_cpu_no_job_is_sent_to_the_gpu_partition(tiny_config, tmp_path, monkeypatch):
-    for name, value in SLURM_ENV.items():
-        monkeypatch.setenv(name, value)
-    tiny_config["device"] = "cpu"
-    tiny_config["methods"]["prune4rel_torch"] = {"pruner": "prune4rel", "tau": 0.9, "engine": "torch"}
-    tiny_config["sweep"]["methods"] = ["uniform", "prune4rel_torch"]
-    result = run_snakemake(
-        tmp_path, tiny_config, "--dry-run", "--profile", str(REPO / "profiles" / "slurm"), "--workflow-profile", "none"
-    )
-    jobs = job_resources(result.stdout)
+    jobs = slurm_dry_run(with_a_torch_selection(tiny_config, "cpu"), tmp_path, monkeypatch)
     assert {"warmup", "extract", "select", "retrain"} <= set(jobs)
     for rule, rule_jobs in jobs.items():
         for resources in rule_jobs:
@@ -69,25 +74,12 @@ def test_with_device_cpu_no_job_is_sent_to_the_gpu_partition(tiny_config, tmp_pa
 
 
 def test_a_torch_engine_selection_asks_for_a_gpu_and_its_partition(tiny_config, tmp_path, monkeypatch):
-    for name, value in SLURM_ENV.items():
-        monkeypatch.setenv(name, value)
-    tiny_config["device"] = "auto"
-    tiny_config["methods"]["prune4rel_torch"] = {"pruner": "prune4rel", "tau": 0.9, "engine": "torch"}
-    tiny_config["sweep"]["methods"] = ["uniform", "prune4rel_torch"]
-    result = run_snakemake(
-        tmp_path, tiny_config, "--dry-run", "--profile", str(REPO / "profiles" / "slurm"), "--workflow-profile", "none"
-    )
-    selections = {r["slurm_partition"]: r.get("gpu", "0") for r in job_resources(result.stdout)["select"]}
-    assert selections == {"gpu-part": "1", "cpu-part": "0"}
+    jobs = slurm_dry_run(with_a_torch_selection(tiny_config, "auto"), tmp_path, monkeypatch)
+    assert {r["slurm_partition"]: r.get("gpu", "0") for r in jobs["select"]} == {"gpu-part": "1", "cpu-part": "0"}
 
 
 def test_the_tiny_test_config_asks_slurm_for_tiny_resources(tiny_config, tmp_path, monkeypatch):
-    for name, value in SLURM_ENV.items():
-        monkeypatch.setenv(name, value)
-    result = run_snakemake(
-        tmp_path, tiny_config, "--dry-run", "--profile", str(REPO / "profiles" / "slurm"), "--workflow-profile", "none"
-    )
-    jobs = job_resources(result.stdout)
+    jobs = slurm_dry_run(tiny_config, tmp_path, monkeypatch)
     for rule in ("noise", "warmup", "extract", "detect", "select", "retrain"):
         for resources in jobs[rule]:
             assert int(resources["mem_mb"]) <= 2000 and int(resources["runtime"]) <= 15, (rule, resources)
