@@ -4,3 +4,15 @@ All logic lives in this package; the workflow's rules and scripts only wire stag
 """
 
 __version__ = "0.1.0"
+
+__all__ = ["KeptSubset", "__version__", "select_subset"]
+
+
+def __getattr__(name: str):
+    # The public API (noisyprune.select_subset), imported on first use: job scripts and the job
+    # server import this package and must stay light.
+    if name in ("KeptSubset", "select_subset"):
+        from noisyprune import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'noisyprune' has no attribute {name!r}")

@@ -1,0 +1,266 @@
+"""The pruners from Python, on your own arrays: labels and a representation in, the kept samples out.
+
+    import noisyprune
+    kept = noisyprune.select_subset(labels, method="prune4rel", fraction=0.2,
+                                    features=embeddings, probabilities=probs, tau=0.95)
+    kept.indices      # positions into your arrays, best first
+
+The same pruner classes as the workflow's ``select`` stage, the same method names and parameters as a
+``methods`` entry of the config (validated by the same schema), and the same derived scores the
+workflow's ``extract`` stage computes from a warm-up model's outputs (loss on the given label,
+confidence, margin, entropy, …), here from the probabilities or logits you pass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from noisyprune.data.checks import check_finite_inputs, class_indices
+
+SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+# Pruners that read the warm-up's per-epoch training record, which only the workflow's warm-up makes.
+DYNAMICS_INPUTS = ("dynamics", "snapshots")
+
+
+@dataclass(frozen=True)
+class KeptSubset:
+    """The samples a pruner kept: ``indices`` ``(budget,)`` are positions into the arrays given to
+    :func:`select_subset`, best first (``rank`` 0 first); ``sample_ids`` the caller's ids of the same
+    samples (the positions again when none were given); ``scores`` the method's score of each
+    (NaN where a method has none); ``diagnostics`` the method's facts about the run (e.g.
+    Prune4ReL's τ, neighbourhood sizes, coverage)."""
+
+    indices: np.ndarray
+    sample_ids: np.ndarray
+    scores: np.ndarray
+    method: str
+    params: dict[str, Any]
+    budget: int
+    num_candidates: int
+    diagnostics: dict[str, Any] = field(default_factory=dict)
+
+    def to_frame(self):
+        """The kept samples as a pandas DataFrame: ``rank``, ``index``, ``sample_id``, ``score``."""
+        import pandas as pd
+
+        return pd.DataFrame(
+            {
+                "rank": np.arange(self.budget),
+                "index": self.indices,
+                "sample_id": self.sample_ids,
+                "score": self.scores,
+            }
+        )
+
+
+def select_subset(
+    labels,
+    *,
+    method: str,
+    fraction: float | None = None,
+    budget: int | None = None,
+    features=None,
+    probabilities=None,
+    logits=None,
+    sample_ids=None,
+    num_classes: int | None = None,
+    seed: int = 0,
+    **params: Any,
+) -> KeptSubset:
+    """Keep ``fraction`` (or exactly ``budget``) of ``n`` samples with the pruner ``method``.
+
+    ``labels`` ``(n,)``: the labels as given (noisy), class indices. ``features`` ``(n, d)``: an
+    embedding per sample (Prune4ReL, Moderate, kCenterGreedy, …). ``probabilities`` ``(n, C)``
+    (rows sum to 1) or ``logits`` ``(n, C)``: a model's class scores per sample (Prune4ReL's
+    confidence, SmallLoss, Uncertainty, EL2N, …); with logits, every derived score is exactly the
+    workflow's. ``sample_ids`` ``(n,)``: your ids, returned with the kept indices. ``num_classes``
+    defaults to ``C``, else the largest label + 1. ``seed`` seeds the method's random choices.
+    ``params``: the method's parameters, as in a config ``methods`` entry (``tau=0.95``,
+    ``balance="equal"``, …), validated the same way.
+
+    Raises ``ValueError`` naming the argument for misaligned, non-finite or wrongly shaped arrays,
+    a parameter the method does not take, or a method whose inputs are missing."""
+    from noisyprune.artifacts import Artifact
+    from noisyprune.pruners import build_pruner
+    from noisyprune.pruners.base import PrunerInputs
+    from noisyprune.pruners.budget import budget_for
+    from noisyprune.seeding import make_rng
+
+    entry = validated_method(method, params)
+    labels = _labels(labels)
+    n = len(labels)
+    columns = _score_columns(labels, probabilities, logits, num_classes)
+    if features is not None:
+        columns["embedding"] = _matrix(features, "features", n)
+    classes = num_classes or (columns["probs"].shape[1] if "probs" in columns else int(labels.max()) + 1)
+    if labels.max(initial=-1) >= classes:
+        raise ValueError(f"labels: label {int(labels.max())} is outside the {classes} classes")
+    ids = np.arange(n, dtype=np.int64) if sample_ids is None else _ids(sample_ids, n)
+    if (fraction is None) == (budget is None):
+        raise ValueError("give exactly one of fraction (0 < f ≤ 1) or budget (1 ≤ b ≤ n)")
+    if budget is None:
+        if not 0.0 < float(fraction) <= 1.0:
+            raise ValueError(f"fraction: {fraction} is not in (0, 1]")
+        budget = budget_for(float(fraction), n)
+    elif not (isinstance(budget, int | np.integer) and 1 <= budget <= n):
+        raise ValueError(f"budget: {budget!r} is not a whole number in [1, {n}]")
+
+    pruner = build_pruner(entry)
+    missing_inputs = [name for name in DYNAMICS_INPUTS if name in pruner.requires]
+    if missing_inputs:
+        raise ValueError(
+            f"method {method!r} reads the warm-up's per-epoch training record ({', '.join(missing_inputs)}), "
+            "which only the workflow's warm-up writes; run it through the workflow, or pick a method that reads "
+            "features or scores"
+        )
+    import pyarrow as pa
+
+    from noisyprune.artifacts import vector_array
+
+    table = pa.table(
+        {
+            "sample_id": np.arange(n, dtype=np.int64),
+            "noisy_label": labels,
+            **{name: vector_array(v) if v.ndim == 2 else v for name, v in columns.items()},
+        }
+    )
+    inputs = PrunerInputs(
+        sample_id=np.arange(n, dtype=np.int64),
+        noisy_label=labels,
+        num_classes=classes,
+        features=Artifact(table=table, metadata={"num_classes": classes}, path=Path("<arrays>")),
+    )
+    try:
+        selection = pruner.select(inputs, budget, make_rng(seed))
+    except KeyError as err:  # a column the caller's arrays cannot provide
+        needs = "features=" if "embedding" in str(err) else "probabilities= or logits="
+        raise ValueError(f"method {method!r} needs {needs} (it reads {err}); pass it") from None
+    positions = np.asarray(selection.positions, dtype=np.int64)
+    return KeptSubset(
+        indices=positions,
+        sample_ids=ids[positions],
+        scores=np.asarray(selection.scores, dtype=np.float64),
+        method=method,
+        params=entry,
+        budget=budget,
+        num_candidates=n,
+        diagnostics=dict(selection.diagnostics),
+    )
+
+
+def validated_method(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
+    """The method entry ``{"pruner": method, **params}`` validated (defaults filled) by the config
+    schema's ``method`` definition, with the config's messages (``parameter 'tau': …``)."""
+    import jsonschema
+    import yaml
+
+    from noisyprune.config import check_finite
+    from noisyprune.errors import ConfigError
+
+    entry = {"pruner": method, **params}
+    try:
+        check_finite(entry)
+    except ConfigError as err:
+        raise ValueError(str(err).replace("config key", "parameter")) from None
+    if not SCHEMA.is_file():  # an installation without the workflow: the pruner checks its own arguments
+        return entry
+    schema = yaml.safe_load(SCHEMA.read_text())
+    validator = jsonschema.Draft202012Validator({"$ref": "#/$defs/method", "$defs": schema["$defs"]})
+    error = jsonschema.exceptions.best_match(validator.iter_errors(entry))
+    if error is not None:
+        if error.validator == "additionalProperties":
+            allowed = sorted(set(error.schema.get("properties", {})) - {"pruner"})
+            unknown = sorted(set(error.instance) - set(error.schema.get("properties", {})))
+            raise ValueError(f"method {method!r} has no parameter {', '.join(map(repr, unknown))}; it takes {allowed}")
+        where = ".".join(map(str, error.absolute_path)) or "method"
+        raise ValueError(f"parameter {where!r}: {error.message}")
+    return _with_defaults(entry, schema)
+
+
+def _with_defaults(entry: dict[str, Any], schema: dict) -> dict[str, Any]:
+    """Fill the defaults of the method's schema branch, as the workflow's validation does."""
+    filled = dict(entry)
+    for branch in schema["$defs"]["method"].get("allOf", []):
+        condition = branch.get("if", {}).get("properties", {}).get("pruner", {})
+        names = condition.get("enum", [condition.get("const")])
+        if entry["pruner"] in names:
+            for key, spec in branch.get("then", {}).get("properties", {}).items():
+                if "default" in spec and key not in filled:
+                    filled[key] = spec["default"]
+    return filled
+
+
+def _labels(labels) -> np.ndarray:
+    values = np.asarray(labels)
+    if values.ndim != 1 or not len(values):
+        raise ValueError(f"labels: expected a non-empty 1-D array, got shape {values.shape}")
+    try:
+        return class_indices(values, "labels", "the array")
+    except Exception as err:
+        raise ValueError(str(err)) from None
+
+
+def _matrix(values, name: str, n: int) -> np.ndarray:
+    array = np.asarray(values)
+    if array.ndim != 2 or len(array) != n:
+        raise ValueError(f"{name}: expected shape ({n}, …) aligned with labels, got {array.shape}")
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: expected numbers, got dtype {array.dtype}")
+    array = array.astype(np.float32)
+    try:
+        check_finite_inputs(array, name, "the array")
+    except Exception as err:
+        raise ValueError(str(err)) from None
+    return array
+
+
+def _ids(values, n: int) -> np.ndarray:
+    ids = np.asarray(values)
+    if ids.shape != (n,):
+        raise ValueError(f"sample_ids: expected shape ({n},) aligned with labels, got {ids.shape}")
+    return ids
+
+
+def _score_columns(labels: np.ndarray, probabilities, logits, num_classes: int | None) -> dict[str, np.ndarray]:
+    """The workflow's derived score columns (``extract``'s ``confidence_scores``) from logits, or
+    from probabilities (whose logs are logits up to a per-row constant; ``max_logit`` is then
+    unknown and left out, so a method reading it says so)."""
+    if probabilities is None and logits is None:
+        return {}
+    if probabilities is not None and logits is not None:
+        raise ValueError("give probabilities or logits, not both")
+    import torch
+
+    from noisyprune.stages.extract import confidence_scores
+
+    n = len(labels)
+    if logits is not None:
+        scores = _matrix(logits, "logits", n)
+    else:
+        probs = _matrix(probabilities, "probabilities", n)
+        sums = probs.sum(axis=1)
+        if (probs < 0).any() or not np.allclose(sums, 1.0, atol=1e-3):
+            row = int(np.flatnonzero((probs < 0).any(axis=1) | ~np.isclose(sums, 1.0, atol=1e-3))[0])
+            raise ValueError(
+                f"probabilities: row {row} is not a probability distribution (sum {sums[row]:.4f}); "
+                "pass raw scores as logits= instead"
+            )
+        scores = np.log(np.clip(probs, 1e-30, None))
+    if num_classes is not None and scores.shape[1] != num_classes:
+        raise ValueError(
+            f"{'logits' if logits is not None else 'probabilities'}: {scores.shape[1]} columns, not {num_classes}"
+        )
+    if labels.max() >= scores.shape[1]:
+        raise ValueError(f"labels: label {int(labels.max())} has no column among the {scores.shape[1]} class scores")
+    columns = {
+        key: value.numpy()
+        for key, value in confidence_scores(torch.from_numpy(scores), torch.from_numpy(labels)).items()
+    }
+    if logits is None:
+        del columns["max_logit"]
+    return columns
