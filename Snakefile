@@ -61,7 +61,7 @@ onstart:
 
         patch_benchmarks(".snakemake/noisyprune")  # what a run stopped by a signal left
         JOB_SERVER["process"], os.environ[ENV] = start(".snakemake/noisyprune")
-        stop_on_signals(JOB_SERVER["process"])
+        stop_on_signals(JOB_SERVER["process"], os.environ[ENV])
 
 
 # The server's jobs are thin processes; their benchmark files get the forked stages' own usage.

@@ -114,7 +114,7 @@ def test_killing_a_job_kills_its_forked_child(server, tmp_path):
     _, address = server
     pid_file = tmp_path / "pid"
     job = _job(address, "jobserver_targets:sleep_forever", {"pid_file": str(pid_file)}, cwd=tmp_path)
-    assert _wait_for(pid_file.exists), job.stderr.read() if job.poll() is not None else "no child started"
+    assert _wait_for(pid_file.exists, timeout=120), job.stderr.read() if job.poll() is not None else "no child started"
     child = int(pid_file.read_text())
     assert _alive(child)
     job.send_signal(signal.SIGKILL)
@@ -139,7 +139,7 @@ def test_the_server_and_its_children_end_when_snakemake_is_gone(tmp_path):
     )
     server_pid, address = owner.stdout.readline().split()
     job = _job(address, "jobserver_targets:sleep_forever", {"pid_file": str(pid_file)}, cwd=tmp_path)
-    assert _wait_for(pid_file.exists)
+    assert _wait_for(pid_file.exists, timeout=120)
     child = int(pid_file.read_text())
     owner.send_signal(signal.SIGKILL)
     owner.wait()
@@ -252,7 +252,7 @@ def test_a_signal_to_snakemake_alone_stops_every_running_job_within_seconds(sign
         assert not alive, [(p.pid, p.cmdline()) for p in alive]
         output, _ = process.communicate(timeout=30)
         assert process.returncode != 0
-        assert "ce epoch 2: lr" in next(iter(logs.rglob("retrain.log"))).read_text()  # progress as it ran
+        assert any("ce epoch 2: lr" in p.read_text() for p in logs.rglob("retrain.log"))  # progress as it ran
         assert "retrain" in output
     finally:  # a failed test leaves no hours-long retrain behind
         for member in [psutil.Process(process.pid), *tree] if process.poll() is None else tree:

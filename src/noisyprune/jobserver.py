@@ -79,6 +79,8 @@ THREAD_VARIABLES = (
 READY_TIMEOUT_S = 120.0  # how long a job waits for a server that is still importing
 # the socket's own folder in /tmp when the given folder's path is too long for a socket
 TEMP_PREFIX = "noisyprune-jobserver-"
+# Written next to the socket by stop_on_signals: the run is stopping, jobs must not start.
+STOPPING = ".stopping"
 # Finished jobs' own usage, in the folder given to start(), until patch_benchmarks() applies it.
 JOURNAL = "usage.jsonl"
 # The columns of Snakemake's benchmark file that patch_benchmarks() replaces or blanks.
@@ -163,7 +165,13 @@ def server_address() -> str | None:
     if not value:
         return None
     host, pid, path = value.split(":", 2)
-    if host != socket.gethostname() or not _alive(int(pid)):
+    if host != socket.gethostname():
+        return None
+    if os.path.exists(path + STOPPING):
+        # Snakemake got a signal and stopped the server: a job starting now must not run the
+        # stage in its own process (the fallback below), which nothing would stop.
+        raise SystemExit("noisyprune job server: the run is stopping on a signal; this job does not start")
+    if not _alive(int(pid)):
         return None
     deadline = time.monotonic() + READY_TIMEOUT_S
     while not os.path.exists(path):  # still importing: waiting beats importing it all here too
@@ -494,17 +502,22 @@ def _patch_benchmark(path: Path, record: dict) -> bool:
     return True
 
 
-def stop_on_signals(process) -> None:
+def stop_on_signals(process, address: str) -> None:
     """In Snakemake's own process: on SIGINT (Ctrl-C) or SIGTERM, stop the server started by
     :func:`start` first, which kills every job it runs at once, then hand the signal on to the
     handler that was there (Snakemake's: it stops scheduling and waits for its jobs, now ended).
 
     Without this, a signal sent to Snakemake alone (``kill -INT``, a batch system's SIGTERM) left
     the forked stages running until they finished: Snakemake waits for local jobs, and the
-    stages are children of the server, not of the job processes it would wait for."""
+    stages are children of the server, not of the job processes it would wait for. ``address``
+    is the value :func:`start` returned; a marker beside its socket tells jobs that start after
+    the signal not to run at all (:func:`server_address`)."""
+    marker = Path(address.split(":", 2)[2] + STOPPING)
 
     def forward(previous):
         def handler(signum, frame):
+            with contextlib.suppress(OSError):
+                marker.touch()
             stop(process, timeout=5.0)
             if callable(previous):
                 previous(signum, frame)

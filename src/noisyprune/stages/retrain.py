@@ -130,7 +130,7 @@ def run_retrain_stage(
         "relabel_acc_prediction": float((logits.argmax(dim=1).cpu().numpy() == labels.clean)[train_rows].mean())
         if labels.clean_known
         else float("nan"),
-        **getattr(result.learner, "report", {}),  # learner-specific facts (e.g. RDIA's relabel count)
+        **result.learner.report,  # learner-specific facts (e.g. RDIA's relabel count)
     }
     log.info(
         "%s: test accuracy last %.4f best %.4f, re-labeling accuracy %.4f (%.1f s)",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -20,6 +21,9 @@ from noisyprune.training.augment import Augmenter, no_augmentation
 from noisyprune.training.data import Batch, TensorData
 from noisyprune.training.execution import current as current_execution
 from noisyprune.training.resume import ResumeFile, capture, restore
+
+if TYPE_CHECKING:  # the learner base class imports this module
+    from noisyprune.training.learners.base import Learner
 from noisyprune.training.spec import TrainingSpec
 
 
@@ -112,7 +116,7 @@ class Callback:
 
 def fit(
     model: Classifier,
-    learner,
+    learner: Learner,
     train: TensorData,
     spec: TrainingSpec,
     *,
@@ -141,12 +145,12 @@ def fit(
     matching resume file continues after its epoch, ending exactly as an uninterrupted run.
     """
     device = train.x.device
-    if getattr(learner, "needs_probe", False) and probe is None:
+    if learner.needs_probe and probe is None:
         raise TrainingError(
             f"learner {learner_name!r} needs a clean probe set: set probe_per_class in the noise entry of this run"
         )
     models = [model]
-    for _ in range(1, getattr(learner, "num_networks", 1)):
+    for _ in range(1, learner.num_networks):
         if make_network is None:
             raise TrainingError(
                 f"learner {learner_name!r} trains {learner.num_networks} networks; fit() needs make_network"

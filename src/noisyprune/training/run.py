@@ -91,7 +91,7 @@ def train_on_samples(
     spec = TrainingSpec.from_entry(training_entry)
     check_batch_size(spec.batch_size, len(sample_ids), data.num_train, entry_key)
     learner = build_learner(training_entry["learner"], TrainingSpec.learner_params(training_entry))
-    if hasattr(learner, "prepare_labels"):
+    if learner.needs_warmup_features:
         if warmup_embeddings is None:
             raise ValueError(f"learner {training_entry['learner']!r} needs the warm-up embeddings")
         noisy_label = learner.prepare_labels(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
 
+import numpy as np
 import torch
 
 from noisyprune.training.data import Batch, TensorData
@@ -24,9 +27,29 @@ class Learner:
     # Meta-learners (L2R) need the noise stage's clean probe set as ``ctx.probe``; the loop refuses
     # to start them without one.
     needs_probe: bool = False
+    # Learners that correct labels before training from the warm-up's embeddings (RDIA) set this;
+    # the workflow then hands the retrain job the warm-up's features and calls prepare_labels.
+    needs_warmup_features: bool = False
     # Attributes holding state that changes during training, saved in resume files; attributes
     # starting with "_" are rebuilt within an epoch and never saved.
     state_keys: tuple[str, ...] = ()
+    # Learner-specific facts about the run, added to the retrain's metrics (e.g. RDIA's relabel
+    # count); a learner replaces this read-only empty mapping with its own dict.
+    report: Mapping[str, Any] = MappingProxyType({})
+
+    def prepare_labels(
+        self,
+        noisy_label: np.ndarray,
+        sample_ids: np.ndarray,
+        probe_ids: np.ndarray,
+        embeddings: np.ndarray,
+        num_classes: int,
+    ) -> np.ndarray:
+        """The labels to train on, ``(n,)`` indexed by sample id, before the first epoch; called only
+        when :attr:`needs_warmup_features` (``embeddings`` ``(n, d)`` of the warm-up model,
+        ``sample_ids`` the trained samples, ``probe_ids`` the clean probe set). By default the given
+        ``noisy_label``."""
+        return noisy_label
 
     def setup(self, ctx: TrainContext) -> None:
         """Allocate state before the first epoch."""
