@@ -292,6 +292,8 @@ def test_intrinsic_noise_runs_end_to_end_with_missing_not_zero_clean_label_metri
     }
     config["noise"] = {"given": {"kind": "none"}}
     config["sweep"].update(datasets=["c1m"], noise=["given"], methods=["uniform", "small_loss"], learners=["ce"])
+    for entry in (config["warmups"]["ce"], config["learners"]["ce"]):
+        entry["batch_size"] = 16  # a batch larger than the 30 training images is refused
     workdir = tmp_path / "run"
     run_snakemake(workdir, config, "--cores", "2")
     import pandas as pd
