@@ -209,6 +209,8 @@ def test_a_streamed_dataset_runs_the_whole_dag_with_the_results_of_the_in_memory
         "batch_size": 16,
         "lr": 0.05,
     }
+    for entry in (config["warmups"]["ce"], config["learners"]["ce"]):
+        entry["batch_size"] = 16  # a batch larger than the 48 training images is refused
     outcomes = {}
     for storage in ("memory", "auto"):
         config["datasets"] = {
