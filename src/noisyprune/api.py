@@ -13,6 +13,7 @@ confidence, margin, entropy, …), here from the probabilities or logits you pas
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -157,7 +158,6 @@ def validated_method(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
     """The method entry ``{"pruner": method, **params}`` validated (defaults filled) by the config
     schema's ``method`` definition, with the config's messages (``parameter 'tau': …``)."""
     import jsonschema
-    import yaml
 
     from noisyprune.config import check_finite
     from noisyprune.errors import ConfigError
@@ -169,7 +169,7 @@ def validated_method(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         raise ValueError(str(err).replace("config key", "parameter")) from None
     if not SCHEMA.is_file():  # an installation without the workflow: the pruner checks its own arguments
         return entry
-    schema = yaml.safe_load(SCHEMA.read_text())
+    schema = _config_schema()
     validator = jsonschema.Draft202012Validator({"$ref": "#/$defs/method", "$defs": schema["$defs"]})
     error = jsonschema.exceptions.best_match(validator.iter_errors(entry))
     if error is not None:
@@ -180,6 +180,14 @@ def validated_method(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
         where = ".".join(map(str, error.absolute_path)) or "method"
         raise ValueError(f"parameter {where!r}: {error.message}")
     return _with_defaults(entry, schema)
+
+
+@functools.cache
+def _config_schema() -> dict:
+    """The workflow's config schema, read once per process (every call validates against it)."""
+    import yaml
+
+    return yaml.safe_load(SCHEMA.read_text())
 
 
 def _with_defaults(entry: dict[str, Any], schema: dict) -> dict[str, Any]:

@@ -61,23 +61,9 @@ def _standardise(train_x: np.ndarray, test_x: np.ndarray):
     return normalise(train_x).astype(np.float32), normalise(test_x).astype(np.float32), pixel
 
 
-def _build(
-    name, train_x, train_y, test_x, test_y, noisy, class_names, source, declared_classes=None, declared_by=""
-) -> ArrayDataset:
-    labels = {"training labels": train_y, "test labels": test_y}
-    if noisy is not None:
-        if noisy.shape != train_y.shape:
-            raise ArtifactError(f"{source}: noisy labels have {len(noisy)} entries for {len(train_y)} training samples")
-        labels["noisy labels"] = noisy
-    if declared_classes is None and class_names is not None:
-        declared_classes, declared_by = len(class_names), "the file's class names"
-    num_classes = number_of_classes(labels, "training labels", source, declared_classes, declared_by)
-    if class_names is None:
-        class_names = tuple(str(c) for c in range(num_classes))
-    elif len(class_names) != num_classes:
-        raise ArtifactError(
-            f"{source}: {len(class_names)} class names but {num_classes} classes declared by {declared_by}"
-        )
+def _build(name, train_x, train_y, test_x, test_y, noisy, class_names, source) -> ArrayDataset:
+    """The dataset from split arrays whose labels are already checked to lie below
+    ``len(class_names)`` (one name per class); inputs must be finite."""
     check_finite_inputs(train_x, source, "the training inputs")
     check_finite_inputs(test_x, source, "the test inputs")
     train_x, test_x, (mean, std) = _standardise(train_x, test_x)
@@ -133,9 +119,15 @@ def load_arrays(
     label_arrays = {"y": y, "y_test": test_y, "noisy_y": noisy}
     present = {key: values for key, values in label_arrays.items() if values is not None}
     num_classes = number_of_classes(present, "y", path, num_classes, declared_by)
+    if class_names is None:
+        class_names = tuple(str(c) for c in range(num_classes))
+    elif len(class_names) != num_classes:
+        raise ArtifactError(
+            f"{path}: {len(class_names)} class names but {num_classes} classes declared by {declared_by}"
+        )
     if test_x is None:
         x, y, test_x, test_y, noisy = _split(x, y, noisy, test_fraction, split_seed)
-    return _build(name, x, y, test_x, test_y, noisy, class_names, path, num_classes, declared_by)
+    return _build(name, x, y, test_x, test_y, noisy, class_names, path)
 
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip

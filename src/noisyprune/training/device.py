@@ -23,11 +23,10 @@ def configure_torch(device: str, threads: int, execution: Mapping[str, Any] | No
     torch.set_num_threads(max(1, int(threads)))
     if device == "auto":
         chosen = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    elif device == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("config key 'device': 'cuda' requested but torch sees no CUDA device")
     elif device not in ("cpu", "cuda"):
         raise ConfigError(f"config key 'device': unknown device {device!r}; use auto, cpu or cuda")
     else:
+        check_requested_device(device)
         chosen = torch.device(device)
     set_current(Execution.from_config(execution, chosen))
     return chosen

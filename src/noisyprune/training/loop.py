@@ -21,10 +21,10 @@ from noisyprune.training.augment import Augmenter, no_augmentation
 from noisyprune.training.data import Batch, TensorData
 from noisyprune.training.execution import current as current_execution
 from noisyprune.training.resume import ResumeFile, capture, restore
+from noisyprune.training.spec import TrainingSpec
 
 if TYPE_CHECKING:  # the learner base class imports this module
     from noisyprune.training.learners.base import Learner
-from noisyprune.training.spec import TrainingSpec
 
 
 @dataclass
