@@ -36,6 +36,7 @@ include: "workflow/rules/select.smk"
 include: "workflow/rules/detect.smk"
 include: "workflow/rules/retrain.smk"
 include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/export.smk"
 include: "workflow/rules/active.smk"
 
 

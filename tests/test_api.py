@@ -197,3 +197,31 @@ def test_the_readme_example_runs_as_written(tmp_path):
     kept = pd.read_csv(tmp_path / "kept.csv")
     assert len(kept) == 60 and kept["path"].str.startswith("img/").all()
     assert (np.bincount(kept["label"], minlength=3) == 20).all()  # prune4rel balances classes equally
+
+
+@pytest.mark.parametrize("method", ["prune4rel", "kcenter_greedy"])
+def test_long_selections_report_their_progress_to_whoever_listens(method, caplog):
+    import logging
+
+    from noisyprune.pruners.progress import listening, log_reporter
+
+    labels, features, probabilities, _ = clusters(n_per_class=100)
+    heard = []
+    with listening(lambda phase, done, total: heard.append((phase, done, total))):
+        kept = noisyprune.select_subset(
+            labels, method=method, budget=150, features=features, probabilities=probabilities
+        )
+    phases = {phase for phase, _, _ in heard}
+    assert len(phases) == 1 and "greedy picks" in phases.pop()
+    done = [d for _, d, _ in heard]
+    assert done[0] == 0 and done[-1] == kept.budget == 150 and done == sorted(done) and len(done) > 10
+    assert all(total == 150 for _, _, total in heard)
+    noisyprune.select_subset(labels, method=method, budget=150, features=features, probabilities=probabilities)
+    assert len(heard) == len(done)  # outside the block nobody listens
+
+    logger = logging.getLogger("progress-test")
+    with caplog.at_level(logging.INFO, logger="progress-test"):
+        reporter = log_reporter(logger)
+        for step in range(0, 151):
+            reporter("picks", step, 150)
+    assert [record.getMessage().split("(")[1] for record in caplog.records] == [f"{p}%)" for p in range(10, 101, 10)]

@@ -95,7 +95,9 @@ def select_subset(
     entry = validated_method(method, params)
     labels = _labels(labels)
     n = len(labels)
-    columns = _score_columns(labels, probabilities, logits, num_classes)
+    from noisyprune.stages.extract import scores_from_class_outputs
+
+    columns = scores_from_class_outputs(labels, probabilities, logits, num_classes)
     if features is not None:
         columns["embedding"] = _matrix(features, "features", n)
     classes = num_classes or (columns["probs"].shape[1] if "probs" in columns else int(labels.max()) + 1)
@@ -232,43 +234,3 @@ def _ids(values, n: int) -> np.ndarray:
     if ids.shape != (n,):
         raise ValueError(f"sample_ids: expected shape ({n},) aligned with labels, got {ids.shape}")
     return ids
-
-
-def _score_columns(labels: np.ndarray, probabilities, logits, num_classes: int | None) -> dict[str, np.ndarray]:
-    """The workflow's derived score columns (``extract``'s ``confidence_scores``) from logits, or
-    from probabilities (whose logs are logits up to a per-row constant; ``max_logit`` is then
-    unknown and left out, so a method reading it says so)."""
-    if probabilities is None and logits is None:
-        return {}
-    if probabilities is not None and logits is not None:
-        raise ValueError("give probabilities or logits, not both")
-    import torch
-
-    from noisyprune.stages.extract import confidence_scores
-
-    n = len(labels)
-    if logits is not None:
-        scores = _matrix(logits, "logits", n)
-    else:
-        probs = _matrix(probabilities, "probabilities", n)
-        sums = probs.sum(axis=1)
-        if (probs < 0).any() or not np.allclose(sums, 1.0, atol=1e-3):
-            row = int(np.flatnonzero((probs < 0).any(axis=1) | ~np.isclose(sums, 1.0, atol=1e-3))[0])
-            raise ValueError(
-                f"probabilities: row {row} is not a probability distribution (sum {sums[row]:.4f}); "
-                "pass raw scores as logits= instead"
-            )
-        scores = np.log(np.clip(probs, 1e-30, None))
-    if num_classes is not None and scores.shape[1] != num_classes:
-        raise ValueError(
-            f"{'logits' if logits is not None else 'probabilities'}: {scores.shape[1]} columns, not {num_classes}"
-        )
-    if labels.max() >= scores.shape[1]:
-        raise ValueError(f"labels: label {int(labels.max())} has no column among the {scores.shape[1]} class scores")
-    columns = {
-        key: value.numpy()
-        for key, value in confidence_scores(torch.from_numpy(scores), torch.from_numpy(labels)).items()
-    }
-    if logits is None:
-        del columns["max_logit"]
-    return columns

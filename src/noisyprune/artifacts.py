@@ -349,6 +349,8 @@ FEATURES = Contract(
     metadata_keys=("num_classes", "embedding_dim", "model"),
     label_columns=("noisy_label", "prediction"),
     class_vectors=("probs",),
+    # A precomputed warm-up given probabilities has no raw logits: max_logit is then null throughout.
+    unknowable=("max_logit",),
 )
 
 SUBSET = Contract(

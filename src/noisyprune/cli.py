@@ -44,23 +44,13 @@ def _params(pairs: list[str]) -> dict[str, Any]:
 
 def read_input(path: Path) -> dict[str, np.ndarray]:
     """The named arrays of an ``.npz`` or Parquet ``path`` (see ``noisyprune select --help``)."""
-    names = ("labels", "features", "probabilities", "logits", "sample_ids", "paths")
-    if not path.is_file():
-        raise SystemExit(f"noisyprune select: {path}: file not found")
-    if path.suffix == ".npz":
-        with np.load(path, allow_pickle=False) as archive:
-            arrays = {name: archive[name] for name in names if name in archive.files}
-    elif path.suffix == ".parquet":
-        import pyarrow.parquet as pq
+    from noisyprune.data.representation import read_representation
+    from noisyprune.errors import ArtifactError
 
-        table = pq.read_table(path)
-        arrays = {}
-        for name in names:
-            if name in table.column_names:
-                column = table.column(name)
-                arrays[name] = np.asarray(column.to_pylist()) if name == "paths" else np.array(column.to_pylist())
-    else:
-        raise SystemExit(f"noisyprune select: {path}: unknown format {path.suffix!r}; use .npz or .parquet")
+    try:
+        arrays = read_representation(path)
+    except ArtifactError as err:
+        raise SystemExit(f"noisyprune select: {err}") from None
     if "labels" not in arrays:
         raise SystemExit(f"noisyprune select: {path}: no 'labels' (has {sorted(arrays)})")
     return arrays
@@ -77,26 +67,51 @@ def write_output(frame, path: Path) -> None:
         raise SystemExit(f"noisyprune select: --output {path}: use a .csv, .tsv or .parquet file")
 
 
+class ProgressBars:
+    """One tqdm bar per phase of a selection, on stderr; none when stderr is not a terminal."""
+
+    def __init__(self) -> None:
+        self.bars: dict[str, Any] = {}
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        from tqdm import tqdm
+
+        bar = self.bars.get(phase)
+        if bar is None:
+            bar = self.bars[phase] = tqdm(total=total, desc=phase, unit="pick", disable=None, leave=False)
+        bar.update(done - bar.n)
+
+    def close(self) -> None:
+        """Close every bar."""
+        for bar in self.bars.values():
+            bar.close()
+
+
 def select_command(args: argparse.Namespace) -> int:
     from noisyprune.api import select_subset
+    from noisyprune.pruners.progress import listening
 
     arrays = read_input(Path(args.input))
+    bars = ProgressBars()
     try:
-        kept = select_subset(
-            arrays["labels"],
-            method=args.method,
-            fraction=args.fraction,
-            budget=args.budget,
-            features=arrays.get("features"),
-            probabilities=arrays.get("probabilities"),
-            logits=arrays.get("logits"),
-            sample_ids=arrays.get("sample_ids"),
-            seed=args.seed,
-            **_params(args.param),
-        )
+        with listening(bars):
+            kept = select_subset(
+                arrays["labels"],
+                method=args.method,
+                fraction=args.fraction,
+                budget=args.budget,
+                features=arrays.get("features"),
+                probabilities=arrays.get("probabilities"),
+                logits=arrays.get("logits"),
+                sample_ids=arrays.get("sample_ids"),
+                seed=args.seed,
+                **_params(args.param),
+            )
     except ValueError as err:
         print(f"noisyprune select: {err}", file=sys.stderr)
         return 2
+    finally:
+        bars.close()
     frame = kept.to_frame()
     if "paths" in arrays:
         frame["path"] = np.asarray(arrays["paths"])[kept.indices]

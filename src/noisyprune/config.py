@@ -66,6 +66,7 @@ def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str
     from snakemake.utils import validate
 
     check_finite(config)
+    check_precomputed_keys(config)
     try:
         validate(config, str(schema_path))
     except Exception as exc:  # snakemake wraps the schema error in a WorkflowError
@@ -144,6 +145,8 @@ def check_references(config: Mapping[str, Any]) -> None:
             raise ConfigError(f"config key 'datasets.{name}.model': {entry['model']!r} is not defined in 'models'")
     for section in TRAINING_SECTIONS:
         for name, entry in config[section].items():
+            if is_precomputed(entry):
+                continue  # trains nothing (check_precomputed_warmups)
             if entry.get("model") is not None and entry["model"] not in config["models"]:
                 raise ConfigError(f"config key '{section}.{name}.model': {entry['model']!r} is not defined in 'models'")
             if section == "warmups" and entry.get("init", "scratch") != "scratch":
@@ -163,7 +166,54 @@ def check_references(config: Mapping[str, Any]) -> None:
             if entry.get("nesterov") and entry.get("momentum", 0) == 0:
                 raise ConfigError(f"config key '{section}.{name}.nesterov': Nesterov momentum needs momentum > 0")
     check_noise_fits_datasets(config)
+    check_precomputed_warmups(config)
     check_active(config)
+
+
+def check_precomputed_keys(config: Mapping[str, Any]) -> None:
+    """A precomputed warm-up takes ``source`` and ``path`` only. Snakemake merges the user's config
+    file over ``config/config.yaml`` key by key, so a precomputed warm-up named like a default one
+    (``ce``) would inherit its training keys: say so rather than list keys the user never wrote."""
+    for name, entry in (config.get("warmups") or {}).items():
+        if isinstance(entry, Mapping) and is_precomputed(entry):
+            extra = sorted(set(entry) - {"source", "path"})
+            if extra:
+                raise ConfigError(
+                    f"config key 'warmups.{name}': a precomputed warm-up takes only source and path, not "
+                    f"{', '.join(extra)}. Keys you did not write come from the default config's warm-up of the "
+                    f"same name (config/config.yaml), merged under yours: give the precomputed warm-up another name"
+                )
+
+
+def is_precomputed(warmup: Mapping[str, Any]) -> bool:
+    """Whether a ``warmups`` entry reads the user's representation file instead of training."""
+    return warmup.get("source") == "precomputed"
+
+
+def check_precomputed_warmups(config: Mapping[str, Any]) -> None:
+    """A precomputed warm-up has features and class scores but no training record and no network:
+    swept methods that read the per-epoch record (dynamics, snapshots) and learners that start from
+    the warm-up checkpoint cannot run on it."""
+    from noisyprune.pruners.registry import build_pruner
+
+    sweep = config["sweep"]
+    precomputed = [name for name in sweep["warmups"] if is_precomputed(config["warmups"][name])]
+    if not precomputed:
+        return
+    for method in sweep["methods"]:
+        reads = sorted({"dynamics", "snapshots"} & set(build_pruner(method_entry(config, method)).requires))
+        if reads:
+            raise ConfigError(
+                f"config key 'methods.{method}': its pruner reads the warm-up's training record "
+                f"({', '.join(reads)}), which precomputed warm-up {precomputed[0]!r} does not have; sweep it "
+                "with a trained warm-up, or drop it"
+            )
+    for learner in sweep["learners"]:
+        if config["learners"][learner].get("init") == "warmup":
+            raise ConfigError(
+                f"config key 'learners.{learner}.init': starts from the warm-up checkpoint, which precomputed "
+                f"warm-up {precomputed[0]!r} does not have; use init: scratch"
+            )
 
 
 def check_active(config: Mapping[str, Any]) -> None:

@@ -7,6 +7,7 @@ import re
 
 from noisyprune.config import (
     fraction_label,
+    is_precomputed,
     method_entry,
     model_entry,
     sweep_runs,
@@ -14,6 +15,7 @@ from noisyprune.config import (
     validate_config,
 )
 from noisyprune.data.registry import DATASETS
+from noisyprune.data.representation import file_sha256
 from noisyprune.models.registry import MODELS
 from noisyprune.noise.registry import NOISE_MODELS
 from noisyprune.provenance import code_hash
@@ -41,6 +43,7 @@ SUBSET = f"{SELECT}/subset.parquet"
 SELECT_TIMING = f"{SELECT}/timing.json"
 METRICS = f"{TRAIN}/metrics.json"
 HISTORY = f"{TRAIN}/history.parquet"
+RELABELS = f"{TRAIN}/relabels.parquet"
 PLOTS = "results/plots"
 
 # Training jobs ask for a GPU unless the config pins them to the CPU; the default profile caps the
@@ -57,8 +60,16 @@ def slurm_partition(gpus):
 
 
 def alternatives(names):
-    """A regex matching exactly one of ``names`` (used to constrain wildcards)."""
+    """A regex matching exactly one of ``names`` (used to constrain wildcards); none: nothing."""
+    if not names:
+        return "(?!)"
     return "|".join(re.escape(str(name)) for name in sorted(names, key=str))
+
+
+# Warm-ups that train a network (rules warmup, extract) and warm-ups read from the user's
+# representation file (precomputed_warmup); both kinds write the same features.parquet.
+PRECOMPUTED_WARMUPS = [name for name, entry in config["warmups"].items() if is_precomputed(entry)]
+TRAINED_WARMUPS = [name for name in config["warmups"] if name not in PRECOMPUTED_WARMUPS]
 
 
 wildcard_constraints:
@@ -92,6 +103,25 @@ def learner_entry(wildcards):
 
 def selection_entry(wildcards):
     return method_entry(config, wildcards.method)
+
+
+def precomputed_code(wildcards):
+    return hash_of("noisyprune.stages.precomputed")
+
+
+@functools.lru_cache(maxsize=None)
+def checksum_of(path, size, mtime_ns):
+    return file_sha256(path)
+
+
+def precomputed_checksum(wildcards):
+    """The representation file's SHA-256, a param: new contents rerun the warm-up's dependants even
+    when the file's modification time is older than the outputs (a copy that kept its mtime)."""
+    path = warmup_entry(wildcards)["path"]
+    if not os.path.isfile(path):
+        return "missing"  # the rule's input names the file; Snakemake reports it
+    stat = os.stat(path)
+    return checksum_of(path, stat.st_size, stat.st_mtime_ns)
 
 
 def warmup_model(wildcards):
@@ -148,6 +178,10 @@ def retrain_code(wildcards):
     )
 
 
+def export_code(wildcards):
+    return hash_of("noisyprune.stages.export", DATASETS.module_name(dataset_entry(wildcards)["loader"]))
+
+
 def select_gpu(wildcards):
     """Selections ask for a GPU only when their method computes on one (prune4rel's torch engine)."""
     return GPU_PER_JOB if selection_entry(wildcards).get("engine") == "torch" else 0
@@ -171,6 +205,14 @@ def select_inputs(wildcards):
         inputs["dynamics"] = WARMUP_DYNAMICS.format(**wildcards)
     if "snapshots" in requires:
         inputs["snapshots"] = WARMUP_SNAPSHOTS.format(**wildcards)
+    return inputs
+
+
+def detect_inputs(wildcards):
+    """Labels and features; the warm-up's training dynamics (forgetting scores) when it trained."""
+    inputs = {"labels": LABELS.format(**wildcards), "features": FEATURES.format(**wildcards)}
+    if wildcards.warmup in TRAINED_WARMUPS:
+        inputs["dynamics"] = WARMUP_DYNAMICS.format(**wildcards)
     return inputs
 
 

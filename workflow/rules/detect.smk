@@ -1,9 +1,7 @@
 rule detect:
     """Noise-detection quality (AUROC, average precision) of every per-sample score (seconds)."""
     input:
-        labels=LABELS,
-        features=FEATURES,
-        dynamics=WARMUP_DYNAMICS,
+        unpack(detect_inputs),
     output:
         detection=DETECTION,
     log:

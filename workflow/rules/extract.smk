@@ -7,6 +7,8 @@ rule extract:
         features=FEATURES,
     log:
         f"{WARMUP}/extract.log",
+    wildcard_constraints:
+        warmup=alternatives(TRAINED_WARMUPS),
     conda:
         "../envs/noisyprune.yaml"
     threads: config["threads"]

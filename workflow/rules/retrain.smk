@@ -5,7 +5,7 @@ rule retrain:
     output:
         metrics=METRICS,
         history=f"{TRAIN}/history.parquet",
-        relabels=f"{TRAIN}/relabels.parquet",
+        relabels=RELABELS,
     log:
         f"{TRAIN}/retrain.log",
     benchmark:

@@ -11,6 +11,8 @@ rule warmup:
         f"{WARMUP}/warmup.log",
     benchmark:
         f"{WARMUP}/warmup.benchmark.tsv"
+    wildcard_constraints:
+        warmup=alternatives(TRAINED_WARMUPS),
     conda:
         "../envs/noisyprune.yaml"
     threads: config["threads"]
@@ -26,3 +28,29 @@ rule warmup:
         code=warmup_code,
     script:
         "../scripts/warmup.py"
+
+
+rule precomputed_warmup:
+    """The user's own representation (embeddings, class scores) as the warm-up's features (seconds)."""
+    input:
+        labels=LABELS,
+        source=lambda wildcards: warmup_entry(wildcards)["path"],
+    output:
+        features=FEATURES,
+        history=WARMUP_HISTORY,
+    log:
+        f"{WARMUP}/precomputed.log",
+    wildcard_constraints:
+        warmup=alternatives(PRECOMPUTED_WARMUPS),
+    conda:
+        "../envs/noisyprune.yaml"
+    resources:
+        mem_mb=config["resources"]["extract"]["mem_mb"],
+        runtime=config["resources"]["extract"]["runtime"],
+    params:
+        dataset=dataset_entry,
+        warmup=warmup_entry,
+        checksum=precomputed_checksum,
+        code=precomputed_code,
+    script:
+        "../scripts/precomputed.py"

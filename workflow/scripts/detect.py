@@ -10,7 +10,7 @@ if __name__ == "__main__":
         dict(
             labels_path=snakemake.input.labels,
             features_path=snakemake.input.features,
-            dynamics_path=snakemake.input.dynamics,
+            dynamics_path=snakemake.input.get("dynamics"),
             code_hash=snakemake.params.code,
             output=snakemake.output.detection,
         ),

@@ -41,8 +41,9 @@ from noisyprune.errors import ArtifactError
 
 
 def _split(x, y, noisy, test_fraction: float, split_seed: int):
+    """The stratified train/test split, and the file rows ``(n_train,)`` of the training samples."""
     train, test = stratified_split(y, split_seed, test_size=test_fraction)
-    return x[train], y[train], x[test], y[test], (noisy[train] if noisy is not None else None)
+    return x[train], y[train], x[test], y[test], (noisy[train] if noisy is not None else None), train
 
 
 def _standardise(train_x: np.ndarray, test_x: np.ndarray):
@@ -61,9 +62,10 @@ def _standardise(train_x: np.ndarray, test_x: np.ndarray):
     return normalise(train_x).astype(np.float32), normalise(test_x).astype(np.float32), pixel
 
 
-def _build(name, train_x, train_y, test_x, test_y, noisy, class_names, source) -> ArrayDataset:
+def _build(name, train_x, train_y, test_x, test_y, noisy, class_names, source, train_rows=None) -> ArrayDataset:
     """The dataset from split arrays whose labels are already checked to lie below
-    ``len(class_names)`` (one name per class); inputs must be finite."""
+    ``len(class_names)`` (one name per class); inputs must be finite. ``train_rows`` ``(n_train,)``:
+    the rows of the user's file the training samples came from (``None``: the dataset has no file)."""
     check_finite_inputs(train_x, source, "the training inputs")
     check_finite_inputs(test_x, source, "the test inputs")
     train_x, test_x, (mean, std) = _standardise(train_x, test_x)
@@ -77,6 +79,8 @@ def _build(name, train_x, train_y, test_x, test_y, noisy, class_names, source) -
         pixel_mean=mean,
         pixel_std=std,
         label_sets={"given": noisy} if noisy is not None else None,
+        train_names=None if train_rows is None else np.asarray(train_rows, dtype=np.int64),
+        train_names_kind="index in the training split" if train_rows is None else f"row of {source}",
     )
 
 
@@ -99,8 +103,9 @@ def load_arrays(
         raise ArtifactError(f"dataset {name!r}: file {path!r} not found (an .npz or .parquet file is expected)")
     if source.suffix == ".npz":
         x, y, test_x, test_y, noisy, class_names = _read_npz(source)
+        train_rows = np.arange(len(y))
     elif source.suffix == ".parquet":
-        x, y, test_x, test_y, noisy, class_names = _read_parquet(source, feature_columns)
+        x, y, test_x, test_y, noisy, class_names, train_rows = _read_parquet(source, feature_columns)
     else:
         raise ArtifactError(f"{path}: unknown format {source.suffix!r}; use .npz or .parquet")
     x = arrange_inputs(x, layout, input_shape, path, "x")
@@ -126,14 +131,17 @@ def load_arrays(
             f"{path}: {len(class_names)} class names but {num_classes} classes declared by {declared_by}"
         )
     if test_x is None:
-        x, y, test_x, test_y, noisy = _split(x, y, noisy, test_fraction, split_seed)
-    return _build(name, x, y, test_x, test_y, noisy, class_names, path)
+        x, y, test_x, test_y, noisy, split_rows = _split(x, y, noisy, test_fraction, split_seed)
+        train_rows = train_rows[split_rows]
+    return _build(name, x, y, test_x, test_y, noisy, class_names, path, train_rows)
 
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip
 
 
-def _read_npz(path: Path):
+def open_npz(path: Path):
+    """Open ``path`` as an ``.npz`` archive (``numpy.savez``'s zip of ``.npy`` arrays) for reading
+    with :func:`npz_array`; a file that is not one, or is truncated, is an :class:`ArtifactError`."""
     with open(path, "rb") as handle:
         magic = handle.read(4)
     if magic not in ZIP_MAGIC:
@@ -142,12 +150,31 @@ def _read_npz(path: Path):
             f"{path}: not an .npz archive (a zip of .npy arrays, as numpy.savez writes); it starts with {magic!r}"
         )
     try:
-        archive = np.load(path, allow_pickle=False)  # no pickled objects: nothing can execute
+        return np.load(path, allow_pickle=False)  # no pickled objects: nothing can execute
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as err:
         raise ArtifactError(
             f"{path}: not a readable .npz archive, truncated or corrupt ({type(err).__name__})"
         ) from None
-    with archive:
+
+
+def npz_array(archive, key: str, path: Path) -> np.ndarray:
+    """The array ``key`` of an archive from :func:`open_npz`; object arrays (which only unpickling
+    could read) and damaged members are an :class:`ArtifactError` naming the file and array."""
+    try:
+        return np.asarray(archive[key])
+    except ValueError as err:
+        if "pickle" in str(err):
+            raise ArtifactError(
+                f"{path}: array {key!r} holds Python objects (dtype object); only numeric and string arrays "
+                "are read, a data file is never unpickled. Save it with a numeric dtype"
+            ) from None
+        raise ArtifactError(f"{path}: array {key!r} cannot be read, truncated or corrupt") from None
+    except (zipfile.BadZipFile, OSError, EOFError, zlib.error):
+        raise ArtifactError(f"{path}: array {key!r} cannot be read, truncated or corrupt") from None
+
+
+def _read_npz(path: Path):
+    with open_npz(path) as archive:
         keys = set(archive.files)
         missing = {"x", "y"} - keys
         if missing:
@@ -156,19 +183,7 @@ def _read_npz(path: Path):
             raise ArtifactError(f"{path}: give both x_test and y_test, or neither")
 
         def get(key):
-            if key not in keys:
-                return None
-            try:
-                return np.asarray(archive[key])
-            except ValueError as err:
-                if "pickle" in str(err):
-                    raise ArtifactError(
-                        f"{path}: array {key!r} holds Python objects (dtype object); only numeric and string arrays "
-                        "are read, a data file is never unpickled. Save it with a numeric dtype"
-                    ) from None
-                raise ArtifactError(f"{path}: array {key!r} cannot be read, truncated or corrupt") from None
-            except (zipfile.BadZipFile, OSError, EOFError, zlib.error):
-                raise ArtifactError(f"{path}: array {key!r} cannot be read, truncated or corrupt") from None
+            return None if key not in keys else npz_array(archive, key, path)
 
         x, test_x = get("x"), get("x_test")
         check_numeric_inputs(x, str(path), "x")
@@ -214,7 +229,7 @@ def _read_parquet(path: Path, feature_columns: list[str] | None):
         x = np.column_stack([table.column(c).to_numpy(zero_copy_only=False) for c in feature_columns])
         x = x.astype(np.float32)
     elif "x" in columns:
-        x = _list_column(table, "x", path)
+        x = list_column(table, "x", path)
     else:
         raise ArtifactError(f"{path}: no 'x' list column and no feature_columns given")
     y = class_indices(_column(table, "label"), str(path), "column 'label'")
@@ -222,16 +237,24 @@ def _read_parquet(path: Path, feature_columns: list[str] | None):
     if "noisy_label" in columns:
         noisy = class_indices(_column(table, "noisy_label"), str(path), "column 'noisy_label'")
     if "split" not in columns:
-        return x, y, None, None, noisy, None
+        return x, y, None, None, noisy, None, np.arange(len(y))
     split = np.asarray(table.column("split").to_pylist(), dtype=object)
     unknown = {str(value) for value in split} - {"train", "test"}
     if unknown:
         raise ArtifactError(f"{path}: split column has values {sorted(unknown)}; use train or test")
     train, test = split == "train", split == "test"
-    return x[train], y[train], x[test], y[test], (noisy[train] if noisy is not None else None), None
+    return (
+        x[train],
+        y[train],
+        x[test],
+        y[test],
+        (noisy[train] if noisy is not None else None),
+        None,
+        np.flatnonzero(train),
+    )
 
 
-def _list_column(table, name: str, path: Path) -> np.ndarray:
+def list_column(table, name: str, path: Path) -> np.ndarray:
     """A list column of equal-length numeric lists as ``(n, d)`` float32, without Python objects."""
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -283,7 +306,7 @@ def load_tabular(
 
         bunch = load_breast_cancer()
         x, y = bunch.data.astype(np.float32), bunch.target.astype(np.int64)
-        train_x, train_y, test_x, test_y, _ = _split(x, y, None, test_fraction, split_seed)
+        train_x, train_y, test_x, test_y, _, _ = _split(x, y, None, test_fraction, split_seed)
         return _build(name, train_x, train_y, test_x, test_y, None, tuple(bunch.target_names), "breast_cancer")
     if source != "libsvm":
         raise ArtifactError(f"dataset {name!r}: unknown tabular source {source!r}; use breast_cancer or libsvm")
@@ -312,7 +335,9 @@ def load_tabular(
     y = to_index(y).astype(np.int64)
     x = x.toarray().astype(np.float32)
     if test_x is None:
-        train_x, train_y, test_x, test_y, _ = _split(x, y, None, test_fraction, split_seed)
+        train_x, train_y, test_x, test_y, _, train_rows = _split(x, y, None, test_fraction, split_seed)
     else:
         train_x, train_y, test_x, test_y = x, y, test_x.toarray().astype(np.float32), to_index(test_y).astype(np.int64)
-    return _build(name, train_x, train_y, test_x, test_y, None, tuple(f"{c:g}" for c in classes), path)
+        train_rows = np.arange(len(y))
+    # LIBSVM rows are lines of the file (0-based), the user's own name for each sample.
+    return _build(name, train_x, train_y, test_x, test_y, None, tuple(f"{c:g}" for c in classes), path, train_rows)

@@ -34,6 +34,11 @@ class ArrayDataset:
     # False for intrinsically noisy data (WebVision, Clothing-1M): ``train_y`` then holds the labels as
     # given, and nothing knows which of them are wrong.
     clean_labels_known: bool = True
+    # How the user names each training sample, so a kept subset can be handed back in their terms:
+    # ``(n,)`` paths relative to ``train_names_kind``'s folder (file-backed images) or row numbers of
+    # the user's file. ``None``: the position in the loader's training split (= sample_id).
+    train_names: np.ndarray | None = field(default=None, repr=False)
+    train_names_kind: str = "index in the training split"
 
     def __post_init__(self) -> None:
         if len(self.train_x) != len(self.train_y):
@@ -44,6 +49,15 @@ class ArrayDataset:
             raise ValueError(f"dataset {self.name!r}: {len(self.test_x)} test inputs but {len(self.test_y)} labels")
         if self.train_x.shape[1:] != self.test_x.shape[1:]:
             raise ValueError(f"dataset {self.name!r}: train and test inputs differ in shape")
+        if self.train_names is not None and len(self.train_names) != len(self.train_y):
+            raise ValueError(
+                f"dataset {self.name!r}: {len(self.train_names)} sample names for {len(self.train_y)} training samples"
+            )
+
+    def sample_names(self) -> np.ndarray:
+        """The user's name of every training sample ``(n,)``: a relative path, a row of their file or
+        the index in the training split (``train_names_kind`` says which)."""
+        return self.train_names if self.train_names is not None else np.arange(self.num_train)
 
     @property
     def num_classes(self) -> int:

@@ -302,9 +302,11 @@ def build_image_dataset(
     max_train: int | None,
     max_test: int | None,
     storage: str = "auto",
+    train_root: Path,
 ) -> ArrayDataset:
     """Limit, decode and standardise (per channel, training statistics) the two splits, held in
-    memory as float32 or streamed from the uint8 cache (:func:`choose_storage`)."""
+    memory as float32 or streamed from the uint8 cache (:func:`choose_storage`). ``train_root``: the
+    folder the training paths are named relative to (the user's names of the samples)."""
     num_classes = len(class_names)
     for split, (_, labels) in (("training", train), ("test", test)):
         if len(labels) == 0:
@@ -312,6 +314,8 @@ def build_image_dataset(
         if labels.max() >= num_classes:
             raise ArtifactError(f"dataset {name!r}: {split} label {int(labels.max())} but only {num_classes} classes")
     train_paths, train_y = _limit(*train, max_train)
+    # the user's names of the samples: paths as their list or folder gives them
+    train_names = np.asarray([str(path.relative_to(train_root)) for path in train_paths])
     test_paths, test_y = _limit(*test, max_test)
     mode = choose_storage(name, len(train_y) + len(test_y), image_size, max_memory_gb, storage, cache_dir)
     # (the key stats every file: computed once per split)
@@ -345,6 +349,8 @@ def build_image_dataset(
         pixel_mean=tuple(map(float, mean)),
         pixel_std=tuple(map(float, std)),
         clean_labels_known=clean_labels,
+        train_names=train_names,
+        train_names_kind=f"path relative to {train_root}",
     )
 
 
@@ -392,6 +398,7 @@ def load_image_folder(
         max_train=max_train,
         max_test=max_test,
         storage=storage,
+        train_root=train_root,
     )
 
 
@@ -451,4 +458,5 @@ def load_file_list(
         max_train=max_train,
         max_test=max_test,
         storage=storage,
+        train_root=base / train_images,
     )

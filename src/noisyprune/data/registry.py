@@ -61,4 +61,5 @@ def limit_samples(data: ArrayDataset, max_train: int | None, max_test: int | Non
         test_x=data.test_x[test],
         test_y=data.test_y[test],
         label_sets=label_sets,
+        train_names=data.sample_names()[train],
     )

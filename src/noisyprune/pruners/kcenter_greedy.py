@@ -6,6 +6,7 @@ import numpy as np
 
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import class_quotas
+from noisyprune.pruners.progress import every, report
 
 
 def farthest_first(
@@ -26,7 +27,10 @@ def farthest_first(
     taken = np.zeros(len(quotas), dtype=np.int64) if quotas is not None else None
     positions = np.empty(budget, dtype=np.int64)
     distances = np.empty(budget)
+    interval = every(budget)
     for i in range(budget):
+        if i % interval == 0:
+            report("k-center greedy picks", i, budget)
         if i == 0:
             p = first
         else:
@@ -45,6 +49,7 @@ def farthest_first(
         squared = norms + norms[p] - 2.0 * (z @ z[p]).astype(np.float64)
         np.minimum(nearest, squared, out=nearest)
     distances[0] = np.inf
+    report("k-center greedy picks", budget, budget)
     return positions, distances
 
 

@@ -38,6 +38,7 @@ import numpy as np
 
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import class_members, class_quotas
+from noisyprune.pruners.progress import every, report
 from noisyprune.pruners.tau_graph import (
     ClusteredExactIndex,
     DenseRows,
@@ -187,7 +188,10 @@ def greedy_own_gain(
     taken = np.zeros(num_classes, dtype=np.int64)
     positions = np.empty(budget, dtype=np.int64)
     gains = np.empty(budget)
+    interval = every(budget)
     for i in range(budget):
+        if i % interval == 0:
+            report("Prune4ReL greedy picks", i, budget)
         target = schedule.target(i) if schedule else None
         if target is None:
             p = tracker.argmax() if tracker else int(np.argmax(score))
@@ -217,6 +221,7 @@ def greedy_own_gain(
             changed.append(neighbours)
         if tracker:
             tracker.refresh(np.concatenate(changed))
+    report("Prune4ReL greedy picks", budget, budget)
     if stats is not None:
         stats["covered"] = covered
     return positions, gains
@@ -270,7 +275,10 @@ def greedy_neighborhood_gain(
 
     positions = np.empty(budget, dtype=np.int64)
     gains = np.empty(budget)
+    interval = every(budget)
     for step in range(budget):
+        if step % interval == 0:
+            report("Prune4ReL greedy picks", step, budget)
         target = schedule.target(step) if schedule else None
         if schedule and target is None and global_heap is None:
             global_heap = [entry for heap in heaps for entry in heap]
@@ -296,6 +304,7 @@ def greedy_neighborhood_gain(
         covered[neighbours] += similarity * confidence[i]
         if stats is not None:
             stats.setdefault("degrees", []).append(len(neighbours))
+    report("Prune4ReL greedy picks", budget, budget)
     if stats is not None:
         stats["covered"] = covered
     return positions, gains

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.errors import ArtifactError
 from noisyprune.pruners.base import PrunerInputs, ScorePruner
 
 SCORES = ("least_confidence", "entropy", "margin", "max_logit")
@@ -56,5 +57,11 @@ class Uncertainty(ScorePruner):
 
     def score(self, inputs: PrunerInputs, rng: np.random.Generator) -> np.ndarray:
         if self.kind == "max_logit":
+            if inputs.features.table.column("max_logit").null_count:
+                raise ArtifactError(
+                    f"{inputs.features.path}: score max_logit needs the raw logits, and this warm-up gave "
+                    "probabilities only (a precomputed representation without logits); use score "
+                    "least_confidence, or add logits to the file"
+                )
             return -np.asarray(inputs.features.numpy("max_logit"), dtype=np.float64)
         return uncertainty_scores(inputs.features.numpy("probs"), self.kind)

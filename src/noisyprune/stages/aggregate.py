@@ -66,6 +66,9 @@ def run_row(
             "retrain_seconds": metrics["timing"]["train_seconds"],
             "seed_noise": provenance["seeds"].get("noise"),
             "seed_warmup": warmup.get("warmup_seed"),
+            # a precomputed warm-up: the representation file it read, and its SHA-256
+            "warmup_source": warmup.get("source_path"),
+            "warmup_source_sha256": warmup.get("source_sha256"),
             "seed_select": provenance["seeds"].get("select"),
             "seed_retrain": provenance["seeds"].get("retrain"),
             "code_hash_warmup": warmup.get("code_hash"),

@@ -13,9 +13,12 @@ from noisyprune.stages.common import aligned_features, load_labels
 log = logging.getLogger(__name__)
 
 
-def run_detect_stage(*, labels_path: str, features_path: str, dynamics_path: str, code_hash: str, output: str) -> None:
+def run_detect_stage(
+    *, labels_path: str, features_path: str, dynamics_path: str | None, code_hash: str, output: str
+) -> None:
     """Score every training sample with each pruner score and measure how well it finds the
-    mislabelled ones (AUROC, average precision), written with the realised noise rate."""
+    mislabelled ones (AUROC, average precision), written with the realised noise rate. Without
+    ``dynamics_path`` (a precomputed warm-up trains nothing) the forgetting scores are left out."""
     labels = load_labels(labels_path)
     if not labels.clean_known:
         log.info("no clean training labels (intrinsic noise): noise detection cannot be measured")
@@ -34,8 +37,10 @@ def run_detect_stage(*, labels_path: str, features_path: str, dynamics_path: str
     # The training samples proper: the clean probe set is neither trained on nor a candidate.
     train_rows = labels.training_rows
     features = features.take(train_rows)
-    dynamics = read_table(dynamics_path, DYNAMICS)
-    check_same_samples(labels.training_ids, np.unique(dynamics.numpy("sample_id")), labels_path, dynamics_path)
+    dynamics = None
+    if dynamics_path is not None:
+        dynamics = read_table(dynamics_path, DYNAMICS)
+        check_same_samples(labels.training_ids, np.unique(dynamics.numpy("sample_id")), labels_path, dynamics_path)
     rows = detection_quality(
         noise_scores(features, dynamics, labels.noisy[train_rows], labels.num_classes), labels.is_noisy[train_rows]
     )

@@ -13,6 +13,8 @@ import torch.nn.functional as F
 
 from noisyprune.artifacts import FEATURES, write_table
 from noisyprune.data import load_dataset
+from noisyprune.data.checks import check_finite_inputs
+from noisyprune.errors import ArtifactError
 from noisyprune.provenance import environment
 from noisyprune.stages.common import load_checkpoint_model, load_labels
 from noisyprune.training.data import device_inputs
@@ -43,6 +45,54 @@ def confidence_scores(logits: torch.Tensor, noisy_label: torch.Tensor) -> dict[s
         "max_logit": logits.float().max(dim=1).values,
         "prediction": probs.argmax(dim=1),
     }
+
+
+def scores_from_class_outputs(
+    labels: np.ndarray, probabilities=None, logits=None, num_classes: int | None = None
+) -> dict[str, np.ndarray]:
+    """The derived score columns of :func:`confidence_scores`, as numpy arrays, from a model's
+    ``logits`` ``(n, C)`` or ``probabilities`` ``(n, C)`` for samples with ``labels`` ``(n,)``.
+    Probabilities' logs are logits up to a per-row constant, so every score but ``max_logit`` is
+    exact; ``max_logit`` is then unknown and left out (a method reading it says so). Returns ``{}``
+    when neither is given; raises ``ValueError`` naming the argument for a bad shape, a row that is
+    not a distribution, or a label without a class column."""
+    if probabilities is None and logits is None:
+        return {}
+    if probabilities is not None and logits is not None:
+        raise ValueError("give probabilities or logits, not both")
+    name = "logits" if logits is not None else "probabilities"
+    scores = np.asarray(logits if logits is not None else probabilities)
+    n = len(labels)
+    if scores.ndim != 2 or len(scores) != n:
+        raise ValueError(f"{name}: expected shape ({n}, C) aligned with labels, got {scores.shape}")
+    if scores.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: expected numbers, got dtype {scores.dtype}")
+    scores = scores.astype(np.float32)
+    try:
+        check_finite_inputs(scores, name, "the array")
+    except ArtifactError as err:
+        raise ValueError(str(err)) from None
+    if logits is None:
+        sums = scores.sum(axis=1)
+        invalid = (scores < 0).any(axis=1) | ~np.isclose(sums, 1.0, atol=1e-3)
+        if invalid.any():
+            row = int(np.flatnonzero(invalid)[0])
+            raise ValueError(
+                f"probabilities: row {row} is not a probability distribution (sum {sums[row]:.4f}); "
+                "pass raw scores as logits instead"
+            )
+        scores = np.log(np.clip(scores, 1e-30, None))
+    if num_classes is not None and scores.shape[1] != num_classes:
+        raise ValueError(f"{name}: {scores.shape[1]} columns, not {num_classes}")
+    if len(labels) and labels.max() >= scores.shape[1]:
+        raise ValueError(f"labels: label {int(labels.max())} has no column among the {scores.shape[1]} class scores")
+    columns = {
+        key: value.numpy()
+        for key, value in confidence_scores(torch.from_numpy(scores), torch.from_numpy(np.asarray(labels))).items()
+    }
+    if logits is None:
+        del columns["max_logit"]
+    return columns
 
 
 def feature_columns(

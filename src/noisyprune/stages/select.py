@@ -22,6 +22,7 @@ from noisyprune.provenance import environment
 from noisyprune.pruners import build_pruner
 from noisyprune.pruners.base import PrunerInputs, Selection
 from noisyprune.pruners.budget import budget_for
+from noisyprune.pruners.progress import listening, log_reporter
 from noisyprune.seeding import make_rng, select_seed
 from noisyprune.stages.common import aligned_features, load_labels
 
@@ -81,7 +82,8 @@ def run_select_stage(
     budget = budget_for(float(fraction), len(inputs))
     stage_seed = select_seed(seed, dataset, noise, warmup, method, fraction)
     start = time.perf_counter()
-    selection = pruner.select(inputs, budget, make_rng(stage_seed))
+    with listening(log_reporter(log)):  # a tenth at a time into the job's log
+        selection = pruner.select(inputs, budget, make_rng(stage_seed))
     seconds = time.perf_counter() - start
     _check_selection(selection, budget, len(inputs), method)
 

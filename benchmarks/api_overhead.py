@@ -1,0 +1,155 @@
+"""The public API's Prune4ReL against the workflow's select stage: the same selection, the overhead named.
+
+    .venv/bin/python benchmarks/api_overhead.py                 # n = 100,000, d = 512 (≈ 3 min on 2 cores)
+    .venv/bin/python benchmarks/api_overhead.py --n 20000       # a quicker look
+
+Data: class-clustered synthetic embeddings (``tests/reference_prune4rel.py:clustered_embeddings``,
+10 classes) and class probabilities whose top entry, on the noisy label, is the generator's
+confidence. Three timings in one process, each after a warm-up call on a small problem:
+
+- ``pruner``: the Prune4ReL pruner's ``select`` on ready inputs (the work itself);
+- ``api``: ``noisyprune.select_subset(labels, features=…, probabilities=…)`` from numpy arrays
+  (validation, the derived scores, building the inputs table, the pruner);
+- ``stage``: ``run_select_stage`` on ``labels.parquet`` and ``features.parquet`` written beforehand
+  as the warm-up would (reading and checking both files, the pruner, writing ``subset.parquet``).
+
+``identical`` says whether the API and the stage kept the same samples in the same order. Results are
+appended to ``benchmarks/results/api_overhead.csv``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+RESULTS = REPO / "benchmarks" / "results" / "api_overhead.csv"
+COLUMNS = ["n", "d", "classes", "fraction", "tau", "timing", "seconds", "overhead_seconds", "identical", "cpus", "date"]
+
+
+def inputs(n: int, d: int, classes: int):
+    """Embeddings ``(n, d)``, noisy labels ``(n,)`` and probabilities ``(n, classes)`` whose maximum is
+    the generator's confidence, on the noisy label."""
+    from reference_prune4rel import clustered_embeddings
+
+    embedding, confidence, labels = clustered_embeddings(n, d, classes, seed=0)
+    confidence = np.clip(confidence, 1.0 / classes + 1e-3, 1.0)
+    probabilities = np.repeat(((1 - confidence) / (classes - 1))[:, None], classes, axis=1)
+    probabilities[np.arange(n), labels] = confidence
+    return embedding, labels.astype(np.int64), probabilities.astype(np.float32)
+
+
+def write_stage_inputs(folder: Path, embedding, labels, probabilities) -> tuple[str, str]:
+    """``labels.parquet`` and ``features.parquet`` as the noise and warm-up stages would write them."""
+    from noisyprune.artifacts import FEATURES, LABELS, write_table
+    from noisyprune.stages.extract import scores_from_class_outputs
+
+    n, classes = len(labels), probabilities.shape[1]
+    ids = np.arange(n, dtype=np.int64)
+    labels_path, features_path = str(folder / "labels.parquet"), str(folder / "features.parquet")
+    write_table(
+        {"sample_id": ids, "clean_label": labels, "noisy_label": labels, "is_noisy": np.zeros(n, bool),
+         "is_probe": np.zeros(n, bool)},
+        labels_path,
+        LABELS,
+        metadata={"dataset": "synthetic", "noise": "none", "num_classes": classes, "noise_rate": 0.0,
+                  "transition_matrix": np.eye(classes).tolist()},
+    )  # fmt: skip
+    scores = scores_from_class_outputs(labels, probabilities=probabilities)
+    import pyarrow as pa
+
+    scores["max_logit"] = pa.nulls(n, pa.float32())
+    write_table(
+        {"sample_id": ids, "noisy_label": labels, **scores, "embedding": embedding},
+        features_path,
+        FEATURES,
+        metadata={"num_classes": classes, "embedding_dim": embedding.shape[1], "model": None},
+    )
+    return labels_path, features_path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--n", type=int, default=100_000)
+    parser.add_argument("--d", type=int, default=512)
+    parser.add_argument("--classes", type=int, default=10)
+    parser.add_argument("--fraction", type=float, default=0.2)
+    parser.add_argument("--tau", type=float, default=0.975)
+    args = parser.parse_args()
+
+    import pandas as pd
+
+    import noisyprune
+    from noisyprune.artifacts import FEATURES, read_table
+    from noisyprune.pruners import build_pruner
+    from noisyprune.pruners.base import PrunerInputs
+    from noisyprune.pruners.budget import budget_for
+    from noisyprune.seeding import make_rng
+    from noisyprune.stages.select import run_select_stage
+
+    entry = {"pruner": "prune4rel", "tau": args.tau}
+    small = inputs(500, 16, args.classes)
+    noisyprune.select_subset(small[1], method="prune4rel", fraction=0.2, features=small[0], probabilities=small[2])
+    embedding, labels, probabilities = inputs(args.n, args.d, args.classes)
+    budget = budget_for(args.fraction, args.n)
+    rows = []
+    with tempfile.TemporaryDirectory() as folder:
+        labels_path, features_path = write_stage_inputs(Path(folder), embedding, labels, probabilities)
+        method = noisyprune.api.validated_method("prune4rel", {"tau": args.tau})
+        features = read_table(features_path, FEATURES)
+        ready = PrunerInputs(
+            sample_id=np.arange(args.n), noisy_label=labels, num_classes=args.classes, features=features
+        )
+        start = time.perf_counter()
+        build_pruner(method).select(ready, budget, make_rng(0))
+        pruner_seconds = time.perf_counter() - start
+
+        start = time.perf_counter()
+        kept = noisyprune.select_subset(
+            labels, method="prune4rel", fraction=args.fraction, features=embedding, probabilities=probabilities,
+            tau=args.tau,
+        )  # fmt: skip
+        api_seconds = time.perf_counter() - start
+
+        output = str(Path(folder) / "subset.parquet")
+        start = time.perf_counter()
+        run_select_stage(
+            dataset="synthetic", noise="none", seed=0, warmup="precomputed", method="prune4rel",
+            method_entry=entry | {k: v for k, v in method.items() if k not in entry}, fraction=str(args.fraction),
+            labels_path=labels_path, features_path=features_path, dynamics_path=None, code_hash="benchmark",
+            output=output, timing_output=str(Path(folder) / "timing.json"),
+        )  # fmt: skip
+        stage_seconds = time.perf_counter() - start
+        subset = pd.read_parquet(output).sort_values("rank")
+        identical = bool(np.array_equal(subset["sample_id"].to_numpy(), kept.indices))
+
+    date = time.strftime("%Y-%m-%d")
+    for timing, seconds in (("pruner", pruner_seconds), ("api", api_seconds), ("stage", stage_seconds)):
+        row = {
+            "n": args.n, "d": args.d, "classes": args.classes, "fraction": args.fraction, "tau": args.tau,
+            "timing": timing, "seconds": round(seconds, 2),
+            "overhead_seconds": round(seconds - pruner_seconds, 2) if timing != "pruner" else "",
+            "identical": identical if timing != "pruner" else "", "cpus": os.cpu_count(), "date": date,
+        }  # fmt: skip
+        rows.append(row)
+        print(row)
+    new = not RESULTS.exists()
+    with RESULTS.open("a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=COLUMNS)
+        if new:
+            writer.writeheader()
+        writer.writerows(rows)
+    print(f"appended {len(rows)} rows to {RESULTS} ({platform.processor() or platform.machine()})")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,258 @@
+"""Bring your own representation and take the kept subset home: a precomputed warm-up in the DAG,
+and the kept lists exported in the dataset's own terms (read back by the file_list loader)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from conftest import run_snakemake, scheduled_jobs
+from PIL import Image
+
+from noisyprune.data import images as image_data
+from noisyprune.data.registry import load_dataset
+from noisyprune.errors import ArtifactError
+from noisyprune.stages.precomputed import file_rows
+
+CLASSES = 3
+TRAIN_PER_CLASS = 16
+
+
+def _write_images(root):
+    """A file list of solid-colour images whose shade encodes the sample (every image distinct)."""
+    rng = np.random.default_rng(0)
+    train, test = [], []
+    for i in range(CLASSES * TRAIN_PER_CLASS + 9):
+        label = i % CLASSES
+        colour = [40, 40, 40]
+        colour[label] = 120 + i  # class in the channel, sample in the shade
+        path = root / "images" / f"img {i:02d}.png"  # a space: names are paths, not tokens
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(np.full((8, 8, 3), colour, dtype=np.uint8)).save(path)
+        (train if i < CLASSES * TRAIN_PER_CLASS else test).append(f"images/img {i:02d}.png {label}")
+    rng.shuffle(train)
+    (root / "train.txt").write_text("# the training list\n" + "\n".join(train) + "\n")
+    (root / "test.txt").write_text("\n".join(test) + "\n")
+
+
+@pytest.fixture(scope="module")
+def own_run(tmp_path_factory):
+    """The tiny workflow on a file-list dataset whose warm-up is a precomputed representation
+    (rows by path, in an order of their own), run to completion with every export."""
+    from conftest import TINY_CONFIG, load_yaml
+
+    tmp = tmp_path_factory.mktemp("own")
+    root = tmp / "data"
+    _write_images(root)
+    entry = {
+        "loader": "file_list",
+        "root": str(root),
+        "train_list": "train.txt",
+        "test_list": "test.txt",
+        "image_size": 8,
+        "workers": 0,
+        "clean_labels": True,
+        "model": "mlp",
+    }
+    data = load_dataset("own", entry)
+    names = data.sample_names()
+    rng = np.random.default_rng(1)
+    # an embedding that knows the class, and confident but imperfect class probabilities
+    features = np.eye(CLASSES)[data.train_y] * 3 + rng.normal(0, 0.3, (len(names), CLASSES))
+    logits = np.eye(CLASSES)[data.train_y] * 2 + rng.normal(0, 1.0, (len(names), CLASSES))
+    probabilities = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    order = rng.permutation(len(names))
+    source = tmp / "clip.npz"
+    np.savez(source, paths=names[order], features=features[order], probabilities=probabilities[order])
+
+    config = load_yaml(TINY_CONFIG)
+    config["datasets"] = {"own": entry}
+    config["warmups"] = {"clip": {"source": "precomputed", "path": str(source)}}
+    config["learners"] = {"ce": {**config["learners"]["ce"], "batch_size": 16}}
+    config["sweep"].update(datasets=["own"], warmups=["clip"], methods=["uniform", "small_loss", "prune4rel"])
+    config["sweep"]["learners"] = ["ce"]
+    workdir = tmp / "run"
+    run_snakemake(workdir, config, "--cores", "2", "all", "export")
+    return workdir, config, data, source, {"features": features, "probabilities": probabilities}
+
+
+def test_a_precomputed_warmup_trains_nothing_and_feeds_every_downstream_stage(own_run):
+    workdir, _, _, source, arrays = own_run
+    warmup = workdir / "results/own/sym40/seed0/warmup/clip"
+    assert not (warmup / "model.pt").exists() and not (warmup / "dynamics.parquet").exists()
+    features = pq.read_table(warmup / "features.parquet").to_pandas()
+    embedding = np.stack(features["embedding"].to_numpy())
+    # row i of features.parquet is sample i, whatever the file's row order
+    np.testing.assert_allclose(embedding, arrays["features"][features["sample_id"]], rtol=1e-6)
+    probs = np.stack(features["probs"].to_numpy())
+    np.testing.assert_allclose(probs, arrays["probabilities"][features["sample_id"]], rtol=1e-5, atol=1e-7)
+    assert features["max_logit"].isna().all()  # probabilities only: the raw logits are unknown
+    runs = pd.read_parquet(workdir / "results/tables/runs.parquet")
+    assert sorted(runs["method"]) == ["full", "prune4rel", "small_loss", "uniform"]
+    assert runs["test_acc_last"].between(0, 1).all()
+    sha256 = hashlib.sha256(source.read_bytes()).hexdigest()
+    assert (runs["warmup_source_sha256"] == sha256).all() and (runs["warmup_source"] == str(source)).all()
+    detection = pd.read_csv(workdir / "results/tables/detection.csv")
+    assert "loss" in set(detection["score"]) and "forgetting" not in set(detection["score"])
+
+
+def _kept(path):
+    lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
+    return [line.rsplit(maxsplit=1) for line in lines]
+
+
+def test_the_exported_list_reads_back_as_the_same_samples(own_run):
+    workdir, config, data, _, _ = own_run
+    select = workdir / "results/own/sym40/seed0/select/clip/prune4rel/f0.5"
+    kept_file = select / "kept.txt"
+    header = [line for line in kept_file.read_text().splitlines() if line.startswith("#")]
+    assert "method prune4rel" in header[0] and "fraction 0.5" in header[0]
+    assert any("names: path relative to" in line for line in header)
+    subset = pd.read_parquet(select / "subset.parquet").sort_values("rank")
+    labels = pd.read_parquet(workdir / "results/own/sym40/seed0/labels.parquet").set_index("sample_id")
+    entry = config["datasets"]["own"]
+    read_back = image_data.load_file_list(
+        root=entry["root"], train_list=str(kept_file), test_list="test.txt", image_size=8, workers=0, num_classes=3
+    )
+    ids = subset["sample_id"].to_numpy()
+    assert len(read_back.train_y) == len(ids)
+    # the same images, in rank order, with the labels the selection saw
+    np.testing.assert_array_equal(read_back.sample_names(), data.sample_names()[ids])
+    np.testing.assert_array_equal(read_back.train_y, labels.loc[ids, "noisy_label"].to_numpy())
+    pixels = read_back.train_x * np.reshape(read_back.pixel_std, (1, -1, 1, 1))
+    pixels = pixels + np.reshape(read_back.pixel_mean, (1, -1, 1, 1))
+    original = data.train_x[ids] * np.reshape(data.pixel_std, (1, -1, 1, 1)) + np.reshape(
+        data.pixel_mean, (1, -1, 1, 1)
+    )
+    np.testing.assert_allclose(pixels, original, atol=1e-5)
+
+    relabelled = _kept(workdir / "results/own/sym40/seed0/train/clip/prune4rel/f0.5/ce/kept_relabelled.txt")
+    relabels = pd.read_parquet(workdir / "results/own/sym40/seed0/train/clip/prune4rel/f0.5/ce/relabels.parquet")
+    relabel_of = relabels.set_index("sample_id")["relabel"]
+    assert [name for name, _ in relabelled] == data.sample_names()[ids].tolist()
+    assert [int(label) for _, label in relabelled] == relabel_of.loc[ids].tolist()
+
+
+def test_a_changed_representation_reruns_its_dependants_even_with_an_older_mtime(own_run, tmp_path):
+    import shutil
+
+    workdir, config, _, source, _ = own_run
+    copy = tmp_path / "run"
+    shutil.copytree(workdir, copy, symlinks=True)
+    with np.load(source) as archive:
+        changed = dict(archive)
+    changed["features"] = changed["features"][:, ::-1].copy()
+    np.savez(source.with_name("changed.npz"), **changed)
+    moved = source.with_name("changed.npz")
+    stat = source.stat()
+    os.utime(moved, ns=(stat.st_atime_ns, stat.st_mtime_ns - 10**10))  # older than every output
+    config = {**config, "warmups": {"clip": {"source": "precomputed", "path": str(moved)}}}
+    jobs = scheduled_jobs(run_snakemake(copy, config, "-n").stdout)
+    rules = [rule for rule, _ in jobs]
+    assert rules.count("precomputed_warmup") == 1 and "warmup" not in rules and "extract" not in rules
+    selections = sorted(w["method"] for rule, w in jobs if rule == "select")
+    assert selections == ["prune4rel", "small_loss"]  # uniform reads no features: kept
+
+
+def test_rows_are_aligned_by_sample_ids_and_a_mismatch_names_the_ids():
+    ids = np.array([2, 0, 1])
+    rows = file_rows({"sample_ids": ids}, np.arange(3), "f.npz", "w", dataset=None)
+    np.testing.assert_array_equal(ids[rows], [0, 1, 2])
+    with pytest.raises(ArtifactError, match=r"1 missing, e\.g\. \[3\]"):
+        file_rows({"sample_ids": ids}, np.arange(4), "f.npz", "w", dataset=None)
+    with pytest.raises(ArtifactError, match=r"1 unknown, e\.g\. \[2\]"):
+        file_rows({"sample_ids": ids}, np.arange(2), "f.npz", "w", dataset=None)
+    with pytest.raises(ArtifactError, match="appears 2 times"):
+        file_rows({"sample_ids": np.array([0, 0, 1])}, np.arange(3), "f.npz", "w", dataset=None)
+    with pytest.raises(ArtifactError, match="no sample_ids and no paths"):
+        file_rows({"features": np.zeros((3, 2))}, np.arange(3), "f.npz", "w", dataset=None)
+
+
+def test_config_refuses_what_a_precomputed_warmup_cannot_feed(tiny_config, tmp_path):
+    from conftest import SCHEMA
+
+    from noisyprune.config import validate_config
+    from noisyprune.errors import ConfigError
+
+    tiny_config["warmups"] = {"ce": {"source": "precomputed", "path": "x.npz"}}
+    with pytest.raises(ConfigError, match=r"methods.forgetting.*training record"):
+        validate_config(tiny_config, SCHEMA)
+    tiny_config["sweep"]["methods"] = ["uniform"]
+    with pytest.raises(ConfigError, match=r"learners.elr.init.*use init: scratch"):
+        validate_config(tiny_config, SCHEMA)
+    tiny_config["sweep"]["learners"] = ["ce"]
+    validate_config(tiny_config, SCHEMA)
+    tiny_config["warmups"]["ce"]["epochs"] = 3
+    with pytest.raises(ConfigError, match=r"warmups\.ce"):
+        validate_config(tiny_config, SCHEMA)
+
+
+def test_samples_are_named_in_the_users_terms(tmp_path):
+    """Rows of an arrays file (through its split and max_train), paths of an image folder."""
+    from noisyprune.data.arrays import load_arrays
+    from noisyprune.data.registry import limit_samples
+
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(40, 3)).astype(np.float32), np.arange(40) % 2
+    x[:, 0] = np.arange(40)  # the row number, carried through standardisation's order
+    np.savez(tmp_path / "d.npz", x=x, y=y)
+    data = load_arrays(path=str(tmp_path / "d.npz"), test_fraction=0.25)
+    rows = data.sample_names()
+    assert data.train_names_kind == f"row of {tmp_path / 'd.npz'}" and len(rows) == 30
+    recovered = data.train_x[:, 0] * x[:, 0][rows].std() / data.train_x[:, 0].std()
+    np.testing.assert_allclose(recovered - recovered.mean(), rows - rows.mean(), atol=1e-4)
+    limited = limit_samples(data, 10, None)
+    assert set(limited.sample_names()) <= set(rows) and len(limited.sample_names()) == 10
+    np.testing.assert_array_equal(limited.train_y, y[limited.sample_names()])
+
+    root = tmp_path / "folder"
+    for split in ("train", "val"):
+        for name in ("ant", "bee"):
+            path = root / split / name / "a.png"
+            path.parent.mkdir(parents=True)
+            Image.new("RGB", (8, 8), (9, 9, 9)).save(path)
+    folder = image_data.load_image_folder(root=str(root), train_dir="train", test_dir="val", image_size=8, workers=0)
+    assert folder.sample_names().tolist() == ["ant/a.png", "bee/a.png"]
+
+
+@pytest.mark.parametrize(
+    ("arrays", "expected"),
+    [
+        ({"features": np.ones((3, 2)), "probabilities": np.ones((4, 2)) / 2}, "not aligned.*features has 3"),
+        ({"features": np.ones(3)}, "'features' must be 2-D"),
+        ({"features": np.array([[1.0, np.nan]])}, "NaN or infinite"),
+        ({"other": np.ones(2)}, "none of the arrays"),
+    ],
+)
+def test_bad_representation_files_name_the_array(tmp_path, arrays, expected):
+    from noisyprune.data.representation import read_representation
+
+    np.savez(tmp_path / "r.npz", **arrays)
+    with pytest.raises(ArtifactError, match=expected):
+        read_representation(tmp_path / "r.npz")
+    (tmp_path / "r.parquet").write_bytes(b"not parquet")
+    with pytest.raises(ArtifactError, match="not a readable Parquet file"):
+        read_representation(tmp_path / "r.parquet")
+
+
+def test_a_broken_representation_file_is_refused_before_any_job(tiny_config, tmp_path):
+    tiny_config["warmups"] = {"own": {"source": "precomputed", "path": str(tmp_path / "r.npz")}}
+    tiny_config["sweep"].update(warmups=["own"], methods=["uniform", "small_loss"], learners=["ce"])
+    np.savez(tmp_path / "r.npz", features=np.ones((5, 2)), sample_ids=np.arange(5))
+    result = run_snakemake(tmp_path / "run", tiny_config, "--cores", "1", check=False)
+    assert result.returncode != 0
+    assert "warmups.own.path" in result.stderr and "no probabilities or logits" in result.stderr
+    assert not (tmp_path / "run" / "results").exists()  # not even the noise job ran
+
+
+def test_a_precomputed_warmup_named_like_a_default_one_says_where_the_keys_come_from(tiny_config, tmp_path):
+    """The user's file is merged over config/config.yaml, whose warm-up ``ce`` trains."""
+    tiny_config["warmups"] = {"ce": {"source": "precomputed", "path": str(tmp_path / "r.npz")}}
+    result = run_snakemake(tmp_path / "run", tiny_config, "-n", check=False)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert "default config's warm-up of the same name" in output and "another name" in output
