@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from noisyprune.data.checks import check_finite_inputs, class_indices
+from noisyprune.data.checks import aligned_matrix, class_indices
 
 SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 # Pruners that read the warm-up's per-epoch training record, which only the workflow's warm-up makes.
@@ -99,7 +99,7 @@ def select_subset(
 
     columns = scores_from_class_outputs(labels, probabilities, logits, num_classes)
     if features is not None:
-        columns["embedding"] = _matrix(features, "features", n)
+        columns["embedding"] = aligned_matrix(features, "features", n)
     classes = num_classes or (columns["probs"].shape[1] if "probs" in columns else int(labels.max()) + 1)
     if labels.max(initial=-1) >= classes:
         raise ValueError(f"labels: label {int(labels.max())} is outside the {classes} classes")
@@ -213,20 +213,6 @@ def _labels(labels) -> np.ndarray:
         return class_indices(values, "labels", "the array")
     except Exception as err:
         raise ValueError(str(err)) from None
-
-
-def _matrix(values, name: str, n: int) -> np.ndarray:
-    array = np.asarray(values)
-    if array.ndim != 2 or len(array) != n:
-        raise ValueError(f"{name}: expected shape ({n}, …) aligned with labels, got {array.shape}")
-    if array.dtype.kind not in "biuf":
-        raise ValueError(f"{name}: expected numbers, got dtype {array.dtype}")
-    array = array.astype(np.float32)
-    try:
-        check_finite_inputs(array, name, "the array")
-    except Exception as err:
-        raise ValueError(str(err)) from None
-    return array
 
 
 def _ids(values, n: int) -> np.ndarray:

@@ -104,6 +104,22 @@ def check_finite_inputs(x: np.ndarray, source: str, what: str) -> None:
         )
 
 
+def aligned_matrix(values, name: str, n: int) -> np.ndarray:
+    """``values`` as a float32 ``(n, k)`` matrix aligned with ``n`` samples; ``ValueError`` naming
+    ``name`` for another shape, non-numbers or non-finite rows (the public API's argument checks)."""
+    array = np.asarray(values)
+    if array.ndim != 2 or len(array) != n:
+        raise ValueError(f"{name}: expected shape ({n}, …) aligned with labels, got {array.shape}")
+    if array.dtype.kind not in "biuf":
+        raise ValueError(f"{name}: expected numbers, got dtype {array.dtype}")
+    array = array.astype(np.float32)
+    try:
+        check_finite_inputs(array, name, "the array")
+    except ArtifactError as err:
+        raise ValueError(str(err)) from None
+    return array
+
+
 def check_numeric_inputs(x: np.ndarray, source: str, what: str) -> None:
     """Inputs must be numbers (bool, integer or float arrays)."""
     if x.dtype.kind not in "biuf":

@@ -13,8 +13,7 @@ import torch.nn.functional as F
 
 from noisyprune.artifacts import FEATURES, write_table
 from noisyprune.data import load_dataset
-from noisyprune.data.checks import check_finite_inputs
-from noisyprune.errors import ArtifactError
+from noisyprune.data.checks import aligned_matrix
 from noisyprune.provenance import environment
 from noisyprune.stages.common import load_checkpoint_model, load_labels
 from noisyprune.training.data import device_inputs
@@ -61,17 +60,7 @@ def scores_from_class_outputs(
     if probabilities is not None and logits is not None:
         raise ValueError("give probabilities or logits, not both")
     name = "logits" if logits is not None else "probabilities"
-    scores = np.asarray(logits if logits is not None else probabilities)
-    n = len(labels)
-    if scores.ndim != 2 or len(scores) != n:
-        raise ValueError(f"{name}: expected shape ({n}, C) aligned with labels, got {scores.shape}")
-    if scores.dtype.kind not in "biuf":
-        raise ValueError(f"{name}: expected numbers, got dtype {scores.dtype}")
-    scores = scores.astype(np.float32)
-    try:
-        check_finite_inputs(scores, name, "the array")
-    except ArtifactError as err:
-        raise ValueError(str(err)) from None
+    scores = aligned_matrix(logits if logits is not None else probabilities, name, len(labels))
     if logits is None:
         sums = scores.sum(axis=1)
         invalid = (scores < 0).any(axis=1) | ~np.isclose(sums, 1.0, atol=1e-3)
