@@ -256,3 +256,40 @@ def test_a_precomputed_warmup_named_like_a_default_one_says_where_the_keys_come_
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "default config's warm-up of the same name" in output and "another name" in output
+
+
+def test_an_arrays_dataset_exports_the_rows_of_its_file(tiny_config, tmp_path):
+    """Rows of the user's .npz through its stratified split: a kept line names the file row whose
+    clean label is the sample's, and the precomputed file is matched by sample_ids."""
+    rng = np.random.default_rng(3)
+    y = np.arange(80) % 4
+    x = (np.eye(4, 6)[y] * 2 + rng.normal(0, 0.5, (80, 6))).astype(np.float32)
+    np.savez(tmp_path / "mine.npz", x=x, y=y)
+    entry = {"loader": "arrays", "path": str(tmp_path / "mine.npz"), "test_fraction": 0.25, "model": "mlp"}
+    data = load_dataset("mine", entry)
+    ids = rng.permutation(data.num_train)
+    logits = rng.normal(size=(data.num_train, 4))
+    np.savez(tmp_path / "rep.npz", sample_ids=ids, features=rng.normal(size=(data.num_train, 5)), logits=logits[ids])
+    tiny_config["datasets"] = {"mine": entry}
+    tiny_config["warmups"] = {"mine_model": {"source": "precomputed", "path": str(tmp_path / "rep.npz")}}
+    tiny_config["learners"] = {"ce": {**tiny_config["learners"]["ce"], "batch_size": 16}}
+    tiny_config["sweep"].update(
+        datasets=["mine"], warmups=["mine_model"], methods=["small_loss"], learners=["ce"], fractions=[0.5]
+    )
+    workdir = tmp_path / "run"
+    run_snakemake(workdir, tiny_config, "--cores", "2", "export")
+    run = workdir / "results/mine/sym40/seed0"
+    features = pd.read_parquet(run / "warmup/mine_model/features.parquet")
+    # sample i's row of the file is where sample_ids == i: its logits' arg-max is the prediction
+    np.testing.assert_array_equal(features["prediction"], logits.argmax(axis=1))
+    assert features["max_logit"].notna().all()  # logits given: every score is known
+    kept = _kept(run / "select/mine_model/small_loss/f0.5/kept.txt")
+    header = (run / "select/mine_model/small_loss/f0.5/kept.txt").read_text().splitlines()[2]
+    assert header == f"# names: row of {tmp_path / 'mine.npz'}"
+    labels = pd.read_parquet(run / "labels.parquet").set_index("sample_id")
+    subset = pd.read_parquet(run / "select/mine_model/small_loss/f0.5/subset.parquet").sort_values("rank")
+    rows = np.array([int(name) for name, _ in kept])
+    assert len(rows) == 30 and len(set(rows)) == 30
+    np.testing.assert_array_equal(y[rows], labels.loc[subset["sample_id"], "clean_label"])
+    assert [int(label) for _, label in kept] == labels.loc[subset["sample_id"], "noisy_label"].tolist()
+    np.testing.assert_array_equal(rows, data.sample_names()[subset["sample_id"]])
