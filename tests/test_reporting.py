@@ -93,6 +93,48 @@ def tidy_runs(seeds=(0, 1, 2), learners=("ce",), noises=("sym40",), drop=()):
     return pd.DataFrame(rows)
 
 
+def markdown_tables(text):
+    """Every pipe table in ``text`` as (header cells, delimiter cells, body rows); cells stripped,
+    "\\|" read back as "|"."""
+    tables, lines = [], []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            lines.append([c.strip().replace("\\|", "|") for c in re.split(r"(?<!\\)\|", line)[1:-1]])
+        elif lines:
+            tables.append((lines[0], lines[1], lines[2:]))
+            lines = []
+    return tables
+
+
+def markdown_rows(text):
+    """The body rows of every pipe table in ``text``."""
+    return [row for _, _, body in markdown_tables(text) for row in body]
+
+
+def latex_rows(text):
+    """The body rows (between \\midrule and \\bottomrule) of every tabular in ``text``, as cells."""
+    bodies = re.findall(r"\\midrule\n(.*?)\\bottomrule", text, flags=re.DOTALL)
+    return [line.removesuffix(r" \\").split(" & ") for body in bodies for line in body.splitlines()]
+
+
+def html_tables(text):
+    """Every ``<table …>`` of ``text`` as (opening tag, header cells, body rows of cells' inner HTML)."""
+    tables = []
+    for opening, head, body in re.findall(r"(<table[^>]*>)\s*<thead>(.*?)</thead>\s*<tbody>(.*?)</tbody>", text, re.S):
+        header = [c.strip() for c in re.findall(r"<th\s*>(.*?)</th>", head, re.S)]
+        rows = [
+            [c.strip() for c in re.findall(r"<td\s*>(.*?)</td>", row, re.S)]
+            for row in re.findall(r"<tr>(.*?)</tr>", body, re.S)
+        ]
+        tables.append((opening, header, rows))
+    return tables
+
+
+def html_rows(text):
+    """The body rows of every table in ``text``."""
+    return [row for _, _, rows in html_tables(text) for row in rows]
+
+
 def test_pivot_cells_are_mean_and_sample_std_of_the_tidy_rows():
     runs = tidy_runs()
     block = pivot_block(runs, "test_acc_last", METHODS, FRACTIONS)
@@ -133,11 +175,14 @@ def test_missing_runs_and_undefined_metrics_are_missing_not_zero():
     assert row["0.5"].item() == "" and row["0.2"].item() != ""
     markdown = render.pivot_markdown(blocks, "t")
     latex = render.pivot_latex(blocks, "t")
-    assert "| small_loss | 3 | " in markdown
-    small_loss_md = [line for line in markdown.splitlines() if line.startswith("| small_loss")][1]
-    assert small_loss_md.rstrip(" |").endswith("–")
-    small_loss_tex = [line for line in latex.splitlines() if line.startswith(r"small\_loss")][1]
-    assert "--" in small_loss_tex and " 0.00" not in small_loss_tex
+    html = render.pivot_html(blocks, "t")
+    # The second block is test_acc_last; columns pruner, seeds, 20%, 50%, 100% (LaTeX: no seeds).
+    small_loss_md = [row for row in markdown_rows(markdown) if row[0] == "small_loss"][1]
+    assert small_loss_md[1] == "3" and small_loss_md[3] == "–" and small_loss_md[2] != "–"
+    small_loss_html = [row for row in html_rows(html) if row[0] == "small_loss"][1]
+    assert small_loss_html[3] == "–" and small_loss_html[2] != "–"
+    small_loss_tex = [row for row in latex_rows(latex) if row[0] == r"small\_loss"][1]
+    assert small_loss_tex[2] == "--" and small_loss_tex[1] != "--" and "0.00" not in small_loss_tex[2]
     # One seed: just the mean, no "± nan".
     single = render.pivot_csv_frame([pivot_block(tidy_runs(seeds=(0,)), "test_acc_last", METHODS, FRACTIONS)])
     assert "±" not in "".join(single["0.2"]) and "nan" not in "".join(single["0.2"])
@@ -153,15 +198,108 @@ def test_latex_markdown_csv_and_html_render_the_same_numbers():
     latex = render.pivot_latex(blocks, "digits")
     html = render.pivot_html(blocks, "digits")
     csv = render.pivot_csv_frame(blocks)
-    md_rows = [line for line in markdown.splitlines() if line.startswith("| ") and not line.startswith("| pruner")]
-    tex_rows = [line for line in latex.splitlines() if line.endswith(r"\\") and not line.startswith("Pruner")]
-    html_rows = re.findall(r"<tr><td>.*?</tr>", html)
+    md_rows = [" ".join(row) for row in markdown_rows(markdown)]
+    tex_rows = [" ".join(row) for row in latex_rows(latex)]
+    page_rows = [" ".join(row) for row in html_rows(html)]
     csv_rows = [" ".join(str(v) for v in row[3:]) for row in csv.itertuples(index=False)]
-    assert len(md_rows) == len(tex_rows) == len(html_rows) == len(csv_rows) == len(blocks) * 4
-    for md, tex, page, plain in zip(md_rows, tex_rows, html_rows, csv_rows, strict=True):
+    assert len(md_rows) == len(tex_rows) == len(page_rows) == len(csv_rows) == len(blocks) * 4
+    for md, tex, page, plain in zip(md_rows, tex_rows, page_rows, csv_rows, strict=True):
         assert _numbers(md) == _numbers(tex) == _numbers(page) == _numbers(plain)
         assert md.count("**") == 2 * tex.count(r"\textbf") == 2 * page.count("<b>") == 2 * plain.count("*")
     assert r"\toprule" in latex and r"\bottomrule" in latex and r"small\_loss" in latex
+
+
+def test_every_format_bolds_exactly_the_best_cells_and_keeps_its_table_layout():
+    blocks = setting_blocks(tidy_runs(drop={("uniform", 0.2)}), METHODS, FRACTIONS)
+    markdown = render.pivot_markdown(blocks, "digits & co")
+    latex = render.pivot_latex(blocks, "digits & co")
+    html = render.pivot_html(blocks, "digits & co")
+    md_tables, page_tables = markdown_tables(markdown), html_tables(html)
+    tex_tables = re.findall(r"\\begin\{table\}.*?\\end\{table\}", latex, flags=re.DOTALL)
+    assert len(md_tables) == len(page_tables) == len(tex_tables) == len(blocks)
+    assert sum(block.best.to_numpy().sum() for block in blocks) > 0
+    for block, (header, delimiter, md_body), (opening, page_header, page_body), tex in zip(
+        blocks, md_tables, page_tables, tex_tables, strict=True
+    ):
+        best = [[bool(block.best.loc[m, f]) for f in block.fractions] for m in block.methods]
+        # Markdown: pruner left-aligned, seeds and fractions right-aligned, bold = best.
+        assert header == ["pruner", "seeds", "20%", "50%", "100%"]
+        assert delimiter[0].startswith(":") and not delimiter[0].endswith(":")
+        assert all(d.endswith(":") and not d.startswith(":") for d in delimiter[1:])
+        assert [row[0] for row in md_body] == block.methods
+        assert [[c.startswith("**") and c.endswith("**") for c in row[2:]] for row in md_body] == best
+        # HTML: the report's table class, the metric's name, bold = best.
+        assert opening == f"<table class='noisyprune' data-metric='{block.metric}'>"
+        assert page_header == header
+        assert [[c.startswith("<b>") and c.endswith("</b>") for c in row[2:]] for row in page_body] == best
+        # LaTeX: a booktabs float, [t] and centred, escaped caption and headers, bold = best.
+        lines = tex.splitlines()
+        assert lines[:2] == [r"\begin{table}[t]", r"\centering"]
+        assert lines[2] == rf"\caption{{{render.METRIC_TITLES[block.metric]} --- digits \& co}}".replace("%", r"\%")
+        assert lines[3:7] == [r"\begin{tabular}{lrrr}", r"\toprule", r"Pruner & 20\% & 50\% & 100\% \\", r"\midrule"]
+        assert lines[-3:] == [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+        tex_body = latex_rows(tex)
+        assert len(tex_body) == len(block.methods) == len(lines) - 10
+        assert [[c.startswith(r"\textbf{") for c in row[1:]] for row in tex_body] == best
+
+
+def test_pivot_names_are_escaped_in_every_format():
+    names = ["a|b", "x_y&z<w>", "100%"]
+    runs = tidy_runs()
+    runs["method"] = runs["method"].map(dict(zip([*METHODS, "full"], [*names, "full"], strict=True)))
+    blocks = setting_blocks(runs, names, FRACTIONS)[:1]
+    assert [row[0] for row in markdown_rows(render.pivot_markdown(blocks, "t"))] == [*names, "full"]
+    assert r"| a\|b " in render.pivot_markdown(blocks, "t")
+    assert [row[0] for row in latex_rows(render.pivot_latex(blocks, "t"))] == [
+        "a|b",
+        r"x\_y\&z<w>",
+        r"100\%",
+        "full",
+    ]
+    assert [row[0] for row in html_rows(render.pivot_html(blocks, "t"))] == [
+        "a|b",
+        "x_y&amp;z&lt;w&gt;",
+        "100%",
+        "full",
+    ]
+
+
+def test_plain_tables_print_whole_numbers_missing_values_and_escaped_text_alike():
+    frame = pd.DataFrame(
+        {"score": ["loss", "a_b&c<d>"], "auroc": [0.91234567, np.nan], "budget": [200.0, 1000.0], "seed": [0, 1]}
+    )
+    expected = [["loss", "0.9123", "200", "0"], ["a_b&c<d>", "–", "1000", "1"]]
+    markdown = render.frame_markdown(frame, "Detection")
+    [(header, delimiter, body)] = markdown_tables(markdown)
+    assert markdown.startswith("# Detection\n\n") and header == ["score", "auroc", "budget", "seed"]
+    assert delimiter[0].startswith(":") and all(d.endswith(":") for d in delimiter[1:]) and body == expected
+    latex = render.frame_latex(frame, "50% & more")
+    lines = latex.splitlines()
+    assert lines[:7] == [
+        r"\begin{table}[t]",
+        r"\centering",
+        r"\caption{50\% \& more}",
+        r"\begin{tabular}{llll}",
+        r"\toprule",
+        r"score & auroc & budget & seed \\",
+        r"\midrule",
+    ]
+    assert lines[-3:] == [r"\bottomrule", r"\end{tabular}", r"\end{table}"] and latex.endswith("\n")
+    assert latex_rows(latex) == [expected[0], [r"a\_b\&c<d>", "–", "1000", "1"]]
+    [(opening, page_header, page_body)] = html_tables(render.frame_html(frame, "Detection"))
+    assert opening == "<table class='noisyprune' data-metric='table'>" and page_header == header
+    assert page_body == [expected[0], ["a_b&amp;c&lt;d&gt;", "–", "1000", "1"]]
+    # A table without rows (no detection scores) is a header alone in every format.
+    empty = frame.head(0)
+    assert [(t[0], t[2]) for t in markdown_tables(render.frame_markdown(empty, "none"))] == [(header, [])]
+    assert r"score & auroc & budget & seed \\" in render.frame_latex(empty, "none")
+    assert latex_rows(render.frame_latex(empty, "none")) == []
+    assert [(t[1], t[2]) for t in html_tables(render.frame_html(empty, "none"))] == [(header, [])]
+    page = render.frames_html([("first", frame), ("second", frame.head(1))], "Both")
+    assert [(t[0], len(t[2])) for t in html_tables(page)] == [
+        ("<table class='noisyprune' data-metric='first'>", 2),
+        ("<table class='noisyprune' data-metric='second'>", 1),
+    ]
 
 
 def test_ranking_averages_per_cell_ranks_across_settings():

@@ -1,7 +1,9 @@
 """The streaming data path (``storage: stream``): images stay uint8 on disk and are read per batch,
 and a run computes exactly what it computes with the images in memory."""
 
+import ast
 import pickle
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -14,8 +16,11 @@ from noisyprune.data.base import ArrayDataset
 from noisyprune.data.stored import StoredImages, standardise
 from noisyprune.errors import ArtifactError
 from noisyprune.models import build_model
+from noisyprune.training import data as data_module
+from noisyprune.training import streaming as streaming_module
 from noisyprune.training.data import TensorData, device_data, device_inputs
 from noisyprune.training.inference import embed_and_classify
+from noisyprune.training.inputs import TrainingInputs
 from noisyprune.training.learners import LEARNERS
 from noisyprune.training.run import train_on_samples
 from noisyprune.training.streaming import StreamedData, StreamedInputs
@@ -97,6 +102,7 @@ def test_streamed_batches_are_the_in_memory_batches_with_the_same_pairing_and_or
     memory = TensorData.from_numpy(np.asarray(store)[ids], labels, ids, torch.device("cpu"))
     streamed = device_data(store, labels, ids, torch.device("cpu"))
     assert isinstance(streamed, StreamedData) and len(streamed) == len(memory)
+    assert isinstance(streamed, TrainingInputs) and isinstance(memory, TrainingInputs)  # the one declared interface
     generators = torch.Generator().manual_seed(4), torch.Generator().manual_seed(4)
     for _ in range(2):  # two epochs: the generator advances the same way
         pairs = list(zip(memory.batches(16, generators[0]), streamed.batches(16, generators[1]), strict=True))
@@ -111,6 +117,21 @@ def test_streamed_batches_are_the_in_memory_batches_with_the_same_pairing_and_or
     assert [
         torch.equal(getattr(part, k) if k != "x" else part.x[:], getattr(expected, k)) for k in ("x", "y", "sample_id")
     ] == [True] * 3
+
+
+def _imported_modules(module_path):
+    tree = ast.parse(Path(module_path).read_text())
+    return {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | {
+        alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names
+    }
+
+
+def test_the_streamed_path_depends_on_the_interface_not_on_the_in_memory_path():
+    """streaming.py imports the interface module, never data.py (which picks between the two paths),
+    so the two modules do not import each other, at the top or inside a function."""
+    assert "noisyprune.training.data" not in _imported_modules(streaming_module.__file__)
+    assert "noisyprune.training.inputs" in _imported_modules(streaming_module.__file__)
+    assert "noisyprune.training.streaming" in _imported_modules(data_module.__file__)
 
 
 def test_streamed_inputs_index_and_chunk_like_the_tensor(tmp_path):

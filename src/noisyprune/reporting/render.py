@@ -3,7 +3,12 @@
 Every format prints the same numbers: ``cell_text`` is the one place a cell is formatted. Values
 are percentages with two decimals, "mean ± std" over seeds (just the mean for one seed); a missing
 run is an empty cell (CSV), "–" (Markdown, HTML) or "--" (LaTeX), never 0. The best pruner of a
-column is marked with a trailing "*" (CSV), bold (Markdown, LaTeX, HTML)."""
+column is marked with a trailing "*" (CSV), bold (Markdown, LaTeX, HTML).
+
+The cells are text, formatted and escaped here; the tables around them are the libraries': pipe
+tables by tabulate (``DataFrame.to_markdown``), booktabs ``table`` environments and HTML tables by
+pandas' ``Styler``. Only the document around the tables (headings, the legend line, the HTML page)
+is written by hand."""
 
 from __future__ import annotations
 
@@ -16,6 +21,13 @@ import pandas as pd
 from noisyprune.reporting.tables import METRIC_TITLES, PivotBlock
 
 MISSING = {"csv": "", "markdown": "–", "latex": "--", "html": "–"}
+# How each format marks the best pruner of a column.
+BEST = {
+    "csv": "{} *".format,
+    "markdown": "**{}**".format,
+    "latex": r"\textbf{{{}}}".format,
+    "html": "<b>{}</b>".format,
+}
 
 
 def cell_text(mean: float, std: float, count: int, style: str = "csv", seeds_run: int = 0) -> str:
@@ -39,11 +51,12 @@ def fraction_header(fraction: float) -> str:
     return f"{100.0 * fraction:g}%"
 
 
-def _block_cells(block: PivotBlock, style: str) -> list[list[str]]:
-    rows = []
+def _block_cells(block: PivotBlock, style: str) -> pd.DataFrame:
+    """The block's cells as ``style`` text, (method × fraction) like ``block.mean``: ``cell_text``
+    of each, the column's best pruner marked as the style marks it."""
     seeds_run = int(block.count.to_numpy().max()) if block.count.size else 0
+    cells = pd.DataFrame("", index=block.mean.index, columns=block.mean.columns, dtype=object)
     for method in block.methods:
-        cells = []
         for fraction in block.fractions:
             text = cell_text(
                 block.mean.loc[method, fraction],
@@ -52,16 +65,8 @@ def _block_cells(block: PivotBlock, style: str) -> list[list[str]]:
                 style,
                 seeds_run,
             )
-            if block.best.loc[method, fraction]:
-                text = {
-                    "csv": f"{text} *",
-                    "markdown": f"**{text}**",
-                    "latex": rf"\textbf{{{text}}}",
-                    "html": f"<b>{text}</b>",
-                }[style]
-            cells.append(text)
-        rows.append(cells)
-    return rows
+            cells.loc[method, fraction] = BEST[style](text) if block.best.loc[method, fraction] else text
+    return cells
 
 
 def _seeds(block: PivotBlock, method: str) -> int:
@@ -71,26 +76,38 @@ def _seeds(block: PivotBlock, method: str) -> int:
 def pivot_csv_frame(blocks: Sequence[PivotBlock]) -> pd.DataFrame:
     """The CSV form: columns ``metric``, ``method``, ``seeds`` and one per fraction (repr of the
     float, e.g. ``0.2``), cells as ``cell_text``; a trailing " *" marks the column's best pruner."""
-    records = []
-    fractions = blocks[0].fractions if blocks else []
+    frames = []
     for block in blocks:
-        for method, cells in zip(block.methods, _block_cells(block, "csv"), strict=True):
-            records.append(
-                {
-                    "metric": block.metric,
-                    "method": method,
-                    "seeds": _seeds(block, method),
-                    **{repr(f): c for f, c in zip(block.fractions, cells, strict=True)},
-                }
-            )
-    return pd.DataFrame(records, columns=["metric", "method", "seeds", *[repr(f) for f in fractions]])
+        cells = _block_cells(block, "csv").rename(columns=repr)
+        cells.insert(0, "seeds", [_seeds(block, m) for m in block.methods])
+        cells.insert(0, "method", block.methods)
+        cells.insert(0, "metric", block.metric)
+        frames.append(cells)
+    fractions = blocks[0].fractions if blocks else []
+    columns = ["metric", "method", "seeds", *[repr(f) for f in fractions]]
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
 
 
-def _markdown_table(header: Sequence[str], rows: Sequence[Sequence[str]], align: str) -> list[str]:
-    escape = [str(h).replace("|", r"\|") for h in header]
-    lines = ["| " + " | ".join(escape) + " |", "|" + "|".join([":---", *[f"{align}" for _ in header[1:]]]) + "|"]
-    lines += ["| " + " | ".join(str(c).replace("|", r"\|") for c in row) + " |" for row in rows]
-    return lines
+def _pivot_table(block: PivotBlock, style: str, pruner_header: str, with_seeds: bool) -> pd.DataFrame:
+    """One block as a table of text: a pruner column, optionally a seeds column, one per fraction."""
+    table = _block_cells(block, style).rename(columns=fraction_header).reset_index(drop=True)
+    if with_seeds:
+        table.insert(0, "seeds", [str(_seeds(block, m)) for m in block.methods])
+    table.insert(0, pruner_header, block.methods)
+    return table
+
+
+def markdown_table(table: pd.DataFrame) -> str:
+    """A pipe table (tabulate) of ``table``'s text cells: the first column left-aligned, the others
+    right-aligned, "|" in a cell or header escaped. No trailing newline."""
+    escaped = table.map(_escape_pipe).rename(columns=_escape_pipe)
+    align = ["left", *["right"] * (len(table.columns) - 1)]
+    # disable_numparse: cells are final text; tabulate would otherwise re-format "0.2000" as "0.2".
+    return escaped.to_markdown(index=False, colalign=align, disable_numparse=True)
+
+
+def _escape_pipe(text: object) -> str:
+    return str(text).replace("|", r"\|")
 
 
 def pivot_markdown(blocks: Sequence[PivotBlock], title: str) -> str:
@@ -105,12 +122,8 @@ def pivot_markdown(blocks: Sequence[PivotBlock], title: str) -> str:
         "",
     ]
     for block in blocks:
-        header = ["pruner", "seeds", *[fraction_header(f) for f in block.fractions]]
-        rows = [
-            [m, str(_seeds(block, m)), *cells]
-            for m, cells in zip(block.methods, _block_cells(block, "markdown"), strict=True)
-        ]
-        lines += [f"## {METRIC_TITLES.get(block.metric, block.metric)}", "", *_markdown_table(header, rows, "---:"), ""]
+        table = markdown_table(_pivot_table(block, "markdown", "pruner", with_seeds=True))
+        lines += [f"## {METRIC_TITLES.get(block.metric, block.metric)}", "", table, ""]
     return "\n".join(lines)
 
 
@@ -131,31 +144,38 @@ def latex_escape(text: str) -> str:
     return "".join(replacements.get(ch, ch) for ch in str(text))
 
 
+def latex_table(table: pd.DataFrame, caption: str, column_format: str, escape: Sequence[str]) -> str:
+    """A booktabs ``table`` float (pandas' ``Styler.to_latex``; needs ``\\usepackage{booktabs}``) of
+    ``table``'s text cells, placed ``[t]`` and centred under ``caption`` (LaTeX, used as given).
+    The headers and the cells of the ``escape`` columns are escaped; the other cells are LaTeX
+    already (bold, ``$\\pm$``). Ends with a newline."""
+    styler = table.style.hide(axis="index").format_index(latex_escape, axis=1)
+    styler = styler.format(latex_escape, subset=list(escape))
+    return styler.to_latex(
+        caption=caption, position="t", position_float="centering", hrules=True, column_format=column_format
+    )
+
+
 def pivot_latex(blocks: Sequence[PivotBlock], title: str) -> str:
     """A booktabs ``table`` per metric (needs ``\\usepackage{booktabs}``); bold = best pruner."""
     parts = [f"% {title}", "% Mean $\\pm$ std over seeds (%); bold = best pruner per column; -- = no run."]
     for block in blocks:
-        columns = "l" + "r" * len(block.fractions)
-        header = " & ".join(["Pruner", *[latex_escape(fraction_header(f)) for f in block.fractions]])
-        body = [
-            " & ".join([latex_escape(m), *cells]) + r" \\"
-            for m, cells in zip(block.methods, _block_cells(block, "latex"), strict=True)
-        ]
-        parts += [
-            r"\begin{table}[t]",
-            r"\centering",
-            rf"\caption{{{latex_escape(METRIC_TITLES.get(block.metric, block.metric))} --- {latex_escape(title)}}}",
-            rf"\begin{{tabular}}{{{columns}}}",
-            r"\toprule",
-            header + r" \\",
-            r"\midrule",
-            *body,
-            r"\bottomrule",
-            r"\end{tabular}",
-            r"\end{table}",
-            "",
-        ]
+        caption = f"{latex_escape(METRIC_TITLES.get(block.metric, block.metric))} --- {latex_escape(title)}"
+        table = _pivot_table(block, "latex", "Pruner", with_seeds=False)
+        parts.append(latex_table(table, caption, "l" + "r" * len(block.fractions), escape=["Pruner"]))
     return "\n".join(parts)
+
+
+def html_table(table: pd.DataFrame, name: str, escape: Sequence[str]) -> str:
+    """An HTML ``<table class='noisyprune' data-metric='name'>`` (pandas' ``Styler.to_html``) of
+    ``table``'s text cells, without an index. The headers and the cells of the ``escape`` columns
+    are escaped; the other cells are HTML already (bold). No trailing newline."""
+    styler = table.style.hide(axis="index").format_index(html.escape, axis=1)
+    rendered = styler.format(html.escape, subset=list(escape)).to_html(exclude_styles=True)
+    # Without its styles (element ids and classes, a <style> block) Styler also drops the table's
+    # attributes, so the report's class and the metric's name go onto the bare tag here.
+    opening = f"<table class='noisyprune' data-metric='{html.escape(name)}'>"
+    return rendered.replace("<table>", opening, 1).rstrip("\n")
 
 
 def pivot_html(blocks: Sequence[PivotBlock], title: str) -> str:
@@ -170,68 +190,41 @@ def pivot_html(blocks: Sequence[PivotBlock], title: str) -> str:
     ]
     for block in blocks:
         parts.append(f"<h2>{html.escape(METRIC_TITLES.get(block.metric, block.metric))}</h2>")
-        header = ["pruner", "seeds", *[fraction_header(f) for f in block.fractions]]
-        rows = [
-            [html.escape(m), str(_seeds(block, m)), *cells]
-            for m, cells in zip(block.methods, _block_cells(block, "html"), strict=True)
-        ]
-        parts.append(_html_table([html.escape(h) for h in header], rows, block.metric))
+        table = _pivot_table(block, "html", "pruner", with_seeds=True)
+        parts.append(html_table(table, block.metric, escape=["pruner"]))
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
+def plain_cells(frame: pd.DataFrame, float_format: str = "{:.4f}") -> pd.DataFrame:
+    """``frame``'s values as text: floats by ``float_format`` (whole numbers ≥ 1 without decimals,
+    NaN as "–"), everything else by ``str``."""
+    return frame.map(lambda value: _plain(value, float_format))
+
+
 def frame_markdown(frame: pd.DataFrame, title: str, float_format: str = "{:.4f}") -> str:
     """A plain table (ranking, composition, detection) as a Markdown document."""
-    rows = [[_plain(v, float_format) for v in row] for row in frame.itertuples(index=False)]
-    return "\n".join([f"# {title}", "", *_markdown_table(list(frame.columns), rows, "---:"), ""])
+    return "\n".join([f"# {title}", "", markdown_table(plain_cells(frame, float_format)), ""])
 
 
 def frame_latex(frame: pd.DataFrame, title: str, float_format: str = "{:.4f}") -> str:
     """A plain table as one booktabs ``table``."""
-    header = " & ".join(latex_escape(c) for c in frame.columns) + r" \\"
-    body = [
-        " & ".join(latex_escape(_plain(v, float_format)) for v in row) + r" \\" for row in frame.itertuples(index=False)
-    ]
-    return "\n".join(
-        [
-            r"\begin{table}[t]",
-            r"\centering",
-            rf"\caption{{{latex_escape(title)}}}",
-            rf"\begin{{tabular}}{{{'l' * len(frame.columns)}}}",
-            r"\toprule",
-            header,
-            r"\midrule",
-            *body,
-            r"\bottomrule",
-            r"\end{tabular}",
-            r"\end{table}",
-            "",
-        ]
-    )
+    cells = plain_cells(frame, float_format)
+    return latex_table(cells, latex_escape(title), "l" * len(frame.columns), escape=list(frame.columns))
 
 
 def frame_html(frame: pd.DataFrame, title: str, float_format: str = "{:.4f}") -> str:
     """A plain table as a self-contained HTML page."""
-    rows = [[html.escape(_plain(v, float_format)) for v in row] for row in frame.itertuples(index=False)]
-    return "\n".join(
-        [
-            _html_head(title),
-            f"<h1>{html.escape(title)}</h1>",
-            _html_table([html.escape(str(c)) for c in frame.columns], rows, "table"),
-            "</body></html>",
-        ]
-    )
+    table = html_table(plain_cells(frame, float_format), "table", escape=list(frame.columns))
+    return "\n".join([_html_head(title), f"<h1>{html.escape(title)}</h1>", table, "</body></html>"])
 
 
 def frames_html(parts: Sequence[tuple[str, pd.DataFrame]], title: str, float_format: str = "{:.4f}") -> str:
     """Several plain tables, each under its own heading, as one self-contained HTML page."""
     sections = []
     for heading, frame in parts:
-        rows = [[html.escape(_plain(v, float_format)) for v in row] for row in frame.itertuples(index=False)]
-        sections += [
-            f"<h2>{html.escape(heading)}</h2>",
-            _html_table([html.escape(str(c)) for c in frame.columns], rows, heading),
-        ]
+        table = html_table(plain_cells(frame, float_format), heading, escape=list(frame.columns))
+        sections += [f"<h2>{html.escape(heading)}</h2>", table]
     return "\n".join([_html_head(title), f"<h1>{html.escape(title)}</h1>", *sections, "</body></html>"])
 
 
@@ -252,10 +245,3 @@ def _html_head(title: str) -> str:
         "th,td{padding:2px 10px;text-align:right;border-bottom:1px solid #ccc}"
         "th:first-child,td:first-child{text-align:left}</style></head><body>"
     )
-
-
-def _html_table(header: Sequence[str], rows: Sequence[Sequence[str]], name: str) -> str:
-    head = "".join(f"<th>{h}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
-    opening = f"<table class='noisyprune' data-metric='{html.escape(name)}'>"
-    return f"{opening}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"

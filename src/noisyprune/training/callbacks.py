@@ -9,7 +9,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from noisyprune.training.data import Batch, TensorData
+from noisyprune.training.inputs import Batch, TrainingInputs
 from noisyprune.training.loop import Callback, StepOutput, TrainContext
 
 
@@ -114,7 +114,7 @@ class EpochHistory(Callback):
 
     state_keys = ("rows",)
 
-    def __init__(self, learner, test: TensorData | None, batch_size: int):
+    def __init__(self, learner, test: TrainingInputs | None, batch_size: int):
         self.learner = learner
         self.test = test
         self.batch_size = batch_size

@@ -18,8 +18,8 @@ import torch
 from noisyprune.errors import TrainingError
 from noisyprune.models.base import Classifier
 from noisyprune.training.augment import Augmenter, no_augmentation
-from noisyprune.training.data import Batch, TensorData
 from noisyprune.training.execution import current as current_execution
+from noisyprune.training.inputs import Batch, TrainingInputs
 from noisyprune.training.resume import ResumeFile, capture, restore
 from noisyprune.training.spec import TrainingSpec
 
@@ -63,11 +63,11 @@ class TrainContext:
     num_classes: int
     learner_name: str
     generator: torch.Generator
-    train: TensorData
+    train: TrainingInputs
     batch_size: int
     augment: Augmenter
     # The clean probe set (meta-learners' validation batches), when the noise stage held one out.
-    probe: TensorData | None = None
+    probe: TrainingInputs | None = None
     epoch: int = 0
     active: int = 0
     epoch_loss_sum: torch.Tensor | None = field(default=None, repr=False)
@@ -117,7 +117,7 @@ class Callback:
 def fit(
     model: Classifier,
     learner: Learner,
-    train: TensorData,
+    train: TrainingInputs,
     spec: TrainingSpec,
     *,
     num_samples: int,
@@ -128,7 +128,7 @@ def fit(
     make_network: Callable[[], Classifier] | None = None,
     augment: Augmenter | None = None,
     resume: ResumeFile | None = None,
-    probe: TensorData | None = None,
+    probe: TrainingInputs | None = None,
 ) -> TrainContext:
     """Train ``model`` on ``train`` with ``learner`` for ``spec.epochs`` epochs and return the context.
 

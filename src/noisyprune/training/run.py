@@ -17,6 +17,7 @@ from noisyprune.models import build_model
 from noisyprune.training.augment import AugmentationSpec, Augmenter
 from noisyprune.training.callbacks import EpochHistory
 from noisyprune.training.data import TensorData, device_data
+from noisyprune.training.inputs import TrainingInputs
 from noisyprune.training.learners import build_learner
 from noisyprune.training.loop import Callback, TrainContext, fit
 from noisyprune.training.resume import ResumeFile
@@ -117,7 +118,7 @@ def train_on_samples(
     augmenter = Augmenter(augment_spec, data.pixel_mean, data.pixel_std, torch.Generator().manual_seed(seed + 1))
     train = device_data(data.train_x, noisy_label[sample_ids], sample_ids, device)
     test = device_data(data.test_x, data.test_y, np.arange(len(data.test_y)), device)
-    probe = None
+    probe: TrainingInputs | None = None
     if probe_ids is not None and len(probe_ids):
         # a few samples per class: held on the device even when the training set is streamed
         probe = TensorData.from_numpy(data.train_x[probe_ids], noisy_label[probe_ids], probe_ids, device)

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from noisyprune.data.stored import StoredImages
-from noisyprune.training.data import Batch, batch_rows
+from noisyprune.training.inputs import Batch, TrainingInputs, batch_rows
 
 
 class _RowBatches(Dataset):
@@ -98,17 +98,13 @@ class StreamedInputs:
 
 
 @dataclass(frozen=True)
-class StreamedData:
+class StreamedData(TrainingInputs):
     """Training samples whose inputs are streamed (:class:`StreamedInputs`); labels ``y`` ``(n,)``
-    and global ``sample_id`` ``(n,)`` are tensors on the device, as in
-    :class:`~noisyprune.training.data.TensorData`, whose interface this shares."""
+    and global ``sample_id`` ``(n,)`` are int64 tensors on the device (:class:`TrainingInputs`)."""
 
     x: StreamedInputs
     y: torch.Tensor
     sample_id: torch.Tensor
-
-    def __len__(self) -> int:
-        return len(self.y)
 
     def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
         """The same batches, in the same order, as ``TensorData.batches`` with the same generator."""

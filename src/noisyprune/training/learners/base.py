@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from noisyprune.training.data import Batch, TensorData
 from noisyprune.training.inference import predict_logits
+from noisyprune.training.inputs import Batch, TrainingInputs
 from noisyprune.training.loop import Phase, StepOutput, TrainContext
 
 
@@ -100,7 +100,7 @@ class TwoNetworkLearner(Learner):
         return predict_logits(ctx.models[0], x, batch_size) + predict_logits(ctx.models[1], x, batch_size)
 
 
-def draw_probe_batch(probe: TensorData, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def draw_probe_batch(probe: TrainingInputs, size: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
     """``size`` samples ``(x, y)`` of the clean probe set drawn without replacement by ``generator``
     (all of them if it holds no more), for a meta-learner's step."""
     if len(probe) <= size:

@@ -28,8 +28,8 @@ import torch
 import torch.nn.functional as F
 from sklearn.mixture import GaussianMixture
 
-from noisyprune.training.data import Batch
 from noisyprune.training.inference import predict_logits
+from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import (
     TwoNetworkLearner,
     mixup_coefficient,

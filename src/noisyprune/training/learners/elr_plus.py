@@ -20,7 +20,7 @@ import math
 import torch
 import torch.nn.functional as F
 
-from noisyprune.training.data import Batch
+from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import TwoNetworkLearner, mixup_coefficient
 from noisyprune.training.learners.elr import CLAMP, elr_regulariser, update_targets
 from noisyprune.training.loop import Phase, StepOutput, TrainContext

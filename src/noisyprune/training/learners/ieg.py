@@ -42,8 +42,8 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from noisyprune.training.data import Batch
 from noisyprune.training.inference import predict_logits
+from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import Learner, draw_probe_batch, sharpen
 from noisyprune.training.learners.l2r import weights_from_meta_gradient
 from noisyprune.training.loop import StepOutput, TrainContext

@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
-from noisyprune.training.data import Batch
+from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import Learner, draw_probe_batch
 from noisyprune.training.loop import StepOutput, TrainContext
 

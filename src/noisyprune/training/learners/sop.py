@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from noisyprune.training.data import Batch
+from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import Learner
 from noisyprune.training.loop import StepOutput, TrainContext
 
