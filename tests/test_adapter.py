@@ -1,5 +1,7 @@
 """The stage interface (Run, Compute) and the one adapter from Snakemake's script object to a stage call."""
 
+import pickle
+import pickletools
 import re
 import sys
 import types
@@ -56,19 +58,29 @@ def test_the_adapter_reads_the_snakemake_object_into_the_exact_stage_call(tmp_pa
     call = adapter.stage_call(select_job(tmp_path / "select.log"))
     assert call == {
         "stage": "noisyprune.stages.select:run_select_stage",
-        "run": Run("digits", "sym40", 3, warmup="ce", method="small_loss", fraction="0.5"),
+        "run": {
+            "dataset": "digits",
+            "noise": "sym40",
+            "seed": 3,  # an integer, not the wildcard's text
+            "warmup": "ce",
+            "method": "small_loss",
+            "fraction": "0.5",
+        },
         "inputs": {"labels": "l.parquet", "features": "f.parquet"},
         "outputs": {"subset": "s/subset.parquet", "timing": "s/timing.json"},
         "params": {"method_entry": {"pruner": "small_loss"}, "code_hash": "abc"},
-        "compute": Compute(
-            device="cpu",
-            threads=2,
-            inference_batch_size=256,
-            execution={"precision": "fp32", "channels_last": False, "compile": False},
-            resume_every=3,
-        ),
+        "compute": {
+            "device": "cpu",
+            "threads": 2,
+            "inference_batch_size": 256,
+            "execution": {"precision": "fp32", "channels_last": False, "compile": False},
+            "resume_every": 3,
+        },
     }
-    assert call["run"].seed == 3  # an integer, not the wildcard's text
+    # what the job server receives: plain data only, so it never imports a package class to unpickle it
+    payload = pickle.dumps(jobserver.plain(call))
+    assert pickle.loads(payload) == call
+    assert not [op.name for op, _, _ in pickletools.genops(payload) if "GLOBAL" in op.name]  # no class to import
 
 
 def recording_stage(monkeypatch, signature):
@@ -93,6 +105,12 @@ def test_a_rule_job_runs_its_stage_with_the_arguments_it_names(tmp_path, monkeyp
             "method_entry": {"pruner": "small_loss"},
         }
     ]  # no compute (not named), no code hash (a rerun trigger the stage does not record)
+    calls = recording_stage(monkeypatch, "*, compute, code_hash, method_entry")
+    adapter.run_rule(select_job(tmp_path / "select.log"))
+    assert calls[0]["compute"] == Compute(
+        "cpu", 2, 256, {"precision": "fp32", "channels_last": False, "compile": False}, 3
+    )
+    assert calls[0]["code_hash"] == "abc"
 
 
 def test_a_param_the_stage_does_not_take_is_refused_naming_it(tmp_path, monkeypatch):

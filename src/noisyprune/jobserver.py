@@ -65,6 +65,7 @@ PRELOAD = (
     "noisyprune.stages.aggregate",
     "noisyprune.stages.active",
     "noisyprune.stages.plot",
+    "noisyprune.stages.adapter",  # every job's call_stage
     "noisyprune.pruners.registry",
     "noisyprune.training.learners.registry",
 )

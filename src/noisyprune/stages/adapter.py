@@ -7,7 +7,8 @@ the ``inputs``/``outputs`` mappings, its ``params`` the keywords of the same nam
 the :class:`~noisyprune.stages.interface.Compute` settings. The call then runs through
 :func:`noisyprune.jobserver.run_stage` (in a child of the warm job server, or in this process).
 
-The stage function receives the arguments it names and no others (:func:`call_stage`); a param it
+What travels to the job server is plain data; :func:`call_stage`, where the stage runs, makes the
+typed values of it. The stage function receives the arguments it names and no others (:func:`call_stage`); a param it
 does not name is an error unless it only makes Snakemake rerun the job when it changes
 (:data:`RERUN_ONLY`). Like the job server, this module imports nothing heavy: the stage's module is
 imported where the stage runs.
@@ -18,6 +19,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Mapping
+from dataclasses import asdict
 from typing import Any
 
 from noisyprune.jobserver import run_stage
@@ -56,8 +58,9 @@ def run_rule(snakemake: Any) -> None:
 
 def stage_call(snakemake: Any) -> dict[str, Any]:
     """The keywords of :func:`call_stage` for the job ``snakemake`` describes: the stage's
-    ``"module:function"``, the run (``None`` for a rule without wildcards), the named inputs and
-    outputs, the params and the compute settings; every value plain or a small frozen dataclass."""
+    ``"module:function"``, the run's wildcards (``None`` for a rule without any), the named inputs
+    and outputs, the params and the compute settings. All plain dicts, lists and strings: the job
+    server unpickles them before it forks, where a class it could not import would stop it."""
     if snakemake.rule not in STAGES:
         raise KeyError(f"rule {snakemake.rule!r} has no stage in noisyprune.stages.adapter.STAGES")
     params = dict(snakemake.params.items())
@@ -67,25 +70,38 @@ def stage_call(snakemake: Any) -> dict[str, Any]:
     wildcards = dict(snakemake.wildcards.items())
     return {
         "stage": STAGES[snakemake.rule],
-        "run": Run.from_wildcards(wildcards) if wildcards else None,
+        "run": Run.from_wildcards(wildcards).wildcards() if wildcards else None,  # checked and typed here
         "inputs": dict(snakemake.input.items()),
         "outputs": dict(snakemake.output.items()),
         "params": params,
-        "compute": Compute.from_config(snakemake.config, snakemake.threads),
+        "compute": asdict(Compute.from_config(snakemake.config, snakemake.threads)),
     }
 
 
 def call_stage(
-    *, stage: str, run: Run | None, inputs: Files, outputs: Files, params: Mapping[str, Any], compute: Compute
+    *,
+    stage: str,
+    run: Mapping[str, Any] | None,
+    inputs: Files,
+    outputs: Files,
+    params: Mapping[str, Any],
+    compute: Mapping[str, Any],
 ) -> None:
-    """Call the stage function ``stage`` (``"module:function"``) with those of ``run``, ``inputs``,
-    ``outputs``, ``compute`` and the ``params`` that it names as keywords. A param it does not
-    name, other than :data:`RERUN_ONLY` ones, raises ``TypeError`` (a rule and its stage disagree)."""
+    """Call the stage function ``stage`` (``"module:function"``) with those of ``run`` (as a
+    :class:`Run`), ``inputs``, ``outputs``, ``compute`` (as a :class:`Compute`) and the ``params``
+    that it names as keywords. A param it does not name, other than :data:`RERUN_ONLY` ones, raises
+    ``TypeError`` (a rule and its stage disagree)."""
     module, name = stage.split(":")
     function = getattr(importlib.import_module(module), name)
     accepted = inspect.signature(function).parameters
     unknown = sorted(set(params) - set(accepted) - RERUN_ONLY)
     if unknown:
         raise TypeError(f"{stage} takes no keyword {unknown}; name the rule's params as the stage's keywords")
-    offered = {"run": run, "inputs": inputs, "outputs": outputs, "compute": compute, **params}
+    offered = {
+        "run": Run(**run) if run is not None else None,
+        "inputs": inputs,
+        "outputs": outputs,
+        "compute": Compute(**compute),
+        **params,
+    }
     function(**{key: value for key, value in offered.items() if key in accepted})
