@@ -8,7 +8,7 @@ the :class:`~noisyprune.stages.interface.Compute` settings. The call then runs t
 :func:`noisyprune.jobserver.run_stage` (in a child of the warm job server, or in this process).
 
 What travels to the job server is plain data; :func:`call_stage`, where the stage runs, makes the
-typed values of it. The stage function receives the arguments it names and no others (:func:`call_stage`); a param it
+typed values of it. The stage function receives the arguments it names and no others; a param it
 does not name is an error unless it only makes Snakemake rerun the job when it changes
 (:data:`RERUN_ONLY`). Like the job server, this module imports nothing heavy: the stage's module is
 imported where the stage runs.
