@@ -99,6 +99,7 @@ def main() -> None:
     from noisyprune.pruners.base import PrunerInputs
     from noisyprune.pruners.budget import budget_for
     from noisyprune.seeding import make_rng
+    from noisyprune.stages.interface import Run
     from noisyprune.stages.select import run_select_stage
 
     entry = {"pruner": "prune4rel", "tau": args.tau}
@@ -138,11 +139,10 @@ def main() -> None:
 
         def stage_call():
             run_select_stage(
-                dataset="synthetic", noise="none", seed=0, warmup="precomputed", method="prune4rel",
-                method_entry=entry | {k: v for k, v in method.items() if k not in entry},
-                fraction=str(args.fraction), labels_path=labels_path, features_path=features_path,
-                dynamics_path=None, code_hash="benchmark", output=output,
-                timing_output=str(Path(folder) / "timing.json"),
+                run=Run("synthetic", "none", 0, warmup="precomputed", method="prune4rel", fraction=str(args.fraction)),
+                inputs={"labels": labels_path, "features": features_path},
+                outputs={"subset": output, "timing": str(Path(folder) / "timing.json")},
+                method_entry=entry | {k: v for k, v in method.items() if k not in entry}, code_hash="benchmark",
             )  # fmt: skip
 
         stage_seconds = fastest(stage_call)

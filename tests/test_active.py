@@ -14,6 +14,7 @@ from conftest import run_snakemake, scheduled_jobs
 from noisyprune.active import acquisition_order, initial_pool
 from noisyprune.artifacts import POOL, QUERY, read_table
 from noisyprune.stages.active import run_active_pool_stage, run_active_query_stage
+from noisyprune.stages.interface import Run
 
 
 def test_initial_pool_is_balanced_seeded_and_sized():
@@ -146,27 +147,22 @@ def test_pool_and_query_stages_are_deterministic(active_run, tmp_path):
     # What the rules pass (each job its own keys of the validated entry).
     pool_entry = {"initial": 60, "initial_balance": True, "labels": "noisy"}
     query_entry = {"acquisition": "margin", "query": 40, "tau": 0.95, "eta": 1.0, "balance": "equal"}
-    run = {"dataset": "digits", "noise": "sym40", "seed": 0}
+    run = Run("digits", "sym40", 0, experiment="margin", round=0)
     labels = str(workdir / "results/digits/sym40/seed0/labels.parquet")
     round_dir = workdir / RUN / "margin" / "round0"
     run_active_pool_stage(
-        experiment="margin",
-        entry=pool_entry,
-        run=run,
-        round_index=0,
-        labels_path=labels,
-        output=str(tmp_path / "pool.parquet"),
+        run=run, inputs={"labels": labels}, outputs={"pool": str(tmp_path / "pool.parquet")}, entry=pool_entry
     )
     assert (tmp_path / "pool.parquet").read_bytes() == (round_dir / "pool.parquet").read_bytes()
     run_active_query_stage(
-        experiment="margin",
-        entry=query_entry,
         run=run,
-        round_index=0,
-        labels_path=labels,
-        pool_path=str(round_dir / "pool.parquet"),
-        predictions_path=str(round_dir / "predictions.parquet"),
-        output=str(tmp_path / "query.parquet"),
+        inputs={
+            "labels": labels,
+            "pool": str(round_dir / "pool.parquet"),
+            "predictions": str(round_dir / "predictions.parquet"),
+        },
+        outputs={"query": str(tmp_path / "query.parquet")},
+        entry=query_entry,
     )
     assert (tmp_path / "query.parquet").read_bytes() == (round_dir / "query.parquet").read_bytes()
 

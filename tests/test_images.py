@@ -15,6 +15,7 @@ from noisyprune.data.registry import load_dataset
 from noisyprune.errors import ArtifactError, ConfigError
 from noisyprune.metrics import relabeling_metrics
 from noisyprune.stages.common import load_labels
+from noisyprune.stages.interface import Run
 from noisyprune.stages.noise import run_noise_stage
 
 # One solid colour per class, so every decoded pixel is known.
@@ -228,7 +229,7 @@ def test_intrinsic_noise_writes_unknown_clean_labels_and_metrics_are_missing(clo
     entry = _clothing_entry(clothing)
     output = tmp_path / "labels.parquet"
     run_noise_stage(
-        dataset="c1m", dataset_entry=entry, noise="given", noise_entry={"kind": "none"}, seed=0, output=str(output)
+        run=Run("c1m", "given", 0), outputs={"labels": str(output)}, dataset_entry=entry, noise_entry={"kind": "none"}
     )
     table = pq.read_table(output)
     assert table.column("clean_label").null_count == 9 and table.column("is_noisy").null_count == 9
@@ -245,12 +246,10 @@ def test_intrinsic_noise_writes_unknown_clean_labels_and_metrics_are_missing(clo
 def test_synthetic_noise_on_intrinsically_noisy_data_is_refused(clothing, tmp_path):
     with pytest.raises(ConfigError, match=r"noise.sym20.kind.*no clean training labels"):
         run_noise_stage(
-            dataset="c1m",
+            run=Run("c1m", "sym20", 0),
+            outputs={"labels": str(tmp_path / "l.parquet")},
             dataset_entry=_clothing_entry(clothing),
-            noise="sym20",
             noise_entry={"kind": "symmetric", "rate": 0.2},
-            seed=0,
-            output=str(tmp_path / "l.parquet"),
         )
 
 

@@ -78,17 +78,16 @@ def test_l2r_without_a_probe_set_is_refused_with_the_key_to_set():
 
 def test_noise_stage_holds_out_a_clean_class_balanced_probe_set(tmp_path):
     from noisyprune.stages.common import load_labels
+    from noisyprune.stages.interface import Run
     from noisyprune.stages.noise import run_noise_stage
 
     output = tmp_path / "labels.parquet"
     entry = {"kind": "symmetric", "rate": 0.4, "probe_per_class": 5}
     run_noise_stage(
-        dataset="digits",
+        run=Run("digits", "sym40", 0),
+        outputs={"labels": str(output)},
         dataset_entry={"loader": "digits", "model": "mlp"},
-        noise="sym40",
         noise_entry=entry,
-        seed=0,
-        output=str(output),
     )
     labels = load_labels(str(output))
     assert len(labels.probe_ids) == 50
@@ -100,12 +99,10 @@ def test_noise_stage_holds_out_a_clean_class_balanced_probe_set(tmp_path):
     assert labels.metadata["num_probe"] == 50
     again = tmp_path / "again.parquet"
     run_noise_stage(
-        dataset="digits",
+        run=Run("digits", "sym40", 0),
+        outputs={"labels": str(again)},
         dataset_entry={"loader": "digits", "model": "mlp"},
-        noise="sym40",
         noise_entry=entry,
-        seed=0,
-        output=str(again),
     )
     assert again.read_bytes() == output.read_bytes()
 

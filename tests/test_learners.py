@@ -464,6 +464,7 @@ def test_augmentation_defaults_and_errors_by_image_shape():
 
 def test_a_two_network_warmup_and_a_stateful_retrain_through_the_stages(tmp_path):
     from noisyprune.artifacts import DYNAMICS, RELABELS, read_json, read_table
+    from noisyprune.stages.interface import Compute, Run
     from noisyprune.stages.noise import run_noise_stage
     from noisyprune.stages.retrain import run_retrain_stage
     from noisyprune.stages.select import run_select_stage
@@ -473,75 +474,48 @@ def test_a_two_network_warmup_and_a_stateful_retrain_through_the_stages(tmp_path
     mlp = {"name": "mlp", "arch": "mlp", "hidden": [16]}
     labels = str(tmp_path / "labels.parquet")
     run_noise_stage(
-        dataset="digits",
+        run=Run("digits", "sym40", 0),
+        outputs={"labels": labels},
         dataset_entry=digits,
-        noise="sym40",
         noise_entry={"kind": "symmetric", "rate": 0.4},
-        seed=0,
-        output=labels,
     )
     warmup = {"learner": "dividemix", "epochs": 2, "warmup_epochs": 1, "batch_size": 64, "lr": 0.05}
     outputs = {key: str(tmp_path / f"{key}.out") for key in ("model", "dynamics", "history", "snapshots")}
+    compute = Compute(device="cpu", threads=1, inference_batch_size=512)
     run_warmup_stage(
-        dataset="digits",
+        run=Run("digits", "sym40", 0, warmup="dm"),
+        inputs={"labels": labels},
+        outputs=outputs,
         dataset_entry=digits,
-        noise="sym40",
-        seed=0,
-        warmup="dm",
         warmup_entry=warmup,
         model_entry=mlp,
-        labels_path=labels,
-        device="cpu",
-        threads=1,
-        inference_batch_size=512,
+        compute=compute,
         code_hash="test",
-        model_output=outputs["model"],
-        dynamics_output=outputs["dynamics"],
-        history_output=outputs["history"],
-        snapshots_output=outputs["snapshots"],
     )
     dynamics = read_table(outputs["dynamics"], DYNAMICS)
     epochs = dynamics.numpy("epoch")
     assert (epochs == 1).sum() == 1257  # the CE warm-up epoch sees every sample
     assert 0 < (epochs == 2).sum() < 1257  # after co-divide: network 1's labelled samples only
     run_select_stage(
-        dataset="digits",
-        noise="sym40",
-        seed=0,
-        warmup="dm",
-        method="uniform",
+        run=Run("digits", "sym40", 0, warmup="dm", method="uniform", fraction="0.5"),
+        inputs={"labels": labels},
+        outputs={"subset": str(tmp_path / "subset.parquet"), "timing": str(tmp_path / "timing.json")},
         method_entry={"pruner": "uniform"},
-        fraction="0.5",
-        labels_path=labels,
-        features_path=None,
-        dynamics_path=None,
         code_hash="test",
-        output=str(tmp_path / "subset.parquet"),
-        timing_output=str(tmp_path / "timing.json"),
     )
-    run = {
-        "dataset": "digits",
-        "noise": "sym40",
-        "seed": 0,
-        "warmup": "dm",
-        "method": "uniform",
-        "fraction": "0.5",
-        "learner": "sop",
-    }
     run_retrain_stage(
-        run=run,
+        run=Run("digits", "sym40", 0, warmup="dm", method="uniform", fraction="0.5", learner="sop"),
+        inputs={"labels": labels, "subset": str(tmp_path / "subset.parquet")},
+        outputs={
+            "metrics": str(tmp_path / "metrics.json"),
+            "history": str(tmp_path / "h.parquet"),
+            "relabels": str(tmp_path / "r.parquet"),
+        },
         dataset_entry=digits,
         model_entry=mlp,
         learner_entry={"learner": "sop", "epochs": 2, "batch_size": 64, "lr": 0.05, "lr_u": 10, "lr_v": 100},
-        labels_path=labels,
-        subset_path=str(tmp_path / "subset.parquet"),
-        device="cpu",
-        threads=1,
-        inference_batch_size=512,
+        compute=compute,
         code_hash="test",
-        metrics_output=str(tmp_path / "metrics.json"),
-        history_output=str(tmp_path / "h.parquet"),
-        relabels_output=str(tmp_path / "r.parquet"),
     )
     relabels = read_table(tmp_path / "r.parquet", RELABELS)
     assert len(relabels.numpy("sample_id")) == 1257 and relabels.numpy("in_subset").sum() == 629
@@ -599,13 +573,17 @@ def test_a_subset_missing_a_class_is_reported_and_an_empty_subset_refused(tmp_pa
 
     from noisyprune.artifacts import LABELS, SUBSET, read_table, write_table
     from noisyprune.errors import ArtifactError
+    from noisyprune.stages.interface import Compute, Run
     from noisyprune.stages.noise import run_noise_stage
     from noisyprune.stages.retrain import run_retrain_stage
 
     digits = {"loader": "digits", "model": "mlp"}
     labels_path = str(tmp_path / "labels.parquet")
     run_noise_stage(
-        dataset="digits", dataset_entry=digits, noise="none", noise_entry={"kind": "none"}, seed=0, output=labels_path
+        run=Run("digits", "none", 0),
+        outputs={"labels": labels_path},
+        dataset_entry=digits,
+        noise_entry={"kind": "none"},
     )
     noisy = read_table(labels_path, LABELS).numpy("noisy_label")
 
@@ -628,33 +606,27 @@ def test_a_subset_missing_a_class_is_reported_and_an_empty_subset_refused(tmp_pa
         )
         return str(path)
 
-    run = {
-        "dataset": "digits",
-        "noise": "none",
-        "seed": 0,
-        "warmup": "ce",
-        "method": "uniform",
-        "fraction": "0.5",
-        "learner": "ce",
-    }
     common = dict(
-        run=run,
+        run=Run("digits", "none", 0, warmup="ce", method="uniform", fraction="0.5", learner="ce"),
         dataset_entry=digits,
         model_entry={"name": "mlp", "arch": "mlp", "hidden": [8]},
         learner_entry={"learner": "ce", "epochs": 1, "batch_size": 64},
-        labels_path=labels_path,
-        device="cpu",
-        threads=1,
-        inference_batch_size=512,
+        compute=Compute(device="cpu", threads=1, inference_batch_size=512),
         code_hash="t",
-        history_output=str(tmp_path / "h.parquet"),
-        relabels_output=str(tmp_path / "r.parquet"),
     )
+
+    def outputs(metrics):
+        return {
+            "metrics": str(metrics),
+            "history": str(tmp_path / "h.parquet"),
+            "relabels": str(tmp_path / "r.parquet"),
+        }
+
     without_3_and_7 = np.flatnonzero(~np.isin(noisy, [3, 7]))
-    run_retrain_stage(**common, subset_path=subset_of(without_3_and_7, "s"), metrics_output=str(tmp_path / "m.json"))
+    inputs = {"labels": labels_path, "subset": subset_of(without_3_and_7, "s")}
+    run_retrain_stage(**common, inputs=inputs, outputs=outputs(tmp_path / "m.json"))
     assert json.loads((tmp_path / "m.json").read_text())["metrics"]["subset_missing_classes"] == "3,7"
+    inputs = {"labels": labels_path, "subset": subset_of(np.zeros(0, np.int64), "e")}
     with pytest.raises(ArtifactError, match="subset is empty"):
-        run_retrain_stage(
-            **common, subset_path=subset_of(np.zeros(0, np.int64), "e"), metrics_output=str(tmp_path / "e.json")
-        )
+        run_retrain_stage(**common, inputs=inputs, outputs=outputs(tmp_path / "e.json"))
     assert not (tmp_path / "e.json").exists()

@@ -96,16 +96,16 @@ def test_a_resume_file_of_another_job_is_ignored(tmp_path):
 
 RETRAIN_JOB = """
 import sys
+from noisyprune.stages.interface import Compute, Run
 from noisyprune.stages.retrain import run_retrain_stage
 root = sys.argv[1]
 run_retrain_stage(
-    run={"dataset": "digits", "noise": "sym40", "seed": 0, "warmup": "ce", "method": "uniform", "fraction": "0.5",
-         "learner": "elr"},
+    run=Run("digits", "sym40", 0, warmup="ce", method="uniform", fraction="0.5", learner="elr"),
+    inputs={"labels": root + "/labels.parquet", "subset": root + "/subset.parquet"},
+    outputs={"metrics": sys.argv[2], "history": sys.argv[2] + ".h", "relabels": sys.argv[2] + ".r"},
     dataset_entry={"loader": "digits", "model": "mlp"}, model_entry={"name": "mlp", "arch": "mlp", "hidden": [64]},
     learner_entry={"learner": "elr", "epochs": 40, "batch_size": 16, "lr": 0.05},
-    labels_path=root + "/labels.parquet", subset_path=root + "/subset.parquet", device="cpu", threads=1,
-    inference_batch_size=512, code_hash="test", metrics_output=sys.argv[2], history_output=sys.argv[2] + ".h",
-    relabels_output=sys.argv[2] + ".r", resume_every=1)
+    compute=Compute(device="cpu", threads=1, inference_batch_size=512, resume_every=1), code_hash="test")
 """
 
 
@@ -116,31 +116,22 @@ def test_a_sigkilled_retrain_job_resumes_and_reaches_the_same_metrics(tmp_path):
     import sys
     import time
 
+    from noisyprune.stages.interface import Run
     from noisyprune.stages.noise import run_noise_stage
     from noisyprune.stages.select import run_select_stage
 
     run_noise_stage(
-        dataset="digits",
+        run=Run("digits", "sym40", 0),
+        outputs={"labels": str(tmp_path / "labels.parquet")},
         dataset_entry={"loader": "digits", "model": "mlp"},
-        noise="sym40",
         noise_entry={"kind": "symmetric", "rate": 0.4},
-        seed=0,
-        output=str(tmp_path / "labels.parquet"),
     )
     run_select_stage(
-        dataset="digits",
-        noise="sym40",
-        seed=0,
-        warmup="ce",
-        method="uniform",
+        run=Run("digits", "sym40", 0, warmup="ce", method="uniform", fraction="0.5"),
+        inputs={"labels": str(tmp_path / "labels.parquet")},
+        outputs={"subset": str(tmp_path / "subset.parquet"), "timing": str(tmp_path / "timing.json")},
         method_entry={"pruner": "uniform"},
-        fraction="0.5",
-        labels_path=str(tmp_path / "labels.parquet"),
-        features_path=None,
-        dynamics_path=None,
         code_hash="test",
-        output=str(tmp_path / "subset.parquet"),
-        timing_output=str(tmp_path / "timing.json"),
     )
     script = tmp_path / "job.py"
     script.write_text(RETRAIN_JOB)

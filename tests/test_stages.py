@@ -13,6 +13,7 @@ from noisyprune.reporting.render import pivot_csv_frame
 from noisyprune.reporting.tables import setting_blocks
 from noisyprune.stages.common import load_labels
 from noisyprune.stages.extract import confidence_scores
+from noisyprune.stages.interface import Run
 from noisyprune.stages.noise import run_noise_stage
 from noisyprune.stages.select import run_select_stage
 
@@ -22,7 +23,7 @@ SYM40 = {"kind": "symmetric", "rate": 0.4, "convention": "other_class"}
 
 def write_labels(path, seed=0):
     run_noise_stage(
-        dataset="digits", dataset_entry=DIGITS, noise="sym40", noise_entry=SYM40, seed=seed, output=str(path)
+        run=Run("digits", "sym40", seed), outputs={"labels": str(path)}, dataset_entry=DIGITS, noise_entry=SYM40
     )
 
 
@@ -97,20 +98,13 @@ def write_features(path, labels_path, sample_ids=None):
 
 
 def select(tmp_path, method, entry, name, features=None, fraction="0.5"):
+    inputs = {"labels": str(tmp_path / "labels.parquet")} | ({"features": str(features)} if features else {})
     run_select_stage(
-        dataset="digits",
-        noise="sym40",
-        seed=0,
-        warmup="ce",
-        method=method,
+        run=Run("digits", "sym40", 0, warmup="ce", method=method, fraction=fraction),
+        inputs=inputs,
+        outputs={"subset": str(tmp_path / f"{name}.parquet"), "timing": str(tmp_path / f"{name}.json")},
         method_entry=entry,
-        fraction=fraction,
-        labels_path=str(tmp_path / "labels.parquet"),
-        features_path=str(features) if features else None,
-        dynamics_path=None,
         code_hash="test",
-        output=str(tmp_path / f"{name}.parquet"),
-        timing_output=str(tmp_path / f"{name}.json"),
     )
     return read_table(tmp_path / f"{name}.parquet", SUBSET)
 

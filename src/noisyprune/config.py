@@ -11,12 +11,12 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from noisyprune.errors import ConfigError
 from noisyprune.pruners.registry import REFERENCE_METHOD
+from noisyprune.stages.interface import Run
 
 # Sweep list → the section of the config that defines its names.
 SWEEP_SECTIONS = {
@@ -292,31 +292,6 @@ def model_entry(config: Mapping[str, Any], dataset: str, training: Mapping[str, 
     own ``model`` if set, else the dataset's default model; the name is returned under ``name``."""
     name = (training or {}).get("model") or config["datasets"][dataset]["model"]
     return {"name": name, **config["models"][name]}
-
-
-@dataclass(frozen=True, order=True)
-class Run:
-    """One retraining run of the sweep: the values of every wildcard down to ``metrics.json``."""
-
-    dataset: str
-    noise: str
-    seed: int
-    warmup: str
-    method: str
-    fraction: str
-    learner: str
-
-    def wildcards(self) -> dict[str, Any]:
-        """The run as a wildcard dict (for ``expand``-style path formatting)."""
-        return {
-            "dataset": self.dataset,
-            "noise": self.noise,
-            "seed": self.seed,
-            "warmup": self.warmup,
-            "method": self.method,
-            "fraction": self.fraction,
-            "learner": self.learner,
-        }
 
 
 def sweep_runs(config: Mapping[str, Any]) -> list[Run]:

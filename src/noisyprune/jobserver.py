@@ -4,10 +4,11 @@ than most jobs of a small sweep compute).
 
 The Snakefile starts the server when Snakemake executes locally (``onstart``) and stops it when
 the run ends; the jobs inherit its address through ``NOISYPRUNE_JOB_SERVER``. A job's script calls
-:func:`run_stage`, which hands the stage call to the server: the server forks a child, the child
-takes over the job's stdout/stderr (passed over the Unix socket), runs the stage exactly as the
-script would and exits with its status, which the job's process then exits with. A job whose
-process is killed takes its child with it (the server sees the connection close). Without a server
+:func:`run_stage` (through :mod:`noisyprune.stages.adapter`), which hands the stage call to the
+server: the server forks a child, the child takes over the job's stdout/stderr (passed over the Unix
+socket), runs the stage exactly as the script would and exits with its status, which the job's
+process then exits with. A job whose process is killed takes its child with it (the server sees the
+connection close). Without a server
 (cluster executors, a dry run, ``job_server: false``, or a server that is gone) :func:`run_stage`
 runs the stage in the job's own process, as before.
 
@@ -65,6 +66,7 @@ PRELOAD = (
     "noisyprune.stages.aggregate",
     "noisyprune.stages.active",
     "noisyprune.stages.plot",
+    "noisyprune.stages.adapter",  # every job's call_stage
     "noisyprune.pruners.registry",
     "noisyprune.training.learners.registry",
 )

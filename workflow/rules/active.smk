@@ -19,10 +19,9 @@ rule active_pool:
         runtime=config["resources"]["noise"]["runtime"],
     params:
         entry=active_entry("pool"),
-        run=active_run,
-        code=hash_of("noisyprune.stages.active", "noisyprune.active"),
+        code_hash=hash_of("noisyprune.stages.active", "noisyprune.active"),
     script:
-        "../scripts/active_pool.py"
+        "../scripts/stage.py"
 
 
 rule active_train:
@@ -49,13 +48,12 @@ rule active_train:
         runtime=config["resources"]["retrain"]["runtime"],
     params:
         entry=active_entry("train"),
-        run=active_run,
-        dataset=dataset_entry,
-        learner=active_learner,
-        model=active_model,
-        code=active_train_code,
+        dataset_entry=dataset_entry,
+        learner_entry=active_learner,
+        model_entry=active_model,
+        code_hash=active_train_code,
     script:
-        "../scripts/active_train.py"
+        "../scripts/stage.py"
 
 
 rule active_query:
@@ -75,10 +73,9 @@ rule active_query:
         runtime=config["resources"]["select"]["runtime"],
     params:
         entry=active_entry("query"),
-        run=active_run,
-        code=hash_of("noisyprune.stages.active", "noisyprune.active"),
+        code_hash=hash_of("noisyprune.stages.active", "noisyprune.active"),
     script:
-        "../scripts/active_query.py"
+        "../scripts/stage.py"
 
 
 localrules:
@@ -124,9 +121,9 @@ rule active_aggregate:
         entries={e: config["active"][e] for e in config["sweep"]["active"]},
         curve_stems=ACTIVE_CURVE_STEMS,
         plot_stems=ACTIVE_PLOT_STEMS,
-        code=hash_of("noisyprune.stages.active", "noisyprune.reporting.render", "noisyprune.reporting.plots"),
+        code_hash=hash_of("noisyprune.stages.active", "noisyprune.reporting.render", "noisyprune.reporting.plots"),
     script:
-        "../scripts/active_aggregate.py"
+        "../scripts/stage.py"
 
 
 rule active_all:

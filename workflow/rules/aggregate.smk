@@ -71,9 +71,9 @@ rule aggregate:
         methods=config["sweep"]["methods"],
         fractions=config["sweep"]["fractions"],
         rank_metric=config["report"]["metric"],
-        code=hash_of("noisyprune.stages.aggregate", "noisyprune.reporting.tables", "noisyprune.reporting.render"),
+        code_hash=hash_of("noisyprune.stages.aggregate", "noisyprune.reporting.tables", "noisyprune.reporting.render"),
     script:
-        "../scripts/aggregate.py"
+        "../scripts/stage.py"
 
 
 rule plots:
@@ -121,6 +121,6 @@ rule plots:
         accuracy_metric=config["report"]["metric"],
         # the folder of the figures, from the outputs themselves (no hard-coded prefix)
         plots_dir=lambda wildcards, output: os.path.commonpath(list(output)),
-        code=hash_of("noisyprune.stages.plot", "noisyprune.reporting.plots", "noisyprune.reporting.style"),
+        code_hash=hash_of("noisyprune.stages.plot", "noisyprune.reporting.plots", "noisyprune.reporting.style"),
     script:
-        "../scripts/plots.py"
+        "../scripts/stage.py"

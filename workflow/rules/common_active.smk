@@ -40,10 +40,6 @@ def active_model(wildcards):
     return model_entry(config, wildcards.dataset, active_learner(wildcards))
 
 
-def active_run(wildcards):
-    return {"dataset": wildcards.dataset, "noise": wildcards.noise, "seed": int(wildcards.seed)}
-
-
 def active_pool_inputs(wildcards):
     """Round 0 starts from the labels; round r also reads round r−1's pool and query."""
     inputs = {"labels": LABELS.format(**wildcards)}

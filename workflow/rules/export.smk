@@ -25,10 +25,10 @@ rule export_subset:
         mem_mb=config["resources"]["select"]["mem_mb"],
         runtime=config["resources"]["select"]["runtime"],
     params:
-        dataset=dataset_entry,
-        code=export_code,
+        dataset_entry=dataset_entry,
+        code_hash=export_code,
     script:
-        "../scripts/export.py"
+        "../scripts/stage.py"
 
 
 rule export_relabelled:
@@ -47,10 +47,10 @@ rule export_relabelled:
         mem_mb=config["resources"]["select"]["mem_mb"],
         runtime=config["resources"]["select"]["runtime"],
     params:
-        dataset=dataset_entry,
-        code=export_code,
+        dataset_entry=dataset_entry,
+        code_hash=export_code,
     script:
-        "../scripts/export.py"
+        "../scripts/stage.py"
 
 
 rule export:

@@ -18,7 +18,7 @@ rule extract:
         mem_mb=config["resources"]["extract"]["mem_mb"],
         runtime=config["resources"]["extract"]["runtime"],
     params:
-        dataset=dataset_entry,
-        code=extract_code,
+        dataset_entry=dataset_entry,
+        code_hash=extract_code,
     script:
-        "../scripts/extract.py"
+        "../scripts/stage.py"

@@ -10,8 +10,8 @@ rule noise:
         mem_mb=config["resources"]["noise"]["mem_mb"],
         runtime=config["resources"]["noise"]["runtime"],
     params:
-        dataset=dataset_entry,
-        noise=noise_entry,
-        code=noise_code,
+        dataset_entry=dataset_entry,
+        noise_entry=noise_entry,
+        code_hash=noise_code,
     script:
-        "../scripts/noise.py"
+        "../scripts/stage.py"

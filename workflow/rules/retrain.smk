@@ -19,9 +19,9 @@ rule retrain:
         mem_mb=config["resources"]["retrain"]["mem_mb"],
         runtime=config["resources"]["retrain"]["runtime"],
     params:
-        dataset=dataset_entry,
-        learner=learner_entry,
-        model=learner_model,
-        code=retrain_code,
+        dataset_entry=dataset_entry,
+        learner_entry=learner_entry,
+        model_entry=learner_model,
+        code_hash=retrain_code,
     script:
-        "../scripts/retrain.py"
+        "../scripts/stage.py"

@@ -17,7 +17,7 @@ rule select:
         mem_mb=config["resources"]["select"]["mem_mb"],
         runtime=config["resources"]["select"]["runtime"],
     params:
-        method=selection_entry,
-        code=select_code,
+        method_entry=selection_entry,
+        code_hash=select_code,
     script:
-        "../scripts/select.py"
+        "../scripts/stage.py"

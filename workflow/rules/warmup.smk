@@ -22,12 +22,12 @@ rule warmup:
         mem_mb=config["resources"]["warmup"]["mem_mb"],
         runtime=config["resources"]["warmup"]["runtime"],
     params:
-        dataset=dataset_entry,
-        warmup=warmup_entry,
-        model=warmup_model,
-        code=warmup_code,
+        dataset_entry=dataset_entry,
+        warmup_entry=warmup_entry,
+        model_entry=warmup_model,
+        code_hash=warmup_code,
     script:
-        "../scripts/warmup.py"
+        "../scripts/stage.py"
 
 
 rule precomputed_warmup:
@@ -48,9 +48,9 @@ rule precomputed_warmup:
         mem_mb=config["resources"]["extract"]["mem_mb"],
         runtime=config["resources"]["extract"]["runtime"],
     params:
-        dataset=dataset_entry,
-        warmup=warmup_entry,
+        dataset_entry=dataset_entry,
+        warmup_entry=warmup_entry,
         checksum=precomputed_checksum,
-        code=precomputed_code,
+        code_hash=precomputed_code,
     script:
-        "../scripts/precomputed.py"
+        "../scripts/stage.py"

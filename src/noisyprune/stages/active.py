@@ -20,6 +20,7 @@ from noisyprune.artifacts import (
     HISTORY,
     POOL,
     QUERY,
+    Artifact,
     atomic_output,
     read_json,
     read_table,
@@ -34,6 +35,7 @@ from noisyprune.reporting import render
 from noisyprune.seeding import derive_seed, make_rng
 from noisyprune.stages.common import NoisyLabels, aligned_features, load_labels
 from noisyprune.stages.extract import feature_columns
+from noisyprune.stages.interface import Compute, Files, Run
 from noisyprune.training.data import device_inputs
 from noisyprune.training.device import configure_torch, device_description
 from noisyprune.training.inference import embed_and_classify
@@ -59,63 +61,31 @@ def _pool_noise_rate(labels: NoisyLabels, positions: np.ndarray, given: np.ndarr
     return float((given[positions] != labels.clean[positions]).mean())
 
 
-def run_active_pool_stage(
-    *,
-    experiment: str,
-    entry: Mapping[str, Any],
-    run: Mapping[str, Any],
-    round_index: int,
-    labels_path: str,
-    output: str,
-    previous_pool_path: str | None = None,
-    previous_query_path: str | None = None,
-) -> None:
-    """Write round ``round_index``'s ``pool.parquet``: round 0 draws the initial pool (seeded,
-    optionally class-balanced by the label the pool would receive); round r adds round r−1's query
-    to round r−1's pool. Columns: ``sample_id``, ``joined_round``, ``label``."""
+def run_active_pool_stage(*, run: Run, inputs: Files, outputs: Files, entry: Mapping[str, Any]) -> None:
+    """Write round ``run.round``'s ``outputs["pool"]`` (``pool.parquet``): round 0 draws the initial
+    pool from ``inputs["labels"]`` (seeded, optionally class-balanced by the label the pool would
+    receive); round r adds round r−1's query (``inputs["query"]``) to its pool (``inputs["pool"]``).
+    Columns: ``sample_id``, ``joined_round``, ``label``."""
+    labels_path, output = inputs["labels"], outputs["pool"]
     labels = load_labels(labels_path)
     given = pool_labels(labels, entry["labels"], labels_path)
-    if round_index == 0:
-        # Seeded by what defines the pool, not by the experiment: experiments that differ only in
-        # acquisition or learner start from the same pool (common random numbers), as comparisons want.
-        seed = derive_seed(
-            int(run["seed"]),
-            "active-pool",
-            run["dataset"],
-            run["noise"],
-            entry["initial"],
-            entry["initial_balance"],
-            entry["labels"],
-        )
-        rows = labels.training_rows  # a clean probe set is never pooled or queried
-        positions = rows[
-            initial_pool(given[rows], entry["initial"], labels.num_classes, entry["initial_balance"], make_rng(seed))
-        ]
-        sample_id, joined = labels.sample_id[positions], np.zeros(len(positions), dtype=np.int64)
+    if run.round == 0:
+        sample_id, joined = initial_pool_ids(run, entry, labels, given)
     else:
-        previous = read_table(previous_pool_path, POOL)
-        query = read_table(previous_query_path, QUERY)
-        new = query.numpy("sample_id")
-        overlap = np.intersect1d(previous.numpy("sample_id"), new)
-        if len(overlap):
-            raise ArtifactError(f"{previous_query_path}: re-queries {len(overlap)} pooled samples, e.g. {overlap[0]}")
-        sample_id = np.concatenate([previous.numpy("sample_id"), new])
-        joined = np.concatenate([previous.numpy("joined_round"), np.full(len(new), round_index, dtype=np.int64)])
-        order = np.argsort(sample_id, kind="stable")
-        sample_id, joined = sample_id[order], joined[order]
+        sample_id, joined = grown_pool_ids(inputs["pool"], inputs["query"], run.round)
     positions = np.searchsorted(labels.sample_id, sample_id)
     if not np.array_equal(labels.sample_id[np.minimum(positions, len(labels.sample_id) - 1)], sample_id):
         raise ArtifactError(f"{output}: pool names sample ids absent from {labels_path}")
     noise_rate = _pool_noise_rate(labels, positions, given)
-    log.info("%s round %d: pool of %d samples, noise rate %.4f", experiment, round_index, len(sample_id), noise_rate)
+    log.info("%s round %d: pool of %d samples, noise rate %.4f", run.experiment, run.round, len(sample_id), noise_rate)
     write_table(
         {"sample_id": sample_id, "joined_round": joined, "label": given[positions]},
         output,
         POOL,
         metadata={
-            "experiment": experiment,
+            "experiment": run.experiment,
             "entry": dict(entry),
-            "round": round_index,
+            "round": run.round,
             "size": len(sample_id),
             "num_classes": labels.num_classes,
             "label_source": entry["labels"],
@@ -126,39 +96,65 @@ def run_active_pool_stage(
     )
 
 
+def initial_pool_ids(
+    run: Run, entry: Mapping[str, Any], labels: NoisyLabels, given: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Round 0's pool: its sample ids ``(m,)`` (sorted) and the round each joined (all 0)."""
+    # Seeded by what defines the pool, not by the experiment: experiments that differ only in
+    # acquisition or learner start from the same pool (common random numbers), as comparisons want.
+    seed = derive_seed(
+        run.seed, "active-pool", run.dataset, run.noise, entry["initial"], entry["initial_balance"], entry["labels"]
+    )
+    rows = labels.training_rows  # a clean probe set is never pooled or queried
+    positions = rows[
+        initial_pool(given[rows], entry["initial"], labels.num_classes, entry["initial_balance"], make_rng(seed))
+    ]
+    return labels.sample_id[positions], np.zeros(len(positions), dtype=np.int64)
+
+
+def grown_pool_ids(
+    previous_pool_path: str, previous_query_path: str, round_index: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Round ``round_index``'s pool: the previous pool plus the previous round's query, as sample
+    ids ``(m,)`` sorted and the round each joined; a query of pooled samples is refused."""
+    previous = read_table(previous_pool_path, POOL)
+    query = read_table(previous_query_path, QUERY)
+    new = query.numpy("sample_id")
+    overlap = np.intersect1d(previous.numpy("sample_id"), new)
+    if len(overlap):
+        raise ArtifactError(f"{previous_query_path}: re-queries {len(overlap)} pooled samples, e.g. {overlap[0]}")
+    sample_id = np.concatenate([previous.numpy("sample_id"), new])
+    joined = np.concatenate([previous.numpy("joined_round"), np.full(len(new), round_index, dtype=np.int64)])
+    order = np.argsort(sample_id, kind="stable")
+    return sample_id[order], joined[order]
+
+
 def run_active_train_stage(
     *,
-    experiment: str,
+    run: Run,
+    inputs: Files,
+    outputs: Files,
     entry: Mapping[str, Any],
-    run: Mapping[str, Any],
-    round_index: int,
     dataset_entry: Mapping[str, Any],
     learner_entry: Mapping[str, Any],
     model_entry: Mapping[str, Any],
-    labels_path: str,
-    pool_path: str,
-    device: str,
-    threads: int,
-    inference_batch_size: int,
+    compute: Compute,
     code_hash: str,
-    metrics_output: str,
-    execution: Mapping[str, Any] | None = None,
-    history_output: str,
-    predictions_output: str,
 ) -> None:
-    """Train the experiment's learner from scratch on round ``round_index``'s pool (its labels),
-    test on the clean test split, and write the trained model's predictions for every training
-    sample (``features.parquet`` layout: probabilities, embedding, confidences) for the query."""
+    """Train the experiment's learner from scratch on round ``run.round``'s pool (``inputs["pool"]``,
+    its labels), test on the clean test split, and write the trained model's predictions for every
+    training sample (``outputs["predictions"]``, ``features.parquet`` layout: probabilities,
+    embedding, confidences) for the query, with ``outputs["history"]`` and ``outputs["metrics"]``."""
     total_start = time.perf_counter()
-    torch_device = configure_torch(device, threads, execution)
-    data = load_dataset(run["dataset"], dataset_entry)
-    labels = load_labels(labels_path, data)
-    pool = read_table(pool_path, POOL)
+    torch_device = configure_torch(compute.device, compute.threads, compute.execution)
+    data = load_dataset(run.dataset, dataset_entry)
+    labels = load_labels(inputs["labels"], data)
+    pool = read_table(inputs["pool"], POOL)
     pooled = pool.numpy("sample_id")
     given = labels.noisy.copy()
     given[pooled] = pool.numpy("label")  # sample ids are positions (load_labels checked them)
     # The same initial weights and batch stream in every round and experiment (common random numbers).
-    seed = derive_seed(int(run["seed"]), "active-train", run["dataset"], run["noise"], entry["learner"])
+    seed = derive_seed(run.seed, "active-train", run.dataset, run.noise, entry["learner"])
     result = train_on_samples(
         data=data,
         noisy_label=given,
@@ -168,77 +164,84 @@ def run_active_train_stage(
         entry_key=f"learners.{entry['learner']}",
         seed=seed,
         device=torch_device,
-        inference_batch_size=inference_batch_size,
+        inference_batch_size=compute.inference_batch_size,
         augment_entry=dataset_entry.get("augment"),
     )
-    x = device_inputs(data.train_x, labels.sample_id, torch_device)
-    # The learner's own prediction (both networks for DivideMix / ELR+); embeddings of network 1.
-    logits = result.learner.predict_logits(result.ctx, x, inference_batch_size)
-    _, embeddings = embed_and_classify(result.ctx.model, x, inference_batch_size)
+    write_predictions(outputs["predictions"], run, result, data, labels, model_entry, compute, torch_device)
+    history = result.history.columns()
+    write_table(history, outputs["history"], HISTORY, metadata={"learner": learner_entry["learner"]})
+    metrics = round_metrics(pool, history)
+    log.info(
+        "%s round %d: %d labelled, test accuracy %.4f", run.experiment, run.round, len(pooled), metrics["test_acc_last"]
+    )
+    timing = {"train_seconds": result.seconds, "total_seconds": time.perf_counter() - total_start}
+    entries = {"experiment": entry, "dataset": dataset_entry, "learner": learner_entry, "model": model_entry}
+    provenance = round_provenance(run, entries, labels, seed)
+    provenance.update(code_hash=code_hash, environment=environment(device_description(torch_device)))
+    write_json(
+        {"run": run.wildcards(), "metrics": metrics, "timing": timing, "provenance": provenance}, outputs["metrics"]
+    )
+
+
+def round_metrics(pool: Artifact, history: Mapping[str, np.ndarray]) -> dict[str, Any]:
+    """The ``metrics`` block of a round's ``metrics.json``: pool size, test accuracy, the pool's
+    noise rate and how many classes it holds."""
+    return {
+        "labelled": len(pool.numpy("sample_id")),
+        **test_accuracy_summary(history["epoch"], history["test_acc"]),
+        "pool_noise_rate": pool.metadata["noise_rate"],
+        "pool_classes_present": int((np.asarray(pool.metadata["class_counts"]) > 0).sum()),
+    }
+
+
+def round_provenance(
+    run: Run, entries: Mapping[str, Mapping[str, Any]], labels: NoisyLabels, train_seed: int
+) -> dict[str, Any]:
+    """The ``provenance`` block of a round's ``metrics.json`` but its code hash and environment:
+    the config ``entries`` (experiment, dataset, learner, model), the noise entry and the seeds."""
+    return {
+        "config": {
+            **{name: dict(value) for name, value in entries.items()},
+            "noise": labels.metadata.get("noise_entry"),
+        },
+        "seeds": {"base": run.seed, "noise": labels.metadata.get("noise_seed"), "train": train_seed},
+    }
+
+
+def write_predictions(
+    path: str, run: Run, result, data, labels: NoisyLabels, model_entry: Mapping[str, Any], compute: Compute, device
+) -> None:
+    """Write the trained learner's prediction for every training sample to ``path`` (the
+    ``features.parquet`` layout; the learner's own logits, both networks for DivideMix / ELR+, and
+    the embeddings of network 1)."""
+    x = device_inputs(data.train_x, labels.sample_id, device)
+    logits = result.learner.predict_logits(result.ctx, x, compute.inference_batch_size)
+    _, embeddings = embed_and_classify(result.ctx.model, x, compute.inference_batch_size)
     write_table(
         feature_columns(labels.sample_id, labels.noisy, logits, embeddings),
-        predictions_output,
+        path,
         FEATURES,
         metadata={
             "num_classes": data.num_classes,
             "embedding_dim": int(embeddings.shape[1]),
             "model": dict(model_entry),
-            "experiment": experiment,
-            "round": round_index,
+            "experiment": run.experiment,
+            "round": run.round,
         },
-    )
-    history = result.history.columns()
-    write_table(history, history_output, HISTORY, metadata={"learner": learner_entry["learner"]})
-    metrics = {
-        "labelled": len(pooled),
-        **test_accuracy_summary(history["epoch"], history["test_acc"]),
-        "pool_noise_rate": pool.metadata["noise_rate"],
-        "pool_classes_present": int((np.asarray(pool.metadata["class_counts"]) > 0).sum()),
-    }
-    log.info(
-        "%s round %d: %d labelled, test accuracy %.4f", experiment, round_index, len(pooled), metrics["test_acc_last"]
-    )
-    write_json(
-        {
-            "run": {**run, "experiment": experiment, "round": round_index},
-            "metrics": metrics,
-            "timing": {"train_seconds": result.seconds, "total_seconds": time.perf_counter() - total_start},
-            "provenance": {
-                "config": {
-                    "experiment": dict(entry),
-                    "dataset": dict(dataset_entry),
-                    "learner": dict(learner_entry),
-                    "model": dict(model_entry),
-                    "noise": labels.metadata.get("noise_entry"),
-                },
-                "seeds": {"base": int(run["seed"]), "noise": labels.metadata.get("noise_seed"), "train": seed},
-                "code_hash": code_hash,
-                "environment": environment(device_description(torch_device)),
-            },
-        },
-        metrics_output,
     )
 
 
-def run_active_query_stage(
-    *,
-    experiment: str,
-    entry: Mapping[str, Any],
-    run: Mapping[str, Any],
-    round_index: int,
-    labels_path: str,
-    pool_path: str,
-    predictions_path: str,
-    output: str,
-) -> None:
-    """Score every sample not in round ``round_index``'s pool with the round's model and write the
-    ``query`` best by the acquisition function (``query.parquet``: ``sample_id``, ``rank``, ``score``)."""
+def run_active_query_stage(*, run: Run, inputs: Files, outputs: Files, entry: Mapping[str, Any]) -> None:
+    """Score every sample not in round ``run.round``'s pool (``inputs["pool"]``) with the round's
+    model (``inputs["predictions"]``) and write the ``query`` best by the acquisition function to
+    ``outputs["query"]`` (``query.parquet``: ``sample_id``, ``rank``, ``score``)."""
+    labels_path = inputs["labels"]
     labels = load_labels(labels_path)
-    pooled = read_table(pool_path, POOL).numpy("sample_id")
-    predictions = aligned_features(predictions_path, labels.sample_id, labels_path)
+    pooled = read_table(inputs["pool"], POOL).numpy("sample_id")
+    predictions = aligned_features(inputs["predictions"], labels.sample_id, labels_path)
     candidates = np.setdiff1d(labels.training_ids, pooled)  # sorted; never the clean probe set
     rows = np.searchsorted(labels.sample_id, candidates)
-    seed = derive_seed(int(run["seed"]), "active-query", run["dataset"], run["noise"], experiment, round_index)
+    seed = derive_seed(run.seed, "active-query", run.dataset, run.noise, run.experiment, run.round)
     start = time.perf_counter()
     positions, scores = acquisition_order(
         entry["acquisition"],
@@ -252,8 +255,8 @@ def run_active_query_stage(
     chosen = candidates[positions]
     log.info(
         "%s round %d: queried %d of %d unlabelled samples by %s in %.3f s",
-        experiment,
-        round_index,
+        run.experiment,
+        run.round,
         len(chosen),
         len(candidates),
         entry["acquisition"],
@@ -265,11 +268,11 @@ def run_active_query_stage(
             "rank": np.arange(len(chosen), dtype=np.int64),
             "score": np.asarray(scores, dtype=np.float64),
         },
-        output,
+        outputs["query"],
         QUERY,
         metadata={
-            "experiment": experiment,
-            "round": round_index,
+            "experiment": run.experiment,
+            "round": run.round,
             "acquisition": entry["acquisition"],
             "size": len(chosen),
             "num_candidates": len(candidates),
@@ -373,25 +376,24 @@ def curves_figure(rows: pd.DataFrame, experiments: list[str], title: str):
 
 def run_active_aggregate_stage(
     *,
+    outputs: Files,
     metrics_files: list[Mapping[str, Any]],
     experiments: list[str],
     entries: Mapping[str, Mapping[str, Any]],
-    table_output: str,
-    csv_output: str,
     curve_stems: Mapping[str, str],
     plot_stems: Mapping[str, str],
 ) -> None:
-    """``results/tables/active.{parquet,csv}`` (tidy rows), per (dataset, noise) the learning-curve
-    tables (``curve_stems[key]`` + .csv/.md/.tex/.html, key ``dataset__noise``) and figures
-    (``plot_stems[key]`` + .png/.pdf)."""
+    """``outputs["table"]`` and ``outputs["csv"]`` (``results/tables/active.{parquet,csv}``, tidy
+    rows), per (dataset, noise) the learning-curve tables (``curve_stems[key]`` + .csv/.md/.tex/.html,
+    key ``dataset__noise``) and figures (``plot_stems[key]`` + .png/.pdf)."""
     from noisyprune.reporting.plots import save_figure
     from noisyprune.stages.aggregate import write_csv
     from noisyprune.stages.aggregate import write_table as write_table_formats
 
     rows = active_rows(metrics_files, entries)
-    with atomic_output(table_output) as tmp:
+    with atomic_output(outputs["table"]) as tmp:
         rows.to_parquet(tmp, index=False)
-    write_csv(rows, csv_output)
+    write_csv(rows, outputs["csv"])
     for key, stem in curve_stems.items():
         dataset, noise = key.split("__")
         mine = rows[(rows["dataset"] == dataset) & (rows["noise"] == noise)]

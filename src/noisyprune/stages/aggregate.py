@@ -20,6 +20,7 @@ from noisyprune.reporting.tables import (
     ranking_table,
     setting_blocks,
 )
+from noisyprune.stages.interface import Files
 
 log = logging.getLogger(__name__)
 
@@ -215,37 +216,36 @@ def run_aggregate_stage(
     methods: Sequence[str],
     fractions: Sequence[float],
     rank_metric: str,
-    runs_parquet_output: str,
-    runs_csv_output: str,
-    detection_stem: str,
-    ranking_stem: str,
-    composition_stem: str,
+    summary_stems: Mapping[str, str],
+    outputs: Files,
 ) -> None:
-    """Collect every run into the tidy tables and write every derived table.
+    """Collect every run into the tidy tables (``outputs["runs"]``, ``outputs["runs_csv"]``) and
+    write every derived table.
 
     ``run_files``: per run, the paths ``metrics``, ``subset``, ``timing``, ``warmup_history`` and
     ``features``. ``settings[i]`` (dataset, noise, warmup, learner) is written to
-    ``pivot_stems[i]`` + .csv/.md/.tex/.html. ``detection_files``: per warm-up, its wildcards and the
-    ``path`` of its ``detection.json``. ``rank_metric`` orders the ranking table.
+    ``pivot_stems[i]`` + .csv/.md/.tex/.html, the ``detection``, ``ranking`` and ``composition``
+    tables to ``summary_stems[name]`` + the same. ``detection_files``: per warm-up, its wildcards and
+    the ``path`` of its ``detection.json``. ``rank_metric`` orders the ranking table.
     """
     table = runs_table(
         [run_row(f["metrics"], f["subset"], f["timing"], f["warmup_history"], f["features"]) for f in run_files]
     )
-    with atomic_output(runs_parquet_output) as tmp:
+    with atomic_output(outputs["runs"]) as tmp:
         table.to_parquet(tmp, index=False)
-    write_csv(table, runs_csv_output)
+    write_csv(table, outputs["runs_csv"])
     write_frame(
-        detection_stem,
+        summary_stems["detection"],
         detection_table(detection_files),
         "Noise detection: AUROC and average precision of each per-sample score (noisy = positive)",
     )
     write_frame(
-        ranking_stem,
+        summary_stems["ranking"],
         ranking_table(table, methods, rank_metric),
         f"Mean rank of each pruner by {rank_metric} across settings and fractions (1 = best)",
     )
     write_frame(
-        composition_stem,
+        summary_stems["composition"],
         composition_table(table, methods),
         "Subset composition: realised noise rate and class balance (means over seeds)",
     )

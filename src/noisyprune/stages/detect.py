@@ -9,16 +9,17 @@ import numpy as np
 from noisyprune.artifacts import DYNAMICS, check_same_samples, read_table, write_json
 from noisyprune.detection import ROC_GRID, detection_quality, noise_scores
 from noisyprune.stages.common import aligned_features, load_labels
+from noisyprune.stages.interface import Files
 
 log = logging.getLogger(__name__)
 
 
-def run_detect_stage(
-    *, labels_path: str, features_path: str, dynamics_path: str | None, code_hash: str, output: str
-) -> None:
-    """Score every training sample with each pruner score and measure how well it finds the
-    mislabelled ones (AUROC, average precision), written with the realised noise rate. Without
-    ``dynamics_path`` (a precomputed warm-up trains nothing) the forgetting scores are left out."""
+def run_detect_stage(*, inputs: Files, outputs: Files, code_hash: str) -> None:
+    """Score every training sample of ``inputs["labels"]`` with each pruner score (from
+    ``inputs["features"]`` and ``inputs["dynamics"]``) and measure how well it finds the mislabelled
+    ones (AUROC, average precision), written with the realised noise rate to ``outputs["detection"]``.
+    Without dynamics (a precomputed warm-up trains nothing) the forgetting scores are left out."""
+    labels_path, dynamics_path, output = inputs["labels"], inputs.get("dynamics"), outputs["detection"]
     labels = load_labels(labels_path)
     if not labels.clean_known:
         log.info("no clean training labels (intrinsic noise): noise detection cannot be measured")
@@ -33,7 +34,7 @@ def run_detect_stage(
             output,
         )
         return
-    features = aligned_features(features_path, labels.sample_id, labels_path)
+    features = aligned_features(inputs["features"], labels.sample_id, labels_path)
     # The training samples proper: the clean probe set is neither trained on nor a candidate.
     train_rows = labels.training_rows
     features = features.take(train_rows)

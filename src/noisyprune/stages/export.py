@@ -20,26 +20,19 @@ from noisyprune.artifacts import RELABELS, SUBSET, atomic_output, read_table
 from noisyprune.data import load_dataset
 from noisyprune.errors import ArtifactError
 from noisyprune.stages.common import load_labels
-
-RUN_KEYS = ("dataset", "noise", "seed", "warmup", "method", "fraction", "learner")
+from noisyprune.stages.interface import Files, Run
 
 
 def run_export_stage(
-    *,
-    run: Mapping[str, str],
-    dataset_entry: Mapping[str, Any],
-    labels_path: str,
-    subset_path: str,
-    relabels_path: str | None = None,
-    code_hash: str,
-    output: str,
+    *, run: Run, inputs: Files, outputs: Files, dataset_entry: Mapping[str, Any], code_hash: str
 ) -> None:
-    """Write the kept samples of ``subset_path`` as ``<name> <label>`` lines to ``output``.
+    """Write the kept samples of ``inputs["subset"]`` as ``<name> <label>`` lines to ``outputs["kept"]``.
 
-    ``run``: the run's wildcards (``dataset`` … ``fraction``, and ``learner`` with
-    ``relabels_path``). Labels are the noisy ones of ``labels_path`` or, given ``relabels_path``,
-    the retrained learner's corrected labels of the kept samples."""
-    data = load_dataset(run["dataset"], dataset_entry)
+    ``run``: a selection (``dataset`` … ``fraction``) or, with ``inputs["relabels"]``, a retrain
+    (and ``learner``). Labels are the noisy ones of ``inputs["labels"]`` or, given
+    ``inputs["relabels"]``, the retrained learner's corrected labels of the kept samples."""
+    labels_path, subset_path, relabels_path = inputs["labels"], inputs["subset"], inputs.get("relabels")
+    data = load_dataset(run.dataset, dataset_entry)
     labels = load_labels(labels_path, data)
     subset = read_table(subset_path, SUBSET)
     kept = subset.numpy("sample_id")[np.argsort(subset.numpy("rank"), kind="stable")]
@@ -49,20 +42,20 @@ def run_export_stage(
         relabels = read_table(relabels_path, RELABELS)
         label_of = np.full(labels.sample_id.max() + 1, -1, dtype=np.int64)
         label_of[relabels.numpy("sample_id")] = relabels.numpy("relabel")
-        label_source = f"corrected by learner {run['learner']!r} (relabels.parquet)"
+        label_source = f"corrected by learner {run.learner!r} (relabels.parquet)"
         if (label_of[kept] < 0).any():
             raise ArtifactError(f"{relabels_path}: no corrected label for some kept samples of {subset_path}")
     names = data.sample_names()[kept]
     if names.dtype.kind in "US" and any("\n" in name for name in names.tolist()):
-        raise ArtifactError(f"dataset {run['dataset']!r}: a sample path holds a line break; it cannot be listed")
+        raise ArtifactError(f"dataset {run.dataset!r}: a sample path holds a line break; it cannot be listed")
     header = export_header(run, subset.metadata, data.train_names_kind, label_source, code_hash, len(labels.sample_id))
     lines = [f"{name} {int(label)}" for name, label in zip(names.tolist(), label_of[kept].tolist())]
-    with atomic_output(output) as tmp, open(tmp, "w", encoding="utf-8") as handle:
+    with atomic_output(outputs["kept"]) as tmp, open(tmp, "w", encoding="utf-8") as handle:
         handle.write("".join(f"# {line}\n" for line in header) + "".join(f"{line}\n" for line in lines))
 
 
 def export_header(
-    run: Mapping[str, str],
+    run: Run,
     selection: Mapping[str, Any],
     names_kind: str,
     label_source: str,
@@ -71,7 +64,7 @@ def export_header(
 ) -> list[str]:
     """The comment lines of a kept list: the run, what the names and labels are, and the provenance
     of the selection (method entry, seeds, code)."""
-    run_text = ", ".join(f"{key} {run[key]}" for key in RUN_KEYS if key in run)
+    run_text = ", ".join(f"{key} {value}" for key, value in run.wildcards().items())
     return [
         f"noisyprune kept subset: {run_text}",
         f"{selection['budget']} of {num_samples} training samples, best first; one '<name> <label>' per line",

@@ -16,6 +16,7 @@ from noisyprune.data import load_dataset
 from noisyprune.data.checks import aligned_matrix
 from noisyprune.provenance import environment
 from noisyprune.stages.common import load_checkpoint_model, load_labels
+from noisyprune.stages.interface import Compute, Files, Run
 from noisyprune.training.data import device_inputs
 from noisyprune.training.device import configure_torch, device_description
 from noisyprune.training.inference import embed_and_classify
@@ -97,34 +98,25 @@ def feature_columns(
 
 
 def run_extract_stage(
-    *,
-    dataset: str,
-    dataset_entry: Mapping[str, Any],
-    labels_path: str,
-    model_path: str,
-    device: str,
-    threads: int,
-    execution: Mapping[str, Any] | None = None,
-    inference_batch_size: int,
-    code_hash: str,
-    output: str,
+    *, run: Run, inputs: Files, outputs: Files, dataset_entry: Mapping[str, Any], compute: Compute, code_hash: str
 ) -> None:
-    """Write ``features.parquet``: for every training sample its probabilities, penultimate
-    embedding, loss on the noisy label, confidence, margin, entropy and prediction under the
-    warm-up model in eval mode on the unaugmented input."""
-    torch_device = configure_torch(device, threads, execution)
-    data = load_dataset(dataset, dataset_entry)
-    labels = load_labels(labels_path, data)
-    model, checkpoint = load_checkpoint_model(model_path, torch_device)
+    """Write ``outputs["features"]`` (``features.parquet``): for every training sample of
+    ``inputs["labels"]`` its probabilities, penultimate embedding, loss on the noisy label,
+    confidence, margin, entropy and prediction under the warm-up model ``inputs["model"]`` in eval
+    mode on the unaugmented input."""
+    torch_device = configure_torch(compute.device, compute.threads, compute.execution)
+    data = load_dataset(run.dataset, dataset_entry)
+    labels = load_labels(inputs["labels"], data)
+    model, checkpoint = load_checkpoint_model(inputs["model"], torch_device)
     start = time.perf_counter()
     x = device_inputs(data.train_x, labels.sample_id, torch_device)
-    logits, embeddings = embed_and_classify(model, x, inference_batch_size)
+    logits, embeddings = embed_and_classify(model, x, compute.inference_batch_size)
     columns = feature_columns(labels.sample_id, labels.noisy, logits, embeddings)
     seconds = time.perf_counter() - start
     log.info("extracted %d samples × %d-d embeddings in %.2f s", len(x), embeddings.shape[1], seconds)
     write_table(
         columns,
-        output,
+        outputs["features"],
         FEATURES,
         metadata={
             "num_classes": data.num_classes,

@@ -15,97 +15,109 @@ from noisyprune.errors import ConfigError
 from noisyprune.noise import apply_noise
 from noisyprune.noise.base import NoiseResult
 from noisyprune.seeding import derive_seed, make_rng, noise_seed
+from noisyprune.stages.interface import Files, Run
 
 log = logging.getLogger(__name__)
 
 
 def run_noise_stage(
-    *,
-    dataset: str,
-    dataset_entry: Mapping[str, Any],
-    noise: str,
-    noise_entry: Mapping[str, Any],
-    seed: int,
-    output: str,
+    *, run: Run, outputs: Files, dataset_entry: Mapping[str, Any], noise_entry: Mapping[str, Any]
 ) -> None:
-    """Write ``labels.parquet`` for ``dataset`` corrupted by the noise entry ``noise``.
+    """Write ``outputs["labels"]`` (``labels.parquet``) for ``run.dataset`` corrupted by the noise
+    entry ``run.noise`` with seed ``run.seed``.
 
-    Columns: ``sample_id``, ``clean_label``, ``noisy_label``, ``is_noisy``; metadata: both config
-    entries, the derived seed, the realised noise rate and the realised ``(C, C)`` transition matrix
-    (rows = clean class); for data without clean labels those three are null/unknown. The file is a
-    pure function of its inputs: same config, same bytes.
+    Columns: ``sample_id``, ``clean_label``, ``noisy_label``, ``is_noisy``, ``is_probe``; metadata:
+    both config entries, the derived seed, the realised noise rate and the realised ``(C, C)``
+    transition matrix (rows = clean class); for data without clean labels those three are
+    null/unknown. The file is a pure function of its inputs: same config, same bytes.
     """
-    import pyarrow as pa
-
-    data = load_dataset(dataset, dataset_entry)
-    stage_seed = noise_seed(seed, dataset, noise)
-    n = data.num_train
-    probe = np.zeros(n, dtype=bool)
+    data = load_dataset(run.dataset, dataset_entry)
+    stage_seed = noise_seed(run.seed, run.dataset, run.noise)
     if data.clean_labels_known:
-        result = apply_noise(data.train_y, data.num_classes, noise_entry, make_rng(stage_seed), data=data)
-        noisy = result.noisy
-        per_class = int(noise_entry.get("probe_per_class", 0))
-        if per_class:
-            probe[
-                probe_positions(result.clean, per_class, data.num_classes, make_rng(derive_seed(stage_seed, "probe")))
-            ] = True
-            noisy = np.where(probe, result.clean, noisy)  # the probe set is clean
-        is_noisy = noisy != result.clean
-        # Rate and transition matrix of the training samples, the probe held out.
-        training = NoiseResult(clean=result.clean[~probe], noisy=noisy[~probe], num_classes=data.num_classes)
-        log.info(
-            "%s/%s seed %d: %d of %d training labels noisy (rate %.4f), %d clean probe samples",
-            dataset,
-            noise,
-            seed,
-            int(is_noisy.sum()),
-            n - int(probe.sum()),
-            training.rate,
-            int(probe.sum()),
-        )
-        columns = {"clean_label": result.clean, "noisy_label": noisy, "is_noisy": is_noisy}
-        realised = {
-            "noise_rate": training.rate,
-            "transition_matrix": training.transition.round(6).tolist(),
-            "num_probe": int(probe.sum()),
-        }
+        columns, realised = synthetic_noise(data, run, noise_entry, stage_seed)
     else:
-        # Intrinsic noise (WebVision, Clothing-1M): the labels as given; which are wrong is unknown.
-        if noise_entry["kind"] != "none":
-            raise ConfigError(
-                f"config key 'noise.{noise}.kind': dataset {dataset!r} has no clean training labels "
-                f"(clean_labels: false), so its noise is what it is; use kind 'none', not {noise_entry['kind']!r}"
-            )
-        if noise_entry.get("probe_per_class", 0):
-            raise ConfigError(
-                f"config key 'noise.{noise}.probe_per_class': dataset {dataset!r} has no clean "
-                "training labels to hold out as a clean probe set"
-            )
-        log.info("%s/%s: %d training labels as given; clean labels unknown", dataset, noise, n)
-        columns = {
-            "clean_label": pa.nulls(n, pa.int64()),
-            "noisy_label": data.train_y.astype(np.int64),
-            "is_noisy": pa.nulls(n, pa.bool_()),
-        }
-        realised = {"clean_labels_known": False, "noise_rate": None, "transition_matrix": None}
+        columns, realised = intrinsic_noise(data, run, noise_entry)
     write_table(
-        {"sample_id": np.arange(n, dtype=np.int64), **columns, "is_probe": probe},
-        output,
+        {"sample_id": np.arange(data.num_train, dtype=np.int64), **columns},
+        outputs["labels"],
         LABELS,
         metadata={
-            "dataset": dataset,
+            "dataset": run.dataset,
             "dataset_entry": dict(dataset_entry),
-            "noise": noise,
+            "noise": run.noise,
             "noise_entry": dict(noise_entry),
-            "seed": seed,
+            "seed": run.seed,
             "noise_seed": stage_seed,
             "num_classes": data.num_classes,
             "class_names": list(data.class_names),
-            "num_samples": n,
+            "num_samples": data.num_train,
             **realised,
             "package_version": __version__,
         },
     )
+
+
+def synthetic_noise(
+    data, run: Run, noise_entry: Mapping[str, Any], stage_seed: int
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The label columns ``(n,)`` each (clean, noisy, is_noisy, is_probe) of a dataset with clean
+    labels under the noise entry, and the realised rate, transition matrix and probe size."""
+    result = apply_noise(data.train_y, data.num_classes, noise_entry, make_rng(stage_seed), data=data)
+    n = data.num_train
+    noisy = result.noisy
+    probe = np.zeros(n, dtype=bool)
+    per_class = int(noise_entry.get("probe_per_class", 0))
+    if per_class:
+        probe[
+            probe_positions(result.clean, per_class, data.num_classes, make_rng(derive_seed(stage_seed, "probe")))
+        ] = True
+        noisy = np.where(probe, result.clean, noisy)  # the probe set is clean
+    is_noisy = noisy != result.clean
+    # Rate and transition matrix of the training samples, the probe held out.
+    training = NoiseResult(clean=result.clean[~probe], noisy=noisy[~probe], num_classes=data.num_classes)
+    log.info(
+        "%s/%s seed %d: %d of %d training labels noisy (rate %.4f), %d clean probe samples",
+        run.dataset,
+        run.noise,
+        run.seed,
+        int(is_noisy.sum()),
+        n - int(probe.sum()),
+        training.rate,
+        int(probe.sum()),
+    )
+    columns = {"clean_label": result.clean, "noisy_label": noisy, "is_noisy": is_noisy, "is_probe": probe}
+    realised = {
+        "noise_rate": training.rate,
+        "transition_matrix": training.transition.round(6).tolist(),
+        "num_probe": int(probe.sum()),
+    }
+    return columns, realised
+
+
+def intrinsic_noise(data, run: Run, noise_entry: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The label columns of intrinsically noisy data (WebVision, Clothing-1M): the labels as given,
+    which are wrong unknown (null); refuses a noise entry that would corrupt them further."""
+    import pyarrow as pa
+
+    if noise_entry["kind"] != "none":
+        raise ConfigError(
+            f"config key 'noise.{run.noise}.kind': dataset {run.dataset!r} has no clean training labels "
+            f"(clean_labels: false), so its noise is what it is; use kind 'none', not {noise_entry['kind']!r}"
+        )
+    if noise_entry.get("probe_per_class", 0):
+        raise ConfigError(
+            f"config key 'noise.{run.noise}.probe_per_class': dataset {run.dataset!r} has no clean "
+            "training labels to hold out as a clean probe set"
+        )
+    n = data.num_train
+    log.info("%s/%s: %d training labels as given; clean labels unknown", run.dataset, run.noise, n)
+    columns = {
+        "clean_label": pa.nulls(n, pa.int64()),
+        "noisy_label": data.train_y.astype(np.int64),
+        "is_noisy": pa.nulls(n, pa.bool_()),
+        "is_probe": np.zeros(n, dtype=bool),
+    }
+    return columns, {"clean_labels_known": False, "noise_rate": None, "transition_matrix": None}
 
 
 def probe_positions(clean: np.ndarray, per_class: int, num_classes: int, rng: np.random.Generator) -> np.ndarray:

@@ -14,6 +14,7 @@ from noisyprune.artifacts import HISTORY, read_json, read_table
 from noisyprune.reporting import plots
 from noisyprune.reporting.paths import curves_stem, group_stem
 from noisyprune.reporting.style import method_styles
+from noisyprune.stages.interface import Files
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +59,7 @@ def roc_curves(detection_files: Sequence[Mapping[str, Any]]) -> list[dict[str, A
 
 def run_plot_stage(
     *,
-    runs_path: str,
+    inputs: Files,
     detection_files: Sequence[Mapping[str, Any]],
     history_files: Sequence[Mapping[str, Any]],
     methods: Sequence[str],
@@ -66,11 +67,11 @@ def run_plot_stage(
     accuracy_metric: str,
     plots_dir: str,
 ) -> None:
-    """Write every figure under ``plots_dir``: per (dataset, warm-up) the accuracy, re-labeling
-    accuracy and subset noise rate against the kept fraction, the timings and the detection ROC
-    curves; per setting the learning curves. ``accuracy_metric`` is the clean test accuracy plotted
-    (``test_acc_last`` or ``test_acc_best``)."""
-    runs = pd.read_parquet(runs_path)
+    """Write every figure under ``plots_dir`` from the tidy runs table ``inputs["runs"]``: per
+    (dataset, warm-up) the accuracy, re-labeling accuracy and subset noise rate against the kept
+    fraction, the timings and the detection ROC curves; per setting the learning curves.
+    ``accuracy_metric`` is the clean test accuracy plotted (``test_acc_last`` or ``test_acc_best``)."""
+    runs = pd.read_parquet(inputs["runs"])
     styles = method_styles(methods)
     curves = roc_curves(detection_files)
     histories = history_frame(history_files)

@@ -25,8 +25,9 @@ from noisyprune.data import load_dataset
 from noisyprune.data.representation import file_sha256, read_representation
 from noisyprune.errors import ArtifactError
 from noisyprune.provenance import environment
-from noisyprune.stages.common import load_labels
+from noisyprune.stages.common import NoisyLabels, load_labels
 from noisyprune.stages.extract import scores_from_class_outputs
+from noisyprune.stages.interface import Files, Run
 
 log = logging.getLogger(__name__)
 
@@ -43,22 +44,58 @@ HISTORY_DTYPES = {
 
 def run_precomputed_stage(
     *,
-    dataset: str,
+    run: Run,
+    inputs: Files,
+    outputs: Files,
     dataset_entry: Mapping[str, Any],
-    warmup: str,
     warmup_entry: Mapping[str, Any],
-    labels_path: str,
     code_hash: str,
-    features_output: str,
-    history_output: str,
 ) -> None:
-    """Write ``features.parquet`` (probabilities, embedding and the derived scores of every sample of
-    ``labels.parquet``) and an epoch-less ``history.parquet`` from the representation file of the
-    warm-up entry ``warmup_entry`` (``{"source": "precomputed", "path": ...}``)."""
+    """Write ``outputs["features"]`` (probabilities, embedding and the derived scores of every sample
+    of ``inputs["labels"]``) and an epoch-less ``outputs["history"]`` from the representation file of
+    the warm-up entry ``warmup_entry`` (``{"source": "precomputed", "path": ...}``)."""
     start = time.perf_counter()
     source = Path(warmup_entry["path"])
-    labels = load_labels(labels_path)
+    labels = load_labels(inputs["labels"])
     arrays = read_representation(source)
+    check_representation(arrays, source, run.warmup)
+    rows = file_rows(arrays, labels.sample_id, source, run.warmup, lambda: load_dataset(run.dataset, dataset_entry))
+    columns = representation_scores(arrays, rows, labels, source, run.warmup)
+    embedding = arrays["features"][rows]
+    sha256 = file_sha256(source)
+    seconds = time.perf_counter() - start
+    log.info(
+        "precomputed warm-up %s: %d samples × %d-d embeddings and %s from %s (sha256 %s) in %.2f s",
+        run.warmup,
+        len(rows),
+        embedding.shape[1],
+        "logits" if "logits" in arrays else "probabilities",
+        source,
+        sha256[:12],
+        seconds,
+    )
+    source_metadata = {"source": "precomputed", "source_path": str(source), "source_sha256": sha256}
+    write_table(
+        {"sample_id": labels.sample_id, "noisy_label": labels.noisy, **columns, "embedding": embedding},
+        outputs["features"],
+        FEATURES,
+        metadata={
+            "num_classes": labels.num_classes,
+            "embedding_dim": int(embedding.shape[1]),
+            "model": None,
+            "warmup": run.warmup,
+            "extract_seconds": seconds,
+            "code_hash": code_hash,
+            "environment": environment("none (precomputed)"),
+            **source_metadata,
+        },
+    )
+    write_epochless_history(outputs["history"], run, warmup_entry, len(labels.sample_id), code_hash, source_metadata)
+
+
+def check_representation(arrays: Mapping[str, np.ndarray], source: Path, warmup: str) -> None:
+    """Refuse a representation file without an embedding (``features``) or without class scores
+    (``probabilities`` or ``logits``), naming what it has."""
     missing = [name for name in ("features",) if name not in arrays]
     if "probabilities" not in arrays and "logits" not in arrays:
         missing.append("probabilities or logits")
@@ -67,7 +104,13 @@ def run_precomputed_stage(
             f"{source} (warmups.{warmup}.path): no {' and no '.join(missing)}; a precomputed warm-up needs an "
             f"embedding and class scores for every training sample (has {sorted(arrays)})"
         )
-    rows = file_rows(arrays, labels.sample_id, source, warmup, lambda: load_dataset(dataset, dataset_entry))
+
+
+def representation_scores(
+    arrays: Mapping[str, np.ndarray], rows: np.ndarray, labels: NoisyLabels, source: Path, warmup: str
+) -> dict[str, Any]:
+    """The score columns of ``features.parquet`` (``probs``, ``loss``, ``confidence``, …) from the
+    file's class scores at ``rows`` ``(n,)``; ``max_logit`` is null when the file has probabilities only."""
     try:
         columns = scores_from_class_outputs(
             labels.noisy,
@@ -79,44 +122,28 @@ def run_precomputed_stage(
         raise ArtifactError(f"{source} (warmups.{warmup}.path): {err}") from None
     if "max_logit" not in columns:  # probabilities only: the raw logits are unknown (null, not a number)
         columns["max_logit"] = pa.nulls(len(rows), pa.float32())
-    embedding = arrays["features"][rows]
-    sha256 = file_sha256(source)
-    seconds = time.perf_counter() - start
-    log.info(
-        "precomputed warm-up %s: %d samples × %d-d embeddings and %s from %s (sha256 %s) in %.2f s",
-        warmup,
-        len(rows),
-        embedding.shape[1],
-        "logits" if "logits" in arrays else "probabilities",
-        source,
-        sha256[:12],
-        seconds,
-    )
-    source_metadata = {"source": "precomputed", "source_path": str(source), "source_sha256": sha256}
-    write_table(
-        {"sample_id": labels.sample_id, "noisy_label": labels.noisy, **columns, "embedding": embedding},
-        features_output,
-        FEATURES,
-        metadata={
-            "num_classes": labels.num_classes,
-            "embedding_dim": int(embedding.shape[1]),
-            "model": None,
-            "warmup": warmup,
-            "extract_seconds": seconds,
-            "code_hash": code_hash,
-            "environment": environment("none (precomputed)"),
-            **source_metadata,
-        },
-    )
+    return columns
+
+
+def write_epochless_history(
+    path: str,
+    run: Run,
+    warmup_entry: Mapping[str, Any],
+    num_samples: int,
+    code_hash: str,
+    source_metadata: Mapping[str, str],
+) -> None:
+    """Write the warm-up's ``history.parquet`` with no epoch: the columns of a trained warm-up's and
+    the metadata the aggregation reads (entry, size, no wall time, no test accuracy, the file)."""
     write_table(
         {key: np.zeros(0, dtype=dtype) for key, dtype in HISTORY_DTYPES.items()},
-        history_output,
+        path,
         HISTORY,
         metadata={
             "learner": "precomputed",
-            "warmup": warmup,
+            "warmup": run.warmup,
             "warmup_entry": dict(warmup_entry),
-            "num_samples": len(labels.sample_id),
+            "num_samples": num_samples,
             "wall_seconds": 0.0,
             "test_acc_last": None,
             "code_hash": code_hash,

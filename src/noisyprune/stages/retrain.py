@@ -15,6 +15,7 @@ from noisyprune.artifacts import (
     HISTORY,
     RELABELS,
     SUBSET,
+    Artifact,
     read_table,
     write_json,
     write_table,
@@ -25,7 +26,8 @@ from noisyprune.metrics import relabeling_metrics, test_accuracy_summary
 from noisyprune.models import architecture
 from noisyprune.provenance import environment
 from noisyprune.seeding import retrain_seed
-from noisyprune.stages.common import load_checkpoint_model, load_labels
+from noisyprune.stages.common import NoisyLabels, load_checkpoint_model, load_labels
+from noisyprune.stages.interface import Compute, Files, Run
 from noisyprune.stages.resumable import resume_file
 from noisyprune.training.data import device_inputs
 from noisyprune.training.device import configure_torch, device_description
@@ -36,150 +38,171 @@ log = logging.getLogger(__name__)
 
 def run_retrain_stage(
     *,
-    run: Mapping[str, Any],
+    run: Run,
+    inputs: Files,
+    outputs: Files,
     dataset_entry: Mapping[str, Any],
     learner_entry: Mapping[str, Any],
     model_entry: Mapping[str, Any],
-    labels_path: str,
-    subset_path: str,
-    device: str,
-    threads: int,
-    execution: Mapping[str, Any] | None = None,
-    inference_batch_size: int,
+    compute: Compute,
     code_hash: str,
-    metrics_output: str,
-    history_output: str,
-    relabels_output: str,
-    checkpoint_path: str | None = None,
-    features_path: str | None = None,
-    resume_every: int = 0,
 ) -> None:
-    """Train a freshly initialised model with the learner entry on the kept samples only.
-
-    ``run`` holds the wildcards (dataset, noise, seed, warmup, method, fraction, learner). After
-    training, the learner's re-labeling readout gives a corrected label for *every* training sample
-    (pruned ones included), scored against the clean labels, which the learner never sees.
-    """
+    """Train a freshly initialised model with the learner entry on the kept samples only
+    (``inputs["subset"]`` of ``inputs["labels"]``); write ``outputs["metrics"]`` (``metrics.json``),
+    ``outputs["history"]`` and ``outputs["relabels"]``. After training, the learner's re-labeling
+    readout gives a corrected label for *every* training sample (pruned ones included), scored
+    against the clean labels, which the learner never sees."""
     total_start = time.perf_counter()
-    run = {**run, "seed": int(run["seed"])}
-    torch_device = configure_torch(device, threads, execution)
-    data = load_dataset(run["dataset"], dataset_entry)
-    labels = load_labels(labels_path, data)
-    subset = read_table(subset_path, SUBSET)
-    kept = np.sort(subset.numpy("sample_id"))
-    if not np.isin(kept, labels.sample_id).all():
-        raise ArtifactError(f"{subset_path}: holds sample ids absent from {labels_path}")
-    if len(kept) == 0:
-        raise ArtifactError(f"{subset_path}: the subset is empty; nothing to train on")
-    if np.isin(kept, labels.probe_ids).any():
-        raise ArtifactError(f"{subset_path}: holds samples of the clean probe set of {labels_path}")
-    # Classes the learner never sees a label of cannot be predicted from their own labels: report them.
-    missing_classes = sorted(set(range(labels.num_classes)) - set(labels.noisy[kept].tolist()))
-    if missing_classes:
-        log.warning(
-            "%s: no sample with noisy label in classes %s; the learner never sees them", subset_path, missing_classes
-        )
-    stage_seed = retrain_seed(run["seed"], run["dataset"], run["noise"], run["learner"])
-    resume = resume_file(
-        metrics_output, resume_every, run, learner_entry, model_entry, dataset_entry, stage_seed, kept, code_hash
-    )
-    init_state = None
-    if learner_entry.get("init") == "warmup":
-        init_state = warmup_weights(checkpoint_path, model_entry, torch_device)
+    torch_device = configure_torch(compute.device, compute.threads, compute.execution)
+    data = load_dataset(run.dataset, dataset_entry)
+    labels = load_labels(inputs["labels"], data)
+    subset, kept, missing_classes = checked_subset(inputs["subset"], labels)
+    stage_seed = retrain_seed(run.seed, run.dataset, run.noise, run.learner)
+    identity = (run.wildcards(), learner_entry, model_entry, dataset_entry, stage_seed, kept)
+    resume = resume_file(outputs["metrics"], compute.resume_every, *identity, code_hash)
     result = train_on_samples(
         data=data,
         noisy_label=labels.noisy,
         sample_ids=kept,
         model_entry=model_entry,
         training_entry=learner_entry,
-        entry_key=f"learners.{run['learner']}",
+        entry_key=f"learners.{run.learner}",
         seed=stage_seed,
         device=torch_device,
-        inference_batch_size=inference_batch_size,
+        inference_batch_size=compute.inference_batch_size,
         augment_entry=dataset_entry.get("augment"),
-        init_state=init_state,
         resume=resume,
         probe_ids=labels.probe_ids,
-        warmup_embeddings=warmup_embeddings(features_path, labels) if features_path else None,
+        **learner_start(learner_entry, model_entry, inputs, labels, torch_device),
     )
-
-    all_x = device_inputs(data.train_x, labels.sample_id, torch_device)
-    logits = result.learner.predict_logits(result.ctx, all_x, inference_batch_size)
-    ids = torch.as_tensor(labels.sample_id, device=torch_device)
-    noisy = torch.as_tensor(labels.noisy, device=torch_device)
-    relabel = result.learner.relabel(result.ctx, ids, noisy, logits).cpu().numpy()
+    logits, relabel = relabel_every_sample(result, data, labels, torch_device, compute.inference_batch_size)
     in_subset = np.isin(labels.sample_id, kept)
-    train_rows = labels.training_rows  # re-labeling is scored on the training set proper
-
     history = result.history.columns()
-    metrics = {
+    metrics = retrain_metrics(result, history, labels, kept, in_subset, missing_classes, logits, relabel)
+    log.info(
+        "%s: test accuracy last %.4f best %.4f, re-labeling accuracy %.4f (%.1f s)",
+        "/".join(str(value) for value in run.wildcards().values()),
+        *(metrics["test_acc_last"], metrics["test_acc_best"], metrics["relabel_acc_all"], result.seconds),
+    )
+    write_table(history, outputs["history"], HISTORY, metadata={"learner": learner_entry["learner"]})
+    columns = {"sample_id": labels.sample_id, "noisy_label": labels.noisy, "relabel": relabel, "in_subset": in_subset}
+    metadata = {"num_classes": labels.num_classes, "learner": learner_entry["learner"]}
+    write_table(columns, outputs["relabels"], RELABELS, metadata=metadata)
+    timing = {"train_seconds": result.seconds, "total_seconds": time.perf_counter() - total_start}
+    provenance = retrain_provenance(run, labels, subset, dataset_entry, learner_entry, model_entry, stage_seed)
+    provenance.update(code_hash=code_hash, environment=environment(device_description(torch_device)))
+    write_json(
+        {"run": run.wildcards(), "metrics": metrics, "timing": timing, "provenance": provenance}, outputs["metrics"]
+    )
+    if resume is not None:
+        resume.remove()
+
+
+def checked_subset(subset_path: str, labels: NoisyLabels) -> tuple[Artifact, np.ndarray, list[int]]:
+    """The subset file, its kept sample ids ``(k,)`` sorted and the noisy-label classes none of them
+    has (logged). Refuses ids absent from ``labels``, an empty subset and probe samples."""
+    subset = read_table(subset_path, SUBSET)
+    kept = np.sort(subset.numpy("sample_id"))
+    if not np.isin(kept, labels.sample_id).all():
+        raise ArtifactError(f"{subset_path}: holds sample ids absent from {labels.path}")
+    if len(kept) == 0:
+        raise ArtifactError(f"{subset_path}: the subset is empty; nothing to train on")
+    if np.isin(kept, labels.probe_ids).any():
+        raise ArtifactError(f"{subset_path}: holds samples of the clean probe set of {labels.path}")
+    # Classes the learner never sees a label of cannot be predicted from their own labels: report them.
+    missing_classes = sorted(set(range(labels.num_classes)) - set(labels.noisy[kept].tolist()))
+    if missing_classes:
+        log.warning(
+            "%s: no sample with noisy label in classes %s; the learner never sees them", subset_path, missing_classes
+        )
+    return subset, kept, missing_classes
+
+
+def learner_start(
+    learner_entry: Mapping[str, Any], model_entry: Mapping[str, Any], inputs: Files, labels: NoisyLabels, device
+) -> dict[str, Any]:
+    """What the learner starts from besides fresh weights, as keywords of ``train_on_samples``: the
+    warm-up checkpoint's weights for ``init: warmup`` (``inputs["checkpoint"]``), the warm-up
+    embeddings for a learner whose head reads them (``inputs["features"]``)."""
+    init_state = None
+    if learner_entry.get("init") == "warmup":
+        init_state = warmup_weights(inputs.get("checkpoint"), model_entry, device)
+    embeddings = warmup_embeddings(inputs["features"], labels) if inputs.get("features") else None
+    return {"init_state": init_state, "warmup_embeddings": embeddings}
+
+
+def relabel_every_sample(result, data, labels: NoisyLabels, device: torch.device, batch_size: int):
+    """The trained learner's logits ``(n, C)`` (on ``device``) and corrected labels ``(n,)`` (numpy)
+    of every training sample, pruned ones included, in sample-id order."""
+    all_x = device_inputs(data.train_x, labels.sample_id, device)
+    logits = result.learner.predict_logits(result.ctx, all_x, batch_size)
+    ids = torch.as_tensor(labels.sample_id, device=device)
+    noisy = torch.as_tensor(labels.noisy, device=device)
+    return logits, result.learner.relabel(result.ctx, ids, noisy, logits).cpu().numpy()
+
+
+def retrain_metrics(
+    result,
+    history: Mapping[str, np.ndarray],
+    labels: NoisyLabels,
+    kept: np.ndarray,
+    in_subset: np.ndarray,
+    missing_classes: list[int],
+    logits: torch.Tensor,
+    relabel: np.ndarray,
+) -> dict[str, Any]:
+    """The ``metrics`` block of ``metrics.json``: test accuracy, subset facts, noise rates (NaN
+    without clean training labels, not zero), re-labeling accuracies on the training set proper
+    (probe excluded) and the learner's own report."""
+    train_rows = labels.training_rows
+    known = labels.clean_known
+    return {
         **test_accuracy_summary(history["epoch"], history["test_acc"]),
         "train_acc_noisy_last": float(history["train_acc_noisy"][-1]),
         "subset_size": len(kept),
         "subset_missing_classes": ",".join(map(str, missing_classes)),  # noisy-label classes absent
-        # Without clean training labels (intrinsic noise) these are missing (NaN → null), not zero.
         "subset_noise_rate": labels.noise_rate(in_subset),
         "dataset_noise_rate": labels.noise_rate(),
         **relabeling_metrics(
             relabel[train_rows],
-            labels.clean[train_rows] if labels.clean_known else None,
-            labels.is_noisy[train_rows] if labels.clean_known else None,
+            labels.clean[train_rows] if known else None,
+            labels.is_noisy[train_rows] if known else None,
             in_subset[train_rows],
         ),
         # the model-prediction readout, to compare with learners whose readout uses their own state
         "relabel_acc_prediction": float((logits.argmax(dim=1).cpu().numpy() == labels.clean)[train_rows].mean())
-        if labels.clean_known
+        if known
         else float("nan"),
         **result.learner.report,  # learner-specific facts (e.g. RDIA's relabel count)
     }
-    log.info(
-        "%s: test accuracy last %.4f best %.4f, re-labeling accuracy %.4f (%.1f s)",
-        "/".join(str(v) for v in run.values()),
-        metrics["test_acc_last"],
-        metrics["test_acc_best"],
-        metrics["relabel_acc_all"],
-        result.seconds,
-    )
 
-    write_table(history, history_output, HISTORY, metadata={"learner": learner_entry["learner"]})
-    write_table(
-        {
-            "sample_id": labels.sample_id,
-            "noisy_label": labels.noisy,
-            "relabel": relabel,
-            "in_subset": in_subset,
+
+def retrain_provenance(
+    run: Run,
+    labels: NoisyLabels,
+    subset: Artifact,
+    dataset_entry: Mapping[str, Any],
+    learner_entry: Mapping[str, Any],
+    model_entry: Mapping[str, Any],
+    stage_seed: int,
+) -> dict[str, Any]:
+    """The ``provenance`` block of ``metrics.json`` but its code hash and environment: the config
+    entries of every stage the run went through and their seeds."""
+    return {
+        "config": {
+            "dataset": dict(dataset_entry),
+            "noise": labels.metadata.get("noise_entry"),
+            "method": subset.metadata.get("method_entry"),
+            "learner": dict(learner_entry),
+            "model": dict(model_entry),
         },
-        relabels_output,
-        RELABELS,
-        metadata={"num_classes": labels.num_classes, "learner": learner_entry["learner"]},
-    )
-    write_json(
-        {
-            "run": dict(run),
-            "metrics": metrics,
-            "timing": {"train_seconds": result.seconds, "total_seconds": time.perf_counter() - total_start},
-            "provenance": {
-                "config": {
-                    "dataset": dict(dataset_entry),
-                    "noise": labels.metadata.get("noise_entry"),
-                    "method": subset.metadata.get("method_entry"),
-                    "learner": dict(learner_entry),
-                    "model": dict(model_entry),
-                },
-                "seeds": {
-                    "base": run["seed"],
-                    "noise": labels.metadata.get("noise_seed"),
-                    "select": subset.metadata.get("select_seed"),
-                    "retrain": stage_seed,
-                },
-                "code_hash": code_hash,
-                "environment": environment(device_description(torch_device)),
-            },
+        "seeds": {
+            "base": run.seed,
+            "noise": labels.metadata.get("noise_seed"),
+            "select": subset.metadata.get("select_seed"),
+            "retrain": stage_seed,
         },
-        metrics_output,
-    )
-    if resume is not None:
-        resume.remove()
+    }
 
 
 def warmup_weights(checkpoint_path: str | None, model_entry: Mapping[str, Any], device: torch.device) -> dict:

@@ -24,7 +24,8 @@ from noisyprune.pruners.base import PrunerInputs, Selection
 from noisyprune.pruners.budget import budget_for
 from noisyprune.pruners.progress import listening, log_reporter
 from noisyprune.seeding import make_rng, select_seed
-from noisyprune.stages.common import aligned_features, load_labels
+from noisyprune.stages.common import NoisyLabels, aligned_features, load_labels
+from noisyprune.stages.interface import Files, Run
 
 log = logging.getLogger(__name__)
 
@@ -41,95 +42,109 @@ def _check_selection(selection: Selection, budget: int, num_candidates: int, met
 
 
 def run_select_stage(
-    *,
-    dataset: str,
-    noise: str,
-    seed: int,
-    warmup: str,
-    method: str,
-    method_entry: Mapping[str, Any],
-    fraction: str,
-    labels_path: str,
-    features_path: str | None,
-    dynamics_path: str | None,
-    code_hash: str,
-    snapshots_path: str | None = None,
-    output: str,
-    timing_output: str,
+    *, run: Run, inputs: Files, outputs: Files, method_entry: Mapping[str, Any], code_hash: str
 ) -> None:
-    """Keep ``round(fraction · n)`` training samples chosen by ``method``.
+    """Keep ``round(run.fraction · n)`` training samples chosen by ``run.method``.
 
-    ``subset.parquet`` lists the kept ``sample_id``s with their ``rank`` (0 = first choice) and the
-    method's ``score``; its metadata records the method entry, the budget, the realised noise rate
-    inside the subset and per-class counts (by noisy label, as the learner sees them, and by clean
-    label). It is deterministic; the selection wall time goes to ``timing_output`` instead.
+    Reads ``inputs["labels"]`` and, when the pruner needs them, ``inputs["features"]``,
+    ``["dynamics"]``, ``["snapshots"]``. ``outputs["subset"]`` (``subset.parquet``) lists the kept
+    ``sample_id``s with their ``rank`` (0 = first choice) and the method's ``score``; its metadata
+    records the method entry, the budget, the realised noise rate inside the subset and per-class
+    counts (by noisy label, as the learner sees them, and by clean label). It is deterministic; the
+    selection wall time goes to ``outputs["timing"]`` instead.
     """
-    labels = load_labels(labels_path)
+    labels = load_labels(inputs["labels"])
     pruner = build_pruner(method_entry)
     # The candidates: every training sample but the clean probe set (never selected or budgeted).
     rows = labels.training_rows
+    candidates = pruner_inputs(pruner.requires, labels, rows, inputs)
+    budget = budget_for(float(run.fraction), len(candidates))
+    stage_seed = select_seed(run.seed, run.dataset, run.noise, run.warmup, run.method, run.fraction)
+    start = time.perf_counter()
+    with listening(log_reporter(log)):  # a tenth at a time into the job's log
+        selection = pruner.select(candidates, budget, make_rng(stage_seed))
+    seconds = time.perf_counter() - start
+    _check_selection(selection, budget, len(candidates), run.method)
+    kept = rows[selection.positions]  # rows of the labels table
+    composition = subset_composition(labels, kept)
+    if composition["empty_classes"]:
+        log.warning(
+            "subset of %s at fraction %s has no sample of noisy classes %s",
+            run.method,
+            run.fraction,
+            composition["empty_classes"],
+        )
+    log.info(
+        "%s f=%s: kept %d of %d samples, subset noise rate %.4f (dataset %.4f), %.3f s",
+        run.method,
+        run.fraction,
+        budget,
+        len(candidates),
+        composition["noise_rate"],
+        labels.noise_rate(),
+        seconds,
+    )
+    columns = {
+        "sample_id": labels.sample_id[kept],
+        "rank": np.arange(budget, dtype=np.int64),
+        "score": selection.scores.astype(np.float64),
+    }
+    metadata = subset_provenance(run, method_entry, budget, len(candidates), composition, selection, stage_seed)
+    write_table(columns, outputs["subset"], SUBSET, metadata={**metadata, "code_hash": code_hash})
+    write_json({"select_seconds": seconds, **selection.runtime, "environment": environment()}, outputs["timing"])
+
+
+def pruner_inputs(requires, labels: NoisyLabels, rows: np.ndarray, inputs: Files) -> PrunerInputs:
+    """What a pruner that ``requires`` features/dynamics/snapshots sees of the candidate ``rows``
+    ``(m,)`` of the labels table: their ids and noisy labels, and the warm-up files it reads."""
     features = None
-    if "features" in pruner.requires:
-        features = aligned_features(features_path, labels.sample_id, labels_path).take(rows)
-    inputs = PrunerInputs(
+    if "features" in requires:
+        features = aligned_features(inputs["features"], labels.sample_id, labels.path).take(rows)
+    return PrunerInputs(
         sample_id=labels.sample_id[rows],
         noisy_label=labels.noisy[rows],
         num_classes=labels.num_classes,
         features=features,
-        dynamics=read_table(dynamics_path, DYNAMICS) if "dynamics" in pruner.requires else None,
-        snapshots=read_table(snapshots_path, SNAPSHOTS) if "snapshots" in pruner.requires else None,
+        dynamics=read_table(inputs["dynamics"], DYNAMICS) if "dynamics" in requires else None,
+        snapshots=read_table(inputs["snapshots"], SNAPSHOTS) if "snapshots" in requires else None,
     )
-    budget = budget_for(float(fraction), len(inputs))
-    stage_seed = select_seed(seed, dataset, noise, warmup, method, fraction)
-    start = time.perf_counter()
-    with listening(log_reporter(log)):  # a tenth at a time into the job's log
-        selection = pruner.select(inputs, budget, make_rng(stage_seed))
-    seconds = time.perf_counter() - start
-    _check_selection(selection, budget, len(inputs), method)
 
-    kept = rows[selection.positions]  # rows of the labels table
-    num_classes = labels.num_classes
-    class_counts = np.bincount(labels.noisy[kept], minlength=num_classes)
-    empty_classes = np.flatnonzero(class_counts == 0).tolist()
-    if empty_classes:
-        log.warning("subset of %s at fraction %s has no sample of noisy classes %s", method, fraction, empty_classes)
-    noise_rate = labels.noise_rate(kept)  # NaN without clean labels
-    log.info(
-        "%s f=%s: kept %d of %d samples, subset noise rate %.4f (dataset %.4f), %.3f s",
-        method,
-        fraction,
-        budget,
-        len(inputs),
-        noise_rate,
-        labels.noise_rate(),
-        seconds,
-    )
-    write_table(
-        {
-            "sample_id": labels.sample_id[kept],
-            "rank": np.arange(budget, dtype=np.int64),
-            "score": selection.scores.astype(np.float64),
-        },
-        output,
-        SUBSET,
-        metadata={
-            "method": method,
-            "method_entry": dict(method_entry),
-            "fraction": float(fraction),
-            "budget": budget,
-            "num_candidates": len(inputs),
-            "noise_rate": noise_rate,
-            "num_noisy": int(labels.is_noisy[kept].sum()) if labels.clean_known else None,
-            "class_counts": class_counts.tolist(),
-            "clean_class_counts": np.bincount(labels.clean[kept], minlength=num_classes).tolist()
-            if labels.clean_known
-            else None,
-            "empty_classes": empty_classes,
-            "diagnostics": selection.diagnostics,
-            "seed": seed,
-            "select_seed": stage_seed,
-            "package_version": __version__,
-            "code_hash": code_hash,
-        },
-    )
-    write_json({"select_seconds": seconds, **selection.runtime, "environment": environment()}, timing_output)
+
+def subset_composition(labels: NoisyLabels, kept: np.ndarray) -> dict[str, Any]:
+    """The realised noise rate (NaN without clean labels), the number of wrong labels and the
+    per-class counts by noisy and clean label (``None`` without clean labels) of the ``kept`` rows,
+    with the noisy-label classes it lacks."""
+    class_counts = np.bincount(labels.noisy[kept], minlength=labels.num_classes)
+    clean_counts = np.bincount(labels.clean[kept], minlength=labels.num_classes) if labels.clean_known else None
+    return {
+        "noise_rate": labels.noise_rate(kept),
+        "num_noisy": int(labels.is_noisy[kept].sum()) if labels.clean_known else None,
+        "class_counts": class_counts.tolist(),
+        "clean_class_counts": clean_counts.tolist() if clean_counts is not None else None,
+        "empty_classes": np.flatnonzero(class_counts == 0).tolist(),
+    }
+
+
+def subset_provenance(
+    run: Run,
+    method_entry: Mapping[str, Any],
+    budget: int,
+    num_candidates: int,
+    composition: Mapping[str, Any],
+    selection: Selection,
+    stage_seed: int,
+) -> dict[str, Any]:
+    """The metadata of ``subset.parquet`` but its code hash: method, budget, composition, the
+    pruner's diagnostics, seeds and package version."""
+    return {
+        "method": run.method,
+        "method_entry": dict(method_entry),
+        "fraction": float(run.fraction),
+        "budget": budget,
+        "num_candidates": num_candidates,
+        **composition,
+        "diagnostics": selection.diagnostics,
+        "seed": run.seed,
+        "select_seed": stage_seed,
+        "package_version": __version__,
+    }

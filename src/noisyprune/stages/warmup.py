@@ -11,6 +11,7 @@ from noisyprune.data import load_dataset
 from noisyprune.provenance import environment
 from noisyprune.seeding import warmup_seed
 from noisyprune.stages.common import load_labels, save_checkpoint
+from noisyprune.stages.interface import Compute, Files, Run
 from noisyprune.stages.resumable import resume_file
 from noisyprune.training.callbacks import DynamicsRecorder, SnapshotScorer
 from noisyprune.training.device import configure_torch, device_description
@@ -21,108 +22,76 @@ log = logging.getLogger(__name__)
 
 def run_warmup_stage(
     *,
-    dataset: str,
+    run: Run,
+    inputs: Files,
+    outputs: Files,
     dataset_entry: Mapping[str, Any],
-    noise: str,
-    seed: int,
-    warmup: str,
     warmup_entry: Mapping[str, Any],
     model_entry: Mapping[str, Any],
-    labels_path: str,
-    device: str,
-    threads: int,
-    execution: Mapping[str, Any] | None = None,
-    inference_batch_size: int,
+    compute: Compute,
     code_hash: str,
-    model_output: str,
-    dynamics_output: str,
-    history_output: str,
-    snapshots_output: str,
-    resume_every: int = 0,
 ) -> None:
-    """Train the warm-up model on every training sample with its noisy label.
+    """Train the warm-up model ``run.warmup`` on every training sample with its noisy label
+    (``inputs["labels"]``).
 
-    Writes the checkpoint (``model.pt``), ``dynamics.parquet`` (one row per sample and epoch: loss,
-    correctness w.r.t. the noisy label and prediction, from the training batches),
-    ``history.parquet`` (per epoch; its metadata carries the warm-up entry and wall time) and
-    ``snapshots.parquet`` (every sample scored after each epoch in ``score_epochs``; may be empty).
+    Writes the checkpoint (``outputs["model"]``), ``outputs["dynamics"]`` (one row per sample and
+    epoch: loss, correctness w.r.t. the noisy label and prediction, from the training batches),
+    ``outputs["history"]`` (per epoch; its metadata carries the warm-up entry and wall time) and
+    ``outputs["snapshots"]`` (every sample scored after each epoch in ``score_epochs``; may be empty).
     """
-    torch_device = configure_torch(device, threads, execution)
-    data = load_dataset(dataset, dataset_entry)
-    labels = load_labels(labels_path, data)
-    stage_seed = warmup_seed(seed, dataset, noise, warmup)
+    torch_device = configure_torch(compute.device, compute.threads, compute.execution)
+    data = load_dataset(run.dataset, dataset_entry)
+    labels = load_labels(inputs["labels"], data)
+    stage_seed = warmup_seed(run.seed, run.dataset, run.noise, run.warmup)
     dynamics = DynamicsRecorder()
     score_epochs = sorted(warmup_entry.get("score_epochs") or [])
-    snapshots = SnapshotScorer(score_epochs, inference_batch_size)
-    resume = resume_file(
-        model_output,
-        resume_every,
-        dataset,
-        dataset_entry,
-        noise,
-        seed,
-        warmup,
-        warmup_entry,
-        model_entry,
-        labels.noisy,
-        code_hash,
-    )
+    snapshots = SnapshotScorer(score_epochs, compute.inference_batch_size)
+    identity = (run.dataset, dataset_entry, run.noise, run.seed, run.warmup, warmup_entry, model_entry, labels.noisy)
+    resume = resume_file(outputs["model"], compute.resume_every, *identity, code_hash)
     result = train_on_samples(
         data=data,
         noisy_label=labels.noisy,
         sample_ids=labels.training_ids,  # never the clean probe set
         model_entry=model_entry,
         training_entry=warmup_entry,
-        entry_key=f"warmups.{warmup}",
+        entry_key=f"warmups.{run.warmup}",
         seed=stage_seed,
         device=torch_device,
-        inference_batch_size=inference_batch_size,
+        inference_batch_size=compute.inference_batch_size,
         augment_entry=dataset_entry.get("augment"),
         callbacks=[dynamics, snapshots],
         resume=resume,
     )
-    last = result.history.rows[-1]
+    epochs, last = len(result.history.rows), result.history.rows[-1]
     log.info(
-        "warm-up %s: %d epochs in %.1f s, test accuracy %.4f",
-        warmup,
-        len(result.history.rows),
-        result.seconds,
-        last["test_acc"],
+        "warm-up %s: %d epochs in %.1f s, test accuracy %.4f", run.warmup, epochs, result.seconds, last["test_acc"]
     )
-    save_checkpoint(
-        result.ctx.model,
-        model_entry,
-        data.input_shape,
-        data.num_classes,
-        model_output,
-        warmup=warmup,
-        epochs=int(warmup_entry["epochs"]),
-        seed=stage_seed,
-    )
-    write_table(
-        dynamics.columns(labels.noisy),
-        dynamics_output,
-        DYNAMICS,
-        metadata={"num_classes": data.num_classes, "epochs": int(warmup_entry["epochs"]), "warmup": warmup},
-    )
-    write_table(snapshots.columns(), snapshots_output, SNAPSHOTS, metadata={"epochs": score_epochs})
-    write_table(
-        result.history.columns(),
-        history_output,
-        HISTORY,
-        metadata={
-            "learner": warmup_entry["learner"],
-            "warmup": warmup,
-            "warmup_entry": dict(warmup_entry),
-            "model_entry": dict(model_entry),
-            "seed": seed,
-            "warmup_seed": stage_seed,
-            "num_samples": len(labels.sample_id),
-            "wall_seconds": result.seconds,
-            "test_acc_last": last["test_acc"],
-            "code_hash": code_hash,
-            "environment": environment(device_description(torch_device)),
-        },
-    )
+    checkpoint = {"warmup": run.warmup, "epochs": int(warmup_entry["epochs"]), "seed": stage_seed}
+    save_checkpoint(result.ctx.model, model_entry, data.input_shape, data.num_classes, outputs["model"], **checkpoint)
+    dynamics_metadata = {"num_classes": data.num_classes, "epochs": checkpoint["epochs"], "warmup": run.warmup}
+    write_table(dynamics.columns(labels.noisy), outputs["dynamics"], DYNAMICS, metadata=dynamics_metadata)
+    write_table(snapshots.columns(), outputs["snapshots"], SNAPSHOTS, metadata={"epochs": score_epochs})
+    provenance = warmup_provenance(run, result, labels, warmup_entry, model_entry, stage_seed, code_hash, torch_device)
+    write_table(result.history.columns(), outputs["history"], HISTORY, metadata=provenance)
     if resume is not None:
         resume.remove()
+
+
+def warmup_provenance(
+    run: Run, result, labels, warmup_entry, model_entry, stage_seed: int, code_hash: str, torch_device
+) -> dict[str, Any]:
+    """The metadata of the warm-up's ``history.parquet``: entries, seeds, size, wall time (s), last
+    test accuracy, code hash and environment (the aggregation reads them)."""
+    return {
+        "learner": warmup_entry["learner"],
+        "warmup": run.warmup,
+        "warmup_entry": dict(warmup_entry),
+        "model_entry": dict(model_entry),
+        "seed": run.seed,
+        "warmup_seed": stage_seed,
+        "num_samples": len(labels.sample_id),
+        "wall_seconds": result.seconds,
+        "test_acc_last": result.history.rows[-1]["test_acc"],
+        "code_hash": code_hash,
+        "environment": environment(device_description(torch_device)),
+    }
