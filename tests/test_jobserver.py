@@ -300,3 +300,26 @@ def test_benchmark_files_of_a_local_run_report_the_stages_not_the_thin_job_proce
         # a forked stage holds torch and the data (hundreds of MB); the thin job process ~25 MB
         assert row["max_rss"] > 150 and pd.isna(row["max_vms"]), (path, row.to_dict())
     assert not (workdir / ".snakemake" / "noisyprune" / jobserver.JOURNAL).exists()
+
+
+def test_another_runs_clean_up_leaves_a_starting_servers_empty_folder_alone(tmp_path):
+    """Two runs on one machine, both with socket paths too long for AF_UNIX: while one server is
+    still importing, its /tmp folder is empty; the other run's start() must not take it (it did,
+    and the first run's jobs then waited for a socket that could never appear)."""
+    mine = tmp_path / f"{jobserver.TEMP_PREFIX}{os.getpid()}-abc"
+    mine.mkdir()
+    finished = subprocess.Popen([sys.executable, "-c", "pass"])
+    finished.wait()
+    gone = tmp_path / f"{jobserver.TEMP_PREFIX}{finished.pid}-def"
+    gone.mkdir()
+    jobserver.remove_stale_sockets(mine)
+    jobserver.remove_stale_sockets(gone)
+    assert mine.is_dir() and not gone.exists()
+
+
+def test_a_zombie_server_counts_as_gone():
+    """A server that died but was not reaped by Snakemake is not waited for."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    assert _wait_for(lambda: not jobserver._alive(process.pid), timeout=60)  # exited, still a zombie
+    assert process.poll() == 0  # reaped only now
+    assert jobserver._alive(os.getpid())

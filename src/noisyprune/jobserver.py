@@ -184,13 +184,19 @@ def server_address() -> str | None:
 
 
 def _alive(pid: int) -> bool:
+    """Whether process ``pid`` runs. A zombie (exited, not yet reaped by its parent: a server that
+    died under a Snakemake that has not polled it) counts as gone, or its jobs would wait for it."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as stat:
+            return stat.read().rsplit(b")", 1)[1].split()[0] != b"Z"
+    except (OSError, IndexError):  # no /proc (macOS): kill's answer stands
+        return True
 
 
 def _run_on_server(path: str, target: str, kwargs: dict, log_path: str | None, threads: int = 1) -> int | None:
@@ -248,6 +254,8 @@ def serve(path: str, parent_pid: int, journal: str | None = None) -> None:
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    # The folder exists (start() made it); made again if an older version's clean-up took it.
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     temporary = f"{path}.{os.getpid()}.tmp"
     listener.bind(temporary)
     os.chmod(temporary, 0o600)
@@ -403,7 +411,9 @@ def start(directory: str | os.PathLike) -> tuple[Any, str]:
         remove_stale_sockets(folder)
     path = directory / f"jobserver-{os.getpid()}.sock"
     if len(str(path.resolve())) > 100:  # AF_UNIX paths are limited to ~107 bytes
-        path = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX)) / "jobserver.sock"
+        # named after this process: other runs' clean-up leaves it alone while this one lives, also
+        # while it is still empty (the server is importing before it binds its socket there)
+        path = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-")) / "jobserver.sock"
     journal = (directory / JOURNAL).resolve()
     process = subprocess.Popen(
         [sys.executable, "-m", "noisyprune.jobserver", str(path.resolve()), str(os.getpid()), str(journal)],
@@ -435,10 +445,22 @@ def remove_stale_sockets(directory: str | os.PathLike) -> list[Path]:
             with contextlib.suppress(FileNotFoundError, PermissionError):
                 path.unlink()
                 removed.append(path)
-    if directory.name.startswith(TEMP_PREFIX):
+    if directory.name.startswith(TEMP_PREFIX) and not _owner_alive(directory):
         with contextlib.suppress(OSError):  # not empty: a live server's, or not ours
             directory.rmdir()
     return removed
+
+
+def _owner_alive(folder: Path) -> bool:
+    """Whether the Snakemake process that made the /tmp socket folder ``folder`` (its pid is in the
+    name) still runs. Folders of earlier versions have no pid: owned by nobody once an hour old."""
+    owner = folder.name.removeprefix(TEMP_PREFIX).split("-", 1)[0]
+    if owner.isdigit():
+        return _alive(int(owner))
+    try:
+        return time.time() - folder.stat().st_mtime < 3600
+    except OSError:
+        return False
 
 
 def _accepts_connections(path: Path) -> bool:
