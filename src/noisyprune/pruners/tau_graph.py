@@ -254,6 +254,27 @@ class ClusteredExactIndex:
             weights[destination] = values
         return NeighbourGraph(indptr=indptr, indices=indices, weights=weights)
 
+    def row_groups(self) -> list:
+        """The clusters as :class:`~noisyprune.pruners.streamed_graph.RowGroup` s, in cluster order,
+        each with the members of the clusters from itself on that it may reach (the symmetric,
+        cluster-pruned product of :func:`~noisyprune.pruners.streamed_graph.build_streamed_graph`)."""
+        from noisyprune.pruners.streamed_graph import RowGroup
+
+        groups = []
+        for a, partners in self._partner_clusters():
+            partners = partners[partners >= a]
+            columns = np.sort(np.concatenate([self.members[b] for b in partners]))
+            groups.append(RowGroup(np.sort(self.members[a]), columns))
+        return groups
+
+    def gathered_rows(self) -> float:
+        """Embedding rows gathered by the cluster-pruned streamed product (a cost: it copies them)."""
+        sizes = np.array([len(m) for m in self.members], dtype=np.float64)
+        angles = _angles(self.centroids @ self.centroids.T)
+        reach = self.theta + self.radius[:, None] + self.radius[None, :] + ANGLE_SLACK
+        close = np.triu((angles < reach) & self.nonempty[:, None] & self.nonempty[None, :])
+        return float((close @ sizes).sum() + sizes.sum())
+
     def estimated_graph_seconds(self, mean_degree: float) -> float:
         """Rough cost of :meth:`graph` in seconds, calibrated on a 2-core CPU: float64 GEMM of the
         pairs that survive pruning at ~50 GFLOP/s (half of them in the symmetric way), plus
@@ -267,21 +288,15 @@ class ClusteredExactIndex:
 
 
 def exact_graph_blocked(unit: np.ndarray, tau: float, device: str = "cpu", block_rows: int = 4096) -> NeighbourGraph:
-    """The exact τ-graph from all pairs, one block of rows at a time, in float64 with torch on
-    ``device`` (a GPU makes brute force cheaper than pruning). Only the pairs above τ leave the device."""
-    import torch
+    """The exact τ-graph from all pairs (each once, mirrored), ``block_rows`` rows at a time, with
+    torch on ``device``: a float32 screen with a proven rounding-error margin, float64 decisions
+    (:class:`~noisyprune.pruners.torch_tiles.TorchTiles`); memory as
+    :func:`~noisyprune.pruners.streamed_graph.build_streamed_graph`."""
+    from noisyprune.pruners.streamed_graph import all_pairs_groups, build_streamed_graph
+    from noisyprune.pruners.torch_tiles import TorchTiles
 
     n = len(unit)
-    z = torch.as_tensor(unit, dtype=torch.float64, device=device)
-    rows, cols, weights = [], [], []
-    with torch.no_grad():
-        for start in range(0, n, block_rows):
-            similarity = 0.5 + 0.5 * (z[start : start + block_rows] @ z.T)
-            hits = torch.nonzero(similarity > tau)
-            rows.append((hits[:, 0] + start).cpu().numpy())
-            cols.append(hits[:, 1].cpu().numpy())
-            weights.append(similarity[hits[:, 0], hits[:, 1]].cpu().numpy())
-    return NeighbourGraph.from_pairs(n, np.concatenate(rows), np.concatenate(cols), np.concatenate(weights))
+    return build_streamed_graph(n, all_pairs_groups(n, block_rows), TorchTiles(unit, tau, device))
 
 
 class IVFRows:

@@ -1,0 +1,122 @@
+"""How long each exact way to the τ-graph will take here, from rates measured on this machine.
+
+:func:`machine_rates` times a few small kernels once (~0.5 s) and caches the result per machine in
+the user cache directory (``$XDG_CACHE_HOME/noisyprune`` or ``~/.cache/noisyprune``). The rates only
+choose *how* the exact graph is computed, never *what* it contains: every strategy returns the same
+pairs, so a cached or stale calibration can change the speed but not a selection.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from noisyprune.pruners.float32_screen import float64_similarity
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Measured speeds: ``gemm32``/``gemm64`` in flop/s of a float32/float64 matrix product;
+    seconds per element of thresholding a float32 product tile (``scan32``) and of rescaling and
+    thresholding a float64 one (``scan64``); seconds per pair decided one by one at d = 512
+    (``pair``, gathers included); seconds per edge sorted into CSR (``edge``)."""
+
+    gemm32: float
+    gemm64: float
+    scan32: float
+    scan64: float
+    pair: float
+    edge: float
+
+
+# Rates of the 2-core development machine, for when calibration is switched off.
+DEFAULT_RATES = Rates(gemm32=1.2e11, gemm64=5e10, scan32=1e-9, scan64=5e-9, pair=5e-7, edge=2e-7)
+
+
+def _best_seconds(run, repeats: int = 3) -> float:
+    run()  # warm-up: thread pools, page faults
+    best = np.inf
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def measure_rates(rows: int = 512, cols: int = 8192, d: int = 512) -> Rates:
+    """Time each kernel on random data of the given tile shape (about half a second in all)."""
+    rng = np.random.default_rng(0)
+    a64 = rng.standard_normal((rows, d))
+    b64 = rng.standard_normal((cols, d))
+    a32, b32 = a64.astype(np.float32), b64.astype(np.float32)
+    flops = 2.0 * rows * cols * d
+    gemm32 = flops / _best_seconds(lambda: a32 @ b32.T)
+    gemm64 = flops / _best_seconds(lambda: a64 @ b64.T)
+    tile32 = a32 @ b32.T
+    tile64 = a64 @ b64.T
+    threshold = np.float32(np.quantile(tile32, 0.9999))
+    scan32 = _best_seconds(lambda: tile32.max() > threshold and np.nonzero(tile32 > threshold)) / tile32.size
+    scan64 = _best_seconds(lambda: np.nonzero(0.5 + 0.5 * tile64 > 0.5 + 0.5 * float(threshold))) / tile64.size
+    unit = b64 / np.linalg.norm(b64, axis=1, keepdims=True)
+    pair_rows, pair_cols = rng.integers(0, cols, (2, 1 << 14))
+    pair = _best_seconds(lambda: float64_similarity(unit, pair_rows, pair_cols)) / len(pair_rows) * 512 / d
+    keys = rng.integers(0, 1 << 20, (2, 1 << 20))
+    edge = _best_seconds(lambda: np.lexsort(keys), repeats=1) / keys.shape[1]
+    return Rates(gemm32=gemm32, gemm64=gemm64, scan32=scan32, scan64=scan64, pair=pair, edge=edge)
+
+
+def _cache_file() -> Path:
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return root / "noisyprune" / "prune4rel_rates.json"
+
+
+def _machine_key() -> str:
+    threads = os.environ.get("OMP_NUM_THREADS", "")
+    return f"{platform.node()}|{platform.machine()}|{os.cpu_count()}|{threads}|numpy {np.__version__}"
+
+
+def machine_rates(calibrate: bool = True) -> Rates:
+    """This machine's :class:`Rates`: cached, or measured and cached; :data:`DEFAULT_RATES` when
+    ``calibrate`` is false. A cache that cannot be read or written is ignored."""
+    if not calibrate:
+        return DEFAULT_RATES
+    path, key = _cache_file(), _machine_key()
+    try:
+        cached = json.loads(path.read_text())
+    except (OSError, ValueError):
+        cached = {}
+    if key in cached:
+        try:
+            return Rates(**cached[key])
+        except TypeError:  # written by another version: measure again
+            pass
+    rates = measure_rates()
+    cached[key] = asdict(rates)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(cached, indent=1))
+    except OSError:
+        pass
+    return rates
+
+
+def streamed_graph_seconds(rates: Rates, d: int, multiplied_pairs: float, edges: float, screen: bool) -> float:
+    """Predicted seconds of :func:`~noisyprune.pruners.streamed_graph.build_streamed_graph` that
+    multiplies ``multiplied_pairs`` sample pairs (each once) and stores ``edges`` directed edges,
+    with the float32 screen (``screen``) or float64 products throughout."""
+    flops = 2.0 * d * multiplied_pairs
+    pair_scale = d / 512
+    if screen:
+        # the shortlist is about the undirected neighbour pairs; each is decided one by one
+        # unless its tile is dense, where one float64 product of the rectangle is cheaper
+        decide = min(edges / 2 * rates.pair * pair_scale, edges / 2 * 2 * d / rates.gemm64 * 50)
+        seconds = flops / rates.gemm32 + multiplied_pairs * rates.scan32 + decide
+    else:
+        seconds = flops / rates.gemm64 + multiplied_pairs * rates.scan64
+    return seconds + edges * rates.edge
