@@ -39,7 +39,7 @@ class Rates:
 DEFAULT_RATES = Rates(gemm32=1.2e11, gemm64=5e10, scan32=1e-9, scan64=5e-9, pair=5e-7, edge=2e-7)
 
 
-def _best_seconds(run, repeats: int = 3) -> float:
+def _best_seconds(run, repeats: int = 5) -> float:
     run()  # warm-up: thread pools, page faults
     best = np.inf
     for _ in range(repeats):
@@ -49,7 +49,7 @@ def _best_seconds(run, repeats: int = 3) -> float:
     return best
 
 
-def measure_rates(rows: int = 512, cols: int = 8192, d: int = 512) -> Rates:
+def measure_rates(rows: int = 1024, cols: int = 8192, d: int = 512) -> Rates:
     """Time each kernel on random data of the given tile shape (about half a second in all)."""
     rng = np.random.default_rng(0)
     a64 = rng.standard_normal((rows, d))
@@ -120,3 +120,19 @@ def streamed_graph_seconds(rates: Rates, d: int, multiplied_pairs: float, edges:
     else:
         seconds = flops / rates.gemm64 + multiplied_pairs * rates.scan64
     return seconds + edges * rates.edge
+
+
+def graph_strategy_seconds(
+    rates: Rates, n: int, d: int, pair_fraction: float, gathered_rows: float, edges: float
+) -> dict[str, float]:
+    """Predicted seconds of each exact way to the τ-graph of ``n`` samples in ``d`` dimensions with
+    ``edges`` directed edges: ``clustered_float64`` and ``clustered_screened`` multiply the
+    ``pair_fraction`` of pairs that cluster pruning leaves (and copy ``gathered_rows`` embedding
+    rows, float64 resp. float32), ``all_pairs_screened`` multiplies all pairs in place."""
+    multiplied = pair_fraction * n * n / 2
+    gather = gathered_rows * rates.pair / 2 * d / 512  # a pair decided ≈ two rows gathered
+    return {
+        "clustered_float64": streamed_graph_seconds(rates, d, multiplied, edges, screen=False) + gather,
+        "clustered_screened": streamed_graph_seconds(rates, d, multiplied, edges, screen=True) + gather / 2,
+        "all_pairs_screened": streamed_graph_seconds(rates, d, n * n / 2, edges, screen=True),
+    }

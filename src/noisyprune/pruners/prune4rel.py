@@ -38,7 +38,7 @@ import numpy as np
 
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import class_members, class_quotas
-from noisyprune.pruners.engine_costs import machine_rates, streamed_graph_seconds
+from noisyprune.pruners.engine_costs import graph_strategy_seconds, machine_rates
 from noisyprune.pruners.streamed_graph import (
     NumpyTiles,
     all_pairs_groups,
@@ -536,15 +536,10 @@ class Prune4ReL(Pruner):
         row_seconds = (time.perf_counter() - start) / len(timed)
         edges = mean_degree * n
         rates = machine_rates(self.calibrate)
-        multiplied = index.pair_fraction() * n * n / 2
-        gather = index.gathered_rows() * rates.pair / 2 * d / 512  # copying partner clusters' rows
-        predicted = {
-            "clustered_float64": streamed_graph_seconds(rates, d, multiplied, edges, screen=False) + gather,
-            "clustered_screened": streamed_graph_seconds(rates, d, multiplied, edges, screen=True) + gather / 2,
-            "all_pairs_screened": streamed_graph_seconds(rates, d, n * n / 2, edges, screen=True),
-        }
+        predicted = graph_strategy_seconds(rates, n, d, index.pair_fraction(), index.gathered_rows(), edges)
         strategy = min(GRAPH_STRATEGIES, key=predicted.get)
-        peak_gb = estimated_peak_bytes(edges, ALL_PAIRS_BLOCK_ROWS, TILE_COLS, d) / 1e9
+        largest = ALL_PAIRS_BLOCK_ROWS if strategy == "all_pairs_screened" else max(map(len, index.members))
+        peak_gb = estimated_peak_bytes(edges, ALL_PAIRS_BLOCK_ROWS, TILE_COLS, d, min(1.0, largest / n)) / 1e9
         runtime.update(
             multiplied_pair_fraction=round(index.pair_fraction(), 4),
             graph_strategy=strategy,

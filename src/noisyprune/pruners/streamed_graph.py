@@ -30,6 +30,10 @@ from noisyprune.pruners.tau_graph import NeighbourGraph, rescaled
 # pieces (12) + pending mirrors (8) while building; pieces (12) + graph (12) while writing CSR
 PEAK_BYTES_PER_EDGE = 24
 
+# Temporaries per edge of the group being finished: found triples (24 B), their masked copies
+# (24), the concatenated piece (20), its sort order (8) and the sorted piece (12).
+GROUP_BYTES_PER_EDGE = 100
+
 # In a screened tile, when the float32 shortlist fills more than this share of the rectangle of
 # its rows and columns, one float64 product of that rectangle decides faster than pair by pair.
 RECTANGLE_DENSITY = 0.02
@@ -56,11 +60,14 @@ def all_pairs_groups(n: int, block_rows: int = 1024) -> list[RowGroup]:
     ]
 
 
-def estimated_peak_bytes(edges: float, tile_rows: int, tile_cols: int, d: int) -> float:
+def estimated_peak_bytes(edges: float, tile_rows: int, tile_cols: int, d: int, group_share: float = 0.0) -> float:
     """Peak memory of :func:`build_streamed_graph` in bytes beyond the embeddings, for ``edges``
-    directed edges and tiles of ``tile_rows × tile_cols`` (float64 product + mask + gathered rows)."""
+    directed edges, tiles of ``tile_rows × tile_cols`` (float64 product + mask + gathered rows) and
+    a largest row group holding ``group_share`` of the samples (its edges pass through
+    :data:`GROUP_BYTES_PER_EDGE` of temporaries while it is sorted)."""
     tile = tile_rows * tile_cols * (8 + 1) + (tile_rows + tile_cols) * d * 12
-    return PEAK_BYTES_PER_EDGE * edges + tile
+    group = GROUP_BYTES_PER_EDGE * 2 * group_share * edges  # its rows' edges, found and mirrored
+    return PEAK_BYTES_PER_EDGE * edges + group + tile
 
 
 def build_streamed_graph(n: int, groups: Sequence[RowGroup], tiles: TileFunction) -> NeighbourGraph:
@@ -87,13 +94,12 @@ def build_streamed_graph(n: int, groups: Sequence[RowGroup], tiles: TileFunction
         later_rows, later_cols, later_weights = rows[later], cols[later], weights[later]
         destination = group_of[later_cols]
         order = np.argsort(destination, kind="stable")
-        bounds = np.searchsorted(destination[order], np.arange(g + 1, len(groups) + 1))
-        for h, (lo, hi) in enumerate(zip(bounds[:-1], bounds[1:], strict=True), start=g + 1):
-            if hi > lo:
-                take = order[lo:hi]
-                pending[h].append(
-                    (later_cols[take].astype(np.int32), later_rows[take].astype(np.int32), later_weights[take])
-                )
+        present, starts = np.unique(destination[order], return_index=True)
+        for h, lo, hi in zip(present, starts, np.append(starts[1:], len(order))[: len(starts)], strict=True):
+            take = order[lo:hi]
+            pending[h].append(
+                (later_cols[take].astype(np.int32), later_rows[take].astype(np.int32), later_weights[take])
+            )
         for mirrored in pending[g]:
             rows_g.append(mirrored[0])
             cols_g.append(mirrored[1])
