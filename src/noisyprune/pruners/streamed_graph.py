@@ -150,6 +150,7 @@ class NumpyTiles:
         self.tile_cols = tile_cols
         self.unit32 = unit.astype(np.float32) if screen else None
         self.threshold = screen_threshold(tau, unit.shape[1])
+        self._buffer = None
 
     def __call__(self, rows: np.ndarray, cols: np.ndarray) -> Pairs:
         found = [
@@ -168,11 +169,16 @@ class NumpyTiles:
             similarity = rescaled(self._block(self.unit, rows) @ self._block(self.unit, cols).T)
             q, c = np.nonzero(similarity > self.tau)
             return rows[q], cols[c], similarity[q, c]
-        cosine = self._block(self.unit32, rows) @ self._block(self.unit32, cols).T
-        if cosine.max() <= self.threshold:  # most tiles of unstructured data: nothing to decide
+        shape = (len(rows), len(cols))
+        if self._buffer is None or self._buffer.shape != shape:
+            self._buffer = np.empty(shape, dtype=np.float32)  # reused: no page faults per tile
+        cosine = np.matmul(self._block(self.unit32, rows), self._block(self.unit32, cols).T, out=self._buffer)
+        # one pass along the contiguous rows finds the few rows holding a candidate
+        hit_rows = np.flatnonzero(cosine.max(axis=1) > self.threshold)
+        if not len(hit_rows):
             return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)
-        q, c = np.nonzero(cosine > self.threshold)
-        del cosine
+        q, c = np.nonzero(cosine[hit_rows] > self.threshold)
+        q = hit_rows[q]
         unique_q, unique_c = np.unique(q), np.unique(c)
         if len(q) > RECTANGLE_DENSITY * len(unique_q) * len(unique_c):
             rectangle = rescaled(self.unit[rows[unique_q]] @ self.unit[cols[unique_c]].T)

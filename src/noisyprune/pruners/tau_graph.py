@@ -12,12 +12,15 @@ Sources, from small to large problems (``noisyprune.pruners.prune4rel`` picks on
   triangle inequality on angles proves which clusters cannot hold a τ-neighbour, so only the rest
   is multiplied (float64 GEMM, blocked by cluster). Serves single rows or the whole sparse graph.
 - :func:`exact_graph_blocked` — exact; every pair in row blocks with torch (for a CUDA device,
-  where brute-force GEMM is cheaper than pruning).
+  where brute-force GEMM is cheaper than pruning), screened in float32 and decided in float64.
 - :class:`IVFRows` — approximate; faiss ``IndexIVFFlat`` range search in float32 visiting
   ``nprobe`` of ``nlist`` lists; :func:`neighbour_recall` measures what it misses.
 
 Exact sources compute similarities in float64 from unit vectors normalised once, so their output
-agrees with a dense float64 reference up to the last bits of a dot product.
+agrees with a dense float64 reference up to the last bits of a dot product. The whole graph is
+built by :mod:`noisyprune.pruners.streamed_graph` (cluster groups from
+:meth:`ClusteredExactIndex.row_groups`, or all pairs), optionally with the float32 screen of
+:mod:`noisyprune.pruners.float32_screen`.
 """
 
 from __future__ import annotations
@@ -186,7 +189,9 @@ class ClusteredExactIndex:
         """τ-neighbours of sample ``i`` and their similarities (exact)."""
         clusters = self._candidate_clusters(_angles(self.centroids @ self.unit[i]), 0.0)
         candidates = np.sort(np.concatenate([self.members[c] for c in clusters]))
-        similarity = rescaled(self.unit[candidates] @ self.unit[i])
+        # nothing pruned (unstructured data): no copy of all embeddings
+        block = self.unit if len(candidates) == len(self.unit) else self.unit[candidates]
+        similarity = rescaled(block @ self.unit[i])
         keep = similarity > self.tau
         return candidates[keep], similarity[keep]
 
