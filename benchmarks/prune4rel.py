@@ -18,7 +18,10 @@ Each case runs in a fresh subprocess, so ``peak_rss_gb`` is that process's peak 
 (input generation included). The reference (the original algorithm in numpy, float64, norms
 recomputed per pick as the original does) runs only where it finishes in reasonable time; where it
 runs, ``identical`` says whether both selected the same samples in the same order.
-Results are appended to ``benchmarks/results/prune4rel.csv`` (one row per case and implementation).
+``cpu_seconds`` is the CPU time of the timed call (all threads) and ``load_average`` the machine's
+1-minute load when the case ended: with other work on the machine, wall ``seconds`` grow while
+``cpu_seconds`` barely do. Results are appended to ``benchmarks/results/prune4rel.csv`` (one row
+per case and implementation).
 """
 
 from __future__ import annotations
@@ -92,6 +95,8 @@ COLUMNS = [
     "estimated_clustered_float64_seconds",
     "estimated_clustered_screened_seconds",
     "estimated_all_pairs_screened_seconds",
+    "cpu_seconds",
+    "load_average",
 ]
 
 
@@ -136,9 +141,10 @@ def run_case(case: dict) -> dict:
     if case["implementation"] != "reference":
         row["max_graph_gb"] = 4.0  # the default the pruner runs with
         pruner = Prune4ReL(balance="equal", tau=case["tau"], eta=1.0, gain="own", engine="auto")
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
         selection = pruner.select(inputs, budget, np.random.default_rng(0))
         row["seconds"] = round(time.perf_counter() - start, 2)
+        row["cpu_seconds"] = round(_cpu_seconds() - cpu_start, 2)
         row["engine"] = selection.diagnostics["engine"]
         row["neighbour_recall"] = selection.diagnostics.get("neighbour_recall", "")
         row.update(
@@ -151,18 +157,26 @@ def run_case(case: dict) -> dict:
     else:
         embedding = inputs.features.numpy("embedding")
         confidence = inputs.features.numpy("confidence")
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
         picks, _ = reference_prune4rel(
             embedding, confidence, budget, case["tau"], 1.0, inputs.noisy_label, inputs.num_classes, "equal"
         )
         row["seconds"] = round(time.perf_counter() - start, 2)
+        row["cpu_seconds"] = round(_cpu_seconds() - cpu_start, 2)
         row["engine"] = "dense reference"
         Path(case["reference_file"]).parent.mkdir(parents=True, exist_ok=True)
         np.save(case["reference_file"], picks)
         engine_picks = np.load(case["positions_file"])
         row["identical"] = bool(np.array_equal(picks, engine_picks))
     row["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)
+    row["load_average"] = round(os.getloadavg()[0], 2)  # other work on the machine slows wall times
     return row
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process (user + system, all threads): robust to other load, unlike wall time."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:

@@ -128,19 +128,21 @@ def test_streamed_build_stays_within_its_estimated_peak():
     assert graph.nbytes < peak <= estimated_peak_bytes(graph.num_edges, 256, 512, 32, group_share=256 / 3000)
 
 
-def test_memory_capped_selection_equals_the_graph_selection():
+@pytest.mark.parametrize("engine", ["graph", "torch"])
+def test_memory_capped_selection_equals_the_graph_selection(engine):
     embedding, confidence, labels = clustered_embeddings(600, 32, 5, seed=3)
     embedding = embedding.astype(np.float32)
     confidence = confidence.astype(np.float32).astype(np.float64)
     inputs = make_inputs(embedding, confidence, labels)
-    full = select(inputs, 200, engine="graph", tau=0.95, balance="none", max_graph_gb=4.0)
-    capped = select(inputs, 200, engine="graph", tau=0.95, balance="none", max_graph_gb=1e-4)
+    full = select(inputs, 200, engine=engine, tau=0.95, balance="none", max_graph_gb=4.0, calibrate=False)
+    capped = select(inputs, 200, engine=engine, tau=0.95, balance="none", max_graph_gb=1e-4)
     expected, _ = reference_prune4rel(embedding, confidence, 200, 0.95, 1.0)
+    assert full.runtime["neighbour_rows"] == "graph"
     assert capped.runtime["neighbour_rows"] == "on_demand"
     assert capped.runtime["estimated_peak_graph_gb"] > 1e-4
     assert full.positions.tolist() == capped.positions.tolist() == expected.tolist()
     with pytest.raises(MemoryError, match="at its peak"):
-        select(inputs, 200, engine="graph", gain="neighborhood", tau=0.95, max_graph_gb=1e-4)
+        select(inputs, 200, engine=engine, gain="neighborhood", tau=0.95, max_graph_gb=1e-4)
 
 
 def fake_rates(**changes):

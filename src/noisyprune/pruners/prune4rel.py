@@ -55,6 +55,7 @@ from noisyprune.pruners.tau_graph import (
     rescaled,
     unit_rows,
 )
+from noisyprune.pruners.torch_tiles import TorchTiles
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +74,9 @@ FLOAT64_BYTES_MAX = 2e9
 # Row blocks of the all-pairs product and column tiles of every streamed product.
 ALL_PAIRS_BLOCK_ROWS = 1024
 TILE_COLS = 8192
+
+# Row blocks of the torch engine's all-pairs product (a GPU wants large products).
+TORCH_BLOCK_ROWS = 4096
 
 # The exact ways to the whole τ-graph the ``graph`` engine chooses from by predicted time.
 GRAPH_STRATEGIES = ("clustered_float64", "clustered_screened", "all_pairs_screened")
@@ -499,8 +503,8 @@ class Prune4ReL(Pruner):
             graph = exact_graph_blocked(unit, self.tau, "cpu") if self.gain == "neighborhood" else None
             rows = graph.row if graph else DenseRows(unit, self.tau).row
         elif engine == "torch":
-            graph = exact_graph_blocked(unit, self.tau, "cuda" if _cuda_available() else "cpu")
-            rows = graph.row
+            graph = self._torch_graph(unit, runtime)
+            rows = graph.row if graph is not None else DenseRows(unit, self.tau).row
         elif engine == "graph":
             index = ClusteredExactIndex(unit, self.tau, self.clusters, seed=0)
             diagnostics["clusters"] = len(index.centroids)
@@ -517,6 +521,35 @@ class Prune4ReL(Pruner):
         if graph is not None:
             runtime.update(edges=graph.num_edges, mean_degree=round(graph.num_edges / n, 3))
         return rows, graph
+
+    def _torch_graph(self, unit: np.ndarray, runtime: dict) -> NeighbourGraph | None:
+        """The τ-graph from all pairs with torch (CUDA if available), or ``None`` (own gain: rows on
+        demand) when building it would exceed ``max_graph_gb`` at its peak."""
+        n, d = unit.shape
+        tiles = TorchTiles(unit, self.tau, "cuda" if _cuda_available() else "cpu")
+        sample = np.sort(np.random.default_rng(0).permutation(n)[: min(n, 64)])
+        edges = len(tiles(sample, np.arange(n))[0]) / len(sample) * n
+        block = min(n, TORCH_BLOCK_ROWS)
+        peak_gb = estimated_peak_bytes(edges, block, tiles.tile_cols, d, block / n) / 1e9
+        runtime["estimated_peak_graph_gb"] = round(peak_gb, 3)
+        if not self._fits(peak_gb):
+            return None
+        start = time.perf_counter()
+        graph = build_streamed_graph(n, all_pairs_groups(n, block), tiles)
+        runtime["graph_seconds"] = round(time.perf_counter() - start, 2)
+        return graph
+
+    def _fits(self, peak_gb: float) -> bool:
+        """Whether a graph build peaking at ``peak_gb`` is allowed; the ``neighborhood`` gain, which
+        cannot do without the graph, stops with an error when it is not."""
+        if peak_gb <= self.max_graph_gb:
+            return True
+        if self.gain == "neighborhood":
+            raise MemoryError(
+                f"prune4rel: building the τ-graph would need about {peak_gb:.1f} GB at its peak "
+                f"(max_graph_gb {self.max_graph_gb}); raise tau or max_graph_gb, use gain 'own', or engine 'ivf'"
+            )
+        return False
 
     def _graph_if_worth_it(self, index: ClusteredExactIndex, budget: int, runtime: dict):
         """Build the whole τ-graph when the objective needs it (``neighborhood``) or when it is
@@ -548,12 +581,7 @@ class Prune4ReL(Pruner):
             estimated_rows_seconds=round(budget * row_seconds, 2),
             estimated_peak_graph_gb=round(peak_gb, 3),
         )
-        if peak_gb > self.max_graph_gb:
-            if self.gain == "neighborhood":
-                raise MemoryError(
-                    f"prune4rel: building the τ-graph would need about {peak_gb:.1f} GB at its peak "
-                    f"(max_graph_gb {self.max_graph_gb}); raise tau or max_graph_gb, use gain 'own', or engine 'ivf'"
-                )
+        if not self._fits(peak_gb):
             return None
         if self.gain == "own" and predicted[strategy] >= budget * row_seconds:
             return None
