@@ -40,7 +40,7 @@ RECTANGLE_DENSITY = 0.02
 
 # (rows (m,), cols (m,), similarities (m,)): the pairs of a tile above τ, as sample ids
 Pairs = tuple[np.ndarray, np.ndarray, np.ndarray]
-TileFunction = Callable[[np.ndarray, np.ndarray], Pairs]
+TileFunction = Callable[[np.ndarray, np.ndarray | range], Pairs]
 
 
 @dataclass(frozen=True)
@@ -49,14 +49,21 @@ class RowGroup:
     this group and of later groups; columns of earlier groups are covered by mirroring)."""
 
     rows: np.ndarray
-    cols: np.ndarray
+    cols: np.ndarray | range  # a range costs no memory: all-pairs groups span up to n columns
+
+
+def ids(selection: np.ndarray | range) -> np.ndarray:
+    """Sample ids as an int64 array (a ``range`` becomes an ``arange``)."""
+    if isinstance(selection, range):
+        return np.arange(selection.start, selection.stop, selection.step)
+    return np.asarray(selection)
 
 
 def all_pairs_groups(n: int, block_rows: int = 1024) -> list[RowGroup]:
     """Consecutive blocks of ``block_rows`` samples, each against itself and everything after it
     (half of all pairs: the symmetric product)."""
     return [
-        RowGroup(np.arange(start, min(n, start + block_rows)), np.arange(start, n)) for start in range(0, n, block_rows)
+        RowGroup(np.arange(start, min(n, start + block_rows)), range(start, n)) for start in range(0, n, block_rows)
     ]
 
 
@@ -152,9 +159,9 @@ class NumpyTiles:
         self.threshold = screen_threshold(tau, unit.shape[1])
         self._buffer = None
 
-    def __call__(self, rows: np.ndarray, cols: np.ndarray) -> Pairs:
+    def __call__(self, rows: np.ndarray, cols: np.ndarray | range) -> Pairs:
         found = [
-            self._tile(rows, cols[start : start + self.tile_cols]) for start in range(0, len(cols), self.tile_cols)
+            self._tile(rows, ids(cols[start : start + self.tile_cols])) for start in range(0, len(cols), self.tile_cols)
         ]
         if not found:
             return np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0)

@@ -13,6 +13,7 @@ import contextlib
 import numpy as np
 
 from noisyprune.pruners.float32_screen import screen_threshold
+from noisyprune.pruners.streamed_graph import ids
 
 
 @contextlib.contextmanager
@@ -45,7 +46,7 @@ class TorchTiles:
         self.threshold = float(screen_threshold(tau, unit.shape[1]))  # exactly a float32 value
         self.decide_chunk = 1 << 16
 
-    def __call__(self, rows: np.ndarray, cols: np.ndarray):
+    def __call__(self, rows: np.ndarray, cols: np.ndarray | range):
         import torch
 
         found_rows, found_cols, found_weights = [], [], []
@@ -53,7 +54,7 @@ class TorchTiles:
         with torch.no_grad(), _full_float32():
             queries = self.z32[rows_t]
             for start in range(0, len(cols), self.tile_cols):
-                cols_t = torch.as_tensor(cols[start : start + self.tile_cols], device=self.device)
+                cols_t = torch.as_tensor(ids(cols[start : start + self.tile_cols]), device=self.device)
                 cosine = queries @ self.z32[cols_t].T
                 q, c = torch.nonzero(cosine > self.threshold, as_tuple=True)
                 del cosine
