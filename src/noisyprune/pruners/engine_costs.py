@@ -18,6 +18,11 @@ from pathlib import Path
 import numpy as np
 
 from noisyprune.pruners.float32_screen import float64_similarity
+from noisyprune.pruners.streamed_graph import RECTANGLE_DENSITY
+
+# Row blocks of the all-pairs product and column tiles of every streamed product.
+ALL_PAIRS_BLOCK_ROWS = 1024
+TILE_COLS = 8192
 
 
 @dataclass(frozen=True)
@@ -25,7 +30,8 @@ class Rates:
     """Measured speeds: ``gemm32``/``gemm64`` in flop/s of a float32/float64 matrix product;
     seconds per element of thresholding a float32 product tile (``scan32``) and of rescaling and
     thresholding a float64 one (``scan64``); seconds per pair decided one by one at d = 512
-    (``pair``, gathers included); seconds per edge sorted into CSR (``edge``)."""
+    (``pair``, gathers included); seconds per edge sorted into CSR (``edge``); seconds of fixed cost
+    per matrix product (``call``: thread start-up, which grows a lot when other work holds the cores)."""
 
     gemm32: float
     gemm64: float
@@ -33,10 +39,11 @@ class Rates:
     scan64: float
     pair: float
     edge: float
+    call: float
 
 
 # Rates of the 2-core development machine, for when calibration is switched off.
-DEFAULT_RATES = Rates(gemm32=1.2e11, gemm64=5e10, scan32=1e-9, scan64=5e-9, pair=5e-7, edge=2e-7)
+DEFAULT_RATES = Rates(gemm32=1.2e11, gemm64=5e10, scan32=2e-10, scan64=5e-9, pair=1.5e-6, edge=2e-7, call=2e-4)
 
 
 def _best_seconds(run, repeats: int = 5) -> float:
@@ -73,7 +80,11 @@ def measure_rates(rows: int = 1024, cols: int = 8192, d: int = 512) -> Rates:
     pair = _best_seconds(lambda: float64_similarity(unit, pair_rows, pair_cols)) / len(pair_rows) * 512 / d
     keys = rng.integers(0, 1 << 20, (2, 1 << 20))
     edge = _best_seconds(lambda: np.lexsort(keys), repeats=1) / keys.shape[1]
-    return Rates(gemm32=gemm32, gemm64=gemm64, scan32=scan32, scan64=scan64, pair=pair, edge=edge)
+    small = rng.standard_normal((64, d))
+    products = 50  # fixed cost per product: many small ones, less their flops at the measured rate
+    many = _best_seconds(lambda: [small @ small.T for _ in range(products)])
+    call = max(0.0, many / products - 2.0 * 64 * 64 * d / gemm64)
+    return Rates(gemm32=gemm32, gemm64=gemm64, scan32=scan32, scan64=scan64, pair=pair, edge=edge, call=call)
 
 
 def _cache_file() -> Path:
@@ -111,33 +122,42 @@ def machine_rates(calibrate: bool = True) -> Rates:
     return rates
 
 
-def streamed_graph_seconds(rates: Rates, d: int, multiplied_pairs: float, edges: float, screen: bool) -> float:
+def streamed_graph_seconds(
+    rates: Rates, d: int, multiplied_pairs: float, edges: float, screen: bool, products: float
+) -> float:
     """Predicted seconds of :func:`~noisyprune.pruners.streamed_graph.build_streamed_graph` that
-    multiplies ``multiplied_pairs`` sample pairs (each once) and stores ``edges`` directed edges,
-    with the float32 screen (``screen``) or float64 products throughout."""
+    multiplies ``multiplied_pairs`` sample pairs (each once) in ``products`` matrix products and
+    stores ``edges`` directed edges, with the float32 screen (``screen``) or float64 throughout."""
     flops = 2.0 * d * multiplied_pairs
-    pair_scale = d / 512
     if screen:
-        # the shortlist is about the undirected neighbour pairs; each is decided one by one
-        # unless its tile is dense, where one float64 product of the rectangle is cheaper
-        decide = min(edges / 2 * rates.pair * pair_scale, edges / 2 * 2 * d / rates.gemm64 * 50)
+        # The shortlist is about the undirected neighbour pairs, decided one by one, or, where a
+        # tile is dense, by a float64 product of its rectangle: at least the shortlist spread at
+        # RECTANGLE_DENSITY, at most every multiplied pair (clusters dense in neighbours).
+        pairwise = edges / 2 * rates.pair * d / 512
+        rectangles = min(multiplied_pairs, edges / 2 / RECTANGLE_DENSITY) * 2 * d / rates.gemm64
+        decide = min(pairwise, rectangles + products * rates.call)
         seconds = flops / rates.gemm32 + multiplied_pairs * rates.scan32 + decide
     else:
         seconds = flops / rates.gemm64 + multiplied_pairs * rates.scan64
-    return seconds + edges * rates.edge
+    return seconds + products * rates.call + edges * rates.edge
 
 
 def graph_strategy_seconds(
-    rates: Rates, n: int, d: int, pair_fraction: float, gathered_rows: float, edges: float
+    rates: Rates, n: int, d: int, pair_fraction: float, gathered_rows: float, edges: float, groups: int
 ) -> dict[str, float]:
     """Predicted seconds of each exact way to the τ-graph of ``n`` samples in ``d`` dimensions with
     ``edges`` directed edges: ``clustered_float64`` and ``clustered_screened`` multiply the
-    ``pair_fraction`` of pairs that cluster pruning leaves (and copy ``gathered_rows`` embedding
-    rows, float64 resp. float32), ``all_pairs_screened`` multiplies all pairs in place."""
+    ``pair_fraction`` of pairs that cluster pruning leaves, one product per cluster (``groups``) and
+    column tile, copying ``gathered_rows`` embedding rows (float64 resp. float32);
+    ``all_pairs_screened`` multiplies all pairs in place in blocks of
+    :data:`ALL_PAIRS_BLOCK_ROWS` × :data:`TILE_COLS`."""
     multiplied = pair_fraction * n * n / 2
     gather = gathered_rows * rates.pair / 2 * d / 512  # a pair decided ≈ two rows gathered
+    clustered_products = groups + gathered_rows / TILE_COLS
+    all_pairs_products = multiplied / pair_fraction / (ALL_PAIRS_BLOCK_ROWS * TILE_COLS) + n / ALL_PAIRS_BLOCK_ROWS
     return {
-        "clustered_float64": streamed_graph_seconds(rates, d, multiplied, edges, screen=False) + gather,
-        "clustered_screened": streamed_graph_seconds(rates, d, multiplied, edges, screen=True) + gather / 2,
-        "all_pairs_screened": streamed_graph_seconds(rates, d, n * n / 2, edges, screen=True),
+        "clustered_float64": streamed_graph_seconds(rates, d, multiplied, edges, False, clustered_products) + gather,
+        "clustered_screened": streamed_graph_seconds(rates, d, multiplied, edges, True, clustered_products)
+        + gather / 2,
+        "all_pairs_screened": streamed_graph_seconds(rates, d, n * n / 2, edges, True, all_pairs_products),
     }

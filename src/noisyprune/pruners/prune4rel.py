@@ -38,7 +38,7 @@ import numpy as np
 
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import class_members, class_quotas
-from noisyprune.pruners.engine_costs import graph_strategy_seconds, machine_rates
+from noisyprune.pruners.engine_costs import ALL_PAIRS_BLOCK_ROWS, TILE_COLS, graph_strategy_seconds, machine_rates
 from noisyprune.pruners.streamed_graph import (
     NumpyTiles,
     all_pairs_groups,
@@ -70,10 +70,6 @@ BLOCK_ARGMAX_MIN = 65_536
 
 # Above this size (bytes of float64 embeddings) the ivf engine keeps its unit vectors in float32.
 FLOAT64_BYTES_MAX = 2e9
-
-# Row blocks of the all-pairs product and column tiles of every streamed product.
-ALL_PAIRS_BLOCK_ROWS = 1024
-TILE_COLS = 8192
 
 # Row blocks of the torch engine's all-pairs product (a GPU wants large products).
 TORCH_BLOCK_ROWS = 4096
@@ -569,7 +565,8 @@ class Prune4ReL(Pruner):
         row_seconds = (time.perf_counter() - start) / len(timed)
         edges = mean_degree * n
         rates = machine_rates(self.calibrate)
-        predicted = graph_strategy_seconds(rates, n, d, index.pair_fraction(), index.gathered_rows(), edges)
+        groups = int(index.nonempty.sum())
+        predicted = graph_strategy_seconds(rates, n, d, index.pair_fraction(), index.gathered_rows(), edges, groups)
         strategy = min(GRAPH_STRATEGIES, key=predicted.get)
         largest = ALL_PAIRS_BLOCK_ROWS if strategy == "all_pairs_screened" else max(map(len, index.members))
         peak_gb = estimated_peak_bytes(edges, ALL_PAIRS_BLOCK_ROWS, TILE_COLS, d, min(1.0, largest / n)) / 1e9
