@@ -186,6 +186,8 @@ def main() -> None:
     parser.add_argument("--skip-reference", action="store_true", help="run our engine only")
     parser.add_argument("--data", choices=("clustered", "unstructured", "all"), default="clustered")
     parser.add_argument("--label", default="engine", help="implementation name for the engine's rows")
+    parser.add_argument("--classes", type=int, nargs="*", help="only cases with these class counts")
+    parser.add_argument("--fractions", type=float, nargs="*", help="only cases with these fractions")
     parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case (JSON)
     args = parser.parse_args()
     if args.case:
@@ -194,7 +196,14 @@ def main() -> None:
     sizes = [10_000] if args.quick else args.sizes
     grids = {"clustered": GRID, "unstructured": UNSTRUCTURED_GRID}
     kinds = list(grids) if args.data == "all" else [args.data]
-    grid = [(kind, *case) for kind in kinds for case in grids[kind] if not sizes or case[0] in sizes]
+    grid = [
+        (kind, *case)
+        for kind in kinds
+        for case in grids[kind]
+        if (not sizes or case[0] in sizes)
+        and (not args.classes or case[2] in args.classes)
+        and (not args.fractions or case[3] in args.fractions)
+    ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     new_file = not RESULTS.exists()
     with RESULTS.open("a", newline="") as handle, tempfile.TemporaryDirectory() as tmp:
