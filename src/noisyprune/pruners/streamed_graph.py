@@ -115,7 +115,7 @@ def build_streamed_graph(n: int, groups: Sequence[RowGroup], tiles: TileFunction
         piece_rows = np.concatenate(rows_g).astype(np.int64)
         piece_cols = np.concatenate(cols_g).astype(np.int32)
         piece_weights = np.concatenate(weights_g)
-        order = np.lexsort((piece_cols, piece_rows))
+        order = np.argsort(piece_rows * n + piece_cols)  # unique keys: any sort order is the same
         sorted_rows = np.sort(group.rows)
         counts = np.bincount(np.searchsorted(sorted_rows, piece_rows), minlength=len(sorted_rows))
         degree[sorted_rows] = counts
@@ -173,7 +173,9 @@ class NumpyTiles:
 
     def _tile(self, rows: np.ndarray, cols: np.ndarray) -> Pairs:
         if not self.screen:
-            similarity = rescaled(self._block(self.unit, rows) @ self._block(self.unit, cols).T)
+            similarity = self._block(self.unit, rows) @ self._block(self.unit, cols).T
+            similarity *= 0.5  # in place, the same two roundings as rescaled(): 0.5 · cos, then + 0.5
+            similarity += 0.5
             q, c = np.nonzero(similarity > self.tau)
             return rows[q], cols[c], similarity[q, c]
         shape = (len(rows), len(cols))
