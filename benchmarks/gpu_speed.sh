@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 10's GPU measurements in one prepared command, for a lent GPU machine (run by hand).
+# Issue 10's (and 25's) GPU measurements in one prepared command, for a lent GPU machine (run by hand).
 #
 #   Here, once:  echo /.gpu_data/ >> .git/info/exclude
 #                mkdir -p .gpu_data && cp -r ../shared/data/fashion-mnist .gpu_data/
@@ -35,3 +35,7 @@ step 150 --cases 8 9 --epochs 3
 step 90 --cases 8 --epochs 3 --precision fp32 --channels-last false
 step 150 --cases 8 9 --epochs 3 --compile
 step 60 --cases 5 --epochs 3
+# 3. Issue 25: the torch engine's exact τ-graph (float32 screen, float64 decisions) on the GPU,
+#    checked against the CPU graph at n = 50,000, then timed at 200,000 and 1,000,000 (unstructured).
+echo "== prune4rel torch engine" | tee -a "$log"
+timeout 240 python3 benchmarks/prune4rel_gpu.py --output "$out/prune4rel_gpu.csv" 2>&1 | tee -a "$log"

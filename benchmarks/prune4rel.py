@@ -3,16 +3,25 @@
     .venv/bin/python benchmarks/prune4rel.py            # the full grid (about an hour on 2 cores)
     .venv/bin/python benchmarks/prune4rel.py --quick    # the 10k cases only
     .venv/bin/python benchmarks/prune4rel.py --sizes 50000 200000
+    .venv/bin/python benchmarks/prune4rel.py --data unstructured   # issue 25's cases
 
-Data: class-clustered synthetic embeddings (``tests/reference_prune4rel.py:clustered_embeddings``:
-each class a mixture of 8 low-dimensional blobs, confidences rounded to 1e-3 so ties occur, 20% of
-noisy labels flipped). Selection: ``gain: own``, ``balance: equal``, ``eta: 1``, ``engine: auto``.
+Data (``data`` column): ``clustered`` — class-clustered synthetic embeddings
+(``tests/reference_prune4rel.py:clustered_embeddings``: each class a mixture of 8 low-dimensional
+blobs, confidences rounded to 1e-3 so ties occur, 20% of noisy labels flipped); ``unstructured`` —
+i.i.d. Gaussian directions with 10% near-duplicates (``unstructured_embeddings``: at τ = 0.975,
+d = 512, mean τ-degree ≈ 1.13 with itself, 12% of samples have a neighbour), where no clustering
+prunes any pair. Selection: ``gain: own``, ``balance: equal``, ``eta: 1``, ``engine: auto``.
+``--label`` names the implementation in the ``implementation`` column (e.g. the code of ``main``
+run through ``PYTHONPATH`` for a before/after comparison).
 
 Each case runs in a fresh subprocess, so ``peak_rss_gb`` is that process's peak resident memory
 (input generation included). The reference (the original algorithm in numpy, float64, norms
 recomputed per pick as the original does) runs only where it finishes in reasonable time; where it
 runs, ``identical`` says whether both selected the same samples in the same order.
-Results are appended to ``benchmarks/results/prune4rel.csv`` (one row per case and implementation).
+``cpu_seconds`` is the CPU time of the timed call (all threads) and ``load_average`` the machine's
+1-minute load when the case ended: with other work on the machine, wall ``seconds`` grow while
+``cpu_seconds`` barely do. Results are appended to ``benchmarks/results/prune4rel.csv`` (one row
+per case and implementation).
 """
 
 from __future__ import annotations
@@ -37,6 +46,12 @@ RESULTS = REPO / "benchmarks" / "results" / "prune4rel.csv"
 CACHE = REPO / "benchmarks" / ".cache"
 
 # (n, d, classes, fraction, tau, run the reference)
+UNSTRUCTURED_GRID = [
+    (10_000, 512, 10, 0.8, 0.975, True),
+    (20_000, 512, 10, 0.8, 0.975, True),
+    (40_000, 512, 10, 0.8, 0.975, False),
+    (200_000, 512, 10, 0.2, 0.975, False),
+]
 GRID = [
     *[(10_000, d, c, f, 0.975, True) for d in (512, 2048) for c in (10, 1000) for f in (0.2, 0.8)],
     (50_000, 512, 10, 0.8, 0.975, True),  # the CIFAR-10N goal setting
@@ -49,6 +64,7 @@ GRID = [
     (1_000_000, 512, 10, 0.2, 0.975, False),
 ]
 COLUMNS = [
+    "data",
     "n",
     "d",
     "classes",
@@ -71,18 +87,29 @@ COLUMNS = [
     "identical",
     "cpus",
     "date",
+    "graph_strategy",
+    "graph_seconds",
+    "estimated_peak_graph_gb",
+    "peak_rss_before_select_gb",
+    "max_graph_gb",
+    "estimated_clustered_float64_seconds",
+    "estimated_clustered_screened_seconds",
+    "estimated_all_pairs_screened_seconds",
+    "cpu_seconds",
+    "load_average",
 ]
 
 
-def make_inputs(n, d, classes, seed=0):
+def make_inputs(n, d, classes, data="clustered", seed=0):
     """The synthetic case as pruner inputs (embedding held once, in an Arrow column)."""
     import pyarrow as pa
-    from reference_prune4rel import clustered_embeddings
+    from reference_prune4rel import clustered_embeddings, unstructured_embeddings
 
     from noisyprune.artifacts import Artifact
     from noisyprune.pruners.base import PrunerInputs
 
-    embedding, confidence, labels = clustered_embeddings(n, d, classes, seed=seed)
+    generate = {"clustered": clustered_embeddings, "unstructured": unstructured_embeddings}[data]
+    embedding, confidence, labels = generate(n, d, classes, seed=seed)
     table = pa.table(
         {
             "sample_id": np.arange(n),
@@ -106,15 +133,18 @@ def run_case(case: dict) -> dict:
     from noisyprune.pruners.budget import budget_for
     from noisyprune.pruners.prune4rel import Prune4ReL
 
-    inputs = make_inputs(case["n"], case["d"], case["classes"])
+    inputs = make_inputs(case["n"], case["d"], case["classes"], case["data"])
     budget = budget_for(case["fraction"], case["n"])
-    row = {key: case[key] for key in ("n", "d", "classes", "fraction", "tau", "implementation")}
+    row = {key: case[key] for key in ("data", "n", "d", "classes", "fraction", "tau", "implementation")}
     row.update(budget=budget, input_gb=round(case["n"] * case["d"] * 4 / 1e9, 3))
-    if case["implementation"] == "engine":
+    row["peak_rss_before_select_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)
+    if case["implementation"] != "reference":
+        row["max_graph_gb"] = 4.0  # the default the pruner runs with
         pruner = Prune4ReL(balance="equal", tau=case["tau"], eta=1.0, gain="own", engine="auto")
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
         selection = pruner.select(inputs, budget, np.random.default_rng(0))
         row["seconds"] = round(time.perf_counter() - start, 2)
+        row["cpu_seconds"] = round(_cpu_seconds() - cpu_start, 2)
         row["engine"] = selection.diagnostics["engine"]
         row["neighbour_recall"] = selection.diagnostics.get("neighbour_recall", "")
         row.update(
@@ -127,18 +157,26 @@ def run_case(case: dict) -> dict:
     else:
         embedding = inputs.features.numpy("embedding")
         confidence = inputs.features.numpy("confidence")
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _cpu_seconds()
         picks, _ = reference_prune4rel(
             embedding, confidence, budget, case["tau"], 1.0, inputs.noisy_label, inputs.num_classes, "equal"
         )
         row["seconds"] = round(time.perf_counter() - start, 2)
+        row["cpu_seconds"] = round(_cpu_seconds() - cpu_start, 2)
         row["engine"] = "dense reference"
         Path(case["reference_file"]).parent.mkdir(parents=True, exist_ok=True)
         np.save(case["reference_file"], picks)
         engine_picks = np.load(case["positions_file"])
         row["identical"] = bool(np.array_equal(picks, engine_picks))
     row["peak_rss_gb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6, 2)
+    row["load_average"] = round(os.getloadavg()[0], 2)  # other work on the machine slows wall times
     return row
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process (user + system, all threads): robust to other load, unlike wall time."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main() -> None:
@@ -146,27 +184,41 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="only the 10k cases")
     parser.add_argument("--sizes", type=int, nargs="*", help="only cases with these n")
     parser.add_argument("--skip-reference", action="store_true", help="run our engine only")
+    parser.add_argument("--data", choices=("clustered", "unstructured", "all"), default="clustered")
+    parser.add_argument("--label", default="engine", help="implementation name for the engine's rows")
+    parser.add_argument("--classes", type=int, nargs="*", help="only cases with these class counts")
+    parser.add_argument("--fractions", type=float, nargs="*", help="only cases with these fractions")
     parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: run one case (JSON)
     args = parser.parse_args()
     if args.case:
         print(json.dumps(run_case(json.loads(args.case))))
         return
     sizes = [10_000] if args.quick else args.sizes
-    grid = [case for case in GRID if not sizes or case[0] in sizes]
+    grids = {"clustered": GRID, "unstructured": UNSTRUCTURED_GRID}
+    kinds = list(grids) if args.data == "all" else [args.data]
+    grid = [
+        (kind, *case)
+        for kind in kinds
+        for case in grids[kind]
+        if (not sizes or case[0] in sizes)
+        and (not args.classes or case[2] in args.classes)
+        and (not args.fractions or case[3] in args.fractions)
+    ]
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     new_file = not RESULTS.exists()
     with RESULTS.open("a", newline="") as handle, tempfile.TemporaryDirectory() as tmp:
         writer = csv.DictWriter(handle, fieldnames=COLUMNS)
         if new_file:
             writer.writeheader()
-        for n, d, classes, fraction, tau, with_reference in grid:
-            name = f"{n}_{d}_{classes}_{fraction}_{tau}"
+        for data, n, d, classes, fraction, tau, with_reference in grid:
+            name = f"{n}_{d}_{classes}_{fraction}_{tau}" + ("" if data == "clustered" else f"_{data}")
             positions_file = str(Path(tmp) / f"positions_{name}.npy")
             # References are slow and never change: cached picks let --skip-reference still check.
             reference_file = str(CACHE / f"reference_{name}.npy")
             with_reference = with_reference and not args.skip_reference
-            for implementation in ("engine", "reference") if with_reference else ("engine",):
+            for implementation in (args.label, "reference") if with_reference else (args.label,):
                 case = dict(
+                    data=data,
                     n=n,
                     d=d,
                     classes=classes,
@@ -181,7 +233,7 @@ def main() -> None:
                 )
                 if done.returncode != 0:
                     row = {
-                        **{k: case[k] for k in ("n", "d", "classes", "fraction", "tau", "implementation")},
+                        **{k: case[k] for k in ("data", "n", "d", "classes", "fraction", "tau", "implementation")},
                         "engine": f"FAILED: {done.stderr.strip().splitlines()[-1] if done.stderr else done.returncode}",
                     }
                 else:

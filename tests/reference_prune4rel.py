@@ -142,3 +142,29 @@ def clustered_embeddings(n, d, classes, seed=0, modes=8, intrinsic=8, mode_sprea
     flip = rng.random(n) < 0.2
     noisy[flip] = (labels[flip] + rng.integers(1, classes, flip.sum())) % classes
     return embedding, np.clip(confidence, 1e-3, 1.0), noisy
+
+
+def unstructured_embeddings(n, d, classes, seed=0, duplicate_share=0.1, max_spread=0.5):
+    """Synthetic features without natural groups: ``n`` embeddings ``(n, d)`` float32, i.i.d.
+    Gaussian directions (pairwise cosines ~ N(0, 1/d): no τ-neighbours at τ ≥ 0.6 in d = 512) of
+    which a ``duplicate_share`` are near-duplicates of an earlier sample, ``x + σ·g/√d`` with
+    ``σ ~ U(0, max_spread)`` (cosine ≈ 1/√(1 + σ²), so some land above τ = 0.975 and some below):
+    sparse τ-neighbourhoods that no clustering can prune. Labels are uniform over ``classes`` (a
+    duplicate keeps its original's), 20% flipped; confidences as in :func:`clustered_embeddings`.
+    Returns ``(embedding, confidence, noisy_label)``."""
+    rng = np.random.default_rng(seed)
+    embedding = rng.standard_normal((n, d), dtype=np.float32)
+    labels = rng.integers(0, classes, n)
+    duplicates = np.flatnonzero(rng.random(n) < duplicate_share)
+    duplicates = duplicates[duplicates > 0]
+    originals = (rng.random(len(duplicates)) * duplicates).astype(np.int64)  # an earlier sample
+    spread = rng.uniform(0, max_spread, len(duplicates)).astype(np.float32)
+    norms = np.linalg.norm(embedding[originals], axis=1) / np.sqrt(d)
+    noise = rng.standard_normal((len(duplicates), d), dtype=np.float32)
+    embedding[duplicates] = embedding[originals] + (spread * norms)[:, None] * noise
+    labels[duplicates] = labels[originals]
+    confidence = np.round(rng.beta(4.0, 1.0, n), 3)
+    noisy = labels.copy()
+    flip = rng.random(n) < 0.2
+    noisy[flip] = (labels[flip] + rng.integers(1, classes, flip.sum())) % classes
+    return embedding, np.clip(confidence, 1e-3, 1.0), noisy

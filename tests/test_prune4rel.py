@@ -86,7 +86,7 @@ def test_exact_neighbour_sources_agree(seed):
     clustered = ClusteredExactIndex(unit, 0.95, clusters=12, seed=seed)
     blocked = exact_graph_blocked(unit, 0.95, block_rows=128)
     graph = clustered.graph()
-    for built in (clustered._symmetric_graph(), clustered._row_complete_graph()):
+    for built in (clustered.graph(screen=False), clustered.graph(screen=True)):
         assert np.array_equal(built.indptr, blocked.indptr) and np.array_equal(built.indices, blocked.indices)
         assert np.allclose(built.weights, blocked.weights, rtol=0, atol=1e-14)
     for i in range(0, 800, 37):

@@ -38,7 +38,14 @@ import numpy as np
 
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import class_members, class_quotas
+from noisyprune.pruners.engine_costs import ALL_PAIRS_BLOCK_ROWS, TILE_COLS, graph_strategy_seconds, machine_rates
 from noisyprune.pruners.progress import every, report
+from noisyprune.pruners.streamed_graph import (
+    NumpyTiles,
+    all_pairs_groups,
+    build_streamed_graph,
+    estimated_peak_bytes,
+)
 from noisyprune.pruners.tau_graph import (
     ClusteredExactIndex,
     DenseRows,
@@ -49,6 +56,7 @@ from noisyprune.pruners.tau_graph import (
     rescaled,
     unit_rows,
 )
+from noisyprune.pruners.torch_tiles import TorchTiles
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +71,12 @@ BLOCK_ARGMAX_MIN = 65_536
 
 # Above this size (bytes of float64 embeddings) the ivf engine keeps its unit vectors in float32.
 FLOAT64_BYTES_MAX = 2e9
+
+# Row blocks of the torch engine's all-pairs product (a GPU wants large products).
+TORCH_BLOCK_ROWS = 4096
+
+# The exact ways to the whole τ-graph the ``graph`` engine chooses from by predicted time.
+GRAPH_STRATEGIES = ("clustered_float64", "clustered_screened", "all_pairs_screened")
 
 
 def sample_confidence(inputs: PrunerInputs, kind: str) -> np.ndarray:
@@ -384,10 +398,16 @@ class Prune4ReL(Pruner):
     ``equal``, the paper's setting) and the neighbour ``engine``:
 
     - ``dense``: exact rows by mat-vec, O(n·d) per pick — small problems.
-    - ``graph``: exact, cluster-pruned float64 search (:class:`ClusteredExactIndex`, ``clusters``
-      default √n); the whole sparse τ-graph when it fits in ``max_graph_gb`` and is estimated to
-      be cheaper than computing the picked rows one by one, else single rows (``own`` gain only).
-    - ``torch``: exact τ-graph from all pairs in blocks on a CUDA device (CPU if none).
+    - ``graph``: exact; the whole sparse τ-graph when its construction fits in ``max_graph_gb`` at
+      its peak and is predicted to be cheaper than computing the picked rows one by one, else
+      single rows (``own`` gain only). The graph comes from the cheapest of
+      :data:`GRAPH_STRATEGIES` as predicted from this machine's measured rates
+      (:mod:`~noisyprune.pruners.engine_costs`, ``calibrate``): cluster-pruned pairs
+      (:class:`ClusteredExactIndex`, ``clusters`` default √n) in float64, or screened in float32
+      with a proven rounding margin and decided in float64 (:mod:`~noisyprune.pruners.float32_screen`),
+      or all pairs screened. All give the same graph.
+    - ``torch``: exact τ-graph from all pairs, screened in float32 and decided in float64, on a
+      CUDA device (CPU if none).
     - ``ivf``: approximate faiss IVF range search (``ivf_nlist``, ``ivf_nprobe``); the neighbour
       recall on ``recall_sample`` random queries is reported in the subset's metadata.
     - ``auto``: ``dense`` up to 2,000 samples, ``torch`` on a CUDA machine, ``graph`` up to
@@ -411,6 +431,7 @@ class Prune4ReL(Pruner):
         recall_sample: int = 256,
         exact_max: int = 200_000,
         max_graph_gb: float = 4.0,
+        calibrate: bool = True,
     ):
         super().__init__(balance=balance)
         if confidence not in CONFIDENCES:
@@ -429,6 +450,7 @@ class Prune4ReL(Pruner):
         self.confidence, self.tau, self.eta, self.gain, self.engine = confidence, tau, eta, gain, engine
         self.clusters, self.ivf_nlist, self.ivf_nprobe = clusters, ivf_nlist, ivf_nprobe
         self.recall_sample, self.exact_max, self.max_graph_gb = recall_sample, exact_max, max_graph_gb
+        self.calibrate = calibrate
 
     def resolve_engine(self, n: int) -> str:
         """The engine ``auto`` stands for at ``n`` samples."""
@@ -486,8 +508,8 @@ class Prune4ReL(Pruner):
             graph = exact_graph_blocked(unit, self.tau, "cpu") if self.gain == "neighborhood" else None
             rows = graph.row if graph else DenseRows(unit, self.tau).row
         elif engine == "torch":
-            graph = exact_graph_blocked(unit, self.tau, "cuda" if _cuda_available() else "cpu")
-            rows = graph.row
+            graph = self._torch_graph(unit, runtime)
+            rows = graph.row if graph is not None else DenseRows(unit, self.tau).row
         elif engine == "graph":
             index = ClusteredExactIndex(unit, self.tau, self.clusters, seed=0)
             diagnostics["clusters"] = len(index.centroids)
@@ -505,32 +527,79 @@ class Prune4ReL(Pruner):
             runtime.update(edges=graph.num_edges, mean_degree=round(graph.num_edges / n, 3))
         return rows, graph
 
+    def _torch_graph(self, unit: np.ndarray, runtime: dict) -> NeighbourGraph | None:
+        """The τ-graph from all pairs with torch (CUDA if available), or ``None`` (own gain: rows on
+        demand) when building it would exceed ``max_graph_gb`` at its peak."""
+        n, d = unit.shape
+        tiles = TorchTiles(unit, self.tau, "cuda" if _cuda_available() else "cpu")
+        sample = np.sort(np.random.default_rng(0).permutation(n)[: min(n, 64)])
+        edges = len(tiles(sample, np.arange(n))[0]) / len(sample) * n
+        block = min(n, TORCH_BLOCK_ROWS)
+        peak_gb = estimated_peak_bytes(edges, block, tiles.tile_cols, d, block / n) / 1e9
+        runtime["estimated_peak_graph_gb"] = round(peak_gb, 3)
+        if not self._fits(peak_gb):
+            return None
+        start = time.perf_counter()
+        graph = build_streamed_graph(n, all_pairs_groups(n, block), tiles)
+        runtime["graph_seconds"] = round(time.perf_counter() - start, 2)
+        return graph
+
+    def _fits(self, peak_gb: float) -> bool:
+        """Whether a graph build peaking at ``peak_gb`` is allowed; the ``neighborhood`` gain, which
+        cannot do without the graph, stops with an error when it is not."""
+        if peak_gb <= self.max_graph_gb:
+            return True
+        if self.gain == "neighborhood":
+            raise MemoryError(
+                f"prune4rel: building the τ-graph would need about {peak_gb:.1f} GB at its peak "
+                f"(max_graph_gb {self.max_graph_gb}); raise tau or max_graph_gb, use gain 'own', or engine 'ivf'"
+            )
+        return False
+
     def _graph_if_worth_it(self, index: ClusteredExactIndex, budget: int, runtime: dict):
         """Build the whole τ-graph when the objective needs it (``neighborhood``) or when it is
-        cheaper than computing the ``budget`` picked rows one by one; ``None`` otherwise. Both give
-        the same rows, so the (timing-based) choice never changes the selection."""
-        n = len(index.unit)
-        sample = np.random.default_rng(0).permutation(n)[: min(n, 64)]
+        predicted to be cheaper than computing the ``budget`` picked rows one by one; ``None``
+        otherwise. The build takes the strategy predicted fastest here and must fit in
+        ``max_graph_gb`` at its peak. Every choice gives the same rows, so the (timing-based)
+        choices never change the selection."""
+        unit = index.unit
+        n, d = unit.shape
+        screened = NumpyTiles(unit, self.tau, screen=True, tile_cols=TILE_COLS)
+        sample = np.sort(np.random.default_rng(0).permutation(n)[: min(n, 64)])
+        mean_degree = len(screened(sample, np.arange(n))[0]) / len(sample)
+        timed = sample[:8]
         start = time.perf_counter()
-        mean_degree = float(np.mean([len(index.row(int(i))[0]) for i in sample]))
-        row_seconds = (time.perf_counter() - start) / len(sample)
-        graph_gb = mean_degree * n * 12 / 1e9  # int32 index + float64 weight per edge
-        graph_seconds = index.estimated_graph_seconds(mean_degree)
+        for i in timed:
+            index.row(int(i))
+        row_seconds = (time.perf_counter() - start) / len(timed)
+        edges = mean_degree * n
+        rates = machine_rates(self.calibrate)
+        groups = int(index.nonempty.sum())
+        predicted = graph_strategy_seconds(rates, n, d, index.pair_fraction(), index.gathered_rows(), edges, groups)
+        strategy = min(GRAPH_STRATEGIES, key=predicted.get)
+        largest = ALL_PAIRS_BLOCK_ROWS if strategy == "all_pairs_screened" else max(map(len, index.members))
+        peak_gb = estimated_peak_bytes(edges, ALL_PAIRS_BLOCK_ROWS, TILE_COLS, d, min(1.0, largest / n)) / 1e9
         runtime.update(
             multiplied_pair_fraction=round(index.pair_fraction(), 4),
-            estimated_graph_seconds=round(graph_seconds, 2),
+            graph_strategy=strategy,
+            estimated_graph_seconds=round(predicted[strategy], 2),
+            **{f"estimated_{name}_seconds": round(value, 2) for name, value in predicted.items()},
             estimated_rows_seconds=round(budget * row_seconds, 2),
+            estimated_peak_graph_gb=round(peak_gb, 3),
         )
-        if self.gain == "neighborhood":
-            if graph_gb > self.max_graph_gb:
-                raise MemoryError(
-                    f"prune4rel: the τ-graph would need about {graph_gb:.1f} GB (max_graph_gb "
-                    f"{self.max_graph_gb}); raise tau, use gain 'own', or engine 'ivf'"
-                )
-            return index.graph(mean_degree)
-        if graph_gb <= self.max_graph_gb and graph_seconds < budget * row_seconds:
-            return index.graph(mean_degree)
-        return None
+        if not self._fits(peak_gb):
+            return None
+        if self.gain == "own" and predicted[strategy] >= budget * row_seconds:
+            return None
+        start = time.perf_counter()
+        if strategy == "all_pairs_screened":
+            graph = build_streamed_graph(n, all_pairs_groups(n, ALL_PAIRS_BLOCK_ROWS), screened)
+        else:
+            if strategy == "clustered_float64":
+                screened = NumpyTiles(unit, self.tau, screen=False)  # and the float32 copy goes
+            graph = build_streamed_graph(n, index.row_groups(), screened)
+        runtime["graph_seconds"] = round(time.perf_counter() - start, 2)
+        return graph
 
 
 def _cuda_available() -> bool:

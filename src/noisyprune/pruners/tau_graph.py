@@ -12,12 +12,15 @@ Sources, from small to large problems (``noisyprune.pruners.prune4rel`` picks on
   triangle inequality on angles proves which clusters cannot hold a τ-neighbour, so only the rest
   is multiplied (float64 GEMM, blocked by cluster). Serves single rows or the whole sparse graph.
 - :func:`exact_graph_blocked` — exact; every pair in row blocks with torch (for a CUDA device,
-  where brute-force GEMM is cheaper than pruning).
+  where brute-force GEMM is cheaper than pruning), screened in float32 and decided in float64.
 - :class:`IVFRows` — approximate; faiss ``IndexIVFFlat`` range search in float32 visiting
   ``nprobe`` of ``nlist`` lists; :func:`neighbour_recall` measures what it misses.
 
 Exact sources compute similarities in float64 from unit vectors normalised once, so their output
-agrees with a dense float64 reference up to the last bits of a dot product.
+agrees with a dense float64 reference up to the last bits of a dot product. The whole graph is
+built by :mod:`noisyprune.pruners.streamed_graph` (cluster groups from
+:meth:`ClusteredExactIndex.row_groups`, or all pairs), optionally with the float32 screen of
+:mod:`noisyprune.pruners.float32_screen`.
 """
 
 from __future__ import annotations
@@ -30,8 +33,6 @@ import numpy as np
 
 # Slack (radians) added to the angle bounds so rounding can never prune a true neighbour.
 ANGLE_SLACK = 1e-6
-# Sorting one edge into CSR costs about as much as this many GEMM flops (measured on 2 cores).
-SORT_COST_IN_FLOPS = 5000
 
 # Slack on float32 similarities when shortlisting candidates that float64 then decides.
 FLOAT32_SLACK = 1e-4
@@ -186,102 +187,57 @@ class ClusteredExactIndex:
         """τ-neighbours of sample ``i`` and their similarities (exact)."""
         clusters = self._candidate_clusters(_angles(self.centroids @ self.unit[i]), 0.0)
         candidates = np.sort(np.concatenate([self.members[c] for c in clusters]))
-        similarity = rescaled(self.unit[candidates] @ self.unit[i])
+        # nothing pruned (unstructured data): no copy of all embeddings
+        block = self.unit if len(candidates) == len(self.unit) else self.unit[candidates]
+        similarity = rescaled(block @ self.unit[i])
         keep = similarity > self.tau
         return candidates[keep], similarity[keep]
 
-    def graph(self, mean_degree: float | None = None) -> NeighbourGraph:
-        """The whole τ-graph, by float64 GEMM of each cluster against the clusters it may reach.
+    def graph(self, screen: bool = False) -> NeighbourGraph:
+        """The whole τ-graph: each cluster multiplied once against the clusters from itself on that
+        it may reach, in float64 or screened in float32 (``screen``), streamed into CSR
+        (:func:`~noisyprune.pruners.streamed_graph.build_streamed_graph`). Same graph either way."""
+        from noisyprune.pruners.streamed_graph import NumpyTiles, build_streamed_graph
 
-        Two ways to the same graph. *Symmetric*: each cluster pair is multiplied once and both
-        directions are stored, then the edges are sorted into CSR — half the arithmetic, but a
-        sort of all edges. *Row-complete*: each cluster is multiplied against all its partners, so
-        its rows come out whole with ascending columns and are written by offset — twice the
-        arithmetic, no sort. The first wins when multiplications dominate (few neighbours per
-        sample), the second when edges do; ``mean_degree`` (estimated by the caller) decides.
-        """
-        n, d = self.unit.shape
-        multiplied = self.pair_fraction() * n * n
-        edges = n * (mean_degree if mean_degree is not None else 0.0)
-        if multiplied * d > SORT_COST_IN_FLOPS * edges:
-            return self._symmetric_graph()
-        return self._row_complete_graph()
+        return build_streamed_graph(len(self.unit), self.row_groups(), NumpyTiles(self.unit, self.tau, screen))
 
     def _partner_clusters(self):
         centroid_angles = _angles(self.centroids @ self.centroids.T)
         for a in np.flatnonzero(self.nonempty):
             yield a, self._candidate_clusters(centroid_angles[a], self.radius[a])
 
-    def _symmetric_graph(self) -> NeighbourGraph:
-        rows, cols, weights = [], [], []
+    def row_groups(self) -> list:
+        """The clusters as :class:`~noisyprune.pruners.streamed_graph.RowGroup` s, in cluster order,
+        each with the members of the clusters from itself on that it may reach (the symmetric,
+        cluster-pruned product of :func:`~noisyprune.pruners.streamed_graph.build_streamed_graph`)."""
+        from noisyprune.pruners.streamed_graph import RowGroup
+
+        groups = []
         for a, partners in self._partner_clusters():
             partners = partners[partners >= a]
-            queries = self.members[a]
-            candidates = np.concatenate([self.members[b] for b in partners])
-            similarity = rescaled(self.unit[queries] @ self.unit[candidates].T)
-            q, c = np.nonzero(similarity > self.tau)
-            values = similarity[q, c]
-            q, c = queries[q], candidates[c]
-            mirrored = self.assignment[c] != a  # pairs with a later cluster: store both directions
-            rows += [q, c[mirrored]]
-            cols += [c, q[mirrored]]
-            weights += [values, values[mirrored]]
-        return NeighbourGraph.from_pairs(
-            len(self.unit), np.concatenate(rows), np.concatenate(cols), np.concatenate(weights)
-        )
+            columns = np.sort(np.concatenate([self.members[b] for b in partners]))
+            groups.append(RowGroup(np.sort(self.members[a]), columns))
+        return groups
 
-    def _row_complete_graph(self) -> NeighbourGraph:
-        n = len(self.unit)
-        blocks, degree = [], np.zeros(n, dtype=np.int64)
-        for a, partners in self._partner_clusters():
-            candidates = np.sort(np.concatenate([self.members[b] for b in partners]))
-            queries = self.members[a]
-            similarity = rescaled(self.unit[queries] @ self.unit[candidates].T)
-            q, c = np.nonzero(similarity > self.tau)  # row-major: by query, then ascending column
-            blocks.append((queries[q], candidates[c], similarity[q, c]))
-            degree[queries] = np.bincount(q, minlength=len(queries))
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(degree, out=indptr[1:])
-        indices = np.empty(indptr[-1], dtype=np.int32)
-        weights = np.empty(indptr[-1])
-        for rows, cols, values in blocks:
-            if not len(rows):
-                continue
-            starts = np.r_[0, np.flatnonzero(rows[1:] != rows[:-1]) + 1]
-            offset_in_row = np.arange(len(rows)) - np.repeat(starts, np.diff(np.r_[starts, len(rows)]))
-            destination = indptr[rows] + offset_in_row
-            indices[destination] = cols
-            weights[destination] = values
-        return NeighbourGraph(indptr=indptr, indices=indices, weights=weights)
-
-    def estimated_graph_seconds(self, mean_degree: float) -> float:
-        """Rough cost of :meth:`graph` in seconds, calibrated on a 2-core CPU: float64 GEMM of the
-        pairs that survive pruning at ~50 GFLOP/s (half of them in the symmetric way), plus
-        ~80 ns per stored edge (~200 ns when they must be sorted)."""
-        n, d = self.unit.shape
-        flops = self.pair_fraction() * n * n * d * 2
-        edges = n * mean_degree
-        if flops / 2 > SORT_COST_IN_FLOPS * edges:
-            return flops / 2 / 5e10 + edges * 2e-7
-        return flops / 5e10 + edges * 8e-8
+    def gathered_rows(self) -> float:
+        """Embedding rows gathered by the cluster-pruned streamed product (a cost: it copies them)."""
+        sizes = np.array([len(m) for m in self.members], dtype=np.float64)
+        angles = _angles(self.centroids @ self.centroids.T)
+        reach = self.theta + self.radius[:, None] + self.radius[None, :] + ANGLE_SLACK
+        close = np.triu((angles < reach) & self.nonempty[:, None] & self.nonempty[None, :])
+        return float((close @ sizes).sum() + sizes.sum())
 
 
 def exact_graph_blocked(unit: np.ndarray, tau: float, device: str = "cpu", block_rows: int = 4096) -> NeighbourGraph:
-    """The exact τ-graph from all pairs, one block of rows at a time, in float64 with torch on
-    ``device`` (a GPU makes brute force cheaper than pruning). Only the pairs above τ leave the device."""
-    import torch
+    """The exact τ-graph from all pairs (each once, mirrored), ``block_rows`` rows at a time, with
+    torch on ``device``: a float32 screen with a proven rounding-error margin, float64 decisions
+    (:class:`~noisyprune.pruners.torch_tiles.TorchTiles`); memory as
+    :func:`~noisyprune.pruners.streamed_graph.build_streamed_graph`."""
+    from noisyprune.pruners.streamed_graph import all_pairs_groups, build_streamed_graph
+    from noisyprune.pruners.torch_tiles import TorchTiles
 
     n = len(unit)
-    z = torch.as_tensor(unit, dtype=torch.float64, device=device)
-    rows, cols, weights = [], [], []
-    with torch.no_grad():
-        for start in range(0, n, block_rows):
-            similarity = 0.5 + 0.5 * (z[start : start + block_rows] @ z.T)
-            hits = torch.nonzero(similarity > tau)
-            rows.append((hits[:, 0] + start).cpu().numpy())
-            cols.append(hits[:, 1].cpu().numpy())
-            weights.append(similarity[hits[:, 0], hits[:, 1]].cpu().numpy())
-    return NeighbourGraph.from_pairs(n, np.concatenate(rows), np.concatenate(cols), np.concatenate(weights))
+    return build_streamed_graph(n, all_pairs_groups(n, block_rows), TorchTiles(unit, tau, device))
 
 
 class IVFRows:
