@@ -116,7 +116,10 @@ def machine_rates(calibrate: bool = True) -> Rates:
     cached[key] = asdict(rates)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(cached, indent=1))
+        # atomically: select jobs running side by side read it while another writes
+        temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(cached, indent=1))
+        os.replace(temporary, path)
     except OSError:
         pass
     return rates
