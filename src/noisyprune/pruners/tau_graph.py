@@ -31,11 +31,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from noisyprune.pruners.float32_screen import screen_threshold
+
 # Slack (radians) added to the angle bounds so rounding can never prune a true neighbour.
 ANGLE_SLACK = 1e-6
 
-# Slack on float32 similarities when shortlisting candidates that float64 then decides.
-FLOAT32_SLACK = 1e-4
 
 
 def unit_rows(embedding: np.ndarray, dtype=np.float64) -> np.ndarray:
@@ -92,8 +92,9 @@ class NeighbourGraph:
 class DenseRows:
     """Exact τ-neighbours of one sample at a time by a mat-vec over all samples.
 
-    With float32 unit vectors (large problems) the mat-vec only shortlists candidates a little
-    below the threshold; the decision and the similarities are recomputed in float64.
+    With float32 unit vectors (large problems) the mat-vec only shortlists candidates, below the
+    threshold by the proven float32 rounding bound (:mod:`~noisyprune.pruners.float32_screen`, so no
+    neighbour is missed at any d); the decision and the similarities are recomputed in float64.
     """
 
     def __init__(self, unit: np.ndarray, tau: float):
@@ -102,11 +103,12 @@ class DenseRows:
 
     def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
         """τ-neighbours of sample ``i`` and their similarities."""
-        similarity = rescaled(self.unit @ self.unit[i])
         if self.unit.dtype == np.float64:
+            similarity = rescaled(self.unit @ self.unit[i])
             neighbours = np.flatnonzero(similarity > self.tau)
             return neighbours, similarity[neighbours]
-        candidates = np.flatnonzero(similarity > self.tau - FLOAT32_SLACK)
+        cosine = self.unit @ self.unit[i]
+        candidates = np.flatnonzero(cosine > screen_threshold(self.tau, self.unit.shape[1]))
         similarity = rescaled(self.unit[candidates].astype(np.float64) @ self.unit[i].astype(np.float64))
         keep = similarity > self.tau
         return candidates[keep], similarity[keep]
@@ -266,9 +268,9 @@ class IVFRows:
         for start in range(0, n, 1 << 16):  # chunks: no second full-size copy when unit is float64
             self.index.add(np.ascontiguousarray(unit[start : start + (1 << 16)], dtype=np.float32))
         self.index.nprobe = self.nprobe
-        # float32 inner products carry ~1e-6 error: search a little below the threshold, then
-        # decide in float64 so the result does not depend on float32 rounding.
-        self.radius = 2.0 * (tau - FLOAT32_SLACK) - 1.0
+        # float32 inner products carry rounding error: search below the threshold by its proven
+        # bound, then decide in float64 so the result does not depend on float32 rounding.
+        self.radius = float(screen_threshold(tau, d))
         self._keep_alive = quantizer
 
     def _search(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
