@@ -445,7 +445,8 @@ def remove_stale_sockets(directory: str | os.PathLike) -> list[Path]:
             with contextlib.suppress(FileNotFoundError, PermissionError):
                 path.unlink()
                 removed.append(path)
-    if directory.name.startswith(TEMP_PREFIX) and not _owner_alive(directory):
+    # a folder start() made in /tmp: done with once its server's socket was stale, or its owner is gone
+    if directory.name.startswith(TEMP_PREFIX) and (removed or not _owner_alive(directory)):
         with contextlib.suppress(OSError):  # not empty: a live server's, or not ours
             directory.rmdir()
     return removed
