@@ -37,7 +37,6 @@ from noisyprune.pruners.float32_screen import screen_threshold
 ANGLE_SLACK = 1e-6
 
 
-
 def unit_rows(embedding: np.ndarray, dtype=np.float64) -> np.ndarray:
     """Return the rows of ``embedding`` ``(n, d)`` scaled to unit L2 norm, as ``dtype``.
 
