@@ -123,29 +123,13 @@ def check_swept_datasets(config: Mapping[str, Any], cache_dir: str | os.PathLike
         key = _fingerprint(entry, [entry["path"]])
         if passed.get(f"warmups.{name}") != key:
             try:
-                check_representation(entry["path"])
+                from noisyprune.data.representation import check_warmup_arrays, read_representation
+
+                check_warmup_arrays(read_representation(entry["path"]), entry["path"])
             except (ArtifactError, OSError) as err:
                 raise ConfigError(f"config key 'warmups.{name}.path': {err}") from None
             passed[f"warmups.{name}"] = key
     _write_cache(cache, passed)
-
-
-def check_representation(path: str) -> None:
-    """A precomputed warm-up's file: readable, aligned, finite, with an embedding, class scores and
-    the samples' ids or paths (their match with the dataset is checked by its job)."""
-    from noisyprune.data.representation import read_representation
-
-    arrays = read_representation(path)
-    needs = {
-        "features": "features",
-        "probabilities or logits": ("probabilities", "logits"),
-        "sample_ids or paths": ("sample_ids", "paths"),
-    }
-    missing = [
-        text for text, names in needs.items() if not set(arrays) & set(names if isinstance(names, tuple) else [names])
-    ]
-    if missing:
-        raise ArtifactError(f"{path}: no {', no '.join(missing)} (has {sorted(arrays)})")
 
 
 def _fingerprint(entry: Mapping[str, Any], files: list[str]) -> str:

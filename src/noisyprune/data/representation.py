@@ -19,6 +19,7 @@ name               shape     meaning
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
@@ -63,6 +64,25 @@ def read_representation(path: str | Path) -> dict[str, np.ndarray]:
             + ", ".join(f"{name} has {length}" for name, length in lengths.items())
         )
     return arrays
+
+
+# What a precomputed warm-up needs from its file: an embedding, class scores, and which sample each row is.
+WARMUP_NEEDS = {
+    "features": ("features",),
+    "probabilities or logits": ("probabilities", "logits"),
+    "sample_ids or paths": ("sample_ids", "paths"),
+}
+
+
+def check_warmup_arrays(arrays: Mapping[str, np.ndarray], where: str) -> None:
+    """Refuse a precomputed warm-up's arrays (from :func:`read_representation`) that lack any of
+    :data:`WARMUP_NEEDS`, naming what is missing and what the file has (``where``: the file)."""
+    missing = [text for text, names in WARMUP_NEEDS.items() if not set(names) & set(arrays)]
+    if missing:
+        raise ArtifactError(
+            f"{where}: no {', no '.join(missing)}; a precomputed warm-up needs an embedding, class scores and "
+            f"the samples' ids or paths for every training sample (has {sorted(arrays)})"
+        )
 
 
 def _parquet_arrays(path: Path) -> dict[str, np.ndarray]:

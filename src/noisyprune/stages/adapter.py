@@ -44,8 +44,8 @@ STAGES = {
     "active_aggregate": "noisyprune.stages.active:run_active_aggregate_stage",
 }
 # Params that are there for Snakemake's rerun triggers: a stage that does not record them does not
-# take them (the code hash of its modules; the checksum of a precomputed representation file).
-RERUN_ONLY = frozenset({"code_hash", "checksum"})
+# take them (the code hash of its modules).
+RERUN_ONLY = frozenset({"code_hash"})
 # The keywords the adapter fills itself; no param may take these names.
 RESERVED = ("run", "inputs", "outputs", "compute")
 

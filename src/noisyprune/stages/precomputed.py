@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from noisyprune.artifacts import FEATURES, HISTORY, write_table
 from noisyprune.data import load_dataset
-from noisyprune.data.representation import file_sha256, read_representation
+from noisyprune.data.representation import check_warmup_arrays, read_representation
 from noisyprune.errors import ArtifactError
 from noisyprune.provenance import environment
 from noisyprune.stages.common import NoisyLabels, load_labels
@@ -49,20 +49,21 @@ def run_precomputed_stage(
     outputs: Files,
     dataset_entry: Mapping[str, Any],
     warmup_entry: Mapping[str, Any],
+    checksum: str,
     code_hash: str,
 ) -> None:
     """Write ``outputs["features"]`` (probabilities, embedding and the derived scores of every sample
     of ``inputs["labels"]``) and an epoch-less ``outputs["history"]`` from the representation file of
-    the warm-up entry ``warmup_entry`` (``{"source": "precomputed", "path": ...}``)."""
+    the warm-up entry ``warmup_entry`` (``{"source": "precomputed", "path": ...}``). ``checksum``: the
+    file's SHA-256 as the rule's param has it (computed once, when Snakemake decided to run this job)."""
     start = time.perf_counter()
     source = Path(warmup_entry["path"])
     labels = load_labels(inputs["labels"])
     arrays = read_representation(source)
-    check_representation(arrays, source, run.warmup)
+    check_warmup_arrays(arrays, f"{source} (warmups.{run.warmup}.path)")
     rows = file_rows(arrays, labels.sample_id, source, run.warmup, lambda: load_dataset(run.dataset, dataset_entry))
     columns = representation_scores(arrays, rows, labels, source, run.warmup)
     embedding = arrays["features"][rows]
-    sha256 = file_sha256(source)
     seconds = time.perf_counter() - start
     log.info(
         "precomputed warm-up %s: %d samples × %d-d embeddings and %s from %s (sha256 %s) in %.2f s",
@@ -71,10 +72,10 @@ def run_precomputed_stage(
         embedding.shape[1],
         "logits" if "logits" in arrays else "probabilities",
         source,
-        sha256[:12],
+        checksum[:12],
         seconds,
     )
-    source_metadata = {"source": "precomputed", "source_path": str(source), "source_sha256": sha256}
+    source_metadata = {"source": "precomputed", "source_path": str(source), "source_sha256": checksum}
     write_table(
         {"sample_id": labels.sample_id, "noisy_label": labels.noisy, **columns, "embedding": embedding},
         outputs["features"],
@@ -91,19 +92,6 @@ def run_precomputed_stage(
         },
     )
     write_epochless_history(outputs["history"], run, warmup_entry, len(labels.sample_id), code_hash, source_metadata)
-
-
-def check_representation(arrays: Mapping[str, np.ndarray], source: Path, warmup: str) -> None:
-    """Refuse a representation file without an embedding (``features``) or without class scores
-    (``probabilities`` or ``logits``), naming what it has."""
-    missing = [name for name in ("features",) if name not in arrays]
-    if "probabilities" not in arrays and "logits" not in arrays:
-        missing.append("probabilities or logits")
-    if missing:
-        raise ArtifactError(
-            f"{source} (warmups.{warmup}.path): no {' and no '.join(missing)}; a precomputed warm-up needs an "
-            f"embedding and class scores for every training sample (has {sorted(arrays)})"
-        )
 
 
 def representation_scores(
