@@ -31,8 +31,8 @@ rule export_subset:
         "../scripts/stage.py"
 
 
-rule export_relabelled:
-    """The kept samples of one retrain with the learner's corrected labels (seconds)."""
+# The kept samples of one retrain with the learner's corrected labels (seconds).
+use rule export_subset as export_relabelled with:
     input:
         labels=LABELS,
         subset=SUBSET,
@@ -41,16 +41,6 @@ rule export_relabelled:
         kept=KEPT_RELABELLED,
     log:
         f"{TRAIN}/export.log",
-    conda:
-        "../envs/noisyprune.yaml"
-    resources:
-        mem_mb=config["resources"]["select"]["mem_mb"],
-        runtime=config["resources"]["select"]["runtime"],
-    params:
-        dataset_entry=dataset_entry,
-        code_hash=export_code,
-    script:
-        "../scripts/stage.py"
 
 
 rule export:
