@@ -233,7 +233,7 @@ def test_human_noise_on_a_dataset_without_human_labels_fails_at_validation():
         "learners": {"ce": {"learner": "ce", "epochs": 1}},
     }
     with pytest.raises(ConfigError, match=r"noise.worst.labels.*does not exist for dataset 'digits'"):
-        validate_config(config, REPO / "workflow" / "schemas" / "config.schema.yaml")
+        validate_config(config)
 
 
 IMAGES = REPO.parent / "shared" / "data" / "cifar-10"

@@ -5,7 +5,7 @@ import re
 import numpy as np
 import pytest
 import torch
-from conftest import REPO, SCHEMA, load_yaml
+from conftest import REPO, load_yaml
 
 from noisyprune.config import fraction_label, sweep_runs, validate_config
 from noisyprune.errors import ConfigError
@@ -14,7 +14,7 @@ from noisyprune.training.spec import TrainingSpec
 
 
 def test_tiny_config_validates_and_gets_defaults(tiny_config):
-    config = validate_config(tiny_config, SCHEMA)
+    config = validate_config(tiny_config)
     assert config["methods"]["uniform"]["balance"] == "none"
     assert config["learners"]["ce"]["momentum"] == 0.9
     assert config["learners"]["ce"]["model"] is None
@@ -43,7 +43,7 @@ def test_tiny_config_validates_and_gets_defaults(tiny_config):
 def test_bad_values_name_the_key(tiny_config, mutate, key, detail):
     mutate(tiny_config)
     with pytest.raises(ConfigError) as error:
-        validate_config(tiny_config, SCHEMA)
+        validate_config(tiny_config)
     message = str(error.value)
     assert f"config key '{key}'" in message
     assert detail in message
@@ -62,39 +62,39 @@ def test_bad_values_name_the_key(tiny_config, mutate, key, detail):
 def test_unknown_keys_are_named(tiny_config, mutate, key):
     mutate(tiny_config)
     with pytest.raises(ConfigError, match=f"unknown config key {key}"):
-        validate_config(tiny_config, SCHEMA)
+        validate_config(tiny_config)
 
 
 def test_sweep_names_must_be_defined(tiny_config):
     tiny_config["sweep"]["methods"].append("sop_select")
     with pytest.raises(ConfigError, match=r"config key 'sweep.methods.4': 'sop_select' is not defined in 'methods'"):
-        validate_config(tiny_config, SCHEMA)
+        validate_config(tiny_config)
 
 
 def test_full_is_reserved(tiny_config):
     tiny_config["methods"]["full"] = {"pruner": "uniform"}
     with pytest.raises(ConfigError, match=r"config key 'methods': invalid entry name 'full'"):
-        validate_config(tiny_config, SCHEMA)
+        validate_config(tiny_config)
     del tiny_config["methods"]["full"]
     tiny_config["sweep"]["methods"].append("full")
     with pytest.raises(ConfigError, match="built-in no-pruning reference"):
-        validate_config(tiny_config, SCHEMA)
+        validate_config(tiny_config)
 
 
 def test_model_references_must_exist(tiny_config):
     tiny_config["learners"]["ce"]["model"] = "vit"
     with pytest.raises(ConfigError, match=r"config key 'learners.ce.model': 'vit' is not defined in 'models'"):
-        validate_config(tiny_config, SCHEMA)
+        validate_config(tiny_config)
 
 
 def test_nesterov_needs_momentum(tiny_config):
     tiny_config["warmups"]["ce"]["momentum"] = 0
     with pytest.raises(ConfigError, match=r"'warmups.ce.nesterov': Nesterov momentum needs momentum > 0"):
-        validate_config(tiny_config, SCHEMA)
+        validate_config(tiny_config)
 
 
 def test_sweep_runs_use_the_reference_method_once_at_fraction_one(tiny_config):
-    config = validate_config(tiny_config, SCHEMA)
+    config = validate_config(tiny_config)
     runs = sweep_runs(config)
     assert [(r.method, r.fraction) for r in runs if r.learner == "ce"] == [
         ("forgetting", "0.5"),
@@ -113,11 +113,11 @@ def test_fraction_labels_are_canonical():
 def test_score_epochs_only_for_warmups_and_within_them(tiny_config):
     tiny_config["learners"]["ce"]["score_epochs"] = [1]
     with pytest.raises(ConfigError, match=r"'learners.ce.score_epochs': only warm-ups"):
-        validate_config(tiny_config, SCHEMA)
+        validate_config(tiny_config)
     del tiny_config["learners"]["ce"]["score_epochs"]
     tiny_config["warmups"]["ce"]["score_epochs"] = [1, 9]
     with pytest.raises(ConfigError, match=r"'warmups.ce.score_epochs': \[1, 9\] reaches past the 3 warm-up epochs"):
-        validate_config(tiny_config, SCHEMA)
+        validate_config(tiny_config)
 
 
 @pytest.mark.parametrize("preset", sorted((REPO / "config" / "presets").glob("*.yaml")), ids=lambda p: p.name)
@@ -132,7 +132,7 @@ def test_learner_and_noise_presets_merge_into_the_default_and_validate(preset):
         config["sweep"]["learners"] = sorted(extra["learners"])
     if "noise" in extra:  # e.g. noise entries with the probe set the meta-learners need
         config["sweep"]["noise"] = sorted(extra["noise"])
-    validated = validate_config(config, SCHEMA)
+    validated = validate_config(config)
     for name in extra.get("noise", {}):  # each entry draws noise on labels of the digits' 10 classes
         from noisyprune.noise import apply_noise
 
@@ -149,21 +149,21 @@ def test_tau_sweep_adds_one_prune4rel_method_per_tau(tiny_config):
     from noisyprune.config import sweep_runs
 
     tiny_config["sweep"]["tau_sweep"] = [0.9, 0.975, "auto"]
-    validated = validate_config(tiny_config, SCHEMA)
+    validated = validate_config(tiny_config)
     methods = validated["sweep"]["methods"]
     assert methods == ["uniform", "small_loss", "prune4rel", "prune4rel_tau0p9", "prune4rel_tau0p975",
                        "prune4rel_tauauto", "forgetting"]  # fmt: skip
     assert validated["methods"]["prune4rel_tau0p975"] == {**validated["methods"]["prune4rel"], "tau": 0.975}
     assert validated["methods"]["prune4rel_tauauto"]["tau"] == "auto"
     assert {run.method for run in sweep_runs(validated)} >= {"prune4rel_tau0p9", "prune4rel_tauauto"}
-    assert validate_config(validated, SCHEMA)["sweep"]["methods"] == methods  # validating again adds nothing
+    assert validate_config(validated)["sweep"]["methods"] == methods  # validating again adds nothing
 
 
 def test_tau_sweep_never_overwrites_a_users_method(tiny_config):
     tiny_config["methods"]["prune4rel_tau0p9"] = {"pruner": "uniform"}
     tiny_config["sweep"]["tau_sweep"] = [0.9]
     with pytest.raises(ConfigError, match=r"'methods.prune4rel_tau0p9': the name is taken"):
-        validate_config(tiny_config, SCHEMA)
+        validate_config(tiny_config)
 
 
 @pytest.mark.parametrize(
@@ -184,4 +184,4 @@ def test_non_finite_numbers_are_refused_naming_the_key(tiny_config, key, value):
     node[key[-1]] = value
     dotted = ".".join(str(part) for part in key)
     with pytest.raises(ConfigError, match=rf"config key '{re.escape(dotted)}': -?(nan|inf) is not a finite number"):
-        validate_config(tiny_config, SCHEMA)
+        validate_config(tiny_config)

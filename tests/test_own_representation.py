@@ -173,22 +173,21 @@ def test_rows_are_aligned_by_sample_ids_and_a_mismatch_names_the_ids():
 
 
 def test_config_refuses_what_a_precomputed_warmup_cannot_feed(tiny_config, tmp_path):
-    from conftest import SCHEMA
 
     from noisyprune.config import validate_config
     from noisyprune.errors import ConfigError
 
     tiny_config["warmups"] = {"ce": {"source": "precomputed", "path": "x.npz"}}
     with pytest.raises(ConfigError, match=r"methods.forgetting.*training record"):
-        validate_config(tiny_config, SCHEMA)
+        validate_config(tiny_config)
     tiny_config["sweep"]["methods"] = ["uniform"]
     with pytest.raises(ConfigError, match=r"learners.elr.init.*use init: scratch"):
-        validate_config(tiny_config, SCHEMA)
+        validate_config(tiny_config)
     tiny_config["sweep"]["learners"] = ["ce"]
-    validate_config(tiny_config, SCHEMA)
+    validate_config(tiny_config)
     tiny_config["warmups"]["ce"]["epochs"] = 3
     with pytest.raises(ConfigError, match=r"warmups\.ce"):
-        validate_config(tiny_config, SCHEMA)
+        validate_config(tiny_config)
 
 
 def test_samples_are_named_in_the_users_terms(tmp_path):

@@ -6,7 +6,7 @@ import shutil
 
 import pandas as pd
 import pytest
-from conftest import REPO, SCHEMA, TINY_CONFIG, load_yaml, run_snakemake, scheduled_jobs
+from conftest import REPO, TINY_CONFIG, load_yaml, run_snakemake, scheduled_jobs
 
 from noisyprune.artifacts import (
     DYNAMICS,
@@ -171,7 +171,7 @@ def test_every_shipped_config_builds_its_dag(config_path, shipped_dry_runs):
     result = shipped_dry_runs[config_path]
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     rules = [rule for rule, _ in scheduled_jobs(result.stdout)]
-    runs = sweep_runs(validate_config(copy.deepcopy(config), SCHEMA))
+    runs = sweep_runs(validate_config(copy.deepcopy(config)))
     # one selection per subset, shared by every learner that retrains on it
     selections = {(r.dataset, r.noise, r.seed, r.warmup, r.method, r.fraction) for r in runs}
     assert rules.count("retrain") == len(runs)

@@ -13,7 +13,6 @@ confidence, margin, entropy, …), here from the probabilities or logits you pas
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,6 @@ import numpy as np
 
 from noisyprune.data.checks import aligned_matrix, class_indices
 
-SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
 # Pruners that read the warm-up's per-epoch training record, which only the workflow's warm-up makes.
 DYNAMICS_INPUTS = ("dynamics", "snapshots")
 
@@ -157,23 +155,22 @@ def select_subset(
 
 
 def validated_method(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
-    """The method entry ``{"pruner": method, **params}`` validated (defaults filled) by the config
-    schema's ``method`` definition, with the config's messages (``parameter 'tau': …``)."""
+    """The method entry ``{"pruner": method, **params}`` validated against the pruner's parameter
+    declarations (the same schema branch the workflow's config uses, defaults filled), with the
+    config's messages (``parameter 'tau': …``)."""
     import jsonschema
 
     from noisyprune.config import check_finite
     from noisyprune.errors import ConfigError
+    from noisyprune.schema import method_schema
 
     entry = {"pruner": method, **params}
     try:
         check_finite(entry)
     except ConfigError as err:
         raise ValueError(str(err).replace("config key", "parameter")) from None
-    if not SCHEMA.is_file():  # an installation without the workflow: the pruner checks its own arguments
-        return entry
-    schema = _config_schema()
-    validator = jsonschema.Draft202012Validator({"$ref": "#/$defs/method", "$defs": schema["$defs"]})
-    error = jsonschema.exceptions.best_match(validator.iter_errors(entry))
+    schema = method_schema(method)
+    error = jsonschema.exceptions.best_match(jsonschema.Draft202012Validator(schema).iter_errors(entry))
     if error is not None:
         if error.validator == "additionalProperties":
             allowed = sorted(set(error.schema.get("properties", {})) - {"pruner"})
@@ -181,28 +178,8 @@ def validated_method(method: str, params: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(f"method {method!r} has no parameter {', '.join(map(repr, unknown))}; it takes {allowed}")
         where = ".".join(map(str, error.absolute_path)) or "method"
         raise ValueError(f"parameter {where!r}: {error.message}")
-    return _with_defaults(entry, schema)
-
-
-@functools.cache
-def _config_schema() -> dict:
-    """The workflow's config schema, read once per process (every call validates against it)."""
-    import yaml
-
-    return yaml.safe_load(SCHEMA.read_text())
-
-
-def _with_defaults(entry: dict[str, Any], schema: dict) -> dict[str, Any]:
-    """Fill the defaults of the method's schema branch, as the workflow's validation does."""
-    filled = dict(entry)
-    for branch in schema["$defs"]["method"].get("allOf", []):
-        condition = branch.get("if", {}).get("properties", {}).get("pruner", {})
-        names = condition.get("enum", [condition.get("const")])
-        if entry["pruner"] in names:
-            for key, spec in branch.get("then", {}).get("properties", {}).items():
-                if "default" in spec and key not in filled:
-                    filled[key] = spec["default"]
-    return filled
+    defaults = schema["allOf"][0]["then"]["properties"]
+    return entry | {key: spec["default"] for key, spec in defaults.items() if "default" in spec and key not in entry}
 
 
 def _labels(labels) -> np.ndarray:

@@ -1,8 +1,10 @@
 """The workflow configuration: validation with clear messages, named-entry lookup and sweep targets.
 
-Validation runs in two steps before any job is scheduled: ``snakemake.utils.validate`` checks the
-JSON schema (``workflow/schemas/config.schema.yaml``) and fills its defaults; then the cross-entry
-checks that a schema cannot express (a sweep names an undefined entry, …). Every failure raises
+Validation runs in three steps before any job is scheduled: the ``plugins`` are imported (they
+register their components); ``snakemake.utils.validate`` checks the JSON schema (the static file
+``workflow/schemas/config.schema.yaml`` plus one branch per component, generated from its parameter
+declarations by :mod:`noisyprune.schema`) and fills its defaults; then the cross-entry checks that a
+schema cannot express (a sweep names an undefined entry, …). Every failure raises
 :class:`~noisyprune.errors.ConfigError` whose message starts with the dotted key at fault.
 """
 
@@ -11,7 +13,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
 
 from noisyprune.errors import ConfigError
@@ -58,17 +59,22 @@ def _schema_error_of(exc: BaseException):
     return None
 
 
-def validate_config(config: dict[str, Any], schema_path: str | Path) -> dict[str, Any]:
+def validate_config(config: dict[str, Any]) -> dict[str, Any]:
     """Validate ``config`` in place (defaults filled in) and return it; raise :class:`ConfigError`.
 
-    ``schema_path`` is the JSON schema file (YAML) of the workflow.
+    Imports the config's ``plugins`` first, so that the components they register are validated
+    (and known to the rest of the process) like the built-in ones.
     """
     from snakemake.utils import validate
 
+    from noisyprune.registry import load_plugins
+    from noisyprune.schema import schema_file
+
     check_finite(config)
+    load_plugins(config.get("plugins", []))
     check_precomputed_keys(config)
     try:
-        validate(config, str(schema_path))
+        validate(config, str(schema_file()))
     except Exception as exc:  # snakemake wraps the schema error in a WorkflowError
         schema_error = _schema_error_of(exc)
         if schema_error is None:

@@ -3,8 +3,9 @@
 Snakemake does not track the modules a ``script:`` imports, so each rule puts a *code hash* in its
 ``params:``. The hash covers exactly the package modules a stage can execute: the import closure
 of its entry modules (found by parsing ``import`` statements, not by importing) plus the one
-lazily registered pruner/learner/model/loader it uses. Editing a pruner therefore reruns only the
-selections that use it; editing the training loop reruns warm-ups and retrains.
+lazily registered pruner/learner/model/loader it uses (a plugin's module and what it imports from its
+own package included). Editing a pruner therefore reruns only the selections that use it; editing
+the training loop reruns warm-ups and retrains.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from __future__ import annotations
 import ast
 import functools
 import hashlib
+import importlib.util
+import os
 import platform
 import socket
 import sys
@@ -21,22 +24,33 @@ from pathlib import Path
 from typing import Any
 
 import noisyprune
+from noisyprune.registry import PLUGIN_PACKAGES
 
 PACKAGE = "noisyprune"
 PACKAGE_DIR = Path(noisyprune.__file__).resolve().parent
 
 
 def _module_path(module: str) -> Path | None:
-    """Path of the source file of ``noisyprune[.x.y]``, or ``None`` if it is not a package module."""
+    """Path of the source file of ``noisyprune[.x.y]`` or of a module of a loaded plugin's package
+    (:data:`noisyprune.registry.PLUGIN_PACKAGES`), or ``None`` for any other module."""
     parts = module.split(".")
     if parts[0] != PACKAGE:
-        return None
+        return _plugin_module_path(module) if parts[0] in PLUGIN_PACKAGES else None
     base = PACKAGE_DIR.joinpath(*parts[1:])
     if (base / "__init__.py").is_file():
         return base / "__init__.py"
     if base.with_suffix(".py").is_file():
         return base.with_suffix(".py")
     return None
+
+
+def _plugin_module_path(module: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):
+        return None
+    origin = spec.origin if spec is not None else None
+    return Path(origin) if origin and origin.endswith(".py") and os.path.isfile(origin) else None
 
 
 def _parent_packages(module: str) -> list[str]:

@@ -23,7 +23,7 @@ from noisyprune.pruners.registry import PRUNERS, REFERENCE_METHOD, build_pruner
 from noisyprune.training.learners.registry import LEARNERS, WARMUP_FEATURE_LEARNERS
 
 # Fails before any job is scheduled, naming the offending config key.
-validate_config(config, os.path.join(workflow.basedir, "workflow", "schemas", "config.schema.yaml"))
+validate_config(config)
 
 # Output layout (docs/architecture.md#output-layout): one directory per run prefix, named by wildcards only.
 RUN = "results/{dataset}/{noise}/seed{seed}"

@@ -38,6 +38,7 @@ from noisyprune.data.checks import (
     number_of_classes,
 )
 from noisyprune.errors import ArtifactError
+from noisyprune.params import declare, param
 
 
 def _split(x, y, noisy, test_fraction: float, split_seed: int):
@@ -84,6 +85,44 @@ def _build(name, train_x, train_y, test_x, test_y, noisy, class_names, source, t
     )
 
 
+@declare(
+    param("path", "The .npz or .parquet file with inputs and labels.", required=True, type="string"),
+    param(
+        "input_shape",
+        "Shape of one input when the file stores flat rows, e.g. [1, 28, 28] (in the declared layout); for stored "
+        "multi-dimensional inputs it must equal their shape (never a reshape). ",
+        type="array",
+        items={"type": "integer", "minimum": 1},
+    ),
+    param(
+        "layout",
+        "How images are stored: channels_first (n, C, H, W), channels_last (n, H, W, C; transposed on load) or "
+        "grayscale (n, H, W; read as one channel). Required whenever the shape is ambiguous. ",
+        choices=["channels_first", "channels_last", "grayscale"],
+    ),
+    param(
+        "num_classes",
+        "The number of classes C (labels 0..C-1), when some class has no training sample; else inferred from the "
+        "labels (or the file's class_names), and a gap in the labels is an error. ",
+        type="integer",
+        minimum=2,
+    ),
+    param(
+        "feature_columns",
+        "(Parquet) numeric columns forming the input vector, instead of an x list column.",
+        type="array",
+        minItems=1,
+        items={"type": "string"},
+    ),
+    param(
+        "test_fraction",
+        "Fraction held out as the test split when the file has none.",
+        type="number",
+        exclusiveMinimum=0,
+        exclusiveMaximum=1,
+    ),
+    param("split_seed", "Seed of that split.", type="integer", minimum=0),
+)
 def load_arrays(
     name: str = "arrays",
     path: str = "",
@@ -288,6 +327,20 @@ def _column(table, name: str) -> np.ndarray:
     return column.to_numpy(zero_copy_only=False)
 
 
+@declare(
+    param(
+        "source",
+        "breast_cancer (scikit-learn's bundled copy) or libsvm (a LIBSVM-format file).",
+        choices=["breast_cancer", "libsvm"],
+    ),
+    param("path", "(libsvm) The training file.", type="string"),
+    param("test_path", "(libsvm) The test file; without it a stratified split of test_fraction.", type="string"),
+    param(
+        "test_fraction", "Fraction held out as the test split.", type="number", exclusiveMinimum=0, exclusiveMaximum=1
+    ),
+    param("split_seed", "Seed of that split.", type="integer", minimum=0),
+    param("max_dense_gb", "(libsvm) Largest dense float32 size accepted, in GB.", type="number", exclusiveMinimum=0),
+)
 def load_tabular(
     name: str = "tabular",
     source: str = "breast_cancer",

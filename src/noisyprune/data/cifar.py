@@ -22,6 +22,7 @@ import numpy as np
 from noisyprune.data.base import ArrayDataset
 from noisyprune.data.safe_pickle import load_pickle_file, load_torch_pickle
 from noisyprune.errors import ArtifactError
+from noisyprune.params import declare, param
 
 LAYOUT = {
     "cifar10": {
@@ -127,11 +128,48 @@ def load_cifar(name: str, variant: str, root: str, download: bool = False) -> Ar
     )
 
 
+PARAMETERS = (
+    param(
+        "root",
+        "Folder holding cifar-10-batches-py/ or cifar-100-python/ (the python version).",
+        required=True,
+        type="string",
+    ),
+    param(
+        "download",
+        "Fetch and unpack the archive with torchvision if missing (needs internet); never done unless true.",
+        type="boolean",
+    ),
+)
+
+PARAMETERS_1 = (
+    param(
+        "root",
+        "Folder holding cifar-10-batches-py/ or cifar-100-python/ (the python version).",
+        required=True,
+        type="string",
+    ),
+    param(
+        "human_labels",
+        "Path of CIFAR-10_human.pt / CIFAR-100_human.pt (UCSC-REAL/cifar-10-100n), read without unrestricted pickle.",
+        required=True,
+        type="string",
+    ),
+    param(
+        "download",
+        "Fetch and unpack the CIFAR archive with torchvision if missing (needs internet); never done unless true.",
+        type="boolean",
+    ),
+)
+
+
+@declare(*PARAMETERS)
 def load_cifar10(name: str = "cifar10", root: str = "data/cifar", download: bool = False) -> ArrayDataset:
     """CIFAR-10: 50,000 training and 10,000 test images of 10 classes."""
     return load_cifar(name, "cifar10", root, download)
 
 
+@declare(*PARAMETERS)
 def load_cifar100(name: str = "cifar100", root: str = "data/cifar", download: bool = False) -> ArrayDataset:
     """CIFAR-100: 50,000 training and 10,000 test images of 100 classes in 20 superclasses."""
     return load_cifar(name, "cifar100", root, download)
@@ -176,6 +214,7 @@ def load_cifar_n(name: str, variant: str, root: str, human_labels: str, download
     return ArrayDataset(**{**base.__dict__, "label_sets": label_sets})
 
 
+@declare(*PARAMETERS_1)
 def load_cifar10n(
     name: str = "cifar10n",
     root: str = "data/cifar",
@@ -186,6 +225,7 @@ def load_cifar10n(
     return load_cifar_n(name, "cifar10n", root, human_labels, download)
 
 
+@declare(*PARAMETERS_1)
 def load_cifar100n(
     name: str = "cifar100n",
     root: str = "data/cifar",

@@ -7,10 +7,26 @@ from sklearn.datasets import load_digits as sklearn_load_digits
 from sklearn.model_selection import train_test_split
 
 from noisyprune.data.base import ArrayDataset
+from noisyprune.params import declare, param
 
 PIXEL_MAX = 16.0  # the bundled images hold integer grey levels 0..16
 
 
+@declare(
+    param(
+        "test_fraction",
+        "Fraction of the 1,797 images held out as the clean test set.",
+        type="number",
+        exclusiveMinimum=0,
+        exclusiveMaximum=1,
+    ),
+    param(
+        "split_seed",
+        "Seed of the stratified train/test split (fixed across the sweep's seeds).",
+        type="integer",
+        minimum=0,
+    ),
+)
 def load_digits(name: str = "digits", test_fraction: float = 0.3, split_seed: int = 0) -> ArrayDataset:
     """Return digits split into train/test with a stratified, seeded split.
 

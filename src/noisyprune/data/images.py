@@ -42,6 +42,7 @@ from noisyprune.data.base import ArrayDataset, limited_positions
 from noisyprune.data.checks import number_of_classes
 from noisyprune.data.stored import StoredImages, chunk_rows, standardise
 from noisyprune.errors import ArtifactError
+from noisyprune.params import declare, param
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".ppm", ".tif", ".tiff", ".webp", ".gif")
 CACHE_VERSION = 1  # bump when the decoding changes, so old caches are not reused
@@ -354,6 +355,74 @@ def build_image_dataset(
     )
 
 
+# How both file-backed loaders decode, cache and hold their images.
+DECODING_PARAMETERS = (
+    param(
+        "image_size",
+        "Side of the square images after decoding (shorter side scaled, centre crop), in pixels.",
+        type="integer",
+        minimum=8,
+    ),
+    param(
+        "workers",
+        "DataLoader worker processes that decode the images and, when streamed, read the training batches (0 = in the"
+        " job's own process).",
+        type="integer",
+        minimum=0,
+    ),
+    param(
+        "cache_dir",
+        "Folder for the decoded images (uint8 .npy keyed by file list, file stamps and size), so later jobs skip "
+        "decoding; streamed sets are read from it; null = no cache (and no streaming).",
+        type=["string", "null"],
+        workflow_default="results/.cache/images",
+    ),
+    param(
+        "max_memory_gb",
+        "Largest decoded dataset held in memory (float32 + uint8), in GB; above it storage auto streams the images "
+        "and storage memory refuses before decoding.",
+        type="number",
+        exclusiveMinimum=0,
+    ),
+    param(
+        "storage",
+        "memory = standardised float32 in memory, copied to the training device; stream = uint8 in the memory-mapped "
+        "cache, read per batch by DataLoader workers (needs cache_dir); auto = memory while it fits max_memory_gb.",
+        choices=["auto", "memory", "stream"],
+    ),
+)
+
+
+@declare(
+    param(
+        "root",
+        "Folder holding <train_dir>/<class>/<image> and <test_dir>/<class>/<image>.",
+        required=True,
+        type="string",
+    ),
+    param("train_dir", "Training split's folder under root.", type="string"),
+    param("test_dir", "Test split's folder under root (its labels are taken as clean).", type="string"),
+    param(
+        "classes",
+        "Class folder names, in label order; default the sorted folders of the training split.",
+        type="array",
+        minItems=2,
+        items={"type": "string"},
+    ),
+    param(
+        "num_classes",
+        "Keep only the first this many classes (sorted folder names), e.g. an ImageNet subset.",
+        type="integer",
+        minimum=2,
+    ),
+    param(
+        "clean_labels",
+        "Whether the folder labels of the training split are clean (synthetic noise may be added) or intrinsically "
+        "noisy (noise kind none only; clean-label metrics missing).",
+        type="boolean",
+    ),
+    *DECODING_PARAMETERS,
+)
 def load_image_folder(
     name: str = "image_folder",
     root: str = "",
@@ -402,6 +471,49 @@ def load_image_folder(
     )
 
 
+@declare(
+    param("root", "Dataset folder; list files and image folders are relative to it.", required=True, type="string"),
+    param(
+        "train_list",
+        "Text file of '<image path> <label>' lines for the training split (e.g. info/train_filelist_google.txt, "
+        "noisy_label_kv.txt).",
+        required=True,
+        type="string",
+    ),
+    param(
+        "test_list",
+        "The same for the clean test split (e.g. info/val_filelist.txt, clean_label_kv.txt).",
+        required=True,
+        type="string",
+    ),
+    param(
+        "train_keys",
+        "Optional file of image paths, one per line, selecting the training samples from train_list (Clothing-1M's "
+        "noisy_train_key_list.txt).",
+        type="string",
+    ),
+    param("test_keys", "The same for the test split (e.g. clean_test_key_list.txt).", type="string"),
+    param("train_images", "Folder under root that the training list's paths are relative to.", type="string"),
+    param(
+        "test_images",
+        "Folder under root that the test list's paths are relative to (mini-WebVision val_images_256).",
+        type="string",
+    ),
+    param(
+        "num_classes",
+        "Keep only samples with a label below this (mini-WebVision - the first 50 classes).",
+        type="integer",
+        minimum=2,
+    ),
+    param("class_names", "Names of the classes in label order.", type="array", items={"type": "string"}),
+    param(
+        "clean_labels",
+        "Whether the training list's labels are clean; false (default) = intrinsic noise (noise kind none only; "
+        "clean-label metrics missing).",
+        type="boolean",
+    ),
+    *DECODING_PARAMETERS,
+)
 def load_file_list(
     name: str = "file_list",
     root: str = "",

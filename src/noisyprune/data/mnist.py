@@ -8,6 +8,7 @@ import numpy as np
 
 from noisyprune.data.base import ArrayDataset
 from noisyprune.data.idx import read_idx
+from noisyprune.params import declare, param
 
 FILES = {
     "train_images": "train-images-idx3-ubyte",
@@ -76,11 +77,28 @@ def load_idx_dataset(name: str, variant: str, root: str, download: bool = False)
     )
 
 
+PARAMETERS = (
+    param(
+        "root",
+        "Folder holding the four IDX files (raw or .gz), or torchvision's root with <Name>/raw inside.",
+        required=True,
+        type="string",
+    ),
+    param(
+        "download",
+        "Fetch the files with torchvision if missing (needs internet); never done unless true.",
+        type="boolean",
+    ),
+)
+
+
+@declare(*PARAMETERS)
 def load_mnist(name: str = "mnist", root: str = "data/mnist", download: bool = False) -> ArrayDataset:
     """MNIST handwritten digits (LeCun et al.)."""
     return load_idx_dataset(name, "mnist", root, download)
 
 
+@declare(*PARAMETERS)
 def load_fashion_mnist(
     name: str = "fashion_mnist", root: str = "data/fashion-mnist", download: bool = False
 ) -> ArrayDataset:

@@ -9,8 +9,10 @@ import torch
 from torch import nn
 
 from noisyprune.models.base import Classifier
+from noisyprune.params import declare
 
 
+@declare()
 class Linear(Classifier):
     """Flatten → Linear head: logistic regression, as RDIA's original runs on tabular data.
 

@@ -9,8 +9,13 @@ import torch
 from torch import nn
 
 from noisyprune.models.base import Classifier
+from noisyprune.params import declare, param
 
 
+@declare(
+    param("hidden", "Widths of the hidden layers.", type="array", minItems=1, items={"type": "integer", "minimum": 1}),
+    param("dropout", "", type="number", minimum=0, exclusiveMaximum=1),
+)
 class MLP(Classifier):
     """Flatten → [Linear → ReLU → Dropout] per hidden width → Linear head.
 

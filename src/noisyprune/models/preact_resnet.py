@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from noisyprune.models.base import Classifier
+from noisyprune.params import declare
 
 
 class PreActBlock(nn.Module):
@@ -73,6 +74,7 @@ class PreActResNet(Classifier):
         return torch.flatten(F.adaptive_avg_pool2d(self.stages(self.stem(x)), 1), 1)
 
 
+@declare()
 def preact_resnet18(input_shape: Sequence[int], num_classes: int) -> PreActResNet:
     """PreActResNet-18: two blocks per stage, 512-d embedding (11.2 M parameters for 10 classes)."""
     return PreActResNet((2, 2, 2, 2), input_shape, num_classes)

@@ -12,6 +12,7 @@ from torchvision import models as tv_models
 
 from noisyprune.errors import ArtifactError
 from noisyprune.models.base import Classifier
+from noisyprune.params import declare, param
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,20 @@ class TorchvisionResNet(Classifier):
         return self.body(x)
 
 
+PARAMETERS = (
+    param(
+        "small_input", "3x3 stride-1 stem without max-pool (32x32 images) instead of the ImageNet stem.", type="boolean"
+    ),
+    param(
+        "weights",
+        "Local torchvision checkpoint of the same architecture (e.g. ImageNet-pretrained resnet50-11ad3fa6.pth) "
+        "loaded into all but the head; never downloaded.",
+        type="string",
+    ),
+)
+
+
+@declare(*PARAMETERS)
 def resnet18(
     input_shape: Sequence[int], num_classes: int, small_input: bool = True, weights: str | None = None
 ) -> TorchvisionResNet:
@@ -59,6 +74,7 @@ def resnet18(
     return TorchvisionResNet(tv_models.resnet18, input_shape, num_classes, small_input, weights)
 
 
+@declare(*PARAMETERS)
 def resnet34(
     input_shape: Sequence[int], num_classes: int, small_input: bool = True, weights: str | None = None
 ) -> TorchvisionResNet:
@@ -66,6 +82,7 @@ def resnet34(
     return TorchvisionResNet(tv_models.resnet34, input_shape, num_classes, small_input, weights)
 
 
+@declare(*PARAMETERS)
 def resnet50(
     input_shape: Sequence[int], num_classes: int, small_input: bool = True, weights: str | None = None
 ) -> TorchvisionResNet:

@@ -8,8 +8,12 @@ import torch
 from torch import nn
 
 from noisyprune.models.base import Classifier
+from noisyprune.params import declare, param
 
 
+@declare(
+    param("channels", "Width of each conv block.", type="array", minItems=1, items={"type": "integer", "minimum": 1}),
+)
 class SmallCNN(Classifier):
     """Conv blocks (3×3 conv → BatchNorm → ReLU, 2×2 max-pool between blocks) → global average pool.
 

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from noisyprune.noise.base import exact_count
+from noisyprune.params import declare, param
 
 # CIFAR-10's map in SOP, ELR, DivideMix and Co-teaching: truck→automobile, bird→airplane,
 # deer→horse, cat↔dog.
@@ -89,6 +90,37 @@ def resolve_pairs(
     return mapping
 
 
+@declare(
+    param(
+        "rate",
+        "Fraction of each source class relabelled as its target, in [0, 1].",
+        type="number",
+        minimum=0,
+        maximum=1,
+    ),
+    param(
+        "pairs",
+        "`next` (class i -> i+1 mod C), `cifar10` (truck->automobile, bird->airplane, deer->horse, cat<->dog), "
+        "`superclass_next` (next class of the superclass, CIFAR-100), `block5_next` (next class within blocks of 5 "
+        "consecutive ids, ELR's CIFAR-100), `block5_random_pair` (one random pair swapped per block of 5, SOP's "
+        "CIFAR-100) or a list of [source, target] class pairs.",
+        oneOf=[
+            {"enum": ["next", "cifar10", "superclass_next", "block5_next", "block5_random_pair"]},
+            {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "array", "minItems": 2, "maxItems": 2, "items": {"type": "integer", "minimum": 0}},
+            },
+        ],
+    ),
+    param(
+        "realisation",
+        "Which samples flip: exact (round(rate * n_c) of each source class), in_place (ELR/SOP CIFAR-10: class by "
+        "class on the labels flipped so far), per_sample (ELR/SOP CIFAR-100: each sample with probability rate) or "
+        "global (DivideMix: int(rate * N) samples of the whole set).",
+        choices=["exact", "in_place", "per_sample", "global"],
+    ),
+)
 def pair_noise(
     clean: np.ndarray,
     num_classes: int,

@@ -4,7 +4,17 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.params import declare, param
 
+
+@declare(
+    param(
+        "labels",
+        "Human label set of a cifar10n dataset (aggregate, worst, random1, random2, random3), cifar100n (noisy100) or"
+        " an arrays file with noisy labels (given).",
+        choices=["aggregate", "worst", "random1", "random2", "random3", "noisy100", "given"],
+    ),
+)
 def human_noise(clean: np.ndarray, num_classes: int, rng: np.random.Generator, labels: str, data) -> np.ndarray:
     """Return the dataset's human label set ``labels`` (``aggregate``, ``worst``, ``random1..3`` for
     CIFAR-10N, ``noisy100`` for CIFAR-100N, ``given`` for an arrays file). Deterministic; ``rng`` is

@@ -14,9 +14,22 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from noisyprune.params import declare, param
+
 SCORE_CHUNK = 65536  # training inputs scored at a time
 
 
+@declare(
+    param(
+        "rate", "Mean per-sample flip probability in [0, 1] (Xia et al., 2020).", type="number", minimum=0, maximum=1
+    ),
+    param(
+        "std",
+        "Standard deviation of the per-sample flip probabilities (truncated normal).",
+        type="number",
+        exclusiveMinimum=0,
+    ),
+)
 def instance_dependent_noise(
     clean: np.ndarray, num_classes: int, rng: np.random.Generator, rate: float, data, std: float = 0.1
 ) -> np.ndarray:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.params import declare
 
+
+@declare()
 def no_noise(clean: np.ndarray, num_classes: int, rng: np.random.Generator) -> np.ndarray:
     """Return a copy of ``clean`` unchanged."""
     return clean.copy()

@@ -5,10 +5,25 @@ from __future__ import annotations
 import numpy as np
 
 from noisyprune.noise.base import exact_count
+from noisyprune.params import declare, param
 
 CONVENTIONS = ("other_class", "any_class")
 
 
+@declare(
+    param(
+        "rate",
+        "Noise rate in [0, 1]; with other_class the probability of a wrong label.",
+        type="number",
+        minimum=0,
+        maximum=1,
+    ),
+    param(
+        "convention",
+        "other_class flips to a different class; any_class resamples over all classes (may stay correct).",
+        choices=["other_class", "any_class"],
+    ),
+)
 def symmetric_noise(
     clean: np.ndarray,
     num_classes: int,

@@ -9,6 +9,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from noisyprune.artifacts import Artifact
+from noisyprune.params import declare, param
 from noisyprune.pruners.budget import BALANCE_MODES, select_by_score
 
 
@@ -48,6 +49,7 @@ class Selection:
     runtime: dict[str, float] = field(default_factory=dict)
 
 
+@declare(param("balance", "Class balance over noisy labels (none, proportional, equal).", choices=BALANCE_MODES))
 class Pruner(ABC):
     """Chooses ``budget`` of the candidates. ``requires`` names the artifacts it reads besides the
     labels (``features``, ``dynamics``); the workflow feeds it exactly those."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.params import declare, param
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import select_per_class
 from noisyprune.pruners.el2n import el2n_scores
@@ -45,6 +46,21 @@ def stratified_by_difficulty(
     return chosen[rng.permutation(len(chosen))]
 
 
+@declare(
+    param(
+        "difficulty",
+        "Difficulty score stratified over (el2n, loss, forgetting, margin).",
+        choices=["el2n", "loss", "forgetting", "margin"],
+    ),
+    param(
+        "hard_cutoff",
+        "Fraction of the hardest samples removed before stratified sampling.",
+        type="number",
+        minimum=0,
+        exclusiveMaximum=1,
+    ),
+    param("bins", "Number of equal-width difficulty strata.", type="integer", minimum=1),
+)
 class CCS(Pruner):
     """Keeps a sample that *covers* the difficulty distribution instead of only its hard or easy
     end: the hardest ``hard_cutoff`` fraction (mislabelled or outlying samples under noise) is cut,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.params import declare, param
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import select_per_class
 
@@ -35,6 +36,19 @@ def out_of_sample_probabilities(
     return full
 
 
+@declare(
+    param(
+        "probabilities",
+        "crossval (K-fold logistic regression on warm-up embeddings, out of sample) or warmup (in-sample).",
+        choices=["crossval", "warmup"],
+    ),
+    param("folds", "Folds of the cross-validation.", type="integer", minimum=2),
+    param(
+        "filter_by",
+        "cleanlab find_label_issues filter.",
+        choices=["prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"],
+    ),
+)
 class ConfidentLearning(Pruner):
     """What a practitioner tries first: cleanlab's ``find_label_issues`` flags likely mislabelled
     samples from **out-of-sample** probabilities, the kept set is a uniform (seeded) sample of the

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.params import declare, param
 from noisyprune.pruners.base import PrunerInputs, ScorePruner
 
 
@@ -14,6 +15,11 @@ def el2n_scores(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
     return np.linalg.norm(error, axis=1)
 
 
+@declare(
+    param(
+        "keep", "hard keeps the largest scores (the original direction), easy the smallest.", choices=["hard", "easy"]
+    ),
+)
 class EL2N(ScorePruner):
     """Scores ``‖p − onehot(noisy label)‖₂`` (0 = fitted exactly, √2 = confidently wrong).
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from noisyprune.artifacts import Artifact
+from noisyprune.params import declare, param
 from noisyprune.pruners.base import PrunerInputs, ScorePruner
 
 NEVER_LEARNED = ("zero", "most")
@@ -40,6 +41,14 @@ def forgetting_counts(dynamics: Artifact, sample_id: np.ndarray, never_learned: 
     return counts
 
 
+@declare(
+    param(
+        "never_learned",
+        "Forgetting count of samples never classified correctly, zero (DeepCore, Prune4ReL fork) or most (Toneva et "
+        "al.).",
+        choices=["zero", "most"],
+    ),
+)
 class Forgetting(ScorePruner):
     """Scores the number of forgetting events during the warm-up (from ``dynamics.parquet``) and
     keeps the **most forgotten** samples: unforgettable ones are redundant (Toneva et al.). Under

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.params import declare, param
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import class_quotas, select_by_score, within_quota
 
@@ -38,6 +39,25 @@ class LastLayerModel:
         return np.einsum("ic,ic->i", residuals, self.inputs @ gradient.T)
 
 
+@declare(
+    param(
+        "variant",
+        "greedy re-evaluates gradients after each round of picks; static is the original's top-k.",
+        choices=["greedy", "static"],
+    ),
+    param(
+        "lr",
+        "Step size of the look-ahead SGD step on the selected set's mean last-layer gradient.",
+        type="number",
+        exclusiveMinimum=0,
+    ),
+    param("updates", "Rounds of picks (gradient re-evaluations) in the greedy variant.", type="integer", minimum=1),
+    param(
+        "validation_size",
+        "Samples of the training set used as the validation set; null = all.",
+        oneOf=[{"type": "integer", "minimum": 1}, {"type": "null"}],
+    ),
+)
 class Glister(Pruner):
     """Scores each candidate by how well its last-layer gradient aligns with the validation
     gradient (a first-order estimate of how much a step on it lowers the validation loss) and keeps

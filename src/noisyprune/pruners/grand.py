@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.params import declare, param
 from noisyprune.pruners.base import PrunerInputs, ScorePruner
 from noisyprune.pruners.el2n import el2n_scores
 
@@ -34,6 +35,16 @@ def mean_snapshot_scores(snapshots, sample_id: np.ndarray, column: str) -> np.nd
     return totals / counts
 
 
+@declare(
+    param(
+        "keep", "hard keeps the largest scores (the original direction), easy the smallest.", choices=["hard", "easy"]
+    ),
+    param(
+        "checkpoints",
+        "final (the final warm-up model) or average (over the warm-up's score_epochs snapshots).",
+        choices=["final", "average"],
+    ),
+)
 class GraNd(ScorePruner):
     """Scores the last-layer gradient norm of the warm-up model's loss on the noisy label (weights
     and bias, as the Prune4ReL fork's ``[dL/dlogits, e ⊗ dL/dlogits]``) and keeps the **largest**

@@ -36,6 +36,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from noisyprune.params import declare, param
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import class_members, class_quotas
 from noisyprune.pruners.engine_costs import ALL_PAIRS_BLOCK_ROWS, TILE_COLS, graph_strategy_seconds, machine_rates
@@ -389,6 +390,67 @@ def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows
     return float(np.tanh(covered / eta).sum())
 
 
+@declare(
+    param(
+        "confidence",
+        "Per-sample confidence lent to neighbours (max_prob = the original's LeastConfidence, margin, entropy = 1 - "
+        "H/log C).",
+        choices=["max_prob", "margin", "entropy"],
+    ),
+    param(
+        "tau",
+        "Threshold on the rescaled similarity 0.5 + 0.5 cos; j is a neighbour of i if above it. auto: the τ at which "
+        "a sample has target_neighbours τ-neighbours on average (besides itself), read from the embeddings.",
+        oneOf=[{"type": "number", "minimum": 0, "exclusiveMaximum": 1}, {"const": "auto"}],
+    ),
+    param(
+        "target_neighbours",
+        "(tau auto) The mean τ-neighbourhood size τ is chosen for; null: n / budget (= 1 / fraction), the size at "
+        "which the budget's neighbourhoods, if disjoint, would just cover every sample.",
+        oneOf=[{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}],
+    ),
+    param("eta", "Temperature of tanh in the objective sum_x tanh(N_x / eta).", type="number", exclusiveMinimum=0),
+    param(
+        "gain",
+        "own = the original code's own-term greedy score; neighborhood = the paper's full marginal gain (lazy greedy).",
+        choices=["own", "neighborhood"],
+    ),
+    param(
+        "engine",
+        "How tau-neighbours are found (auto, dense, graph, torch, ivf); all but ivf are exact.",
+        choices=["auto", "dense", "graph", "torch", "ivf"],
+    ),
+    param(
+        "clusters",
+        "(graph) Number of spherical k-means clusters used for pruning (speed only); null = sqrt(n).",
+        oneOf=[{"type": "integer", "minimum": 1}, {"type": "null"}],
+    ),
+    param(
+        "ivf_nlist",
+        "(ivf) Number of inverted lists; null = sqrt(n).",
+        oneOf=[{"type": "integer", "minimum": 1}, {"type": "null"}],
+    ),
+    param("ivf_nprobe", "(ivf) Lists visited per query; more = higher recall, slower.", type="integer", minimum=1),
+    param(
+        "recall_sample",
+        "(ivf) Random queries on which neighbour recall is measured and reported.",
+        type="integer",
+        minimum=0,
+    ),
+    param("exact_max", "(auto) Largest n for which an exact engine is chosen.", type="integer", minimum=1),
+    param(
+        "max_graph_gb",
+        "(graph) Memory a tau-graph's construction may use at its peak (the embeddings not counted).",
+        type="number",
+        exclusiveMinimum=0,
+    ),
+    param(
+        "calibrate",
+        "(graph) Time a few kernels once per machine (cached in the user cache directory) to choose how the exact "
+        "tau-graph is built; false uses fixed rates. Speed only, never the selection.",
+        type="boolean",
+    ),
+)
 class Prune4ReL(Pruner):
     """Prune4ReL selection (see the module docstring); reads ``features.parquet``.
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from noisyprune.errors import ArtifactError
+from noisyprune.params import declare, param
 from noisyprune.pruners.base import PrunerInputs, ScorePruner
 
 SCORES = ("least_confidence", "entropy", "margin", "max_logit")
@@ -29,6 +30,17 @@ def uncertainty_scores(probs: np.ndarray, kind: str) -> np.ndarray:
     raise ValueError(f"unknown uncertainty score {kind!r}; use one of {SCORES}")
 
 
+@declare(
+    param(
+        "score",
+        "least_confidence (1 - max p), entropy, margin (top-1 - top-2 gap), or max_logit (the negated largest raw "
+        "logit, DeepCore's and the Prune4ReL scripts' LeastConfidence).",
+        choices=["least_confidence", "entropy", "margin", "max_logit"],
+    ),
+    param(
+        "keep", "hard keeps the most uncertain (the Prune4ReL fork), easy the most confident.", choices=["hard", "easy"]
+    ),
+)
 class Uncertainty(ScorePruner):
     """Scores the warm-up model's uncertainty (``score``: least_confidence, entropy or margin) from
     its softmax probabilities on the clean view.

@@ -23,6 +23,7 @@ from dataclasses import asdict
 from typing import Any
 
 from noisyprune.jobserver import run_stage
+from noisyprune.registry import load_plugins
 from noisyprune.stages.interface import Compute, Files, Run
 
 # Rule → the stage function its jobs run ("module:function").
@@ -75,6 +76,7 @@ def stage_call(snakemake: Any) -> dict[str, Any]:
         "outputs": dict(snakemake.output.items()),
         "params": params,
         "compute": asdict(Compute.from_config(snakemake.config, snakemake.threads)),
+        "plugins": list(snakemake.config.get("plugins", [])),
     }
 
 
@@ -86,11 +88,14 @@ def call_stage(
     outputs: Files,
     params: Mapping[str, Any],
     compute: Mapping[str, Any],
+    plugins: list[str] = (),
 ) -> None:
     """Call the stage function ``stage`` (``"module:function"``) with those of ``run`` (as a
     :class:`Run`), ``inputs``, ``outputs``, ``compute`` (as a :class:`Compute`) and the ``params``
     that it names as keywords. A param it does not name, other than :data:`RERUN_ONLY` ones, raises
-    ``TypeError`` (a rule and its stage disagree)."""
+    ``TypeError`` (a rule and its stage disagree). The config's ``plugins`` are imported first, so
+    the components they register are known to the stage."""
+    load_plugins(plugins)
     module, name = stage.split(":")
     function = getattr(importlib.import_module(module), name)
     accepted = inspect.signature(function).parameters

@@ -9,11 +9,13 @@ from typing import Any
 import numpy as np
 import torch
 
+from noisyprune.params import declare
 from noisyprune.training.inference import predict_logits
 from noisyprune.training.inputs import Batch, TrainingInputs
 from noisyprune.training.loop import Phase, StepOutput, TrainContext
 
 
+@declare()
 class Learner:
     """A robust-training method. Subclasses implement :meth:`training_step`; every other hook has a
     default that suits a single-network learner without per-sample state.
@@ -36,6 +38,10 @@ class Learner:
     # Learner-specific facts about the run, added to the retrain's metrics (e.g. RDIA's relabel
     # count); a learner replaces this read-only empty mapping with its own dict.
     report: Mapping[str, Any] = MappingProxyType({})
+
+    def __init__(self) -> None:
+        """A learner without hyperparameters; subclasses take theirs as keyword arguments, each
+        declared with :func:`noisyprune.params.declare`."""
 
     def prepare_labels(
         self,

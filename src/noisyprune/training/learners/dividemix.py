@@ -28,6 +28,7 @@ import torch
 import torch.nn.functional as F
 from sklearn.mixture import GaussianMixture
 
+from noisyprune.params import declare, param
 from noisyprune.training.inference import predict_logits
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import (
@@ -50,6 +51,44 @@ def clean_probability(losses: np.ndarray, seed: int = 0) -> np.ndarray:
     return gmm.predict_proba(column)[:, int(np.argmin(gmm.means_.ravel()))]
 
 
+@declare(
+    param(
+        "warmup_epochs",
+        "Epochs of plain CE on all samples before co-dividing (both networks).",
+        type="integer",
+        minimum=0,
+    ),
+    param("lambda_u", "Weight of the unlabelled MSE loss after its ramp-up.", type="number", minimum=0),
+    param(
+        "p_threshold",
+        "Clean-probability threshold of the labelled set.",
+        type="number",
+        exclusiveMinimum=0,
+        exclusiveMaximum=1,
+    ),
+    param("temperature", "Sharpening temperature of the targets.", type="number", exclusiveMinimum=0),
+    param("alpha", "Beta(α, α) parameter of MixMatch's mixup.", type="number", minimum=0),
+    param(
+        "rampup_epochs", "Epochs of the linear λ_u ramp-up after the warm-up; 0 = constant.", type="integer", minimum=0
+    ),
+    param(
+        "confidence_penalty",
+        "Add the negative-entropy penalty during the warm-up (the original's choice for asymmetric noise).",
+        type="boolean",
+    ),
+    param(
+        "loss_history",
+        "Epochs of normalised losses averaged before the GMM (the original uses 5 at 90% noise).",
+        type="integer",
+        minimum=1,
+    ),
+    param(
+        "variant",
+        "original: DivideMix as published; prune4rel: the Prune4ReL copy (no warm-up of the fresh networks, constant "
+        "λ_u).",
+        choices=["original", "prune4rel"],
+    ),
+)
 class DivideMix(TwoNetworkLearner):
     """DivideMix with the original's CIFAR defaults: ``warmup_epochs`` 10, ``lambda_u`` 25,
     ``p_threshold`` 0.5, ``temperature`` 0.5, ``alpha`` 4 (mixup), ``rampup_epochs`` 16.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from noisyprune.params import declare, param
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import Learner
 from noisyprune.training.loop import StepOutput, TrainContext
@@ -22,6 +23,16 @@ from noisyprune.training.loop import StepOutput, TrainContext
 CLAMP = 1e-4  # predictions are clamped to [1e-4, 1 − 1e-4] as in the original
 
 
+@declare(
+    param("beta", "EMA weight of the temporal-ensemble targets.", type="number", minimum=0, exclusiveMaximum=1),
+    param("lam", "Weight of the ELR regulariser.", type="number", minimum=0),
+    param(
+        "reset_targets",
+        "never: targets persist for the whole run (the original); every_epoch: reset to zero each epoch (the "
+        "Prune4ReL copy).",
+        choices=["never", "every_epoch"],
+    ),
+)
 class ELR(Learner):
     """ELR with EMA weight ``beta`` (0.7 for CIFAR-10 sym, 0.9 otherwise in the original configs)
     and regulariser weight ``lam`` (3 for CIFAR-10 sym, 1 asym, 7 CIFAR-100).

@@ -20,6 +20,7 @@ import math
 import torch
 import torch.nn.functional as F
 
+from noisyprune.params import declare, param
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import TwoNetworkLearner, mixup_coefficient
 from noisyprune.training.learners.elr import CLAMP, elr_regulariser, update_targets
@@ -34,6 +35,25 @@ def sigmoid_rampup(step: int, length: int) -> float:
     return float(math.exp(-5.0 * phase * phase))
 
 
+@declare(
+    param("beta", "EMA weight of the temporal-ensemble targets.", type="number", minimum=0, exclusiveMaximum=1),
+    param("lam", "Weight of the ELR regulariser.", type="number", minimum=0),
+    param("mixup_alpha", "Beta(α, α) parameter of mixup.", type="number", minimum=0),
+    param("coef_step", "Steps of the sigmoid ramp-up of the ELR weight; 0 = no ramp.", type="integer", minimum=0),
+    param(
+        "ema_alpha",
+        "Rate of the networks' weight averages (after the ramp-up).",
+        type="number",
+        minimum=0,
+        exclusiveMaximum=1,
+    ),
+    param("ema_step", "Steps of the sigmoid ramp-up of the weight-average rate.", type="integer", minimum=0),
+    param(
+        "reweight_labels",
+        "Multiply mixed labels by the mixed targets and renormalise (the original does so on CIFAR-100).",
+        type="boolean",
+    ),
+)
 class ELRPlus(TwoNetworkLearner):
     """ELR+ with ``beta``/``lam`` as ELR, ``mixup_alpha``, ``coef_step`` (steps of the λ ramp-up,
     0 = none), ``ema_alpha`` and ``ema_step`` (steps of the EMA-rate ramp-up; the CIFAR configs
@@ -108,5 +128,5 @@ class ELRPlus(TwoNetworkLearner):
         k = ctx.active
         self.steps[k] += 1
         alpha = sigmoid_rampup(self.steps[k], self.ema_step) * self.ema_alpha
-        for ema_param, param in zip(self.ema[k].parameters(), ctx.network.parameters()):
-            ema_param.mul_(alpha).add_(param, alpha=1 - alpha)
+        for ema_param, weight in zip(self.ema[k].parameters(), ctx.network.parameters()):
+            ema_param.mul_(alpha).add_(weight, alpha=1 - alpha)

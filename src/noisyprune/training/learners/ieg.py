@@ -42,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
+from noisyprune.params import declare, param
 from noisyprune.training.inference import predict_logits
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import Learner, draw_probe_batch, sharpen
@@ -120,9 +121,9 @@ def ieg_meta_step(
     lookahead = (weight0 * soft_cross_entropy(logits, mixed)).sum()
     grads = torch.autograd.grad(lookahead, list(params.values()), create_graph=True)
     stepped = {}
-    for (name, param), grad in zip(params.items(), grads, strict=True):
-        grad = grad + look_ahead_extras(optimizer, param, meta_momentum)
-        stepped[name] = param - meta_lr * grad
+    for (name, weight), grad in zip(params.items(), grads, strict=True):
+        grad = grad + look_ahead_extras(optimizer, weight, meta_momentum)
+        stepped[name] = weight - meta_lr * grad
     probe_loss = F.cross_entropy(functional_call(network, (stepped, buffers), (probe_x,)), probe_y)
     meta_objective = probe_loss
     if probe_weight_decay and optimizer is not None:
@@ -148,6 +149,70 @@ def look_ahead_extras(optimizer: torch.optim.Optimizer | None, param: torch.Tens
     return extra
 
 
+@declare(
+    param(
+        "meta_lr",
+        "Step size of the look-ahead step of the meta step (IEG's meta_stepsize).",
+        type="number",
+        exclusiveMinimum=0,
+    ),
+    param(
+        "meta_momentum",
+        "Factor on the optimiser's momentum buffer added to the look-ahead gradient (0 = plain step).",
+        type="number",
+        minimum=0,
+    ),
+    param(
+        "grad_eps_init",
+        "Initial label mix (share of the given label against the guessed one) of the meta step.",
+        type="number",
+        minimum=0,
+        maximum=1,
+    ),
+    param(
+        "ce_factor",
+        "Weight of the unlabelled part of the MixUp with the probe set (0 turns the MixUp term off).",
+        type="number",
+        minimum=0,
+    ),
+    param(
+        "consistency_factor",
+        "Weight of the weak/strong-view KL consistency term (0 turns it off).",
+        type="number",
+        minimum=0,
+    ),
+    param(
+        "mixup_beta",
+        "Beta of the original's per-sample MixUp coefficient max(m, 1 - m), m = u^(1/beta)/2.",
+        type="number",
+        exclusiveMinimum=0,
+    ),
+    param("temperature", "Sharpening temperature of the guessed labels.", type="number", exclusiveMinimum=0),
+    param(
+        "logit_norm",
+        "Divide logits by their batch root mean square before guessing and in the MixUp loss (the original).",
+        type="boolean",
+    ),
+    param(
+        "ema_decay",
+        "Decay of the weight average used for evaluation and prediction (0 = the live weights).",
+        type="number",
+        minimum=0,
+        exclusiveMaximum=1,
+    ),
+    param(
+        "probe_batch_size",
+        "Probe samples per meta step (all of them if the probe set is smaller).",
+        type="integer",
+        minimum=1,
+    ),
+    param(
+        "probe_weight_decay",
+        "The probe loss carries the weight decay λ/2 ‖θ'‖² of the look-ahead parameters, as the original's meta_loss;"
+        " false leaves it out.",
+        type="boolean",
+    ),
+)
 class IEG(Learner):
     """IEG's full step (module docstring).
 
@@ -264,8 +329,8 @@ class IEG(Learner):
         """Move the weight average towards the network; copy its BatchNorm statistics."""
         self.steps += 1
         decay = min(self.ema_decay, (1 + self.steps) / (10 + self.steps))
-        for average, param in zip(self.ema.parameters(), ctx.model.parameters(), strict=True):
-            average.lerp_(param, 1 - decay)
+        for average, weight in zip(self.ema.parameters(), ctx.model.parameters(), strict=True):
+            average.lerp_(weight, 1 - decay)
         for average, buffer in zip(self.ema.buffers(), ctx.model.buffers(), strict=True):
             average.copy_(buffer)
 

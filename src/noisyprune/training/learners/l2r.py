@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
+from noisyprune.params import declare, param
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import Learner, draw_probe_batch
 from noisyprune.training.loop import StepOutput, TrainContext
@@ -71,6 +72,26 @@ def l2r_weights(
     return weights.detach(), losses
 
 
+@declare(
+    param(
+        "meta_lr",
+        "Step size of the look-ahead step whose probe loss gives the example weights (IEG's meta_stepsize).",
+        type="number",
+        exclusiveMinimum=0,
+    ),
+    param(
+        "probe_batch_size",
+        "Probe samples per meta step (all of them if the probe set is smaller).",
+        type="integer",
+        minimum=1,
+    ),
+    param(
+        "meta_weight_decay",
+        "The look-ahead step and the probe loss carry the optimiser's weight decay λ/2 ‖θ‖², as IEG's l2rmodel and "
+        "Uber's L2R; false leaves it out (the PyTorch ports).",
+        type="boolean",
+    ),
+)
 class L2R(Learner):
     """Learning to reweight on the clean probe set (module docstring). ``meta_lr``: the look-ahead
     step size (IEG's ``meta_stepsize``, 0.1); ``probe_batch_size``: probe samples per meta step;

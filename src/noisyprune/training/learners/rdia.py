@@ -22,12 +22,30 @@ import logging
 import numpy as np
 import torch
 
+from noisyprune.params import declare, param
 from noisyprune.training.learners.ce import CrossEntropy
 from noisyprune.training.loop import TrainContext
 
 log = logging.getLogger(__name__)
 
 
+@declare(
+    param(
+        "alpha", "Relabel threshold on the influence score (mean-objective scale, see config/README.md).", type="number"
+    ),
+    param(
+        "head_c",
+        "Inverse L2 strength of the logistic head on the warm-up embeddings (scikit-learn's C).",
+        type="number",
+        exclusiveMinimum=0,
+    ),
+    param(
+        "relabel_to",
+        "What a harmful sample becomes: the head's prediction, or its most probable other class (for two classes the "
+        "original's flip).",
+        choices=["prediction", "other_class"],
+    ),
+)
 class RDIA(CrossEntropy):
     """Influence-based relabeling on warm-up embeddings, then CE (module docstring). ``alpha``:
     relabel threshold on φ; ``head_c``: inverse L2 strength of the logistic head (scikit-learn's C);

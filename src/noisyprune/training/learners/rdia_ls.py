@@ -33,6 +33,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from noisyprune.params import declare, param
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import Learner
 from noisyprune.training.loop import StepOutput, TrainContext
@@ -64,6 +65,43 @@ WARMUP_LOSSES = ("mean", "original")
 MIN_COMPLEMENT = 1e-7
 
 
+@declare(
+    param(
+        "noise_rate",
+        "The assumed noise rate of the training labels (RDIA-LS needs it known); the forget rate ramps to it and half"
+        " of it is dropped per batch.",
+        type="number",
+        minimum=0,
+        exclusiveMaximum=1,
+    ),
+    param(
+        "clean_weight",
+        "γ: weight of the clean (small-loss) term against the relabeling term.",
+        type="number",
+        minimum=0,
+        maximum=1,
+    ),
+    param(
+        "init_epoch",
+        "First epoch of the full loss; the epochs before it (from 1) warm up on the clean term only, as the "
+        "original's `epoch < init_epoch`.",
+        type="integer",
+        minimum=0,
+    ),
+    param("num_gradual", "Epochs over which the forget rate ramps from 0 to noise_rate.", type="integer", minimum=1),
+    param(
+        "double_softmax",
+        "The original's quirk - the clean term's cross-entropy on softmax outputs instead of logits (ranking, warm-up"
+        " and relabel term keep one softmax).",
+        type="boolean",
+    ),
+    param(
+        "warmup_loss",
+        "mean: the clean-set mean in the warm-up epochs; original: that mean divided again by the number remembered, "
+        "as the original's loss_warmup.",
+        choices=["mean", "original"],
+    ),
+)
 class RDIALS(Learner):
     """Small-loss training with relabeling of the harmful band (module docstring).
 

@@ -18,8 +18,8 @@ LEARNERS = Registry(
         "dividemix": "noisyprune.training.learners.dividemix:DivideMix",
         "rdia_ls": "noisyprune.training.learners.rdia_ls:RDIALS",
         "l2r": "noisyprune.training.learners.l2r:L2R",
-        "ieg": "noisyprune.training.learners.ieg:IEG",
         "rdia": "noisyprune.training.learners.rdia:RDIA",
+        "ieg": "noisyprune.training.learners.ieg:IEG",
     },
 )
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from noisyprune.params import declare, param
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import Learner
 from noisyprune.training.loop import StepOutput, TrainContext
@@ -29,6 +30,16 @@ from noisyprune.training.loop import StepOutput, TrainContext
 PROB_FLOOR = 1e-4  # the original clamps corrected probabilities to [1e-4, 1]
 
 
+PARAMETERS = (
+    param("lr_u", "Learning rate of the per-sample u (plain SGD on the batch's rows).", type="number", minimum=0),
+    param("lr_v", "Learning rate of the per-sample v (plain SGD on the batch's rows).", type="number", minimum=0),
+    param("init_std", "Standard deviation of the N(0, std²) initialisation of u and v.", type="number", minimum=0),
+    param("ratio_consistency", "Weight of the weak/strong-view KL consistency term (SOP+).", type="number", minimum=0),
+    param("ratio_balance", "Weight of the class-balance prior term (SOP+).", type="number", minimum=0),
+)
+
+
+@declare(*PARAMETERS)
 class SOP(Learner):
     """SOP: the single-view loss (``ratio_consistency = ratio_balance = 0``); see the module docstring.
 
@@ -111,6 +122,7 @@ class SOP(Learner):
         return torch.where(ctx.trains_on(sample_id), from_state, logits.argmax(dim=1))
 
 
+@declare(*PARAMETERS)
 class SOPPlus(SOP):
     """SOP+: SOP with the consistency (weak vs strong view) and class-balance terms on, at the
     original's weights ``ratio_consistency = 0.9``, ``ratio_balance = 0.1``."""

@@ -1,0 +1,140 @@
+"""The config schema: the hand-written file for everything shared, plus one branch per registered
+component generated from its parameter declarations (:mod:`noisyprune.params`).
+
+``workflow/schemas/config.schema.yaml`` defines, for each kind of component, the keys every entry
+shares (a method's ``pruner``, a training entry's optimisation settings). :func:`assemble_schema`
+adds the list of names and one ``if``/``then`` branch per registered component: its declared
+parameters, with types, bounds and defaults, and ``additionalProperties: false``. Plugins registered
+through :func:`noisyprune.registry.register` get their branches the same way.
+
+Building the branches imports every component (the learners import torch, seconds). The assembled
+schema is therefore written to a file named by a hash of the static schema and of every source file
+it is built from, and reused while none of them changes; Snakemake's validation reads that file.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import importlib.util
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import noisyprune
+from noisyprune.params import Declared, declared_parameters
+
+STATIC_SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
+
+
+@dataclass(frozen=True)
+class ComponentKind:
+    """One kind of component: the config ``key`` that names it, the schema ``definition`` (``$defs``
+    entry) of its config entries, its registry kind (:func:`noisyprune.registry.registries`), the
+    signature arguments the framework fills (``context``) and registered names a config may not use."""
+
+    key: str
+    definition: str
+    registry: str
+    context: tuple[str, ...] = ()
+    hidden: tuple[str, ...] = ()
+
+
+KINDS = (
+    ComponentKind("pruner", "method", "pruner", hidden=("full",)),
+    ComponentKind("learner", "training", "learner"),
+    ComponentKind("loader", "dataset", "loader", context=("name", "max_train", "max_test")),
+    ComponentKind("kind", "noise_spec", "noise", context=("clean", "num_classes", "rng", "data")),
+    ComponentKind("arch", "model", "arch", context=("input_shape", "num_classes")),
+)
+
+
+def component_parameters(kind: ComponentKind, name: str) -> list[Declared]:
+    """The declared parameters of component ``name`` of ``kind`` (imports it)."""
+    from noisyprune.registry import registries
+
+    target = registries()[kind.registry].get(name)
+    return declared_parameters(target, kind.context, f"{kind.registry} {name!r}")
+
+
+def component_names(kind: ComponentKind) -> list[str]:
+    """The names a config may give ``kind.key``, in registration order."""
+    from noisyprune.registry import registries
+
+    return [name for name in registries()[kind.registry].registered() if name not in kind.hidden]
+
+
+def component_branch(kind: ComponentKind, name: str, shared: list[str]) -> dict[str, Any]:
+    """The ``if``/``then`` branch that validates an entry whose ``kind.key`` is ``name``: the shared
+    keys (validated by the definition itself) and the component's declared parameters, nothing else."""
+    declared = component_parameters(kind, name)
+    then: dict[str, Any] = {"additionalProperties": False}
+    required = [d.param.name for d in declared if d.required]
+    if required:
+        then["required"] = required
+    then["properties"] = {key: {} for key in shared} | {d.param.name: d.schema() for d in declared}
+    return {"if": {"properties": {kind.key: {"const": name}}}, "then": then}
+
+
+def assemble_schema(static: Mapping[str, Any]) -> dict[str, Any]:
+    """The full config schema: ``static`` (the parsed schema file) with, for every kind, the names
+    its key allows and one branch per component."""
+    schema = copy.deepcopy(dict(static))
+    for kind in KINDS:
+        definition = schema["$defs"][kind.definition]
+        shared = list(definition["properties"])
+        names = component_names(kind)
+        definition["properties"][kind.key]["enum"] = names
+        definition["allOf"] = [component_branch(kind, name, shared) for name in names] + definition.get("allOf", [])
+    return schema
+
+
+def component_sources() -> list[Path]:
+    """The files the assembled schema depends on: the static schema, the package's modules and
+    every registered component's module (plugins included), found without importing them."""
+    from noisyprune.registry import registries
+
+    package = Path(noisyprune.__file__).resolve().parent
+    files = {STATIC_SCHEMA, *package.rglob("*.py")}
+    for registry in registries().values():
+        for name in registry.registered():
+            spec = importlib.util.find_spec(registry.module_name(name))
+            if spec is not None and spec.origin and os.path.isfile(spec.origin):
+                files.add(Path(spec.origin).resolve())
+    return sorted(files)
+
+
+def schema_file() -> Path:
+    """A file holding the assembled schema (JSON, which Snakemake's validation reads as YAML),
+    built once per distinct set of sources under the user cache (``$XDG_CACHE_HOME/noisyprune``)."""
+    digest = hashlib.sha256()
+    for path in component_sources():
+        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
+    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "noisyprune" / "schema"
+    path = root / f"config.schema.{digest.hexdigest()[:20]}.json"
+    if not path.is_file():
+        schema = assemble_schema(yaml.safe_load(STATIC_SCHEMA.read_text(encoding="utf-8")))
+        root.mkdir(parents=True, exist_ok=True)
+        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        partial.write_text(json.dumps(schema, indent=1), encoding="utf-8")
+        os.replace(partial, path)  # atomic: a concurrent reader sees the whole file or none
+    return path
+
+
+def method_schema(pruner: str) -> dict[str, Any]:
+    """A self-contained schema for one method entry ``{"pruner": pruner, …}``, built from the
+    pruner declarations alone (the Python API validates with it; no workflow file needed)."""
+    kind = KINDS[0]
+    names = component_names(kind)
+    branches = [component_branch(kind, pruner, [kind.key])] if pruner in names else []
+    return {
+        "type": "object",
+        "required": [kind.key],
+        "properties": {kind.key: {"enum": names}},
+        "allOf": branches,
+    }
