@@ -76,6 +76,7 @@ def test_the_adapter_reads_the_snakemake_object_into_the_exact_stage_call(tmp_pa
             "execution": {"precision": "fp32", "channels_last": False, "compile": False},
             "resume_every": 3,
         },
+        "plugins": [],  # the config's plugin modules, imported where the stage runs
     }
     # what the job server receives: plain data only, so it never imports a package class to unpickle it
     payload = pickle.dumps(jobserver.plain(call))

@@ -128,48 +128,32 @@ def load_cifar(name: str, variant: str, root: str, download: bool = False) -> Ar
     )
 
 
-PARAMETERS = (
-    param(
-        "root",
-        "Folder holding cifar-10-batches-py/ or cifar-100-python/ (the python version).",
-        required=True,
-        type="string",
-    ),
-    param(
-        "download",
-        "Fetch and unpack the archive with torchvision if missing (needs internet); never done unless true.",
-        type="boolean",
-    ),
+ROOT = param(
+    "root",
+    "Folder holding cifar-10-batches-py/ or cifar-100-python/ (the python version).",
+    required=True,
+    type="string",
 )
-
-PARAMETERS_1 = (
-    param(
-        "root",
-        "Folder holding cifar-10-batches-py/ or cifar-100-python/ (the python version).",
-        required=True,
-        type="string",
-    ),
-    param(
-        "human_labels",
-        "Path of CIFAR-10_human.pt / CIFAR-100_human.pt (UCSC-REAL/cifar-10-100n), read without unrestricted pickle.",
-        required=True,
-        type="string",
-    ),
-    param(
-        "download",
-        "Fetch and unpack the CIFAR archive with torchvision if missing (needs internet); never done unless true.",
-        type="boolean",
-    ),
+DOWNLOAD = param(
+    "download",
+    "Fetch and unpack the CIFAR archive with torchvision if missing (needs internet); never done unless true.",
+    type="boolean",
+)
+HUMAN_LABELS = param(
+    "human_labels",
+    "Path of CIFAR-10_human.pt / CIFAR-100_human.pt (UCSC-REAL/cifar-10-100n), read without unrestricted pickle.",
+    required=True,
+    type="string",
 )
 
 
-@declare(*PARAMETERS)
+@declare(ROOT, DOWNLOAD)
 def load_cifar10(name: str = "cifar10", root: str = "data/cifar", download: bool = False) -> ArrayDataset:
     """CIFAR-10: 50,000 training and 10,000 test images of 10 classes."""
     return load_cifar(name, "cifar10", root, download)
 
 
-@declare(*PARAMETERS)
+@declare(ROOT, DOWNLOAD)
 def load_cifar100(name: str = "cifar100", root: str = "data/cifar", download: bool = False) -> ArrayDataset:
     """CIFAR-100: 50,000 training and 10,000 test images of 100 classes in 20 superclasses."""
     return load_cifar(name, "cifar100", root, download)
@@ -214,7 +198,7 @@ def load_cifar_n(name: str, variant: str, root: str, human_labels: str, download
     return ArrayDataset(**{**base.__dict__, "label_sets": label_sets})
 
 
-@declare(*PARAMETERS_1)
+@declare(ROOT, HUMAN_LABELS, DOWNLOAD)
 def load_cifar10n(
     name: str = "cifar10n",
     root: str = "data/cifar",
@@ -225,7 +209,7 @@ def load_cifar10n(
     return load_cifar_n(name, "cifar10n", root, human_labels, download)
 
 
-@declare(*PARAMETERS_1)
+@declare(ROOT, HUMAN_LABELS, DOWNLOAD)
 def load_cifar100n(
     name: str = "cifar100n",
     root: str = "data/cifar",
