@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,6 +23,7 @@ from noisyprune.artifacts import FEATURES, LABELS, SUBSET, read_table
 
 WALKTHROUGH = REPO / "docs" / "extending.md"
 RUN = "results/blobs/every4/seed0"
+NOISYPRUNE = str(Path(sys.executable).with_name("noisyprune"))  # the console script
 BLOCK = re.compile(r"<!-- file: (?P<path>[\w./]+) -->\n```(?:python|yaml)\n(?P<code>.*?)```", re.S)
 
 
@@ -113,3 +116,49 @@ def test_an_unimportable_plugin_is_named(tmp_path):
     result = run_snakemake(tmp_path, config, "--cores", "1", "--dry-run", check=False)
     assert result.returncode != 0
     assert "config key 'plugins': cannot import 'no_such_plugin_module'" in result.stdout + result.stderr
+
+
+def test_the_toy_pruner_runs_from_python_and_the_shell(toy_package, tmp_path):
+    _, env = toy_package
+    labels = np.array([0, 0, 1, 1, 2, 2])
+    p_label = np.array([0.8, 0.2, 0.7, 0.3, 0.9, 0.4])
+    probabilities = np.repeat(((1 - p_label) / 2)[:, None], 3, axis=1)
+    probabilities[np.arange(6), labels] = p_label
+    np.savez(tmp_path / "mine.npz", labels=labels, probabilities=probabilities)
+    shell = subprocess.run(
+        [
+            *(NOISYPRUNE, "select", str(tmp_path / "mine.npz"), "--method", "label_agreement", "--budget", "3"),
+            *("--param", "prefer=doubtful", "--plugin", "toy_components", "--output", str(tmp_path / "kept.csv")),
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert shell.returncode == 0, shell.stderr
+    assert pd.read_csv(tmp_path / "kept.csv")["index"].tolist() == [1, 3, 5]  # the lowest p(label) first
+    listing = subprocess.run(
+        [NOISYPRUNE, "methods", "label_agreement", "--plugin", "toy_components"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=True,
+    ).stdout
+    assert "prefer (one of confident, doubtful; default confident)" in listing
+    python = (
+        "import numpy as np, noisyprune, toy_components\n"
+        f"data = np.load({str(tmp_path / 'mine.npz')!r})\n"
+        "kept = noisyprune.select_subset(data['labels'], method='label_agreement', budget=3,"
+        " probabilities=data['probabilities'])\n"
+        "print(kept.indices.tolist())\n"
+    )
+    result = subprocess.run([sys.executable, "-c", python], capture_output=True, text=True, env=env, check=True)
+    assert result.stdout.strip() == "[4, 0, 2]"  # the highest p(label) first
+
+
+def test_an_unimportable_plugin_of_the_command_line_is_named(tmp_path):
+    result = subprocess.run(
+        [NOISYPRUNE, "methods", "--plugin", "no_such_plugin_module"], capture_output=True, text=True
+    )
+    assert result.returncode == 2
+    assert "noisyprune methods: --plugin: cannot import 'no_such_plugin_module'" in result.stderr

@@ -138,12 +138,10 @@ def test_probe_set_is_held_out_of_warmup_selection_and_budgets_and_feeds_l2r_and
     assert runs["test_acc_last"].between(0, 1).all()
 
 
-def test_warmup_feature_learners_list_matches_the_learner_classes():
-    from noisyprune.training.learners.registry import LEARNERS, WARMUP_FEATURE_LEARNERS
+def test_only_rdia_makes_its_retrain_jobs_read_the_warmup_features():
+    from noisyprune.training.learners.registry import LEARNERS, reads_warmup_features
 
-    assert {
-        n for n in LEARNERS.names() if getattr(LEARNERS.get(n), "needs_warmup_features", False)
-    } == WARMUP_FEATURE_LEARNERS
+    assert {name for name in LEARNERS.names() if reads_warmup_features(name)} == {"rdia"}
 
 
 def test_rdia_relabels_planted_flips_from_embeddings_and_reads_them_out():

@@ -6,11 +6,14 @@ noisyprune select data.npz --method prune4rel --fraction 0.2 --param tau=0.95 --
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from noisyprune.params import allowed_values
 
 INPUT_HELP = """\
 INPUT is an .npz with the arrays
@@ -87,10 +90,50 @@ class ProgressBars:
             bar.close()
 
 
+def load_plugin_modules(modules: list[str], command: str) -> bool:
+    """Import the ``--plugin`` modules (they register their components); print why one cannot be
+    imported and return False then."""
+    from noisyprune.errors import ConfigError
+    from noisyprune.registry import load_plugins
+
+    try:
+        load_plugins(modules)
+    except ConfigError as err:
+        message = str(err).replace("config key 'plugins'", "--plugin")
+        print(f"noisyprune {command}: {message}", file=sys.stderr)
+        return False
+    return True
+
+
+def methods_command(args: argparse.Namespace) -> int:
+    from noisyprune.pruners.registry import PRUNERS, REFERENCE_METHOD
+    from noisyprune.schema import KINDS, component_parameters
+
+    if not load_plugin_modules(args.plugin, "methods"):
+        return 2
+    names = [name for name in PRUNERS.registered() if name != REFERENCE_METHOD]
+    unknown = [name for name in args.names if name not in names]
+    if unknown:
+        print(f"noisyprune methods: unknown method(s) {unknown}; known: {', '.join(names)}", file=sys.stderr)
+        return 2
+    for name in args.names or names:
+        pruner = PRUNERS.get(name)
+        summary = (pruner.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
+        print(f"{name}: {summary}")
+        for declared in component_parameters(KINDS[0], name):
+            value = declared.schema().get("default")
+            shown = value if isinstance(value, str) else json.dumps(value)
+            default = "required" if declared.required else f"default {shown}"
+            print(f"  {declared.param.name} ({allowed_values(declared.schema())}; {default}): {declared.param.meaning}")
+    return 0
+
+
 def select_command(args: argparse.Namespace) -> int:
     from noisyprune.api import select_subset
     from noisyprune.pruners.progress import listening
 
+    if not load_plugin_modules(args.plugin, "select"):
+        return 2
     arrays = read_input(Path(args.input))
     bars = ProgressBars()
     try:
@@ -124,6 +167,12 @@ def select_command(args: argparse.Namespace) -> int:
     return 0
 
 
+PLUGIN_HELP = (
+    "a module to import first, which registers its own methods with noisyprune.registry.register "
+    "(repeatable; docs/extending.md)"
+)
+
+
 def parser() -> argparse.ArgumentParser:
     """The ``noisyprune`` argument parser."""
     main_parser = argparse.ArgumentParser(prog="noisyprune", description="Robust data pruning under label noise.")
@@ -151,7 +200,16 @@ def parser() -> argparse.ArgumentParser:
     )
     select.add_argument("--seed", type=int, default=0, help="seed of the method's random choices (default 0)")
     select.add_argument("--output", required=True, help="where to write the kept samples: .csv, .tsv or .parquet")
+    select.add_argument("--plugin", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
     select.set_defaults(run=select_command)
+    methods = commands.add_parser(
+        "methods",
+        help="list the methods and the parameters each takes",
+        description="List every method (pruner) with its parameters: allowed values, default and meaning.",
+    )
+    methods.add_argument("names", nargs="*", metavar="METHOD", help="only these methods")
+    methods.add_argument("--plugin", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
+    methods.set_defaults(run=methods_command)
     return main_parser
 
 

@@ -122,6 +122,33 @@ class Declared:
         return fragment
 
 
+def allowed_values(fragment: Mapping[str, Any]) -> str:
+    """A short reading of a JSON-schema fragment's type and bounds: ``one of a, b``, ``number ≥ 0,
+    < 1``, ``list of integer ≥ 1``; ``any`` where the fragment says nothing."""
+    if "enum" in fragment:
+        return "one of " + ", ".join(str(v) for v in fragment["enum"])
+    if "const" in fragment:
+        return str(fragment["const"])
+    options = fragment.get("oneOf") or fragment.get("anyOf")
+    if options:
+        return " or ".join(allowed_values(option) for option in options)
+    kinds = fragment.get("type", "any")
+    text = " or ".join(kinds) if isinstance(kinds, list) else kinds
+    if text == "array":
+        text = "list" + (f" of {allowed_values(fragment['items'])}" if "items" in fragment else "")
+    bounds = [
+        f"{symbol} {fragment[keyword]}"
+        for keyword, symbol in (
+            ("minimum", "≥"),
+            ("exclusiveMinimum", ">"),
+            ("maximum", "≤"),
+            ("exclusiveMaximum", "<"),
+        )
+        if keyword in fragment
+    ]
+    return text + (" " + ", ".join(bounds) if bounds else "")
+
+
 def signature_of(target: Any) -> inspect.Signature:
     """The signature whose arguments a component's config keys fill (``__init__`` for a class)."""
     return inspect.signature(target.__init__ if inspect.isclass(target) else target)

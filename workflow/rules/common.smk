@@ -20,7 +20,7 @@ from noisyprune.models.registry import MODELS
 from noisyprune.noise.registry import NOISE_MODELS
 from noisyprune.provenance import code_hash
 from noisyprune.pruners.registry import PRUNERS, REFERENCE_METHOD, build_pruner
-from noisyprune.training.learners.registry import LEARNERS, WARMUP_FEATURE_LEARNERS
+from noisyprune.training.learners.registry import LEARNERS, reads_warmup_features
 
 # Fails before any job is scheduled, naming the offending config key.
 validate_config(config)
@@ -221,7 +221,7 @@ def retrain_inputs(wildcards):
     inputs = {"labels": LABELS.format(**wildcards), "subset": SUBSET.format(**wildcards)}
     if learner_entry(wildcards).get("init") == "warmup":
         inputs["checkpoint"] = WARMUP_MODEL.format(**wildcards)
-    if learner_entry(wildcards)["learner"] in WARMUP_FEATURE_LEARNERS:
+    if reads_warmup_features(learner_entry(wildcards)["learner"]):
         inputs["features"] = FEATURES.format(**wildcards)  # RDIA's head reads the warm-up embeddings
     return inputs
 

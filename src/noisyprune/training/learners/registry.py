@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from typing import Any
 
@@ -23,9 +24,12 @@ LEARNERS = Registry(
     },
 )
 
-# Learners that read the warm-up's features before training (their retrain jobs depend on them);
-# a name list, so the workflow can tell without importing torch. A test checks it against the classes.
-WARMUP_FEATURE_LEARNERS = frozenset({"rdia"})
+
+@functools.cache
+def reads_warmup_features(name: str) -> bool:
+    """Whether learner ``name`` reads the warm-up's features before training (its class sets
+    ``needs_warmup_features``), so that its retrain jobs depend on them."""
+    return bool(LEARNERS.get(name).needs_warmup_features)
 
 
 def build_learner(name: str, params: Mapping[str, Any]):
