@@ -1,15 +1,13 @@
-"""Parameter declarations: they agree with the signatures, generate the schema branches, reach the
-code hash of plugins, and config/README.md documents every declared parameter with its default and
-choices."""
+"""Parameter declarations: they agree with the signatures, generate the schema branches and the
+parameter tables of config/README.md, and plugins' modules reach the code hash."""
 
 from __future__ import annotations
-
-import re
 
 import pytest
 import yaml
 from conftest import REPO
 
+from noisyprune import param_tables
 from noisyprune.params import declare, declared_parameters, param
 from noisyprune.provenance import code_hash
 from noisyprune.registry import PLUGIN_PACKAGES, Registry
@@ -17,7 +15,6 @@ from noisyprune.schema import KINDS, STATIC_SCHEMA, assemble_schema, component_n
 
 README = REPO / "config" / "README.md"
 # The README section that documents each kind's parameters.
-SECTIONS = {"pruner": "methods", "learner": "warmups", "loader": "datasets", "noise": "noise", "arch": "models"}
 BUILT_IN = [(kind, name) for kind in KINDS for name in component_names(kind)]
 
 
@@ -111,70 +108,22 @@ def _uncached_direct_imports():
     return provenance._direct_imports.__wrapped__
 
 
-def readme_sections() -> dict[str, str]:
-    """config/README.md's ``## `name` `` sections (subsections included) by name."""
+def test_config_readme_parameter_tables_are_generated_from_the_declarations():
     text = README.read_text(encoding="utf-8")
-    parts = re.split(r"^## ", text, flags=re.M)
-    sections = {}
-    for part in parts[1:]:
-        title, _, body = part.partition("\n")
-        for name in re.findall(r"`(\w+)`", title):
-            sections[name] = body
-    return sections
+    assert param_tables.rendered(text) == text, "config/README.md is stale: run python -m noisyprune.param_tables"
+    kinds = {match["kind"] for match in param_tables.TABLE.finditer(text)}
+    assert kinds == {kind.registry for kind in KINDS}  # a `*` table per kind takes any new component
 
 
-def shown_forms(value) -> set[str]:
-    """How a default may be written in the README."""
-    if isinstance(value, bool):
-        return {str(value).lower()}
-    if isinstance(value, int | float):
-        forms = {repr(value), f"{value:g}", f"{value:,}", re.sub(r"e([+-])0+", r"e\1", f"{value:g}")}
-        if float(value).is_integer():
-            forms |= {str(int(value)), f"{int(value):,}"}
-        return forms
-    if isinstance(value, list | tuple):
-        return {"[" + ", ".join(str(v) for v in value) + "]"}
-    return {str(value)}
-
-
-def rows_about(section: str, kind_name: str, name: str) -> list[str]:
-    """The table rows of ``section`` that document parameter ``name`` of component ``kind_name``:
-    rows keyed by it that name the component (or sit under its ``###`` subsection), else the rows
-    keyed by it for every component, plus rows of the component that mention it."""
-    scoped: list[str] = []
-    everyone: list[str] = []
-    subsection = ""
-    for line in section.splitlines():
-        if line.startswith("### "):
-            subsection = line
-        if not line.startswith("| "):
-            continue
-        mentions_component = f"`{kind_name}`" in line or f"`{kind_name}`" in subsection
-        first_cells = line.split("|")[1:3]
-        keyed = any(re.search(rf"`{name}`", cell) for cell in first_cells)
-        if keyed and mentions_component:
-            scoped.append(line)
-        elif keyed:
-            everyone.append(line)
-        elif mentions_component and re.search(rf"`{name}[`:]", line):
-            scoped.append(line)
-    return scoped + everyone
-
-
-@pytest.mark.parametrize(("kind", "name"), BUILT_IN, ids=[f"{k.registry}-{n}" for k, n in BUILT_IN])
-def test_config_readme_documents_every_declared_parameter_default_and_choice(kind, name):
-    section = readme_sections()[SECTIONS[kind.registry]]
-    for declared in component_parameters(kind, name):
-        key = declared.param.name
-        rows = rows_about(section, name, key)
-        assert rows, f"config/README.md ({SECTIONS[kind.registry]}): no row documents {name}'s {key!r}"
-        text = " ".join(rows)
-        if declared.required:
-            assert "required" in text, f"{name}.{key} is required; its README row does not say so"
-        elif declared.schema().get("default") is not None:
-            default = declared.schema()["default"]
-            assert any(form in text for form in shown_forms(default)), (
-                f"{name}.{key}: the README rows do not show the default {default!r}: {rows}"
-            )
-        for choice in declared.schema().get("enum", []):
-            assert f"`{choice}`" in text or f": {choice}`" in text, f"{name}.{key}: choice {choice!r} undocumented"
+def test_a_parameter_table_merges_shared_declarations_and_shows_each_default():
+    rows = param_tables.table("learner", ["sop", "sop_plus"]).splitlines()
+    assert rows[0] == "| learner | key | default | allowed | meaning |"
+    ratio = next(row for row in rows if "`ratio_consistency`" in row)
+    assert ratio.startswith("|  | `ratio_consistency` | `0.0` (`sop_plus`: `0.9`) | number ≥ 0 |")
+    assert rows[2].startswith("| `sop`, `sop_plus` | `lr_u` | `1.0` |")
+    cifar = param_tables.table("loader", ["cifar10n"])
+    assert "| `cifar10n` | `root` | required | string |" in cifar
+    assert "| `download` | `false` | boolean |" in cifar
+    prune4rel = param_tables.table("pruner", ["prune4rel"])
+    assert "| `tau` | `0.975` | number ≥ 0, < 1 or `auto` |" in prune4rel
+    assert "| `balance` | `equal` | one of `none`, `proportional`, `equal` |" in prune4rel

@@ -122,20 +122,36 @@ class Declared:
         return fragment
 
 
-def allowed_values(fragment: Mapping[str, Any]) -> str:
+def allowed_values(fragment: Mapping[str, Any], code: bool = False) -> str:
     """A short reading of a JSON-schema fragment's type and bounds: ``one of a, b``, ``number ≥ 0,
-    < 1``, ``list of integer ≥ 1``; ``any`` where the fragment says nothing."""
+    < 1``, ``list of integer ≥ 1``; ``any`` where the fragment says nothing. ``code`` puts the
+    literal values in Markdown backticks."""
+
+    def literal(value: Any) -> str:
+        text = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
+        return f"`{text}`" if code else text
+
     if "enum" in fragment:
-        return "one of " + ", ".join(str(v) for v in fragment["enum"])
+        return "one of " + ", ".join(literal(v) for v in fragment["enum"])
     if "const" in fragment:
-        return str(fragment["const"])
+        return literal(fragment["const"])
     options = fragment.get("oneOf") or fragment.get("anyOf")
     if options:
-        return " or ".join(allowed_values(option) for option in options)
+        return " or ".join(allowed_values(option, code) for option in options)
+    if "$ref" in fragment:
+        return fragment["$ref"].rsplit("/", 1)[-1]
     kinds = fragment.get("type", "any")
     text = " or ".join(kinds) if isinstance(kinds, list) else kinds
     if text == "array":
-        text = "list" + (f" of {allowed_values(fragment['items'])}" if "items" in fragment else "")
+        text = "list" + (f" of {allowed_values(fragment['items'], code)}" if "items" in fragment else "")
+        if "minItems" in fragment or "maxItems" in fragment:
+            low, high = fragment.get("minItems", 0), fragment.get("maxItems")
+            text += (
+                f" ({low}"
+                + ("" if high is None else f"–{high}" if high != low else "")
+                + (" or more" if high is None else "")
+                + " items)"
+            )
     bounds = [
         f"{symbol} {fragment[keyword]}"
         for keyword, symbol in (

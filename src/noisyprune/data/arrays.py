@@ -86,42 +86,71 @@ def _build(name, train_x, train_y, test_x, test_y, noisy, class_names, source, t
 
 
 @declare(
-    param("path", "The .npz or .parquet file with inputs and labels.", required=True, type="string"),
+    param(
+        "path",
+        (
+            "An `.npz` with arrays `x` (inputs), `y` (clean labels), optionally `x_test`/`y_test`, `noisy_y` (the "
+            "labels you collected: noise kind `human` with `labels: given` uses them) and `class_names`; read with "
+            "`allow_pickle=False`. Or a `.parquet` with a `label` column, optionally `noisy_label` and `split` "
+            "(`train`/`test`), and the inputs in a list column `x` or in `feature_columns`."
+        ),
+        required=True,
+        type="string",
+    ),
     param(
         "input_shape",
-        "Shape of one input when the file stores flat rows, e.g. [1, 28, 28] (in the declared layout); for stored "
-        "multi-dimensional inputs it must equal their shape (never a reshape). ",
+        (
+            "The shape of one input when the file stores flat rows, e.g. `[1, 28, 28]` (read row-major in the "
+            "declared `layout`). For inputs stored with more dimensions it must equal their stored shape: it never "
+            "reshapes them."
+        ),
         type="array",
         items={"type": "integer", "minimum": 1},
+        shown_default="as stored",
     ),
     param(
         "layout",
-        "How images are stored: channels_first (n, C, H, W), channels_last (n, H, W, C; transposed on load) or "
-        "grayscale (n, H, W; read as one channel). Required whenever the shape is ambiguous. ",
+        (
+            "How images are stored: `channels_first` `(n, C, H, W)`, `channels_last` `(n, H, W, C)` (transposed to "
+            "channels-first on load) or `grayscale` `(n, H, W)` (read as one channel). Without it, `(n, a, b, c)` is "
+            "read channels-first only when `a` ≤ 4 and `c` > 4; any other image shape, and every `(n, H, W)` array, "
+            "is refused with the declaration to add."
+        ),
         choices=["channels_first", "channels_last", "grayscale"],
+        shown_default="inferred where unambiguous",
     ),
     param(
         "num_classes",
-        "The number of classes C (labels 0..C-1), when some class has no training sample; else inferred from the "
-        "labels (or the file's class_names), and a gap in the labels is an error. ",
+        (
+            "The class count C. Inferred as the largest label + 1 (or from the file's `class_names`), and then every "
+            "class below it must have a training sample: a stray label 99 in a 3-class file is refused, not turned "
+            "into a 100-class problem. Declare it when some class really has no training sample. Labels must be "
+            "whole, finite, non-negative numbers below C; the first offending row is named."
+        ),
         type="integer",
         minimum=2,
+        shown_default="inferred",
     ),
     param(
         "feature_columns",
-        "(Parquet) numeric columns forming the input vector, instead of an x list column.",
+        "Numeric columns that form the input vector.",
         type="array",
         minItems=1,
         items={"type": "string"},
     ),
     param(
         "test_fraction",
-        "Fraction held out as the test split when the file has none.",
+        "Held-out test fraction when the file has no test split.",
         type="number",
         exclusiveMinimum=0,
         exclusiveMaximum=1,
     ),
-    param("split_seed", "Seed of that split.", type="integer", minimum=0),
+    param(
+        "split_seed",
+        "Seed of the train/test split; fixed across the sweep's seeds so every seed sees the same data.",
+        type="integer",
+        minimum=0,
+    ),
 )
 def load_arrays(
     name: str = "arrays",
@@ -330,16 +359,30 @@ def _column(table, name: str) -> np.ndarray:
 @declare(
     param(
         "source",
-        "breast_cancer (scikit-learn's bundled copy) or libsvm (a LIBSVM-format file).",
+        "`breast_cancer` (569 × 30, 2 classes, bundled with scikit-learn) or `libsvm`.",
         choices=["breast_cancer", "libsvm"],
     ),
-    param("path", "(libsvm) The training file.", type="string"),
-    param("test_path", "(libsvm) The test file; without it a stratified split of test_fraction.", type="string"),
+    param("path", "(`source: libsvm`) The LIBSVM training file.", type="string"),
+    param("test_path", "LIBSVM test file; without it a stratified split of `test_fraction`.", type="string"),
     param(
-        "test_fraction", "Fraction held out as the test split.", type="number", exclusiveMinimum=0, exclusiveMaximum=1
+        "test_fraction",
+        "Held-out test fraction when the data has no test split.",
+        type="number",
+        exclusiveMinimum=0,
+        exclusiveMaximum=1,
     ),
-    param("split_seed", "Seed of that split.", type="integer", minimum=0),
-    param("max_dense_gb", "(libsvm) Largest dense float32 size accepted, in GB.", type="number", exclusiveMinimum=0),
+    param(
+        "split_seed",
+        "Seed of the train/test split; fixed across the sweep's seeds so every seed sees the same data.",
+        type="integer",
+        minimum=0,
+    ),
+    param(
+        "max_dense_gb",
+        "LIBSVM data are held densely as float32; larger files are refused with their size.",
+        type="number",
+        exclusiveMinimum=0,
+    ),
 )
 def load_tabular(
     name: str = "tabular",

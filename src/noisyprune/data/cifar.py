@@ -130,18 +130,26 @@ def load_cifar(name: str, variant: str, root: str, download: bool = False) -> Ar
 
 ROOT = param(
     "root",
-    "Folder holding cifar-10-batches-py/ or cifar-100-python/ (the python version).",
+    (
+        "Folder holding `cifar-10-batches-py/` (`data_batch_1..5`, `test_batch`, `batches.meta`) or "
+        "`cifar-100-python/` (`train`, `test`, `meta`), as the archives unpack."
+    ),
     required=True,
     type="string",
 )
 DOWNLOAD = param(
     "download",
-    "Fetch and unpack the CIFAR archive with torchvision if missing (needs internet); never done unless true.",
+    ("Fetch missing files with torchvision's checksummed downloader (needs internet). Never done unless `true`."),
     type="boolean",
 )
 HUMAN_LABELS = param(
     "human_labels",
-    "Path of CIFAR-10_human.pt / CIFAR-100_human.pt (UCSC-REAL/cifar-10-100n), read without unrestricted pickle.",
+    (
+        "Path of `CIFAR-10_human.pt` / `CIFAR-100_human.pt` from UCSC-REAL/cifar-10-100n (e.g. "
+        "`../shared/data/cifar-10-100n/CIFAR-10_human.pt`), read without torch's or Python's unrestricted "
+        "unpickler. Its `clean_label` must equal the CIFAR training labels, which proves both index the same "
+        "images in the same order."
+    ),
     required=True,
     type="string",
 )

@@ -15,14 +15,14 @@ PIXEL_MAX = 16.0  # the bundled images hold integer grey levels 0..16
 @declare(
     param(
         "test_fraction",
-        "Fraction of the 1,797 images held out as the clean test set.",
+        "Fraction held out as the clean test set (stratified split).",
         type="number",
         exclusiveMinimum=0,
         exclusiveMaximum=1,
     ),
     param(
         "split_seed",
-        "Seed of the stratified train/test split (fixed across the sweep's seeds).",
+        "Seed of the train/test split; fixed across the sweep's seeds so every seed sees the same data.",
         type="integer",
         minimum=0,
     ),

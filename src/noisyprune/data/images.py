@@ -359,35 +359,47 @@ def build_image_dataset(
 DECODING_PARAMETERS = (
     param(
         "image_size",
-        "Side of the square images after decoding (shorter side scaled, centre crop), in pixels.",
+        "Side of the square decoded images, in pixels.",
         type="integer",
         minimum=8,
     ),
     param(
         "workers",
-        "DataLoader worker processes that decode the images and, when streamed, read the training batches (0 = in the"
-        " job's own process).",
+        "DataLoader worker processes that decode and, when streamed, read the batches (0 = in the job's process).",
         type="integer",
         minimum=0,
     ),
     param(
         "cache_dir",
-        "Folder for the decoded images (uint8 .npy keyed by file list, file stamps and size), so later jobs skip "
-        "decoding; streamed sets are read from it; null = no cache (and no streaming).",
+        (
+            "Decoded uint8 images are cached here as `.npy` (with their channel statistics beside), keyed by the file"
+            " list, every file's size and modification time, and `image_size`, so only the first job decodes; images "
+            "are decoded straight into the file, and a cache larger than the free disk is refused before decoding. "
+            "`null` disables (then nothing can be streamed)."
+        ),
         type=["string", "null"],
         workflow_default="results/.cache/images",
     ),
     param(
         "max_memory_gb",
-        "Largest decoded dataset held in memory (float32 + uint8), in GB; above it storage auto streams the images "
-        "and storage memory refuses before decoding.",
+        (
+            "Largest decoded dataset held in memory (float32 + uint8), in GB; above it `storage: auto` streams and "
+            "`storage: memory` stops before decoding, saying which knobs lower it."
+        ),
         type="number",
         exclusiveMinimum=0,
     ),
     param(
         "storage",
-        "memory = standardised float32 in memory, copied to the training device; stream = uint8 in the memory-mapped "
-        "cache, read per batch by DataLoader workers (needs cache_dir); auto = memory while it fits max_memory_gb.",
+        (
+            "`memory`: standardised float32 in memory, on the training device. `stream`: uint8 in the memory-mapped "
+            "cache, read per batch by the `workers` (needs `cache_dir`). `auto`: `memory` while the set fits "
+            "`max_memory_gb`, else `stream`. Workers hand batches over as float32 through shared memory (`/dev/shm`):"
+            " about `workers` × 2 batches in flight, e.g. 8 × 2 × 1,024 images × 3×128×128 × 4 B ≈ 3.2 GB at the "
+            "inference batch size; where `/dev/shm` is small (containers) use `workers: 0`. The logits and embeddings"
+            " of every sample that extraction and evaluation collect stay on the device (1M × 2,048 float32 ≈ 8 GB "
+            "for ResNet-50)."
+        ),
         choices=["auto", "memory", "stream"],
     ),
 )
@@ -396,29 +408,38 @@ DECODING_PARAMETERS = (
 @declare(
     param(
         "root",
-        "Folder holding <train_dir>/<class>/<image> and <test_dir>/<class>/<image>.",
+        (
+            "Folder holding `<train_dir>/<class>/<image>` and `<test_dir>/<class>/<image>` (any depth below the class"
+            " folder; jpg, png, bmp, tiff, webp, gif)."
+        ),
         required=True,
         type="string",
     ),
-    param("train_dir", "Training split's folder under root.", type="string"),
-    param("test_dir", "Test split's folder under root (its labels are taken as clean).", type="string"),
+    param("train_dir", "The training split's folder under `root`.", type="string"),
+    param("test_dir", "The test split's folder under `root` (its labels are taken as clean).", type="string"),
     param(
         "classes",
-        "Class folder names, in label order; default the sorted folders of the training split.",
+        "Class folder names in label order.",
         type="array",
         minItems=2,
         items={"type": "string"},
+        shown_default="sorted folders",
     ),
     param(
         "num_classes",
-        "Keep only the first this many classes (sorted folder names), e.g. an ImageNet subset.",
+        "Keep the first this many sorted class folders (an ImageNet subset).",
         type="integer",
         minimum=2,
+        shown_default="all",
     ),
     param(
         "clean_labels",
-        "Whether the folder labels of the training split are clean (synthetic noise may be added) or intrinsically "
-        "noisy (noise kind none only; clean-label metrics missing).",
+        (
+            "Whether the training labels are clean. `false` = intrinsic noise (WebVision, Clothing-1M): the labels "
+            "are used as given, only noise kind `none` applies, `labels.parquet` stores the clean label and the noise"
+            " mask as unknown (null), and every metric that needs them (subset noise rate, re-labeling accuracy, "
+            "noise detection) is reported as missing, never as 0."
+        ),
         type="boolean",
     ),
     *DECODING_PARAMETERS,
@@ -472,44 +493,69 @@ def load_image_folder(
 
 
 @declare(
-    param("root", "Dataset folder; list files and image folders are relative to it.", required=True, type="string"),
+    param(
+        "root", "The dataset folder that list files and image folders are relative to.", required=True, type="string"
+    ),
     param(
         "train_list",
-        "Text file of '<image path> <label>' lines for the training split (e.g. info/train_filelist_google.txt, "
-        "noisy_label_kv.txt).",
+        (
+            "Text file of `<relative image path> <integer label>` lines of the training split (blank lines and `#` "
+            "comments skipped; a malformed line is an error naming file and line): mini-WebVision's "
+            "`info/train_filelist_google.txt`, Clothing-1M's `noisy_label_kv.txt`."
+        ),
         required=True,
         type="string",
     ),
     param(
         "test_list",
-        "The same for the clean test split (e.g. info/val_filelist.txt, clean_label_kv.txt).",
+        (
+            "The same for the clean test split: mini-WebVision's `info/val_filelist.txt`, Clothing-1M's "
+            "`clean_label_kv.txt`."
+        ),
         required=True,
         type="string",
     ),
     param(
         "train_keys",
-        "Optional file of image paths, one per line, selecting the training samples from train_list (Clothing-1M's "
-        "noisy_train_key_list.txt).",
+        (
+            "File of image paths, one per line, that selects (and orders) the training samples from `train_list`: "
+            "Clothing-1M's `noisy_train_key_list.txt`. A key without a label is an error."
+        ),
         type="string",
     ),
-    param("test_keys", "The same for the test split (e.g. clean_test_key_list.txt).", type="string"),
-    param("train_images", "Folder under root that the training list's paths are relative to.", type="string"),
+    param("test_keys", "The same for the test split: Clothing-1M's `clean_test_key_list.txt`.", type="string"),
+    param(
+        "train_images",
+        'Folder under `root` that the training list\'s paths are relative to (mini-WebVision: `""`).',
+        type="string",
+    ),
     param(
         "test_images",
-        "Folder under root that the test list's paths are relative to (mini-WebVision val_images_256).",
+        "Folder under `root` that the test list's paths are relative to (mini-WebVision: `val_images_256`).",
         type="string",
     ),
     param(
         "num_classes",
-        "Keep only samples with a label below this (mini-WebVision - the first 50 classes).",
+        ("Keep only samples whose label is below this (mini-WebVision: 50, the first 50 classes of the Google list)."),
         type="integer",
         minimum=2,
+        shown_default="all",
     ),
-    param("class_names", "Names of the classes in label order.", type="array", items={"type": "string"}),
+    param(
+        "class_names",
+        "Class names in label order.",
+        type="array",
+        items={"type": "string"},
+        shown_default="`0`, `1`, …",
+    ),
     param(
         "clean_labels",
-        "Whether the training list's labels are clean; false (default) = intrinsic noise (noise kind none only; "
-        "clean-label metrics missing).",
+        (
+            "Whether the training labels are clean. `false` = intrinsic noise (WebVision, Clothing-1M): the labels "
+            "are used as given, only noise kind `none` applies, `labels.parquet` stores the clean label and the noise"
+            " mask as unknown (null), and every metric that needs them (subset noise rate, re-labeling accuracy, "
+            "noise detection) is reported as missing, never as 0."
+        ),
         type="boolean",
     ),
     *DECODING_PARAMETERS,

@@ -80,13 +80,16 @@ def load_idx_dataset(name: str, variant: str, root: str, download: bool = False)
 PARAMETERS = (
     param(
         "root",
-        "Folder holding the four IDX files (raw or .gz), or torchvision's root with <Name>/raw inside.",
+        (
+            "Folder with the four IDX files, raw or `.gz` (e.g. `../shared/data/fashion-mnist`), or a torchvision "
+            "root holding `MNIST/raw` / `FashionMNIST/raw`. A missing file is an error that says where it looked."
+        ),
         required=True,
         type="string",
     ),
     param(
         "download",
-        "Fetch the files with torchvision if missing (needs internet); never done unless true.",
+        ("Fetch missing files with torchvision's checksummed downloader (needs internet). Never done unless `true`."),
         type="boolean",
     ),
 )

@@ -13,8 +13,14 @@ from noisyprune.params import declare, param
 
 
 @declare(
-    param("hidden", "Widths of the hidden layers.", type="array", minItems=1, items={"type": "integer", "minimum": 1}),
-    param("dropout", "", type="number", minimum=0, exclusiveMaximum=1),
+    param(
+        "hidden",
+        "Hidden layer widths; the embedding is the last one.",
+        type="array",
+        minItems=1,
+        items={"type": "integer", "minimum": 1},
+    ),
+    param("dropout", "Dropout after each hidden layer.", type="number", minimum=0, exclusiveMaximum=1),
 )
 class MLP(Classifier):
     """Flatten → [Linear → ReLU → Dropout] per hidden width → Linear head.

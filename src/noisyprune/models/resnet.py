@@ -55,12 +55,19 @@ class TorchvisionResNet(Classifier):
 
 PARAMETERS = (
     param(
-        "small_input", "3x3 stride-1 stem without max-pool (32x32 images) instead of the ImageNet stem.", type="boolean"
+        "small_input",
+        "3×3 stride-1 stem without max-pool for 32×32 images; `false` keeps the ImageNet stem.",
+        type="boolean",
     ),
     param(
         "weights",
-        "Local torchvision checkpoint of the same architecture (e.g. ImageNet-pretrained resnet50-11ad3fa6.pth) "
-        "loaded into all but the head; never downloaded.",
+        (
+            "A local torchvision checkpoint of the same architecture (e.g. torchvision's ImageNet-pretrained "
+            "`resnet50-11ad3fa6.pth`, a plain state dict, or one under `state_dict`, `module.` prefixes allowed), "
+            "read with `weights_only=True` and loaded into everything but the classifier head and layers whose shape "
+            "differs (the 3×3 stem of `small_input`). Nothing is downloaded. The path is part of the model entry, so "
+            "changing it reruns what trains that model; replacing the file under the same path does not."
+        ),
         type="string",
     ),
 )

@@ -12,7 +12,16 @@ from noisyprune.params import declare, param
 
 
 @declare(
-    param("channels", "Width of each conv block.", type="array", minItems=1, items={"type": "integer", "minimum": 1}),
+    param(
+        "channels",
+        (
+            "Width of each 3×3 conv block (BatchNorm, ReLU, 2×2 max-pool between blocks, global average pool at the "
+            "end)."
+        ),
+        type="array",
+        minItems=1,
+        items={"type": "integer", "minimum": 1},
+    ),
 )
 class SmallCNN(Classifier):
     """Conv blocks (3×3 conv → BatchNorm → ReLU, 2×2 max-pool between blocks) → global average pool.

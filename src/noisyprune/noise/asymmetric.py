@@ -93,17 +93,21 @@ def resolve_pairs(
 @declare(
     param(
         "rate",
-        "Fraction of each source class relabelled as its target, in [0, 1].",
+        "In [0, 1]: the share of each source class relabelled as its target (how many and which: `realisation`).",
         type="number",
         minimum=0,
         maximum=1,
     ),
     param(
         "pairs",
-        "`next` (class i -> i+1 mod C), `cifar10` (truck->automobile, bird->airplane, deer->horse, cat<->dog), "
-        "`superclass_next` (next class of the superclass, CIFAR-100), `block5_next` (next class within blocks of 5 "
-        "consecutive ids, ELR's CIFAR-100), `block5_random_pair` (one random pair swapped per block of 5, SOP's "
-        "CIFAR-100) or a list of [source, target] class pairs.",
+        (
+            "`next` maps class i to i + 1 mod C; `cifar10` is CIFAR-10's map in SOP, ELR and DivideMix "
+            "(truck→automobile, bird→airplane, deer→horse, cat↔dog); `superclass_next` maps each CIFAR-100 class to "
+            "the next class of its superclass (cyclically); `block5_next` maps each class to the next one within its "
+            "block of 5 consecutive ids (ELR's CIFAR-100); `block5_random_pair` swaps one randomly drawn pair per "
+            "block of 5 and leaves the other 3 classes clean (SOP's CIFAR-100); or a list of `[source, target]` "
+            "pairs."
+        ),
         oneOf=[
             {"enum": ["next", "cifar10", "superclass_next", "block5_next", "block5_random_pair"]},
             {
@@ -115,9 +119,16 @@ def resolve_pairs(
     ),
     param(
         "realisation",
-        "Which samples flip: exact (round(rate * n_c) of each source class), in_place (ELR/SOP CIFAR-10: class by "
-        "class on the labels flipped so far), per_sample (ELR/SOP CIFAR-100: each sample with probability rate) or "
-        "global (DivideMix: int(rate * N) samples of the whole set).",
+        (
+            "Which samples flip. `exact`: exactly `round(rate · n_c)` of each source class. `in_place`: class by "
+            "class in id order on the labels flipped so far, the first `j < rate · n` of each class's shuffled "
+            "members (ELR's and SOP's CIFAR-10: cats flipped to dog can flip back, so about 24% of cats end up wrong "
+            "at rate 0.4). `per_sample`: every sample of a source class flips with probability `rate` (ELR's and "
+            "SOP's CIFAR-100). `global`: `int(rate · N)` samples drawn from the whole set take their class's target "
+            "(DivideMix; samples of non-source classes stay clean, so about `rate / 2` flip on CIFAR-10). The papers'"
+            " conventions: ELR CIFAR-10 `cifar10` + `in_place`, CIFAR-100 `block5_next` + `per_sample`; SOP CIFAR-10 "
+            "the same, CIFAR-100 `block5_random_pair` + `per_sample`; DivideMix CIFAR-10 `cifar10` + `global`."
+        ),
         choices=["exact", "in_place", "per_sample", "global"],
     ),
 )

@@ -20,12 +20,15 @@ SCORE_CHUNK = 65536  # training inputs scored at a time
 
 
 @declare(
-    param(
-        "rate", "Mean per-sample flip probability in [0, 1] (Xia et al., 2020).", type="number", minimum=0, maximum=1
-    ),
+    param("rate", "In [0, 1]: the mean per-sample flip probability.", type="number", minimum=0, maximum=1),
     param(
         "std",
-        "Standard deviation of the per-sample flip probabilities (truncated normal).",
+        (
+            "Standard deviation of the per-sample flip rates. The generator of Xia et al. (2020): each sample's flip "
+            "rate is drawn from N(`rate`, `std`²) truncated to [0, 1], and its wrong label from a softmax over a "
+            "random per-class projection of its input, so which wrong class it gets depends on the image. Truncation "
+            "pulls the realised rate inwards near 0 and 1 (`rate: 0` still flips ~8%)."
+        ),
         type="number",
         exclusiveMinimum=0,
     ),

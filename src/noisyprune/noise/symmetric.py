@@ -13,14 +13,18 @@ CONVENTIONS = ("other_class", "any_class")
 @declare(
     param(
         "rate",
-        "Noise rate in [0, 1]; with other_class the probability of a wrong label.",
+        "In [0, 1]: exactly `round(rate · n)` samples, chosen uniformly, are relabelled.",
         type="number",
         minimum=0,
         maximum=1,
     ),
     param(
         "convention",
-        "other_class flips to a different class; any_class resamples over all classes (may stay correct).",
+        (
+            "`other_class`: the new label is uniform over the other C − 1 classes, so `rate` is the probability of a "
+            "wrong label (Prune4ReL). `any_class`: uniform over all C classes, so some resampled labels stay correct "
+            "and the realised rate is about `rate · (C − 1)/C` (SOP, ELR, DivideMix)."
+        ),
         choices=["other_class", "any_class"],
     ),
 )

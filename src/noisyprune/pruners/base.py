@@ -49,7 +49,19 @@ class Selection:
     runtime: dict[str, float] = field(default_factory=dict)
 
 
-@declare(param("balance", "Class balance over noisy labels (none, proportional, equal).", choices=BALANCE_MODES))
+@declare(
+    param(
+        "balance",
+        (
+            "Class balance over noisy labels: `none` (global top-k), `proportional` (each class keeps its share of "
+            "the budget; with `uniform` this is stratified sampling) or `equal` (the same count per class where the "
+            "class is large enough, the remainder from the global order). For `prune4rel`, `equal` is the original's "
+            "round-robin over classes, with its switch to global picks once classes run out (after the first "
+            "exhausted class of size m, as soon as the class next in turn already gave more than 1.5·m samples)."
+        ),
+        choices=BALANCE_MODES,
+    )
+)
 class Pruner(ABC):
     """Chooses ``budget`` of the candidates. ``requires`` names the artifacts it reads besides the
     labels (``features``, ``dynamics``); the workflow feeds it exactly those."""

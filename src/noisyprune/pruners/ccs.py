@@ -49,17 +49,25 @@ def stratified_by_difficulty(
 @declare(
     param(
         "difficulty",
-        "Difficulty score stratified over (el2n, loss, forgetting, margin).",
+        "Difficulty score the strata are built on: `el2n`, `loss`, `forgetting` or `margin`.",
         choices=["el2n", "loss", "forgetting", "margin"],
     ),
     param(
         "hard_cutoff",
-        "Fraction of the hardest samples removed before stratified sampling.",
+        "Fraction of the hardest samples cut before stratified sampling.",
         type="number",
         minimum=0,
         exclusiveMaximum=1,
     ),
-    param("bins", "Number of equal-width difficulty strata.", type="integer", minimum=1),
+    param(
+        "bins",
+        (
+            "Equal-width difficulty strata; each gets an equal share of the budget (smallest first), sampled "
+            "uniformly inside."
+        ),
+        type="integer",
+        minimum=1,
+    ),
 )
 class CCS(Pruner):
     """Keeps a sample that *covers* the difficulty distribution instead of only its hard or easy

@@ -39,13 +39,19 @@ def out_of_sample_probabilities(
 @declare(
     param(
         "probabilities",
-        "crossval (K-fold logistic regression on warm-up embeddings, out of sample) or warmup (in-sample).",
+        (
+            "`crossval`: `folds`-fold logistic regression on the warm-up embeddings, out of sample; `warmup`: the "
+            "warm-up's own (in-sample) probabilities."
+        ),
         choices=["crossval", "warmup"],
     ),
     param("folds", "Folds of the cross-validation.", type="integer", minimum=2),
     param(
         "filter_by",
-        "cleanlab find_label_issues filter.",
+        (
+            "cleanlab's `find_label_issues` filter: `prune_by_noise_rate`, `prune_by_class`, `both`, "
+            "`confident_learning` or `predicted_neq_given`."
+        ),
         choices=["prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"],
     ),
 )

@@ -17,7 +17,10 @@ def el2n_scores(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
 
 @declare(
     param(
-        "keep", "hard keeps the largest scores (the original direction), easy the smallest.", choices=["hard", "easy"]
+        "keep",
+        "`hard` keeps the largest ‖p − onehot(y)‖₂ (the original direction), `easy` the smallest (the noise-robust "
+        "direction).",
+        choices=["hard", "easy"],
     ),
 )
 class EL2N(ScorePruner):

@@ -44,8 +44,10 @@ def forgetting_counts(dynamics: Artifact, sample_id: np.ndarray, never_learned: 
 @declare(
     param(
         "never_learned",
-        "Forgetting count of samples never classified correctly, zero (DeepCore, Prune4ReL fork) or most (Toneva et "
-        "al.).",
+        (
+            "Forgetting count of samples never classified correctly: `zero` (DeepCore and the fork count 0 events) or"
+            " `most` (Toneva et al.: never-learned samples rank as most forgotten)."
+        ),
         choices=["zero", "most"],
     ),
 )

@@ -42,19 +42,26 @@ class LastLayerModel:
 @declare(
     param(
         "variant",
-        "greedy re-evaluates gradients after each round of picks; static is the original's top-k.",
+        (
+            "`greedy`: after each of `updates` rounds the model takes an SGD step of size `lr` on the selected set's "
+            "mean gradient and every gradient is re-evaluated; `static`: what the original runs (its update never "
+            "happens because of a typo)."
+        ),
         choices=["greedy", "static"],
     ),
     param(
         "lr",
-        "Step size of the look-ahead SGD step on the selected set's mean last-layer gradient.",
+        "(`greedy`) Step size of the model update between rounds.",
         type="number",
         exclusiveMinimum=0,
     ),
-    param("updates", "Rounds of picks (gradient re-evaluations) in the greedy variant.", type="integer", minimum=1),
+    param("updates", "(`greedy`) Rounds of selection, each followed by a model update.", type="integer", minimum=1),
     param(
         "validation_size",
-        "Samples of the training set used as the validation set; null = all.",
+        (
+            "Samples whose mean gradient is the validation gradient (the noisy training set, as the fork); `null` = "
+            "all, else a seeded sample."
+        ),
         oneOf=[{"type": "integer", "minimum": 1}, {"type": "null"}],
     ),
 )

@@ -37,11 +37,14 @@ def mean_snapshot_scores(snapshots, sample_id: np.ndarray, column: str) -> np.nd
 
 @declare(
     param(
-        "keep", "hard keeps the largest scores (the original direction), easy the smallest.", choices=["hard", "easy"]
+        "keep",
+        "`hard` keeps the largest last-layer gradient norm ‖p − y‖·√(‖e‖² + 1) (the original direction; closed form, "
+        "no backward pass), `easy` the smallest.",
+        choices=["hard", "easy"],
     ),
     param(
         "checkpoints",
-        "final (the final warm-up model) or average (over the warm-up's score_epochs snapshots).",
+        "`final` (the final warm-up model) or `average` (mean over the warm-up's `score_epochs` checkpoints).",
         choices=["final", "average"],
     ),
 )

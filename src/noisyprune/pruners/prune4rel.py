@@ -393,61 +393,106 @@ def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows
 @declare(
     param(
         "confidence",
-        "Per-sample confidence lent to neighbours (max_prob = the original's LeastConfidence, margin, entropy = 1 - "
-        "H/log C).",
+        (
+            "`c`: `max_prob` (top softmax probability; the original's misnamed `LeastConfidence`), `margin` (top-1 − "
+            "top-2) or `entropy` (`1 − H(p)/log C`, oriented so that larger is more confident, unlike the original's "
+            "`Entropy`)."
+        ),
         choices=["max_prob", "margin", "entropy"],
     ),
     param(
         "tau",
-        "Threshold on the rescaled similarity 0.5 + 0.5 cos; j is a neighbour of i if above it. auto: the τ at which "
-        "a sample has target_neighbours τ-neighbours on average (besides itself), read from the embeddings.",
+        (
+            "Threshold in [0, 1) on the rescaled similarity (0.975 ⇔ cos > 0.95). Paper settings: 0.975 CIFAR-10N, "
+            "0.95 CIFAR-100N/WebVision/ImageNet, 0.8 Clothing-1M. `auto` reads τ from the embeddings: the threshold "
+            "at which 256 fixed random samples have on average `target_neighbours` τ-neighbours besides themselves "
+            "(the chosen τ is in the subset's metadata and the composition table). A τ that suits one network's "
+            "embeddings can leave another's with a handful of neighbours or hundreds; the composition table's "
+            "`select_neighbours_mean` shows which."
+        ),
         oneOf=[{"type": "number", "minimum": 0, "exclusiveMaximum": 1}, {"const": "auto"}],
     ),
     param(
         "target_neighbours",
-        "(tau auto) The mean τ-neighbourhood size τ is chosen for; null: n / budget (= 1 / fraction), the size at "
-        "which the budget's neighbourhoods, if disjoint, would just cover every sample.",
+        (
+            "(`tau: auto`) The mean neighbourhood size τ is chosen for; `null` is n / budget (1 / fraction): "
+            "neighbourhoods just large enough that the budget's picks, if disjoint, would cover every sample."
+        ),
         oneOf=[{"type": "number", "exclusiveMinimum": 0}, {"type": "null"}],
     ),
-    param("eta", "Temperature of tanh in the objective sum_x tanh(N_x / eta).", type="number", exclusiveMinimum=0),
+    param(
+        "eta",
+        (
+            "tanh temperature (> 0). Small values favour coverage; large values (the original's argparse default 100)"
+            " make tanh nearly linear, i.e. top confidence."
+        ),
+        type="number",
+        exclusiveMinimum=0,
+    ),
     param(
         "gain",
-        "own = the original code's own-term greedy score; neighborhood = the paper's full marginal gain (lazy greedy).",
+        (
+            "`own`: the original code's greedy score `tanh((N_i + c_i)/η) − tanh(N_i/η)` (the candidate's own term "
+            "only). `neighborhood`: the paper's full marginal gain over the candidate and its τ-neighbours, by lazy "
+            "greedy (exact because the objective is submodular)."
+        ),
         choices=["own", "neighborhood"],
     ),
     param(
         "engine",
-        "How tau-neighbours are found (auto, dense, graph, torch, ivf); all but ivf are exact.",
+        (
+            "How τ-neighbours are found. `dense` (exact, one mat-vec per pick; small n), `graph` (exact; the whole "
+            "sparse τ-graph, or rows on demand when that is predicted cheaper or its construction would exceed "
+            "`max_graph_gb`; the graph is built by the way predicted fastest on this machine: cluster-pruned pairs in"
+            " float64, or pairs screened in float32 with a proven rounding-error margin and decided in float64 — all "
+            "give the same graph), `torch` (exact, all pairs screened in float32 and decided in float64 on a CUDA "
+            "device), `ivf` (approximate faiss IVF range search; recall reported in the subset metadata). `auto`: "
+            "`dense` up to 2,000 samples, `torch` on a CUDA machine above 20,000, `graph` up to `exact_max`, `ivf` "
+            "above."
+        ),
         choices=["auto", "dense", "graph", "torch", "ivf"],
     ),
     param(
         "clusters",
-        "(graph) Number of spherical k-means clusters used for pruning (speed only); null = sqrt(n).",
+        ("(`graph`) k-means clusters used to rule out far pairs; `null` = √n. Affects speed only, never the result."),
         oneOf=[{"type": "integer", "minimum": 1}, {"type": "null"}],
     ),
     param(
         "ivf_nlist",
-        "(ivf) Number of inverted lists; null = sqrt(n).",
+        "(`ivf`) Inverted lists; `null` = √n.",
         oneOf=[{"type": "integer", "minimum": 1}, {"type": "null"}],
     ),
-    param("ivf_nprobe", "(ivf) Lists visited per query; more = higher recall, slower.", type="integer", minimum=1),
+    param(
+        "ivf_nprobe",
+        "(`ivf`) Lists visited per query: more is slower and misses fewer neighbours.",
+        type="integer",
+        minimum=1,
+    ),
     param(
         "recall_sample",
-        "(ivf) Random queries on which neighbour recall is measured and reported.",
+        "(`ivf`) Random queries on which neighbour recall against exact search is measured.",
         type="integer",
         minimum=0,
     ),
-    param("exact_max", "(auto) Largest n for which an exact engine is chosen.", type="integer", minimum=1),
+    param("exact_max", "(`auto`) Largest n for which an exact engine is chosen.", type="integer", minimum=1),
     param(
         "max_graph_gb",
-        "(graph) Memory a tau-graph's construction may use at its peak (the embeddings not counted).",
+        (
+            "(`graph`, `torch`) Memory building the τ-graph may use at its peak, beyond the embeddings (about 24 "
+            "bytes per directed edge, twice the finished graph's 12); above it the own-gain greedy computes rows on "
+            "demand, and `neighborhood` stops with an error."
+        ),
         type="number",
         exclusiveMinimum=0,
     ),
     param(
         "calibrate",
-        "(graph) Time a few kernels once per machine (cached in the user cache directory) to choose how the exact "
-        "tau-graph is built; false uses fixed rates. Speed only, never the selection.",
+        (
+            "(`graph`) Time a few small kernels once per machine (about a second, more on busy cores; cached in "
+            "`$XDG_CACHE_HOME/noisyprune` or `~/.cache/noisyprune`) so the engine predicts which way to the exact "
+            "graph is fastest here; `false` uses fixed rates of a 2-core machine. Changes speed only, never the "
+            "selection."
+        ),
         type="boolean",
     ),
 )

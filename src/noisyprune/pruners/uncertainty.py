@@ -33,12 +33,20 @@ def uncertainty_scores(probs: np.ndarray, kind: str) -> np.ndarray:
 @declare(
     param(
         "score",
-        "least_confidence (1 - max p), entropy, margin (top-1 - top-2 gap), or max_logit (the negated largest raw "
-        "logit, DeepCore's and the Prune4ReL scripts' LeastConfidence).",
+        (
+            '`least_confidence` (1 − max p), `entropy`, `margin` (the README\'s "Margin" baseline) or `max_logit` (the'
+            " largest raw logit, negated: what DeepCore and the Prune4ReL scripts' `--uncertainty LeastConfidence` "
+            "compute; the paper-scale presets run it with `balance: proportional`, the scripts' `--balance True`)."
+        ),
         choices=["least_confidence", "entropy", "margin", "max_logit"],
     ),
     param(
-        "keep", "hard keeps the most uncertain (the Prune4ReL fork), easy the most confident.", choices=["hard", "easy"]
+        "keep",
+        (
+            "`hard` keeps the most uncertain (as the Prune4ReL fork), `easy` the most confident (what DeepCore's "
+            "unbalanced branch really does)."
+        ),
+        choices=["hard", "easy"],
     ),
 )
 class Uncertainty(ScorePruner):

@@ -36,21 +36,35 @@ def sigmoid_rampup(step: int, length: int) -> float:
 
 
 @declare(
-    param("beta", "EMA weight of the temporal-ensemble targets.", type="number", minimum=0, exclusiveMaximum=1),
-    param("lam", "Weight of the ELR regulariser.", type="number", minimum=0),
-    param("mixup_alpha", "Beta(α, α) parameter of mixup.", type="number", minimum=0),
-    param("coef_step", "Steps of the sigmoid ramp-up of the ELR weight; 0 = no ramp.", type="integer", minimum=0),
     param(
-        "ema_alpha",
-        "Rate of the networks' weight averages (after the ramp-up).",
+        "beta",
+        "EMA weight of the per-sample temporal-ensemble targets (original: 0.7 CIFAR-10 sym, 0.9 otherwise).",
         type="number",
         minimum=0,
         exclusiveMaximum=1,
     ),
-    param("ema_step", "Steps of the sigmoid ramp-up of the weight-average rate.", type="integer", minimum=0),
+    param(
+        "lam",
+        "Weight of the regulariser `log(1 − ⟨t, p⟩)` (original: 3 CIFAR-10 sym, 1 asym, 7 CIFAR-100).",
+        type="number",
+        minimum=0,
+    ),
+    param("mixup_alpha", "Beta(α, α) of mixup.", type="number", minimum=0),
+    param("coef_step", "Steps of the sigmoid ramp-up of the ELR weight (0 = none).", type="integer", minimum=0),
+    param(
+        "ema_alpha",
+        (
+            "Rate of each network's weight average, which produces the *other* network's targets. 0.997 averages over"
+            " ~330 steps: about an epoch on CIFAR, but many epochs on a small set, so lower it there."
+        ),
+        type="number",
+        minimum=0,
+        exclusiveMaximum=1,
+    ),
+    param("ema_step", "Steps of the ramp-up of the weight-average rate.", type="integer", minimum=0),
     param(
         "reweight_labels",
-        "Multiply mixed labels by the mixed targets and renormalise (the original does so on CIFAR-100).",
+        "Multiply the mixed labels by the mixed targets (the original does on CIFAR-100).",
         type="boolean",
     ),
 )

@@ -75,20 +75,27 @@ def l2r_weights(
 @declare(
     param(
         "meta_lr",
-        "Step size of the look-ahead step whose probe loss gives the example weights (IEG's meta_stepsize).",
+        (
+            "L2R (Ren et al. 2018, as IEG's baseline): each batch's example weights come from one look-ahead SGD step"
+            " of this size and the gradient of the clean probe loss w.r.t. the weights (clipped at 0, normalised to "
+            "sum 1). Needs a probe set: `probe_per_class` in the noise entry (the run stops with a message naming it "
+            "otherwise)."
+        ),
         type="number",
         exclusiveMinimum=0,
     ),
     param(
         "probe_batch_size",
-        "Probe samples per meta step (all of them if the probe set is smaller).",
+        "Probe samples per meta step.",
         type="integer",
         minimum=1,
     ),
     param(
         "meta_weight_decay",
-        "The look-ahead step and the probe loss carry the optimiser's weight decay λ/2 ‖θ‖², as IEG's l2rmodel and "
-        "Uber's L2R; false leaves it out (the PyTorch ports).",
+        (
+            "The look-ahead step and the probe loss carry the optimiser's weight decay λ/2 ‖θ‖², as IEG's "
+            "`l2rmodel.py` and Uber's L2R; `false` leaves it out, as the PyTorch ports."
+        ),
         type="boolean",
     ),
 )

@@ -31,18 +31,33 @@ log = logging.getLogger(__name__)
 
 @declare(
     param(
-        "alpha", "Relabel threshold on the influence score (mean-objective scale, see config/README.md).", type="number"
+        "alpha",
+        (
+            "RDIA (Kong et al. 2022) on the last layer: a multinomial logistic head is fitted on the warm-up's "
+            "embeddings of the subset (noisy labels); each sample's influence φ on the clean probe set's log-loss is "
+            "computed with Hessian-vector products (conjugate gradients); samples with φ > `alpha` are relabelled to "
+            "the head's prediction, then the network trains with CE on the corrected labels. φ is on the scale of the"
+            " *mean* objective (φ/n ≈ the change of the mean probe loss, in nats, from one more copy of the sample), "
+            "so one α carries over between subset sizes but not between embedding scales; the original's α converts "
+            "as α·n/(C·m) (`noisyprune.influence.alpha_from_original_rdia`). Needs `probe_per_class` and the warm-"
+            "up's features (the retrain then depends on them). The readout is the corrected label on the subset; "
+            "`metrics.json` adds how many were relabelled."
+        ),
+        type="number",
     ),
     param(
         "head_c",
-        "Inverse L2 strength of the logistic head on the warm-up embeddings (scikit-learn's C).",
+        "Inverse L2 strength of the head (scikit-learn's `C`).",
         type="number",
         exclusiveMinimum=0,
     ),
     param(
         "relabel_to",
-        "What a harmful sample becomes: the head's prediction, or its most probable other class (for two classes the "
-        "original's flip).",
+        (
+            "What a harmful sample becomes: `prediction` (the head's; no change where it agrees with the given label)"
+            " or `other_class` (the head's most probable class other than the given label; for two classes this is "
+            "the original's flip y ← 1 − y, which `config/rdia_tabular.yaml` uses)."
+        ),
         choices=["prediction", "other_class"],
     ),
 )
