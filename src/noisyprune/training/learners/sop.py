@@ -30,7 +30,7 @@ from noisyprune.training.loop import StepOutput, TrainContext
 PROB_FLOOR = 1e-4  # the original clamps corrected probabilities to [1e-4, 1]
 
 
-PARAMETERS = (
+@declare(
     param(
         "lr_u",
         (
@@ -64,9 +64,6 @@ PARAMETERS = (
         minimum=0,
     ),
 )
-
-
-@declare(*PARAMETERS)
 class SOP(Learner):
     """SOP: the single-view loss (``ratio_consistency = ratio_balance = 0``); see the module docstring.
 
@@ -149,10 +146,10 @@ class SOP(Learner):
         return torch.where(ctx.trains_on(sample_id), from_state, logits.argmax(dim=1))
 
 
-@declare(*PARAMETERS)
 class SOPPlus(SOP):
     """SOP+: SOP with the consistency (weak vs strong view) and class-balance terms on, at the
-    original's weights ``ratio_consistency = 0.9``, ``ratio_balance = 0.1``."""
+    original's weights ``ratio_consistency = 0.9``, ``ratio_balance = 0.1`` (SOP's declarations,
+    these defaults)."""
 
     def __init__(
         self,
