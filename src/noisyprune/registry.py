@@ -72,15 +72,25 @@ class Registry:
         return name in self._entries
 
 
+# Each kind's registry, by the kind :func:`register` takes. Imported by name, not by an import
+# statement: a stage that imports this module must not have every registry (and the learners and
+# models behind them) in its code hash (noisyprune.provenance follows import statements).
+REGISTRIES = {
+    "pruner": "noisyprune.pruners.registry:PRUNERS",
+    "learner": "noisyprune.training.learners.registry:LEARNERS",
+    "loader": "noisyprune.data.registry:DATASETS",
+    "noise": "noisyprune.noise.registry:NOISE_MODELS",
+    "arch": "noisyprune.models.registry:MODELS",
+}
+
+
 def registries() -> dict[str, Registry]:
     """The component registries by the kind :func:`register` takes."""
-    from noisyprune.data.registry import DATASETS
-    from noisyprune.models.registry import MODELS
-    from noisyprune.noise.registry import NOISE_MODELS
-    from noisyprune.pruners.registry import PRUNERS
-    from noisyprune.training.learners.registry import LEARNERS
-
-    return {"pruner": PRUNERS, "learner": LEARNERS, "loader": DATASETS, "noise": NOISE_MODELS, "arch": MODELS}
+    found = {}
+    for kind, target in REGISTRIES.items():
+        module, _, attribute = target.partition(":")
+        found[kind] = getattr(importlib.import_module(module), attribute)
+    return found
 
 
 def register(kind: str, name: str, target: str) -> None:
