@@ -92,6 +92,17 @@ def test_bad_arguments_are_named(arguments, message):
     assert message in str(raised.value)
 
 
+def test_max_logit_from_probabilities_alone_asks_for_the_logits():
+    labels, _, probabilities, _ = clusters()
+    with pytest.raises(ValueError, match="method 'uncertainty' needs logits= for score max_logit"):
+        noisyprune.select_subset(
+            labels, method="uncertainty", fraction=0.5, probabilities=probabilities, score="max_logit"
+        )
+    logits = np.log(probabilities)
+    kept = noisyprune.select_subset(labels, method="uncertainty", fraction=0.5, logits=logits, score="max_logit")
+    assert kept.budget == 30
+
+
 def test_labels_must_be_class_indices():
     with pytest.raises(ValueError, match="fractional label"):
         noisyprune.select_subset(np.array([0, 1, 1.5]), method="uniform", fraction=0.5)

@@ -3,6 +3,9 @@ parameter tables of config/README.md, and plugins' modules reach the code hash."
 
 from __future__ import annotations
 
+import json
+import tempfile
+
 import pytest
 import yaml
 from conftest import REPO
@@ -11,7 +14,14 @@ from noisyprune import param_tables
 from noisyprune.params import declare, declared_parameters, param
 from noisyprune.provenance import code_hash
 from noisyprune.registry import PLUGIN_PACKAGES, Registry
-from noisyprune.schema import KINDS, STATIC_SCHEMA, assemble_schema, component_names, component_parameters
+from noisyprune.schema import (
+    KINDS,
+    STATIC_SCHEMA,
+    assemble_schema,
+    component_names,
+    component_parameters,
+    schema_file,
+)
 
 README = REPO / "config" / "README.md"
 # The README section that documents each kind's parameters.
@@ -127,3 +137,17 @@ def test_a_parameter_table_merges_shared_declarations_and_shows_each_default():
     prune4rel = param_tables.table("pruner", ["prune4rel"])
     assert "| `tau` | `0.975` | number ≥ 0, < 1 or `auto` |" in prune4rel
     assert "| `balance` | `equal` | one of `none`, `proportional`, `equal` |" in prune4rel
+
+
+def test_the_assembled_schema_is_cached_and_falls_back_to_the_temporary_folder(tmp_path, monkeypatch):
+    blocked = tmp_path / "a-file-not-a-folder"
+    blocked.write_text("")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(blocked))  # the user cache cannot be created
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    path = schema_file()
+    assert path.is_relative_to(tmp_path / "tmp")
+    assembled = json.loads(path.read_text())
+    names = [branch["if"]["properties"]["pruner"]["const"] for branch in assembled["$defs"]["method"]["allOf"]]
+    assert names[:2] == ["uniform", "small_loss"]
+    assert schema_file() == path  # built once per set of sources

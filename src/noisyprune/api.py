@@ -139,8 +139,13 @@ def select_subset(
     try:
         selection = pruner.select(inputs, budget, make_rng(seed))
     except KeyError as err:  # a column the caller's arrays cannot provide
-        needs = "features=" if "embedding" in str(err) else "probabilities= or logits="
-        raise ValueError(f"method {method!r} needs {needs} (it reads {err}); pass it") from None
+        if "embedding" in str(err):
+            needs = "features="
+        elif "max_logit" in str(err):
+            needs = "logits= for score max_logit (the largest raw logit cannot be recovered from probabilities)"
+        else:
+            needs = "probabilities= or logits="
+        raise ValueError(f"method {method!r} needs {needs}; pass it") from None
     positions = np.asarray(selection.positions, dtype=np.int64)
     return KeptSubset(
         indices=positions,

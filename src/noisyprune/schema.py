@@ -19,6 +19,7 @@ import hashlib
 import importlib.util
 import json
 import os
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -115,15 +116,25 @@ def schema_file() -> Path:
     digest = hashlib.sha256()
     for path in component_sources():
         digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
-    root = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "noisyprune" / "schema"
-    path = root / f"config.schema.{digest.hexdigest()[:20]}.json"
-    if not path.is_file():
-        schema = assemble_schema(yaml.safe_load(STATIC_SCHEMA.read_text(encoding="utf-8")))
-        root.mkdir(parents=True, exist_ok=True)
-        partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        partial.write_text(json.dumps(schema, indent=1), encoding="utf-8")
-        os.replace(partial, path)  # atomic: a concurrent reader sees the whole file or none
-    return path
+    name = f"config.schema.{digest.hexdigest()[:20]}.json"
+    user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "noisyprune" / "schema"
+    for root in (user_cache, Path(tempfile.gettempdir()) / f"noisyprune-schema-{os.getuid()}"):
+        path = root / name
+        if path.is_file():
+            return path
+        try:
+            root.mkdir(parents=True, exist_ok=True)
+            partial = path.with_name(f"{name}.{os.getpid()}.tmp")
+            partial.write_text(json.dumps(assemble_schema(_static_schema()), indent=1), encoding="utf-8")
+            os.replace(partial, path)  # atomic: a concurrent reader sees the whole file or none
+            return path
+        except OSError:  # a read-only home (some cluster nodes): the temporary folder instead
+            continue
+    raise OSError(f"cannot write the assembled config schema under {user_cache} or the temporary folder")
+
+
+def _static_schema() -> dict[str, Any]:
+    return yaml.safe_load(STATIC_SCHEMA.read_text(encoding="utf-8"))
 
 
 def method_schema(pruner: str) -> dict[str, Any]:
