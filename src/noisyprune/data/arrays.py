@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from noisyprune.data.base import ArrayDataset, stratified_split
+from noisyprune.data.base import SPLIT_SEED, ArrayDataset, stratified_split
 from noisyprune.data.checks import (
     arrange_inputs,
     check_finite_inputs,
@@ -145,12 +145,7 @@ def _build(name, train_x, train_y, test_x, test_y, noisy, class_names, source, t
         exclusiveMinimum=0,
         exclusiveMaximum=1,
     ),
-    param(
-        "split_seed",
-        "Seed of the train/test split; fixed across the sweep's seeds so every seed sees the same data.",
-        type="integer",
-        minimum=0,
-    ),
+    SPLIT_SEED,
 )
 def load_arrays(
     name: str = "arrays",
@@ -371,12 +366,7 @@ def _column(table, name: str) -> np.ndarray:
         exclusiveMinimum=0,
         exclusiveMaximum=1,
     ),
-    param(
-        "split_seed",
-        "Seed of the train/test split; fixed across the sweep's seeds so every seed sees the same data.",
-        type="integer",
-        minimum=0,
-    ),
+    SPLIT_SEED,
     param(
         "max_dense_gb",
         "LIBSVM data are held densely as float32; larger files are refused with their size.",

@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from noisyprune.params import param
+
 
 @dataclass(frozen=True)
 class ArrayDataset:
@@ -103,3 +105,12 @@ def stratified_split(
         stratify=labels if can_stratify else None,
     )
     return np.sort(train), np.sort(test)
+
+
+# The seed of a loader's own train/test split (digits, arrays, tabular).
+SPLIT_SEED = param(
+    "split_seed",
+    "Seed of the train/test split; fixed across the sweep's seeds so every seed sees the same data.",
+    type="integer",
+    minimum=0,
+)

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.datasets import load_digits as sklearn_load_digits
 from sklearn.model_selection import train_test_split
 
-from noisyprune.data.base import ArrayDataset
+from noisyprune.data.base import SPLIT_SEED, ArrayDataset
 from noisyprune.params import declare, param
 
 PIXEL_MAX = 16.0  # the bundled images hold integer grey levels 0..16
@@ -20,12 +20,7 @@ PIXEL_MAX = 16.0  # the bundled images hold integer grey levels 0..16
         exclusiveMinimum=0,
         exclusiveMaximum=1,
     ),
-    param(
-        "split_seed",
-        "Seed of the train/test split; fixed across the sweep's seeds so every seed sees the same data.",
-        type="integer",
-        minimum=0,
-    ),
+    SPLIT_SEED,
 )
 def load_digits(name: str = "digits", test_fraction: float = 0.3, split_seed: int = 0) -> ArrayDataset:
     """Return digits split into train/test with a stratified, seeded split.

@@ -405,6 +405,18 @@ DECODING_PARAMETERS = (
 )
 
 
+CLEAN_LABELS = param(
+    "clean_labels",
+    (
+        "Whether the training labels are clean. `false` = intrinsic noise (WebVision, Clothing-1M): the labels "
+        "are used as given, only noise kind `none` applies, `labels.parquet` stores the clean label and the noise"
+        " mask as unknown (null), and every metric that needs them (subset noise rate, re-labeling accuracy, "
+        "noise detection) is reported as missing, never as 0."
+    ),
+    type="boolean",
+)
+
+
 @declare(
     param(
         "root",
@@ -432,16 +444,7 @@ DECODING_PARAMETERS = (
         minimum=2,
         shown_default="all",
     ),
-    param(
-        "clean_labels",
-        (
-            "Whether the training labels are clean. `false` = intrinsic noise (WebVision, Clothing-1M): the labels "
-            "are used as given, only noise kind `none` applies, `labels.parquet` stores the clean label and the noise"
-            " mask as unknown (null), and every metric that needs them (subset noise rate, re-labeling accuracy, "
-            "noise detection) is reported as missing, never as 0."
-        ),
-        type="boolean",
-    ),
+    CLEAN_LABELS,
     *DECODING_PARAMETERS,
 )
 def load_image_folder(
@@ -548,16 +551,7 @@ def load_image_folder(
         items={"type": "string"},
         shown_default="`0`, `1`, …",
     ),
-    param(
-        "clean_labels",
-        (
-            "Whether the training labels are clean. `false` = intrinsic noise (WebVision, Clothing-1M): the labels "
-            "are used as given, only noise kind `none` applies, `labels.parquet` stores the clean label and the noise"
-            " mask as unknown (null), and every metric that needs them (subset noise rate, re-labeling accuracy, "
-            "noise detection) is reported as missing, never as 0."
-        ),
-        type="boolean",
-    ),
+    CLEAN_LABELS,
     *DECODING_PARAMETERS,
 )
 def load_file_list(

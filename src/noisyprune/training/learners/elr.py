@@ -23,20 +23,26 @@ from noisyprune.training.loop import StepOutput, TrainContext
 CLAMP = 1e-4  # predictions are clamped to [1e-4, 1 − 1e-4] as in the original
 
 
+BETA = param(
+    "beta",
+    "EMA weight of the per-sample temporal-ensemble targets (original: 0.7 CIFAR-10 sym, 0.9 otherwise).",
+    type="number",
+    minimum=0,
+    exclusiveMaximum=1,
+)
+
+
+LAM = param(
+    "lam",
+    "Weight of the regulariser `log(1 − ⟨t, p⟩)` (original: 3 CIFAR-10 sym, 1 asym, 7 CIFAR-100).",
+    type="number",
+    minimum=0,
+)
+
+
 @declare(
-    param(
-        "beta",
-        "EMA weight of the per-sample temporal-ensemble targets (original: 0.7 CIFAR-10 sym, 0.9 otherwise).",
-        type="number",
-        minimum=0,
-        exclusiveMaximum=1,
-    ),
-    param(
-        "lam",
-        "Weight of the regulariser `log(1 − ⟨t, p⟩)` (original: 3 CIFAR-10 sym, 1 asym, 7 CIFAR-100).",
-        type="number",
-        minimum=0,
-    ),
+    BETA,
+    LAM,
     param(
         "reset_targets",
         (

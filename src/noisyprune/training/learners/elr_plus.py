@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from noisyprune.params import declare, param
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import TwoNetworkLearner, mixup_coefficient
-from noisyprune.training.learners.elr import CLAMP, elr_regulariser, update_targets
+from noisyprune.training.learners.elr import BETA, CLAMP, LAM, elr_regulariser, update_targets
 from noisyprune.training.loop import Phase, StepOutput, TrainContext
 
 
@@ -36,19 +36,8 @@ def sigmoid_rampup(step: int, length: int) -> float:
 
 
 @declare(
-    param(
-        "beta",
-        "EMA weight of the per-sample temporal-ensemble targets (original: 0.7 CIFAR-10 sym, 0.9 otherwise).",
-        type="number",
-        minimum=0,
-        exclusiveMaximum=1,
-    ),
-    param(
-        "lam",
-        "Weight of the regulariser `log(1 − ⟨t, p⟩)` (original: 3 CIFAR-10 sym, 1 asym, 7 CIFAR-100).",
-        type="number",
-        minimum=0,
-    ),
+    BETA,
+    LAM,
     param("mixup_alpha", "Beta(α, α) of mixup.", type="number", minimum=0),
     param("coef_step", "Steps of the sigmoid ramp-up of the ELR weight (0 = none).", type="integer", minimum=0),
     param(

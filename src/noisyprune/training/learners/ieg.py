@@ -46,7 +46,7 @@ from noisyprune.params import declare, param
 from noisyprune.training.inference import predict_logits
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import Learner, draw_probe_batch, sharpen
-from noisyprune.training.learners.l2r import weights_from_meta_gradient
+from noisyprune.training.learners.l2r import PROBE_BATCH_SIZE, weights_from_meta_gradient
 from noisyprune.training.loop import StepOutput, TrainContext
 
 
@@ -210,12 +210,7 @@ def look_ahead_extras(optimizer: torch.optim.Optimizer | None, param: torch.Tens
         minimum=0,
         exclusiveMaximum=1,
     ),
-    param(
-        "probe_batch_size",
-        "Probe samples per meta step.",
-        type="integer",
-        minimum=1,
-    ),
+    PROBE_BATCH_SIZE,
     param(
         "probe_weight_decay",
         (

@@ -72,6 +72,14 @@ def l2r_weights(
     return weights.detach(), losses
 
 
+PROBE_BATCH_SIZE = param(
+    "probe_batch_size",
+    "Probe samples per meta step.",
+    type="integer",
+    minimum=1,
+)
+
+
 @declare(
     param(
         "meta_lr",
@@ -84,12 +92,7 @@ def l2r_weights(
         type="number",
         exclusiveMinimum=0,
     ),
-    param(
-        "probe_batch_size",
-        "Probe samples per meta step.",
-        type="integer",
-        minimum=1,
-    ),
+    PROBE_BATCH_SIZE,
     param(
         "meta_weight_decay",
         (
