@@ -151,3 +151,16 @@ def test_the_assembled_schema_is_cached_and_falls_back_to_the_temporary_folder(t
     names = [branch["if"]["properties"]["pruner"]["const"] for branch in assembled["$defs"]["method"]["allOf"]]
     assert names[:2] == ["uniform", "small_loss"]
     assert schema_file() == path  # built once per set of sources
+
+
+def test_a_name_registered_for_an_existing_module_gets_a_new_schema(tmp_path, monkeypatch):
+    from noisyprune.pruners.registry import PRUNERS
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    before = schema_file()
+    monkeypatch.setattr(
+        PRUNERS, "_entries", {**PRUNERS.entries(), "uniform_again": "noisyprune.pruners.uniform:Uniform"}
+    )
+    after = schema_file()
+    assert after != before  # the same modules, but another name: not the cached schema
+    assert "uniform_again" in json.loads(after.read_text())["$defs"]["method"]["properties"]["pruner"]["enum"]

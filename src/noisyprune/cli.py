@@ -6,14 +6,13 @@ noisyprune select data.npz --method prune4rel --fraction 0.2 --param tau=0.95 --
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from noisyprune.params import allowed_values
+from noisyprune.params import allowed_values, yaml_text
 
 INPUT_HELP = """\
 INPUT is an .npz with the arrays
@@ -106,12 +105,13 @@ def load_plugin_modules(modules: list[str], command: str) -> bool:
 
 
 def methods_command(args: argparse.Namespace) -> int:
-    from noisyprune.pruners.registry import PRUNERS, REFERENCE_METHOD
-    from noisyprune.schema import KINDS, component_parameters
+    from noisyprune.pruners.registry import PRUNERS
+    from noisyprune.schema import component_names, component_parameters, kind_named
 
     if not load_plugin_modules(args.plugin, "methods"):
         return 2
-    names = [name for name in PRUNERS.registered() if name != REFERENCE_METHOD]
+    kind = kind_named("pruner")
+    names = component_names(kind)
     unknown = [name for name in args.names if name not in names]
     if unknown:
         print(f"noisyprune methods: unknown method(s) {unknown}; known: {', '.join(names)}", file=sys.stderr)
@@ -120,10 +120,8 @@ def methods_command(args: argparse.Namespace) -> int:
         pruner = PRUNERS.get(name)
         summary = (pruner.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
         print(f"{name}: {summary}")
-        for declared in component_parameters(KINDS[0], name):
-            value = declared.schema().get("default")
-            shown = value if isinstance(value, str) else json.dumps(value)
-            default = "required" if declared.required else f"default {shown}"
+        for declared in component_parameters(kind, name):
+            default = "required" if declared.required else f"default {yaml_text(declared.schema().get('default'))}"
             print(f"  {declared.param.name} ({allowed_values(declared.schema())}; {default}): {declared.param.meaning}")
     return 0
 

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from noisyprune.params import Declared, Param, allowed_values
-from noisyprune.schema import KINDS, ComponentKind, component_names, component_parameters
+from noisyprune.params import Declared, Param, allowed_values, yaml_text
+from noisyprune.schema import component_names, component_parameters, kind_named
 
 README = Path(__file__).resolve().parents[2] / "config" / "README.md"
 TABLE = re.compile(r"(<!-- parameters: (?P<kind>\w+) (?P<names>[^>]*?) -->\n).*?(<!-- end parameters -->)", re.S)
@@ -35,26 +35,9 @@ class Row:
     declared: dict[str, Declared] = field(default_factory=dict)
 
 
-def kind_named(registry: str) -> ComponentKind:
-    """The component kind whose registry is called ``registry`` (``pruner``, ``learner``, …)."""
-    for kind in KINDS:
-        if kind.registry == registry:
-            return kind
-    raise ValueError(f"unknown component kind {registry!r}; use one of {[k.registry for k in KINDS]}")
-
-
 def shown(value: Any) -> str:
-    """A default as the README writes it: YAML spelling (``true``, ``null``, ``1e-8``) in backticks."""
-    if isinstance(value, bool):
-        text = str(value).lower()
-    elif value is None:
-        text = "null"
-    elif isinstance(value, float):
-        text = re.sub(r"e([+-])0*(\d)", lambda m: f"e{m[1].replace('+', '')}{m[2]}", repr(value))
-    elif isinstance(value, list | tuple):
-        text = "[" + ", ".join(shown(item).strip("`") for item in value) + "]"
-    else:
-        text = str(value)
+    """A default as the README writes it: its YAML spelling in backticks (``""`` for the empty string)."""
+    text = yaml_text(value)
     return f"`{text}`" if text else '`""`'
 
 

@@ -5,13 +5,14 @@ A component declares each parameter with :class:`Param` (name, one-line meaning,
 and bounds) through :func:`declare`; its **default** is the default of the same-named argument of
 its Python signature, so it is written once, in the code that uses it. From these declarations
 :mod:`noisyprune.schema` builds the config schema's per-component branches (what the workflow and
-the Python API validate against) and :mod:`noisyprune.docs` the parameter tables of
+the Python API validate against) and :mod:`noisyprune.param_tables` the parameter tables of
 ``config/README.md``.
 """
 
 from __future__ import annotations
 
 import inspect
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -122,14 +123,26 @@ class Declared:
         return fragment
 
 
+def yaml_text(value: Any) -> str:
+    """A config value as YAML writes it: ``true``, ``null``, ``1e-8``, ``[256, 128]``; strings as they are."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if value is None:
+        return "null"
+    if isinstance(value, float):
+        return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m[1].replace('+', '')}{m[2]}", repr(value))
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(yaml_text(item) for item in value) + "]"
+    return str(value)
+
+
 def allowed_values(fragment: Mapping[str, Any], code: bool = False) -> str:
     """A short reading of a JSON-schema fragment's type and bounds: ``one of a, b``, ``number ≥ 0,
     < 1``, ``list of integer ≥ 1``; ``any`` where the fragment says nothing. ``code`` puts the
     literal values in Markdown backticks."""
 
     def literal(value: Any) -> str:
-        text = "null" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
-        return f"`{text}`" if code else text
+        return f"`{yaml_text(value)}`" if code else yaml_text(value)
 
     if "enum" in fragment:
         return "one of " + ", ".join(literal(v) for v in fragment["enum"])
@@ -146,12 +159,8 @@ def allowed_values(fragment: Mapping[str, Any], code: bool = False) -> str:
         text = "list" + (f" of {allowed_values(fragment['items'], code)}" if "items" in fragment else "")
         if "minItems" in fragment or "maxItems" in fragment:
             low, high = fragment.get("minItems", 0), fragment.get("maxItems")
-            text += (
-                f" ({low}"
-                + ("" if high is None else f"–{high}" if high != low else "")
-                + (" or more" if high is None else "")
-                + " items)"
-            )
+            count = f"{low} or more" if high is None else str(low) if high == low else f"{low}–{high}"
+            text += f" ({count} items)"
     bounds = [
         f"{symbol} {fragment[keyword]}"
         for keyword, symbol in (

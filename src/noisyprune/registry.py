@@ -25,6 +25,12 @@ TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 PLUGIN_PACKAGES: set[str] = set()
 
 
+def import_target(target: str) -> Any:
+    """Import the module of ``target`` (``"module:attribute"``) and return the attribute."""
+    module_name, _, attribute = target.partition(":")
+    return getattr(importlib.import_module(module_name), attribute)
+
+
 class Registry:
     """A named set of lazily imported implementations of one kind (pruners, learners, …)."""
 
@@ -40,14 +46,17 @@ class Registry:
         """Return the registered names in registration order (built-ins first, as listed)."""
         return list(self._entries)
 
+    def entries(self) -> dict[str, str]:
+        """Return the registered names and their ``"module:attribute"`` targets, in registration order."""
+        return dict(self._entries)
+
     def module_name(self, name: str) -> str:
         """Return the module that implements ``name`` (raises :class:`ConfigError` if unknown)."""
         return self._target(name)[0]
 
     def get(self, name: str) -> Any:
         """Import and return the implementation registered as ``name``."""
-        module_name, attribute = self._target(name)
-        return getattr(importlib.import_module(module_name), attribute)
+        return import_target(":".join(self._target(name)))
 
     def add(self, name: str, target: str) -> None:
         """Register ``target`` (``"module:attribute"``) as ``name``. Registering the same target
@@ -86,17 +95,14 @@ REGISTRIES = {
 
 def registries() -> dict[str, Registry]:
     """The component registries by the kind :func:`register` takes."""
-    found = {}
-    for kind, target in REGISTRIES.items():
-        module, _, attribute = target.partition(":")
-        found[kind] = getattr(importlib.import_module(module), attribute)
-    return found
+    return {kind: import_target(target) for kind, target in REGISTRIES.items()}
 
 
 def register(kind: str, name: str, target: str) -> None:
     """The public hook: make ``target`` (``"module:attribute"``, a class or function declared with
     :func:`noisyprune.params.declare`) available as ``name`` to configs and the API. ``kind`` is
-    ``pruner``, ``learner``, ``loader``, ``noise`` or ``arch``: the config key that names it.
+    ``pruner``, ``learner``, ``loader``, ``arch`` (the config keys that name them) or ``noise`` (a
+    noise entry's ``kind``).
 
     Call it at the top level of a plugin module and list that module under the config's
     ``plugins:``; the workflow imports it in every process that needs the name."""

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import importlib.util
 import json
 import os
 import tempfile
@@ -27,7 +26,6 @@ from typing import Any
 
 import yaml
 
-import noisyprune
 from noisyprune.params import Declared, declared_parameters
 
 STATIC_SCHEMA = Path(__file__).resolve().parents[2] / "workflow" / "schemas" / "config.schema.yaml"
@@ -53,6 +51,14 @@ KINDS = (
     ComponentKind("kind", "noise_spec", "noise", context=("clean", "num_classes", "rng", "data")),
     ComponentKind("arch", "model", "arch", context=("input_shape", "num_classes")),
 )
+
+
+def kind_named(registry: str) -> ComponentKind:
+    """The component kind whose registry is called ``registry`` (``pruner``, ``learner``, …)."""
+    for kind in KINDS:
+        if kind.registry == registry:
+            return kind
+    raise ValueError(f"unknown component kind {registry!r}; use one of {[k.registry for k in KINDS]}")
 
 
 def component_parameters(kind: ComponentKind, name: str) -> list[Declared]:
@@ -95,28 +101,21 @@ def assemble_schema(static: Mapping[str, Any]) -> dict[str, Any]:
     return schema
 
 
-def component_sources() -> list[Path]:
-    """The files the assembled schema depends on: the static schema, the package's modules and
-    every registered component's module (plugins included), found without importing them."""
-    from noisyprune.registry import registries
-
-    package = Path(noisyprune.__file__).resolve().parent
-    files = {STATIC_SCHEMA, *package.rglob("*.py")}
-    for registry in registries().values():
-        for name in registry.registered():
-            spec = importlib.util.find_spec(registry.module_name(name))
-            if spec is not None and spec.origin and os.path.isfile(spec.origin):
-                files.add(Path(spec.origin).resolve())
-    return sorted(files)
-
-
 def schema_file() -> Path:
     """A file holding the assembled schema (JSON, which Snakemake's validation reads as YAML),
-    built once per distinct set of sources under the user cache (``$XDG_CACHE_HOME/noisyprune``)."""
-    digest = hashlib.sha256()
-    for path in component_sources():
-        digest.update(str(path).encode() + b"\0" + path.read_bytes() + b"\0")
-    name = f"config.schema.{digest.hexdigest()[:20]}.json"
+    built once per distinct set of sources under the user cache (``$XDG_CACHE_HOME/noisyprune``),
+    or the temporary folder where that cannot be written."""
+    from noisyprune.provenance import code_hash
+    from noisyprune.registry import registries
+
+    # What a schema is built from: the static file, the registered names and targets, and every
+    # component's module with what it imports from noisyprune or its plugin package (the jobs'
+    # code-hash closure).
+    entries = {kind: registry.entries() for kind, registry in registries().items()}
+    modules = [__name__] + [target.partition(":")[0] for kind in entries.values() for target in kind.values()]
+    sources = STATIC_SCHEMA.read_bytes() + json.dumps(entries).encode() + code_hash(modules).encode()
+    digest = hashlib.sha256(sources).hexdigest()
+    name = f"config.schema.{digest[:20]}.json"
     user_cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "noisyprune" / "schema"
     for root in (user_cache, Path(tempfile.gettempdir()) / f"noisyprune-schema-{os.getuid()}"):
         path = root / name
@@ -140,7 +139,7 @@ def _static_schema() -> dict[str, Any]:
 def method_schema(pruner: str) -> dict[str, Any]:
     """A self-contained schema for one method entry ``{"pruner": pruner, …}``, built from the
     pruner declarations alone (the Python API validates with it; no workflow file needed)."""
-    kind = KINDS[0]
+    kind = kind_named("pruner")
     names = component_names(kind)
     branches = [component_branch(kind, pruner, [kind.key])] if pruner in names else []
     return {
