@@ -24,9 +24,6 @@ os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SOURCE, os.environ.ge
 configfile: os.path.join(workflow.basedir, "config", "config.yaml")
 
 
-report: "workflow/report/workflow.rst"
-
-
 include: "workflow/rules/common.smk"
 include: "workflow/rules/common_active.smk"
 include: "workflow/rules/noise.smk"
@@ -38,6 +35,11 @@ include: "workflow/rules/retrain.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/export.smk"
 include: "workflow/rules/active.smk"
+
+
+# The report's front page: the verdict in sentences once `aggregate` has written it, else the
+# static description.
+report: FRONT_PAGE_OR_INTRO
 
 
 # Local runs fork every job from one warm process that has imported torch and the stages once

@@ -71,6 +71,21 @@ def test_sweep_names_must_be_defined(tiny_config):
         validate_config(tiny_config)
 
 
+def test_the_verdicts_baseline_must_be_a_defined_method(tiny_config):
+    tiny_config["report"] = {"baseline": "unifrom"}
+    with pytest.raises(ConfigError, match=r"config key 'report.baseline': 'unifrom' is not defined in 'methods'"):
+        validate_config(tiny_config)
+    tiny_config["report"] = {"confidence": 1.0}
+    with pytest.raises(ConfigError, match=r"report.confidence"):
+        validate_config(tiny_config)
+    tiny_config["report"] = {}
+    assert validate_config(tiny_config)["report"] == {
+        "metric": "test_acc_last",
+        "baseline": "uniform",
+        "confidence": 0.95,
+    }
+
+
 def test_full_is_reserved(tiny_config):
     tiny_config["methods"]["full"] = {"pruner": "uniform"}
     with pytest.raises(ConfigError, match=r"config key 'methods': invalid entry name 'full'"):

@@ -32,10 +32,18 @@ CHROMIUM_FLAGS = [
 
 def test_every_table_format_and_figure_is_written(finished_run):
     workdir, _ = finished_run
-    for stem in ("ranking", "composition", "detection", "pivot/digits__sym40__ce__ce", "pivot/digits__sym40__ce__elr"):
+    for stem in (
+        "verdict",
+        "ranking",
+        "composition",
+        "detection",
+        "pivot/digits__sym40__ce__ce",
+        "pivot/digits__sym40__ce__elr",
+    ):
         for ext in ("csv", "md", "tex", "html"):
             assert (workdir / TABLES / f"{stem}.{ext}").stat().st_size > 0, (stem, ext)
     for stem in (
+        "digits__ce__difference",
         "digits__ce__test_acc",
         "digits__ce__relabel_acc",
         "digits__ce__noise_rate",
@@ -52,10 +60,18 @@ def test_every_table_format_and_figure_is_written(finished_run):
     composition = pd.read_csv(workdir / TABLES / "composition.csv")
     runs = pd.read_parquet(workdir / TABLES / "runs.parquet")
     small_loss = composition[composition["method"] == "small_loss"]
-    assert small_loss["subset_noise_rate"].item() == pytest.approx(
-        runs.loc[runs["method"] == "small_loss", "subset_noise_rate"].iloc[0]
+    assert small_loss["noise rate (%)"].item() == pytest.approx(  # people's tables are in percent
+        100 * runs.loc[runs["method"] == "small_loss", "subset_noise_rate"].iloc[0]
     )
-    assert small_loss["subset_budget"].item() == 629
+    assert small_loss["kept samples"].item() == 629
+    # The verdict: one row per (learner, pruned fraction) cell, its best pruner's mean the pivot's.
+    verdict = pd.read_csv(workdir / TABLES / "verdict.csv")
+    assert sorted(verdict["learner"]) == ["ce", "elr"] and (verdict["kept_pct"] == 50.0).all()
+    for _, cell in verdict.iterrows():
+        best = runs[(runs["method"] == cell["best"]) & (runs["learner"] == cell["learner"]) & (runs["fraction"] == 0.5)]
+        assert cell["best_mean_pct"] == pytest.approx(100 * best["test_acc_last"].mean())
+    front = (workdir / TABLES / "report_front_page.rst").read_text()
+    assert front.startswith("Verdict\n=======") and "\nThis study\n" in front
 
 
 def test_tables_and_plots_regenerate_without_training(finished_run, tmp_path):
@@ -116,12 +132,45 @@ def _report_page(report: Path):
             browser.close()
 
 
+def _check_verdict(page, tables: Path, label: str) -> None:
+    """The report's front page opens with the verdict sentences of ``tables/verdict.md``; the Verdict
+    category shows its two tables; the difference plot is an image the browser decoded."""
+    nav = page.locator("nav").first
+    breadcrumbs = page.locator("nav").nth(1)
+    markdown = (tables / "verdict.md").read_text().split("\n")
+    overall = markdown[2]  # the first sentence after the title: the overall verdict
+    assert overall.startswith(("Averaged over", "No pruner gains", "uniform is not in the sweep")), overall
+    headings = page.locator("h1").all_inner_texts()
+    assert headings[1:3] == ["Verdict", "This study"], headings  # after the report's own title
+    body = page.locator("body").inner_text()
+    assert body.index(overall) < body.index("This study")  # the verdict comes first, then the study
+    cells = [line[2:] for line in markdown if line.startswith("- At ")]
+    assert cells and all(cell in body for cell in cells)
+    page.screenshot(path=str(ARTIFACTS / f"{label}_front_page.png"))
+
+    nav.get_by_text("Verdict", exact=True).click()
+    nav.locator("tbody tr").first.locator("a").first.click()
+    frame = _frame_with(page, "table.noisyprune")
+    assert frame.locator("table.noisyprune").count() == 2  # per cell, per pruner across cells
+
+    breadcrumbs.get_by_text("Results").click()
+    nav.get_by_text("Plots", exact=True).click()
+    nav.get_by_text("difference", exact=True).click()
+    nav.locator("tbody tr").first.locator("a").first.click()
+    image = page.locator("img[src^='data:image/png']")
+    image.first.wait_for()
+    assert image.first.evaluate("img => img.naturalWidth") > 500
+    page.screenshot(path=str(ARTIFACTS / f"{label}_difference_plot.png"))
+    breadcrumbs.get_by_text("Results").click()
+
+
 def test_report_shows_every_table_and_plot_in_headless_chromium(report_html):
     assert report_html.stat().st_size > 100_000
     with _report_page(report_html) as page:
         nav = page.locator("nav").first  # the side menu (the breadcrumbs are a second <nav>)
         nav.get_by_text("Results").wait_for()
-        assert {"Tables", "Plots"} <= set(nav.inner_text().split("\n"))
+        assert {"Verdict", "Tables", "Plots"} <= set(nav.inner_text().split("\n"))
+        _check_verdict(page, report_html.parent / "tables", "report")
 
         # A pivot table: rendered inside the report's frame with every pruner and real numbers.
         nav.get_by_text("Tables", exact=True).click()
@@ -181,7 +230,8 @@ def test_the_readme_run_commands_report_lists_every_table_and_plot_in_headless_c
         nav = page.locator("nav").first
         breadcrumbs = page.locator("nav").nth(1)
         nav.get_by_text("Results").wait_for()
-        assert {"Tables", "Plots"} <= set(nav.inner_text().split("\n"))
+        assert {"Verdict", "Tables", "Plots"} <= set(nav.inner_text().split("\n"))
+        _check_verdict(page, report.parent / "tables", "default_report")
 
         nav.get_by_text("Tables", exact=True).click()
         datasets = sorted({s["dataset"] for s in settings})
@@ -201,7 +251,7 @@ def test_the_readme_run_commands_report_lists_every_table_and_plot_in_headless_c
 
         breadcrumbs.get_by_text("Results").click()
         nav.get_by_text("Plots", exact=True).click()
-        kinds = {"test_acc", "relabel_acc", "noise_rate", "timing", "detection_roc", "learning_curves"}
+        kinds = {"difference", "test_acc", "relabel_acc", "noise_rate", "timing", "detection_roc", "learning_curves"}
         assert kinds <= _lines(nav)
         nav.get_by_text("learning_curves", exact=True).click()
         learners = sorted({s["learner"] for s in settings})

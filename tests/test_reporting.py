@@ -11,8 +11,8 @@ from noisyprune.reporting import plots, render
 from noisyprune.reporting.style import method_styles
 from noisyprune.reporting.tables import (
     composition_row,
+    human_composition,
     pivot_block,
-    ranking_table,
     setting_blocks,
 )
 from noisyprune.stages.aggregate import composition_table
@@ -302,20 +302,6 @@ def test_plain_tables_print_whole_numbers_missing_values_and_escaped_text_alike(
     ]
 
 
-def test_ranking_averages_per_cell_ranks_across_settings():
-    runs = tidy_runs(learners=("ce", "elr"))
-    table = ranking_table(runs, METHODS, "test_acc_last")
-    # prune4rel is best, uniform worst in every one of the 2 learners × 2 fractions cells.
-    assert list(table["method"]) == ["prune4rel", "small_loss", "uniform"]
-    assert list(table["mean_rank"]) == [1.0, 2.0, 3.0]
-    assert list(table["cells"]) == [4, 4, 4] and list(table["wins"]) == [4, 0, 0]
-    # Ties share the average rank; lower-is-better metrics rank ascending.
-    tied = ranking_table(runs.assign(test_acc_last=0.5), METHODS, "test_acc_last")
-    assert set(tied["mean_rank"]) == {2.0}
-    noise = ranking_table(runs, METHODS, "subset_noise_rate")
-    assert noise["method"].iloc[0] == "prune4rel"
-
-
 def test_composition_of_a_subset_from_its_class_counts():
     row = composition_row({"class_counts": [30, 10, 0, 60], "budget": 100, "noise_rate": 0.25})
     assert row["classes_present"] == 3 and row["num_classes"] == 4
@@ -329,6 +315,22 @@ def test_composition_of_a_subset_from_its_class_counts():
     assert len(table) == 7  # 3 methods × 2 fractions + full, counted once whatever the learners
     assert (table["seeds"] == 3).all()
     assert "subset_clean_min_class_share" in table.columns
+
+
+def test_the_composition_for_people_is_in_percent_without_infinities():
+    table = composition_table(tidy_runs(), METHODS)
+    table.loc[0, "subset_imbalance"] = math.inf  # a class absent in a seed
+    human = human_composition(table)
+    assert human["noise rate (%)"].tolist() == pytest.approx((100 * table["subset_noise_rate"]).tolist())
+    assert human["kept (%)"].tolist() == pytest.approx((100 * table["fraction"]).tolist())
+    assert human["true: smallest class (%)"].tolist() == pytest.approx(
+        (100 * table["subset_clean_min_class_share"]).tolist()
+    )
+    assert human["kept samples"].tolist() == table["subset_budget"].tolist()  # counts keep their unit
+    assert not np.isinf(human.select_dtypes("number").to_numpy()).any()
+    assert math.isnan(human.loc[0, "imbalance (largest / smallest)"])
+    markdown = render.frame_markdown(human, "c")
+    assert "inf" not in markdown and "0.4000" not in markdown and "40" in markdown
 
 
 def test_composition_shows_a_subset_balanced_by_noisy_label_but_not_by_true_class():
@@ -435,3 +437,86 @@ def test_save_figure_writes_png_and_pdf(tmp_path):
     plots.save_figure(figure, str(tmp_path / "a.png"), str(tmp_path / "a.pdf"))
     assert (tmp_path / "a.png").read_bytes()[:4] == b"\x89PNG"
     assert (tmp_path / "a.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def _with_collapsed(runs):
+    """``runs`` plus two pruners that collapsed to 5–15% accuracy (as EL2N and GraNd do under noise)."""
+    extra = []
+    for method, level in (("el2n", 0.05), ("grand", 0.15)):
+        extra.append(runs[runs["method"] == "uniform"].assign(method=method, test_acc_last=level))
+    return pd.concat([runs, *extra], ignore_index=True)
+
+
+def test_collapsed_pruners_do_not_set_the_accuracy_axis_and_are_labelled():
+    methods = [*METHODS, "el2n", "grand"]
+    runs = _with_collapsed(tidy_runs())
+    figure = plots.metric_vs_fraction(runs, "test_acc_last", method_styles(methods), "t", baseline="uniform")
+    ax = figure.axes[0]
+    low, high = ax.get_ylim()
+    leaders = runs[runs["method"].isin(METHODS)].groupby(["method", "fraction"])["test_acc_last"].mean() * 100
+    assert low > 15.0 and low <= leaders.min() and high >= 95.0  # the full reference stays in view
+    (note,) = [text.get_text() for text in ax.texts]  # the clipped values, under the panel
+    assert note.split("\n") == ["▼ 20%: grand 15 · el2n 5", "▼ 50%: grand 15 · el2n 5"]
+    # Lines keep the true means (the data are not altered, only the view).
+    el2n = next(ln for ln in ax.get_lines() if ln.get_label() == "el2n")
+    np.testing.assert_allclose(el2n.get_ydata(), [5.0, 5.0])
+    # Without a collapse, the axis is matplotlib's own.
+    assert not plots.metric_vs_fraction(tidy_runs(), "test_acc_last", method_styles(METHODS), "t").axes[0].texts
+    # The noise rate (lower is better) is never clipped.
+    noise = plots.metric_vs_fraction(
+        runs.assign(subset_noise_rate=runs["test_acc_last"]),
+        "subset_noise_rate",
+        method_styles(methods),
+        "t",
+        baseline="uniform",
+    )
+    assert not noise.axes[0].texts
+
+
+def test_a_collapse_is_far_below_the_baseline_relative_to_the_leaders():
+    values = np.array([95.0, 80.0, 71.0, 69.0, 5.0])
+    # baseline at 80, best shown 95: the margin is max(10, 7.5) = 10 below the baseline
+    assert plots.collapsed_below(values, 80.0, 95.0).tolist() == [False, False, False, True, True]
+    # a wide spread above the baseline widens the margin: half of 80 − 40 = 20
+    assert plots.collapsed_below(values, 40.0, 80.0).tolist() == [False, False, False, False, True]
+
+
+def test_the_noise_rate_plot_has_one_panel_per_noise_whatever_the_learners():
+    runs = tidy_runs(learners=("ce", "elr"), noises=("sym20", "sym40"))
+    figure = plots.metric_vs_fraction(runs, "subset_noise_rate", method_styles(METHODS), "t", by_learner=False)
+    assert [ax.get_title() for ax in figure.axes] == ["sym20", "sym40"]
+    uniform = next(ln for ln in figure.axes[0].get_lines() if ln.get_label() == "uniform")
+    np.testing.assert_allclose(uniform.get_ydata(), [40.0, 40.0])
+
+
+def test_the_difference_plot_shows_each_pruners_paired_difference_and_interval():
+    from noisyprune.reporting.verdict import baseline_comparisons
+
+    methods = [*METHODS, "el2n", "grand"]
+    runs = _with_collapsed(tidy_runs(learners=("ce", "elr")))
+    comparisons = baseline_comparisons(runs, methods, "test_acc_last", "uniform")
+    figure = plots.difference_figure(comparisons, method_styles(methods), "uniform", "test_acc_last", "t")
+    assert len(figure.axes) == 4  # (sym40 × 2 learners) rows × 2 fractions
+    ax = figure.axes[0]
+    assert ax.get_title() == "sym40 · ce · kept 20%"
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["prune4rel", "small_loss", "grand", "el2n"]
+    points = {
+        container.get_label(): (container.lines[0].get_xdata()[0], container.lines[0].get_ydata()[0])
+        for container in ax.containers
+    }
+    assert set(points) == {"small_loss", "prune4rel"}
+    expected = comparisons[
+        (comparisons["learner"] == "ce") & (comparisons["fraction"] == 0.2) & (comparisons["method"] == "prune4rel")
+    ]
+    assert points["prune4rel"] == pytest.approx((expected["difference"].item(), 0.0))
+    assert expected["difference"].item() == pytest.approx(20.0, abs=3.0)  # 0.1 per method index, in points
+    # The collapsed pruners (−50 points and worse) are labelled at the left edge, not plotted to scale.
+    assert sorted(t.get_text() for t in ax.texts) == sorted(
+        f"{d:+.0f}".replace("-", "−")
+        for d in comparisons[
+            (comparisons["learner"] == "ce")
+            & (comparisons["fraction"] == 0.2)
+            & comparisons["method"].isin(["el2n", "grand"])
+        ]["difference"]
+    )
+    assert ax.get_xlim()[0] > -20.0

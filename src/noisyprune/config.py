@@ -146,6 +146,12 @@ def check_references(config: Mapping[str, Any]) -> None:
                     f"config key 'sweep.{key}.{index}': {name!r} is not defined in '{section}' "
                     f"(defined: {', '.join(sorted(config[section])) or 'none'})"
                 )
+    baseline = config["report"]["baseline"]
+    if baseline not in config["methods"]:
+        raise ConfigError(
+            f"config key 'report.baseline': {baseline!r} is not defined in 'methods' "
+            f"(defined: {', '.join(sorted(config['methods'])) or 'none'})"
+        )
     for name, entry in config["datasets"].items():
         if entry["model"] not in config["models"]:
             raise ConfigError(f"config key 'datasets.{name}.model': {entry['model']!r} is not defined in 'models'")

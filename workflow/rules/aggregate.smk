@@ -13,6 +13,7 @@ localrules:
 GROUP_PLOT_STEMS = {kind: [group_stem(PLOTS, d, w, kind) for d, w in PLOT_GROUPS] for kind in GROUP_KINDS}
 CURVE_STEMS = [curves_stem(PLOTS, s) for s in SETTINGS]
 PLOT_CAPTIONS = {
+    "difference": "../report/difference.rst",
     "test_acc": "../report/test_acc.rst",
     "relabel_acc": "../report/relabel_acc.rst",
     "noise_rate": "../report/noise_rate.rst",
@@ -22,8 +23,10 @@ PLOT_CAPTIONS = {
 
 
 rule aggregate:
-    """Tidy table of every run; per setting a paper-style pivot; the pruner ranking, the subset
-    composition and the noise-detection table; each as CSV, Markdown, LaTeX and HTML (seconds)."""
+    """Tidy table of every run; per setting a paper-style pivot; the verdict (best pruner per cell
+    with paired intervals, every pruner across cells), the subset composition and the noise-detection
+    table; each as CSV, Markdown, LaTeX and HTML; the verdict's sentences for the report's front
+    page (seconds)."""
     input:
         metrics=[files["metrics"] for files in RUN_FILES],
         subsets=[files["subset"] for files in RUN_FILES],
@@ -41,12 +44,13 @@ rule aggregate:
             report(
                 f"{stem}.html",
                 caption=f"../report/{name}.rst",
-                category="Tables",
-                subcategory="Summary",
+                category="Verdict" if name == "verdict" else "Tables",
+                subcategory="Verdict" if name == "verdict" else "Summary",
                 labels={"table": name},
             )
             for name, stem in SUMMARY_STEMS.items()
         ],
+        front_page=FRONT_PAGE,
         pivots=[path for stem in PIVOT_STEMS for path in table_files(stem) if not path.endswith(".html")],
         pivots_html=[
             report(
@@ -71,6 +75,9 @@ rule aggregate:
         methods=config["sweep"]["methods"],
         fractions=config["sweep"]["fractions"],
         rank_metric=config["report"]["metric"],
+        baseline=config["report"]["baseline"],
+        confidence=config["report"]["confidence"],
+        report_intro=REPORT_INTRO,
         code_hash=hash_of("noisyprune.stages.aggregate", "noisyprune.reporting.tables", "noisyprune.reporting.render"),
     script:
         "../scripts/stage.py"
@@ -119,6 +126,8 @@ rule plots:
         settings=SETTINGS,
         methods=config["sweep"]["methods"],
         accuracy_metric=config["report"]["metric"],
+        baseline=config["report"]["baseline"],
+        confidence=config["report"]["confidence"],
         # the folder of the figures, from the outputs themselves (no hard-coded prefix)
         plots_dir=lambda wildcards, output: os.path.commonpath(list(output)),
         code_hash=hash_of("noisyprune.stages.plot", "noisyprune.reporting.plots", "noisyprune.reporting.style"),

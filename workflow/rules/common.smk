@@ -253,7 +253,12 @@ DETECTION_FILES = [
 # Every table is written as .csv/.md/.tex/.html; the stems are the paths without extension.
 TABLE_FORMATS = ("csv", "md", "tex", "html")
 PIVOT_STEMS = [f"{TABLES}/pivot/{s['dataset']}__{s['noise']}__{s['warmup']}__{s['learner']}" for s in SETTINGS]
-SUMMARY_STEMS = {name: f"{TABLES}/{name}" for name in ("ranking", "composition", "detection")}
+SUMMARY_STEMS = {name: f"{TABLES}/{name}" for name in ("verdict", "ranking", "composition", "detection")}
+# The verdict in sentences, then workflow/report/workflow.rst: the report's front page once the
+# tables exist (the Snakefile's `report:` reads it; before the first aggregation, the static text).
+FRONT_PAGE = f"{TABLES}/report_front_page.rst"
+REPORT_INTRO = os.path.join(workflow.basedir, "workflow", "report", "workflow.rst")
+FRONT_PAGE_OR_INTRO = os.path.abspath(FRONT_PAGE) if os.path.isfile(FRONT_PAGE) else REPORT_INTRO
 PLOT_GROUPS = list(dict.fromkeys((s["dataset"], s["warmup"]) for s in SETTINGS))
 
 
@@ -268,5 +273,6 @@ def plot_files(stem):
 TABLE_TARGETS = [
     f"{TABLES}/runs.parquet",
     f"{TABLES}/runs.csv",
+    FRONT_PAGE,
     *[path for stem in [*SUMMARY_STEMS.values(), *PIVOT_STEMS] for path in table_files(stem)],
 ]

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 # Per (dataset, warm-up) figure kinds; learning curves are per setting (dataset, noise, warm-up, learner).
-GROUP_KINDS = ("test_acc", "relabel_acc", "noise_rate", "timing", "detection_roc")
+GROUP_KINDS = ("difference", "test_acc", "relabel_acc", "noise_rate", "timing", "detection_roc")
 
 
 def group_stem(plots_dir: str, dataset: str, warmup: str, kind: str) -> str:

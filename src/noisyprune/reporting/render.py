@@ -242,6 +242,45 @@ def _html_head(title: str) -> str:
         "<!DOCTYPE html><html><head><meta charset='utf-8'>"
         f"<title>{html.escape(title)}</title><style>"
         "body{font-family:sans-serif;margin:1em}table{border-collapse:collapse;margin-bottom:1.5em}"
-        "th,td{padding:2px 10px;text-align:right;border-bottom:1px solid #ccc}"
+        "th,td{padding:2px 10px;text-align:right;border-bottom:1px solid #ccc}td{white-space:nowrap}"
         "th:first-child,td:first-child{text-align:left}</style></head><body>"
     )
+
+
+def document_markdown(
+    title: str, paragraphs: Sequence[str], bullets: Sequence[str], sections: Sequence[tuple[str, pd.DataFrame]]
+) -> str:
+    """A Markdown document: ``title``, the ``paragraphs``, the ``bullets`` as a list, then one pipe
+    table per (heading, text frame) of ``sections``."""
+    lines = [f"# {title}", ""]
+    for paragraph in paragraphs:
+        lines += [paragraph, ""]
+    if bullets:
+        lines += [*(f"- {bullet}" for bullet in bullets), ""]
+    for heading, frame in sections:
+        lines += [f"## {heading}", "", markdown_table(frame), ""]
+    return "\n".join(lines)
+
+
+def document_latex(title: str, sections: Sequence[tuple[str, pd.DataFrame]]) -> str:
+    """One booktabs ``table`` per (heading, text frame) of ``sections``, every cell escaped."""
+    parts = [f"% {title}"]
+    for heading, frame in sections:
+        caption = f"{latex_escape(heading)} --- {latex_escape(title)}"
+        parts.append(latex_table(frame, caption, "l" * len(frame.columns), escape=list(frame.columns)))
+    return "\n".join(parts)
+
+
+def document_html(
+    title: str, paragraphs: Sequence[str], bullets: Sequence[str], sections: Sequence[tuple[str, pd.DataFrame]]
+) -> str:
+    """A self-contained HTML page: ``title``, the ``paragraphs``, the ``bullets`` as a list and one
+    table per (heading, text frame) of ``sections`` (``data-metric`` = the heading); all escaped."""
+    parts = [_html_head(title), f"<h1>{html.escape(title)}</h1>"]
+    parts += [f"<p>{html.escape(paragraph)}</p>" for paragraph in paragraphs]
+    if bullets:
+        parts.append("<ul>" + "".join(f"<li>{html.escape(bullet)}</li>" for bullet in bullets) + "</ul>")
+    for heading, frame in sections:
+        parts += [f"<h2>{html.escape(heading)}</h2>", html_table(frame, heading, escape=list(frame.columns))]
+    parts.append("</body></html>")
+    return "\n".join(parts)

@@ -102,47 +102,6 @@ def setting_blocks(
     return [pivot_block(runs, metric, methods, fractions) for metric in metrics]
 
 
-def ranking_table(
-    runs: pd.DataFrame,
-    methods: Sequence[str],
-    metric: str,
-    setting_keys: Sequence[str] = ("dataset", "noise", "warmup", "learner"),
-) -> pd.DataFrame:
-    """Mean rank of each pruner across every (setting, fraction) cell where it has a value.
-
-    In each cell the pruners are ranked by their mean ``metric`` over seeds (rank 1 = best; ties get
-    the average rank; the ``full`` reference is not ranked). Columns: ``method``, ``mean_rank``,
-    ``cells`` (how many cells the pruner was ranked in), ``wins`` (cells where it ranked first) and
-    ``mean`` (its mean metric over those cells, fraction in [0, 1]). Sorted by mean rank.
-    """
-    competitors = [m for m in method_order(methods) if m != REFERENCE_METHOD]
-    columns = ["method", "mean_rank", "cells", "wins", "mean"]
-    if runs.empty or metric not in runs.columns:
-        return pd.DataFrame(columns=columns)
-    mine = runs[runs["method"].isin(competitors)].dropna(subset=[metric])
-    cell_means = mine.groupby([*setting_keys, "fraction", "method"])[metric].mean().reset_index()
-    ascending = metric in LOWER_IS_BETTER
-    cell_means["rank"] = cell_means.groupby([*setting_keys, "fraction"])[metric].rank(
-        ascending=ascending, method="average"
-    )
-    records = []
-    for method in competitors:
-        ranked = cell_means[cell_means["method"] == method]
-        if ranked.empty:
-            continue
-        records.append(
-            {
-                "method": method,
-                "mean_rank": float(ranked["rank"].mean()),
-                "cells": len(ranked),
-                "wins": int((ranked["rank"] == 1.0).sum()),
-                "mean": float(ranked[metric].mean()),
-            }
-        )
-    table = pd.DataFrame(records, columns=columns)
-    return table.sort_values(["mean_rank", "method"], kind="stable").reset_index(drop=True)
-
-
 def class_balance(class_counts) -> dict:
     """How balanced per-class counts ``(C,)`` are: classes present, the smallest and largest class
     share, their ratio (``imbalance`` = largest / smallest count; inf when a class is absent) and
@@ -179,3 +138,48 @@ def composition_row(metadata: dict) -> dict:
         **class_balance(counts),
         **{f"clean_{key}": value for key, value in clean.items()},
     }
+
+
+# Composition columns shown in percent in the human tables (shares, rates and normalised entropy),
+# with the label each gets there; the rest are counts or ratios and keep their unit.
+PERCENT_COLUMNS = {
+    "subset_noise_rate": "noise rate (%)",
+    "subset_estimated_noise_rate": "estimated noise rate (%)",
+    "subset_estimated_noise_rate_all": "estimated noise rate, all (%)",
+    "subset_min_class_share": "smallest class (%)",
+    "subset_max_class_share": "largest class (%)",
+    "subset_class_entropy": "class entropy (% of max)",
+    "subset_clean_min_class_share": "true: smallest class (%)",
+    "subset_clean_max_class_share": "true: largest class (%)",
+    "subset_clean_class_entropy": "true: class entropy (% of max)",
+    "select_coverage": "Prune4ReL coverage (%)",
+    "select_picked_confidence_mean": "Prune4ReL picks' confidence (%)",
+    "select_confidence_mean": "Prune4ReL confidence, all (%)",
+}
+OTHER_LABELS = {
+    "fraction": "kept (%)",
+    "subset_budget": "kept samples",
+    "subset_classes_present": "classes",
+    "subset_imbalance": "imbalance (largest / smallest)",
+    "subset_clean_classes_present": "true: classes",
+    "subset_clean_imbalance": "true: imbalance",
+    "select_tau": "Prune4ReL τ",
+    "select_neighbours_mean": "Prune4ReL τ-neighbours, mean",
+    "select_neighbours_median": "Prune4ReL τ-neighbours, median",
+    "select_picked_neighbours_mean": "Prune4ReL picks' τ-neighbours, mean",
+}
+
+
+def human_composition(table: pd.DataFrame) -> pd.DataFrame:
+    """The composition table for people: shares, rates and entropies in percent, the kept fraction
+    in percent, and an imbalance with an absent class (infinite: a class has no sample in some
+    seed) as NaN, shown as missing — the classes column says how many are present."""
+    human = table.copy()
+    for column in PERCENT_COLUMNS:
+        if column in human.columns:
+            human[column] = 100.0 * human[column]
+    human["fraction"] = 100.0 * human["fraction"]
+    for column in ("subset_imbalance", "subset_clean_imbalance"):
+        if column in human.columns:
+            human[column] = human[column].replace([np.inf, -np.inf], np.nan)
+    return human.rename(columns={**PERCENT_COLUMNS, **OTHER_LABELS})

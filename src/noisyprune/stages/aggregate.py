@@ -1,6 +1,9 @@
 """Stage 6, aggregate: one tidy row per run (``runs.parquet``/``runs.csv``), paper-style pivots per
-setting, the pruner ranking, the subset composition and the noise-detection table, each as CSV,
-Markdown, LaTeX and HTML (``reporting.render``)."""
+setting, the verdict (best pruner per cell with paired intervals, and every pruner across cells),
+the subset composition and the noise-detection table, each as CSV, Markdown, LaTeX and HTML
+(``reporting.render``), and the verdict in sentences for the report's front page.
+
+The tidy rows keep fractions in [0, 1] (a machine table); every table for people is in percent."""
 
 from __future__ import annotations
 
@@ -13,11 +16,11 @@ from typing import Any
 import pandas as pd
 
 from noisyprune.artifacts import atomic_output, read_json, read_metadata, write_text
-from noisyprune.reporting import render
+from noisyprune.reporting import render, verdict_text
 from noisyprune.reporting.tables import (
     composition_row,
+    human_composition,
     method_order,
-    ranking_table,
     setting_blocks,
 )
 from noisyprune.stages.interface import Files
@@ -191,14 +194,14 @@ def write_table(stem: str, csv_frame: pd.DataFrame, markdown: str, latex: str, h
     write_text(html_page, f"{stem}.html")
 
 
-def write_frame(stem: str, frame: pd.DataFrame, title: str) -> None:
-    """Write a plain table (no pivot) in the four formats."""
+def write_frame(stem: str, frame: pd.DataFrame, title: str, float_format: str = "{:.4f}") -> None:
+    """Write a plain table (no pivot) in the four formats, floats as ``float_format`` in all but CSV."""
     write_table(
         stem,
         frame,
-        render.frame_markdown(frame, title),
-        render.frame_latex(frame, title),
-        render.frame_html(frame, title),
+        render.frame_markdown(frame, title, float_format),
+        render.frame_latex(frame, title, float_format),
+        render.frame_html(frame, title, float_format),
     )
 
 
@@ -216,6 +219,9 @@ def run_aggregate_stage(
     methods: Sequence[str],
     fractions: Sequence[float],
     rank_metric: str,
+    baseline: str,
+    confidence: float,
+    report_intro: str,
     summary_stems: Mapping[str, str],
     outputs: Files,
 ) -> None:
@@ -224,9 +230,12 @@ def run_aggregate_stage(
 
     ``run_files``: per run, the paths ``metrics``, ``subset``, ``timing``, ``warmup_history`` and
     ``features``. ``settings[i]`` (dataset, noise, warmup, learner) is written to
-    ``pivot_stems[i]`` + .csv/.md/.tex/.html, the ``detection``, ``ranking`` and ``composition``
-    tables to ``summary_stems[name]`` + the same. ``detection_files``: per warm-up, its wildcards and
-    the ``path`` of its ``detection.json``. ``rank_metric`` orders the ranking table.
+    ``pivot_stems[i]`` + .csv/.md/.tex/.html, the ``verdict``, ``ranking``, ``composition`` and
+    ``detection`` tables to ``summary_stems[name]`` + the same. ``detection_files``: per warm-up,
+    its wildcards and the ``path`` of its ``detection.json``. The verdict compares pruners by
+    ``rank_metric`` against ``baseline`` with ``confidence`` intervals; its sentences, followed by
+    the text of the file ``report_intro``, go to ``outputs["front_page"]`` (reStructuredText, the
+    report's front page).
     """
     table = runs_table(
         [run_row(f["metrics"], f["subset"], f["timing"], f["warmup_history"], f["features"]) for f in run_files]
@@ -239,15 +248,12 @@ def run_aggregate_stage(
         detection_table(detection_files),
         "Noise detection: AUROC and average precision of each per-sample score (noisy = positive)",
     )
-    write_frame(
-        summary_stems["ranking"],
-        ranking_table(table, methods, rank_metric),
-        f"Mean rank of each pruner by {rank_metric} across settings and fractions (1 = best)",
-    )
+    write_verdict(table, methods, rank_metric, baseline, confidence, summary_stems, outputs["front_page"], report_intro)
     write_frame(
         summary_stems["composition"],
-        composition_table(table, methods),
-        "Subset composition: realised noise rate and class balance (means over seeds)",
+        human_composition(composition_table(table, methods)),
+        "Subset composition: realised noise rate and class balance (means over seeds, in percent)",
+        float_format="{:.2f}",
     )
     for setting, stem in zip(settings, pivot_stems, strict=True):
         mine = table
@@ -263,3 +269,34 @@ def run_aggregate_stage(
             render.pivot_html(blocks, title),
         )
     log.info("aggregated %d runs into %d pivot tables", len(table), len(settings))
+
+
+def write_verdict(
+    runs: pd.DataFrame,
+    methods: Sequence[str],
+    metric: str,
+    baseline: str,
+    confidence: float,
+    summary_stems: Mapping[str, str],
+    front_page: str,
+    report_intro: str,
+) -> None:
+    """Write the verdict (per cell, and per pruner across cells) to ``summary_stems["verdict"]``,
+    the per-pruner table alone to ``summary_stems["ranking"]``, and the front page
+    (``front_page``: the verdict's sentences, then the text of ``report_intro``)."""
+    verdict = verdict_text.verdict_document(runs, methods, metric, baseline, confidence)
+    stem = summary_stems["verdict"]
+    write_csv(verdict_text.cell_csv(verdict.cells), f"{stem}.csv")
+    bullets = verdict.sentences["cells"]
+    write_text(render.document_markdown(verdict.title, verdict.paragraphs, bullets, verdict.sections), f"{stem}.md")
+    write_text(render.document_latex(verdict.title, verdict.sections), f"{stem}.tex")
+    write_text(render.document_html(verdict.title, verdict.paragraphs, bullets, verdict.sections), f"{stem}.html")
+    ranking = summary_stems["ranking"]
+    title = f"Pruners across cells by {metric}: paired lead over {baseline}, then mean rank"
+    overall, pruners = verdict.sentences["overall"], verdict.sections[1:]
+    write_csv(verdict_text.summary_csv(verdict.summary), f"{ranking}.csv")
+    write_text(render.document_markdown(title, overall, [], pruners), f"{ranking}.md")
+    write_text(render.document_latex(title, pruners), f"{ranking}.tex")
+    write_text(render.document_html(title, overall, [], pruners), f"{ranking}.html")
+    with open(report_intro, encoding="utf-8") as intro:
+        write_text(f"{verdict.rst}\nThis study\n==========\n\n{intro.read()}", front_page)

@@ -14,14 +14,16 @@ from noisyprune.artifacts import HISTORY, read_json, read_table
 from noisyprune.reporting import plots
 from noisyprune.reporting.paths import curves_stem, group_stem
 from noisyprune.reporting.style import method_styles
+from noisyprune.reporting.verdict import baseline_comparisons
 from noisyprune.stages.interface import Files
 
 log = logging.getLogger(__name__)
 
-# Per (dataset, warm-up): figure kind → the tidy column it plots against the kept fraction.
+# Per (dataset, warm-up): figure kind → the tidy column it plots against the kept fraction, and
+# whether it depends on the learner (a subset's noise rate does not: one panel per noise).
 FRACTION_PLOTS = {
-    "relabel_acc": "relabel_acc_all",
-    "noise_rate": "subset_noise_rate",
+    "relabel_acc": ("relabel_acc_all", True),
+    "noise_rate": ("subset_noise_rate", False),
 }
 
 
@@ -65,12 +67,15 @@ def run_plot_stage(
     methods: Sequence[str],
     settings: Sequence[Mapping[str, str]],
     accuracy_metric: str,
+    baseline: str,
+    confidence: float,
     plots_dir: str,
 ) -> None:
     """Write every figure under ``plots_dir`` from the tidy runs table ``inputs["runs"]``: per
     (dataset, warm-up) the accuracy, re-labeling accuracy and subset noise rate against the kept
-    fraction, the timings and the detection ROC curves; per setting the learning curves.
-    ``accuracy_metric`` is the clean test accuracy plotted (``test_acc_last`` or ``test_acc_best``)."""
+    fraction, each pruner's paired difference to ``baseline`` (``confidence`` intervals over seeds),
+    the timings and the detection ROC curves; per setting the learning curves. ``accuracy_metric`` is
+    the metric of the accuracy and difference plots (config ``report.metric``)."""
     runs = pd.read_parquet(inputs["runs"])
     styles = method_styles(methods)
     curves = roc_curves(detection_files)
@@ -80,9 +85,15 @@ def run_plot_stage(
     for dataset, warmup in groups:
         mine = runs[(runs["dataset"] == dataset) & (runs["warmup"] == warmup)]
         title = f"{dataset} · warm-up {warmup}"
-        figures = {"test_acc": plots.metric_vs_fraction(mine, accuracy_metric, styles, title)}
-        for kind, metric in FRACTION_PLOTS.items():
-            figures[kind] = plots.metric_vs_fraction(mine, metric, styles, title)
+        comparisons = baseline_comparisons(mine, methods, accuracy_metric, baseline, confidence)
+        figures = {
+            "difference": plots.difference_figure(comparisons, styles, baseline, accuracy_metric, title),
+            "test_acc": plots.metric_vs_fraction(mine, accuracy_metric, styles, title, baseline=baseline),
+        }
+        for kind, (metric, by_learner) in FRACTION_PLOTS.items():
+            figures[kind] = plots.metric_vs_fraction(
+                mine, metric, styles, title, by_learner=by_learner, baseline=baseline
+            )
         figures["timing"] = plots.timing_figure(mine, styles, title)
         figures["detection_roc"] = plots.roc_figure(
             [c for c in curves if c["dataset"] == dataset and c["warmup"] == warmup], f"{title} · noise detection"
