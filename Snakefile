@@ -59,6 +59,13 @@ onstart:
             from noisyprune.training.device import check_requested_device
 
             check_requested_device(config["device"])
+    # A local run's console: Snakemake's progress, warnings and errors, not a block per job
+    # (noisyprune.console; NOISYPRUNE_VERBOSE=1 keeps them). Cluster runs keep Snakemake's own.
+    if workflow.local_exec:
+        from noisyprune.console import quiet_snakemake_console, verbose
+
+        if not verbose():
+            quiet_snakemake_console()
     if config["job_server"] and workflow.local_exec:
         from noisyprune.jobserver import ENV, patch_benchmarks, start, stop_on_signals
 

@@ -218,15 +218,15 @@ def test_long_selections_report_their_progress_to_whoever_listens(method, caplog
 
     labels, features, probabilities, _ = clusters(n_per_class=100)
     heard = []
-    with listening(lambda phase, done, total: heard.append((phase, done, total))):
+    with listening(lambda phase, done, total, unit: heard.append((phase, done, total, unit))):
         kept = noisyprune.select_subset(
             labels, method=method, budget=150, features=features, probabilities=probabilities
         )
-    phases = {phase for phase, _, _ in heard}
-    assert len(phases) == 1 and "greedy picks" in phases.pop()
-    done = [d for _, d, _ in heard]
+    phases = {phase for phase, _, _, _ in heard}
+    assert len(phases) == 1 and "greedy picks" in phases.pop()  # 300 samples: no τ-graph to build
+    done = [d for _, d, _, _ in heard]
     assert done[0] == 0 and done[-1] == kept.budget == 150 and done == sorted(done) and len(done) > 10
-    assert all(total == 150 for _, _, total in heard)
+    assert all(total == 150 and unit == "pick" for _, _, total, unit in heard)
     noisyprune.select_subset(labels, method=method, budget=150, features=features, probabilities=probabilities)
     assert len(heard) == len(done)  # outside the block nobody listens
 
@@ -234,5 +234,21 @@ def test_long_selections_report_their_progress_to_whoever_listens(method, caplog
     with caplog.at_level(logging.INFO, logger="progress-test"):
         reporter = log_reporter(logger)
         for step in range(0, 151):
-            reporter("picks", step, 150)
+            reporter("picks", step, 150, "pick")
     assert [record.getMessage().split("(")[1] for record in caplog.records] == [f"{p}%)" for p in range(10, 101, 10)]
+    assert caplog.records[0].getMessage() == "picks: 15 of 150 picks (10%)"
+
+
+def test_the_command_line_bars_count_each_phase_in_its_own_unit():
+    import io
+
+    from noisyprune.cli import ProgressBars
+
+    bars = ProgressBars(file=io.StringIO(), disable=False)
+    bars("Prune4ReL τ-graph", 0, 4_000_000, "pair")
+    bars("Prune4ReL τ-graph", 2_000_000, 4_000_000, "pair")
+    bars("Prune4ReL greedy picks", 30, 60, "pick")
+    graph, picks = bars.bars["Prune4ReL τ-graph"], bars.bars["Prune4ReL greedy picks"]
+    assert (graph.unit, graph.n, picks.unit, picks.n) == ("pair", 2_000_000, "pick", 30)
+    assert "50%" in str(graph) and "2.00M/4.00M" in str(graph) and "pair" in str(graph)  # what the bar shows
+    bars.close()

@@ -3,6 +3,7 @@ Snakemake. Every case must stop with an error naming the culprit, and every outp
 complete and is not downstream of the broken input must survive untouched (same bytes, same mtime)."""
 
 import copy
+import re
 import shutil
 from pathlib import Path
 
@@ -56,7 +57,8 @@ def assert_fails_and_keeps_finished_outputs(
 ):
     """Rerun; it must fail with ``expected`` in its output, and no file outside the scheduled jobs'
     outputs (and the ``broken`` files themselves) may have changed or vanished. With
-    ``jobs_may_run=False`` (a config refused at parse time) no file at all may change."""
+    ``jobs_may_run=False`` (a config refused at parse time) no file at all may change. Returns the
+    run's console (stdout and stderr)."""
     before = snapshot(workdir)
     replaceable = set(broken)
     if jobs_may_run:
@@ -72,6 +74,7 @@ def assert_fails_and_keeps_finished_outputs(
             continue
         assert path in after, f"{path} was deleted"
         assert after[path] == stamp, f"{path} was overwritten"
+    return text
 
 
 # --- config values and data files: refused before any job runs ---------------------------------
@@ -526,7 +529,13 @@ def test_a_value_checked_by_its_job_is_named_and_nothing_else_is_lost(case, run_
     workdir, config = run_copy
     change, expected = JOB_CASES[case]
     change(workdir, config)
-    assert_fails_and_keeps_finished_outputs(workdir, config, expected, config_name="bad.yaml")
+    console = assert_fails_and_keeps_finished_outputs(workdir, config, expected, config_name="bad.yaml")
+    # The quiet console still names the failed job and its log (Snakemake's error block) and shows
+    # the log (--show-failed-logs in the default profile) beside the job's own ERROR record.
+    failed = re.search(r"^Error in rule (\w+):\n(?:    .*\n)*?    log: (\S+) \(check log file", console, re.MULTILINE)
+    assert failed, console[-4000:]
+    assert expected in (workdir / failed.group(2)).read_text()
+    assert console.count(expected) >= 2  # the job's ERROR record on stderr and the failed log shown
 
 
 def test_missing_data_directory_names_the_path_and_keeps_other_datasets(run_copy):

@@ -70,17 +70,23 @@ def write_output(frame, path: Path) -> None:
 
 
 class ProgressBars:
-    """One tqdm bar per phase of a selection, on stderr; none when stderr is not a terminal."""
+    """One tqdm bar per phase of a selection, counting in the phase's unit, on ``file`` (stderr);
+    none when it is not a terminal (``disable=None``, tqdm's rule)."""
 
-    def __init__(self) -> None:
+    def __init__(self, file: Any = None, disable: bool | None = None) -> None:
         self.bars: dict[str, Any] = {}
+        self.file, self.disable = file, disable
 
-    def __call__(self, phase: str, done: int, total: int) -> None:
+    def __call__(self, phase: str, done: int, total: int, unit: str = "step") -> None:
         from tqdm import tqdm
 
         bar = self.bars.get(phase)
         if bar is None:
-            bar = self.bars[phase] = tqdm(total=total, desc=phase, unit="pick", disable=None, leave=False)
+            # unit_scale: a τ-graph counts up to billions of pairs, shown as 1.2G/4.9G
+            bar = tqdm(
+                total=total, desc=phase, unit=unit, unit_scale=True, file=self.file, disable=self.disable, leave=False
+            )
+            self.bars[phase] = bar
         bar.update(done - bar.n)
 
     def close(self) -> None:

@@ -206,7 +206,7 @@ def greedy_own_gain(
     interval = every(budget)
     for i in range(budget):
         if i % interval == 0:
-            report("Prune4ReL greedy picks", i, budget)
+            report("Prune4ReL greedy picks", i, budget, "pick")
         target = schedule.target(i) if schedule else None
         if target is None:
             p = tracker.argmax() if tracker else int(np.argmax(score))
@@ -236,7 +236,7 @@ def greedy_own_gain(
             changed.append(neighbours)
         if tracker:
             tracker.refresh(np.concatenate(changed))
-    report("Prune4ReL greedy picks", budget, budget)
+    report("Prune4ReL greedy picks", budget, budget, "pick")
     if stats is not None:
         stats["covered"] = covered
     return positions, gains
@@ -293,7 +293,7 @@ def greedy_neighborhood_gain(
     interval = every(budget)
     for step in range(budget):
         if step % interval == 0:
-            report("Prune4ReL greedy picks", step, budget)
+            report("Prune4ReL greedy picks", step, budget, "pick")
         target = schedule.target(step) if schedule else None
         if schedule and target is None and global_heap is None:
             global_heap = [entry for heap in heaps for entry in heap]
@@ -319,7 +319,7 @@ def greedy_neighborhood_gain(
         covered[neighbours] += similarity * confidence[i]
         if stats is not None:
             stats.setdefault("degrees", []).append(len(neighbours))
-    report("Prune4ReL greedy picks", budget, budget)
+    report("Prune4ReL greedy picks", budget, budget, "pick")
     if stats is not None:
         stats["covered"] = covered
     return positions, gains
