@@ -133,7 +133,10 @@ def test_select_stage_records_budget_noise_rate_and_class_counts(tmp_path):
     assert read_json(tmp_path / "s.json")["select_seconds"] >= 0
 
 
-def test_select_stage_records_true_and_estimated_noise_rates_and_warns_of_a_noisier_subset(tmp_path, caplog):
+def test_select_stage_records_true_and_estimated_noise_rates_and_warns_of_a_noisier_subset(
+    tmp_path, caplog, monkeypatch
+):
+    monkeypatch.setattr("noisyprune.stages.select.PROBS_BLOCK_ROWS", 100)  # 13 blocks, the last one partial
     write_labels(tmp_path / "labels.parquet")
     write_features(tmp_path / "features.parquet", tmp_path / "labels.parquet", knows_clean_classes=True)
     labels = load_labels(str(tmp_path / "labels.parquet"))

@@ -49,7 +49,12 @@ class WrongLabelEstimate:
 def estimate_wrong_labels(labels: np.ndarray, probabilities: np.ndarray, kept: np.ndarray) -> WrongLabelEstimate:
     """The :class:`WrongLabelEstimate` of candidates with given ``labels`` ``(n,)`` and model
     ``probabilities`` ``(n, C)``, of which the positions ``kept`` ``(k,)`` were kept."""
-    wrong = likely_wrong(labels, probabilities)
+    return wrong_label_shares(likely_wrong(labels, probabilities), kept)
+
+
+def wrong_label_shares(wrong: np.ndarray, kept: np.ndarray) -> WrongLabelEstimate:
+    """The :class:`WrongLabelEstimate` of the likely wrong labels ``wrong`` ``(n,)`` (bool, from
+    :func:`likely_wrong`) of which the positions ``kept`` ``(k,)`` were kept."""
     kept = np.asarray(kept, dtype=np.int64)
     return WrongLabelEstimate(
         wrong=wrong,

@@ -15,10 +15,11 @@ from noisyprune.artifacts import (
     SNAPSHOTS,
     SUBSET,
     read_table,
+    vector_to_numpy,
     write_json,
     write_table,
 )
-from noisyprune.noise_estimate import estimate_wrong_labels
+from noisyprune.noise_estimate import likely_wrong, wrong_label_shares
 from noisyprune.noisier_subset import is_noisier, noisier_message
 from noisyprune.provenance import environment
 from noisyprune.pruners import build_pruner
@@ -30,6 +31,9 @@ from noisyprune.stages.common import NoisyLabels, aligned_features, load_labels
 from noisyprune.stages.interface import Files, Run
 
 log = logging.getLogger(__name__)
+
+# Rows of warm-up probabilities read at a time for the estimated wrong-label share.
+PROBS_BLOCK_ROWS = 65_536
 
 
 def _check_selection(selection: Selection, budget: int, num_candidates: int, method: str) -> None:
@@ -144,7 +148,13 @@ def noise_shares(labels: NoisyLabels, rows: np.ndarray, candidates: PrunerInputs
     ``features.parquet``, so that e.g. uniform selections stay independent of the warm-up)."""
     features = candidates.features
     if features is not None and "probs" in features.table.column_names:
-        estimate = estimate_wrong_labels(candidates.noisy_label, features.numpy("probs"), kept)
+        # By row blocks: the (n, C) probabilities are not copied whole (ImageNet: 1.28M × 1000).
+        probs, noisy = features.table.column("probs"), candidates.noisy_label
+        wrong = [
+            likely_wrong(noisy[start : start + PROBS_BLOCK_ROWS], vector_to_numpy(probs.slice(start, PROBS_BLOCK_ROWS)))
+            for start in range(0, len(noisy), PROBS_BLOCK_ROWS)
+        ]
+        estimate = wrong_label_shares(np.concatenate(wrong) if wrong else np.zeros(0, dtype=bool), kept)
         estimated, estimated_all = estimate.kept_share, estimate.all_share
     else:
         estimated = estimated_all = float("nan")
