@@ -252,3 +252,34 @@ def test_the_command_line_bars_count_each_phase_in_its_own_unit():
     assert (graph.unit, graph.n, picks.unit, picks.n) == ("pair", 2_000_000, "pick", 30)
     assert "50%" in str(graph) and "2.00M/4.00M" in str(graph) and "pair" in str(graph)  # what the bar shows
     bars.close()
+
+
+def test_the_command_line_prints_a_summary_writes_it_beside_the_output_and_warns_of_a_noisier_subset(tmp_path, capsys):
+    import json
+
+    from test_noise_estimate import confident_flipped
+
+    labels, features, probabilities, flipped = confident_flipped()
+    np.savez(tmp_path / "data.npz", labels=labels, features=features, probabilities=probabilities)
+    select = ["select", str(tmp_path / "data.npz"), "--output"]
+    assert (
+        main([*select, str(tmp_path / "kept.csv"), "--method", "prune4rel", "--budget", "3", "--param", "tau=0.9"]) == 0
+    )
+    printed = capsys.readouterr()
+    assert "kept per class (given label), of the input: 0: 1/20, 1: 1/20, 2: 1/20" in printed.out
+    assert "estimated wrong labels (predicted_neq_given): 100.0% of the kept, 20.0% of all: MORE" in printed.out
+    assert "τ = 0.9: " in printed.out and "confidence of the picks 0.980 against 0.676" in printed.out
+    assert f"summary → {tmp_path / 'kept.summary.json'}" in printed.out
+    assert "noisyprune select: warning: prune4rel kept a subset with more wrong labels" in printed.err
+    assert "a re-labeling learner can correct" in printed.err and "confident_learning or small_loss" in printed.err
+    summary = json.loads((tmp_path / "kept.summary.json").read_text())
+    assert summary["wrong_labels"]["kept"] == 1.0 and summary["wrong_labels"]["all"] == 0.2
+    assert summary["warning"] in printed.err and summary["output"] == str(tmp_path / "kept.csv")
+    assert set(pd.read_csv(tmp_path / "kept.csv")["index"]) <= set(flipped)
+
+    clean = [*select, str(tmp_path / "clean.parquet"), "--method", "small_loss", "--fraction", "0.5"]
+    assert main([*clean, "--param", "balance=proportional"]) == 0
+    printed = capsys.readouterr()
+    assert "0.0% of the kept, 20.0% of all: not more than the input" in printed.out and printed.err == ""
+    summary = json.loads((tmp_path / "clean.summary.json").read_text())
+    assert summary["warning"] is None and summary["classes"][0] == {"class": 0, "kept": 10, "input": 20}

@@ -1,5 +1,7 @@
 """Stage functions without Snakemake: noise, extract scores, select, metrics and aggregation."""
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,7 @@ from noisyprune.stages.common import load_labels
 from noisyprune.stages.extract import confidence_scores
 from noisyprune.stages.interface import Run
 from noisyprune.stages.noise import run_noise_stage
-from noisyprune.stages.select import run_select_stage
+from noisyprune.stages.select import noisier_warning, run_select_stage
 
 DIGITS = {"loader": "digits", "model": "mlp", "test_fraction": 0.3, "split_seed": 0}
 SYM40 = {"kind": "symmetric", "rate": 0.4, "convention": "other_class"}
@@ -70,13 +72,18 @@ def test_confidence_scores_on_known_logits():
     assert scores["prediction"].tolist() == [0, 2]
 
 
-def write_features(path, labels_path, sample_ids=None):
+def write_features(path, labels_path, sample_ids=None, knows_clean_classes=False):
+    """Random probabilities, or with ``knows_clean_classes`` 0.9 on each sample's clean class (the
+    labels the model disagrees with are then exactly the flipped ones)."""
     labels = read_table(labels_path, LABELS)
     ids = labels.numpy("sample_id") if sample_ids is None else sample_ids
     noisy = labels.numpy("noisy_label")[ids]
     is_noisy = labels.numpy("is_noisy")[ids]
     n, rng = len(ids), np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(10), size=n)
+    if knows_clean_classes:
+        probs = np.full((n, 10), 0.1 / 9)
+        probs[np.arange(n), labels.numpy("clean_label")[ids]] = 0.9
     write_table(
         {
             "sample_id": ids,
@@ -124,6 +131,54 @@ def test_select_stage_records_budget_noise_rate_and_class_counts(tmp_path):
     assert meta["class_counts"] == np.bincount(labels.noisy[kept], minlength=10).tolist()
     assert subset.numpy("rank").tolist() == list(range(len(kept)))
     assert read_json(tmp_path / "s.json")["select_seconds"] >= 0
+
+
+def test_select_stage_records_true_and_estimated_noise_rates_and_warns_of_a_noisier_subset(
+    tmp_path, caplog, monkeypatch
+):
+    monkeypatch.setattr("noisyprune.stages.select.PROBS_BLOCK_ROWS", 100)  # 13 blocks, the last one partial
+    write_labels(tmp_path / "labels.parquet")
+    write_features(tmp_path / "features.parquet", tmp_path / "labels.parquet", knows_clean_classes=True)
+    labels = load_labels(str(tmp_path / "labels.parquet"))
+    features = tmp_path / "features.parquet"
+    with caplog.at_level(logging.WARNING, logger="noisyprune.stages.select"):
+        noisier = select(
+            tmp_path,
+            "el2n",
+            {"pruner": "el2n", "keep": "hard", "balance": "proportional"},
+            "e",
+            features=features,
+            fraction="0.2",
+        )
+    meta = noisier.metadata  # the largest errors on the given label: the flipped samples only
+    assert meta["noise_rate"] == meta["estimated_noise_rate"] == 1.0
+    assert meta["noise_rate_all"] == meta["estimated_noise_rate_all"] == pytest.approx(labels.noise_rate())
+    assert [record.levelname for record in caplog.records] == ["WARNING"]
+    assert "el2n kept a subset with more wrong labels than its input: 100.0% of the 251 kept" in caplog.text
+    assert "(true shares; tolerance" in caplog.text and "use confident_learning or small_loss" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="noisyprune.stages.select"):
+        cleaner = select(tmp_path, "small_loss", {"pruner": "small_loss"}, "s", features=features, fraction="0.2")
+        uniform = select(tmp_path, "uniform", {"pruner": "uniform"}, "u", fraction="0.2")
+    assert cleaner.metadata["noise_rate"] == cleaner.metadata["estimated_noise_rate"] == 0.0
+    assert caplog.records == []
+    # uniform reads no warm-up file: nothing to estimate from, the true rates as always
+    assert uniform.metadata["estimated_noise_rate"] is None and uniform.metadata["estimated_noise_rate_all"] is None
+    assert uniform.metadata["noise_rate_all"] == pytest.approx(labels.noise_rate())
+
+
+def test_without_clean_labels_the_warning_judges_by_the_estimated_shares():
+    from noisyprune.pruners.registry import PRUNERS
+
+    shares = {"noise_rate": float("nan"), "noise_rate_all": float("nan"), "estimated_noise_rate_all": 0.3}
+    message = noisier_warning("prune4rel", PRUNERS.get("prune4rel"), shares | {"estimated_noise_rate": 0.5}, 200, 1000)
+    assert "50.0% of the 200 kept against 30.0% of all 1000 (estimated shares" in message
+    assert (
+        noisier_warning("prune4rel", PRUNERS.get("prune4rel"), shares | {"estimated_noise_rate": 0.31}, 200, 1000)
+        is None
+    )
+    known = {"noise_rate": 0.3, "noise_rate_all": 0.3, "estimated_noise_rate": 0.9, "estimated_noise_rate_all": 0.3}
+    assert noisier_warning("uniform", PRUNERS.get("uniform"), known, 200, 1000) is None  # the truth decides
 
 
 def test_select_stage_output_is_byte_identical_across_runs(tmp_path):

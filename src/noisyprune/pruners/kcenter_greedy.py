@@ -62,6 +62,7 @@ class KCenterGreedy(Pruner):
     """
 
     requires = ("features",)
+    keeps = "samples that cover the embedding space, outliers first, whatever their labels"
 
     def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:
         labels = inputs.noisy_label

@@ -522,6 +522,10 @@ class Prune4ReL(Pruner):
     """
 
     requires = ("features",)
+    keeps = (
+        "confident samples that cover many neighbours: the samples whose neighbourhoods a re-labeling learner "
+        "can correct, not clean ones, so retrain the subset with a re-labeling learner (e.g. ELR, SOP)"
+    )
 
     def __init__(
         self,
