@@ -120,10 +120,15 @@ def class_balance(class_counts) -> dict:
     }
 
 
+def _float_or_nan(value) -> float:
+    return np.nan if value is None else float(value)
+
+
 def composition_row(metadata: dict) -> dict:
     """Noise rate and class balance of one subset, from its ``subset.parquet`` metadata.
 
-    Returns the budget, the realised noise rate, the number of classes, the balance of the (noisy)
+    Returns the budget, the realised noise rate, the estimated noise rate of the subset and of all
+    candidates, the number of classes, the balance of the (noisy)
     given labels (:func:`class_balance`) and, prefixed ``clean_``, the balance of the subset's true
     classes — a subset balanced by noisy label can still hold a true class at a few percent, which
     only the clean view shows (NaN when the clean labels are unknown)."""
@@ -134,6 +139,9 @@ def composition_row(metadata: dict) -> dict:
         "budget": int(metadata["budget"]),
         # None (→ NaN, shown as missing) when the clean labels are unknown (intrinsic noise)
         "subset_noise_rate": np.nan if metadata["noise_rate"] is None else float(metadata["noise_rate"]),
+        # the wrong-label share the warm-up's probabilities suggest, of the subset and of all
+        # candidates (noisyprune.noise_estimate); NaN where the pruner read no probabilities
+        **{key: _float_or_nan(metadata.get(key)) for key in ("estimated_noise_rate", "estimated_noise_rate_all")},
         "num_classes": len(counts),
         **class_balance(counts),
         **{f"clean_{key}": value for key, value in clean.items()},

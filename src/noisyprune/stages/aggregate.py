@@ -139,6 +139,9 @@ def detection_table(detection_files: Sequence[Mapping[str, Any]]) -> pd.DataFram
 COMPOSITION_COLUMNS = (
     "subset_budget",
     "subset_noise_rate",
+    # for data without clean labels (and as a check where they exist): the warm-up's estimate
+    "subset_estimated_noise_rate",
+    "subset_estimated_noise_rate_all",
     "subset_classes_present",
     "subset_min_class_share",
     "subset_max_class_share",
@@ -169,7 +172,8 @@ def composition_table(runs: pd.DataFrame, methods: Sequence[str]) -> pd.DataFram
     method, fraction), means over seeds (``seeds`` counts them). Subsets are shared by every learner,
     so each is counted once."""
     keys = ["dataset", "noise", "warmup", "method", "fraction"]
-    shown = [*COMPOSITION_COLUMNS, *(c for c in DIAGNOSTIC_COLUMNS if c in runs.columns)]
+    # runs aggregated before a column existed (a study stored by an earlier version) lack it
+    shown = [c for c in (*COMPOSITION_COLUMNS, *DIAGNOSTIC_COLUMNS) if c in runs.columns]
     columns = [*keys, "seeds", *shown]
     if runs.empty:
         return pd.DataFrame(columns=columns)
