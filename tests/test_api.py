@@ -283,3 +283,29 @@ def test_the_command_line_prints_a_summary_writes_it_beside_the_output_and_warns
     assert "0.0% of the kept, 20.0% of all: not more than the input" in printed.out and printed.err == ""
     summary = json.loads((tmp_path / "clean.summary.json").read_text())
     assert summary["warning"] is None and summary["classes"][0] == {"class": 0, "kept": 10, "input": 20}
+
+
+def test_a_method_parameter_named_like_an_argument_goes_in_method_params(tmp_path, capsys):
+    """confident_learning's ``probabilities`` parameter shares its name with the array argument."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 20)
+    probabilities = np.full((60, 3), 0.1)
+    probabilities[np.arange(60), labels] = 0.8
+    features = rng.normal(size=(60, 4))
+    kept = noisyprune.select_subset(
+        labels,
+        method="confident_learning",
+        fraction=0.5,
+        probabilities=probabilities,
+        features=features,
+        method_params={"probabilities": "warmup"},
+    )
+    assert kept.params["probabilities"] == "warmup" and kept.budget == 30
+    with pytest.raises(ValueError, match=r"\['tau'\] given both"):
+        noisyprune.select_subset(
+            labels, method="prune4rel", fraction=0.5, features=features, tau=0.9, method_params={"tau": 0.8}
+        )
+    np.savez(tmp_path / "data.npz", labels=labels, features=features, probabilities=probabilities)
+    command = ["select", str(tmp_path / "data.npz"), "--method", "confident_learning", "--fraction", "0.5"]
+    assert main([*command, "--param", "probabilities=warmup", "--output", str(tmp_path / "kept.csv")]) == 0
+    assert "probabilities=warmup" in capsys.readouterr().out

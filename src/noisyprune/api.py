@@ -83,6 +83,7 @@ def select_subset(
     sample_ids=None,
     num_classes: int | None = None,
     seed: int = 0,
+    method_params: Mapping[str, Any] | None = None,
     **params: Any,
 ) -> KeptSubset:
     """Keep ``fraction`` (or exactly ``budget``) of ``n`` samples with the pruner ``method``.
@@ -94,7 +95,9 @@ def select_subset(
     workflow's. ``sample_ids`` ``(n,)``: your ids, returned with the kept indices. ``num_classes``
     defaults to ``C``, else the largest label + 1. ``seed`` seeds the method's random choices.
     ``params``: the method's parameters, as in a config ``methods`` entry (``tau=0.95``,
-    ``balance="equal"``, …), validated the same way.
+    ``balance="equal"``, …), validated the same way. ``method_params``: the same as a mapping —
+    the way to pass a parameter whose name is one of this function's own arguments
+    (``confident_learning``'s ``probabilities``: ``method_params={"probabilities": "warmup"}``).
 
     Raises ``ValueError`` naming the argument for misaligned, non-finite or wrongly shaped arrays,
     a parameter the method does not take, or a method whose inputs are missing. Warns with
@@ -108,7 +111,10 @@ def select_subset(
     from noisyprune.seeding import make_rng
     from noisyprune.selection_summary import selection_summary
 
-    entry = validated_method(method, params)
+    twice = sorted(set(method_params or {}) & set(params))
+    if twice:
+        raise ValueError(f"method parameter(s) {twice} given both as keywords and in method_params")
+    entry = validated_method(method, {**(method_params or {}), **params})
     labels = _labels(labels)
     n = len(labels)
     from noisyprune.stages.extract import scores_from_class_outputs

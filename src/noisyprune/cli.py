@@ -172,7 +172,7 @@ def select_command(args: argparse.Namespace) -> int:
                 logits=arrays.get("logits"),
                 sample_ids=arrays.get("sample_ids"),
                 seed=args.seed,
-                **_params(args.param),
+                method_params=_params(args.param),  # a mapping: a parameter may share an argument's name
             )
     except ValueError as err:
         print(f"noisyprune select: {err}", file=sys.stderr)
