@@ -60,9 +60,9 @@ def test_tiny_run_writes_one_row_per_run_and_a_pivot(finished_run):
     assert (workdir / "results/tables/runs.csv").is_file()
     detection = pd.read_csv(workdir / "results/tables/detection.csv")
     assert {"loss", "el2n", "forgetting"} <= set(detection["score"])
-    assert detection["auroc"].between(0, 1).all()
-    loss_auroc = detection.loc[detection["score"] == "loss", "auroc"].item()
-    assert loss_auroc > 0.6  # a warm-up fits clean labels first: its loss flags mislabelled samples
+    assert detection["AUROC (%)"].between(0, 100).all()  # a table for people: percent
+    loss_auroc = detection.loc[detection["score"] == "loss", "AUROC (%)"].item()
+    assert loss_auroc > 60  # a warm-up fits clean labels first: its loss flags mislabelled samples
 
 
 def test_tiny_run_artifacts_follow_their_contracts(finished_run):

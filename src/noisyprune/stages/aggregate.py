@@ -135,6 +135,16 @@ def detection_table(detection_files: Sequence[Mapping[str, Any]]) -> pd.DataFram
     )
 
 
+def human_detection(table: pd.DataFrame) -> pd.DataFrame:
+    """The detection table for people: the noise rate, AUROC and average precision in percent (50 =
+    a detector no better than chance for AUROC)."""
+    return table.assign(
+        **{column: 100.0 * table[column] for column in ("noise_rate", "auroc", "average_precision")}
+    ).rename(
+        columns={"noise_rate": "noise rate (%)", "auroc": "AUROC (%)", "average_precision": "average precision (%)"}
+    )
+
+
 # Columns of the subset composition table (means over seeds), from the tidy rows.
 COMPOSITION_COLUMNS = (
     "subset_budget",
@@ -249,8 +259,9 @@ def run_aggregate_stage(
     write_csv(table, outputs["runs_csv"])
     write_frame(
         summary_stems["detection"],
-        detection_table(detection_files),
-        "Noise detection: AUROC and average precision of each per-sample score (noisy = positive)",
+        human_detection(detection_table(detection_files)),
+        "Noise detection: AUROC and average precision of each per-sample score (noisy = positive), in percent",
+        float_format="{:.2f}",
     )
     write_verdict(table, methods, rank_metric, baseline, confidence, summary_stems, outputs["front_page"], report_intro)
     write_frame(
