@@ -151,7 +151,7 @@ def _check_verdict(page, tables: Path, label: str) -> None:
     nav.get_by_text("Verdict", exact=True).click()
     nav.locator("tbody tr").first.locator("a").first.click()
     frame = _frame_with(page, "table.noisyprune")
-    assert frame.locator("table.noisyprune").count() == 2  # per cell, per pruner across cells
+    assert frame.locator("table.noisyprune").count() == 3  # per cell, per pruner across cells, every pruner per cell
 
     breadcrumbs.get_by_text("Results").click()
     nav.get_by_text("Plots", exact=True).click()

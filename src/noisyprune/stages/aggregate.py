@@ -308,7 +308,7 @@ def write_verdict(
     write_text(render.document_html(verdict.title, verdict.paragraphs, bullets, verdict.sections), f"{stem}.html")
     ranking = summary_stems["ranking"]
     title = f"Pruners across cells by {metric}: paired lead over {baseline}, then mean rank"
-    overall, pruners = verdict.sentences["overall"], verdict.sections[1:]
+    overall, pruners = verdict.sentences["overall"], verdict.sections[1:2]
     write_csv(verdict_text.summary_csv(verdict.summary), f"{ranking}.csv")
     write_text(render.document_markdown(title, overall, [], pruners), f"{ranking}.md")
     write_text(render.document_latex(title, pruners), f"{ranking}.tex")
