@@ -49,8 +49,9 @@ def resolve_pairs(
     ``"block5_next"`` maps each class to the next one within its block of 5 consecutive ids,
     cyclically (ELR's CIFAR-100 ``build_for_cifar100``); ``"block5_random_pair"`` swaps one pair of
     distinct classes drawn with ``rng`` in each block and leaves the other 3 clean (SOP's
-    ``build_for_cifar100``, whose ``np.random.choice(5, 2)`` may also draw one class twice);
-    otherwise a list of ``[source, target]`` pairs.
+    ``build_for_cifar100``, whose ``np.random.choice(range(5), size=2, replace=False)`` also draws
+    two distinct classes, from numpy's global generator); otherwise a list of ``[source, target]``
+    pairs.
     """
     if pairs in ("block5_next", "block5_random_pair"):
         if num_classes % BLOCK:
