@@ -82,3 +82,38 @@ def test_the_warmup_learning_rate_of_the_cifar10n_preset_barely_decays():
         optimizer.step()
         scheduler.step()
     assert optimizer.param_groups[0]["lr"] == pytest.approx(1e-4 + (0.02 - 1e-4) * (1 + np.cos(np.pi * 9 / 300)) / 2)
+
+
+def _rdia_ls_benchmark():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rdia_ls_mnist_benchmark", REPO / "benchmarks" / "rdia_ls_mnist.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_rdia_ls_reproduction_stops_before_running_without_the_mnist_files(tmp_path, monkeypatch):
+    benchmark = _rdia_ls_benchmark()
+    monkeypatch.setattr(benchmark, "run_workflow", lambda *args: pytest.fail("ran without data"))
+    with pytest.raises(SystemExit) as stop:
+        benchmark.main(["--mnist", str(tmp_path)])
+    message = str(stop.value)
+    assert "mnist IDX files missing under" in message and "MNIST/raw/t10k-labels-idx1-ubyte" in message
+    assert "Nothing was run" in message
+
+
+def test_the_rdia_ls_reproduction_runs_the_preset_as_shipped_on_the_given_files(tmp_path):
+    benchmark = _rdia_ls_benchmark()
+    args = argparse_namespace(mnist=tmp_path, loader="mnist", seeds=[0, 1, 2], learners=["rdia_ls", "ce"], threads=1)
+    config = benchmark.benchmark_config(args)
+    shipped = load_yaml(CONFIG / "rdia_ls_mnist.yaml")
+    assert config["datasets"]["mnist"] == {**shipped["datasets"]["mnist"], "root": str(tmp_path.resolve())}
+    assert config["learners"] == shipped["learners"] and config["noise"] == shipped["noise"]
+    assert config["sweep"]["seeds"] == [0, 1, 2]
+
+
+def argparse_namespace(**values):
+    import argparse
+
+    return argparse.Namespace(epochs=None, max_train=None, max_test=None, **values)
