@@ -200,3 +200,23 @@ def test_non_finite_numbers_are_refused_naming_the_key(tiny_config, key, value):
     dotted = ".".join(str(part) for part in key)
     with pytest.raises(ConfigError, match=rf"config key '{re.escape(dotted)}': -?(nan|inf) is not a finite number"):
         validate_config(tiny_config)
+
+
+def test_schedule_epochs_needs_the_cosine_and_at_least_the_epochs(tiny_config):
+    tiny_config["warmups"]["ce"].update(schedule="constant", schedule_epochs=30)
+    with pytest.raises(ConfigError, match=r"'warmups.ce.schedule_epochs': the length of the cosine schedule"):
+        validate_config(tiny_config)
+    tiny_config["warmups"]["ce"].update(schedule="cosine", schedule_epochs=2)
+    with pytest.raises(ConfigError, match=r"'warmups.ce.schedule_epochs': 2 is below epochs \(3\)"):
+        validate_config(tiny_config)
+    tiny_config["warmups"]["ce"]["schedule_epochs"] = 30
+    assert validate_config(tiny_config)["learners"]["ce"]["schedule_epochs"] is None
+
+
+def test_a_fixed_noise_seed_needs_per_sample_draws(tiny_config):
+    tiny_config["noise"]["sym40"] = {"kind": "symmetric", "rate": 0.4, "fixed_seed": 0}
+    tiny_config["sweep"]["noise"] = ["sym40"]
+    with pytest.raises(ConfigError, match=r"'noise.sym40.fixed_seed': .* set realisation: per_sample"):
+        validate_config(tiny_config)
+    tiny_config["noise"]["sym40"]["realisation"] = "per_sample"
+    assert validate_config(tiny_config)["noise"]["sym40"]["fixed_seed"] == 0

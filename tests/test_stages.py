@@ -209,6 +209,26 @@ def test_relabeling_metrics_on_known_labels():
     assert np.isnan(none_noisy["relabel_acc_subset_noisy"])  # missing, not zero
 
 
+def test_test_accuracy_means_of_the_last_ten_and_of_all_epochs_on_a_known_history():
+    from noisyprune.metrics import test_accuracy_means, test_accuracy_summary
+
+    history = np.array([0.1 * e for e in range(1, 13)])  # 12 epochs: 0.1 … 1.2
+    means = test_accuracy_means(history)
+    assert means["test_acc_mean_last10"] == pytest.approx(np.mean([0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2]))
+    assert means["test_acc_mean_all"] == pytest.approx(0.65)
+    summary = test_accuracy_summary(np.arange(1, 13), history)
+    assert summary["test_acc_last"] == pytest.approx(1.2) and summary["test_acc_best"] == pytest.approx(1.2)
+    short = test_accuracy_means(np.array([0.5, 0.7, 0.9]))  # fewer than 10 epochs: all of them
+    assert short["test_acc_mean_last10"] == short["test_acc_mean_all"] == pytest.approx(0.7)
+    assert test_accuracy_means(np.array([0.2, np.nan, 0.4]))["test_acc_mean_all"] == pytest.approx(0.3)
+    assert np.isnan(test_accuracy_means(np.array([np.nan, np.nan]))["test_acc_mean_last10"])
+    # a curve that peaks early: each statistic tells another story (RDIA-LS MNIST's situation)
+    curve = np.concatenate([np.linspace(0.6, 0.9, 20), np.full(179, 0.86)])
+    both = test_accuracy_means(curve)
+    assert both["test_acc_mean_last10"] == pytest.approx(0.86)
+    assert both["test_acc_mean_all"] == pytest.approx((np.linspace(0.6, 0.9, 20).sum() + 179 * 0.86) / 199)
+
+
 def test_pivot_cells_are_mean_and_sample_std_over_seeds_in_percent():
     runs = pd.DataFrame(
         {

@@ -37,6 +37,8 @@ def test_tiny_run_writes_one_row_per_run_and_a_pivot(finished_run):
     for column in (
         "test_acc_best",
         "test_acc_last",
+        "test_acc_mean_last10",
+        "test_acc_mean_all",
         "relabel_acc_all",
         "relabel_acc_subset",
         "relabel_acc_subset_noisy",

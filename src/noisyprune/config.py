@@ -177,6 +177,24 @@ def check_references(config: Mapping[str, Any]) -> None:
                 )
             if entry.get("nesterov") and entry.get("momentum", 0) == 0:
                 raise ConfigError(f"config key '{section}.{name}.nesterov': Nesterov momentum needs momentum > 0")
+            if entry.get("schedule_epochs") is not None:
+                if entry.get("schedule", "cosine") != "cosine":
+                    raise ConfigError(
+                        f"config key '{section}.{name}.schedule_epochs': the length of the cosine schedule; "
+                        f"schedule is {entry['schedule']!r}"
+                    )
+                if entry["schedule_epochs"] < entry["epochs"]:
+                    raise ConfigError(
+                        f"config key '{section}.{name}.schedule_epochs': {entry['schedule_epochs']} is below "
+                        f"epochs ({entry['epochs']}); the cosine would rise again after schedule_epochs"
+                    )
+    for name, entry in config["noise"].items():
+        fixed = entry["kind"] == "symmetric" and entry.get("fixed_seed") is not None
+        if fixed and entry.get("realisation", "exact") != "per_sample":
+            raise ConfigError(
+                f"config key 'noise.{name}.fixed_seed': the originals' fixed generator draws per sample; "
+                f"set realisation: per_sample (it is {entry.get('realisation', 'exact')!r})"
+            )
     check_noise_fits_datasets(config)
     check_precomputed_warmups(config)
     check_active(config)

@@ -38,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from noisyprune.artifacts import atomic_output
-from noisyprune.data.base import ArrayDataset, limited_positions
+from noisyprune.data.base import INPUT_SCALING, ArrayDataset, check_input_scaling, limited_positions
 from noisyprune.data.checks import number_of_classes
 from noisyprune.data.stored import StoredImages, chunk_rows, standardise
 from noisyprune.errors import ArtifactError
@@ -304,10 +304,13 @@ def build_image_dataset(
     max_test: int | None,
     storage: str = "auto",
     train_root: Path,
+    input_scaling: str = "standardise",
 ) -> ArrayDataset:
-    """Limit, decode and standardise (per channel, training statistics) the two splits, held in
-    memory as float32 or streamed from the uint8 cache (:func:`choose_storage`). ``train_root``: the
-    folder the training paths are named relative to (the user's names of the samples)."""
+    """Limit, decode and standardise (per channel, training statistics; ``input_scaling: unit``:
+    pixels in [0, 1]) the two splits, held in memory as float32 or streamed from the uint8 cache
+    (:func:`choose_storage`). ``train_root``: the folder the training paths are named relative to
+    (the user's names of the samples)."""
+    check_input_scaling(input_scaling, name)
     num_classes = len(class_names)
     for split, (_, labels) in (("training", train), ("test", test)):
         if len(labels) == 0:
@@ -324,7 +327,10 @@ def build_image_dataset(
     test_cache = cache_path(test_paths, image_size, cache_dir) if cache_dir is not None else None
     train_u8 = cached_images(train_paths, image_size, workers, train_cache)
     test_u8 = cached_images(test_paths, image_size, workers, test_cache)
-    mean, std = channel_statistics(train_u8, train_cache)
+    if input_scaling == "standardise":
+        mean, std = channel_statistics(train_u8, train_cache)
+    else:  # (x − 0) / 1 = x: the pixels stay in [0, 1]
+        mean, std = np.zeros(train_u8.shape[1]), np.ones(train_u8.shape[1])
     if mode == "stream":
         # the memory maps cached_images opened; the paths let spawned workers open them again
         train_x = StoredImages(train_u8, mean, std, workers, path=str(train_cache))
@@ -446,6 +452,7 @@ CLEAN_LABELS = param(
     ),
     CLEAN_LABELS,
     *DECODING_PARAMETERS,
+    INPUT_SCALING,
 )
 def load_image_folder(
     name: str = "image_folder",
@@ -462,6 +469,7 @@ def load_image_folder(
     max_train: int | None = None,
     max_test: int | None = None,
     storage: str = "auto",
+    input_scaling: str = "standardise",
 ) -> ArrayDataset:
     """Class-folder images (module docstring). Classes are ``classes`` if given, else the sorted
     sub-folders of ``root/train_dir``, cut to the first ``num_classes`` (e.g. an ImageNet subset)."""
@@ -491,6 +499,7 @@ def load_image_folder(
         max_train=max_train,
         max_test=max_test,
         storage=storage,
+        input_scaling=input_scaling,
         train_root=train_root,
     )
 
@@ -553,6 +562,7 @@ def load_image_folder(
     ),
     CLEAN_LABELS,
     *DECODING_PARAMETERS,
+    INPUT_SCALING,
 )
 def load_file_list(
     name: str = "file_list",
@@ -573,6 +583,7 @@ def load_file_list(
     max_train: int | None = None,
     max_test: int | None = None,
     storage: str = "auto",
+    input_scaling: str = "standardise",
 ) -> ArrayDataset:
     """Images named by label lists (module docstring). Paths in the lists are relative to
     ``root/train_images`` and ``root/test_images``; list paths are relative to ``root``. With
@@ -610,5 +621,6 @@ def load_file_list(
         max_train=max_train,
         max_test=max_test,
         storage=storage,
+        input_scaling=input_scaling,
         train_root=base / train_images,
     )

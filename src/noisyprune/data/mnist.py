@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisyprune.data.base import ArrayDataset
+from noisyprune.data.base import INPUT_SCALING, ArrayDataset, check_input_scaling
 from noisyprune.data.idx import read_idx
 from noisyprune.params import declare, param
 
@@ -48,9 +48,13 @@ def _find(root: Path, stem: str, variant: str) -> Path:
     )
 
 
-def load_idx_dataset(name: str, variant: str, root: str, download: bool = False) -> ArrayDataset:
-    """The standard 60,000/10,000 split as ``(n, 1, 28, 28)`` float32, scaled to [0, 1] and
-    standardised with the training split's pixel mean and standard deviation."""
+def load_idx_dataset(
+    name: str, variant: str, root: str, download: bool = False, input_scaling: str = "standardise"
+) -> ArrayDataset:
+    """The standard 60,000/10,000 split as ``(n, 1, 28, 28)`` float32, scaled to [0, 1] and, with
+    ``input_scaling: standardise``, standardised with the training split's pixel mean and standard
+    deviation (``unit`` leaves the pixels in [0, 1])."""
+    check_input_scaling(input_scaling, name)
     root_path = Path(root)
     if download:
         from torchvision import datasets
@@ -64,7 +68,8 @@ def load_idx_dataset(name: str, variant: str, root: str, download: bool = False)
             raise ValueError(f"{variant} {split}: {images.shape} images do not match {labels.shape} labels")
     train = arrays["train_images"].astype(np.float32)[:, None] / 255.0
     test = arrays["test_images"].astype(np.float32)[:, None] / 255.0
-    mean, std = float(train.mean()), float(train.std())
+    # unit: mean 0 and std 1 leave the pixels exactly as scaled (x − 0) / 1 = x
+    mean, std = (float(train.mean()), float(train.std())) if input_scaling == "standardise" else (0.0, 1.0)
     return ArrayDataset(
         name=name,
         train_x=(train - mean) / std,
@@ -92,18 +97,24 @@ PARAMETERS = (
         ("Fetch missing files with torchvision's checksummed downloader (needs internet). Never done unless `true`."),
         type="boolean",
     ),
+    INPUT_SCALING,
 )
 
 
 @declare(*PARAMETERS)
-def load_mnist(name: str = "mnist", root: str = "data/mnist", download: bool = False) -> ArrayDataset:
+def load_mnist(
+    name: str = "mnist", root: str = "data/mnist", download: bool = False, input_scaling: str = "standardise"
+) -> ArrayDataset:
     """MNIST handwritten digits (LeCun et al.)."""
-    return load_idx_dataset(name, "mnist", root, download)
+    return load_idx_dataset(name, "mnist", root, download, input_scaling)
 
 
 @declare(*PARAMETERS)
 def load_fashion_mnist(
-    name: str = "fashion_mnist", root: str = "data/fashion-mnist", download: bool = False
+    name: str = "fashion_mnist",
+    root: str = "data/fashion-mnist",
+    download: bool = False,
+    input_scaling: str = "standardise",
 ) -> ArrayDataset:
     """Fashion-MNIST (Xiao et al. 2017); ``../shared/data/fashion-mnist`` holds the real files."""
-    return load_idx_dataset(name, "fashion_mnist", root, download)
+    return load_idx_dataset(name, "fashion_mnist", root, download, input_scaling)

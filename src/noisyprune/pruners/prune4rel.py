@@ -24,6 +24,9 @@ cover many uncovered neighbours — and prunes redundant or isolated low-confide
 
 Inputs are the warm-up model's probabilities and penultimate embeddings from ``features.parquet``,
 computed on the clean (unaugmented) view; the original takes them on one strongly augmented view.
+The original stores both in float16 (``prob.half()``, ``embedding.half()``); ``input_precision:
+float16`` rounds them the same way before anything is computed from them (the arithmetic after
+that stays float64, where the original's continues in float16).
 """
 
 from __future__ import annotations
@@ -80,14 +83,21 @@ TORCH_BLOCK_ROWS = 4096
 GRAPH_STRATEGIES = ("clustered_float64", "clustered_screened", "all_pairs_screened")
 
 
-def sample_confidence(inputs: PrunerInputs, kind: str) -> np.ndarray:
+PRECISIONS = ("float32", "float16")
+FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
+def sample_confidence(inputs: PrunerInputs, kind: str, probs: np.ndarray | None = None) -> np.ndarray:
     """Per-sample confidence ``c`` in [0, 1], float64 ``(n,)``; larger = more confident.
 
     ``max_prob``: the top softmax probability (the original's misnamed "LeastConfidence");
     ``margin``: top-1 minus top-2 probability; ``entropy``: ``1 − H(p) / log C``, the entropy turned
     the right way round (the original's ``Entropy`` option used raw entropy, which ranks uncertain
-    samples as confident).
+    samples as confident). Read from the features' derived columns, or computed (in float64) from
+    ``probs`` ``(n, C)`` when given (the rounded probabilities of ``input_precision: float16``).
     """
+    if probs is not None:
+        return np.clip(confidence_from_probs(probs, kind, inputs.num_classes), 0.0, 1.0)
     features = inputs.features
     if kind == "max_prob":
         values = features.numpy("confidence")
@@ -98,6 +108,35 @@ def sample_confidence(inputs: PrunerInputs, kind: str) -> np.ndarray:
     else:
         raise ValueError(f"unknown confidence {kind!r}; use one of {CONFIDENCES}")
     return np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0)
+
+
+def confidence_from_probs(probs: np.ndarray, kind: str, num_classes: int) -> np.ndarray:
+    """:func:`sample_confidence`'s ``kind`` computed from class probabilities ``probs`` ``(n, C)``,
+    float64 ``(n,)`` (0 · log 0 counts as 0 in the entropy)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if kind == "max_prob":
+        return probs.max(axis=1)
+    if kind == "margin":
+        if probs.shape[1] < 2:
+            return probs[:, 0].copy()
+        top2 = -np.partition(-probs, 1, axis=1)[:, :2]
+        return top2[:, 0] - top2[:, 1]
+    if kind == "entropy":
+        logs = np.log(np.where(probs > 0, probs, 1.0))
+        return 1.0 - (-(probs * logs).sum(axis=1)) / math.log(num_classes)
+    raise ValueError(f"unknown confidence {kind!r}; use one of {CONFIDENCES}")
+
+
+def rounded_to_float16(values: np.ndarray, what: str) -> np.ndarray:
+    """``values`` rounded to float16 (round to nearest, ties to even, as torch's ``.half()``) and
+    returned as float64. A value beyond float16's range (±65,504) would become infinite: an error."""
+    values = np.asarray(values)
+    if values.size and float(np.abs(values).max()) > FLOAT16_MAX:
+        raise ValueError(
+            f"prune4rel input_precision float16: {what} holds values beyond float16's range (±{FLOAT16_MAX:g}); "
+            f"the original's .half() would make them infinite"
+        )
+    return values.astype(np.float16).astype(np.float64)
 
 
 class RoundRobin:
@@ -439,6 +478,16 @@ def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows
         choices=["own", "neighborhood"],
     ),
     param(
+        "input_precision",
+        (
+            "`float32`: the probabilities and embeddings of `features.parquet` as stored. `float16`: rounded to "
+            "float16 first, as the original stores them (`prob.half()`, `embedding.half()`); the confidence and the "
+            "similarities are then computed in float64 from the rounded values (the original computes on in float16)."
+            " Rounding alone can move similarities across τ and change picks."
+        ),
+        choices=["float32", "float16"],
+    ),
+    param(
         "engine",
         (
             "How τ-neighbours are found. `dense` (exact, one mat-vec per pick; small n), `graph` (exact; the whole "
@@ -543,8 +592,12 @@ class Prune4ReL(Pruner):
         exact_max: int = 200_000,
         max_graph_gb: float = 4.0,
         calibrate: bool = True,
+        input_precision: str = "float32",
     ):
         super().__init__(balance=balance)
+        if input_precision not in PRECISIONS:
+            raise ValueError(f"unknown input_precision {input_precision!r}; use one of {PRECISIONS}")
+        self.input_precision = input_precision
         if confidence not in CONFIDENCES:
             raise ValueError(f"unknown confidence {confidence!r}; use one of {CONFIDENCES}")
         if gain not in GAINS:
@@ -574,8 +627,7 @@ class Prune4ReL(Pruner):
         return "graph" if n <= self.exact_max else "ivf"
 
     def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:
-        confidence = sample_confidence(inputs, self.confidence)
-        embedding = inputs.features.numpy("embedding")
+        confidence, embedding = self.inputs(inputs)
         n = len(embedding)
         engine = self.resolve_engine(n)
         # Similarities in float64 make results match a dense float64 reference to the last bits;
@@ -610,6 +662,15 @@ class Prune4ReL(Pruner):
         diagnostics.update(selection_diagnostics(stats, confidence, positions, self.eta, sampled_degrees))
         runtime.update(neighbours_seconds=neighbours_seconds, greedy_seconds=greedy_seconds)
         return Selection(positions=positions, scores=gains, diagnostics=diagnostics, runtime=runtime)
+
+    def inputs(self, inputs: PrunerInputs) -> tuple[np.ndarray, np.ndarray]:
+        """The confidence ``(n,)`` and the embeddings ``(n, d)`` the selection reads, at
+        ``input_precision``."""
+        embedding = inputs.features.numpy("embedding")
+        if self.input_precision == "float32":
+            return sample_confidence(inputs, self.confidence), embedding
+        probs = rounded_to_float16(inputs.features.numpy("probs"), "probs")
+        return sample_confidence(inputs, self.confidence, probs), rounded_to_float16(embedding, "embedding")
 
     def _neighbours(self, engine: str, unit: np.ndarray, budget: int, diagnostics: dict, runtime: dict):
         """Return ``(rows, graph)``: a row function, and the full graph when one was built."""

@@ -25,6 +25,8 @@ LOWER_IS_BETTER = frozenset({"subset_noise_rate"})
 METRIC_TITLES = {
     "test_acc_best": "Clean test accuracy, best epoch (%)",
     "test_acc_last": "Clean test accuracy, last epoch (%)",
+    "test_acc_mean_last10": "Clean test accuracy, mean of the last 10 epochs (%)",
+    "test_acc_mean_all": "Clean test accuracy, mean over all epochs (%)",
     "relabel_acc_all": "Re-labeling accuracy, whole training set (%)",
     "relabel_acc_subset": "Re-labeling accuracy, kept subset (%)",
     "relabel_acc_subset_noisy": "Re-labeling accuracy, noisy part of the subset (%)",

@@ -22,7 +22,7 @@ from noisyprune.artifacts import (
 )
 from noisyprune.data import load_dataset
 from noisyprune.errors import ArtifactError
-from noisyprune.metrics import relabeling_metrics, test_accuracy_summary
+from noisyprune.metrics import relabeling_metrics, test_accuracy_means, test_accuracy_summary
 from noisyprune.models import architecture
 from noisyprune.provenance import environment
 from noisyprune.seeding import retrain_seed
@@ -151,13 +151,15 @@ def retrain_metrics(
     logits: torch.Tensor,
     relabel: np.ndarray,
 ) -> dict[str, Any]:
-    """The ``metrics`` block of ``metrics.json``: test accuracy, subset facts, noise rates (NaN
+    """The ``metrics`` block of ``metrics.json``: test accuracy (last, best, mean of the last 10
+    epochs, mean of all epochs), subset facts, noise rates (NaN
     without clean training labels, not zero), re-labeling accuracies on the training set proper
     (probe excluded) and the learner's own report."""
     train_rows = labels.training_rows
     known = labels.clean_known
     return {
         **test_accuracy_summary(history["epoch"], history["test_acc"]),
+        **test_accuracy_means(history["test_acc"]),
         "train_acc_noisy_last": float(history["train_acc_noisy"][-1]),
         "subset_size": len(kept),
         "subset_missing_classes": ",".join(map(str, missing_classes)),  # noisy-label classes absent

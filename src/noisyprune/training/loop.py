@@ -68,6 +68,8 @@ class TrainContext:
     augment: Augmenter
     # The clean probe set (meta-learners' validation batches), when the noise stage held one out.
     probe: TrainingInputs | None = None
+    # Leave out each epoch's last partial training batch (the spec's ``drop_last``).
+    drop_last: bool = False
     epoch: int = 0
     active: int = 0
     epoch_loss_sum: torch.Tensor | None = field(default=None, repr=False)
@@ -93,8 +95,9 @@ class TrainContext:
         return torch.isin(sample_id, self.train.sample_id)
 
     def shuffled_batches(self, batch_size: int | None = None) -> Iterable[Batch]:
-        """The training samples in batches of ``batch_size`` (default: the spec's), freshly shuffled."""
-        return self.train.batches(batch_size or self.batch_size, generator=self.generator)
+        """The training samples in batches of ``batch_size`` (default: the spec's), freshly shuffled,
+        without the last partial batch when ``drop_last``."""
+        return self.train.batches(batch_size or self.batch_size, generator=self.generator, drop_last=self.drop_last)
 
 
 class Callback:
@@ -174,6 +177,7 @@ def fit(
         batch_size=spec.batch_size,
         augment=augment if augment is not None else no_augmentation(generator),
         probe=probe,
+        drop_last=spec.drop_last,
     )
     learner.setup(ctx)
     first_epoch = 1
