@@ -15,6 +15,9 @@ from noisyprune.pruners.registry import REFERENCE_METHOD
 PIVOT_METRICS = (
     "test_acc_best",
     "test_acc_last",
+    # the statistics published protocols report (Co-teaching+ and RDIA-LS: the last 10 epochs)
+    "test_acc_mean_last10",
+    "test_acc_mean_all",
     "relabel_acc_all",
     "relabel_acc_subset_noisy",
     "subset_noise_rate",
