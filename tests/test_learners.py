@@ -463,7 +463,7 @@ def test_augmentation_defaults_and_errors_by_image_shape():
 
 
 def test_a_two_network_warmup_and_a_stateful_retrain_through_the_stages(tmp_path):
-    from noisyprune.artifacts import DYNAMICS, RELABELS, read_json, read_table
+    from noisyprune.artifacts import DYNAMICS, HISTORY, RELABELS, read_json, read_table
     from noisyprune.stages.interface import Compute, Run
     from noisyprune.stages.noise import run_noise_stage
     from noisyprune.stages.retrain import run_retrain_stage
@@ -521,6 +521,11 @@ def test_a_two_network_warmup_and_a_stateful_retrain_through_the_stages(tmp_path
     assert len(relabels.numpy("sample_id")) == 1257 and relabels.numpy("in_subset").sum() == 629
     metrics = read_json(tmp_path / "metrics.json")["metrics"]
     assert 0 <= metrics["relabel_acc_subset_noisy"] <= 1 and metrics["subset_size"] == 629
+    # peak memory, by its CPU stand-in (the process's peak resident memory), for sizing requests
+    timing = read_json(tmp_path / "metrics.json")["timing"]
+    history = read_table(outputs["history"], HISTORY).metadata
+    for record in (timing, history):
+        assert record["peak_memory_source"] == "process_max_rss" and record["peak_memory_mb"] > 50
 
 
 def test_init_from_the_warmup_checkpoint_starts_every_network_there(tmp_path):
