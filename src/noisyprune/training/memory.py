@@ -21,12 +21,26 @@ def peak_memory(device: torch.device) -> dict[str, float | str | None]:
     if device.type == "cuda":
         peak = torch.cuda.max_memory_allocated(device)
         return {"peak_memory_mb": round(peak / 2**20, 1), "peak_memory_source": "cuda_max_allocated"}
+    peak = _own_peak_bytes()
+    if peak is None:
+        return {"peak_memory_mb": None, "peak_memory_source": "unavailable"}
+    return {"peak_memory_mb": round(peak / 2**20, 1), "peak_memory_source": "process_max_rss"}
+
+
+def _own_peak_bytes() -> int | None:
+    """This process's peak resident set size in bytes: Linux's VmHWM (its own memory, from the
+    moment it was started), else getrusage's ru_maxrss, which on Linux also keeps the peak of the
+    process it was forked from; None where neither exists."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
     try:
         import resource
-    except ImportError:  # not a Unix: no getrusage
-        return {"peak_memory_mb": None, "peak_memory_source": "unavailable"}
+    except ImportError:  # not a Unix
+        return None
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux, bytes on macOS
-    return {
-        "peak_memory_mb": round(peak * (1 if sys.platform == "darwin" else 1024) / 2**20, 1),
-        "peak_memory_source": "process_max_rss",
-    }
+    return peak * (1 if sys.platform == "darwin" else 1024)
