@@ -236,9 +236,9 @@ def test_compile_without_a_cpp_compiler_is_refused_before_training(monkeypatch):
     from torch._inductor import config as inductor_config
 
     monkeypatch.delenv("TORCH_INDUCTOR_INSTALL_GXX", raising=False)
-    monkeypatch.setattr(inductor_config.cpp, "cxx", (None, "no-such-c++-compiler"))
-    try:
-        with pytest.raises(ConfigError, match=r"'compile': .* no C\+\+ compiler"):
+    try:  # inductor's own patching: monkeypatch's undo would delete the key from its config module
+        no_compiler = inductor_config.patch({"cpp.cxx": (None, "no-such-c++-compiler")})
+        with no_compiler, pytest.raises(ConfigError, match=r"'compile': .* no C\+\+ compiler"):
             configure_torch("cpu", 1, {"compile": True})
         assert execution.current() == Execution()  # nothing set: the job stops here
     finally:
