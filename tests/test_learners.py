@@ -546,6 +546,11 @@ def test_a_two_network_warmup_and_a_stateful_retrain_through_the_stages(tmp_path
     assert 0 <= metrics["relabel_acc_subset_noisy"] <= 1 and metrics["subset_size"] == 629
     curve = read_table(tmp_path / "h.parquet", HISTORY).numpy("test_acc")  # 2 epochs: both means alike
     assert metrics["test_acc_mean_all"] == pytest.approx(curve.mean()) == metrics["test_acc_mean_last10"]
+    # peak memory, by its CPU stand-in (the process's peak resident memory), for sizing requests
+    timing = read_json(tmp_path / "metrics.json")["timing"]
+    history = read_table(outputs["history"], HISTORY).metadata
+    for record in (timing, history):
+        assert record["peak_memory_source"] == "process_max_rss" and record["peak_memory_mb"] > 50
 
 
 def test_init_from_the_warmup_checkpoint_starts_every_network_there(tmp_path):

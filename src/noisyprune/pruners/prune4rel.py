@@ -43,6 +43,7 @@ from noisyprune.params import declare, param
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import class_members, class_quotas
 from noisyprune.pruners.engine_costs import ALL_PAIRS_BLOCK_ROWS, TILE_COLS, graph_strategy_seconds, machine_rates
+from noisyprune.pruners.float32_screen import snap_ones
 from noisyprune.pruners.progress import every, report
 from noisyprune.pruners.streamed_graph import (
     NumpyTiles,
@@ -60,7 +61,7 @@ from noisyprune.pruners.tau_graph import (
     rescaled,
     unit_rows,
 )
-from noisyprune.pruners.torch_tiles import TorchTiles
+from noisyprune.pruners.torch_tiles import TorchTiles, torch_device
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +77,9 @@ BLOCK_ARGMAX_MIN = 65_536
 # Above this size (bytes of float64 embeddings) the ivf engine keeps its unit vectors in float32.
 FLOAT64_BYTES_MAX = 2e9
 
-# Row blocks of the torch engine's all-pairs product (a GPU wants large products).
+# Row blocks and column tiles of the torch engine's all-pairs product (a GPU wants large products).
 TORCH_BLOCK_ROWS = 4096
+TORCH_TILE_COLS = 16384
 
 # The exact ways to the whole τ-graph the ``graph`` engine chooses from by predicted time.
 GRAPH_STRATEGIES = ("clustered_float64", "clustered_screened", "all_pairs_screened")
@@ -420,6 +422,22 @@ def tau_for_neighbours(unit: np.ndarray, target: float, sample_rows: int = 256, 
     return float(min(max(tau, 0.0), np.nextafter(1.0, 0.0)))
 
 
+def exact_ones(rows: Rows, graph: NeighbourGraph | None, d: int) -> Rows:
+    """The neighbour rows with every similarity within float64 rounding of 1 made exactly 1
+    (:func:`~noisyprune.pruners.float32_screen.snap_ones`): in the graph's weights in place, or by
+    wrapping the on-demand row function. Identical embeddings then weigh the same in every engine,
+    and ties between duplicate samples go to the lowest sample id whichever engine computed them."""
+    if graph is not None:
+        snap_ones(graph.weights, d)
+        return graph.row
+
+    def snapped(i: int) -> tuple[np.ndarray, np.ndarray]:
+        neighbours, similarity = rows(i)
+        return neighbours, snap_ones(np.array(similarity, dtype=np.float64), d)
+
+    return snapped
+
+
 def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows, eta: float) -> float:
     """``F(S) = Σ_x tanh(N_x / η)`` of the selected ``positions``."""
     covered = np.zeros(len(confidence))
@@ -495,7 +513,8 @@ def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows
             "`max_graph_gb`; the graph is built by the way predicted fastest on this machine: cluster-pruned pairs in"
             " float64, or pairs screened in float32 with a proven rounding-error margin and decided in float64 — all "
             "give the same graph), `torch` (exact, all pairs screened in float32 and decided in float64 on a CUDA "
-            "device), `ivf` (approximate faiss IVF range search; recall reported in the subset metadata). `auto`: "
+            "device; on a machine without one it runs on the CPU with a warning in the job's log, same selection), "
+            "`ivf` (approximate faiss IVF range search; recall reported in the subset metadata). `auto`: "
             "`dense` up to 2,000 samples, `torch` on a CUDA machine above 20,000, `graph` up to `exact_max`, `ivf` "
             "above."
         ),
@@ -563,7 +582,7 @@ class Prune4ReL(Pruner):
       with a proven rounding margin and decided in float64 (:mod:`~noisyprune.pruners.float32_screen`),
       or all pairs screened. All give the same graph.
     - ``torch``: exact τ-graph from all pairs, screened in float32 and decided in float64, on a
-      CUDA device (CPU if none).
+      CUDA device; where torch sees none, the same code on the CPU, with a warning.
     - ``ivf``: approximate faiss IVF range search (``ivf_nlist``, ``ivf_nprobe``); the neighbour
       recall on ``recall_sample`` random queries is reported in the subset's metadata.
     - ``auto``: ``dense`` up to 2,000 samples, ``torch`` on a CUDA machine, ``graph`` up to
@@ -644,6 +663,7 @@ class Prune4ReL(Pruner):
         runtime: dict = {}  # varies between runs (timing-based choices): goes to the timing sidecar
         start = time.perf_counter()
         rows, graph = self._neighbours(engine, unit, budget, diagnostics, runtime)
+        rows = exact_ones(rows, graph, unit.shape[1])
         neighbours_seconds = time.perf_counter() - start
         start = time.perf_counter()
         labels = inputs.noisy_label
@@ -700,10 +720,20 @@ class Prune4ReL(Pruner):
         return rows, graph
 
     def _torch_graph(self, unit: np.ndarray, runtime: dict) -> NeighbourGraph | None:
-        """The τ-graph from all pairs with torch (CUDA if available), or ``None`` (own gain: rows on
-        demand) when building it would exceed ``max_graph_gb`` at its peak."""
+        """The τ-graph from all pairs with torch on a CUDA device, or ``None`` (own gain: rows on
+        demand) when building it would exceed ``max_graph_gb`` at its peak. Without a GPU (only an
+        explicit ``engine: torch`` gets here: ``auto`` picks it only on CUDA) the same code runs on
+        the CPU, with a warning: the selection is the same, the graph engine is faster there."""
         n, d = unit.shape
-        tiles = TorchTiles(unit, self.tau, "cuda" if _cuda_available() else "cpu")
+        device = torch_device()
+        if device == "cpu":
+            log.warning(
+                "prune4rel engine 'torch' is meant for a CUDA device and torch sees none here: all %d² pairs "
+                "run on the CPU (the same selection; engine 'graph' is faster on a CPU)",
+                n,
+            )
+        runtime["torch_device"] = device
+        tiles = TorchTiles(unit, self.tau, device, TORCH_TILE_COLS)
         sample = np.sort(np.random.default_rng(0).permutation(n)[: min(n, 64)])
         edges = len(tiles(sample, np.arange(n))[0]) / len(sample) * n
         block = min(n, TORCH_BLOCK_ROWS)

@@ -31,6 +31,7 @@ from noisyprune.stages.interface import Compute, Files, Run
 from noisyprune.stages.resumable import resume_file
 from noisyprune.training.data import device_inputs
 from noisyprune.training.device import configure_torch, device_description
+from noisyprune.training.memory import peak_memory
 from noisyprune.training.run import train_on_samples
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,11 @@ def run_retrain_stage(
     columns = {"sample_id": labels.sample_id, "noisy_label": labels.noisy, "relabel": relabel, "in_subset": in_subset}
     metadata = {"num_classes": labels.num_classes, "learner": learner_entry["learner"]}
     write_table(columns, outputs["relabels"], RELABELS, metadata=metadata)
-    timing = {"train_seconds": result.seconds, "total_seconds": time.perf_counter() - total_start}
+    timing = {
+        "train_seconds": result.seconds,
+        "total_seconds": time.perf_counter() - total_start,
+        **peak_memory(torch_device),
+    }
     provenance = retrain_provenance(run, labels, subset, dataset_entry, learner_entry, model_entry, stage_seed)
     provenance.update(code_hash=code_hash, environment=environment(device_description(torch_device)))
     write_json(

@@ -253,6 +253,9 @@ class IEG(Learner):
     """
 
     needs_probe = True
+    # the meta step differentiates through a look-ahead step: double backward, which compiled
+    # autograd refuses ("does not currently support double backward")
+    compiles = False
     state_keys = ("ema", "effective_label", "steps")
 
     def __init__(
