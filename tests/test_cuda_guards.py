@@ -29,7 +29,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "noisyprune"
 
 CUDA_PREFIXES = ("torch.cuda.", "torch.backends.cuda.", "torch.backends.cudnn.")
 # The device checks themselves: allowed anywhere, and a call to one in an if's test guards its body.
-GUARD_CALLS = {"torch.cuda.is_available", "_cuda_available"}
+GUARD_CALLS = {"torch.cuda.is_available", "cuda_allowed"}
 # "module:function" whose CUDA calls are reached only after a check made by every caller, with why.
 ALLOWED_FUNCTIONS: dict[str, str] = {}
 

@@ -160,3 +160,22 @@ def test_every_way_of_computing_the_similarity_of_identical_rows_lies_within_one
         assert np.abs(0.5 + 0.5 * cosine - 1.0).max() <= slack, name
     near = np.array([1.0 - slack / 2, 1.0 - 2 * slack, 1.0 + slack / 4])
     assert float32_screen.snap_ones(near, d).tolist() == [1.0, 1.0 - 2 * slack, 1.0]
+
+
+def test_device_cpu_keeps_the_torch_engine_off_a_gpu(monkeypatch):
+    """``device: cpu`` in the config (the select stage's ``on_device``) wins over a GPU torch sees."""
+    import torch
+
+    from noisyprune.pruners.placement import on_device
+    from noisyprune.pruners.prune4rel import Prune4ReL
+    from noisyprune.pruners.torch_tiles import torch_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    pruner = Prune4ReL(tau=0.9)
+    assert pruner.resolve_engine(50_000) == "torch" and torch_device() == "cuda"
+    with on_device("cpu"):
+        assert pruner.resolve_engine(50_000) == "graph" and torch_device() == "cpu"
+    with on_device("cuda"):
+        assert torch_device() == "cuda"
+    with pytest.raises(ValueError, match="device must be one of"), on_device("gpu"):
+        pass

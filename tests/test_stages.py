@@ -252,3 +252,33 @@ def test_pivot_cells_are_mean_and_sample_std_over_seeds_in_percent():
     assert best.loc["full", "1.0"] == "96.00 ± 1.41"
     assert list(best.loc["small_loss", ["0.2", "0.5", "1.0"]]) == ["", "", ""]  # no runs: missing, not 0
     assert pivot.loc[("relabel_acc_subset_noisy", "uniform"), "0.5"] == ""  # missing stays missing
+
+
+def test_the_select_stage_passes_the_configs_device_to_the_pruners(tmp_path, monkeypatch):
+    """``device: cpu`` reaches the selection (no GPU for Prune4ReL's torch engine even where torch sees one)."""
+    import torch
+
+    from noisyprune.pruners import uniform
+    from noisyprune.pruners.placement import cuda_allowed
+    from noisyprune.stages.interface import Compute
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    seen = []
+    original = uniform.Uniform.select
+
+    def recording(self, inputs, budget, rng):
+        seen.append(cuda_allowed())
+        return original(self, inputs, budget, rng)
+
+    monkeypatch.setattr(uniform.Uniform, "select", recording)
+    write_labels(tmp_path / "labels.parquet")
+    for device in ("cpu", "auto"):
+        run_select_stage(
+            run=Run("digits", "sym40", 0, warmup="ce", method="uniform", fraction="0.5"),
+            inputs={"labels": str(tmp_path / "labels.parquet")},
+            outputs={"subset": str(tmp_path / f"{device}.parquet"), "timing": str(tmp_path / f"{device}.json")},
+            method_entry={"pruner": "uniform"},
+            code_hash="test",
+            compute=Compute(device=device, threads=1, inference_batch_size=256),
+        )
+    assert seen == [False, True]

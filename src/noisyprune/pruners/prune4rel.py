@@ -44,6 +44,7 @@ from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import class_members, class_quotas
 from noisyprune.pruners.engine_costs import ALL_PAIRS_BLOCK_ROWS, TILE_COLS, graph_strategy_seconds, machine_rates
 from noisyprune.pruners.float32_screen import snap_ones
+from noisyprune.pruners.placement import cuda_allowed
 from noisyprune.pruners.progress import every, report
 from noisyprune.pruners.streamed_graph import (
     NumpyTiles,
@@ -641,7 +642,7 @@ class Prune4ReL(Pruner):
             return self.engine
         if n <= 2000:
             return "dense"
-        if n > 20_000 and _cuda_available():
+        if n > 20_000 and cuda_allowed():
             return "torch"
         return "graph" if n <= self.exact_max else "ivf"
 
@@ -802,11 +803,3 @@ class Prune4ReL(Pruner):
             graph = build_streamed_graph(n, index.row_groups(), screened)
         runtime["graph_seconds"] = round(time.perf_counter() - start, 2)
         return graph
-
-
-def _cuda_available() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return torch.cuda.is_available()

@@ -15,14 +15,14 @@ import contextlib
 import numpy as np
 
 from noisyprune.pruners.float32_screen import screen_threshold
+from noisyprune.pruners.placement import cuda_allowed
 from noisyprune.pruners.streamed_graph import ids
 
 
 def torch_device() -> str:
-    """Where the torch engine computes: ``cuda`` when torch sees a GPU, else ``cpu``."""
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    """Where the torch engine computes: ``cuda`` when a GPU may be used (torch sees one and the run's
+    ``device`` is not ``cpu``: :mod:`noisyprune.pruners.placement`), else ``cpu``."""
+    return "cuda" if cuda_allowed() else "cpu"
 
 
 @contextlib.contextmanager

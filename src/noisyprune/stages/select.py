@@ -25,10 +25,11 @@ from noisyprune.provenance import environment
 from noisyprune.pruners import build_pruner
 from noisyprune.pruners.base import PrunerInputs, Selection
 from noisyprune.pruners.budget import budget_for
+from noisyprune.pruners.placement import on_device
 from noisyprune.pruners.progress import listening, log_reporter
 from noisyprune.seeding import make_rng, select_seed
 from noisyprune.stages.common import NoisyLabels, aligned_features, load_labels
-from noisyprune.stages.interface import Files, Run
+from noisyprune.stages.interface import Compute, Files, Run
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +49,13 @@ def _check_selection(selection: Selection, budget: int, num_candidates: int, met
 
 
 def run_select_stage(
-    *, run: Run, inputs: Files, outputs: Files, method_entry: Mapping[str, Any], code_hash: str
+    *,
+    run: Run,
+    inputs: Files,
+    outputs: Files,
+    method_entry: Mapping[str, Any],
+    code_hash: str,
+    compute: Compute | None = None,
 ) -> None:
     """Keep ``round(run.fraction · n)`` training samples chosen by ``run.method``.
 
@@ -71,7 +78,8 @@ def run_select_stage(
     budget = budget_for(float(run.fraction), len(candidates))
     stage_seed = select_seed(run.seed, run.dataset, run.noise, run.warmup, run.method, run.fraction)
     start = time.perf_counter()
-    with listening(log_reporter(log)):  # a tenth at a time into the job's log
+    device = compute.device if compute is not None else "auto"
+    with listening(log_reporter(log)), on_device(device):  # progress: a tenth at a time into the job's log
         selection = pruner.select(candidates, budget, make_rng(stage_seed))
     seconds = time.perf_counter() - start
     _check_selection(selection, budget, len(candidates), run.method)
