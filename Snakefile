@@ -18,10 +18,19 @@ SOURCE = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SOURCE)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SOURCE, os.environ.get("PYTHONPATH")])))
 
-
 # Resolved from the workflow's folder, not the working directory: the default is layered under the
 # user's --configfile wherever Snakemake starts (--directory DIR, -s path/to/Snakefile).
-configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+DEFAULT_CONFIG = os.path.join(workflow.basedir, "config", "config.yaml")
+
+# Snakemake keeps the last of two equal keys of one mapping without a word: every config file is
+# read again, refusing that (file and line), also in dry runs; the default before Snakemake loads
+# it, so that its syntax errors name file and line too (noisyprune.config_files).
+from noisyprune.config_files import check_config_files
+
+check_config_files([DEFAULT_CONFIG, *workflow.overwrite_configfiles])
+
+
+configfile: DEFAULT_CONFIG
 
 
 include: "workflow/rules/common.smk"
