@@ -207,7 +207,7 @@ def _decode_to_file(paths: Sequence[Path], image_size: int, workers: int, cache:
             f"{need / 1e9:.1f} GB of disk for the cache, {free / 1e9:.1f} GB free; set cache_dir "
             "to a larger disk or lower image_size"
         )
-    with atomic_output(cache) as tmp:
+    with atomic_output(cache, record=False) as tmp:  # keyed by its sources; read by no rule as an input
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
         try:
             # a memory map of a sparse file would die of SIGBUS when the disk fills up (macOS has no
@@ -249,7 +249,7 @@ def channel_statistics(images: np.ndarray, cache_file: Path | None = None) -> tu
     std = np.sqrt(np.maximum(squares / pixels - mean**2, 0.0))
     std = np.where(std > 0, std, 1.0)
     if stats_file is not None:
-        with atomic_output(stats_file) as tmp:
+        with atomic_output(stats_file, record=False) as tmp:
             # repr of a float64 round-trips exactly through JSON
             tmp.write_text(json.dumps({"mean": mean.tolist(), "std": std.tolist()}))
     return mean, std
