@@ -544,8 +544,10 @@ def load_image_folder(
         "train_list",
         (
             "Text file of `<relative image path> <integer label>` lines of the training split (blank lines and `#` "
-            "comments skipped; a malformed line is an error naming file and line): mini-WebVision's "
-            "`info/train_filelist_google.txt`, Clothing-1M's `noisy_label_kv.txt`."
+            "comments skipped): mini-WebVision's `info/train_filelist_google.txt`, Clothing-1M's `noisy_label_kv.txt`."
+            " Paths are relative to `train_images` and stay inside it; a malformed line, an image listed twice (both "
+            "lines are named), an absolute path or one whose `..` leaves the folder is an error naming file and line, "
+            "checked before any job."
         ),
         required=True,
         type="string",
@@ -563,7 +565,7 @@ def load_image_folder(
         "train_keys",
         (
             "File of image paths, one per line, that selects (and orders) the training samples from `train_list`: "
-            "Clothing-1M's `noisy_train_key_list.txt`. A key without a label is an error."
+            "Clothing-1M's `noisy_train_key_list.txt`. A key without a label, or listed twice, is an error."
         ),
         type="string",
     ),
