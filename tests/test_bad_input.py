@@ -221,6 +221,19 @@ CONFIG_CASES = {
         _both(_set("learners.ce.momentum", 0.0), _set("learners.ce.nesterov", True)),
         "config key 'learners.ce.nesterov': Nesterov momentum needs momentum > 0",
     ),
+    "probe_learner_without_a_probe_set": (
+        _sweep_also("learners", "l2r", {"learner": "l2r", "epochs": 2, "batch_size": 64}),
+        "config key 'noise.sym40.probe_per_class': learner 'l2r' trains on a clean probe set, which noise 'sym40' "
+        "does not hold out",
+    ),
+    "probe_learner_as_a_warmup": (
+        _sweep_also("warmups", "meta", {"learner": "ieg", "epochs": 3, "batch_size": 64}),
+        "config key 'warmups.meta.learner': 'ieg' trains on a clean probe set, which only retrains get",
+    ),
+    "autoaugment_on_grayscale_images": (
+        _set("datasets.digits.augment", {"strong": "autoaugment"}),
+        "config key 'datasets.digits.augment.strong': autoaugment (the CIFAR-10 policy) needs RGB images",
+    ),
     "zero_batch_size": (_set("learners.ce.batch_size", 0), "learners.ce.batch_size"),
     # Refused by the retrain job too, but only after Snakemake had removed the retrains' outputs.
     "batch_larger_than_the_training_set": (
@@ -385,6 +398,10 @@ DATA_CASES = {
             ),
         ),
         "mine.parquet: column 'x' has 1 row(s) with NaN or infinite values, first at row(s) 14;",
+    ),
+    "augment_of_images_on_vectors": (
+        _dataset("mine", {**ARRAYS, "augment": {"flip": True}}, _npz()),
+        "config key 'datasets.mine.augment': inputs of shape (4,) are not images",
     ),
     "npz_single_class": (
         _dataset("mine", ARRAYS, _npz(classes=1)),

@@ -1,5 +1,6 @@
 """Config validation: schema defaults, and bad values rejected with the key named, before any job."""
 
+import copy
 import re
 
 import numpy as np
@@ -280,3 +281,16 @@ def test_yaml_merge_keys_may_override_and_the_projects_config_files_read_strictl
     merged.write_text("base: &b {x: 1, y: 2}\nentry:\n  <<: *b\n  x: 3\n")
     assert load_config_file(merged)["entry"] == {"x": 3, "y": 2}
     check_config_files(sorted((REPO / "config").glob("*.yaml")) + sorted((REPO / "tests" / "configs").glob("*.yaml")))
+
+
+def test_learners_that_train_on_a_probe_set_need_a_noise_that_holds_one_out(tiny_config):
+    """L2R, IEG and RDIA get the clean probe set in retrain jobs only; their training jobs would fail."""
+    tiny_config["learners"]["l2r"] = {"learner": "l2r", "epochs": 2}
+    tiny_config["sweep"]["learners"].append("l2r")
+    with pytest.raises(ConfigError, match=r"config key 'noise.sym40.probe_per_class': learner 'l2r' trains on a clean"):
+        validate_config(copy.deepcopy(tiny_config))
+    tiny_config["noise"]["sym40"]["probe_per_class"] = 3
+    validate_config(copy.deepcopy(tiny_config))
+    tiny_config["warmups"]["ce"].update(learner="rdia", score_epochs=[])
+    with pytest.raises(ConfigError, match=r"config key 'warmups.ce.learner': 'rdia' trains on a clean probe set"):
+        validate_config(tiny_config)

@@ -283,6 +283,17 @@ def test_config_refuses_synthetic_noise_on_a_dataset_without_clean_labels(tiny_c
         validate_config(tiny_config)
 
 
+def test_config_refuses_a_probe_set_on_a_dataset_without_clean_labels(tiny_config, clothing):
+    """The noise job would refuse it, after Snakemake had removed the outputs it replaces."""
+    tiny_config["datasets"]["c1m"] = {k: v for k, v in _clothing_entry(clothing).items() if k != "model"} | {
+        "model": "mlp"
+    }
+    tiny_config["noise"]["given"] = {"kind": "none", "probe_per_class": 2}
+    tiny_config["sweep"].update(datasets=["c1m"], noise=["given"])
+    with pytest.raises(ConfigError, match=r"config key 'noise.given.probe_per_class': dataset 'c1m' has no clean"):
+        validate_config(tiny_config)
+
+
 @pytest.mark.workflow
 def test_intrinsic_noise_runs_end_to_end_with_missing_not_zero_clean_label_metrics(tiny_config, tmp_path):
     """A Clothing-1M-style file list through the whole DAG: test accuracy is measured, every metric

@@ -214,6 +214,7 @@ def check_references(config: Mapping[str, Any]) -> None:
     check_noise_fits_datasets(config)
     check_precomputed_warmups(config)
     check_active(config)
+    check_probe_learners(config)
 
 
 def check_precomputed_keys(config: Mapping[str, Any]) -> None:
@@ -282,6 +283,42 @@ def check_active(config: Mapping[str, Any]) -> None:
                     )
 
 
+def check_probe_learners(config: Mapping[str, Any]) -> None:
+    """Learners that train on a clean probe set (L2R, IEG, RDIA: ``needs_probe``) get one only in
+    retrain jobs, from a noise entry that holds it out (``probe_per_class``). Anything else would
+    fail in its training job, after Snakemake had removed the outputs it replaces."""
+    from noisyprune.training.learners.registry import LEARNERS
+
+    sweep = config["sweep"]
+
+    def needs_probe(entry: Mapping[str, Any]) -> bool:
+        return not is_precomputed(entry) and bool(getattr(LEARNERS.get(entry["learner"]), "needs_probe", False))
+
+    for name in sweep["warmups"]:
+        if needs_probe(config["warmups"][name]):
+            raise ConfigError(
+                f"config key 'warmups.{name}.learner': {config['warmups'][name]['learner']!r} trains on a clean probe "
+                "set, which only retrains get; warm up with a learner that needs none (ce)"
+            )
+    for name in sweep.get("active", []):
+        learner = config["active"][name]["learner"]
+        if needs_probe(config["learners"][learner]):
+            raise ConfigError(
+                f"config key 'active.{name}.learner': {learner!r} trains on a clean probe set, which active "
+                "learning does not hold out; use a learner that needs none"
+            )
+    for name in sweep["learners"]:
+        if not needs_probe(config["learners"][name]):
+            continue
+        for noise in sweep["noise"]:
+            if not config["noise"][noise].get("probe_per_class", 0):
+                raise ConfigError(
+                    f"config key 'noise.{noise}.probe_per_class': learner {name!r} trains on a clean probe set, "
+                    f"which noise {noise!r} does not hold out; set probe_per_class (e.g. 10) or sweep {name!r} "
+                    "with noises that do"
+                )
+
+
 # Which datasets can carry which human label sets (the CIFAR-N files' contents).
 HUMAN_LABEL_SETS = {
     "cifar10n": ("aggregate", "worst", "random1", "random2", "random3"),
@@ -303,6 +340,11 @@ def check_noise_fits_datasets(config: Mapping[str, Any]) -> None:
                 raise ConfigError(
                     f"config key 'noise.{noise}.kind': dataset {dataset!r} has no clean training labels "
                     f"(clean_labels: false: its noise is intrinsic), so only kind 'none' applies, not {entry['kind']!r}"
+                )
+            if not config["datasets"][dataset].get("clean_labels", True) and entry.get("probe_per_class", 0):
+                raise ConfigError(
+                    f"config key 'noise.{noise}.probe_per_class': dataset {dataset!r} has no clean training labels "
+                    "(clean_labels: false) to hold out as a clean probe set"
                 )
             if entry["kind"] == "human" and entry["labels"] not in HUMAN_LABEL_SETS.get(loader, ()):
                 raise ConfigError(

@@ -36,12 +36,20 @@ DEFAULT_BATCH_SIZE = 128  # the schema's default, for an entry validated without
 @dataclass(frozen=True)
 class Facts:
     """What the jobs will find in a dataset: ``train_size`` training samples (after ``max_train``;
-    ``None``: not known before a job), ``num_classes`` classes (``None``: not known) and the names
-    of its human label sets (``None``: not known)."""
+    ``None``: not known before a job), ``num_classes`` classes, the names of its human label sets
+    and the ``input_shape`` of one input (each ``None``: not known before a job)."""
 
     train_size: int | None
     num_classes: int | None
     label_sets: tuple[str, ...] | None = None
+    input_shape: tuple[int, ...] | None = None
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Facts:
+        """The facts of a cache record (JSON: lists for tuples)."""
+        lists = {key: record.get(key) for key in ("label_sets", "input_shape")}
+        as_tuples = {key: tuple(value) for key, value in lists.items() if value is not None}
+        return cls(record["train_size"], record["num_classes"], **as_tuples)
 
 
 def _loaded(name: str, entry: Mapping[str, Any], enough: int) -> Facts:
@@ -49,7 +57,7 @@ def _loaded(name: str, entry: Mapping[str, Any], enough: int) -> Facts:
     from noisyprune.data.registry import load_dataset
 
     data = load_dataset(name, entry)
-    return Facts(data.num_train, data.num_classes, tuple(sorted(data.label_sets or ())))
+    return Facts(data.num_train, data.num_classes, tuple(sorted(data.label_sets or ())), tuple(data.input_shape))
 
 
 def _mnist_files(entry: Mapping[str, Any]) -> list[str]:
@@ -130,7 +138,7 @@ def _file_list_facts(name: str, entry: Mapping[str, Any], enough: int) -> Facts:
     train = labels[train_key]
     if not len(train):
         raise ArtifactError(f"dataset {name!r}: no training images (labels below num_classes {limit})")
-    return Facts(len(limited_positions(train, entry.get("max_train"))), count)
+    return Facts(len(limited_positions(train, entry.get("max_train"))), count, input_shape=_decoded_shape(entry))
 
 
 def _image_folder_files(entry: Mapping[str, Any]) -> list[str]:
@@ -164,7 +172,13 @@ def _image_folder_facts(name: str, entry: Mapping[str, Any], enough: int) -> Fac
         if count >= enough:
             break
     max_train = entry.get("max_train")
-    return Facts(min(count, max_train) if max_train is not None else count, len(classes))
+    size = min(count, max_train) if max_train is not None else count
+    return Facts(size, len(classes), input_shape=_decoded_shape(entry))
+
+
+def _decoded_shape(entry: Mapping[str, Any]) -> tuple[int, ...]:
+    """File-backed images are decoded to RGB squares of ``image_size`` pixels."""
+    return (3, entry.get("image_size", 32), entry.get("image_size", 32))
 
 
 def _files_under(folder: Path, extensions: tuple[str, ...]) -> Iterator[Path]:
@@ -231,7 +245,7 @@ def dataset_facts(name: str, entry: Mapping[str, Any], passed: dict[str, Any], e
         record = passed.get(name)
         cached = check.cached and bool(key)
         if cached and isinstance(record, dict) and record.get("key") == key:
-            facts = Facts(**{**record["facts"], "label_sets": _tuple(record["facts"]["label_sets"])})
+            facts = Facts.from_record(record["facts"])
         else:
             facts = check.facts(name, entry, enough)
             if cached:
@@ -244,10 +258,6 @@ def dataset_facts(name: str, entry: Mapping[str, Any], passed: dict[str, Any], e
             "and training need samples of at least two classes"
         )
     return facts
-
-
-def _tuple(values):
-    return None if values is None else tuple(values)
 
 
 def batch_sizes(config: Mapping[str, Any]) -> dict[str, int]:
@@ -267,10 +277,22 @@ def batch_sizes(config: Mapping[str, Any]) -> dict[str, int]:
 
 
 def check_fits(config: Mapping[str, Any], dataset: str, facts: Facts) -> None:
-    """What the swept jobs need of ``dataset`` (its ``facts``): every swept noise fits it and every
-    swept batch is no larger than its training set."""
+    """What the swept jobs need of ``dataset`` (its ``facts``): every swept noise fits it, its
+    ``augment`` fits its inputs and every swept batch is no larger than its training set."""
     for noise in config["sweep"]["noise"]:
         check_noise_fits(f"noise.{noise}", config["noise"][noise], dataset, config["datasets"][dataset], facts)
+    augment = config["datasets"][dataset].get("augment")
+    if augment and facts.input_shape is not None:  # the defaults by shape always fit
+        from noisyprune.training.augment import AugmentationSpec  # imports torch: only for a set augment
+
+        try:
+            AugmentationSpec.from_entry(augment, facts.input_shape)
+        except ConfigError as err:  # "augment.strong: …": the key, then what is wrong
+            key, _, why = str(err).partition(": ")
+            raise ConfigError(
+                f"config key 'datasets.{dataset}.{key}': {why} (dataset {dataset!r} has inputs of shape "
+                f"{list(facts.input_shape)})"
+            ) from None
     if facts.train_size is None:
         return
     for key, batch_size in batch_sizes(config).items():
