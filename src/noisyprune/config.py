@@ -329,7 +329,7 @@ HUMAN_LABEL_SETS = {
 
 def check_noise_fits_datasets(config: Mapping[str, Any]) -> None:
     """Every swept (dataset, noise) pair must make sense: human label sets exist only for the CIFAR-N
-    loaders (and ``given`` for an arrays file, whose presence is checked when it loads), each set
+    loaders (and ``given`` for an arrays file, whose noisy_y the preflight checks before any job), each set
     for its own dataset; named class maps need their dataset."""
     sweep = config["sweep"]
     for dataset in sweep["datasets"]:
