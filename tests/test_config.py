@@ -280,7 +280,7 @@ def test_yaml_merge_keys_may_override_and_the_projects_config_files_read_strictl
     merged = tmp_path / "merge.yaml"
     merged.write_text("base: &b {x: 1, y: 2}\nentry:\n  <<: *b\n  x: 3\n")
     assert load_config_file(merged)["entry"] == {"x": 3, "y": 2}
-    check_config_files(sorted((REPO / "config").glob("*.yaml")) + sorted((REPO / "tests" / "configs").glob("*.yaml")))
+    check_config_files(sorted((REPO / "config").rglob("*.yaml")) + sorted((REPO / "tests" / "configs").glob("*.yaml")))
 
 
 def test_learners_that_train_on_a_probe_set_need_a_noise_that_holds_one_out(tiny_config):
