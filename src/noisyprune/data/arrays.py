@@ -80,10 +80,9 @@ def _build(
     name, train_x, train_y, test_x, test_y, noisy, class_names, source, train_rows=None, input_scaling="standardise"
 ) -> ArrayDataset:
     """The dataset from split arrays whose labels are already checked to lie below
-    ``len(class_names)`` (one name per class); inputs must be finite. ``train_rows`` ``(n_train,)``:
-    the rows of the user's file the training samples came from (``None``: the dataset has no file)."""
-    check_finite_inputs(train_x, source, "the training inputs")
-    check_finite_inputs(test_x, source, "the test inputs")
+    ``len(class_names)`` (one name per class) and whose inputs are checked finite (before the split,
+    so that a message names the row of the file). ``train_rows`` ``(n_train,)``: the rows of the
+    user's file the training samples came from (``None``: the dataset has no file)."""
     train_x, test_x, (mean, std) = _standardise(train_x, test_x, input_scaling, source)
     return ArrayDataset(
         name=name,
@@ -278,8 +277,10 @@ def _read_npz(path: Path):
 
         x, test_x = get("x"), get("x_test")
         check_numeric_inputs(x, str(path), "x")
+        check_finite_inputs(x, str(path), "x")  # before any split: a message names the row of the file
         if test_x is not None:
             check_numeric_inputs(test_x, str(path), "x_test")
+            check_finite_inputs(test_x, str(path), "x_test")
         y = class_indices(get("y"), str(path), "y")
         test_y = get("y_test")
         noisy = get("noisy_y")
@@ -323,6 +324,8 @@ def _read_parquet(path: Path, feature_columns: list[str] | None):
         x = list_column(table, "x", path)
     else:
         raise ArtifactError(f"{path}: no 'x' list column and no feature_columns given")
+    # Before the split below: a message names the row of the file.
+    check_finite_inputs(x, str(path), "the feature columns" if feature_columns else "column 'x'")
     y = class_indices(_column(table, "label"), str(path), "column 'label'")
     noisy = None
     if "noisy_label" in columns:
@@ -444,14 +447,20 @@ def load_tabular(
     if dense_gb > max_dense_gb:
         raise ArtifactError(f"{path}: {dense_gb:.1f} GB as dense float32, above max_dense_gb {max_dense_gb}")
     classes = np.unique(np.concatenate([y, test_y]) if test_y is not None else y)
+    if len(classes) < 2:
+        raise ArtifactError(
+            f"{path}: every label is {classes[0]:g}; a classification needs samples of at least two classes"
+        )
     index: dict[Any, int] = {value: i for i, value in enumerate(classes)}
     to_index = np.vectorize(index.__getitem__)
     y = to_index(y).astype(np.int64)
     x = x.toarray().astype(np.float32)
+    check_finite_inputs(x, path, "the inputs")  # before the split: rows are lines of the file (0-based)
     if test_x is None:
         train_x, train_y, test_x, test_y, _, train_rows = _split(x, y, None, test_fraction, split_seed)
     else:
         train_x, train_y, test_x, test_y = x, y, test_x.toarray().astype(np.float32), to_index(test_y).astype(np.int64)
+        check_finite_inputs(test_x, test_path, "the inputs")
         train_rows = np.arange(len(y))
     # LIBSVM rows are lines of the file (0-based), the user's own name for each sample.
     return _build(name, train_x, train_y, test_x, test_y, None, tuple(f"{c:g}" for c in classes), path, train_rows)

@@ -113,6 +113,7 @@ SPLIT_SEED = param(
     "Seed of the train/test split; fixed across the sweep's seeds so every seed sees the same data.",
     type="integer",
     minimum=0,
+    maximum=2**32 - 1,  # scikit-learn's random_state: a larger seed would fail inside the noise job
 )
 
 

@@ -109,7 +109,15 @@ def load_cifar(
     train_x, train_y, coarse = _read_batches(folder, layout["train"], layout["labels"])
     test_x, test_y, _ = _read_batches(folder, layout["test"], layout["labels"])
     meta = load_pickle_file(folder / layout["meta"], encoding="bytes")
+    if not isinstance(meta, dict) or layout["names"] not in meta:
+        raise ArtifactError(f"{folder / layout['meta']}: not a CIFAR meta file (needs key {layout['names'].decode()})")
     class_names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in meta[layout["names"]])
+    for split, labels in (("training", train_y), ("test", test_y)):
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
+            raise ArtifactError(
+                f"{folder}: the {split} batches hold labels outside the {len(class_names)} classes named by "
+                f"{layout['meta']} (labels {int(labels.min())}..{int(labels.max())})"
+            )
     if input_scaling == "standardise":
         pixels = train_x.astype(np.float32) / 255.0
         mean = pixels.mean(axis=(0, 2, 3))

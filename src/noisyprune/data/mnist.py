@@ -61,11 +61,20 @@ def load_idx_dataset(
 
         getattr(datasets, TORCHVISION_FOLDER[variant])(root_path, train=True, download=True)
         getattr(datasets, TORCHVISION_FOLDER[variant])(root_path, train=False, download=True)
-    arrays = {key: read_idx(_find(root_path, stem, variant)) for key, stem in FILES.items()}
+    files = {key: _find(root_path, stem, variant) for key, stem in FILES.items()}
+    arrays = {key: read_idx(path) for key, path in files.items()}
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise ValueError(f"{variant} {split}: {images.shape} images do not match {labels.shape} labels")
+            raise ValueError(
+                f"{variant} {split}: {files[f'{split}_images']} holds images of shape {images.shape}, which do not "
+                f"match the labels of shape {labels.shape} in {files[f'{split}_labels']} (n × 28 × 28 images, n labels)"
+            )
+        if len(labels) and int(labels.max()) >= len(CLASS_NAMES[variant]):
+            raise ValueError(
+                f"{files[f'{split}_labels']}: holds label {int(labels.max())}, outside the "
+                f"{len(CLASS_NAMES[variant])} classes of {variant} (is it the labels file?)"
+            )
     train = arrays["train_images"].astype(np.float32)[:, None] / 255.0
     test = arrays["test_images"].astype(np.float32)[:, None] / 255.0
     # unit: mean 0 and std 1 leave the pixels exactly as scaled (x − 0) / 1 = x
