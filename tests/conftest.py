@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import re
 import subprocess
@@ -98,3 +99,20 @@ def scheduled_jobs(dry_run_output: str) -> list[tuple[str, dict[str, str]]]:
             wildcards = dict(item.split("=", 1) for item in found.group(1).split(", "))
         jobs.append((header.group(1), wildcards))
     return jobs
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging():
+    """Undo what a test's call of ``noisyprune.logs.setup_logging`` (``basicConfig(force=True)``, the
+    root at INFO, a stderr handler) did to the root logger, so that later tests capture as alone."""
+    root = logging.getLogger()
+    level, handlers = root.level, list(root.handlers)
+    yield
+    for handler in root.handlers:
+        if handler not in handlers:
+            root.removeHandler(handler)
+            handler.close()
+    for handler in handlers:
+        if handler not in root.handlers:
+            root.addHandler(handler)
+    root.setLevel(level)
