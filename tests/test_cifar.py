@@ -255,26 +255,7 @@ def test_human_noise_on_a_dataset_without_human_labels_fails_at_validation():
         validate_config(config)
 
 
-IMAGES = REPO.parent / "shared" / "data" / "cifar-10"
-# CI has ../shared beside the checkout: there the real-files tests must run, not skip.
-REQUIRE_SHARED = os.environ.get("CI") == "true"
-
-
-@pytest.fixture(scope="module")
-def real_cifar10_root(tmp_path_factory):
-    """The shared CIFAR-10 images written in the official python layout by the script beside them
-    (about 25 s), as a user prepares them (README, "CIFAR-10N offline")."""
-    import subprocess
-    import sys
-
-    script = IMAGES / "make_cifar10.py"
-    if not (script.is_file() and (SHARED / "CIFAR-10_human.pt").is_file()):
-        if REQUIRE_SHARED:
-            pytest.fail(f"{script} or {SHARED / 'CIFAR-10_human.pt'} missing beside the checkout")
-        pytest.skip("needs ../shared/data/cifar-10 and cifar-10-100n")
-    root = tmp_path_factory.mktemp("cifar")
-    subprocess.run([sys.executable, str(script), str(root)], check=True, capture_output=True)
-    return root
+# real_cifar10_root (conftest.py): the shared images in the official layout, written once per session.
 
 
 def test_cifar10n_loads_the_real_images_with_the_human_label_sets(real_cifar10_root):
