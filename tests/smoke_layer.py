@@ -39,10 +39,10 @@ from snakemake.utils import update_config
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_CONFIG = REPO / "config" / "config.yaml"
 
-TRAIN_SAMPLES = 40
-TEST_SAMPLES = 20
+TRAIN_SAMPLES = 32
+TEST_SAMPLES = 10
 BATCH_SIZE = 16
-MIN_BUDGET = 8
+MIN_BUDGET = 6
 
 
 def layered(*layers: Path | Mapping[str, Any]) -> dict[str, Any]:
@@ -132,12 +132,19 @@ def smoke_layer(config: Mapping[str, Any]) -> dict[str, Any]:
                 layer[section][name] = training_layer(config[section][name])
         if not layer[section]:
             del layer[section]
-    probes = {
-        name: {"probe_per_class": 1} for name in layer["sweep"]["noise"] if config["noise"][name].get("probe_per_class")
-    }
+    # every entry, swept or not: a test may run the noise stage of the others too
+    probes = {name: {"probe_per_class": 1} for name, entry in config["noise"].items() if entry.get("probe_per_class")}
     if probes:
         layer["noise"] = probes
     if active:
         pool = TRAIN_SAMPLES // 4
         layer["active"] = {name: {"initial": pool, "query": pool, "rounds": 1} for name in sweep["active"]}
     return layer
+
+
+if __name__ == "__main__":
+    # A smoke layer for any study: python tests/smoke_layer.py my.yaml [more.yaml …] > smoke.yaml,
+    # then snakemake --cores 2 --configfile my.yaml [more.yaml …] smoke.yaml
+    import sys
+
+    print(yaml.safe_dump(smoke_layer(layered(*map(Path, sys.argv[1:]))), sort_keys=False), end="")

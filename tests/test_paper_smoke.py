@@ -4,7 +4,7 @@ Each study runs end to end — noise → warm-up → extract → select → retr
 ``snakemake --report`` — as ``snakemake --configfile config/<study>.yaml smoke.yaml``, where the
 smoke layer (``tests/smoke_layer.py``) keeps the study's architecture and pretrained weights,
 learners, every pruner with its τ and balance, its noise models, its loader with its storage mode
-and workers and its execution settings, and shrinks only sizes: 40 training samples, one epoch, one
+and workers and its execution settings, and shrinks only sizes: 32 training samples, one epoch, one
 seed, one pruned fraction and 1.0. The study's own data paths are used as they are: each run's
 working folder gets ``data/`` (and its parent ``shared/data/``) laid out as the configs expect, with
 CIFAR-10N and Fashion-MNIST from the real files of ``../shared/data`` and, for what is not there,
@@ -382,6 +382,9 @@ def test_the_study_runs_on_a_tiny_slice(study, smoke_runs, record_property):
     assert smoke.returncode == 0, smoke.failure()
     check_stages(smoke)
     check_execution(smoke)
+    for target in STUDIES[study].targets:  # the presets' other noise models, through the noise stage
+        dataset = Path(target).parts[1]  # results/<dataset>/<noise>/seed<seed>/labels.parquet
+        assert len(read_table(smoke.workdir / target, LABELS)) == smoke.config["datasets"][dataset]["max_train"]
     if STUDIES[study].partial:
         assert not (smoke.workdir / "results" / "tables").exists()  # left to the study that shares them
     else:
@@ -478,3 +481,16 @@ def test_the_smoke_layer_changes_sizes_only_and_keeps_every_pruner_and_learner(s
     fractions = config["sweep"]["fractions"]
     assert set(fractions) <= set(plain["sweep"]["fractions"]) and len(fractions) <= 2
     assert all(config["datasets"][name]["max_train"] <= 200 for name in config["sweep"]["datasets"])
+
+
+def test_the_readmes_smoke_command_prints_the_layer_these_runs_use():
+    import sys
+
+    assert ".venv/bin/python tests/smoke_layer.py my.yaml > smoke.yaml" in (REPO / "README.md").read_text()
+    printed = subprocess.run(
+        [sys.executable, str(REPO / "tests" / "smoke_layer.py"), str(CONFIG / "clothing1m.yaml")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert yaml.safe_load(printed) == smoke_layer(layered(CONFIG / "clothing1m.yaml"))
