@@ -18,10 +18,26 @@ SOURCE = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SOURCE)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SOURCE, os.environ.get("PYTHONPATH")])))
 
+# Every file a job writes is recorded there (size, time, SHA-256; noisyprune.written), so that a
+# finished file changed since is found before a run reads it (onstart).
+from noisyprune.written import ENV as WRITTEN
+
+os.environ[WRITTEN] = os.path.abspath(os.path.join(".snakemake", "noisyprune", "written"))
+
 
 # Resolved from the workflow's folder, not the working directory: the default is layered under the
 # user's --configfile wherever Snakemake starts (--directory DIR, -s path/to/Snakefile).
-configfile: os.path.join(workflow.basedir, "config", "config.yaml")
+DEFAULT_CONFIG = os.path.join(workflow.basedir, "config", "config.yaml")
+
+# Snakemake keeps the last of two equal keys of one mapping without a word: every config file is
+# read again, refusing that (file and line), also in dry runs; the default before Snakemake loads
+# it, so that its syntax errors name file and line too (noisyprune.config_files).
+from noisyprune.config_files import check_config_files
+
+check_config_files([DEFAULT_CONFIG, *workflow.overwrite_configfiles])
+
+
+configfile: DEFAULT_CONFIG
 
 
 include: "workflow/rules/common.smk"
@@ -50,15 +66,25 @@ JOB_SERVER = {}
 
 onstart:
     # Before any job (and so before Snakemake removes any output it will replace), not in dry runs:
-    # the swept datasets' files, and a GPU when a local run asks for one.
+    # the finished files it reads, the swept datasets' files, and a GPU when a local run asks for one.
     if workflow.is_main_process:
         from noisyprune.data.preflight import check_swept_datasets
+        from noisyprune.written import check_unchanged, inputs_read_by
 
+        # finished files this run would read, changed since their job wrote them
+        check_unchanged(inputs_read_by(workflow.dag.needrun_jobs()))
         check_swept_datasets(config, ".snakemake/noisyprune")
         if workflow.local_exec and config["device"] == "cuda":  # torch is imported only then
             from noisyprune.training.device import check_requested_device
 
             check_requested_device(config["device"])
+    # A local run's console: Snakemake's progress, warnings and errors, not a block per job
+    # (noisyprune.console; NOISYPRUNE_VERBOSE=1 keeps them). Cluster runs keep Snakemake's own.
+    if workflow.local_exec:
+        from noisyprune.console import quiet_snakemake_console, verbose
+
+        if not verbose():
+            quiet_snakemake_console()
     if config["job_server"] and workflow.local_exec:
         from noisyprune.jobserver import ENV, patch_benchmarks, start, stop_on_signals
 

@@ -27,12 +27,21 @@ def load_yaml(path: Path) -> dict:
 
 
 @pytest.fixture(scope="session")
-def finished_run(tmp_path_factory):
-    """The tiny workflow run once to completion (shared by the workflow and report tests); tests
-    must not modify its files — copy the directory first."""
+def tiny_run(tmp_path_factory):
+    """The tiny workflow run once to completion: ``(workdir, config, console)``, the console being
+    the run's stdout and stderr as a user sees them (``NOISYPRUNE_VERBOSE`` unset)."""
     workdir = tmp_path_factory.mktemp("tiny_run")
     config = load_yaml(TINY_CONFIG)
-    run_snakemake(workdir, config, "--cores", "2")
+    env = {key: value for key, value in os.environ.items() if key != "NOISYPRUNE_VERBOSE"}
+    result = run_snakemake(workdir, config, "--cores", "2", env=env)
+    return workdir, config, result.stdout + result.stderr
+
+
+@pytest.fixture(scope="session")
+def finished_run(tiny_run):
+    """The tiny workflow run once to completion (shared by the workflow and report tests); tests
+    must not modify its files — copy the directory first."""
+    workdir, config, _ = tiny_run
     return workdir, config
 
 

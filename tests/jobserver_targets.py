@@ -49,3 +49,12 @@ def allocate_and_spin(megabytes: int, cpu_seconds: float) -> None:
     start = time.process_time()
     while time.process_time() - start < cpu_seconds:
         pass
+
+
+def log_records(text: str) -> None:
+    """Log ``text`` at INFO and at WARNING, as a stage logs its progress and its warnings."""
+    import logging
+
+    logger = logging.getLogger("noisyprune.test")
+    logger.info("info:%s", text)
+    logger.warning("warning:%s", text)

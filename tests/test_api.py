@@ -218,15 +218,15 @@ def test_long_selections_report_their_progress_to_whoever_listens(method, caplog
 
     labels, features, probabilities, _ = clusters(n_per_class=100)
     heard = []
-    with listening(lambda phase, done, total: heard.append((phase, done, total))):
+    with listening(lambda phase, done, total, unit: heard.append((phase, done, total, unit))):
         kept = noisyprune.select_subset(
             labels, method=method, budget=150, features=features, probabilities=probabilities
         )
-    phases = {phase for phase, _, _ in heard}
-    assert len(phases) == 1 and "greedy picks" in phases.pop()
-    done = [d for _, d, _ in heard]
+    phases = {phase for phase, _, _, _ in heard}
+    assert len(phases) == 1 and "greedy picks" in phases.pop()  # 300 samples: no τ-graph to build
+    done = [d for _, d, _, _ in heard]
     assert done[0] == 0 and done[-1] == kept.budget == 150 and done == sorted(done) and len(done) > 10
-    assert all(total == 150 for _, _, total in heard)
+    assert all(total == 150 and unit == "pick" for _, _, total, unit in heard)
     noisyprune.select_subset(labels, method=method, budget=150, features=features, probabilities=probabilities)
     assert len(heard) == len(done)  # outside the block nobody listens
 
@@ -234,5 +234,78 @@ def test_long_selections_report_their_progress_to_whoever_listens(method, caplog
     with caplog.at_level(logging.INFO, logger="progress-test"):
         reporter = log_reporter(logger)
         for step in range(0, 151):
-            reporter("picks", step, 150)
+            reporter("picks", step, 150, "pick")
     assert [record.getMessage().split("(")[1] for record in caplog.records] == [f"{p}%)" for p in range(10, 101, 10)]
+    assert caplog.records[0].getMessage() == "picks: 15 of 150 picks (10%)"
+
+
+def test_the_command_line_bars_count_each_phase_in_its_own_unit():
+    import io
+
+    from noisyprune.cli import ProgressBars
+
+    bars = ProgressBars(file=io.StringIO(), disable=False)
+    bars("Prune4ReL τ-graph", 0, 4_000_000, "pair")
+    bars("Prune4ReL τ-graph", 2_000_000, 4_000_000, "pair")
+    bars("Prune4ReL greedy picks", 30, 60, "pick")
+    graph, picks = bars.bars["Prune4ReL τ-graph"], bars.bars["Prune4ReL greedy picks"]
+    assert (graph.unit, graph.n, picks.unit, picks.n) == ("pair", 2_000_000, "pick", 30)
+    assert "50%" in str(graph) and "2.00M/4.00M" in str(graph) and "pair" in str(graph)  # what the bar shows
+    bars.close()
+
+
+def test_the_command_line_prints_a_summary_writes_it_beside_the_output_and_warns_of_a_noisier_subset(tmp_path, capsys):
+    import json
+
+    from test_noise_estimate import confident_flipped
+
+    labels, features, probabilities, flipped = confident_flipped()
+    np.savez(tmp_path / "data.npz", labels=labels, features=features, probabilities=probabilities)
+    select = ["select", str(tmp_path / "data.npz"), "--output"]
+    assert (
+        main([*select, str(tmp_path / "kept.csv"), "--method", "prune4rel", "--budget", "3", "--param", "tau=0.9"]) == 0
+    )
+    printed = capsys.readouterr()
+    assert "kept per class (given label), of the input: 0: 1/20, 1: 1/20, 2: 1/20" in printed.out
+    assert "estimated wrong labels (predicted_neq_given): 100.0% of the kept, 20.0% of all: MORE" in printed.out
+    assert "τ = 0.9: " in printed.out and "confidence of the picks 0.980 against 0.676" in printed.out
+    assert f"summary → {tmp_path / 'kept.summary.json'}" in printed.out
+    assert "noisyprune select: warning: prune4rel kept a subset with more wrong labels" in printed.err
+    assert "a re-labeling learner can correct" in printed.err and "confident_learning or small_loss" in printed.err
+    summary = json.loads((tmp_path / "kept.summary.json").read_text())
+    assert summary["wrong_labels"]["kept"] == 1.0 and summary["wrong_labels"]["all"] == 0.2
+    assert summary["warning"] in printed.err and summary["output"] == str(tmp_path / "kept.csv")
+    assert set(pd.read_csv(tmp_path / "kept.csv")["index"]) <= set(flipped)
+
+    clean = [*select, str(tmp_path / "clean.parquet"), "--method", "small_loss", "--fraction", "0.5"]
+    assert main([*clean, "--param", "balance=proportional"]) == 0
+    printed = capsys.readouterr()
+    assert "0.0% of the kept, 20.0% of all: not more than the input" in printed.out and printed.err == ""
+    summary = json.loads((tmp_path / "clean.summary.json").read_text())
+    assert summary["warning"] is None and summary["classes"][0] == {"class": 0, "kept": 10, "input": 20}
+
+
+def test_a_method_parameter_named_like_an_argument_goes_in_method_params(tmp_path, capsys):
+    """confident_learning's ``probabilities`` parameter shares its name with the array argument."""
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(3), 20)
+    probabilities = np.full((60, 3), 0.1)
+    probabilities[np.arange(60), labels] = 0.8
+    features = rng.normal(size=(60, 4))
+    kept = noisyprune.select_subset(
+        labels,
+        method="confident_learning",
+        fraction=0.5,
+        probabilities=probabilities,
+        features=features,
+        method_params={"probabilities": "warmup"},
+    )
+    assert kept.params["probabilities"] == "warmup" and kept.budget == 30
+    with pytest.raises(ValueError, match=r"\['tau'\] given both"):
+        noisyprune.select_subset(
+            labels, method="prune4rel", fraction=0.5, features=features, tau=0.9, method_params={"tau": 0.8}
+        )
+    np.savez(tmp_path / "data.npz", labels=labels, features=features, probabilities=probabilities)
+    command = ["select", str(tmp_path / "data.npz"), "--method", "confident_learning", "--fraction", "0.5"]
+    assert main([*command, "--param", "probabilities=warmup", "--output", str(tmp_path / "kept.csv")]) == 0
+    assert "probabilities=warmup" in capsys.readouterr().out

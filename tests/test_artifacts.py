@@ -1,5 +1,7 @@
 """Parquet contracts: round trips, deterministic bytes, and errors that name the file and column."""
 
+from pathlib import Path
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -144,3 +146,42 @@ def test_atomic_output_leaves_no_file_when_the_writer_fails(tmp_path):
 def test_json_writes_nan_as_null(tmp_path):
     write_json({"a": float("nan"), "b": np.float32(0.5), "c": np.arange(2)}, tmp_path / "m.json")
     assert read_json(tmp_path / "m.json") == {"a": None, "b": 0.5, "c": [0, 1]}
+
+
+def test_files_written_in_a_workflow_are_recorded_and_a_later_change_is_found(tmp_path, monkeypatch):
+    """Size, time and SHA-256 are recorded at write time (only where the workflow names a records
+    folder); a changed size or changed bytes are found, a new time on the same bytes is not."""
+    import os
+
+    from noisyprune.written import ENV, check_unchanged, inputs_read_by
+
+    monkeypatch.chdir(tmp_path)
+    write_json({"a": 1}, "outside.json")  # no records folder: nothing is recorded
+    records = tmp_path / ".snakemake" / "noisyprune" / "written"
+    assert not records.exists()
+    monkeypatch.setenv(ENV, str(records))
+    write_json({"a": 1}, "results/m.json")
+    write_json({"b": 2}, "results/n.json")
+    assert sorted(p.name for p in records.rglob("*.json")) == ["m.json.json", "n.json.json"]
+    check_unchanged(["results/m.json", "results/n.json", "outside.json"])  # unchanged, or no record: passes
+
+    stamp = os.stat("results/m.json").st_mtime_ns
+    os.utime("results/m.json", ns=(stamp + 10**9, stamp + 10**9))  # touched: same bytes
+    check_unchanged(["results/m.json"])
+    assert str(stamp + 10**9) in (records / "results" / "m.json.json").read_text()  # the new time, recorded
+
+    Path("results/m.json").write_text(Path("results/m.json").read_text().replace("1", "7"))  # same size
+    Path("results/n.json").write_text("{}")
+    with pytest.raises(ArtifactError) as error:
+        check_unchanged(["results/m.json", "results/n.json"])
+    message = str(error.value)
+    assert "results/m.json (same size, other bytes)" in message
+    assert "results/n.json (2 bytes, its job wrote 13)" in message
+    assert "`--forcerun results/m.json results/n.json`" in message
+
+    class Job:
+        def __init__(self, input, output):
+            self.input, self.output = input, output
+
+    jobs = [Job(["results/m.json"], ["results/x.json"]), Job(["results/x.json", "results/n.json"], ["results/y"])]
+    assert inputs_read_by(jobs) == {"results/m.json", "results/n.json"}  # x.json is rewritten by the run

@@ -1,5 +1,6 @@
 """Config validation: schema defaults, and bad values rejected with the key named, before any job."""
 
+import copy
 import re
 
 import numpy as np
@@ -199,4 +200,117 @@ def test_non_finite_numbers_are_refused_naming_the_key(tiny_config, key, value):
     node[key[-1]] = value
     dotted = ".".join(str(part) for part in key)
     with pytest.raises(ConfigError, match=rf"config key '{re.escape(dotted)}': -?(nan|inf) is not a finite number"):
+        validate_config(tiny_config)
+
+
+def test_schedule_epochs_needs_the_cosine_and_at_least_the_epochs(tiny_config):
+    tiny_config["warmups"]["ce"].update(schedule="constant", schedule_epochs=30)
+    with pytest.raises(ConfigError, match=r"'warmups.ce.schedule_epochs': the length of the cosine schedule"):
+        validate_config(tiny_config)
+    tiny_config["warmups"]["ce"].update(schedule="cosine", schedule_epochs=2)
+    with pytest.raises(ConfigError, match=r"'warmups.ce.schedule_epochs': 2 is below epochs \(3\)"):
+        validate_config(tiny_config)
+    tiny_config["warmups"]["ce"]["schedule_epochs"] = 30
+    assert validate_config(tiny_config)["learners"]["ce"]["schedule_epochs"] is None
+
+
+def test_a_fixed_noise_seed_needs_per_sample_draws(tiny_config):
+    tiny_config["noise"]["sym40"] = {"kind": "symmetric", "rate": 0.4, "fixed_seed": 0}
+    tiny_config["sweep"]["noise"] = ["sym40"]
+    with pytest.raises(ConfigError, match=r"'noise.sym40.fixed_seed': .* set realisation: per_sample"):
+        validate_config(tiny_config)
+    tiny_config["noise"]["sym40"]["realisation"] = "per_sample"
+    assert validate_config(tiny_config)["noise"]["sym40"]["fixed_seed"] == 0
+
+
+@pytest.mark.parametrize(
+    "mutate, message",
+    [
+        (
+            lambda c: c["methods"]["prune4rel"].update(tau=2.0),
+            "config key 'methods.prune4rel.tau': 2.0 is not allowed here; it must be a number in [0, 1) or 'auto'",
+        ),
+        (
+            lambda c: c["methods"]["prune4rel"].update(tau="fast"),
+            "config key 'methods.prune4rel.tau': 'fast' is not allowed here; it must be a number in [0, 1) or 'auto'",
+        ),
+        (
+            lambda c: c["methods"].update(g={"pruner": "glister", "validation_size": 0}),
+            "config key 'methods.g.validation_size': 0 is not allowed here; it must be an integer ≥ 1 or null",
+        ),
+    ],
+)
+def test_a_value_no_alternative_takes_is_refused_with_the_allowed_range(tiny_config, mutate, message):
+    """jsonschema says "not valid under any of the given schemas"; the user needs the range."""
+    mutate(tiny_config)
+    with pytest.raises(ConfigError) as error:
+        validate_config(tiny_config)
+    assert str(error.value) == message
+
+
+@pytest.mark.parametrize(
+    "key, value, maximum",
+    [(("sweep", "seeds"), [0, 2**64], 2**31 - 1), (("datasets", "digits", "split_seed"), 2**32, 2**32 - 1)],
+)
+def test_seeds_beyond_what_the_pipeline_takes_are_refused_at_validation(tiny_config, key, value, maximum):
+    """A base seed reaches int64 table columns and the 31-bit derived seeds; a split seed reaches
+    scikit-learn's random_state (< 2³²). Beyond, jobs would fail late (the aggregation's OverflowError)."""
+    node = tiny_config
+    for part in key[:-1]:
+        node = node[part]
+    node[key[-1]] = value
+    largest = value[-1] if isinstance(value, list) else value
+    with pytest.raises(
+        ConfigError, match=rf"{re.escape('.'.join(key))}(\.1)?': {largest} is greater than the maximum of {maximum}"
+    ):
+        validate_config(tiny_config)
+    node[key[-1]] = [0, maximum] if isinstance(value, list) else maximum
+    validate_config(tiny_config)  # the largest supported value passes
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        (
+            "learners:\n  ce:\n    lr: 0.05\n    epochs: 3\n    lr: 5.0\n",
+            ":5: key 'lr' is written twice in one mapping (first at line 3)",
+        ),
+        ("a: 1\nb: 2\na: 3\n", ":3: key 'a' is written twice in one mapping (first at line 1)"),
+        ('{"a": 1,\n "a": 2}\n', ": key 'a' is written twice in one object"),
+        (
+            "sweep:\n  seeds: [0, 1\n  fractions: [0.5]\n",
+            ":3:12: not valid YAML (while parsing a flow sequence started at line 2",
+        ),
+        ("a:\n\t- 1\n", ":2:1: not valid YAML"),
+    ],
+)
+def test_config_files_with_a_key_written_twice_or_bad_syntax_name_file_and_line(tmp_path, text, message):
+    from noisyprune.config_files import check_config_files
+
+    path = tmp_path / "my.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as error:
+        check_config_files([path])
+    assert str(error.value).startswith(f"{path}{message}"), str(error.value)
+
+
+def test_yaml_merge_keys_may_override_and_the_projects_config_files_read_strictly(tmp_path):
+    from noisyprune.config_files import check_config_files, load_config_file
+
+    merged = tmp_path / "merge.yaml"
+    merged.write_text("base: &b {x: 1, y: 2}\nentry:\n  <<: *b\n  x: 3\n")
+    assert load_config_file(merged)["entry"] == {"x": 3, "y": 2}
+    check_config_files(sorted((REPO / "config").rglob("*.yaml")) + sorted((REPO / "tests" / "configs").glob("*.yaml")))
+
+
+def test_learners_that_train_on_a_probe_set_need_a_noise_that_holds_one_out(tiny_config):
+    """L2R, IEG and RDIA get the clean probe set in retrain jobs only; their training jobs would fail."""
+    tiny_config["learners"]["l2r"] = {"learner": "l2r", "epochs": 2}
+    tiny_config["sweep"]["learners"].append("l2r")
+    with pytest.raises(ConfigError, match=r"config key 'noise.sym40.probe_per_class': learner 'l2r' trains on a clean"):
+        validate_config(copy.deepcopy(tiny_config))
+    tiny_config["noise"]["sym40"]["probe_per_class"] = 3
+    validate_config(copy.deepcopy(tiny_config))
+    tiny_config["warmups"]["ce"].update(learner="rdia", score_epochs=[])
+    with pytest.raises(ConfigError, match=r"config key 'warmups.ce.learner': 'rdia' trains on a clean probe set"):
         validate_config(tiny_config)

@@ -219,3 +219,107 @@ def test_the_probe_loss_carries_the_look_ahead_parameters_weight_decay():
             optimizer=optimiser, probe_weight_decay=with_decay,
         )  # fmt: skip
         assert torch.allclose(decision.weights.double(), expected, atol=1e-6) == with_decay
+
+
+def _original_meta_objective(network, x, strong_x, onehot, probe_x, probe_y, meta_lr, guess_follows_theta):
+    """A transcription of the original's meta step as a function of the example weights and label
+    mixes (google-research ieg ``meta_optimize``): θ' = θ − meta_lr · ∇_θ Σ_i w_i CE(ε_i·y_i +
+    (1 − ε_i)·g_i, f(x_i; θ)), where the guess g = sharpen(mean softmax(logit_norm(f(x)),
+    logit_norm(f(x̂))), 0.5) is a function of θ (``guess_follows_theta``, the original: the guess is
+    read before its stop-gradient) or a constant; returns CE(probe; θ')."""
+    from torch.func import functional_call
+
+    params = {name: p.detach() for name, p in network.named_parameters()}
+
+    def objective(weights, eps):
+        live = {name: p.clone().requires_grad_(True) for name, p in params.items()}
+        logits = functional_call(network, live, (x,))
+        guess = guess_labels(logits, functional_call(network, live, (strong_x,)), 0.5)
+        if not guess_follows_theta:
+            guess = guess.detach()
+        mixed = eps[:, None] * onehot + (1 - eps[:, None]) * guess
+        loss = (weights * -(mixed * F.log_softmax(logits, dim=1)).sum(1)).sum()
+        grads = torch.autograd.grad(loss, list(live.values()))
+        stepped = {n: p - meta_lr * g for (n, p), g in zip(params.items(), grads, strict=True)}
+        return float(F.cross_entropy(functional_call(network, stepped, (probe_x,)), probe_y))
+
+    return objective
+
+
+def test_meta_guess_gradient_differentiates_the_look_ahead_through_the_guess_as_the_original():
+    """By central differences on a tiny float64 model: with the guess carrying its graph (the
+    original, ``meta_guess_gradient: true``) the example weights and the keep/guess switch are those
+    of the transcription where the guess follows θ; detached (the default), those where it is a
+    constant. The two differ on this batch, so each test can tell them apart."""
+    x, _, noisy, _, probe_x, probe_y = _toy(1, n=12)
+    x, probe_x = x.double(), probe_x.double()
+    strong_x = x + 0.5 * torch.randn(x.shape, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    torch.manual_seed(1)
+    network = nn.Sequential(nn.Linear(2, 6), nn.Tanh(), nn.Linear(6, 4)).double()
+    onehot = F.one_hot(noisy, 4).double()
+    meta_lr, h = 1.0, 1e-6
+    w0 = torch.full((12,), 1 / 12, dtype=torch.float64)
+    e0 = torch.full((12,), 0.9, dtype=torch.float64)
+    expected = {}
+    for follows in (True, False):
+        objective = _original_meta_objective(network, x, strong_x, onehot, probe_x, probe_y, meta_lr, follows)
+        basis = torch.eye(12, dtype=torch.float64)
+        grad_w = [(objective(w0 + h * e, e0) - objective(w0 - h * e, e0)) / (2 * h) for e in basis]
+        grad_e = [(objective(w0, e0 + h * e) - objective(w0, e0 - h * e)) / (2 * h) for e in basis]
+        grad_w, grad_e = torch.tensor(grad_w, dtype=torch.float64), torch.tensor(grad_e, dtype=torch.float64)
+        weights = grad_w.neg().clamp(min=0)
+        expected[follows] = (weights / weights.sum(), grad_e < 0)
+    assert not torch.allclose(expected[True][0], expected[False][0], atol=1e-3)  # the guess's path matters here
+    assert not torch.equal(expected[True][1], expected[False][1])
+    for follows in (True, False):
+        logits = network(x)
+        guessed = guess_labels(logits, network(strong_x), 0.5)
+        decision = ieg_meta_step(
+            network, logits, onehot, guessed if follows else guessed.detach(), probe_x, probe_y,
+            meta_lr=meta_lr, grad_eps_init=0.9,
+        )  # fmt: skip
+        assert torch.allclose(decision.weights.double(), expected[follows][0], atol=1e-6)
+        assert torch.equal(decision.keep_label, expected[follows][1])
+
+
+def test_the_learner_passes_the_guess_with_its_graph_only_when_asked():
+    """``meta_guess_gradient`` reaches the meta step as a guess that requires grad (true) or not
+    (false, the default); the final loss's guess is detached either way."""
+    from unittest import mock
+
+    seen = []
+
+    def spy(network, logits, onehot, guessed, *args, **kwargs):
+        seen.append(guessed.requires_grad)
+        return original(network, logits, onehot, guessed, *args, **kwargs)
+
+    import noisyprune.training.learners.ieg as ieg_module
+
+    original = ieg_module.ieg_meta_step
+    with mock.patch.object(ieg_module, "ieg_meta_step", spy):
+        for flag in (False, True):
+            _train_blobs({"meta_guess_gradient": flag}, epochs=1)
+    assert seen and not any(seen[: len(seen) // 2]) and all(seen[len(seen) // 2 :])
+    assert build_learner("ieg", {}).meta_guess_gradient is False
+
+
+def _train_blobs(extra, epochs):
+    from noisyprune.data.base import ArrayDataset
+    from noisyprune.training.run import train_on_samples
+
+    rng = np.random.default_rng(0)
+    clean = np.arange(120) % 4
+    x = (CENTRES.numpy()[clean] + rng.normal(size=(120, 2))).astype(np.float32).reshape(120, 1, 1, 2)
+    data = ArrayDataset("blobs", x, clean, x[:40], clean[:40], ("a", "b", "c", "d"))
+    entry = {"learner": "ieg", "epochs": epochs, "batch_size": 40, "lr": 0.05, "probe_batch_size": 20, **extra}
+    return train_on_samples(
+        data=data,
+        noisy_label=clean,
+        sample_ids=np.arange(20, 120),
+        model_entry={"arch": "mlp", "hidden": [8]},
+        training_entry=entry,
+        seed=0,
+        device=torch.device("cpu"),
+        inference_batch_size=100,
+        probe_ids=np.arange(20),
+    )

@@ -194,6 +194,17 @@ def test_file_list_keeps_only_the_first_classes(tmp_path):
         ("missing_image", "images/0/0.jpg: image file not found"),
         ("corrupt_image", "images/1/1.jpg: not a readable image"),
         ("too_big", "above max_memory_gb=1e-06"),
+        (
+            "listed_twice",
+            "noisy_label_kv.txt:13: 'images/1/1.jpg' is listed again (first at line 2 with label 1, here 2)",
+        ),
+        ("listed_twice_same_label", "noisy_label_kv.txt:13: './images/1/1.jpg' is listed again (first at line 2)"),
+        ("outside_the_root", "noisy_label_kv.txt:13: '../outside.png' leaves "),
+        (
+            "absolute_path",
+            "noisy_label_kv.txt:13: '/etc/outside.png' is an absolute path; paths in a list are relative",
+        ),
+        ("key_twice", "noisy_train_key_list.txt:10: 'images/0/0.jpg' is listed again (first at line 1)"),
     ],
 )
 def test_bad_file_list_inputs_name_the_culprit(clothing, breakage, expected):
@@ -211,8 +222,18 @@ def test_bad_file_list_inputs_name_the_culprit(clothing, breakage, expected):
         (clothing / "images" / "0" / "0.jpg").unlink()
     elif breakage == "corrupt_image":
         (clothing / "images" / "1" / "1.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
-    else:
+    elif breakage == "too_big":
         entry["max_memory_gb"] = 1e-6
+    else:  # a 13th line (or 10th key) added to the lists
+        line = {
+            "listed_twice": "images/1/1.jpg 2",
+            "listed_twice_same_label": "./images/1/1.jpg 1",
+            "outside_the_root": "../outside.png 1",
+            "absolute_path": "/etc/outside.png 1",
+        }.get(breakage)
+        target = "noisy_train_key_list.txt" if line is None else "noisy_label_kv.txt"
+        with open(clothing / target, "a") as lines:
+            lines.write(f"{line or 'images/0/0.jpg'}\n")
     with pytest.raises(ArtifactError, match=expected.replace("(", r"\(").replace(")", r"\)")):
         load_dataset("c1m", entry)
 
@@ -259,6 +280,17 @@ def test_config_refuses_synthetic_noise_on_a_dataset_without_clean_labels(tiny_c
     }
     tiny_config["sweep"]["datasets"] = ["c1m"]
     with pytest.raises(ConfigError, match=r"config key 'noise.sym40.kind': dataset 'c1m' has no clean"):
+        validate_config(tiny_config)
+
+
+def test_config_refuses_a_probe_set_on_a_dataset_without_clean_labels(tiny_config, clothing):
+    """The noise job would refuse it, after Snakemake had removed the outputs it replaces."""
+    tiny_config["datasets"]["c1m"] = {k: v for k, v in _clothing_entry(clothing).items() if k != "model"} | {
+        "model": "mlp"
+    }
+    tiny_config["noise"]["given"] = {"kind": "none", "probe_per_class": 2}
+    tiny_config["sweep"].update(datasets=["c1m"], noise=["given"])
+    with pytest.raises(ConfigError, match=r"config key 'noise.given.probe_per_class': dataset 'c1m' has no clean"):
         validate_config(tiny_config)
 
 

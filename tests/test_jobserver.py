@@ -41,7 +41,9 @@ def _wait_for(condition, timeout=30.0):
 
 @pytest.fixture
 def server(tmp_path, monkeypatch):
-    """A server owned by this test process, able to import tests/jobserver_targets.py."""
+    """A server owned by this test process, able to import tests/jobserver_targets.py; its jobs'
+    consoles are quiet (NOISYPRUNE_VERBOSE unset, whatever the caller's environment)."""
+    monkeypatch.delenv("NOISYPRUNE_VERBOSE", raising=False)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
     process, address = jobserver.start(tmp_path / "sock")
     yield process, address
@@ -101,6 +103,42 @@ def test_a_failing_job_reports_its_traceback_and_fails(server, tmp_path):
     assert job.returncode == 1
     assert "ValueError: dataset 'x': column 'label' missing" in stderr
     assert "column 'label' missing" in (tmp_path / "job.log").read_text()  # where --show-failed-logs looks
+
+
+def test_a_jobs_log_gets_every_record_and_its_console_warnings_and_errors_only(server, tmp_path):
+    _, address = server
+    log = tmp_path / "job.log"
+    job = _job(address, "jobserver_targets:log_records", {"text": "hello"}, cwd=tmp_path, log=str(log))
+    _, stderr = job.communicate(timeout=120)
+    assert job.returncode == 0, stderr
+    assert "WARNING noisyprune.test: warning:hello" in stderr and "info:hello" not in stderr
+    text = log.read_text()
+    assert "INFO noisyprune.test: info:hello" in text and "WARNING noisyprune.test: warning:hello" in text
+
+
+@pytest.mark.parametrize(
+    ("verbose", "with_log", "info_on_console"),
+    [("", True, False), ("0", True, False), ("1", True, True), ("yes", True, True), ("", False, True)],
+)
+def test_noisyprune_verbose_or_a_job_without_log_puts_info_records_on_the_console(
+    verbose, with_log, info_on_console, tmp_path, monkeypatch
+):
+    """In the job's own process (no server): INFO reaches stderr with NOISYPRUNE_VERBOSE, or when
+    there is no log file to hold it."""
+    monkeypatch.delenv(jobserver.ENV, raising=False)
+    log = str(tmp_path / "job.log") if with_log else None
+    code = (
+        "import sys; sys.path.insert(0, sys.argv[1]); from noisyprune.jobserver import run_stage; "
+        f"run_stage('jobserver_targets:log_records', {{'text': 'hi'}}, {log!r})"
+    )
+    env = {**os.environ, "NOISYPRUNE_VERBOSE": verbose}
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(TESTS)], capture_output=True, text=True, env=env, timeout=120, check=True
+    )
+    assert ("INFO noisyprune.test: info:hi" in done.stderr) == info_on_console, done.stderr
+    assert "WARNING noisyprune.test: warning:hi" in done.stderr
+    if with_log:
+        assert "INFO noisyprune.test: info:hi" in (tmp_path / "job.log").read_text()
 
 
 def test_exit_status_passes_through(server, tmp_path):

@@ -251,6 +251,29 @@ def test_elr_plus_targets_come_from_the_other_networks_average():
     assert learner.steps == [1, 0]
 
 
+def test_elr_plus_ramps_count_steps_as_the_original(monkeypatch):
+    """ELR_plus trainer.py: the loss ramps λ with sigmoid_rampup(global_step + local_step, coef_step),
+    local_step counted from 1, and the EMA rate with sigmoid_rampup(global_step + local_step + 1,
+    ema_step): network k's t-th step reads t and t + 1."""
+    import noisyprune.training.learners.elr_plus as elr_plus
+
+    calls = []
+    original = elr_plus.sigmoid_rampup
+    monkeypatch.setattr(elr_plus, "sigmoid_rampup", lambda t, length: calls.append((t, length)) or original(t, length))
+    learner = build_learner("elr_plus", {"coef_step": 7, "ema_step": 11, "mixup_alpha": 0.0, "ema_alpha": 0.5})
+    ctx = context(learner)
+    for k, network_step in ((0, 1), (0, 2), (1, 1)):
+        ctx.active = k
+        ema_before = [p.detach().clone() for p in learner.ema[k].parameters()]
+        step(learner, ctx, first_batch(ctx))
+        assert calls[-2:] == [(network_step, 7), (network_step + 1, 11)]
+        alpha = original(network_step + 1, 11) * 0.5
+        live = list(ctx.models[k].parameters())
+        for average, before, weight in zip(learner.ema[k].parameters(), ema_before, live, strict=True):
+            assert torch.allclose(average, alpha * before + (1 - alpha) * weight.detach(), atol=1e-6)
+    assert original(1, 7) == pytest.approx(np.exp(-5 * (1 - 1 / 7) ** 2))
+
+
 def test_dividemix_prune4rel_variant_skips_warmup_and_ramp():
     original = build_learner("dividemix", {"warmup_epochs": 3})
     copy = build_learner("dividemix", {"warmup_epochs": 3, "variant": "prune4rel"})
@@ -463,7 +486,7 @@ def test_augmentation_defaults_and_errors_by_image_shape():
 
 
 def test_a_two_network_warmup_and_a_stateful_retrain_through_the_stages(tmp_path):
-    from noisyprune.artifacts import DYNAMICS, RELABELS, read_json, read_table
+    from noisyprune.artifacts import DYNAMICS, HISTORY, RELABELS, read_json, read_table
     from noisyprune.stages.interface import Compute, Run
     from noisyprune.stages.noise import run_noise_stage
     from noisyprune.stages.retrain import run_retrain_stage
@@ -521,6 +544,13 @@ def test_a_two_network_warmup_and_a_stateful_retrain_through_the_stages(tmp_path
     assert len(relabels.numpy("sample_id")) == 1257 and relabels.numpy("in_subset").sum() == 629
     metrics = read_json(tmp_path / "metrics.json")["metrics"]
     assert 0 <= metrics["relabel_acc_subset_noisy"] <= 1 and metrics["subset_size"] == 629
+    curve = read_table(tmp_path / "h.parquet", HISTORY).numpy("test_acc")  # 2 epochs: both means alike
+    assert metrics["test_acc_mean_all"] == pytest.approx(curve.mean()) == metrics["test_acc_mean_last10"]
+    # peak memory, by its CPU stand-in (the process's peak resident memory), for sizing requests
+    timing = read_json(tmp_path / "metrics.json")["timing"]
+    history = read_table(outputs["history"], HISTORY).metadata
+    for record in (timing, history):
+        assert record["peak_memory_source"] == "process_max_rss" and record["peak_memory_mb"] > 50
 
 
 def test_init_from_the_warmup_checkpoint_starts_every_network_there(tmp_path):

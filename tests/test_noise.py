@@ -157,3 +157,77 @@ def test_exact_stays_the_default_realisation():
     default = corrupt(base)
     assert np.array_equal(default.noisy, corrupt({**base, "realisation": "exact"}).noisy)
     assert (default.noisy[CLEAN == 3] == 5).sum() == 200  # exactly round(0.4 · 500), from the clean labels
+
+
+def _coteaching_multiclass_noisify(y, noise, random_state, nb_classes):
+    """Co-teaching's (and RDIA-LS's) noisify_multiclass_symmetric + multiclass_noisify, transcribed:
+    labels as an (n, 1) column, P with 1 − n on the diagonal and n / (C − 1) elsewhere, one legacy
+    RandomState multinomial draw per sample in order."""
+    P = np.ones((nb_classes, nb_classes)) * (noise / (nb_classes - 1))
+    for i in range(nb_classes):
+        P[i, i] = 1.0 - noise
+    y = y.reshape(-1, 1)
+    new_y = y.copy()
+    flipper = np.random.RandomState(random_state)
+    for idx in np.arange(y.shape[0]):
+        i = y[idx]
+        flipped = flipper.multinomial(1, P[i, :][0], 1)[0]
+        new_y[idx] = np.where(flipped == 1)[0]
+    return new_y.reshape(-1)
+
+
+def test_symmetric_fixed_seed_draws_the_originals_labels_whatever_the_run_seed():
+    """RDIA-LS / Co-teaching: per-sample draws from RandomState(0), the same for every seed."""
+    clean = np.random.default_rng(1).integers(0, NUM_CLASSES, 3000)
+    spec = {"kind": "symmetric", "rate": 0.8, "realisation": "per_sample", "fixed_seed": 0}
+    expected = _coteaching_multiclass_noisify(clean, 0.8, 0, NUM_CLASSES)
+    for seed in (0, 1):
+        assert np.array_equal(corrupt(spec, seed, clean=clean).noisy, expected)
+    assert not np.array_equal(corrupt({**spec, "fixed_seed": 1}, clean=clean).noisy, expected)
+    assert 0.77 < corrupt(spec, clean=clean).rate < 0.83 and corrupt(spec, clean=clean).rate != 0.8
+
+
+def test_symmetric_per_sample_any_class_is_iegs_uniform_noise():
+    """IEG load_train_val_uniform_noise: each sample with probability rate (rand ≤ rate) gets a label
+    drawn over all C classes: the count of redrawn samples varies, about rate·(C−1)/C end up wrong,
+    and every other class is equally likely."""
+    spec = {"kind": "symmetric", "rate": 0.4, "convention": "any_class", "realisation": "per_sample"}
+    clean = np.repeat(np.arange(NUM_CLASSES), 5000)
+    rates = [apply_noise(clean, NUM_CLASSES, spec, np.random.default_rng(s)).rate for s in range(4)]
+    assert len(set(rates)) == 4  # not an exact count
+    assert all(abs(r - 0.36) < 0.01 for r in rates)  # 0.4 · 9/10, within ~4 binomial σ
+    matrix = transition_matrix(clean, apply_noise(clean, NUM_CLASSES, spec, np.random.default_rng(0)).noisy, 10)
+    off = matrix[~np.eye(NUM_CLASSES, dtype=bool)]
+    assert np.all(np.abs(off - 0.04) < 0.01) and np.all(np.abs(np.diag(matrix) - 0.64) < 0.02)
+
+
+def test_symmetric_per_sample_other_class_always_changes_a_drawn_label():
+    spec = {"kind": "symmetric", "rate": 0.8, "realisation": "per_sample"}
+    clean = np.repeat(np.arange(NUM_CLASSES), 5000)
+    result = apply_noise(clean, NUM_CLASSES, spec, np.random.default_rng(0))
+    assert abs(result.rate - 0.8) < 0.01 and result.is_noisy.sum() != 40000
+    matrix = transition_matrix(result.clean, result.noisy, NUM_CLASSES)
+    assert np.all(np.abs(matrix[~np.eye(NUM_CLASSES, dtype=bool)] - 0.8 / 9) < 0.015)
+
+
+def test_symmetric_exact_stays_the_default_and_fixed_seed_needs_per_sample():
+    base = {"kind": "symmetric", "rate": 0.4}
+    assert np.array_equal(corrupt(base).noisy, corrupt({**base, "realisation": "exact"}).noisy)
+    assert corrupt(base).is_noisy.sum() == 2000
+    with pytest.raises(ValueError, match="fixed_seed 0 draws per sample; set realisation: per_sample"):
+        corrupt({**base, "fixed_seed": 0})
+
+
+def test_per_sample_cifar10_pairs_are_iegs_asymmetric_noise():
+    """IEG load_asymmetric: each sample of a source class independently takes its CIFAR-10 target
+    with probability rate (a multinomial draw from its transition row); other classes stay clean."""
+    spec = {"kind": "asymmetric", "rate": 0.4, "pairs": "cifar10", "realisation": "per_sample"}
+    counts = []
+    for seed in range(3):
+        result = apply_noise(CIFAR10_LIKE, 10, spec, np.random.default_rng(seed))
+        matrix = transition_matrix(result.clean, result.noisy, 10)
+        for source, target in ((9, 1), (2, 0), (4, 7), (3, 5), (5, 3)):
+            assert abs(matrix[source, target] - 0.4) < 0.03  # 5,000 draws: σ ≈ 0.007
+        assert np.array_equal(np.diag(matrix)[[0, 1, 6, 7, 8]], np.ones(5))
+        counts.append(int(result.is_noisy.sum()))
+    assert len(set(counts)) == 3  # drawn, not exactly 2,000 per source class

@@ -322,3 +322,103 @@ def test_automatic_tau_gives_the_target_mean_neighbourhood():
     assert default.diagnostics["target_neighbours"] == 10  # n / budget
     with pytest.raises(ValueError, match="tau must be"):
         build_pruner({"pruner": "prune4rel", "tau": "sometimes"})
+
+
+def inputs_with_probs(embedding, probs, labels, num_classes):
+    """Pruner inputs whose features hold float32 ``probs`` ``(n, C)`` (with the derived confidence
+    column) and float32 ``embedding``, as ``features.parquet`` stores them."""
+    probs = np.asarray(probs, dtype=np.float32)
+    n = len(probs)
+    table = pa.table(
+        {
+            "sample_id": np.arange(n),
+            "confidence": probs.max(axis=1).astype(np.float64),
+            "probs": pa.FixedSizeListArray.from_arrays(pa.array(probs.reshape(-1)), probs.shape[1]),
+            "embedding": pa.FixedSizeListArray.from_arrays(
+                pa.array(np.asarray(embedding, dtype=np.float32).reshape(-1)), embedding.shape[1]
+            ),
+        }
+    )
+    return PrunerInputs(np.arange(n), np.asarray(labels), num_classes, Artifact(table=table, metadata={}, path=None))
+
+
+def test_float16_inputs_are_the_originals_half_rounded_probabilities_and_embeddings(problem):
+    """``input_precision: float16`` selects what the dense reference selects on the features as the
+    original keeps them: ``prob.half()`` and ``embedding.half()`` (torch's rounding), the max
+    probability of the rounded probabilities as confidence."""
+    import torch
+
+    embedding, _, labels = problem
+    rng = np.random.default_rng(5)
+    probs = rng.dirichlet(np.full(CLASSES, 0.3), size=len(labels)).astype(np.float32)
+    inputs = inputs_with_probs(embedding, probs, labels, CLASSES)
+    half_embedding = torch.from_numpy(embedding).half().double().numpy()
+    half_confidence = torch.from_numpy(probs).half().double().max(dim=1).values.numpy()
+    for balance in ("none", "equal"):
+        selection = select(inputs, 200, tau=0.95, balance=balance, engine="dense", input_precision="float16")
+        expected, _ = reference_prune4rel(half_embedding, half_confidence, 200, 0.95, 1.0, labels, CLASSES, balance)
+        assert selection.positions.tolist() == expected.tolist()
+
+
+def _pair_across_tau(tau):
+    """Two 8-d float32 unit-ish vectors whose rescaled cosine is above ``tau`` as stored (float32)
+    and at or below it once both are rounded to float16 (found by a seeded search)."""
+    rng = np.random.default_rng(0)
+    threshold = 2 * tau - 1  # rescaled 0.5 + 0.5 cos > tau  ⇔  cos > 2τ − 1
+    for _ in range(200_000):
+        a = rng.normal(size=8)
+        noise = rng.normal(size=8)
+        noise -= noise @ a / (a @ a) * a
+        b = threshold * a / np.linalg.norm(a) + np.sqrt(1 - threshold**2) * noise / np.linalg.norm(noise)
+        b = b + rng.normal(scale=2e-4, size=8)
+        a32, b32 = a.astype(np.float32), b.astype(np.float32)
+
+        def cos(x, y):
+            x, y = x.astype(np.float64), y.astype(np.float64)
+            return x @ y / np.linalg.norm(x) / np.linalg.norm(y)
+
+        if cos(a32, b32) > threshold >= cos(a32.astype(np.float16), b32.astype(np.float16)):
+            return a32, b32
+    raise AssertionError("no pair found")
+
+
+def test_float16_rounding_changes_the_picks_only_where_a_similarity_crosses_tau():
+    """A picked first (most confident); B is A's τ-neighbour in float32 only, so in float32 A's pick
+    covers B and the far sample C comes second, while in float16 B is uncovered and comes second.
+    Far from τ (a B well inside A's neighbourhood) both precisions pick the same."""
+    tau = 0.975
+    a, b = _pair_across_tau(tau)
+    c = -a  # far from both
+    probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.75, 0.25]], dtype=np.float32)  # exact in float16 too
+    labels = np.zeros(3, dtype=int)
+    inputs = inputs_with_probs(np.stack([a, b, c]), probs, labels, 2)
+    picks = {
+        precision: select(inputs, 2, tau=tau, balance="none", engine="dense", input_precision=precision)
+        for precision in ("float32", "float16")
+    }
+    assert picks["float32"].positions.tolist() == [0, 2]
+    assert picks["float16"].positions.tolist() == [0, 1]
+    near = np.stack([a, a + np.float32(1e-3), c])  # B ≈ A: cosine ≈ 1, far above τ
+    inputs = inputs_with_probs(near, probs, labels, 2)
+    same = [
+        select(inputs, 2, tau=tau, balance="none", engine="dense", input_precision=precision).positions.tolist()
+        for precision in ("float32", "float16")
+    ]
+    assert same[0] == same[1] == [0, 2]
+
+
+def test_float16_confidence_is_computed_from_the_rounded_probabilities():
+    from noisyprune.pruners.prune4rel import confidence_from_probs, rounded_to_float16
+
+    probs = np.array([[0.70001, 0.29999], [0.7, 0.3], [0.2, 0.8]], dtype=np.float32)
+    rounded = rounded_to_float16(probs, "probs")
+    assert rounded[0, 0] == rounded[1, 0] == float(np.float16(0.7))  # two float32 values, one float16
+    assert confidence_from_probs(rounded, "max_prob", 2).tolist() == [float(np.float16(0.7))] * 2 + [
+        float(np.float16(0.8))
+    ]
+    assert confidence_from_probs(rounded, "margin", 2)[2] == float(np.float16(0.8)) - float(np.float16(0.2))
+    uniform = confidence_from_probs(np.full((1, 4), 0.25), "entropy", 4)
+    assert uniform[0] == pytest.approx(0.0, abs=1e-12)
+    assert confidence_from_probs(np.eye(3), "entropy", 3).tolist() == [1.0, 1.0, 1.0]
+    with pytest.raises(ValueError, match="float16's range"):
+        rounded_to_float16(np.array([[7e4, 1.0]]), "embedding")

@@ -13,13 +13,15 @@ import noisyprune.pruners.float32_screen as float32_screen
 import noisyprune.pruners.prune4rel as prune4rel
 from noisyprune.pruners.engine_costs import Rates, graph_strategy_seconds, machine_rates
 from noisyprune.pruners.float32_screen import cosine_error_bound, float64_similarity, screen_threshold
+from noisyprune.pruners.progress import listening
 from noisyprune.pruners.streamed_graph import (
+    PHASE,
     NumpyTiles,
     all_pairs_groups,
     build_streamed_graph,
     estimated_peak_bytes,
 )
-from noisyprune.pruners.tau_graph import ClusteredExactIndex, unit_rows
+from noisyprune.pruners.tau_graph import IVF_PHASE, ClusteredExactIndex, unit_rows
 from noisyprune.pruners.torch_tiles import TorchTiles
 
 
@@ -104,6 +106,43 @@ def test_every_strategy_builds_the_same_graph(seed):
         assert np.array_equal(graph.indices, cols), name
         assert np.allclose(graph.weights, weights, rtol=0, atol=1e-14), name
         assert graph.num_edges > 5 * 700  # dense enough that blocks mirror into later ones
+
+
+def test_the_streamed_build_reports_the_pairs_it_multiplied_group_by_group():
+    embedding, _, _ = clustered_embeddings(700, 24, 4, seed=0)
+    unit = unit_rows(embedding)
+    groups = all_pairs_groups(700, 64)
+    heard = []
+    with listening(lambda *progress: heard.append(progress)):
+        graph = build_streamed_graph(700, groups, NumpyTiles(unit, 0.95, True, 100))
+    # block g (rows 64g … 64g + 63) meets the columns from 64g on: 64 · (700 − 64g) pairs
+    sizes = [len(group.rows) * (700 - start) for group, start in zip(groups, range(0, 700, 64), strict=True)]
+    total = sum(sizes)
+    assert heard == [(PHASE, sum(sizes[:g]), total, "pair") for g in range(len(groups))] + [
+        (PHASE, total, total, "pair")
+    ]
+    unheard = build_streamed_graph(700, groups, NumpyTiles(unit, 0.95, True, 100))
+    assert np.array_equal(graph.indptr, unheard.indptr) and np.array_equal(graph.indices, unheard.indices)
+
+
+@pytest.mark.parametrize(
+    ("engine", "phase", "unit", "total"),
+    [("graph", PHASE, "pair", None), ("torch", PHASE, "pair", 600 * 600), ("ivf", IVF_PHASE, "row", 600)],
+)
+def test_a_selection_reports_its_graph_build_to_the_end_before_its_picks(engine, phase, unit, total):
+    embedding, confidence, labels = clustered_embeddings(600, 32, 5, seed=3)
+    inputs = make_inputs(embedding.astype(np.float32), confidence, labels)
+    params = dict(engine=engine, gain="neighborhood", tau=0.95, balance="none", calibrate=False)
+    heard = []
+    with listening(lambda *progress: heard.append(progress)):
+        selection = select(inputs, 200, **params)
+    assert list(dict.fromkeys(progress[0] for progress in heard)) == [phase, "Prune4ReL greedy picks"]
+    build = [progress for progress in heard if progress[0] == phase]
+    done = [progress[1] for progress in build]
+    assert done[0] == 0 and done == sorted(done) and {progress[3] for progress in build} == {unit}
+    assert done[-1] == build[-1][2] == (total or build[0][2]) > 0  # reaches its total, the same throughout
+    assert {progress[2] for progress in build} == {build[0][2]}
+    assert selection.positions.tolist() == select(inputs, 200, **params).positions.tolist()  # nobody listening
 
 
 def test_unstructured_data_has_rare_but_present_neighbours():

@@ -342,6 +342,18 @@ def test_composition_shows_a_subset_balanced_by_noisy_label_but_not_by_true_clas
     assert row["clean_class_entropy"] < 0.25
     unknown = composition_row({"class_counts": [5, 5], "clean_class_counts": None, "budget": 10, "noise_rate": None})
     assert math.isnan(unknown["clean_min_class_share"]) and math.isnan(unknown["subset_noise_rate"])
+    assert math.isnan(unknown["estimated_noise_rate"])  # subsets written before the estimate existed
+    estimated = composition_row(
+        {
+            "class_counts": [5, 5],
+            "budget": 10,
+            "noise_rate": None,
+            "estimated_noise_rate": 0.3,
+            "estimated_noise_rate_all": 0.25,
+            "clean_class_counts": None,
+        }
+    )
+    assert (estimated["estimated_noise_rate"], estimated["estimated_noise_rate_all"]) == (0.3, 0.25)
 
 
 def test_a_cell_with_fewer_defined_seeds_than_the_table_says_how_many():

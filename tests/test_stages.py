@@ -1,5 +1,7 @@
 """Stage functions without Snakemake: noise, extract scores, select, metrics and aggregation."""
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,7 @@ from noisyprune.stages.common import load_labels
 from noisyprune.stages.extract import confidence_scores
 from noisyprune.stages.interface import Run
 from noisyprune.stages.noise import run_noise_stage
-from noisyprune.stages.select import run_select_stage
+from noisyprune.stages.select import noisier_warning, run_select_stage
 
 DIGITS = {"loader": "digits", "model": "mlp", "test_fraction": 0.3, "split_seed": 0}
 SYM40 = {"kind": "symmetric", "rate": 0.4, "convention": "other_class"}
@@ -70,13 +72,18 @@ def test_confidence_scores_on_known_logits():
     assert scores["prediction"].tolist() == [0, 2]
 
 
-def write_features(path, labels_path, sample_ids=None):
+def write_features(path, labels_path, sample_ids=None, knows_clean_classes=False):
+    """Random probabilities, or with ``knows_clean_classes`` 0.9 on each sample's clean class (the
+    labels the model disagrees with are then exactly the flipped ones)."""
     labels = read_table(labels_path, LABELS)
     ids = labels.numpy("sample_id") if sample_ids is None else sample_ids
     noisy = labels.numpy("noisy_label")[ids]
     is_noisy = labels.numpy("is_noisy")[ids]
     n, rng = len(ids), np.random.default_rng(0)
     probs = rng.dirichlet(np.ones(10), size=n)
+    if knows_clean_classes:
+        probs = np.full((n, 10), 0.1 / 9)
+        probs[np.arange(n), labels.numpy("clean_label")[ids]] = 0.9
     write_table(
         {
             "sample_id": ids,
@@ -126,6 +133,54 @@ def test_select_stage_records_budget_noise_rate_and_class_counts(tmp_path):
     assert read_json(tmp_path / "s.json")["select_seconds"] >= 0
 
 
+def test_select_stage_records_true_and_estimated_noise_rates_and_warns_of_a_noisier_subset(
+    tmp_path, caplog, monkeypatch
+):
+    monkeypatch.setattr("noisyprune.stages.select.PROBS_BLOCK_ROWS", 100)  # 13 blocks, the last one partial
+    write_labels(tmp_path / "labels.parquet")
+    write_features(tmp_path / "features.parquet", tmp_path / "labels.parquet", knows_clean_classes=True)
+    labels = load_labels(str(tmp_path / "labels.parquet"))
+    features = tmp_path / "features.parquet"
+    with caplog.at_level(logging.WARNING, logger="noisyprune.stages.select"):
+        noisier = select(
+            tmp_path,
+            "el2n",
+            {"pruner": "el2n", "keep": "hard", "balance": "proportional"},
+            "e",
+            features=features,
+            fraction="0.2",
+        )
+    meta = noisier.metadata  # the largest errors on the given label: the flipped samples only
+    assert meta["noise_rate"] == meta["estimated_noise_rate"] == 1.0
+    assert meta["noise_rate_all"] == meta["estimated_noise_rate_all"] == pytest.approx(labels.noise_rate())
+    assert [record.levelname for record in caplog.records] == ["WARNING"]
+    assert "el2n kept a subset with more wrong labels than its input: 100.0% of the 251 kept" in caplog.text
+    assert "(true shares; tolerance" in caplog.text and "use confident_learning or small_loss" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="noisyprune.stages.select"):
+        cleaner = select(tmp_path, "small_loss", {"pruner": "small_loss"}, "s", features=features, fraction="0.2")
+        uniform = select(tmp_path, "uniform", {"pruner": "uniform"}, "u", fraction="0.2")
+    assert cleaner.metadata["noise_rate"] == cleaner.metadata["estimated_noise_rate"] == 0.0
+    assert caplog.records == []
+    # uniform reads no warm-up file: nothing to estimate from, the true rates as always
+    assert uniform.metadata["estimated_noise_rate"] is None and uniform.metadata["estimated_noise_rate_all"] is None
+    assert uniform.metadata["noise_rate_all"] == pytest.approx(labels.noise_rate())
+
+
+def test_without_clean_labels_the_warning_judges_by_the_estimated_shares():
+    from noisyprune.pruners.registry import PRUNERS
+
+    shares = {"noise_rate": float("nan"), "noise_rate_all": float("nan"), "estimated_noise_rate_all": 0.3}
+    message = noisier_warning("prune4rel", PRUNERS.get("prune4rel"), shares | {"estimated_noise_rate": 0.5}, 200, 1000)
+    assert "50.0% of the 200 kept against 30.0% of all 1000 (estimated shares" in message
+    assert (
+        noisier_warning("prune4rel", PRUNERS.get("prune4rel"), shares | {"estimated_noise_rate": 0.31}, 200, 1000)
+        is None
+    )
+    known = {"noise_rate": 0.3, "noise_rate_all": 0.3, "estimated_noise_rate": 0.9, "estimated_noise_rate_all": 0.3}
+    assert noisier_warning("uniform", PRUNERS.get("uniform"), known, 200, 1000) is None  # the truth decides
+
+
 def test_select_stage_output_is_byte_identical_across_runs(tmp_path):
     write_labels(tmp_path / "labels.parquet")
     select(tmp_path, "uniform", {"pruner": "uniform", "balance": "none"}, "a")
@@ -154,6 +209,26 @@ def test_relabeling_metrics_on_known_labels():
     assert np.isnan(none_noisy["relabel_acc_subset_noisy"])  # missing, not zero
 
 
+def test_test_accuracy_means_of_the_last_ten_and_of_all_epochs_on_a_known_history():
+    from noisyprune.metrics import test_accuracy_means, test_accuracy_summary
+
+    history = np.array([0.1 * e for e in range(1, 13)])  # 12 epochs: 0.1 … 1.2
+    means = test_accuracy_means(history)
+    assert means["test_acc_mean_last10"] == pytest.approx(np.mean([0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2]))
+    assert means["test_acc_mean_all"] == pytest.approx(0.65)
+    summary = test_accuracy_summary(np.arange(1, 13), history)
+    assert summary["test_acc_last"] == pytest.approx(1.2) and summary["test_acc_best"] == pytest.approx(1.2)
+    short = test_accuracy_means(np.array([0.5, 0.7, 0.9]))  # fewer than 10 epochs: all of them
+    assert short["test_acc_mean_last10"] == short["test_acc_mean_all"] == pytest.approx(0.7)
+    assert test_accuracy_means(np.array([0.2, np.nan, 0.4]))["test_acc_mean_all"] == pytest.approx(0.3)
+    assert np.isnan(test_accuracy_means(np.array([np.nan, np.nan]))["test_acc_mean_last10"])
+    # a curve that peaks early: each statistic tells another story (RDIA-LS MNIST's situation)
+    curve = np.concatenate([np.linspace(0.6, 0.9, 20), np.full(179, 0.86)])
+    both = test_accuracy_means(curve)
+    assert both["test_acc_mean_last10"] == pytest.approx(0.86)
+    assert both["test_acc_mean_all"] == pytest.approx((np.linspace(0.6, 0.9, 20).sum() + 179 * 0.86) / 199)
+
+
 def test_pivot_cells_are_mean_and_sample_std_over_seeds_in_percent():
     runs = pd.DataFrame(
         {
@@ -177,3 +252,33 @@ def test_pivot_cells_are_mean_and_sample_std_over_seeds_in_percent():
     assert best.loc["full", "1.0"] == "96.00 ± 1.41"
     assert list(best.loc["small_loss", ["0.2", "0.5", "1.0"]]) == ["", "", ""]  # no runs: missing, not 0
     assert pivot.loc[("relabel_acc_subset_noisy", "uniform"), "0.5"] == ""  # missing stays missing
+
+
+def test_the_select_stage_passes_the_configs_device_to_the_pruners(tmp_path, monkeypatch):
+    """``device: cpu`` reaches the selection (no GPU for Prune4ReL's torch engine even where torch sees one)."""
+    import torch
+
+    from noisyprune.pruners import uniform
+    from noisyprune.pruners.placement import cuda_allowed
+    from noisyprune.stages.interface import Compute
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    seen = []
+    original = uniform.Uniform.select
+
+    def recording(self, inputs, budget, rng):
+        seen.append(cuda_allowed())
+        return original(self, inputs, budget, rng)
+
+    monkeypatch.setattr(uniform.Uniform, "select", recording)
+    write_labels(tmp_path / "labels.parquet")
+    for device in ("cpu", "auto"):
+        run_select_stage(
+            run=Run("digits", "sym40", 0, warmup="ce", method="uniform", fraction="0.5"),
+            inputs={"labels": str(tmp_path / "labels.parquet")},
+            outputs={"subset": str(tmp_path / f"{device}.parquet"), "timing": str(tmp_path / f"{device}.json")},
+            method_entry={"pruner": "uniform"},
+            code_hash="test",
+            compute=Compute(device=device, threads=1, inference_batch_size=256),
+        )
+    assert seen == [False, True]

@@ -188,6 +188,24 @@ def _training_data(tmp_path, streamed: bool):
 def test_training_on_streamed_images_is_bit_identical_to_training_in_memory(learner, tmp_path):
     """Every learner, with weak and strong augmentation, its own state and (DivideMix) the co-divide's
     pass over all training samples: the same weights, history and re-labeling either way."""
+    assert_streamed_equals_memory(learner, tmp_path)
+
+
+def test_streamed_training_in_bf16_and_channels_last_is_bit_identical_too(tmp_path):
+    """The GPU execution settings on the streamed path (on a CPU): the batches the workers read go
+    through the same autocast and layout conversion as the in-memory ones."""
+    from noisyprune.training import execution
+    from noisyprune.training.execution import Execution
+
+    execution.set_current(Execution(torch.bfloat16, True, False))
+    try:
+        assert_streamed_equals_memory("sop_plus", tmp_path)
+    finally:
+        execution.set_current(Execution())
+
+
+def assert_streamed_equals_memory(learner, tmp_path):
+    """Train ``learner`` on the same images streamed and in memory; assert identical results."""
     results = []
     for streamed in (False, True):
         data, noisy = _training_data(tmp_path, streamed)

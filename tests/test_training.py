@@ -123,3 +123,83 @@ def test_batches_carry_matching_labels_and_ids():
         assert torch.equal(batch.y, batch.x[:, 0].long() % 2)
         seen.extend(batch.sample_id.tolist())
     assert sorted(seen) == list(range(100, 110))
+
+
+def test_drop_last_leaves_out_the_last_partial_batch_as_pytorchs_loader():
+    """RDIA-LS's loaders (drop_last=True): 60,000 / 128 gives 468 full batches, 96 samples unseen;
+    a count that divides evenly keeps every batch; the default keeps the partial one."""
+    from noisyprune.training.inputs import batch_rows
+
+    generator = torch.Generator().manual_seed(0)
+    dropped = batch_rows(60000, 128, generator, drop_last=True)
+    assert len(dropped) == 468 and {len(rows) for rows in dropped} == {128}
+    assert len(torch.cat(dropped).unique()) == 468 * 128
+    kept = batch_rows(60000, 128, torch.Generator().manual_seed(0))
+    assert len(kept) == 469 and len(kept[-1]) == 96
+    assert all(torch.equal(a, b) for a, b in zip(dropped, kept))  # the same shuffle, one batch fewer
+    assert len(batch_rows(256, 128, None, drop_last=True)) == 2
+    loader = torch.utils.data.DataLoader(range(1000), batch_size=128, drop_last=True)
+    assert len(batch_rows(1000, 128, None, drop_last=True)) == len(loader) == 7
+
+
+def test_drop_last_in_a_training_entry_shortens_each_epoch():
+    data = blob_dataset()  # 300 samples
+    steps = {}
+    for drop_last in (False, True):
+        recorder = DynamicsRecorder()
+        train_on_samples(
+            data=data,
+            noisy_label=data.train_y,
+            sample_ids=np.arange(300),
+            model_entry=MLP,
+            training_entry={**SPEC, "epochs": 2, "batch_size": 128, "drop_last": drop_last},
+            seed=0,
+            device=torch.device("cpu"),
+            inference_batch_size=128,
+            callbacks=[recorder],
+        )
+        steps[drop_last] = len(recorder._tensors)
+        seen = recorder.columns(data.train_y)
+        per_epoch = np.bincount(seen["epoch"])[1:]
+        assert per_epoch.tolist() == ([256, 256] if drop_last else [300, 300])
+    assert steps == {False: 6, True: 4}
+    from noisyprune.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"drop_last': batch_size 128 is larger than the 100 samples trained on"):
+        train_on_samples(
+            data=data,
+            noisy_label=data.train_y,
+            sample_ids=np.arange(100),
+            model_entry=MLP,
+            training_entry={**SPEC, "batch_size": 128, "drop_last": True},
+            seed=0,
+            device=torch.device("cpu"),
+            inference_batch_size=128,
+        )
+
+
+def test_schedule_epochs_runs_the_cosine_of_a_longer_training():
+    """Prune4ReL's warm-up: 10 epochs under the retrain's CosineAnnealingLR(T_max=300), i.e. the
+    first 10 learning rates of a 300-epoch cosine; by default the cosine spans the entry's epochs."""
+
+    def rates(spec):
+        optimizer = spec.build_optimizer([torch.nn.Parameter(torch.zeros(1))])
+        scheduler = spec.build_scheduler(optimizer)
+        values = []
+        for _ in range(spec.epochs):
+            values.append(optimizer.param_groups[0]["lr"])
+            optimizer.step()
+            scheduler.step()
+        return values
+
+    warmup = rates(TrainingSpec(epochs=10, lr=0.02, min_lr=1e-4, schedule_epochs=300))
+    retrain = rates(TrainingSpec(epochs=300, lr=0.02, min_lr=1e-4))
+    assert warmup == pytest.approx(retrain[:10], rel=1e-12)
+    assert warmup[-1] == pytest.approx(1e-4 + (0.02 - 1e-4) * (1 + np.cos(np.pi * 9 / 300)) / 2, rel=1e-9)
+    assert warmup[-1] > 0.0199  # barely decayed
+    own = rates(TrainingSpec(epochs=10, lr=0.02, min_lr=1e-4))
+    assert own[-1] < 0.001
+    with pytest.raises(ValueError, match="below epochs"):
+        TrainingSpec(epochs=10, schedule_epochs=5)
+    with pytest.raises(ValueError, match="cosine schedule's length"):
+        TrainingSpec(epochs=10, schedule="step", schedule_epochs=20)

@@ -167,3 +167,17 @@ def test_the_reference_never_competes_and_the_front_page_is_restructuredtext():
     rst = verdict_sentences(cells, summary, "test_acc_last", "uniform", 0.95, name=lambda m: f"``{m}``")
     html = publish_parts(sentences_rst(rst), writer="html", settings_overrides={"report_level": 2})["html_body"]
     assert "docutils literal" in html and "a_b" in html and "System Message" not in html
+
+
+def test_every_pruner_against_the_baseline_per_cell_as_text():
+    from noisyprune.reporting.verdict_text import comparisons_frame
+
+    effects = {
+        ("elr", 0.2): {"uniform": 0.0, "a": 2.0, "b": -5.0},
+        ("elr", 0.5): {"uniform": 0.0, "a": 2.0},
+    }
+    comparisons = baseline_comparisons(_runs(effects), ["uniform", "a", "b"], "test_acc_last", "uniform")
+    frame = comparisons_frame(comparisons)
+    assert list(frame.columns) == ["pruner", "elr 20%", "elr 50%"] and list(frame["pruner"]) == ["a", "b"]
+    assert frame.iloc[0]["elr 20%"] == "+2.0 [2.0, 2.0] wins"
+    assert frame.iloc[1]["elr 20%"] == "−5.0 [−5.0, −5.0] loses" and frame.iloc[1]["elr 50%"] == "–"

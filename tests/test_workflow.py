@@ -2,7 +2,10 @@
 
 import copy
 import json
+import os
+import re
 import shutil
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -34,6 +37,8 @@ def test_tiny_run_writes_one_row_per_run_and_a_pivot(finished_run):
     for column in (
         "test_acc_best",
         "test_acc_last",
+        "test_acc_mean_last10",
+        "test_acc_mean_all",
         "relabel_acc_all",
         "relabel_acc_subset",
         "relabel_acc_subset_noisy",
@@ -57,9 +62,9 @@ def test_tiny_run_writes_one_row_per_run_and_a_pivot(finished_run):
     assert (workdir / "results/tables/runs.csv").is_file()
     detection = pd.read_csv(workdir / "results/tables/detection.csv")
     assert {"loss", "el2n", "forgetting"} <= set(detection["score"])
-    assert detection["auroc"].between(0, 1).all()
-    loss_auroc = detection.loc[detection["score"] == "loss", "auroc"].item()
-    assert loss_auroc > 0.6  # a warm-up fits clean labels first: its loss flags mislabelled samples
+    assert detection["AUROC (%)"].between(0, 100).all()  # a table for people: percent
+    loss_auroc = detection.loc[detection["score"] == "loss", "AUROC (%)"].item()
+    assert loss_auroc > 60  # a warm-up fits clean labels first: its loss flags mislabelled samples
 
 
 def test_tiny_run_artifacts_follow_their_contracts(finished_run):
@@ -102,6 +107,48 @@ def test_a_finished_run_has_nothing_left_to_do(finished_run):
     workdir, config = finished_run
     result = run_snakemake(workdir, config, "--dry-run", "--cores", "1")
     assert "Nothing to be done" in result.stdout + result.stderr
+
+
+# A training job's line per epoch ("ce epoch 3: lr 0.04945, train loss …").
+EPOCH_LINE = re.compile(r"^.* INFO noisyprune\.training\.callbacks: \w+ epoch (\d+): ", flags=re.MULTILINE)
+
+
+def test_the_console_shows_progress_not_job_details_and_the_logs_keep_every_epoch(tiny_run):
+    """The tiny run's console: Snakemake's header and one progress line per job, no job blocks and
+    no job log records; every training job's log still has its line per epoch."""
+    workdir, config, console = tiny_run
+    lines = console.splitlines()
+    total = int(re.search(r"^(\d+) of \1 steps \(100%\) done$", console, flags=re.MULTILINE).group(1))
+    progress = [line for line in lines if re.fullmatch(r"\d+ of \d+ steps \(\d+%\) done", line)]
+    assert [int(line.split()[0]) for line in progress] == list(range(1, total + 1))  # one per job, in order
+    assert not EPOCH_LINE.search(console), console[-3000:]
+    assert not re.search(r" INFO noisyprune", console)
+    assert not re.search(
+        r"^(local)?rule \w+:$|^Finished jobid|^Select jobs to execute|^Execute \d+ jobs", console, flags=re.MULTILINE
+    )
+    # the header (about 45 lines: Snakemake's banner, the job counts) and a line per job
+    assert len(lines) < 60 + 2 * total, console
+    complete = re.search(r"^Complete log\(s\): (\S+)$", console, flags=re.MULTILINE).group(1)
+    assert re.search(r"^(local)?rule retrain:$", Path(complete).read_text(), flags=re.MULTILINE)  # the job blocks
+    warmup = workdir / RUN / "warmup/ce/warmup.log"
+    retrains = sorted((workdir / RUN).rglob("retrain.log"))
+    assert len(retrains) == len(sweep_runs(validate_config(copy.deepcopy(config))))
+    for log, entry in [(warmup, config["warmups"]["ce"])] + [(r, config["learners"][r.parent.name]) for r in retrains]:
+        epochs = [int(epoch) for epoch in EPOCH_LINE.findall(log.read_text())]
+        assert epochs == list(range(1, entry["epochs"] + 1)), log
+
+
+def test_noisyprune_verbose_puts_job_records_and_job_blocks_back_on_the_console(tmp_path):
+    """NOISYPRUNE_VERBOSE=1: Snakemake's job block and the job's INFO records on the console, as
+    before; the job's log is the same either way."""
+    config = load_yaml(TINY_CONFIG)
+    target = f"{RUN}/labels.parquet"  # the noise job alone: a few seconds
+    env = {**os.environ, "NOISYPRUNE_VERBOSE": "1"}
+    console = run_snakemake(tmp_path, config, "--cores", "1", target, env=env)
+    text = console.stdout + console.stderr
+    assert re.search(r"^(local)?rule noise:$", text, flags=re.MULTILINE), text[-3000:]
+    assert "INFO noisyprune.stages.noise: digits/sym40 seed 0:" in text
+    assert "INFO noisyprune.stages.noise: digits/sym40 seed 0:" in (tmp_path / RUN / "noise.log").read_text()
 
 
 def test_changing_one_selection_parameter_reruns_only_that_methods_select_and_retrain(finished_run):

@@ -4,15 +4,22 @@
     kept = noisyprune.select_subset(labels, method="prune4rel", fraction=0.2,
                                     features=embeddings, probabilities=probs, tau=0.95)
     kept.indices      # positions into your arrays, best first
+    kept.summary      # kept per class, estimated wrong-label share kept vs all, the method's diagnostics
 
 The same pruner classes as the workflow's ``select`` stage, the same method names and parameters as a
 ``methods`` entry of the config (validated by the same schema), and the same derived scores the
 workflow's ``extract`` stage computes from a warm-up model's outputs (loss on the given label,
 confidence, margin, entropy, …), here from the probabilities or logits you pass.
+
+Given probabilities or logits, the kept subset's share of wrong labels is estimated (from the labels
+the model disagrees with, :mod:`noisyprune.noise_estimate`) and compared with the input's: a
+subset with more wrong labels raises :class:`NoisierSubsetWarning`, saying what the method keeps.
+Prune4ReL does that by design (it keeps samples a re-labeling learner can correct, not clean ones).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +28,9 @@ from typing import Any
 import numpy as np
 
 from noisyprune.data.checks import aligned_matrix, class_indices
+from noisyprune.noisier_subset import NoisierSubsetWarning
+
+__all__ = ["KeptSubset", "NoisierSubsetWarning", "select_subset", "validated_method"]
 
 # Pruners that read the warm-up's per-epoch training record, which only the workflow's warm-up makes.
 DYNAMICS_INPUTS = ("dynamics", "snapshots")
@@ -32,7 +42,10 @@ class KeptSubset:
     :func:`select_subset`, best first (``rank`` 0 first); ``sample_ids`` the caller's ids of the same
     samples (the positions again when none were given); ``scores`` the method's score of each
     (NaN where a method has none); ``diagnostics`` the method's facts about the run (e.g.
-    Prune4ReL's τ, neighbourhood sizes, coverage)."""
+    Prune4ReL's τ, neighbourhood sizes, coverage); ``summary`` what was kept, as plain JSON
+    (:func:`noisyprune.selection_summary.selection_summary`: kept vs input per class, the estimated
+    wrong-label share kept and overall when probabilities or logits were given, the diagnostics and
+    the noisier-subset warning's text, or ``None``)."""
 
     indices: np.ndarray
     sample_ids: np.ndarray
@@ -42,6 +55,7 @@ class KeptSubset:
     budget: int
     num_candidates: int
     diagnostics: dict[str, Any] = field(default_factory=dict)
+    summary: dict[str, Any] = field(default_factory=dict)
 
     def to_frame(self):
         """The kept samples as a pandas DataFrame: ``rank``, ``index``, ``sample_id``, ``score``."""
@@ -69,6 +83,7 @@ def select_subset(
     sample_ids=None,
     num_classes: int | None = None,
     seed: int = 0,
+    method_params: Mapping[str, Any] | None = None,
     **params: Any,
 ) -> KeptSubset:
     """Keep ``fraction`` (or exactly ``budget``) of ``n`` samples with the pruner ``method``.
@@ -80,17 +95,26 @@ def select_subset(
     workflow's. ``sample_ids`` ``(n,)``: your ids, returned with the kept indices. ``num_classes``
     defaults to ``C``, else the largest label + 1. ``seed`` seeds the method's random choices.
     ``params``: the method's parameters, as in a config ``methods`` entry (``tau=0.95``,
-    ``balance="equal"``, …), validated the same way.
+    ``balance="equal"``, …), validated the same way. ``method_params``: the same as a mapping —
+    the way to pass a parameter whose name is one of this function's own arguments
+    (``confident_learning``'s ``probabilities``: ``method_params={"probabilities": "warmup"}``).
 
     Raises ``ValueError`` naming the argument for misaligned, non-finite or wrongly shaped arrays,
-    a parameter the method does not take, or a method whose inputs are missing."""
+    a parameter the method does not take, or a method whose inputs are missing. Warns with
+    :class:`NoisierSubsetWarning` when the kept subset's estimated share of wrong labels exceeds
+    the input's (by more than chance: :func:`noisyprune.noisier_subset.share_tolerance`); it needs
+    probabilities or logits, and the text is also in ``summary["warning"]``."""
     from noisyprune.artifacts import Artifact
     from noisyprune.pruners import build_pruner
     from noisyprune.pruners.base import PrunerInputs
     from noisyprune.pruners.budget import budget_for
     from noisyprune.seeding import make_rng
+    from noisyprune.selection_summary import selection_summary
 
-    entry = validated_method(method, params)
+    twice = sorted(set(method_params or {}) & set(params))
+    if twice:
+        raise ValueError(f"method parameter(s) {twice} given both as keywords and in method_params")
+    entry = validated_method(method, {**(method_params or {}), **params})
     labels = _labels(labels)
     n = len(labels)
     from noisyprune.stages.extract import scores_from_class_outputs
@@ -147,6 +171,18 @@ def select_subset(
             needs = "probabilities= or logits="
         raise ValueError(f"method {method!r} needs {needs}; pass it") from None
     positions = np.asarray(selection.positions, dtype=np.int64)
+    summary = selection_summary(
+        method=method,
+        params=entry,
+        pruner=pruner,
+        labels=labels,
+        kept=positions,
+        num_classes=classes,
+        probabilities=columns.get("probs"),
+        diagnostics=selection.diagnostics,
+    )
+    if summary["warning"] is not None:
+        warnings.warn(summary["warning"], NoisierSubsetWarning, stacklevel=2)
     return KeptSubset(
         indices=positions,
         sample_ids=ids[positions],
@@ -156,6 +192,7 @@ def select_subset(
         budget=budget,
         num_candidates=n,
         diagnostics=dict(selection.diagnostics),
+        summary=summary,
     )
 
 

@@ -23,6 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from noisyprune.errors import ArtifactError
+from noisyprune.written import record_written
 
 METADATA_KEY = b"noisyprune"
 
@@ -30,11 +31,14 @@ ColumnKind = Literal["int", "float", "bool", "vector"]
 
 
 @contextmanager
-def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_output(path: str | os.PathLike, record: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` and rename it onto ``path`` if the block succeeds.
 
     A job killed mid-write therefore leaves either the old complete file or nothing under ``path``,
-    never a half-written file that Snakemake could take as finished.
+    never a half-written file that Snakemake could take as finished. Inside a workflow job the
+    complete file is then recorded (:mod:`noisyprune.written`), so that a later change to it is
+    found before a run reads it; ``record=False`` for files no job reads as an input (resume
+    states, caches), which are rewritten often or are large.
     """
     final = Path(path)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -42,6 +46,8 @@ def atomic_output(path: str | os.PathLike) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, final)
+        if record:
+            record_written(final)
     finally:
         if tmp.exists():
             tmp.unlink()

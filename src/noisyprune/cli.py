@@ -6,7 +6,9 @@ noisyprune select data.npz --method prune4rel --fraction 0.2 --param tau=0.95 --
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,15 @@ INPUT is an .npz with the arrays
   paths          (n,)    optional: file paths (strings), copied to the output
 or a Parquet file with one row per sample and the same names as columns (features, probabilities
 and logits as list columns). Give what the method reads; it says what is missing.
+
+After selecting, it prints a summary and writes it as JSON beside the output (kept.csv →
+kept.summary.json): the kept count per class against the input, the method's diagnostics
+(Prune4ReL: tau, neighbourhood sizes, the picks' confidence against all samples) and, given
+probabilities or logits, the estimated share of wrong labels among the kept and among all samples
+(labels the model's most probable class disagrees with; expects a model that has not memorised the
+labels: an early-stopped, out-of-sample or pretrained one). When the kept share is larger by more
+than chance, it warns and says what the method keeps: Prune4ReL keeps samples a re-labeling learner
+can correct, not clean ones; small_loss and confident_learning keep mostly clean ones.
 """
 
 
@@ -58,6 +69,11 @@ def read_input(path: Path) -> dict[str, np.ndarray]:
     return arrays
 
 
+def summary_path(output: Path) -> Path:
+    """Where the summary of a selection written to ``output`` goes: ``kept.csv`` → ``kept.summary.json``."""
+    return output.with_suffix(".summary.json")
+
+
 def write_output(frame, path: Path) -> None:
     """The kept samples as CSV or Parquet, by the file's extension."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,17 +86,23 @@ def write_output(frame, path: Path) -> None:
 
 
 class ProgressBars:
-    """One tqdm bar per phase of a selection, on stderr; none when stderr is not a terminal."""
+    """One tqdm bar per phase of a selection, counting in the phase's unit, on ``file`` (stderr);
+    none when it is not a terminal (``disable=None``, tqdm's rule)."""
 
-    def __init__(self) -> None:
+    def __init__(self, file: Any = None, disable: bool | None = None) -> None:
         self.bars: dict[str, Any] = {}
+        self.file, self.disable = file, disable
 
-    def __call__(self, phase: str, done: int, total: int) -> None:
+    def __call__(self, phase: str, done: int, total: int, unit: str = "step") -> None:
         from tqdm import tqdm
 
         bar = self.bars.get(phase)
         if bar is None:
-            bar = self.bars[phase] = tqdm(total=total, desc=phase, unit="pick", disable=None, leave=False)
+            # unit_scale: a τ-graph counts up to billions of pairs, shown as 1.2G/4.9G
+            bar = tqdm(
+                total=total, desc=phase, unit=unit, unit_scale=True, file=self.file, disable=self.disable, leave=False
+            )
+            self.bars[phase] = bar
         bar.update(done - bar.n)
 
     def close(self) -> None:
@@ -127,15 +149,19 @@ def methods_command(args: argparse.Namespace) -> int:
 
 
 def select_command(args: argparse.Namespace) -> int:
-    from noisyprune.api import select_subset
+    from noisyprune.api import NoisierSubsetWarning, select_subset
+    from noisyprune.artifacts import write_text
     from noisyprune.pruners.progress import listening
+    from noisyprune.selection_summary import summary_lines
 
     if not load_plugin_modules(args.plugin, "select"):
         return 2
     arrays = read_input(Path(args.input))
     bars = ProgressBars()
     try:
-        with listening(bars):
+        # The warning's text is in the summary, printed below with it rather than as a Python warning.
+        with listening(bars), warnings.catch_warnings():
+            warnings.simplefilter("ignore", NoisierSubsetWarning)
             kept = select_subset(
                 arrays["labels"],
                 method=args.method,
@@ -146,7 +172,7 @@ def select_command(args: argparse.Namespace) -> int:
                 logits=arrays.get("logits"),
                 sample_ids=arrays.get("sample_ids"),
                 seed=args.seed,
-                **_params(args.param),
+                method_params=_params(args.param),  # a mapping: a parameter may share an argument's name
             )
     except ValueError as err:
         print(f"noisyprune select: {err}", file=sys.stderr)
@@ -157,11 +183,19 @@ def select_command(args: argparse.Namespace) -> int:
     if "paths" in arrays:
         frame["path"] = np.asarray(arrays["paths"])[kept.indices]
     frame["label"] = np.asarray(arrays["labels"])[kept.indices]
-    write_output(frame, Path(args.output))
+    output = Path(args.output)
+    write_output(frame, output)
+    summary = {**kept.summary, "input": str(args.input), "output": str(output)}
+    write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", summary_path(output))
     print(
         f"kept {kept.budget} of {kept.num_candidates} samples with {kept.method} "
         f"({', '.join(f'{k}={v}' for k, v in kept.params.items() if k != 'pruner')}) → {args.output}"
     )
+    for line in summary_lines(kept.summary):
+        print(f"  {line}")
+    print(f"  summary → {summary_path(output)}")
+    if kept.summary["warning"] is not None:
+        print(f"noisyprune select: warning: {kept.summary['warning']}", file=sys.stderr)
     return 0
 
 
@@ -197,7 +231,12 @@ def parser() -> argparse.ArgumentParser:
         help="a method parameter, as in a config methods entry (repeat: --param tau=0.95 --param balance=equal)",
     )
     select.add_argument("--seed", type=int, default=0, help="seed of the method's random choices (default 0)")
-    select.add_argument("--output", required=True, help="where to write the kept samples: .csv, .tsv or .parquet")
+    select.add_argument(
+        "--output",
+        required=True,
+        help="where to write the kept samples: .csv, .tsv or .parquet; the summary goes beside it as JSON "
+        "(kept.csv → kept.summary.json)",
+    )
     select.add_argument("--plugin", action="append", default=[], metavar="MODULE", help=PLUGIN_HELP)
     select.set_defaults(run=select_command)
     methods = commands.add_parser(

@@ -47,7 +47,41 @@ def describe_schema_error(error) -> str:
             f"config key {location!r}: invalid entry name {error.instance!r}; names start with a "
             f"letter and use letters, digits, '_' or '-', and {REFERENCE_METHOD!r} is reserved"
         )
+    if error.validator in ("oneOf", "anyOf") and error.context:  # no branch took the value
+        options = error.schema.get(error.validator, [])
+        allowed = " or ".join(describe_allowed(option) for option in options)
+        return f"config key {location or '<top level>'!r}: {error.instance!r} is not allowed here; it must be {allowed}"
     return f"config key {location or '<top level>'!r}: {error.message}"
+
+
+def describe_allowed(fragment: Mapping[str, Any]) -> str:
+    """What one branch of a ``oneOf``/``anyOf`` accepts, in words: ``a number in [0, 1)``, ``'auto'``,
+    ``an integer ≥ 1``, ``null``. jsonschema's own message for a value no branch takes ("not valid under
+    any of the given schemas") names no range; the user needs the range."""
+    from noisyprune.params import allowed_values
+
+    if "const" in fragment:
+        return repr(fragment["const"])
+    if "enum" in fragment:
+        return "one of " + ", ".join(repr(value) for value in fragment["enum"])
+    kind = fragment.get("type")
+    if kind == "null":
+        return "null"
+    if kind in ("number", "integer"):
+        noun = "a number" if kind == "number" else "an integer"
+        low = fragment.get("minimum", fragment.get("exclusiveMinimum"))
+        high = fragment.get("maximum", fragment.get("exclusiveMaximum"))
+        opening = "[" if "minimum" in fragment else "("
+        closing = "]" if "maximum" in fragment else ")"
+        if low is not None and high is not None:
+            return f"{noun} in {opening}{low}, {high}{closing}"
+        if low is not None:
+            return f"{noun} {'≥' if opening == '[' else '>'} {low}"
+        if high is not None:
+            return f"{noun} {'≤' if closing == ']' else '<'} {high}"
+        return noun
+    text = allowed_values(fragment)
+    return f"a {text}" if text.startswith("list") else text
 
 
 def _schema_error_of(exc: BaseException):
@@ -177,9 +211,28 @@ def check_references(config: Mapping[str, Any]) -> None:
                 )
             if entry.get("nesterov") and entry.get("momentum", 0) == 0:
                 raise ConfigError(f"config key '{section}.{name}.nesterov': Nesterov momentum needs momentum > 0")
+            if entry.get("schedule_epochs") is not None:
+                if entry.get("schedule", "cosine") != "cosine":
+                    raise ConfigError(
+                        f"config key '{section}.{name}.schedule_epochs': the length of the cosine schedule; "
+                        f"schedule is {entry['schedule']!r}"
+                    )
+                if entry["schedule_epochs"] < entry["epochs"]:
+                    raise ConfigError(
+                        f"config key '{section}.{name}.schedule_epochs': {entry['schedule_epochs']} is below "
+                        f"epochs ({entry['epochs']}); the cosine would rise again after schedule_epochs"
+                    )
+    for name, entry in config["noise"].items():
+        fixed = entry["kind"] == "symmetric" and entry.get("fixed_seed") is not None
+        if fixed and entry.get("realisation", "exact") != "per_sample":
+            raise ConfigError(
+                f"config key 'noise.{name}.fixed_seed': the originals' fixed generator draws per sample; "
+                f"set realisation: per_sample (it is {entry.get('realisation', 'exact')!r})"
+            )
     check_noise_fits_datasets(config)
     check_precomputed_warmups(config)
     check_active(config)
+    check_probe_learners(config)
 
 
 def check_precomputed_keys(config: Mapping[str, Any]) -> None:
@@ -248,6 +301,42 @@ def check_active(config: Mapping[str, Any]) -> None:
                     )
 
 
+def check_probe_learners(config: Mapping[str, Any]) -> None:
+    """Learners that train on a clean probe set (L2R, IEG, RDIA: ``needs_probe``) get one only in
+    retrain jobs, from a noise entry that holds it out (``probe_per_class``). Anything else would
+    fail in its training job, after Snakemake had removed the outputs it replaces."""
+    from noisyprune.training.learners.registry import LEARNERS
+
+    sweep = config["sweep"]
+
+    def needs_probe(entry: Mapping[str, Any]) -> bool:
+        return not is_precomputed(entry) and bool(getattr(LEARNERS.get(entry["learner"]), "needs_probe", False))
+
+    for name in sweep["warmups"]:
+        if needs_probe(config["warmups"][name]):
+            raise ConfigError(
+                f"config key 'warmups.{name}.learner': {config['warmups'][name]['learner']!r} trains on a clean probe "
+                "set, which only retrains get; warm up with a learner that needs none (ce)"
+            )
+    for name in sweep.get("active", []):
+        learner = config["active"][name]["learner"]
+        if needs_probe(config["learners"][learner]):
+            raise ConfigError(
+                f"config key 'active.{name}.learner': {learner!r} trains on a clean probe set, which active "
+                "learning does not hold out; use a learner that needs none"
+            )
+    for name in sweep["learners"]:
+        if not needs_probe(config["learners"][name]):
+            continue
+        for noise in sweep["noise"]:
+            if not config["noise"][noise].get("probe_per_class", 0):
+                raise ConfigError(
+                    f"config key 'noise.{noise}.probe_per_class': learner {name!r} trains on a clean probe set, "
+                    f"which noise {noise!r} does not hold out; set probe_per_class (e.g. 10) or sweep {name!r} "
+                    "with noises that do"
+                )
+
+
 # Which datasets can carry which human label sets (the CIFAR-N files' contents).
 HUMAN_LABEL_SETS = {
     "cifar10n": ("aggregate", "worst", "random1", "random2", "random3"),
@@ -258,7 +347,7 @@ HUMAN_LABEL_SETS = {
 
 def check_noise_fits_datasets(config: Mapping[str, Any]) -> None:
     """Every swept (dataset, noise) pair must make sense: human label sets exist only for the CIFAR-N
-    loaders (and ``given`` for an arrays file, whose presence is checked when it loads), each set
+    loaders (and ``given`` for an arrays file, whose noisy_y the preflight checks before any job), each set
     for its own dataset; named class maps need their dataset."""
     sweep = config["sweep"]
     for dataset in sweep["datasets"]:
@@ -269,6 +358,11 @@ def check_noise_fits_datasets(config: Mapping[str, Any]) -> None:
                 raise ConfigError(
                     f"config key 'noise.{noise}.kind': dataset {dataset!r} has no clean training labels "
                     f"(clean_labels: false: its noise is intrinsic), so only kind 'none' applies, not {entry['kind']!r}"
+                )
+            if not config["datasets"][dataset].get("clean_labels", True) and entry.get("probe_per_class", 0):
+                raise ConfigError(
+                    f"config key 'noise.{noise}.probe_per_class': dataset {dataset!r} has no clean training labels "
+                    "(clean_labels: false) to hold out as a clean probe set"
                 )
             if entry["kind"] == "human" and entry["labels"] not in HUMAN_LABEL_SETS.get(loader, ()):
                 raise ConfigError(

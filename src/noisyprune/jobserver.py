@@ -32,7 +32,6 @@ import socket
 import struct
 import sys
 import time
-import traceback
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
@@ -335,10 +334,11 @@ def _run_child(request: dict, fds: list[int]) -> None:
         status = 0
     except SystemExit as exit_:
         status = exit_.code if isinstance(exit_.code, int) else 1
-    except BaseException:  # the job's failure, reported as its own process would
-        traceback.print_exc()
+    except BaseException:  # the job's failure, reported as its own process would (setup_logging's excepthook)
         import logging
 
+        # To the job's log and, at ERROR, to its stderr (before logging is set up: logging's last
+        # resort, stderr); a traceback printed here as well showed twice on the console.
         logging.getLogger("noisyprune").error("job failed", exc_info=True)
     finally:
         try:

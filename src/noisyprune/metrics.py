@@ -17,6 +17,31 @@ def test_accuracy_summary(epochs: np.ndarray, test_acc: np.ndarray) -> dict[str,
     }
 
 
+# Epochs averaged by ``test_acc_mean_last10``: the convention of Co-teaching(+) (from which RDIA-LS
+# derives) and DivideMix, whose papers report the mean test accuracy of the last 10 epochs.
+LAST_EPOCHS = 10
+
+
+def test_accuracy_means(test_acc: np.ndarray, last: int = LAST_EPOCHS) -> dict[str, float]:
+    """Means of a training's per-epoch clean test accuracy ``test_acc`` ``(E,)`` (in [0, 1]), the
+    statistics published protocols report beside the best and last epoch:
+
+    - ``test_acc_mean_last10``: the mean of the last ``last`` epochs (of all epochs when there are
+      fewer), the convention of Co-teaching(+) and DivideMix;
+    - ``test_acc_mean_all``: the mean over every epoch (what "average test accuracy" over a curve
+      means when nothing else is said).
+
+    Epochs without a finite accuracy are left out of each mean; NaN when none has one.
+    """
+    values = np.asarray(test_acc, dtype=np.float64)
+
+    def finite_mean(part: np.ndarray) -> float:
+        finite = part[np.isfinite(part)]
+        return float(finite.mean()) if len(finite) else float("nan")
+
+    return {"test_acc_mean_last10": finite_mean(values[-last:]), "test_acc_mean_all": finite_mean(values)}
+
+
 def masked_accuracy(predicted: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:
     """Fraction of ``mask``-ed samples whose ``predicted`` label equals ``truth``; NaN if none is masked."""
     count = int(mask.sum())

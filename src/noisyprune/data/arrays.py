@@ -17,7 +17,9 @@ class count is ``num_classes``, the file's class names, or the largest label + 1
 below it has training samples (:func:`~noisyprune.data.checks.number_of_classes`).
 
 Inputs are standardised with the training split's statistics: per feature for vectors, per channel
-for images ``(C, H, W)``; ``uint8`` images are scaled to [0, 1] first.
+for images ``(C, H, W)``; ``uint8`` images are scaled to [0, 1] first. With ``input_scaling: unit``
+they are only scaled to [0, 1]: ``uint8`` divided by 255, other inputs kept as stored, which must
+then already lie in [0, 1] (a value outside is refused, never rescaled).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from noisyprune.data.base import SPLIT_SEED, ArrayDataset, stratified_split
+from noisyprune.data.base import INPUT_SCALINGS, SPLIT_SEED, ArrayDataset, check_input_scaling, stratified_split
 from noisyprune.data.checks import (
     arrange_inputs,
     check_finite_inputs,
@@ -47,10 +49,21 @@ def _split(x, y, noisy, test_fraction: float, split_seed: int):
     return x[train], y[train], x[test], y[test], (noisy[train] if noisy is not None else None), train
 
 
-def _standardise(train_x: np.ndarray, test_x: np.ndarray):
-    """Scale with the training split's mean/std (per channel for images, per feature otherwise)."""
+def _standardise(train_x: np.ndarray, test_x: np.ndarray, input_scaling: str = "standardise", source: str = ""):
+    """Scale with the training split's mean/std (per channel for images, per feature otherwise);
+    ``input_scaling: unit`` only scales ``uint8`` to [0, 1] and checks that the inputs lie there."""
     scale = 255.0 if train_x.dtype == np.uint8 else 1.0
     train_x, test_x = train_x.astype(np.float32) / scale, test_x.astype(np.float32) / scale
+    if input_scaling == "unit":
+        for values, what in ((train_x, "training"), (test_x, "test")):
+            if values.size and (float(values.min()) < 0.0 or float(values.max()) > 1.0):
+                raise ArtifactError(
+                    f"{source}: input_scaling unit needs inputs in [0, 1] (uint8 pixels are divided by 255), but the "
+                    f"{what} inputs range over [{float(values.min()):g}, {float(values.max()):g}]; scale them in the "
+                    "file or use input_scaling: standardise"
+                )
+        channels = train_x.shape[1] if train_x.ndim == 4 else 1
+        return train_x, test_x, ((0.0,) * channels, (1.0,) * channels)
     axes = (0, 2, 3) if train_x.ndim == 4 else (0,)
     mean, std = train_x.mean(axis=axes), train_x.std(axis=axes)
     std = np.where(std > 0, std, 1.0)  # constant features stay constant instead of dividing by zero
@@ -63,13 +76,14 @@ def _standardise(train_x: np.ndarray, test_x: np.ndarray):
     return normalise(train_x).astype(np.float32), normalise(test_x).astype(np.float32), pixel
 
 
-def _build(name, train_x, train_y, test_x, test_y, noisy, class_names, source, train_rows=None) -> ArrayDataset:
+def _build(
+    name, train_x, train_y, test_x, test_y, noisy, class_names, source, train_rows=None, input_scaling="standardise"
+) -> ArrayDataset:
     """The dataset from split arrays whose labels are already checked to lie below
-    ``len(class_names)`` (one name per class); inputs must be finite. ``train_rows`` ``(n_train,)``:
-    the rows of the user's file the training samples came from (``None``: the dataset has no file)."""
-    check_finite_inputs(train_x, source, "the training inputs")
-    check_finite_inputs(test_x, source, "the test inputs")
-    train_x, test_x, (mean, std) = _standardise(train_x, test_x)
+    ``len(class_names)`` (one name per class) and whose inputs are checked finite (before the split,
+    so that a message names the row of the file). ``train_rows`` ``(n_train,)``: the rows of the
+    user's file the training samples came from (``None``: the dataset has no file)."""
+    train_x, test_x, (mean, std) = _standardise(train_x, test_x, input_scaling, source)
     return ArrayDataset(
         name=name,
         train_x=train_x,
@@ -146,6 +160,16 @@ def _build(name, train_x, train_y, test_x, test_y, noisy, class_names, source, t
         exclusiveMaximum=1,
     ),
     SPLIT_SEED,
+    param(
+        "input_scaling",
+        (
+            "`standardise`: inputs minus the training split's mean, divided by its standard deviation (per channel for "
+            "images, per feature for vectors; `uint8` images are divided by 255 first). `unit`: `uint8` divided by 255,"
+            " any other inputs kept as stored, which must then lie in [0, 1] (a value outside is refused, never "
+            "rescaled) — the originals that feed pixels in [0, 1] without normalising (RDIA-LS's MNIST)."
+        ),
+        choices=list(INPUT_SCALINGS),
+    ),
 )
 def load_arrays(
     name: str = "arrays",
@@ -156,11 +180,14 @@ def load_arrays(
     feature_columns: list[str] | None = None,
     test_fraction: float = 0.2,
     split_seed: int = 0,
+    input_scaling: str = "standardise",
 ) -> ArrayDataset:
     """Load the user's ``.npz`` or ``.parquet`` file ``path`` (formats in the module docstring),
     checked before use: readable, labels class indices (``num_classes`` declared or inferred
     without gaps), inputs finite and laid out as declared (``layout``, ``input_shape``: see
-    :func:`~noisyprune.data.checks.arrange_inputs`). Every error names the file."""
+    :func:`~noisyprune.data.checks.arrange_inputs`). Every error names the file. ``input_scaling``:
+    module docstring."""
+    check_input_scaling(input_scaling, name)
     source = Path(path)
     if not source.is_file():
         raise ArtifactError(f"dataset {name!r}: file {path!r} not found (an .npz or .parquet file is expected)")
@@ -196,7 +223,7 @@ def load_arrays(
     if test_x is None:
         x, y, test_x, test_y, noisy, split_rows = _split(x, y, noisy, test_fraction, split_seed)
         train_rows = train_rows[split_rows]
-    return _build(name, x, y, test_x, test_y, noisy, class_names, path, train_rows)
+    return _build(name, x, y, test_x, test_y, noisy, class_names, path, train_rows, input_scaling)
 
 
 ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a zip with members, an empty zip
@@ -250,8 +277,10 @@ def _read_npz(path: Path):
 
         x, test_x = get("x"), get("x_test")
         check_numeric_inputs(x, str(path), "x")
+        check_finite_inputs(x, str(path), "x")  # before any split: a message names the row of the file
         if test_x is not None:
             check_numeric_inputs(test_x, str(path), "x_test")
+            check_finite_inputs(test_x, str(path), "x_test")
         y = class_indices(get("y"), str(path), "y")
         test_y = get("y_test")
         noisy = get("noisy_y")
@@ -295,6 +324,8 @@ def _read_parquet(path: Path, feature_columns: list[str] | None):
         x = list_column(table, "x", path)
     else:
         raise ArtifactError(f"{path}: no 'x' list column and no feature_columns given")
+    # Before the split below: a message names the row of the file.
+    check_finite_inputs(x, str(path), "the feature columns" if feature_columns else "column 'x'")
     y = class_indices(_column(table, "label"), str(path), "column 'label'")
     noisy = None
     if "noisy_label" in columns:
@@ -416,14 +447,20 @@ def load_tabular(
     if dense_gb > max_dense_gb:
         raise ArtifactError(f"{path}: {dense_gb:.1f} GB as dense float32, above max_dense_gb {max_dense_gb}")
     classes = np.unique(np.concatenate([y, test_y]) if test_y is not None else y)
+    if len(classes) < 2:
+        raise ArtifactError(
+            f"{path}: every label is {classes[0]:g}; a classification needs samples of at least two classes"
+        )
     index: dict[Any, int] = {value: i for i, value in enumerate(classes)}
     to_index = np.vectorize(index.__getitem__)
     y = to_index(y).astype(np.int64)
     x = x.toarray().astype(np.float32)
+    check_finite_inputs(x, path, "the inputs")  # before the split: rows are lines of the file (0-based)
     if test_x is None:
         train_x, train_y, test_x, test_y, _, train_rows = _split(x, y, None, test_fraction, split_seed)
     else:
         train_x, train_y, test_x, test_y = x, y, test_x.toarray().astype(np.float32), to_index(test_y).astype(np.int64)
+        check_finite_inputs(test_x, test_path, "the inputs")
         train_rows = np.arange(len(y))
     # LIBSVM rows are lines of the file (0-based), the user's own name for each sample.
     return _build(name, train_x, train_y, test_x, test_y, None, tuple(f"{c:g}" for c in classes), path, train_rows)

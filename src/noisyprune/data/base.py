@@ -113,4 +113,25 @@ SPLIT_SEED = param(
     "Seed of the train/test split; fixed across the sweep's seeds so every seed sees the same data.",
     type="integer",
     minimum=0,
+    maximum=2**32 - 1,  # scikit-learn's random_state: a larger seed would fail inside the noise job
 )
+
+
+# How a loader scales pixel inputs: every image loader declares it (default: today's standardising).
+INPUT_SCALINGS = ("standardise", "unit")
+INPUT_SCALING = param(
+    "input_scaling",
+    (
+        "`standardise`: pixels in [0, 1] minus the training split's mean, divided by its standard deviation (per "
+        "channel for colour images). `unit`: pixels in [0, 1], left there — the originals that feed `ToTensor()` "
+        "without `Normalize` (RDIA-LS's and Co-teaching's MNIST). Weight initialisation and optimiser steps see "
+        "inputs of another scale, so results differ between the two."
+    ),
+    choices=list(INPUT_SCALINGS),
+)
+
+
+def check_input_scaling(input_scaling: str, name: str) -> None:
+    """Refuse an ``input_scaling`` other than :data:`INPUT_SCALINGS`, naming the dataset."""
+    if input_scaling not in INPUT_SCALINGS:
+        raise ValueError(f"dataset {name!r}: input_scaling must be one of {INPUT_SCALINGS}, got {input_scaling!r}")

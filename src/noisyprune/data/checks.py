@@ -68,6 +68,8 @@ def number_of_classes(
     in a 3-class file would otherwise make a 100-class problem whose noise flips into classes
     that do not exist."""
     if declared is not None:
+        if declared < 2:
+            raise ArtifactError(f"{source}: {declared_by} declares {declared} class(es); at least two are needed")
         for what, values in labels.items():
             above = values >= declared
             if above.any():
@@ -78,6 +80,13 @@ def number_of_classes(
         return declared
     present = [values for values in labels.values() if len(values)]
     count = int(max(values.max() for values in present)) + 1 if present else 0
+    if count < 2:  # noise, pruning and training all compare classes: one class is a broken file
+        raise ArtifactError(
+            f"{source}: every label is 0 (in {', '.join(labels)}): a single class; a classification needs "
+            "samples of at least two classes"
+            if count
+            else f"{source}: no labels"
+        )
     seen = np.bincount(labels[train_key], minlength=count) > 0
     if count and not seen.all():
         missing = np.flatnonzero(~seen)

@@ -9,8 +9,9 @@ torchvision's ``CIFAR10(root, download=True)`` leaves under ``root``):
 
 Batches are read with an allow-listed unpickler (:mod:`noisyprune.data.safe_pickle`), never with a
 plain ``pickle.load``. Images become ``(n, 3, 32, 32)`` float32 standardised per channel with the
-training split's mean and standard deviation. The training order is the batches' order
-(``data_batch_1`` … ``data_batch_5``), which is the order the CIFAR-N label files index.
+training split's mean and standard deviation (``input_scaling: unit``: pixels in [0, 1]). The
+training order is the batches' order (``data_batch_1`` … ``data_batch_5``), which is the order the
+CIFAR-N label files index.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisyprune.data.base import ArrayDataset
+from noisyprune.data.base import INPUT_SCALING, ArrayDataset, check_input_scaling
 from noisyprune.data.safe_pickle import load_pickle_file, load_torch_pickle
 from noisyprune.errors import ArtifactError
 from noisyprune.params import declare, param
@@ -93,9 +94,13 @@ def _unit_pixels(images: np.ndarray) -> np.ndarray:
     return pixels
 
 
-def load_cifar(name: str, variant: str, root: str, download: bool = False) -> ArrayDataset:
+def load_cifar(
+    name: str, variant: str, root: str, download: bool = False, input_scaling: str = "standardise"
+) -> ArrayDataset:
     """Load CIFAR ``variant`` (``cifar10`` or ``cifar100``) from ``root`` (the folder holding
-    ``cifar-10-batches-py`` / ``cifar-100-python``); download it first only if ``download``."""
+    ``cifar-10-batches-py`` / ``cifar-100-python``); download it first only if ``download``.
+    ``input_scaling``: ``standardise`` per channel, or ``unit`` (pixels in [0, 1])."""
+    check_input_scaling(input_scaling, name)
     layout = LAYOUT[variant]
     folder = Path(root) / layout["folder"]
     needed = [*layout["train"], *layout["test"], layout["meta"]]
@@ -111,13 +116,24 @@ def load_cifar(name: str, variant: str, root: str, download: bool = False) -> Ar
     train_x, train_y, coarse = _read_batches(folder, layout["train"], layout["labels"])
     test_x, test_y, _ = _read_batches(folder, layout["test"], layout["labels"])
     meta = load_pickle_file(folder / layout["meta"], encoding="bytes")
+    if not isinstance(meta, dict) or layout["names"] not in meta:
+        raise ArtifactError(f"{folder / layout['meta']}: not a CIFAR meta file (needs key {layout['names'].decode()})")
     class_names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in meta[layout["names"]])
+    for split, labels in (("training", train_y), ("test", test_y)):
+        if len(labels) and (labels.min() < 0 or labels.max() >= len(class_names)):
+            raise ArtifactError(
+                f"{folder}: the {split} batches hold labels outside the {len(class_names)} classes named by "
+                f"{layout['meta']} (labels {int(labels.min())}..{int(labels.max())})"
+            )
     # One float32 copy per split, standardised in place: the values are bitwise those of
     # (x / 255 − mean) / std, but CIFAR's 50,000 training images take 600 MB once instead of
     # four temporaries of that size, which made loading most of a small job's time.
     train_pixels = _unit_pixels(train_x)
-    mean = train_pixels.mean(axis=(0, 2, 3))
-    std = train_pixels.std(axis=(0, 2, 3))
+    if input_scaling == "standardise":
+        mean = train_pixels.mean(axis=(0, 2, 3))
+        std = train_pixels.std(axis=(0, 2, 3))
+    else:  # (x − 0) / 1 = x: the pixels stay exactly as scaled
+        mean, std = np.zeros(3, dtype=np.float32), np.ones(3, dtype=np.float32)
 
     def scale(pixels):
         pixels -= mean[None, :, None, None]
@@ -167,16 +183,20 @@ HUMAN_LABELS = param(
 )
 
 
-@declare(ROOT, DOWNLOAD)
-def load_cifar10(name: str = "cifar10", root: str = "data/cifar", download: bool = False) -> ArrayDataset:
+@declare(ROOT, DOWNLOAD, INPUT_SCALING)
+def load_cifar10(
+    name: str = "cifar10", root: str = "data/cifar", download: bool = False, input_scaling: str = "standardise"
+) -> ArrayDataset:
     """CIFAR-10: 50,000 training and 10,000 test images of 10 classes."""
-    return load_cifar(name, "cifar10", root, download)
+    return load_cifar(name, "cifar10", root, download, input_scaling)
 
 
-@declare(ROOT, DOWNLOAD)
-def load_cifar100(name: str = "cifar100", root: str = "data/cifar", download: bool = False) -> ArrayDataset:
+@declare(ROOT, DOWNLOAD, INPUT_SCALING)
+def load_cifar100(
+    name: str = "cifar100", root: str = "data/cifar", download: bool = False, input_scaling: str = "standardise"
+) -> ArrayDataset:
     """CIFAR-100: 50,000 training and 10,000 test images of 100 classes in 20 superclasses."""
-    return load_cifar(name, "cifar100", root, download)
+    return load_cifar(name, "cifar100", root, download, input_scaling)
 
 
 def read_human_labels(path: str | Path, variant: str, clean: np.ndarray) -> dict[str, np.ndarray]:
@@ -211,30 +231,34 @@ def read_human_labels(path: str | Path, variant: str, clean: np.ndarray) -> dict
     return {name: arrays[key].astype(np.int64) for name, key in keys.items()}
 
 
-def load_cifar_n(name: str, variant: str, root: str, human_labels: str, download: bool = False) -> ArrayDataset:
+def load_cifar_n(
+    name: str, variant: str, root: str, human_labels: str, download: bool = False, input_scaling: str = "standardise"
+) -> ArrayDataset:
     """CIFAR images with the CIFAR-N human label sets attached (used by the ``human`` noise model)."""
-    base = load_cifar(name, "cifar10" if variant == "cifar10n" else "cifar100", root, download)
+    base = load_cifar(name, "cifar10" if variant == "cifar10n" else "cifar100", root, download, input_scaling)
     label_sets = read_human_labels(human_labels, variant, base.train_y)
     return ArrayDataset(**{**base.__dict__, "label_sets": label_sets})
 
 
-@declare(ROOT, HUMAN_LABELS, DOWNLOAD)
+@declare(ROOT, HUMAN_LABELS, DOWNLOAD, INPUT_SCALING)
 def load_cifar10n(
     name: str = "cifar10n",
     root: str = "data/cifar",
     human_labels: str = "data/CIFAR-10_human.pt",
     download: bool = False,
+    input_scaling: str = "standardise",
 ) -> ArrayDataset:
     """CIFAR-10 with the CIFAR-10N label sets ``aggregate``, ``worst``, ``random1..3``."""
-    return load_cifar_n(name, "cifar10n", root, human_labels, download)
+    return load_cifar_n(name, "cifar10n", root, human_labels, download, input_scaling)
 
 
-@declare(ROOT, HUMAN_LABELS, DOWNLOAD)
+@declare(ROOT, HUMAN_LABELS, DOWNLOAD, INPUT_SCALING)
 def load_cifar100n(
     name: str = "cifar100n",
     root: str = "data/cifar",
     human_labels: str = "data/CIFAR-100_human.pt",
     download: bool = False,
+    input_scaling: str = "standardise",
 ) -> ArrayDataset:
     """CIFAR-100 with the CIFAR-100N label set ``noisy100``."""
-    return load_cifar_n(name, "cifar100n", root, human_labels, download)
+    return load_cifar_n(name, "cifar100n", root, human_labels, download, input_scaling)

@@ -6,7 +6,7 @@ import numpy as np
 from sklearn.datasets import load_digits as sklearn_load_digits
 from sklearn.model_selection import train_test_split
 
-from noisyprune.data.base import SPLIT_SEED, ArrayDataset
+from noisyprune.data.base import INPUT_SCALING, SPLIT_SEED, ArrayDataset, check_input_scaling
 from noisyprune.params import declare, param
 
 PIXEL_MAX = 16.0  # the bundled images hold integer grey levels 0..16
@@ -21,20 +21,25 @@ PIXEL_MAX = 16.0  # the bundled images hold integer grey levels 0..16
         exclusiveMaximum=1,
     ),
     SPLIT_SEED,
+    INPUT_SCALING,
 )
-def load_digits(name: str = "digits", test_fraction: float = 0.3, split_seed: int = 0) -> ArrayDataset:
+def load_digits(
+    name: str = "digits", test_fraction: float = 0.3, split_seed: int = 0, input_scaling: str = "standardise"
+) -> ArrayDataset:
     """Return digits split into train/test with a stratified, seeded split.
 
-    Images become ``(n, 1, 8, 8)`` float32, scaled to [0, 1] and then standardised with the
-    training split's mean and standard deviation (a single scalar each, like MNIST practice).
+    Images become ``(n, 1, 8, 8)`` float32, scaled to [0, 1] and then (``input_scaling:
+    standardise``) standardised with the training split's mean and standard deviation (a single
+    scalar each, like MNIST practice); ``unit`` leaves them in [0, 1].
     """
+    check_input_scaling(input_scaling, name)
     bunch = sklearn_load_digits()
     images = (bunch.images / PIXEL_MAX).astype(np.float32)[:, None, :, :]
     labels = bunch.target.astype(np.int64)
     train_x, test_x, train_y, test_y = train_test_split(
         images, labels, test_size=test_fraction, random_state=split_seed, stratify=labels
     )
-    mean, std = float(train_x.mean()), float(train_x.std())
+    mean, std = (float(train_x.mean()), float(train_x.std())) if input_scaling == "standardise" else (0.0, 1.0)
     return ArrayDataset(
         name=name,
         train_x=(train_x - mean) / std,

@@ -31,6 +31,7 @@ import hashlib
 import json
 import logging
 import os
+import posixpath
 import shutil
 from collections.abc import Sequence
 from pathlib import Path
@@ -38,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from noisyprune.artifacts import atomic_output
-from noisyprune.data.base import ArrayDataset, limited_positions
+from noisyprune.data.base import INPUT_SCALING, ArrayDataset, check_input_scaling, limited_positions
 from noisyprune.data.checks import number_of_classes
 from noisyprune.data.stored import StoredImages, chunk_rows, standardise
 from noisyprune.errors import ArtifactError
@@ -68,10 +69,15 @@ def class_folder_samples(folder: Path, classes: Sequence[str]) -> tuple[list[Pat
 def read_file_list(list_path: Path, image_root: Path, keys_path: Path | None = None) -> tuple[list[Path], np.ndarray]:
     """Paths and labels of a ``<relative path> <label>`` list; blank lines and ``#`` comments are
     skipped. With ``keys_path`` (one relative path per line) only those samples are kept, in the
-    key list's order, as Clothing-1M's key lists select its splits from one label file."""
+    key list's order, as Clothing-1M's key lists select its splits from one label file.
+
+    Nothing is reinterpreted: a path is relative to ``image_root`` and stays inside it (an absolute
+    path, or ``..`` that leaves it, is an error), and an image listed twice (even with the same label:
+    it would be trained on twice) is an error naming both lines, in the list as in the key list."""
     if not list_path.is_file():
         raise ArtifactError(f"{list_path}: label list not found")
     entries: dict[str, int] = {}
+    lines: dict[str, int] = {}
     for number, line in enumerate(list_path.read_text(encoding="utf-8").splitlines(), start=1):
         text = line.strip()
         if not text or text.startswith("#"):
@@ -81,11 +87,28 @@ def read_file_list(list_path: Path, image_root: Path, keys_path: Path | None = N
             raise ArtifactError(f"{list_path}:{number}: expected '<relative path> <integer label>', got {text!r}")
         if int(parts[1]) < 0:
             raise ArtifactError(f"{list_path}:{number}: negative label {parts[1]}")
-        entries[parts[0]] = int(parts[1])
+        path = inside_path(parts[0], image_root, f"{list_path}:{number}")
+        if path in entries:
+            label = "" if entries[path] == int(parts[1]) else f" with label {entries[path]}, here {parts[1]}"
+            raise ArtifactError(
+                f"{list_path}:{number}: {parts[0]!r} is listed again (first at line {lines[path]}{label}); list each "
+                "image once"
+            )
+        entries[path], lines[path] = int(parts[1]), number
     if keys_path is not None:
         if not keys_path.is_file():
             raise ArtifactError(f"{keys_path}: key list not found")
-        keys = [k.strip() for k in keys_path.read_text(encoding="utf-8").splitlines() if k.strip()]
+        keys: dict[str, int] = {}
+        for number, line in enumerate(keys_path.read_text(encoding="utf-8").splitlines(), start=1):
+            if not line.strip():
+                continue
+            key = inside_path(line.strip(), image_root, f"{keys_path}:{number}")
+            if key in keys:
+                raise ArtifactError(
+                    f"{keys_path}:{number}: {line.strip()!r} is listed again (first at line {keys[key]}); list each "
+                    "key once"
+                )
+            keys[key] = number
         unknown = [k for k in keys if k not in entries]
         if unknown:
             raise ArtifactError(f"{keys_path}: {len(unknown)} key(s) have no label in {list_path}, e.g. {unknown[0]!r}")
@@ -93,6 +116,24 @@ def read_file_list(list_path: Path, image_root: Path, keys_path: Path | None = N
     if not entries:
         raise ArtifactError(f"{list_path}: no samples")
     return [image_root / path for path in entries], np.fromiter(entries.values(), dtype=np.int64, count=len(entries))
+
+
+def inside_path(text: str, image_root: Path, where: str) -> str:
+    """``text``, a path of a list, normalised (``a/./b`` → ``a/b``), or an :class:`ArtifactError` at
+    ``where`` (``list:line``) when it is absolute or leaves ``image_root`` (``../x.jpg``): a list
+    names images of its own folder, never elsewhere on the machine."""
+    if posixpath.isabs(text) or os.path.isabs(text):
+        raise ArtifactError(
+            f"{where}: {text!r} is an absolute path; paths in a list are relative to {image_root}, the image "
+            "folder of this list"
+        )
+    normal = posixpath.normpath(text)
+    if normal == ".." or normal.startswith("../"):
+        raise ArtifactError(
+            f"{where}: {text!r} leaves {image_root}, the image folder this list's paths are relative to; "
+            "move the images under it or point the dataset's root and image folder at their common folder"
+        )
+    return normal
 
 
 class _ImageFiles:
@@ -207,7 +248,7 @@ def _decode_to_file(paths: Sequence[Path], image_size: int, workers: int, cache:
             f"{need / 1e9:.1f} GB of disk for the cache, {free / 1e9:.1f} GB free; set cache_dir "
             "to a larger disk or lower image_size"
         )
-    with atomic_output(cache) as tmp:
+    with atomic_output(cache, record=False) as tmp:  # keyed by its sources; read by no rule as an input
         out = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=shape)
         try:
             # a memory map of a sparse file would die of SIGBUS when the disk fills up (macOS has no
@@ -249,7 +290,7 @@ def channel_statistics(images: np.ndarray, cache_file: Path | None = None) -> tu
     std = np.sqrt(np.maximum(squares / pixels - mean**2, 0.0))
     std = np.where(std > 0, std, 1.0)
     if stats_file is not None:
-        with atomic_output(stats_file) as tmp:
+        with atomic_output(stats_file, record=False) as tmp:
             # repr of a float64 round-trips exactly through JSON
             tmp.write_text(json.dumps({"mean": mean.tolist(), "std": std.tolist()}))
     return mean, std
@@ -304,10 +345,13 @@ def build_image_dataset(
     max_test: int | None,
     storage: str = "auto",
     train_root: Path,
+    input_scaling: str = "standardise",
 ) -> ArrayDataset:
-    """Limit, decode and standardise (per channel, training statistics) the two splits, held in
-    memory as float32 or streamed from the uint8 cache (:func:`choose_storage`). ``train_root``: the
-    folder the training paths are named relative to (the user's names of the samples)."""
+    """Limit, decode and standardise (per channel, training statistics; ``input_scaling: unit``:
+    pixels in [0, 1]) the two splits, held in memory as float32 or streamed from the uint8 cache
+    (:func:`choose_storage`). ``train_root``: the folder the training paths are named relative to
+    (the user's names of the samples)."""
+    check_input_scaling(input_scaling, name)
     num_classes = len(class_names)
     for split, (_, labels) in (("training", train), ("test", test)):
         if len(labels) == 0:
@@ -324,7 +368,10 @@ def build_image_dataset(
     test_cache = cache_path(test_paths, image_size, cache_dir) if cache_dir is not None else None
     train_u8 = cached_images(train_paths, image_size, workers, train_cache)
     test_u8 = cached_images(test_paths, image_size, workers, test_cache)
-    mean, std = channel_statistics(train_u8, train_cache)
+    if input_scaling == "standardise":
+        mean, std = channel_statistics(train_u8, train_cache)
+    else:  # (x − 0) / 1 = x: the pixels stay in [0, 1]
+        mean, std = np.zeros(train_u8.shape[1]), np.ones(train_u8.shape[1])
     if mode == "stream":
         # the memory maps cached_images opened; the paths let spawned workers open them again
         train_x = StoredImages(train_u8, mean, std, workers, path=str(train_cache))
@@ -446,6 +493,7 @@ CLEAN_LABELS = param(
     ),
     CLEAN_LABELS,
     *DECODING_PARAMETERS,
+    INPUT_SCALING,
 )
 def load_image_folder(
     name: str = "image_folder",
@@ -462,6 +510,7 @@ def load_image_folder(
     max_train: int | None = None,
     max_test: int | None = None,
     storage: str = "auto",
+    input_scaling: str = "standardise",
 ) -> ArrayDataset:
     """Class-folder images (module docstring). Classes are ``classes`` if given, else the sorted
     sub-folders of ``root/train_dir``, cut to the first ``num_classes`` (e.g. an ImageNet subset)."""
@@ -491,6 +540,7 @@ def load_image_folder(
         max_train=max_train,
         max_test=max_test,
         storage=storage,
+        input_scaling=input_scaling,
         train_root=train_root,
     )
 
@@ -503,8 +553,10 @@ def load_image_folder(
         "train_list",
         (
             "Text file of `<relative image path> <integer label>` lines of the training split (blank lines and `#` "
-            "comments skipped; a malformed line is an error naming file and line): mini-WebVision's "
-            "`info/train_filelist_google.txt`, Clothing-1M's `noisy_label_kv.txt`."
+            "comments skipped): mini-WebVision's `info/train_filelist_google.txt`, Clothing-1M's `noisy_label_kv.txt`."
+            " Paths are relative to `train_images` and stay inside it; a malformed line, an image listed twice (both "
+            "lines are named), an absolute path or one whose `..` leaves the folder is an error naming file and line, "
+            "checked before any job."
         ),
         required=True,
         type="string",
@@ -522,7 +574,7 @@ def load_image_folder(
         "train_keys",
         (
             "File of image paths, one per line, that selects (and orders) the training samples from `train_list`: "
-            "Clothing-1M's `noisy_train_key_list.txt`. A key without a label is an error."
+            "Clothing-1M's `noisy_train_key_list.txt`. A key without a label, or listed twice, is an error."
         ),
         type="string",
     ),
@@ -553,6 +605,7 @@ def load_image_folder(
     ),
     CLEAN_LABELS,
     *DECODING_PARAMETERS,
+    INPUT_SCALING,
 )
 def load_file_list(
     name: str = "file_list",
@@ -573,6 +626,7 @@ def load_file_list(
     max_train: int | None = None,
     max_test: int | None = None,
     storage: str = "auto",
+    input_scaling: str = "standardise",
 ) -> ArrayDataset:
     """Images named by label lists (module docstring). Paths in the lists are relative to
     ``root/train_images`` and ``root/test_images``; list paths are relative to ``root``. With
@@ -610,5 +664,6 @@ def load_file_list(
         max_train=max_train,
         max_test=max_test,
         storage=storage,
+        input_scaling=input_scaling,
         train_root=base / train_images,
     )

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisyprune.data.base import ArrayDataset
+from noisyprune.data.base import INPUT_SCALING, ArrayDataset, check_input_scaling
 from noisyprune.data.idx import read_idx
 from noisyprune.params import declare, param
 
@@ -48,26 +48,40 @@ def _find(root: Path, stem: str, variant: str) -> Path:
     )
 
 
-def load_idx_dataset(name: str, variant: str, root: str, download: bool = False) -> ArrayDataset:
-    """The standard 60,000/10,000 split as ``(n, 1, 28, 28)`` float32, scaled to [0, 1] and
-    standardised with the training split's pixel mean and standard deviation."""
+def load_idx_dataset(
+    name: str, variant: str, root: str, download: bool = False, input_scaling: str = "standardise"
+) -> ArrayDataset:
+    """The standard 60,000/10,000 split as ``(n, 1, 28, 28)`` float32, scaled to [0, 1] and, with
+    ``input_scaling: standardise``, standardised with the training split's pixel mean and standard
+    deviation (``unit`` leaves the pixels in [0, 1])."""
+    check_input_scaling(input_scaling, name)
     root_path = Path(root)
     if download:
         from torchvision import datasets
 
         getattr(datasets, TORCHVISION_FOLDER[variant])(root_path, train=True, download=True)
         getattr(datasets, TORCHVISION_FOLDER[variant])(root_path, train=False, download=True)
-    arrays = {key: read_idx(_find(root_path, stem, variant)) for key, stem in FILES.items()}
+    files = {key: _find(root_path, stem, variant) for key, stem in FILES.items()}
+    arrays = {key: read_idx(path) for key, path in files.items()}
     for split in ("train", "test"):
         images, labels = arrays[f"{split}_images"], arrays[f"{split}_labels"]
         if images.ndim != 3 or labels.ndim != 1 or len(images) != len(labels):
-            raise ValueError(f"{variant} {split}: {images.shape} images do not match {labels.shape} labels")
+            raise ValueError(
+                f"{variant} {split}: {files[f'{split}_images']} holds images of shape {images.shape}, which do not "
+                f"match the labels of shape {labels.shape} in {files[f'{split}_labels']} (n × 28 × 28 images, n labels)"
+            )
+        if len(labels) and int(labels.max()) >= len(CLASS_NAMES[variant]):
+            raise ValueError(
+                f"{files[f'{split}_labels']}: holds label {int(labels.max())}, outside the "
+                f"{len(CLASS_NAMES[variant])} classes of {variant} (is it the labels file?)"
+            )
     # One float32 copy per split, scaled and standardised in place: bitwise (x / 255 − mean) / std,
     # without the temporaries of that expression, which made loading most of a small job's time.
     train, test = (arrays[f"{split}_images"].astype(np.float32)[:, None] for split in ("train", "test"))
     train /= 255.0
     test /= 255.0
-    mean, std = float(train.mean()), float(train.std())
+    # unit: mean 0 and std 1 leave the pixels exactly as scaled (x − 0) / 1 = x
+    mean, std = (float(train.mean()), float(train.std())) if input_scaling == "standardise" else (0.0, 1.0)
     for pixels in (train, test):
         pixels -= mean
         pixels /= std
@@ -98,18 +112,24 @@ PARAMETERS = (
         ("Fetch missing files with torchvision's checksummed downloader (needs internet). Never done unless `true`."),
         type="boolean",
     ),
+    INPUT_SCALING,
 )
 
 
 @declare(*PARAMETERS)
-def load_mnist(name: str = "mnist", root: str = "data/mnist", download: bool = False) -> ArrayDataset:
+def load_mnist(
+    name: str = "mnist", root: str = "data/mnist", download: bool = False, input_scaling: str = "standardise"
+) -> ArrayDataset:
     """MNIST handwritten digits (LeCun et al.)."""
-    return load_idx_dataset(name, "mnist", root, download)
+    return load_idx_dataset(name, "mnist", root, download, input_scaling)
 
 
 @declare(*PARAMETERS)
 def load_fashion_mnist(
-    name: str = "fashion_mnist", root: str = "data/fashion-mnist", download: bool = False
+    name: str = "fashion_mnist",
+    root: str = "data/fashion-mnist",
+    download: bool = False,
+    input_scaling: str = "standardise",
 ) -> ArrayDataset:
     """Fashion-MNIST (Xiao et al. 2017); ``../shared/data/fashion-mnist`` holds the real files."""
-    return load_idx_dataset(name, "fashion_mnist", root, download)
+    return load_idx_dataset(name, "fashion_mnist", root, download, input_scaling)

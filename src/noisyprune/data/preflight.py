@@ -1,11 +1,21 @@
-"""Checks of the swept datasets' (and precomputed warm-ups') files when the workflow is parsed,
-before any job is scheduled.
+"""Checks of the swept datasets (and precomputed warm-ups) before any job is scheduled.
 
-A data file found broken by the noise job would be found after Snakemake has removed that job's
-previous outputs (and so everything downstream of them must rerun once the file is fixed). Here
-each swept dataset is checked first: the built-in loaders' files exist; a user's own file
-(``arrays``) is read and validated in full by its loader. A file that passed is not read again
-until its size, modification time or dataset entry changes (the record is kept in ``cache_dir``).
+A file or value found wrong by a job would be found after Snakemake has removed that job's previous
+outputs (and those of every job it reruns beside it). So, in ``onstart``, each swept dataset is read
+as its jobs will read it: in full by its loader for the built-in loaders whose files are read in
+seconds (digits, MNIST and Fashion-MNIST's IDX headers and sizes, CIFAR's batches and CIFAR-N's label
+files, a user's ``arrays`` or LIBSVM file), the label lists of ``file_list`` (paths, labels,
+duplicates, key lists; the images are decoded by the jobs), and the class folders of
+``image_folder``. What the jobs depend on is then checked against the config:
+
+- the dataset has two classes or more;
+- every swept noise fits it (a human label set it holds, asymmetric pairs naming its classes);
+- every swept warm-up, learner and active-learning learner has a ``batch_size`` no larger than its
+  training set (the retrain job refuses that too; a batch larger only than a pruned subset is allowed).
+
+What a file holds (training-set size, class count, label sets) is kept in ``cache_dir`` under a
+fingerprint of the dataset entry and of its files' sizes and modification times, so a file is read
+again only once it changes. Plugin loaders and ``download: true`` entries are left to their jobs.
 """
 
 from __future__ import annotations
@@ -13,26 +23,55 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from noisyprune.errors import ArtifactError, ConfigError
 
+DEFAULT_BATCH_SIZE = 128  # the schema's default, for an entry validated without defaults
 
-def _mnist(entry: Mapping[str, Any]) -> list[str]:
+
+@dataclass(frozen=True)
+class Facts:
+    """What the jobs will find in a dataset: ``train_size`` training samples (after ``max_train``;
+    ``None``: not known before a job), ``num_classes`` classes, the names of its human label sets
+    and the ``input_shape`` of one input (each ``None``: not known before a job)."""
+
+    train_size: int | None
+    num_classes: int | None
+    label_sets: tuple[str, ...] | None = None
+    input_shape: tuple[int, ...] | None = None
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Facts:
+        """The facts of a cache record (JSON: lists for tuples)."""
+        lists = {key: record.get(key) for key in ("label_sets", "input_shape")}
+        as_tuples = {key: tuple(value) for key, value in lists.items() if value is not None}
+        return cls(record["train_size"], record["num_classes"], **as_tuples)
+
+
+def _loaded(name: str, entry: Mapping[str, Any], enough: int) -> Facts:
+    """Load the dataset as its jobs do; its own loader checks every file it reads."""
+    from noisyprune.data.registry import load_dataset
+
+    data = load_dataset(name, entry)
+    return Facts(data.num_train, data.num_classes, tuple(sorted(data.label_sets or ())), tuple(data.input_shape))
+
+
+def _mnist_files(entry: Mapping[str, Any]) -> list[str]:
     from noisyprune.data.mnist import FILES, _find
 
     variant = entry["loader"]
-    for stem in FILES.values():
-        try:
-            _find(Path(entry.get("root", f"data/{variant.replace('_', '-')}")), stem, variant)
-        except FileNotFoundError as err:
-            raise ArtifactError(str(err)) from None
-    return []
+    root = Path(entry.get("root", f"data/{variant.replace('_', '-')}"))
+    try:
+        return [str(_find(root, stem, variant)) for stem in FILES.values()]
+    except FileNotFoundError as err:
+        raise ArtifactError(str(err)) from None
 
 
-def _cifar(entry: Mapping[str, Any]) -> list[str]:
+def _cifar_files(entry: Mapping[str, Any]) -> list[str]:
     from noisyprune.data.cifar import HUMAN_FILES, LAYOUT
 
     loader = entry["loader"]
@@ -45,25 +84,64 @@ def _cifar(entry: Mapping[str, Any]) -> list[str]:
             f"{loader}: missing {missing} in {folder}. Put the unpacked python version of the dataset there "
             "or set download: true"
         )
+    files = [str(folder / name) for name in needed]
     if loader in HUMAN_FILES:
         labels = Path(entry.get("human_labels", f"data/{HUMAN_FILES[loader]}"))
         if not labels.is_file():
             raise ArtifactError(f"{loader}: human label file {labels} not found ({HUMAN_FILES[loader]} of CIFAR-N)")
+        files.append(str(labels))
+    return files
+
+
+def _arrays_files(entry: Mapping[str, Any]) -> list[str]:
+    return [entry["path"]]
+
+
+def _tabular_files(entry: Mapping[str, Any]) -> list[str]:
+    if entry.get("source", "breast_cancer") != "libsvm":
+        return []  # bundled with scikit-learn
+    return [file for file in (entry.get("path"), entry.get("test_path")) if file is not None]
+
+
+def _no_files(entry: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def _arrays(entry: Mapping[str, Any]) -> list[str]:
-    return [entry["path"]]  # read in full by its loader
+def _file_list_files(entry: Mapping[str, Any]) -> list[str]:
+    root = Path(entry.get("root", ""))
+    files = []
+    for key in ("train_list", "test_list", "train_keys", "test_keys"):
+        if entry.get(key):
+            if not (root / entry[key]).is_file():
+                raise ArtifactError(f"{root / entry[key]}: {key} file not found")
+            files.append(str(root / entry[key]))
+    return files
 
 
-def _tabular(entry: Mapping[str, Any]) -> list[str]:
-    if entry.get("source", "breast_cancer") != "libsvm":
-        return []
-    files = [entry.get("path"), entry.get("test_path")]
-    return [file for file in files if file is not None]  # read in full by its loader (parse errors)
+def _file_list_facts(name: str, entry: Mapping[str, Any], enough: int) -> Facts:
+    """The label lists read as the loader reads them (every line checked), without decoding an image."""
+    from noisyprune.data.base import limited_positions
+    from noisyprune.data.checks import number_of_classes
+    from noisyprune.data.images import read_file_list
+
+    root = Path(entry.get("root", ""))
+    limit = entry.get("num_classes")
+    labels = {}
+    for split in ("train", "test"):
+        keys = entry.get(f"{split}_keys")
+        _, values = read_file_list(
+            root / entry[f"{split}_list"], root / entry.get(f"{split}_images", ""), root / keys if keys else None
+        )
+        labels[f"{entry[f'{split}_list']} labels"] = values[values < limit] if limit is not None else values
+    train_key = f"{entry['train_list']} labels"
+    count = limit or number_of_classes(labels, train_key, f"dataset {name!r}", None, "")
+    train = labels[train_key]
+    if not len(train):
+        raise ArtifactError(f"dataset {name!r}: no training images (labels below num_classes {limit})")
+    return Facts(len(limited_positions(train, entry.get("max_train"))), count, input_shape=_decoded_shape(entry))
 
 
-def _image_folder(entry: Mapping[str, Any]) -> list[str]:
+def _image_folder_files(entry: Mapping[str, Any]) -> list[str]:
     root = Path(entry.get("root", ""))
     for folder in (root / entry.get("train_dir", "train"), root / entry.get("test_dir", "val")):
         if not folder.is_dir():
@@ -71,51 +149,190 @@ def _image_folder(entry: Mapping[str, Any]) -> list[str]:
     return []
 
 
-def _file_list(entry: Mapping[str, Any]) -> list[str]:
-    root = Path(entry.get("root", ""))
-    for key in ("train_list", "test_list", "train_keys", "test_keys"):
-        if entry.get(key) and not (root / entry[key]).is_file():
-            raise ArtifactError(f"{root / entry[key]}: {key} file not found")
-    return []
+def _image_folder_facts(name: str, entry: Mapping[str, Any], enough: int) -> Facts:
+    """Class folders and their images, counted only up to ``enough`` (one more than the largest
+    batch size: a larger set passes every batch-size check, and ImageNet's 1.28 million files are
+    not listed before each run)."""
+    from noisyprune.data.images import IMAGE_EXTENSIONS
+
+    train = Path(entry.get("root", "")) / entry.get("train_dir", "train")
+    classes = entry.get("classes")
+    if classes is None:
+        classes = sorted(p.name for p in train.iterdir() if p.is_dir())
+        if entry.get("num_classes") is not None:
+            classes = classes[: entry["num_classes"]]
+    count = 0
+    for folder in classes:
+        if not (train / folder).is_dir():
+            raise ArtifactError(f"{train / folder}: class folder not found (classes come from {train})")
+        for _ in _files_under(train / folder, IMAGE_EXTENSIONS):
+            count += 1
+            if count >= enough:
+                break
+        if count >= enough:
+            break
+    max_train = entry.get("max_train")
+    size = min(count, max_train) if max_train is not None else count
+    return Facts(size, len(classes), input_shape=_decoded_shape(entry))
 
 
-# loader → a check that raises ArtifactError, returning the files its loader must read in full
-# (none: the loader's own files are only looked for, their contents are read by the noise job).
-CHECKS: dict[str, Callable[[Mapping[str, Any]], list[str]]] = {
-    "mnist": _mnist,
-    "fashion_mnist": _mnist,
-    "cifar10": _cifar,
-    "cifar100": _cifar,
-    "cifar10n": _cifar,
-    "cifar100n": _cifar,
-    "arrays": _arrays,
-    "tabular": _tabular,
-    "image_folder": _image_folder,
-    "file_list": _file_list,
+def _decoded_shape(entry: Mapping[str, Any]) -> tuple[int, ...]:
+    """File-backed images are decoded to RGB squares of ``image_size`` pixels."""
+    return (3, entry.get("image_size", 32), entry.get("image_size", 32))
+
+
+def _files_under(folder: Path, extensions: tuple[str, ...]) -> Iterator[Path]:
+    for directory, _, names in os.walk(folder):
+        for file in names:
+            if Path(file).suffix.lower() in extensions:
+                yield Path(directory) / file
+
+
+@dataclass(frozen=True)
+class Check:
+    """How preflight reads one loader's data: ``files`` looks for the files (and returns those whose
+    size and modification time fingerprint the result); ``facts(name, entry, enough)`` reads them
+    (by default: the dataset loaded by its loader). ``cached``: whether the result may be kept until
+    the files change."""
+
+    files: Callable[[Mapping[str, Any]], list[str]]
+    facts: Callable[[str, Mapping[str, Any], int], Facts] = _loaded
+    cached: bool = True
+
+
+CHECKS: dict[str, Check] = {
+    "digits": Check(_no_files),
+    "mnist": Check(_mnist_files),
+    "fashion_mnist": Check(_mnist_files),
+    "cifar10": Check(_cifar_files),
+    "cifar100": Check(_cifar_files),
+    "cifar10n": Check(_cifar_files),
+    "cifar100n": Check(_cifar_files),
+    "arrays": Check(_arrays_files),
+    "tabular": Check(_tabular_files),
+    "file_list": Check(_file_list_files, _file_list_facts),
+    # folder contents cannot be fingerprinted cheaply: counted (up to the largest batch) every time
+    "image_folder": Check(_image_folder_files, _image_folder_facts, cached=False),
 }
 
 
 def check_swept_datasets(config: Mapping[str, Any], cache_dir: str | os.PathLike | None = None) -> None:
-    """Check every dataset of ``config["sweep"]["datasets"]``; raise :class:`ConfigError` naming
-    the dataset entry and the file. Entries with ``download: true`` are left to their job."""
+    """Check every dataset of ``config["sweep"]["datasets"]`` and what the swept noises and training
+    entries need of it; raise :class:`ConfigError` naming the config key and the file. Entries with
+    ``download: true`` and plugin loaders are left to their jobs."""
     cache = Path(cache_dir) / "checked_data.json" if cache_dir is not None else None
     passed = _read_cache(cache)
-    for name in config["sweep"]["datasets"]:
-        entry = config["datasets"][name]
-        check = CHECKS.get(entry["loader"])
-        if check is None or entry.get("download"):
-            continue
-        try:
-            full_reads = check(entry)
-            if full_reads:
-                key = _fingerprint(entry, full_reads)
-                if passed.get(name) != key:
-                    from noisyprune.data.registry import load_dataset
+    enough = max(batch_sizes(config).values(), default=DEFAULT_BATCH_SIZE) + 1
+    try:
+        for name in config["sweep"]["datasets"]:
+            facts = dataset_facts(name, config["datasets"][name], passed, enough)
+            if facts is not None:
+                check_fits(config, name, facts)
+        check_precomputed_warmups(config, passed)
+    finally:
+        _write_cache(cache, passed)  # what passed is not read again, even when a later check failed
 
-                    load_dataset(name, entry)
-                    passed[name] = key
-        except (ArtifactError, OSError) as err:
-            raise ConfigError(f"config key 'datasets.{name}' (loader {entry['loader']}): {err}") from None
+
+def dataset_facts(name: str, entry: Mapping[str, Any], passed: dict[str, Any], enough: int) -> Facts | None:
+    """What the jobs will find in dataset ``name`` (its ``entry``), read now or taken from ``passed``
+    (the cache, updated); ``None`` where it is left to the jobs."""
+    check = CHECKS.get(entry["loader"])
+    if check is None or entry.get("download"):
+        return None
+    try:
+        files = check.files(entry)
+        key = _fingerprint(entry, files)
+        record = passed.get(name)
+        cached = check.cached and bool(key)
+        if cached and isinstance(record, dict) and record.get("key") == key:
+            facts = Facts.from_record(record["facts"])
+        else:
+            facts = check.facts(name, entry, enough)
+            if cached:
+                passed[name] = {"key": key, "facts": asdict(facts)}
+    except (ArtifactError, OSError, ValueError) as err:
+        raise ConfigError(f"config key 'datasets.{name}' (loader {entry['loader']}): {err}") from None
+    if facts.num_classes is not None and facts.num_classes < 2:
+        raise ConfigError(
+            f"config key 'datasets.{name}' (loader {entry['loader']}): {facts.num_classes} class; noise, pruning "
+            "and training need samples of at least two classes"
+        )
+    return facts
+
+
+def batch_sizes(config: Mapping[str, Any]) -> dict[str, int]:
+    """The ``batch_size`` of every training entry a swept job trains with, by dotted config key:
+    the swept warm-ups that train (not precomputed), the swept learners and the learners of the
+    swept active-learning experiments."""
+    keys = [f"warmups.{name}" for name in config["sweep"]["warmups"]]
+    keys += [f"learners.{name}" for name in config["sweep"]["learners"]]
+    keys += [f"learners.{config['active'][name]['learner']}" for name in config["sweep"].get("active", [])]
+    sizes = {}
+    for key in dict.fromkeys(keys):
+        section, name = key.split(".", 1)
+        entry = config[section][name]
+        if entry.get("source") != "precomputed":
+            sizes[key] = int(entry.get("batch_size", DEFAULT_BATCH_SIZE))
+    return sizes
+
+
+def check_fits(config: Mapping[str, Any], dataset: str, facts: Facts) -> None:
+    """What the swept jobs need of ``dataset`` (its ``facts``): every swept noise fits it, its
+    ``augment`` fits its inputs and every swept batch is no larger than its training set."""
+    for noise in config["sweep"]["noise"]:
+        check_noise_fits(f"noise.{noise}", config["noise"][noise], dataset, config["datasets"][dataset], facts)
+    augment = config["datasets"][dataset].get("augment")
+    if augment and facts.input_shape is not None:  # the defaults by shape always fit
+        from noisyprune.training.augment import AugmentationSpec  # imports torch: only for a set augment
+
+        try:
+            AugmentationSpec.from_entry(augment, facts.input_shape)
+        except ConfigError as err:  # "augment.strong: …": the key, then what is wrong
+            key, _, why = str(err).partition(": ")
+            raise ConfigError(
+                f"config key 'datasets.{dataset}.{key}': {why} (dataset {dataset!r} has inputs of shape "
+                f"{list(facts.input_shape)})"
+            ) from None
+    if facts.train_size is None:
+        return
+    for key, batch_size in batch_sizes(config).items():
+        if batch_size > facts.train_size:
+            raise ConfigError(
+                f"config key '{key}.batch_size': {batch_size} is larger than the whole training set of dataset "
+                f"{dataset!r} ({facts.train_size} samples): every epoch would be one full-batch step"
+            )
+
+
+def check_noise_fits(key: str, noise: Mapping[str, Any], dataset: str, entry: Mapping[str, Any], facts: Facts) -> None:
+    """A human label set the dataset holds; asymmetric pairs that name its classes (the noise job
+    would refuse both)."""
+    if noise["kind"] == "human" and facts.label_sets is not None and noise["labels"] not in facts.label_sets:
+        where = f" ({entry['path']})" if "path" in entry else ""
+        hint = (
+            "; an arrays file gives it as the array noisy_y (.npz) or the column noisy_label (.parquet)"
+            if noise["labels"] == "given"
+            else ""
+        )
+        raise ConfigError(
+            f"config key '{key}.labels': dataset {dataset!r}{where} holds no label set {noise['labels']!r} "
+            f"(it holds: {', '.join(facts.label_sets) or 'none'}){hint}"
+        )
+    pairs = noise.get("pairs")
+    if noise["kind"] == "asymmetric" and facts.num_classes is not None and pairs != "superclass_next":
+        import numpy as np
+
+        from noisyprune.noise.asymmetric import resolve_pairs
+
+        try:
+            resolve_pairs(pairs if pairs is not None else "next", facts.num_classes, rng=np.random.default_rng(0))
+        except ValueError as err:
+            raise ConfigError(
+                f"config key '{key}.pairs': {err} (dataset {dataset!r} has {facts.num_classes} classes)"
+            ) from None
+
+
+def check_precomputed_warmups(config: Mapping[str, Any], passed: dict[str, Any]) -> None:
+    """The representation files of the swept precomputed warm-ups, read in full once per change."""
     for name in config["sweep"]["warmups"]:
         entry = config["warmups"][name]
         if entry.get("source") != "precomputed":
@@ -129,7 +346,6 @@ def check_swept_datasets(config: Mapping[str, Any], cache_dir: str | os.PathLike
             except (ArtifactError, OSError) as err:
                 raise ConfigError(f"config key 'warmups.{name}.path': {err}") from None
             passed[f"warmups.{name}"] = key
-    _write_cache(cache, passed)
 
 
 def _fingerprint(entry: Mapping[str, Any], files: list[str]) -> str:
@@ -144,7 +360,7 @@ def _fingerprint(entry: Mapping[str, Any], files: list[str]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def _read_cache(cache: Path | None) -> dict[str, str]:
+def _read_cache(cache: Path | None) -> dict[str, Any]:
     if cache is None or not cache.is_file():
         return {}
     try:
@@ -154,7 +370,7 @@ def _read_cache(cache: Path | None) -> dict[str, str]:
     return content if isinstance(content, dict) else {}
 
 
-def _write_cache(cache: Path | None, passed: dict[str, str]) -> None:
+def _write_cache(cache: Path | None, passed: dict[str, Any]) -> None:
     if cache is None:
         return
     try:

@@ -9,6 +9,7 @@ paper's code            CIFAR-10                         CIFAR-100
 ELR                     ``cifar10`` + ``in_place``       ``block5_next`` + ``per_sample``
 SOP                     ``cifar10`` + ``in_place``       ``block5_random_pair`` + ``per_sample``
 DivideMix               ``cifar10`` + ``global``         (none: its map has no CIFAR-100 classes)
+IEG                     ``cifar10`` + ``per_sample``     (none: asymmetric noise on CIFAR-10 only)
 noisyprune's default    ``exact``: ``round(rate · n_c)`` of each source class, chosen uniformly
 ======================  ===============================  ===================================
 """
@@ -49,8 +50,9 @@ def resolve_pairs(
     ``"block5_next"`` maps each class to the next one within its block of 5 consecutive ids,
     cyclically (ELR's CIFAR-100 ``build_for_cifar100``); ``"block5_random_pair"`` swaps one pair of
     distinct classes drawn with ``rng`` in each block and leaves the other 3 clean (SOP's
-    ``build_for_cifar100``, whose ``np.random.choice(5, 2)`` may also draw one class twice);
-    otherwise a list of ``[source, target]`` pairs.
+    ``build_for_cifar100``, whose ``np.random.choice(range(5), size=2, replace=False)`` also draws
+    two distinct classes, from numpy's global generator); otherwise a list of ``[source, target]``
+    pairs.
     """
     if pairs in ("block5_next", "block5_random_pair"):
         if num_classes % BLOCK:
@@ -127,7 +129,8 @@ def resolve_pairs(
             "SOP's CIFAR-100). `global`: `int(rate · N)` samples drawn from the whole set take their class's target "
             "(DivideMix; samples of non-source classes stay clean, so about `rate / 2` flip on CIFAR-10). The papers'"
             " conventions: ELR CIFAR-10 `cifar10` + `in_place`, CIFAR-100 `block5_next` + `per_sample`; SOP CIFAR-10 "
-            "the same, CIFAR-100 `block5_random_pair` + `per_sample`; DivideMix CIFAR-10 `cifar10` + `global`."
+            "the same, CIFAR-100 `block5_random_pair` + `per_sample`; DivideMix CIFAR-10 `cifar10` + `global`; IEG "
+            "CIFAR-10 `cifar10` + `per_sample`."
         ),
         choices=["exact", "in_place", "per_sample", "global"],
     ),

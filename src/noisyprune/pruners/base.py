@@ -67,6 +67,12 @@ class Pruner(ABC):
     labels (``features``, ``dynamics``); the workflow feeds it exactly those."""
 
     requires: ClassVar[tuple[str, ...]] = ()
+    # What the method keeps, completing "<method> keeps …": the warning about a subset with more
+    # wrong labels than its input quotes it (noisyprune.noisier_subset), so each pruner says it itself.
+    keeps: ClassVar[str] = "what its own criterion ranks first, not samples chosen for having correct labels"
+    # Designed to keep correctly labelled samples (no re-labeling learner needed): the warning
+    # names these methods as the alternatives.
+    keeps_clean: ClassVar[bool] = False
 
     def __init__(self, balance: str = "none"):
         if balance not in BALANCE_MODES:

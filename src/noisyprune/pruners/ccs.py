@@ -77,6 +77,8 @@ class CCS(Pruner):
     harder. The score column is the difficulty.
     """
 
+    keeps = "a spread over the difficulty distribution after cutting the hardest samples, not only clean ones"
+
     def __init__(self, balance: str = "none", difficulty: str = "el2n", hard_cutoff: float = 0.1, bins: int = 50):
         super().__init__(balance=balance)
         if difficulty not in DIFFICULTIES:

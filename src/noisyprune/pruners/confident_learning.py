@@ -67,6 +67,8 @@ class ConfidentLearning(Pruner):
     """
 
     requires = ("features",)
+    keeps = "the samples cleanlab does not flag as label errors (flagged ones only when the rest run out)"
+    keeps_clean = True
 
     def __init__(
         self,

@@ -32,6 +32,10 @@ class EL2N(ScorePruner):
     """
 
     requires = ("features",)
+    keeps = (
+        "samples at its `keep` end of the warm-up model's error on the given label; the hard end (the "
+        "default) holds most of the wrong labels"
+    )
 
     def __init__(self, balance: str = "none", keep: str = "hard"):
         super().__init__(balance=balance)

@@ -59,6 +59,25 @@ def screen_threshold(tau: float, d: int) -> np.float32:
     return as32
 
 
+def one_slack(d: int) -> float:
+    """How far the computed rescaled similarity ``0.5 + 0.5 · fl64(x · x)`` of a float64 "unit" row
+    ``x`` of dimension ``d`` with itself (or with an identical row) can lie from 1: the row's norm
+    error and the dot product's rounding (module docstring), halved by the rescaling, plus the
+    rescaling's own rounding; doubled for safety (4e-15 at d = 24, 2.3e-13 at d = 2048)."""
+    norm = (1 + (d + 3) * U64) ** 2 - 1
+    return 2 * (0.5 * (norm + _gamma(d, U64) * (1 + norm)) + U64)
+
+
+def snap_ones(similarity: np.ndarray, d: int) -> np.ndarray:
+    """Set, in place, every rescaled similarity within :func:`one_slack` of 1 to exactly 1 and return
+    the array. Two identical embeddings (a sample and itself, or duplicate samples) are similar by
+    exactly 1, but each way of computing it (BLAS, einsum, torch on either device) rounds to its own
+    last bit; Prune4ReL's gains of duplicates with equal confidence are then equal up to that bit,
+    and the tie would go to whichever engine's noise is larger instead of to the lowest sample id."""
+    similarity[similarity >= 1.0 - one_slack(d)] = 1.0
+    return similarity
+
+
 def float64_similarity(unit: np.ndarray, rows: np.ndarray, cols: np.ndarray, chunk: int = 4096) -> np.ndarray:
     """Rescaled similarity ``0.5 + 0.5 · (unit[rows] · unit[cols])`` of each listed pair, float64
     ``(m,)`` for index arrays ``rows, cols`` ``(m,)``; ``unit`` ``(n, d)`` float64 unit rows.

@@ -63,6 +63,7 @@ class Forgetting(ScorePruner):
 
     keep = "high"
     requires = ("dynamics",)
+    keeps = "the most often forgotten samples, and mislabelled samples are forgotten often"
 
     def __init__(self, balance: str = "proportional", never_learned: str = "zero"):
         super().__init__(balance=balance)

@@ -10,6 +10,8 @@ from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 class Full(Pruner):
     """Keeps all candidates in sample-id order; it has no score (NaN). The budget must cover them all."""
 
+    keeps = "every sample"
+
     def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:
         if budget != len(inputs):
             raise ValueError(f"the 'full' method keeps all {len(inputs)} samples; got budget {budget}")

@@ -80,6 +80,7 @@ class Glister(Pruner):
     """
 
     requires = ("features",)
+    keeps = "the samples whose gradients best lower the loss on the given (noisy) labels"
 
     def __init__(
         self,

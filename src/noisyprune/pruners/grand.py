@@ -60,6 +60,11 @@ class GraNd(ScorePruner):
     by averaging over several runs.
     """
 
+    keeps = (
+        "samples at its `keep` end of the last-layer gradient norm on the given label; the hard end (the "
+        "default) holds most of the wrong labels"
+    )
+
     def __init__(self, balance: str = "none", keep: str = "hard", checkpoints: str = "final"):
         super().__init__(balance=balance)
         if keep not in ("hard", "easy"):

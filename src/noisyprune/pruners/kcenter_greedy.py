@@ -30,7 +30,7 @@ def farthest_first(
     interval = every(budget)
     for i in range(budget):
         if i % interval == 0:
-            report("k-center greedy picks", i, budget)
+            report("k-center greedy picks", i, budget, "pick")
         if i == 0:
             p = first
         else:
@@ -49,7 +49,7 @@ def farthest_first(
         squared = norms + norms[p] - 2.0 * (z @ z[p]).astype(np.float64)
         np.minimum(nearest, squared, out=nearest)
     distances[0] = np.inf
-    report("k-center greedy picks", budget, budget)
+    report("k-center greedy picks", budget, budget, "pick")
     return positions, distances
 
 
@@ -62,6 +62,7 @@ class KCenterGreedy(Pruner):
     """
 
     requires = ("features",)
+    keeps = "samples that cover the embedding space, outliers first, whatever their labels"
 
     def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:
         labels = inputs.noisy_label

@@ -38,6 +38,7 @@ class Moderate(Pruner):
     """
 
     requires = ("features",)
+    keeps = "samples at a moderate distance from their class centre, chosen for coverage, not for correct labels"
 
     def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:
         distance = median_distances(inputs.features.numpy("embedding"), inputs.noisy_label, inputs.num_classes)

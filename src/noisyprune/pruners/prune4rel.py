@@ -24,6 +24,9 @@ cover many uncovered neighbours — and prunes redundant or isolated low-confide
 
 Inputs are the warm-up model's probabilities and penultimate embeddings from ``features.parquet``,
 computed on the clean (unaugmented) view; the original takes them on one strongly augmented view.
+The original stores both in float16 (``prob.half()``, ``embedding.half()``); ``input_precision:
+float16`` rounds them the same way before anything is computed from them (the arithmetic after
+that stays float64, where the original's continues in float16).
 """
 
 from __future__ import annotations
@@ -40,6 +43,8 @@ from noisyprune.params import declare, param
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import class_members, class_quotas
 from noisyprune.pruners.engine_costs import ALL_PAIRS_BLOCK_ROWS, TILE_COLS, graph_strategy_seconds, machine_rates
+from noisyprune.pruners.float32_screen import snap_ones
+from noisyprune.pruners.placement import cuda_allowed
 from noisyprune.pruners.progress import every, report
 from noisyprune.pruners.streamed_graph import (
     NumpyTiles,
@@ -57,7 +62,7 @@ from noisyprune.pruners.tau_graph import (
     rescaled,
     unit_rows,
 )
-from noisyprune.pruners.torch_tiles import TorchTiles
+from noisyprune.pruners.torch_tiles import TorchTiles, torch_device
 
 log = logging.getLogger(__name__)
 
@@ -73,21 +78,29 @@ BLOCK_ARGMAX_MIN = 65_536
 # Above this size (bytes of float64 embeddings) the ivf engine keeps its unit vectors in float32.
 FLOAT64_BYTES_MAX = 2e9
 
-# Row blocks of the torch engine's all-pairs product (a GPU wants large products).
+# Row blocks and column tiles of the torch engine's all-pairs product (a GPU wants large products).
 TORCH_BLOCK_ROWS = 4096
+TORCH_TILE_COLS = 16384
 
 # The exact ways to the whole τ-graph the ``graph`` engine chooses from by predicted time.
 GRAPH_STRATEGIES = ("clustered_float64", "clustered_screened", "all_pairs_screened")
 
 
-def sample_confidence(inputs: PrunerInputs, kind: str) -> np.ndarray:
+PRECISIONS = ("float32", "float16")
+FLOAT16_MAX = float(np.finfo(np.float16).max)
+
+
+def sample_confidence(inputs: PrunerInputs, kind: str, probs: np.ndarray | None = None) -> np.ndarray:
     """Per-sample confidence ``c`` in [0, 1], float64 ``(n,)``; larger = more confident.
 
     ``max_prob``: the top softmax probability (the original's misnamed "LeastConfidence");
     ``margin``: top-1 minus top-2 probability; ``entropy``: ``1 − H(p) / log C``, the entropy turned
     the right way round (the original's ``Entropy`` option used raw entropy, which ranks uncertain
-    samples as confident).
+    samples as confident). Read from the features' derived columns, or computed (in float64) from
+    ``probs`` ``(n, C)`` when given (the rounded probabilities of ``input_precision: float16``).
     """
+    if probs is not None:
+        return np.clip(confidence_from_probs(probs, kind, inputs.num_classes), 0.0, 1.0)
     features = inputs.features
     if kind == "max_prob":
         values = features.numpy("confidence")
@@ -98,6 +111,35 @@ def sample_confidence(inputs: PrunerInputs, kind: str) -> np.ndarray:
     else:
         raise ValueError(f"unknown confidence {kind!r}; use one of {CONFIDENCES}")
     return np.clip(np.asarray(values, dtype=np.float64), 0.0, 1.0)
+
+
+def confidence_from_probs(probs: np.ndarray, kind: str, num_classes: int) -> np.ndarray:
+    """:func:`sample_confidence`'s ``kind`` computed from class probabilities ``probs`` ``(n, C)``,
+    float64 ``(n,)`` (0 · log 0 counts as 0 in the entropy)."""
+    probs = np.asarray(probs, dtype=np.float64)
+    if kind == "max_prob":
+        return probs.max(axis=1)
+    if kind == "margin":
+        if probs.shape[1] < 2:
+            return probs[:, 0].copy()
+        top2 = -np.partition(-probs, 1, axis=1)[:, :2]
+        return top2[:, 0] - top2[:, 1]
+    if kind == "entropy":
+        logs = np.log(np.where(probs > 0, probs, 1.0))
+        return 1.0 - (-(probs * logs).sum(axis=1)) / math.log(num_classes)
+    raise ValueError(f"unknown confidence {kind!r}; use one of {CONFIDENCES}")
+
+
+def rounded_to_float16(values: np.ndarray, what: str) -> np.ndarray:
+    """``values`` rounded to float16 (round to nearest, ties to even, as torch's ``.half()``) and
+    returned as float64. A value beyond float16's range (±65,504) would become infinite: an error."""
+    values = np.asarray(values)
+    if values.size and float(np.abs(values).max()) > FLOAT16_MAX:
+        raise ValueError(
+            f"prune4rel input_precision float16: {what} holds values beyond float16's range (±{FLOAT16_MAX:g}); "
+            f"the original's .half() would make them infinite"
+        )
+    return values.astype(np.float16).astype(np.float64)
 
 
 class RoundRobin:
@@ -206,7 +248,7 @@ def greedy_own_gain(
     interval = every(budget)
     for i in range(budget):
         if i % interval == 0:
-            report("Prune4ReL greedy picks", i, budget)
+            report("Prune4ReL greedy picks", i, budget, "pick")
         target = schedule.target(i) if schedule else None
         if target is None:
             p = tracker.argmax() if tracker else int(np.argmax(score))
@@ -236,7 +278,7 @@ def greedy_own_gain(
             changed.append(neighbours)
         if tracker:
             tracker.refresh(np.concatenate(changed))
-    report("Prune4ReL greedy picks", budget, budget)
+    report("Prune4ReL greedy picks", budget, budget, "pick")
     if stats is not None:
         stats["covered"] = covered
     return positions, gains
@@ -293,7 +335,7 @@ def greedy_neighborhood_gain(
     interval = every(budget)
     for step in range(budget):
         if step % interval == 0:
-            report("Prune4ReL greedy picks", step, budget)
+            report("Prune4ReL greedy picks", step, budget, "pick")
         target = schedule.target(step) if schedule else None
         if schedule and target is None and global_heap is None:
             global_heap = [entry for heap in heaps for entry in heap]
@@ -319,7 +361,7 @@ def greedy_neighborhood_gain(
         covered[neighbours] += similarity * confidence[i]
         if stats is not None:
             stats.setdefault("degrees", []).append(len(neighbours))
-    report("Prune4ReL greedy picks", budget, budget)
+    report("Prune4ReL greedy picks", budget, budget, "pick")
     if stats is not None:
         stats["covered"] = covered
     return positions, gains
@@ -381,6 +423,22 @@ def tau_for_neighbours(unit: np.ndarray, target: float, sample_rows: int = 256, 
     return float(min(max(tau, 0.0), np.nextafter(1.0, 0.0)))
 
 
+def exact_ones(rows: Rows, graph: NeighbourGraph | None, d: int) -> Rows:
+    """The neighbour rows with every similarity within float64 rounding of 1 made exactly 1
+    (:func:`~noisyprune.pruners.float32_screen.snap_ones`): in the graph's weights in place, or by
+    wrapping the on-demand row function. Identical embeddings then weigh the same in every engine,
+    and ties between duplicate samples go to the lowest sample id whichever engine computed them."""
+    if graph is not None:
+        snap_ones(graph.weights, d)
+        return graph.row
+
+    def snapped(i: int) -> tuple[np.ndarray, np.ndarray]:
+        neighbours, similarity = rows(i)
+        return neighbours, snap_ones(np.array(similarity, dtype=np.float64), d)
+
+    return snapped
+
+
 def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows, eta: float) -> float:
     """``F(S) = Σ_x tanh(N_x / η)`` of the selected ``positions``."""
     covered = np.zeros(len(confidence))
@@ -439,6 +497,16 @@ def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows
         choices=["own", "neighborhood"],
     ),
     param(
+        "input_precision",
+        (
+            "`float32`: the probabilities and embeddings of `features.parquet` as stored. `float16`: rounded to "
+            "float16 first, as the original stores them (`prob.half()`, `embedding.half()`); the confidence and the "
+            "similarities are then computed in float64 from the rounded values (the original computes on in float16)."
+            " Rounding alone can move similarities across τ and change picks."
+        ),
+        choices=["float32", "float16"],
+    ),
+    param(
         "engine",
         (
             "How τ-neighbours are found. `dense` (exact, one mat-vec per pick; small n), `graph` (exact; the whole "
@@ -446,7 +514,8 @@ def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows
             "`max_graph_gb`; the graph is built by the way predicted fastest on this machine: cluster-pruned pairs in"
             " float64, or pairs screened in float32 with a proven rounding-error margin and decided in float64 — all "
             "give the same graph), `torch` (exact, all pairs screened in float32 and decided in float64 on a CUDA "
-            "device), `ivf` (approximate faiss IVF range search; recall reported in the subset metadata). `auto`: "
+            "device; on a machine without one it runs on the CPU with a warning in the job's log, same selection), "
+            "`ivf` (approximate faiss IVF range search; recall reported in the subset metadata). `auto`: "
             "`dense` up to 2,000 samples, `torch` on a CUDA machine above 20,000, `graph` up to `exact_max`, `ivf` "
             "above."
         ),
@@ -514,7 +583,7 @@ class Prune4ReL(Pruner):
       with a proven rounding margin and decided in float64 (:mod:`~noisyprune.pruners.float32_screen`),
       or all pairs screened. All give the same graph.
     - ``torch``: exact τ-graph from all pairs, screened in float32 and decided in float64, on a
-      CUDA device (CPU if none).
+      CUDA device; where torch sees none, the same code on the CPU, with a warning.
     - ``ivf``: approximate faiss IVF range search (``ivf_nlist``, ``ivf_nprobe``); the neighbour
       recall on ``recall_sample`` random queries is reported in the subset's metadata.
     - ``auto``: ``dense`` up to 2,000 samples, ``torch`` on a CUDA machine, ``graph`` up to
@@ -522,6 +591,10 @@ class Prune4ReL(Pruner):
     """
 
     requires = ("features",)
+    keeps = (
+        "confident samples that cover many neighbours: the samples whose neighbourhoods a re-labeling learner "
+        "can correct, not clean ones, so retrain the subset with a re-labeling learner (e.g. ELR, SOP)"
+    )
 
     def __init__(
         self,
@@ -539,8 +612,12 @@ class Prune4ReL(Pruner):
         exact_max: int = 200_000,
         max_graph_gb: float = 4.0,
         calibrate: bool = True,
+        input_precision: str = "float32",
     ):
         super().__init__(balance=balance)
+        if input_precision not in PRECISIONS:
+            raise ValueError(f"unknown input_precision {input_precision!r}; use one of {PRECISIONS}")
+        self.input_precision = input_precision
         if confidence not in CONFIDENCES:
             raise ValueError(f"unknown confidence {confidence!r}; use one of {CONFIDENCES}")
         if gain not in GAINS:
@@ -565,13 +642,12 @@ class Prune4ReL(Pruner):
             return self.engine
         if n <= 2000:
             return "dense"
-        if n > 20_000 and _cuda_available():
+        if n > 20_000 and cuda_allowed():
             return "torch"
         return "graph" if n <= self.exact_max else "ivf"
 
     def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:
-        confidence = sample_confidence(inputs, self.confidence)
-        embedding = inputs.features.numpy("embedding")
+        confidence, embedding = self.inputs(inputs)
         n = len(embedding)
         engine = self.resolve_engine(n)
         # Similarities in float64 make results match a dense float64 reference to the last bits;
@@ -588,6 +664,7 @@ class Prune4ReL(Pruner):
         runtime: dict = {}  # varies between runs (timing-based choices): goes to the timing sidecar
         start = time.perf_counter()
         rows, graph = self._neighbours(engine, unit, budget, diagnostics, runtime)
+        rows = exact_ones(rows, graph, unit.shape[1])
         neighbours_seconds = time.perf_counter() - start
         start = time.perf_counter()
         labels = inputs.noisy_label
@@ -606,6 +683,15 @@ class Prune4ReL(Pruner):
         diagnostics.update(selection_diagnostics(stats, confidence, positions, self.eta, sampled_degrees))
         runtime.update(neighbours_seconds=neighbours_seconds, greedy_seconds=greedy_seconds)
         return Selection(positions=positions, scores=gains, diagnostics=diagnostics, runtime=runtime)
+
+    def inputs(self, inputs: PrunerInputs) -> tuple[np.ndarray, np.ndarray]:
+        """The confidence ``(n,)`` and the embeddings ``(n, d)`` the selection reads, at
+        ``input_precision``."""
+        embedding = inputs.features.numpy("embedding")
+        if self.input_precision == "float32":
+            return sample_confidence(inputs, self.confidence), embedding
+        probs = rounded_to_float16(inputs.features.numpy("probs"), "probs")
+        return sample_confidence(inputs, self.confidence, probs), rounded_to_float16(embedding, "embedding")
 
     def _neighbours(self, engine: str, unit: np.ndarray, budget: int, diagnostics: dict, runtime: dict):
         """Return ``(rows, graph)``: a row function, and the full graph when one was built."""
@@ -635,10 +721,20 @@ class Prune4ReL(Pruner):
         return rows, graph
 
     def _torch_graph(self, unit: np.ndarray, runtime: dict) -> NeighbourGraph | None:
-        """The τ-graph from all pairs with torch (CUDA if available), or ``None`` (own gain: rows on
-        demand) when building it would exceed ``max_graph_gb`` at its peak."""
+        """The τ-graph from all pairs with torch on a CUDA device, or ``None`` (own gain: rows on
+        demand) when building it would exceed ``max_graph_gb`` at its peak. Without a GPU (only an
+        explicit ``engine: torch`` gets here: ``auto`` picks it only on CUDA) the same code runs on
+        the CPU, with a warning: the selection is the same, the graph engine is faster there."""
         n, d = unit.shape
-        tiles = TorchTiles(unit, self.tau, "cuda" if _cuda_available() else "cpu")
+        device = torch_device()
+        if device == "cpu":
+            log.warning(
+                "prune4rel engine 'torch' is meant for a CUDA device and torch sees none here: all %d² pairs "
+                "run on the CPU (the same selection; engine 'graph' is faster on a CPU)",
+                n,
+            )
+        runtime["torch_device"] = device
+        tiles = TorchTiles(unit, self.tau, device, TORCH_TILE_COLS)
         sample = np.sort(np.random.default_rng(0).permutation(n)[: min(n, 64)])
         edges = len(tiles(sample, np.arange(n))[0]) / len(sample) * n
         block = min(n, TORCH_BLOCK_ROWS)
@@ -707,11 +803,3 @@ class Prune4ReL(Pruner):
             graph = build_streamed_graph(n, index.row_groups(), screened)
         runtime["graph_seconds"] = round(time.perf_counter() - start, 2)
         return graph
-
-
-def _cuda_available() -> bool:
-    try:
-        import torch
-    except ImportError:
-        return False
-    return torch.cuda.is_available()

@@ -15,6 +15,10 @@ class SmallLoss(ScorePruner):
     """
 
     keep = "low"
+    keeps = (
+        "the samples the warm-up model fits best (lowest loss on the given label), which are mostly correctly labelled"
+    )
+    keeps_clean = True
     requires = ("features",)
 
     def score(self, inputs: PrunerInputs, rng: np.random.Generator) -> np.ndarray:

@@ -25,7 +25,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from noisyprune.pruners.float32_screen import float64_similarity, screen_threshold
+from noisyprune.pruners.progress import report
 from noisyprune.pruners.tau_graph import NeighbourGraph, rescaled
+
+# The progress phase of a build (noisyprune.pruners.progress), counted in sample pairs multiplied.
+PHASE = "Prune4ReL τ-graph"
 
 # pieces (12) + pending mirrors (8) while building; pieces (12) + graph (12) while writing CSR
 PEAK_BYTES_PER_EDGE = 24
@@ -79,14 +83,22 @@ def estimated_peak_bytes(edges: float, tile_rows: int, tile_cols: int, d: int, g
 
 def build_streamed_graph(n: int, groups: Sequence[RowGroup], tiles: TileFunction) -> NeighbourGraph:
     """The τ-graph of ``n`` samples from ``groups`` (each sample in exactly one), whose pairs
-    ``tiles(rows, cols)`` returns; rows ascending, columns ascending within a row."""
+    ``tiles(rows, cols)`` returns; rows ascending, columns ascending within a row.
+
+    Reports its progress as :data:`PHASE` in pairs multiplied (``rows × cols`` of each group done),
+    the measure of its work: in the symmetric all-pairs product the first block of rows meets every
+    column and the last only itself, so rows done would run ahead of the time spent."""
     group_of = np.empty(n, dtype=np.int32)
     for g, group in enumerate(groups):
         group_of[group.rows] = g
     pending: list[list[Pairs]] = [[] for _ in groups]
     pieces = []
     degree = np.zeros(n, dtype=np.int64)
+    total = sum(len(group.rows) * len(group.cols) for group in groups)
+    done = 0
     for g, group in enumerate(groups):
+        report(PHASE, done, total, "pair")
+        done += len(group.rows) * len(group.cols)
         rows, cols, weights = tiles(group.rows, group.cols)
         later = group_of[cols] > g
         same = ~later & (cols >= rows)  # within the group: each pair once, then mirrored
@@ -120,7 +132,9 @@ def build_streamed_graph(n: int, groups: Sequence[RowGroup], tiles: TileFunction
         counts = np.bincount(np.searchsorted(sorted_rows, piece_rows), minlength=len(sorted_rows))
         degree[sorted_rows] = counts
         pieces.append((sorted_rows, counts, piece_cols[order], piece_weights[order]))
-    return _write_csr(n, degree, pieces)
+    graph = _write_csr(n, degree, pieces)
+    report(PHASE, total, total, "pair")  # done once the CSR arrays are written
+    return graph
 
 
 def _write_csr(n: int, degree: np.ndarray, pieces: list) -> NeighbourGraph:

@@ -32,9 +32,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from noisyprune.pruners.float32_screen import screen_threshold
+from noisyprune.pruners.progress import report
 
 # Slack (radians) added to the angle bounds so rounding can never prune a true neighbour.
 ANGLE_SLACK = 1e-6
+
+# The progress phase of IVFRows.graph (noisyprune.pruners.progress), counted in query rows.
+IVF_PHASE = "Prune4ReL τ-graph (ivf)"
 
 
 def unit_rows(embedding: np.ndarray, dtype=np.float64) -> np.ndarray:
@@ -286,10 +290,12 @@ class IVFRows:
         return candidates[keep], similarity[keep]
 
     def graph(self, chunk: int = 4096) -> NeighbourGraph:
-        """The approximate τ-graph of every sample (range search in chunks of queries)."""
+        """The approximate τ-graph of every sample (range search in chunks of queries); reports its
+        progress as :data:`IVF_PHASE` in query rows."""
         n = len(self.unit)
         rows, cols, weights = [], [], []
         for start in range(0, n, chunk):
+            report(IVF_PHASE, start, n, "row")
             lims, found = self._search(start, start + chunk)
             # faiss returns lims as uint64, which np.repeat refuses as counts
             query = np.repeat(np.arange(start, start + len(lims) - 1), np.diff(lims).astype(np.int64))
@@ -300,7 +306,9 @@ class IVFRows:
             rows.append(query[keep])
             cols.append(found[keep])
             weights.append(similarity[keep])
-        return NeighbourGraph.from_pairs(n, np.concatenate(rows), np.concatenate(cols), np.concatenate(weights))
+        graph = NeighbourGraph.from_pairs(n, np.concatenate(rows), np.concatenate(cols), np.concatenate(weights))
+        report(IVF_PHASE, n, n, "row")
+        return graph
 
 
 def neighbour_recall(

@@ -4,6 +4,8 @@ Same contract as :class:`noisyprune.pruners.streamed_graph.NumpyTiles` with ``sc
 float32 product runs on the device with TF32 switched off (TF32 keeps 10 mantissa bits, which the
 rounding-error bound of :mod:`noisyprune.pruners.float32_screen` does not cover), the shortlisted
 pairs are decided on the device in float64, and only the pairs above τ come back to the host.
+The same code runs on CPU tensors (``device="cpu"``), which is how the tests check it against the
+CPU engines' graphs and selections on machines without a GPU.
 """
 
 from __future__ import annotations
@@ -13,21 +15,32 @@ import contextlib
 import numpy as np
 
 from noisyprune.pruners.float32_screen import screen_threshold
+from noisyprune.pruners.placement import cuda_allowed
 from noisyprune.pruners.streamed_graph import ids
 
 
+def torch_device() -> str:
+    """Where the torch engine computes: ``cuda`` when a GPU may be used (torch sees one and the run's
+    ``device`` is not ``cpu``: :mod:`noisyprune.pruners.placement`), else ``cpu``."""
+    return "cuda" if cuda_allowed() else "cpu"
+
+
 @contextlib.contextmanager
-def _full_float32():
+def _full_float32(device: str):
     import torch
 
-    before = torch.backends.cuda.matmul.allow_tf32, torch.get_float32_matmul_precision()
-    torch.backends.cuda.matmul.allow_tf32 = False
+    on_cuda = torch.device(device).type == "cuda"
+    before = torch.get_float32_matmul_precision()
+    if on_cuda:  # the CUDA flag only where it applies (tests/test_cuda_guards.py)
+        allowed = torch.backends.cuda.matmul.allow_tf32
+        torch.backends.cuda.matmul.allow_tf32 = False
     torch.set_float32_matmul_precision("highest")
     try:
         yield
     finally:
-        torch.backends.cuda.matmul.allow_tf32 = before[0]
-        torch.set_float32_matmul_precision(before[1])
+        if on_cuda:
+            torch.backends.cuda.matmul.allow_tf32 = allowed
+        torch.set_float32_matmul_precision(before)
 
 
 class TorchTiles:
@@ -51,7 +64,7 @@ class TorchTiles:
 
         found_rows, found_cols, found_weights = [], [], []
         rows_t = torch.as_tensor(rows, device=self.device)
-        with torch.no_grad(), _full_float32():
+        with torch.no_grad(), _full_float32(self.device):
             queries = self.z32[rows_t]
             for start in range(0, len(cols), self.tile_cols):
                 cols_t = torch.as_tensor(ids(cols[start : start + self.tile_cols]), device=self.device)

@@ -65,6 +65,10 @@ class Uncertainty(ScorePruner):
     """
 
     requires = ("features",)
+    keeps = (
+        "samples at its `keep` end of the warm-up model's uncertainty; the hard end (the default) is rich in "
+        "wrong labels"
+    )
 
     def __init__(self, balance: str = "none", score: str = "margin", keep: str = "hard"):
         super().__init__(balance=balance)

@@ -16,6 +16,7 @@ class Uniform(ScorePruner):
     """
 
     keep = "low"
+    keeps = "a uniformly random subset, whose share of wrong labels is its input's up to chance"
 
     def score(self, inputs: PrunerInputs, rng: np.random.Generator) -> np.ndarray:
         return rng.random(len(inputs))

@@ -15,6 +15,9 @@ from noisyprune.pruners.registry import REFERENCE_METHOD
 PIVOT_METRICS = (
     "test_acc_best",
     "test_acc_last",
+    # the statistics published protocols report (Co-teaching+ and RDIA-LS: the last 10 epochs)
+    "test_acc_mean_last10",
+    "test_acc_mean_all",
     "relabel_acc_all",
     "relabel_acc_subset_noisy",
     "subset_noise_rate",
@@ -25,6 +28,8 @@ LOWER_IS_BETTER = frozenset({"subset_noise_rate"})
 METRIC_TITLES = {
     "test_acc_best": "Clean test accuracy, best epoch (%)",
     "test_acc_last": "Clean test accuracy, last epoch (%)",
+    "test_acc_mean_last10": "Clean test accuracy, mean of the last 10 epochs (%)",
+    "test_acc_mean_all": "Clean test accuracy, mean over all epochs (%)",
     "relabel_acc_all": "Re-labeling accuracy, whole training set (%)",
     "relabel_acc_subset": "Re-labeling accuracy, kept subset (%)",
     "relabel_acc_subset_noisy": "Re-labeling accuracy, noisy part of the subset (%)",
@@ -120,10 +125,15 @@ def class_balance(class_counts) -> dict:
     }
 
 
+def _float_or_nan(value) -> float:
+    return np.nan if value is None else float(value)
+
+
 def composition_row(metadata: dict) -> dict:
     """Noise rate and class balance of one subset, from its ``subset.parquet`` metadata.
 
-    Returns the budget, the realised noise rate, the number of classes, the balance of the (noisy)
+    Returns the budget, the realised noise rate, the estimated noise rate of the subset and of all
+    candidates, the number of classes, the balance of the (noisy)
     given labels (:func:`class_balance`) and, prefixed ``clean_``, the balance of the subset's true
     classes — a subset balanced by noisy label can still hold a true class at a few percent, which
     only the clean view shows (NaN when the clean labels are unknown)."""
@@ -134,6 +144,9 @@ def composition_row(metadata: dict) -> dict:
         "budget": int(metadata["budget"]),
         # None (→ NaN, shown as missing) when the clean labels are unknown (intrinsic noise)
         "subset_noise_rate": np.nan if metadata["noise_rate"] is None else float(metadata["noise_rate"]),
+        # the wrong-label share the warm-up's probabilities suggest, of the subset and of all
+        # candidates (noisyprune.noise_estimate); NaN where the pruner read no probabilities
+        **{key: _float_or_nan(metadata.get(key)) for key in ("estimated_noise_rate", "estimated_noise_rate_all")},
         "num_classes": len(counts),
         **class_balance(counts),
         **{f"clean_{key}": value for key, value in clean.items()},

@@ -17,7 +17,15 @@ import pandas as pd
 from scipy import stats
 
 from noisyprune.reporting.tables import METRIC_TITLES
-from noisyprune.reporting.verdict import LOSES, ONE_SEED, TIED, WINS, cell_verdicts, pruner_summary
+from noisyprune.reporting.verdict import (
+    LOSES,
+    ONE_SEED,
+    TIED,
+    WINS,
+    baseline_comparisons,
+    cell_verdicts,
+    pruner_summary,
+)
 
 Namer = Callable[[str], str]
 
@@ -291,6 +299,7 @@ class VerdictDocument:
     baseline: str
     cells: pd.DataFrame
     summary: pd.DataFrame
+    comparisons: pd.DataFrame
     sentences: dict[str, list[str]]
     rst: str
 
@@ -308,6 +317,7 @@ class VerdictDocument:
         return [
             ("Per cell: the best pruner against the baseline and the runner-up", cell_frame(self.cells)),
             (f"Per pruner, across cells: the paired lead over {self.baseline}", summary_frame(self.summary)),
+            (f"Every pruner against {self.baseline}, per cell (points)", comparisons_frame(self.comparisons)),
         ]
 
 
@@ -318,6 +328,39 @@ def verdict_document(
     the pruners ``methods`` by ``metric`` against ``baseline`` with ``confidence`` intervals."""
     cells = cell_verdicts(runs, methods, metric, baseline, confidence)
     summary = pruner_summary(runs, methods, metric, baseline, confidence)
+    comparisons = baseline_comparisons(runs, methods, metric, baseline, confidence)
     plain = verdict_sentences(cells, summary, metric, baseline, confidence)
     literal = verdict_sentences(cells, summary, metric, baseline, confidence, name=rst_literal)
-    return VerdictDocument(metric, baseline, cells, summary, plain, sentences_rst(literal))
+    return VerdictDocument(metric, baseline, cells, summary, comparisons, plain, sentences_rst(literal))
+
+
+def comparisons_frame(comparisons: pd.DataFrame) -> pd.DataFrame:
+    """Every pruner against the baseline as text: rows = pruners (by their mean difference), one
+    column per cell ("elr 20%", with the setting when there are several), cells
+    ``−4.5 [−12.8, 3.8] tied``; "–" where a pruner did not run."""
+    if comparisons.empty:
+        return pd.DataFrame(columns=["pruner"])
+    several = comparisons[["dataset", "noise", "warmup"]].drop_duplicates().shape[0] > 1
+    frame = comparisons.assign(
+        cell=[
+            (f"{d} · {n} · {w} · " if several else "") + f"{learner} {kept_text(f)}"
+            for d, n, w, learner, f in zip(
+                comparisons["dataset"],
+                comparisons["noise"],
+                comparisons["warmup"],
+                comparisons["learner"],
+                comparisons["fraction"],
+                strict=True,
+            )
+        ],
+        text=[
+            f"{comparison_text(d, lo, hi)} {word if word != ONE_SEED else ''}".rstrip()
+            for d, lo, hi, word in zip(
+                comparisons["difference"], comparisons["low"], comparisons["high"], comparisons["word"], strict=True
+            )
+        ],
+    )
+    order = frame.groupby("method")["difference"].mean().sort_values(ascending=False).index
+    columns = list(dict.fromkeys(frame["cell"]))
+    table = frame.pivot(index="method", columns="cell", values="text").reindex(index=order, columns=columns)
+    return table.fillna("–").reset_index().rename(columns={"method": "pruner"}).rename_axis(columns=None)

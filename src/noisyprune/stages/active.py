@@ -39,6 +39,7 @@ from noisyprune.stages.interface import Compute, Files, Run
 from noisyprune.training.data import device_inputs
 from noisyprune.training.device import configure_torch, device_description
 from noisyprune.training.inference import embed_and_classify
+from noisyprune.training.memory import peak_memory
 from noisyprune.training.run import train_on_samples
 
 log = logging.getLogger(__name__)
@@ -174,7 +175,11 @@ def run_active_train_stage(
     log.info(
         "%s round %d: %d labelled, test accuracy %.4f", run.experiment, run.round, len(pooled), metrics["test_acc_last"]
     )
-    timing = {"train_seconds": result.seconds, "total_seconds": time.perf_counter() - total_start}
+    timing = {
+        "train_seconds": result.seconds,
+        "total_seconds": time.perf_counter() - total_start,
+        **peak_memory(torch_device),
+    }
     entries = {"experiment": entry, "dataset": dataset_entry, "learner": learner_entry, "model": model_entry}
     provenance = round_provenance(run, entries, labels, seed)
     provenance.update(code_hash=code_hash, environment=environment(device_description(torch_device)))

@@ -135,10 +135,23 @@ def detection_table(detection_files: Sequence[Mapping[str, Any]]) -> pd.DataFram
     )
 
 
+def human_detection(table: pd.DataFrame) -> pd.DataFrame:
+    """The detection table for people: the noise rate, AUROC and average precision in percent (50 =
+    a detector no better than chance for AUROC)."""
+    return table.assign(
+        **{column: 100.0 * table[column] for column in ("noise_rate", "auroc", "average_precision")}
+    ).rename(
+        columns={"noise_rate": "noise rate (%)", "auroc": "AUROC (%)", "average_precision": "average precision (%)"}
+    )
+
+
 # Columns of the subset composition table (means over seeds), from the tidy rows.
 COMPOSITION_COLUMNS = (
     "subset_budget",
     "subset_noise_rate",
+    # for data without clean labels (and as a check where they exist): the warm-up's estimate
+    "subset_estimated_noise_rate",
+    "subset_estimated_noise_rate_all",
     "subset_classes_present",
     "subset_min_class_share",
     "subset_max_class_share",
@@ -169,7 +182,8 @@ def composition_table(runs: pd.DataFrame, methods: Sequence[str]) -> pd.DataFram
     method, fraction), means over seeds (``seeds`` counts them). Subsets are shared by every learner,
     so each is counted once."""
     keys = ["dataset", "noise", "warmup", "method", "fraction"]
-    shown = [*COMPOSITION_COLUMNS, *(c for c in DIAGNOSTIC_COLUMNS if c in runs.columns)]
+    # runs aggregated before a column existed (a study stored by an earlier version) lack it
+    shown = [c for c in (*COMPOSITION_COLUMNS, *DIAGNOSTIC_COLUMNS) if c in runs.columns]
     columns = [*keys, "seeds", *shown]
     if runs.empty:
         return pd.DataFrame(columns=columns)
@@ -245,8 +259,9 @@ def run_aggregate_stage(
     write_csv(table, outputs["runs_csv"])
     write_frame(
         summary_stems["detection"],
-        detection_table(detection_files),
-        "Noise detection: AUROC and average precision of each per-sample score (noisy = positive)",
+        human_detection(detection_table(detection_files)),
+        "Noise detection: AUROC and average precision of each per-sample score (noisy = positive), in percent",
+        float_format="{:.2f}",
     )
     write_verdict(table, methods, rank_metric, baseline, confidence, summary_stems, outputs["front_page"], report_intro)
     write_frame(
@@ -293,7 +308,7 @@ def write_verdict(
     write_text(render.document_html(verdict.title, verdict.paragraphs, bullets, verdict.sections), f"{stem}.html")
     ranking = summary_stems["ranking"]
     title = f"Pruners across cells by {metric}: paired lead over {baseline}, then mean rank"
-    overall, pruners = verdict.sentences["overall"], verdict.sections[1:]
+    overall, pruners = verdict.sentences["overall"], verdict.sections[1:2]
     write_csv(verdict_text.summary_csv(verdict.summary), f"{ranking}.csv")
     write_text(render.document_markdown(title, overall, [], pruners), f"{ranking}.md")
     write_text(render.document_latex(title, pruners), f"{ranking}.tex")

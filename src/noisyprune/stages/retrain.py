@@ -22,7 +22,7 @@ from noisyprune.artifacts import (
 )
 from noisyprune.data import load_dataset
 from noisyprune.errors import ArtifactError
-from noisyprune.metrics import relabeling_metrics, test_accuracy_summary
+from noisyprune.metrics import relabeling_metrics, test_accuracy_means, test_accuracy_summary
 from noisyprune.models import architecture
 from noisyprune.provenance import environment
 from noisyprune.seeding import retrain_seed
@@ -31,6 +31,7 @@ from noisyprune.stages.interface import Compute, Files, Run
 from noisyprune.stages.resumable import resume_file
 from noisyprune.training.data import device_inputs
 from noisyprune.training.device import configure_torch, device_description
+from noisyprune.training.memory import peak_memory
 from noisyprune.training.run import train_on_samples
 
 log = logging.getLogger(__name__)
@@ -88,7 +89,11 @@ def run_retrain_stage(
     columns = {"sample_id": labels.sample_id, "noisy_label": labels.noisy, "relabel": relabel, "in_subset": in_subset}
     metadata = {"num_classes": labels.num_classes, "learner": learner_entry["learner"]}
     write_table(columns, outputs["relabels"], RELABELS, metadata=metadata)
-    timing = {"train_seconds": result.seconds, "total_seconds": time.perf_counter() - total_start}
+    timing = {
+        "train_seconds": result.seconds,
+        "total_seconds": time.perf_counter() - total_start,
+        **peak_memory(torch_device),
+    }
     provenance = retrain_provenance(run, labels, subset, dataset_entry, learner_entry, model_entry, stage_seed)
     provenance.update(code_hash=code_hash, environment=environment(device_description(torch_device)))
     write_json(
@@ -151,13 +156,15 @@ def retrain_metrics(
     logits: torch.Tensor,
     relabel: np.ndarray,
 ) -> dict[str, Any]:
-    """The ``metrics`` block of ``metrics.json``: test accuracy, subset facts, noise rates (NaN
+    """The ``metrics`` block of ``metrics.json``: test accuracy (last, best, mean of the last 10
+    epochs, mean of all epochs), subset facts, noise rates (NaN
     without clean training labels, not zero), re-labeling accuracies on the training set proper
     (probe excluded) and the learner's own report."""
     train_rows = labels.training_rows
     known = labels.clean_known
     return {
         **test_accuracy_summary(history["epoch"], history["test_acc"]),
+        **test_accuracy_means(history["test_acc"]),
         "train_acc_noisy_last": float(history["train_acc_noisy"][-1]),
         "subset_size": len(kept),
         "subset_missing_classes": ",".join(map(str, missing_classes)),  # noisy-label classes absent

@@ -15,6 +15,7 @@ from noisyprune.stages.interface import Compute, Files, Run
 from noisyprune.stages.resumable import resume_file
 from noisyprune.training.callbacks import DynamicsRecorder, SnapshotScorer
 from noisyprune.training.device import configure_torch, device_description
+from noisyprune.training.memory import peak_memory
 from noisyprune.training.run import train_on_samples
 
 log = logging.getLogger(__name__)
@@ -80,8 +81,9 @@ def run_warmup_stage(
 def warmup_provenance(
     run: Run, result, labels, warmup_entry, model_entry, stage_seed: int, code_hash: str, torch_device
 ) -> dict[str, Any]:
-    """The metadata of the warm-up's ``history.parquet``: entries, seeds, size, wall time (s), last
-    test accuracy, code hash and environment (the aggregation reads them)."""
+    """The metadata of the warm-up's ``history.parquet``: entries, seeds, size, wall time (s), peak
+    memory (:mod:`noisyprune.training.memory`), last test accuracy, code hash and environment (the
+    aggregation reads them)."""
     return {
         "learner": warmup_entry["learner"],
         "warmup": run.warmup,
@@ -91,6 +93,7 @@ def warmup_provenance(
         "warmup_seed": stage_seed,
         "num_samples": len(labels.sample_id),
         "wall_seconds": result.seconds,
+        **peak_memory(torch_device),
         "test_acc_last": result.history.rows[-1]["test_acc"],
         "code_hash": code_hash,
         "environment": environment(device_description(torch_device)),

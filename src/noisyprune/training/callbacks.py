@@ -80,7 +80,7 @@ class SnapshotScorer(Callback):
         logits, embedding = embed_and_classify(ctx.model, data.x, self.batch_size)
         log_probs = F.log_softmax(logits.float(), dim=1)
         error = log_probs.exp()
-        error[torch.arange(len(data.y)), data.y] -= 1.0
+        error[torch.arange(len(data.y), device=error.device), data.y] -= 1.0
         el2n = error.norm(dim=1)
         grand = el2n * torch.sqrt(embedding.float().square().sum(dim=1) + 1.0)
         self._rows.append(

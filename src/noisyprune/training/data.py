@@ -31,9 +31,12 @@ class TensorData(TrainingInputs):
             sample_id=torch.as_tensor(np.asarray(sample_id), dtype=torch.int64, device=device),
         )
 
-    def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
-        """Yield batches of at most ``batch_size`` rows, shuffled by ``generator`` if one is given."""
-        for rows in batch_rows(len(self), batch_size, generator):
+    def batches(
+        self, batch_size: int, generator: torch.Generator | None = None, drop_last: bool = False
+    ) -> Iterator[Batch]:
+        """Yield batches of at most ``batch_size`` rows, shuffled by ``generator`` if one is given,
+        without a last partial batch when ``drop_last``."""
+        for rows in batch_rows(len(self), batch_size, generator, drop_last):
             rows = rows.to(self.x.device)
             yield Batch(x=self.x[rows], y=self.y[rows], sample_id=self.sample_id[rows])
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 import torch
 
 from noisyprune.errors import ConfigError
-from noisyprune.training.execution import Execution, current, set_current
+from noisyprune.training.execution import Execution, current, notes, set_current
+
+log = logging.getLogger(__name__)
 
 
 def configure_torch(device: str, threads: int, execution: Mapping[str, Any] | None = None) -> torch.device:
@@ -18,7 +21,9 @@ def configure_torch(device: str, threads: int, execution: Mapping[str, Any] | No
 
     ``threads`` is the number of cores Snakemake gave the job (``threads:`` of the rule); torch's
     default of one thread per core would oversubscribe the machine when jobs run side by side.
-    ``cuda`` on a machine without a GPU is an error rather than a silent CPU fallback.
+    ``cuda`` on a machine without a GPU is an error rather than a silent CPU fallback, and so is
+    ``compile: true`` on a CPU without the C++ compiler torch's inductor needs. The job's log says
+    what the execution settings resolved to (:func:`noisyprune.training.execution.notes`).
     """
     torch.set_num_threads(max(1, int(threads)))
     if device == "auto":
@@ -28,8 +33,31 @@ def configure_torch(device: str, threads: int, execution: Mapping[str, Any] | No
     else:
         check_requested_device(device)
         chosen = torch.device(device)
-    set_current(Execution.from_config(execution, chosen))
+    resolved = Execution.from_config(execution, chosen)
+    if resolved.compile:
+        check_compiler(chosen)
+    set_current(resolved)
+    log.info(
+        "execution on %s: %s%s", chosen.type, resolved.describe(), "".join(f"; {n}" for n in notes(execution, chosen))
+    )
     return chosen
+
+
+def check_compiler(device: torch.device) -> None:
+    """Refuse ``compile: true`` on a CPU where torch's inductor finds no C++ compiler (``$CXX`` or
+    ``g++``): without the check the job fails only at its first training step, deep in the compiler."""
+    if device.type != "cpu":
+        return
+    from torch._inductor import cpp_builder  # imported only when compiling: it costs a second or two
+
+    try:
+        compiler = cpp_builder.get_cpp_compiler()
+    except Exception as err:  # InvalidCxxCompiler, or whatever a future torch raises for "none found"
+        raise ConfigError(
+            "config key 'compile': torch.compile on a CPU builds C++ kernels, but torch finds no C++ compiler "
+            f"here ({type(err).__name__}; it looks for $CXX, else g++); install g++ or set compile: false"
+        ) from err
+    log.debug("compile on a CPU with %s", compiler)
 
 
 def check_requested_device(device: str) -> None:

@@ -5,7 +5,10 @@ layout and compilation. Hardware settings, not method settings: the top-level co
 
 On CUDA the defaults (``auto``) are bf16 autocast and channels-last convolutions, the settings the
 fast CIFAR codebases train with; on a CPU both are off (bf16 is slower than fp32 on CPUs without
-bf16 units). Parameters, optimiser state and per-sample learner state stay float32; autocast only
+bf16 units). A value given explicitly is honoured on every device: ``precision: bf16`` autocasts on
+a CPU too (torch's CPU autocast supports bfloat16), ``channels_last: true`` converts there as well,
+and :func:`notes` says in the job's log what ``auto`` became and what an explicit setting costs on
+the device. Parameters, optimiser state and per-sample learner state stay float32; autocast only
 lowers the precision of the matmuls and convolutions inside a step.
 """
 
@@ -65,6 +68,23 @@ class Execution:
         if self.compile:
             network.compile()
         return network
+
+
+def notes(settings: Mapping[str, Any] | None, device: torch.device) -> list[str]:
+    """What the job's log should say about resolving ``settings`` on ``device``: each ``auto`` and
+    what it became, and the explicit settings whose cost differs on a CPU (none is ever dropped)."""
+    settings = dict(settings or {})
+    on_cuda = device.type == "cuda"
+    said = []
+    if settings.get("precision", "auto") == "auto":
+        said.append(f"precision auto: {'bf16 autocast on CUDA' if on_cuda else 'fp32 on a CPU'}")
+    elif settings["precision"] == "bf16" and not on_cuda:
+        said.append("precision bf16 on a CPU: bf16 autocast, slower than fp32 on CPUs without bf16 units")
+    if settings.get("channels_last", "auto") == "auto":
+        said.append(f"channels_last auto: {'on' if on_cuda else 'off'} on {'CUDA' if on_cuda else 'a CPU'}")
+    if settings.get("compile") and not on_cuda:
+        said.append("compile on a CPU: C++ kernels built by torch inductor, tens of seconds per job")
+    return said
 
 
 def _channels_last_inputs(module, args):

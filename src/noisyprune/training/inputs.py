@@ -29,13 +29,20 @@ class Batch:
         return len(self.y)
 
 
-def batch_rows(count: int, batch_size: int, generator: torch.Generator | None = None) -> list[torch.Tensor]:
+def batch_rows(
+    count: int, batch_size: int, generator: torch.Generator | None = None, drop_last: bool = False
+) -> list[torch.Tensor]:
     """The positions ``0 … count-1`` split into batches of at most ``batch_size`` (CPU tensors): in
-    order, or shuffled by one ``randperm`` from ``generator``. Every implementation of
+    order, or shuffled by one ``randperm`` from ``generator``; ``drop_last`` leaves out the last
+    batch when it is smaller than ``batch_size`` (PyTorch's ``DataLoader(drop_last=True)``: those
+    ``count mod batch_size`` samples are not seen that epoch). Every implementation of
     :class:`TrainingInputs` batches through this, so all yield the same batches for the same
     generator."""
     order = torch.arange(count) if generator is None else torch.randperm(count, generator=generator)
-    return list(order.split(batch_size)) if count else []
+    batches = list(order.split(batch_size)) if count else []
+    if drop_last and batches and len(batches[-1]) < batch_size:
+        batches.pop()
+    return batches
 
 
 class InputRows(Protocol):
@@ -73,9 +80,11 @@ class TrainingInputs(ABC):
         return len(self.y)
 
     @abstractmethod
-    def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
-        """Yield batches of at most ``batch_size`` samples: in order, or shuffled by ``generator``
-        (through :func:`batch_rows`)."""
+    def batches(
+        self, batch_size: int, generator: torch.Generator | None = None, drop_last: bool = False
+    ) -> Iterator[Batch]:
+        """Yield batches of at most ``batch_size`` samples: in order, or shuffled by ``generator``,
+        without a last partial batch when ``drop_last`` (through :func:`batch_rows`)."""
 
     @abstractmethod
     def subset(self, rows: torch.Tensor) -> Self:

@@ -9,8 +9,9 @@ happened (to record dynamics, evaluate on the test set, write history).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import torch
@@ -19,12 +20,15 @@ from noisyprune.errors import TrainingError
 from noisyprune.models.base import Classifier
 from noisyprune.training.augment import Augmenter, no_augmentation
 from noisyprune.training.execution import current as current_execution
+from noisyprune.training.execution import set_current as set_current_execution
 from noisyprune.training.inputs import Batch, TrainingInputs
 from noisyprune.training.resume import ResumeFile, capture, restore
 from noisyprune.training.spec import TrainingSpec
 
 if TYPE_CHECKING:  # the learner base class imports this module
     from noisyprune.training.learners.base import Learner
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -68,6 +72,8 @@ class TrainContext:
     augment: Augmenter
     # The clean probe set (meta-learners' validation batches), when the noise stage held one out.
     probe: TrainingInputs | None = None
+    # Leave out each epoch's last partial training batch (the spec's ``drop_last``).
+    drop_last: bool = False
     epoch: int = 0
     active: int = 0
     epoch_loss_sum: torch.Tensor | None = field(default=None, repr=False)
@@ -93,8 +99,9 @@ class TrainContext:
         return torch.isin(sample_id, self.train.sample_id)
 
     def shuffled_batches(self, batch_size: int | None = None) -> Iterable[Batch]:
-        """The training samples in batches of ``batch_size`` (default: the spec's), freshly shuffled."""
-        return self.train.batches(batch_size or self.batch_size, generator=self.generator)
+        """The training samples in batches of ``batch_size`` (default: the spec's), freshly shuffled,
+        without the last partial batch when ``drop_last``."""
+        return self.train.batches(batch_size or self.batch_size, generator=self.generator, drop_last=self.drop_last)
 
 
 class Callback:
@@ -139,7 +146,8 @@ def fit(
     (checked once per epoch, so the loop never waits on the device inside an epoch).
 
     The job's execution settings (:mod:`noisyprune.training.execution`: autocast, channels-last,
-    compilation) apply to every network and step.
+    compilation) apply to every network and step; a learner that cannot run compiled
+    (``Learner.compiles``) trains uncompiled, with a warning, and the job's settings then say so.
 
     With ``resume``, the full state is saved every ``resume.every`` epochs and a run that finds a
     matching resume file continues after its epoch, ending exactly as an uninterrupted run.
@@ -157,6 +165,14 @@ def fit(
             )
         models.append(make_network())
     execution = current_execution()
+    if execution.compile and not learner.compiles:
+        log.warning(
+            "compile: true, but learner %r trains through a second-order gradient, which torch.compile "
+            "cannot differentiate: its networks run uncompiled (precision and layout as set)",
+            learner_name,
+        )
+        execution = replace(execution, compile=False)
+        set_current_execution(execution)  # the job's provenance (device_description) says what ran
     for network in models:
         execution.prepare(network.to(device))
     optimizers = [spec.build_optimizer(network.parameters()) for network in models]
@@ -174,6 +190,7 @@ def fit(
         batch_size=spec.batch_size,
         augment=augment if augment is not None else no_augmentation(generator),
         probe=probe,
+        drop_last=spec.drop_last,
     )
     learner.setup(ctx)
     first_epoch = 1

@@ -102,7 +102,7 @@ class ResumeFile:
     def save(self, state: dict[str, Any]) -> None:
         """Write ``state`` (with the fingerprint) atomically."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(self.path) as tmp:
+        with atomic_output(self.path, record=False) as tmp:  # rewritten every few epochs, read by no rule
             torch.save({**state, "fingerprint": self.fingerprint}, tmp)
 
     def due(self, epoch: int, last_epoch: int) -> bool:

@@ -91,6 +91,11 @@ def train_on_samples(
     sample_ids = np.sort(np.asarray(sample_ids, dtype=np.int64))
     spec = TrainingSpec.from_entry(training_entry)
     check_batch_size(spec.batch_size, len(sample_ids), data.num_train, entry_key)
+    if spec.drop_last and spec.batch_size > len(sample_ids):
+        raise ConfigError(
+            f"config key '{entry_key}.drop_last': batch_size {spec.batch_size} is larger than the "
+            f"{len(sample_ids)} samples trained on, so dropping the last partial batch leaves no batch at all"
+        )
     learner = build_learner(training_entry["learner"], TrainingSpec.learner_params(training_entry))
     if learner.needs_warmup_features:
         if warmup_embeddings is None:

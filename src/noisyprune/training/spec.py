@@ -21,8 +21,11 @@ class TrainingSpec:
     ``cosine`` (annealed per epoch to ``min_lr``, as Prune4ReL's ``CosineAnnealingLR(T_max=epochs)``),
     ``step`` (multiplied by ``gamma`` at each epoch in ``milestones``, the originals' ``MultiStepLR``),
     ``constant`` or ``linear_decay`` (constant, then linear from ``decay_start``, with Adam's β1 set to
-    ``beta1_after`` from then on: :class:`LinearDecay`). ``augment`` says whether training inputs are
-    augmented with the dataset's weak/strong policies at all.
+    ``beta1_after`` from then on: :class:`LinearDecay`). ``schedule_epochs`` (cosine only) anneals
+    over that many epochs instead of ``epochs`` (``T_max``), as Prune4ReL's warm-up runs under the
+    retrain's schedule and stops early. ``augment`` says whether training inputs are augmented with
+    the dataset's weak/strong policies at all. ``drop_last`` leaves out each epoch's last partial
+    batch.
     """
 
     epochs: int
@@ -40,6 +43,17 @@ class TrainingSpec:
     betas: tuple[float, float] = (0.9, 0.999)
     decay_start: int = 80
     beta1_after: float | None = None
+    schedule_epochs: int | None = None
+    drop_last: bool = False
+
+    def __post_init__(self) -> None:
+        if self.schedule_epochs is not None:
+            if self.schedule != "cosine":
+                raise ValueError(f"schedule_epochs is the cosine schedule's length; schedule is {self.schedule!r}")
+            if self.schedule_epochs < self.epochs:
+                raise ValueError(
+                    f"schedule_epochs {self.schedule_epochs} is below epochs {self.epochs}: the cosine would rise again"
+                )
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any]) -> TrainingSpec:
@@ -75,7 +89,8 @@ class TrainingSpec:
     def build_scheduler(self, optimizer: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LRScheduler:
         """The per-epoch learning-rate schedule for ``optimizer``."""
         if self.schedule == "cosine":
-            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, self.epochs), eta_min=self.min_lr)
+            length = self.epochs if self.schedule_epochs is None else self.schedule_epochs
+            return torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(1, length), eta_min=self.min_lr)
         if self.schedule == "step":
             return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=list(self.milestones), gamma=self.gamma)
         if self.schedule == "constant":

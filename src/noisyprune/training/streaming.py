@@ -109,9 +109,11 @@ class StreamedData(TrainingInputs):
     y: torch.Tensor
     sample_id: torch.Tensor
 
-    def batches(self, batch_size: int, generator: torch.Generator | None = None) -> Iterator[Batch]:
+    def batches(
+        self, batch_size: int, generator: torch.Generator | None = None, drop_last: bool = False
+    ) -> Iterator[Batch]:
         """The same batches, in the same order, as ``TensorData.batches`` with the same generator."""
-        chunks = batch_rows(len(self), batch_size, generator)
+        chunks = batch_rows(len(self), batch_size, generator, drop_last)
         inputs = load_batches(self.x.store, [self.x.positions[rows.numpy()] for rows in chunks], self.x.device)
         for rows, x in zip(chunks, inputs):
             rows = rows.to(self.y.device)

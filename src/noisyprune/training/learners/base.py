@@ -35,6 +35,11 @@ class Learner:
     # Attributes holding state that changes during training, saved in resume files; attributes
     # starting with "_" are rebuilt within an epoch and never saved.
     state_keys: tuple[str, ...] = ()
+    # Whether the networks may run compiled (``compile: true``). Learners whose step differentiates
+    # through a gradient step (L2R's and IEG's second-order meta gradient) set False: torch.compile's
+    # autograd does not support double backward, so the loop runs their networks uncompiled and the
+    # job's log and provenance say so.
+    compiles: bool = True
     # Learner-specific facts about the run, added to the retrain's metrics (e.g. RDIA's relabel
     # count); a learner replaces this read-only empty mapping with its own dict.
     report: Mapping[str, Any] = MappingProxyType({})

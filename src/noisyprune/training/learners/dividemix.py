@@ -176,7 +176,8 @@ class DivideMix(TwoNetworkLearner):
         else:
             self._unlabelled = None
         self._iterations = max(1, -(-len(subset) // ctx.batch_size))
-        for self._iteration, batch in enumerate(subset.batches(ctx.batch_size, generator=ctx.generator)):
+        labelled_batches = subset.batches(ctx.batch_size, generator=ctx.generator, drop_last=ctx.drop_last)
+        for self._iteration, batch in enumerate(labelled_batches):
             yield batch
         # a streamed pool's reader holds worker processes: let it go with the phase
         self._unlabelled = None

@@ -4,9 +4,12 @@ Each epoch trains network 1 and then network 2 on the shuffled data. For network
 draw λ ~ Beta(α, α) (folded to ≥ 0.5) and a permutation π; mix inputs and one-hot labels; update
 network k's temporal-ensemble targets ``h_k`` with the prediction of the *other* network's weight
 average (EMA) on the un-mixed inputs; mix the targets with the same λ and π; minimise
-``CE(mixed labels) + w(step) · λ_ELR · mean log(1 − ⟨q, p⟩)`` with ``w`` the sigmoid ramp-up
-``exp(−5 (1 − step / coef_step)²)``. After each step network k's EMA copy moves towards it with
-``α_t = ramp(step + 1, ema_step) · ema_alpha``. Prediction: both networks' logits summed.
+``CE(mixed labels) + w(t) · λ_ELR · mean log(1 − ⟨q, p⟩)`` with ``w`` the sigmoid ramp-up
+``exp(−5 (1 − t / coef_step)²)`` at the step's number ``t`` (1 for network k's first step). After
+the step network k's EMA copy moves towards it with ``α = ramp(t + 1, ema_step) · ema_alpha``.
+Both counts are the original's (``ELR_plus/trainer/trainer.py``): its loss reads
+``global_step + local_step`` with ``local_step`` counted from 1, its EMA update
+``sigmoid_rampup(global_step + local_step + 1, ema_step)``. Prediction: both networks' logits summed.
 
 ``reweight_labels`` multiplies the mixed labels by the mixed targets and renormalises, which the
 original does on CIFAR-100 only.
@@ -121,7 +124,8 @@ class ELRPlus(TwoNetworkLearner):
         probs = F.softmax(logits, dim=1).clamp(CLAMP, 1 - CLAMP)
         cross_entropy = -(mixed_labels * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
         regulariser = elr_regulariser(mixed_targets, probs)
-        weight = sigmoid_rampup(self.steps[k], self.coef_step)
+        # the original's step number t = global_step + local_step starts at 1
+        weight = sigmoid_rampup(self.steps[k] + 1, self.coef_step)
         return StepOutput(loss=cross_entropy + weight * self.lam * regulariser, logits=None)
 
     @torch.no_grad()
@@ -129,7 +133,7 @@ class ELRPlus(TwoNetworkLearner):
         """Move the trained network's EMA copy towards it (parameters only, as the original; its
         BatchNorm statistics come from its own train-mode forwards)."""
         k = ctx.active
-        self.steps[k] += 1
-        alpha = sigmoid_rampup(self.steps[k], self.ema_step) * self.ema_alpha
+        self.steps[k] += 1  # now the number t of the step just taken
+        alpha = sigmoid_rampup(self.steps[k] + 1, self.ema_step) * self.ema_alpha
         for ema_param, weight in zip(self.ema[k].parameters(), ctx.network.parameters()):
             ema_param.mul_(alpha).add_(weight, alpha=1 - alpha)

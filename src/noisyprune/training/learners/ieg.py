@@ -28,6 +28,13 @@ the original's ``lookahead_loss`` (``+ net.regularization_loss``) and ``meta_los
 (``+ meta_net.get_regularization_loss(net.wd)``); ``probe_weight_decay: false`` leaves it out of the
 probe loss.
 
+The original's look-ahead loss reads the guessed labels *before* their stop-gradient
+(``meta_optimize`` mixes ``self.guessed_label``, which ``crossentropy_minimize`` stores before it
+applies ``tf.stop_gradient``), so the look-ahead gradient, and through it the example weights and
+the switch, also follow how the guess moves with θ. ``meta_guess_gradient: true`` does that;
+the default ``false`` treats the guess as a constant there. The final loss treats it as a constant
+either way, as the original's ``tf.losses.softmax_cross_entropy`` stops the gradient of its labels.
+
 Departures: the probe batch is ``probe_batch_size`` samples drawn at random (the original streams the
 probe set unshuffled, in batches of the training batch size); and the first meta step has no
 momentum, where the original makes one throwaway optimiser step to create the buffers.
@@ -110,7 +117,9 @@ def ieg_meta_step(
     ``optimizer`` (SGD) supplies the momentum buffers and weight decay of the look-ahead step, and
     with ``probe_weight_decay`` the probe loss carries that weight decay of θ' too. The
     look-ahead's probe forward runs on copies of the BatchNorm buffers, so they never move; the graph
-    of ``logits`` is kept for the final loss.
+    of ``logits`` is kept for the final loss. A ``guessed`` that carries its graph from the
+    network's parameters (not detached) puts its dependence on θ into the look-ahead gradient, as
+    the original; a detached one is a constant there.
     """
     params = dict(network.named_parameters())
     buffers = {name: value.clone() for name, value in network.named_buffers()}
@@ -212,6 +221,16 @@ def look_ahead_extras(optimizer: torch.optim.Optimizer | None, param: torch.Tens
     ),
     PROBE_BATCH_SIZE,
     param(
+        "meta_guess_gradient",
+        (
+            "The look-ahead gradient also flows through the guessed labels (the original: its meta step mixes the "
+            "guess before the stop-gradient), so the example weights and the keep/guess switch follow how the guess "
+            "moves with θ too; `false` treats the guess as a constant there. The final loss never differentiates the "
+            "guess."
+        ),
+        type="boolean",
+    ),
+    param(
         "probe_weight_decay",
         (
             "The probe loss carries the weight decay λ/2 ‖θ′‖² of the look-ahead parameters (the look-ahead step "
@@ -227,12 +246,16 @@ class IEG(Learner):
     step; ``ce_factor`` (5) and ``consistency_factor`` (20): weights of the probe-MixUp and the
     weak/strong consistency terms (0 turns a term off); ``mixup_beta`` (0.5); ``temperature`` (0.5)
     of the sharpening; ``logit_norm`` (true); ``ema_decay`` (0.999; 0 evaluates the live weights);
-    ``probe_batch_size`` probe samples per step.
+    ``probe_batch_size`` probe samples per step; ``meta_guess_gradient`` (false; the original:
+    true) differentiates the look-ahead loss through the guessed labels.
 
     State: the weight average and each sample's last effective label (−1 until seen).
     """
 
     needs_probe = True
+    # the meta step differentiates through a look-ahead step: double backward, which compiled
+    # autograd refuses ("does not currently support double backward")
+    compiles = False
     state_keys = ("ema", "effective_label", "steps")
 
     def __init__(
@@ -248,6 +271,7 @@ class IEG(Learner):
         ema_decay: float = 0.999,
         probe_batch_size: int = 100,
         probe_weight_decay: bool = True,
+        meta_guess_gradient: bool = False,
     ):
         if meta_lr <= 0:
             raise ValueError(f"ieg: meta_lr must be > 0, got {meta_lr}")
@@ -268,6 +292,7 @@ class IEG(Learner):
         self.mixup_beta, self.temperature, self.logit_norm = float(mixup_beta), float(temperature), bool(logit_norm)
         self.ema_decay, self.probe_batch_size = float(ema_decay), int(probe_batch_size)
         self.probe_weight_decay = bool(probe_weight_decay)
+        self.meta_guess_gradient = bool(meta_guess_gradient)
 
     def setup(self, ctx: TrainContext) -> None:
         """A weight average initialised to the network, and no effective labels yet."""
@@ -281,14 +306,20 @@ class IEG(Learner):
         weak, strong = ctx.augment.weak(batch.x), ctx.augment.strong(batch.x)
         logits = network(weak)
         strong_logits = network(strong)
-        with torch.no_grad():
-            guessed = guess_labels(logits, strong_logits, self.temperature, self.logit_norm)
+        if self.meta_guess_gradient:
+            # the meta step differentiates through the guess; every other use reads it as a constant
+            guessed_graph = guess_labels(logits, strong_logits, self.temperature, self.logit_norm)
+            guessed = guessed_graph.detach()
+        else:
+            with torch.no_grad():
+                guessed = guess_labels(logits, strong_logits, self.temperature, self.logit_norm)
+            guessed_graph = guessed
         onehot = F.one_hot(batch.y, ctx.num_classes).float()
         decision = ieg_meta_step(
             network,
             logits,
             onehot,
-            guessed,
+            guessed_graph,
             probe_x,
             probe_y,
             meta_lr=self.meta_lr,

@@ -108,6 +108,9 @@ class L2R(Learner):
     ``meta_weight_decay``: the look-ahead and probe losses carry the optimiser's weight decay."""
 
     needs_probe = True
+    # the meta step differentiates through a look-ahead step: double backward, which compiled
+    # autograd refuses ("does not currently support double backward")
+    compiles = False
 
     def __init__(self, meta_lr: float = 0.1, probe_batch_size: int = 100, meta_weight_decay: bool = True):
         if meta_lr <= 0:
