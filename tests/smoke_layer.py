@@ -19,7 +19,8 @@ study will run:
   channel. Data paths stay the study's own (the test lays out the data where the config expects it).
 - Warm-ups and learners: ``epochs: 1``, ``score_epochs: [1]`` where the study scores snapshots, and
   ``batch_size`` at most ``BATCH_SIZE`` (a batch larger than the whole training set is refused, and
-  a small one gives the full set several steps). Epoch counts of a learner's phases move into that
+  a small one gives the full set several steps; with ``drop_last`` at most ``MIN_BUDGET // 2``, so
+  that the smallest subset still fills a batch). Epoch counts of a learner's phases move into that
   one epoch so that its main step runs: DivideMix's ``warmup_epochs`` 0 (co-divide and MixMatch in
   the first epoch), RDIA-LS's ``init_epoch`` 1 (its full loss) and a ``linear_decay`` schedule's
   ``decay_start`` 1 (the decay and Adam's β1 switch).
@@ -87,7 +88,10 @@ def image_size(config: Mapping[str, Any], entry: Mapping[str, Any]) -> int:
 
 def training_layer(entry: Mapping[str, Any]) -> dict[str, Any]:
     """A warm-up's or learner's overrides: one epoch with the learner's phases in it, small batches."""
-    layer: dict[str, Any] = {"epochs": 1, "batch_size": min(entry.get("batch_size", 128), BATCH_SIZE)}
+    # A learner that drops the last partial batch refuses a subset smaller than one batch: its
+    # batches are small enough for the smallest subset, probe samples taken out, to fill one.
+    largest = MIN_BUDGET // 2 if entry.get("drop_last") else BATCH_SIZE
+    layer: dict[str, Any] = {"epochs": 1, "batch_size": min(entry.get("batch_size", 128), largest)}
     if entry.get("score_epochs"):
         layer["score_epochs"] = [1]
     if entry["learner"] == "dividemix":
