@@ -16,28 +16,29 @@ Marked ``paper_smoke`` (``pytest -m "not paper_smoke"`` leaves them out). Only t
 selected tests run, two Snakemake processes at a time.
 
 One full run per distinct architecture × learners × loader; seconds of run + report measured on the
-development machine's 2 cores (shared with another job's two processes, load 6), two studies side
-by side, 8.5 minutes for the module (2026-12-07):
+development machine's 2 cores, shared with another job (load 5–7), two studies side by side: 8
+minutes for the module (2026-12-07; 6.9 minutes in a run during which the other job paused, where
+the studies after the pause took half these times):
 
-- ``cifar10n`` (262 s): PreActResNet-18, SOP+ warm-up, SOP+ and DivideMix, the real CIFAR-10N files.
-- ``clothing1m`` (165 s): ResNet-50 from a local torchvision checkpoint, CE warm-up, DivideMix, the
+- ``cifar10n`` (227 s): PreActResNet-18, SOP+ warm-up, SOP+ and DivideMix, the real CIFAR-10N files.
+- ``clothing1m`` (150 s): ResNet-50 from a local torchvision checkpoint, CE warm-up, DivideMix, the
   key lists, ``storage: stream`` read by 8 workers, intrinsic noise.
-- ``webvision`` (71 s): ResNet-50 with the ImageNet stem, SOP, the Google list cut to 50 classes.
-- ``imagenet`` (72 s): ResNet-50 with the CIFAR stem, class folders cut to 100, pair noise.
-- ``fashion_mnist`` (77 s): the small CNN with CE, ELR and SOP+, the real Fashion-MNIST files.
-- ``rdia_a9a`` (43 s): logistic regression, RDIA with a clean probe set, a LIBSVM pair of files.
-- ``rdia_ls_mnist`` (44 s): an MLP, RDIA-LS with Adam and the linear decay, MNIST IDX files.
-- ``active_digits`` (46 s): the active-learning branch with its four acquisitions.
-- ``presets`` (81 s): config/presets/*.yaml over the default — every preset learner (SOP, SOP+,
+- ``webvision`` (73 s): ResNet-50 with the ImageNet stem, SOP, the Google list cut to 50 classes.
+- ``imagenet`` (69 s): ResNet-50 with the CIFAR stem, class folders cut to 100, pair noise.
+- ``fashion_mnist`` (78 s): the small CNN with CE, ELR and SOP+, the real Fashion-MNIST files.
+- ``rdia_a9a`` (34 s): logistic regression, RDIA with a clean probe set, a LIBSVM pair of files.
+- ``rdia_ls_mnist`` (39 s): an MLP, RDIA-LS with Adam and the linear decay, MNIST IDX files.
+- ``active_digits`` (52 s): the active-learning branch with its four acquisitions.
+- ``presets`` (78 s): config/presets/*.yaml over the default — every preset learner (SOP, SOP+,
   ELR, ELR+, DivideMix and its Prune4ReL variant, IEG, L2R) on the default's digits with a probe
   set, and the noise stage of every preset noise.
 
 Partial (every selection, detection and the no-pruning reference's retrains; the pruned subsets'
 retrains and the tables are the same code as in the study named, which runs them):
 
-- ``cifar100n`` (82 s): the CIFAR-100 pickles and the CIFAR-100N label file, 100 classes, through
+- ``cifar100n`` (65 s): the CIFAR-100 pickles and the CIFAR-100N label file, 100 classes, through
   the SOP+ warm-up, every pruner and SOP+ and DivideMix on the whole set (as ``cifar10n``).
-- ``cifar10n_screen`` (47 s): the small CNN's warm-up on the real CIFAR-10N slice and every pruner,
+- ``cifar10n_screen`` (54 s): the small CNN's warm-up on the real CIFAR-10N slice and every pruner,
   Prune4ReL with ``tau: auto`` among them (as ``fashion_mnist`` for the learners).
 
 Shared, not run again:
@@ -110,24 +111,24 @@ def preset_entries(section: str) -> list[str]:
 
 
 STUDIES = {
-    "cifar10n": Study(("cifar10n.yaml",), 262),
-    "clothing1m": Study(("clothing1m.yaml",), 165),
-    "webvision": Study(("webvision.yaml",), 71),
-    "imagenet": Study(("imagenet.yaml",), 72),
-    "fashion_mnist": Study(("fashion_mnist.yaml",), 77),
-    "rdia_a9a": Study(("rdia_a9a.yaml",), 43),
-    "rdia_ls_mnist": Study(("rdia_ls_mnist.yaml",), 44),
-    "active_digits": Study(("active_digits.yaml",), 46),
+    "cifar10n": Study(("cifar10n.yaml",), 227),
+    "clothing1m": Study(("clothing1m.yaml",), 150),
+    "webvision": Study(("webvision.yaml",), 73),
+    "imagenet": Study(("imagenet.yaml",), 69),
+    "fashion_mnist": Study(("fashion_mnist.yaml",), 78),
+    "rdia_a9a": Study(("rdia_a9a.yaml",), 34),
+    "rdia_ls_mnist": Study(("rdia_ls_mnist.yaml",), 39),
+    "active_digits": Study(("active_digits.yaml",), 52),
     # The learner presets name no sweep: theirs is every preset learner, on the default's data with
     # a probe set (IEG and L2R need one) and one pruner; each preset noise runs its noise stage.
     "presets": Study(
         PRESETS,
-        81,
+        78,
         sweep={"noise": ["sym40_probe10"], "methods": ["uniform"], "learners": preset_entries("learners")},
         targets=tuple(f"results/digits/{noise}/seed0/labels.parquet" for noise in preset_entries("noise")),
     ),
-    "cifar100n": Study(("cifar100n.yaml",), 82, partial=True),
-    "cifar10n_screen": Study(("cifar10n_screen.yaml",), 47, partial=True),
+    "cifar100n": Study(("cifar100n.yaml",), 65, partial=True),
+    "cifar10n_screen": Study(("cifar10n_screen.yaml",), 54, partial=True),
 }
 SHARED = {
     "cifar10n_fast.yaml": "cifar10n",
