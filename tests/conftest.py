@@ -17,6 +17,9 @@ REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "workflow" / "schemas" / "config.schema.yaml"
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
 SNAKEMAKE = Path(sys.executable).with_name("snakemake")
+SHARED_DATA = REPO.parent / "shared" / "data"
+# CI has ../shared beside the checkout: there the real-files tests must run, not skip.
+REQUIRE_SHARED = os.environ.get("CI") == "true"
 
 
 def load_yaml(path: Path) -> dict:
@@ -41,6 +44,29 @@ def finished_run(tiny_run):
     must not modify its files — copy the directory first."""
     workdir, config, _ = tiny_run
     return workdir, config
+
+
+def shared_cifar10_available() -> bool:
+    """Whether ``../shared/data`` holds the CIFAR-10 images' script and the CIFAR-10N label file."""
+    return (SHARED_DATA / "cifar-10" / "make_cifar10.py").is_file() and (
+        SHARED_DATA / "cifar-10-100n" / "CIFAR-10_human.pt"
+    ).is_file()
+
+
+@pytest.fixture(scope="session")
+def real_cifar10_root(tmp_path_factory) -> Path:
+    """The shared CIFAR-10 images written in the official python layout by the script beside them
+    (about 25 s), as a user prepares them (README, "CIFAR-10N offline"); written once per session
+    for tests/test_cifar.py and the smoke run of config/cifar10n.yaml (tests/test_paper_smoke.py).
+    Skips without ../shared/data, and fails instead under CI."""
+    script = SHARED_DATA / "cifar-10" / "make_cifar10.py"
+    if not shared_cifar10_available():
+        if REQUIRE_SHARED:
+            pytest.fail(f"{script} or the CIFAR-10N label file missing beside the checkout")
+        pytest.skip("needs ../shared/data/cifar-10 and cifar-10-100n")
+    root = tmp_path_factory.mktemp("cifar")
+    subprocess.run([sys.executable, str(script), str(root)], check=True, capture_output=True)
+    return root
 
 
 @pytest.fixture

@@ -89,6 +89,25 @@ def test_cifar10_reads_batches_in_order_and_standardises_per_channel(tmp_path):
     assert np.allclose(restored, first, atol=1e-5)  # channel-major rows, as the CIFAR format stores them
 
 
+def test_cifar_standardisation_is_exactly_the_closed_form(tmp_path):
+    """The loader standardises in place (one float32 copy instead of four 600 MB temporaries on the
+    real set); the values are bitwise those of (x / 255 − mean) / std with float32 statistics."""
+    make_cifar10(tmp_path)
+    data = load_dataset("c10", {"loader": "cifar10", "root": str(tmp_path)})
+    folder = tmp_path / "cifar-10-batches-py"
+    raw = np.concatenate(
+        [load_pickle_file(folder / f"data_batch_{i}", encoding="bytes")[b"data"] for i in range(1, 6)]
+    ).reshape(-1, 3, 32, 32)
+    test = load_pickle_file(folder / "test_batch", encoding="bytes")[b"data"].reshape(-1, 3, 32, 32)
+    pixels = raw.astype(np.float32) / 255.0
+    mean, std = pixels.mean(axis=(0, 2, 3)), pixels.std(axis=(0, 2, 3))
+    assert np.array_equal(data.train_x, (pixels - mean[None, :, None, None]) / std[None, :, None, None])
+    expected_test = (test.astype(np.float32) / 255.0 - mean[None, :, None, None]) / std[None, :, None, None]
+    assert np.array_equal(data.test_x, expected_test)
+    assert data.train_x.dtype == data.test_x.dtype == np.float32
+    assert data.pixel_mean == tuple(float(m) for m in mean)
+
+
 def test_cifar100_has_superclass_groups_and_superclass_noise_stays_inside(tmp_path):
     make_cifar100(tmp_path, n=200)
     data = load_dataset("c100", {"loader": "cifar100", "root": str(tmp_path)})
@@ -236,26 +255,7 @@ def test_human_noise_on_a_dataset_without_human_labels_fails_at_validation():
         validate_config(config)
 
 
-IMAGES = REPO.parent / "shared" / "data" / "cifar-10"
-# CI has ../shared beside the checkout: there the real-files tests must run, not skip.
-REQUIRE_SHARED = os.environ.get("CI") == "true"
-
-
-@pytest.fixture(scope="module")
-def real_cifar10_root(tmp_path_factory):
-    """The shared CIFAR-10 images written in the official python layout by the script beside them
-    (about 25 s), as a user prepares them (README, "CIFAR-10N offline")."""
-    import subprocess
-    import sys
-
-    script = IMAGES / "make_cifar10.py"
-    if not (script.is_file() and (SHARED / "CIFAR-10_human.pt").is_file()):
-        if REQUIRE_SHARED:
-            pytest.fail(f"{script} or {SHARED / 'CIFAR-10_human.pt'} missing beside the checkout")
-        pytest.skip("needs ../shared/data/cifar-10 and cifar-10-100n")
-    root = tmp_path_factory.mktemp("cifar")
-    subprocess.run([sys.executable, str(script), str(root)], check=True, capture_output=True)
-    return root
+# real_cifar10_root (conftest.py): the shared images in the official layout, written once per session.
 
 
 def test_cifar10n_loads_the_real_images_with_the_human_label_sets(real_cifar10_root):

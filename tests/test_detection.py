@@ -53,3 +53,25 @@ def test_detection_is_missing_without_noise():
     rows = detection_quality(noise_scores(features, None, noisy, classes), np.zeros(len(noisy), bool))
     assert all(np.isnan(row["auroc"]) and np.isnan(row["average_precision"]) for row in rows)
     assert "forgetting" not in {row["score"] for row in rows}
+
+
+def test_the_roc_plot_of_a_noise_free_run_shows_undefined_curves_instead_of_failing(tmp_path):
+    """Noise that flips nothing (a clean run, or a per-class rate that rounds to 0 on small classes)
+    leaves every AUROC undefined: detection.json holds null, and the plots stage drew nothing then
+    but a TypeError from nanmean over None."""
+    from noisyprune.artifacts import write_json
+    from noisyprune.detection import ROC_GRID
+    from noisyprune.reporting import plots
+    from noisyprune.stages.plot import roc_curves
+
+    features, dynamics, noisy, _, classes = planted()
+    rows = detection_quality(noise_scores(features, dynamics, noisy, classes), np.zeros(len(noisy), bool))
+    path = tmp_path / "detection.json"
+    write_json({"noise_rate": 0.0, "roc_fpr": ROC_GRID.tolist(), "scores": rows}, path)
+    entry = {"path": str(path), "dataset": "d", "noise": "none", "seed": 0, "warmup": "ce"}
+    curves = roc_curves([entry])
+    assert curves and all(np.isnan(curve["auroc"]) for curve in curves)
+    with pytest.warns(RuntimeWarning, match="Mean of empty slice"):
+        figure = plots.roc_figure(curves, "t")
+    labels = [line.get_label() for line in figure.axes[0].get_lines() if not line.get_label().startswith("_")]
+    assert labels[0] == "loss (nan)"

@@ -45,6 +45,17 @@ def test_fashion_mnist_loader_reads_plain_and_torchvision_layouts(tmp_path):
     assert load_dataset("m", {"loader": "mnist", "root": str(tmp_path / "tv")}).num_train == 12
 
 
+def test_mnist_standardisation_is_exactly_the_closed_form(tmp_path):
+    """Standardised in place, bitwise (x / 255 − mean) / std with the float32 training statistics."""
+    write_dataset(tmp_path, n_train=30, n_test=7)
+    data = load_dataset("m", {"loader": "mnist", "root": str(tmp_path)})
+    train = read_idx(tmp_path / "train-images-idx3-ubyte.gz").astype(np.float32)[:, None] / 255.0
+    test = read_idx(tmp_path / "t10k-images-idx3-ubyte.gz").astype(np.float32)[:, None] / 255.0
+    mean, std = float(train.mean()), float(train.std())
+    assert np.array_equal(data.train_x, (train - mean) / std) and np.array_equal(data.test_x, (test - mean) / std)
+    assert data.train_x.dtype == np.float32 and data.pixel_mean == (mean,) and data.pixel_std == (std,)
+
+
 def test_missing_files_say_where_they_were_looked_for(tmp_path):
     with pytest.raises(
         FileNotFoundError, match=r"train-images-idx3-ubyte not found \(looked for .*FashionMNIST/raw.*download: true"

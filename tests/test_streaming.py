@@ -119,6 +119,26 @@ def test_streamed_batches_are_the_in_memory_batches_with_the_same_pairing_and_or
     ] == [True] * 3
 
 
+def test_a_pass_of_few_batches_starts_no_more_workers_than_it_has_batches(tmp_path, monkeypatch):
+    """Each pass over a streamed set starts its own DataLoader workers (forks of the job, networks
+    and all): a two-batch pass with ``workers: 8`` asks for two."""
+    store = stored(tmp_path, workers=8)
+    started = []
+    real = streaming_module.DataLoader
+
+    def counting(*args, **kwargs):
+        started.append(kwargs["num_workers"])
+        return real(*args, **{**kwargs, "num_workers": 0})  # the batches, without starting processes
+
+    monkeypatch.setattr(streaming_module, "DataLoader", counting)
+    rows = [np.array([5, 1, 7]), np.array([0])]
+    batches = list(streaming_module.load_batches(store, rows, torch.device("cpu")))
+    assert started == [2]
+    assert all(torch.equal(b, torch.from_numpy(store[r])) for b, r in zip(batches, rows, strict=True))
+    list(streaming_module.load_batches(store, [np.arange(i, i + 2) for i in range(0, 40, 2)], torch.device("cpu")))
+    assert started == [2, 8]
+
+
 def _imported_modules(module_path):
     tree = ast.parse(Path(module_path).read_text())
     return {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)} | {

@@ -246,24 +246,8 @@ def test_rdia_tabular_preset_flips_harmful_labels_and_beats_plain_refitting(tmp_
     assert metrics["rdia_val_loss_after"] < metrics["rdia_val_loss_before"]
 
 
-FASHION = REPO.parent / "shared" / "data" / "fashion-mnist"
-
-
-@pytest.mark.skipif(not FASHION.is_dir(), reason="needs ../shared/data/fashion-mnist")
-def test_fashion_mnist_from_the_shared_data_runs_end_to_end(tmp_path):
-    config = load_yaml(REPO / "config" / "fashion_mnist.yaml")
-    config["device"], config["threads"] = "cpu", 1
-    config["datasets"]["fashion_mnist"].update(root=str(FASHION), max_train=400, max_test=200)
-    config["models"]["cnn"]["channels"] = [8, 16]
-    config["warmups"]["ce"].update(epochs=2, score_epochs=[1, 2])
-    config["sweep"].update(methods=["prune4rel", "uniform"], fractions=[0.5, 1.0], learners=["sop_plus"])
-    config["learners"]["sop_plus"]["epochs"] = 2
-    run_snakemake(tmp_path, config, "--cores", "2")
-    runs = pd.read_parquet(tmp_path / "results/tables/runs.parquet")
-    assert sorted(runs["method"]) == ["full", "prune4rel", "uniform"]
-    assert (runs["dataset"] == "fashion_mnist").all() and (runs["learner"] == "sop_plus").all()
-    assert runs["subset_size"].tolist() == [400 if m == "full" else 200 for m in runs["method"]]
-    assert runs["relabel_acc_all"].between(0, 1).all() and runs["test_acc_best"].between(0, 1).all()
+# config/fashion_mnist.yaml on the shared Fashion-MNIST files runs end to end, with all of its
+# pruners and learners, in tests/test_paper_smoke.py (as every other shipped study).
 
 
 def test_editing_one_pruners_code_reruns_only_its_selections_and_their_retrains(finished_run, tmp_path):

@@ -75,15 +75,21 @@ def load_idx_dataset(
                 f"{files[f'{split}_labels']}: holds label {int(labels.max())}, outside the "
                 f"{len(CLASS_NAMES[variant])} classes of {variant} (is it the labels file?)"
             )
-    train = arrays["train_images"].astype(np.float32)[:, None] / 255.0
-    test = arrays["test_images"].astype(np.float32)[:, None] / 255.0
+    # One float32 copy per split, scaled and standardised in place: bitwise (x / 255 − mean) / std,
+    # without the temporaries of that expression, which made loading most of a small job's time.
+    train, test = (arrays[f"{split}_images"].astype(np.float32)[:, None] for split in ("train", "test"))
+    train /= 255.0
+    test /= 255.0
     # unit: mean 0 and std 1 leave the pixels exactly as scaled (x − 0) / 1 = x
     mean, std = (float(train.mean()), float(train.std())) if input_scaling == "standardise" else (0.0, 1.0)
+    for pixels in (train, test):
+        pixels -= mean
+        pixels /= std
     return ArrayDataset(
         name=name,
-        train_x=(train - mean) / std,
+        train_x=train,
         train_y=arrays["train_labels"].astype(np.int64),
-        test_x=(test - mean) / std,
+        test_x=test,
         test_y=arrays["test_labels"].astype(np.int64),
         class_names=CLASS_NAMES[variant],
         pixel_mean=(mean,),

@@ -51,7 +51,8 @@ def roc_curves(detection_files: Sequence[Mapping[str, Any]]) -> list[dict[str, A
                 {key: entry[key] for key in ("dataset", "noise", "seed", "warmup")}
                 | {
                     "score": score["score"],
-                    "auroc": score["auroc"],
+                    # null when the samples are all clean or all noisy (no detector can be scored)
+                    "auroc": np.nan if score["auroc"] is None else score["auroc"],
                     "fpr": result["roc_fpr"],
                     "tpr": [np.nan if v is None else v for v in score["roc_tpr"]],
                 }

@@ -38,13 +38,16 @@ class _RowBatches(Dataset):
 
 def load_batches(store: StoredImages, positions: Sequence[np.ndarray], device: torch.device) -> Iterator[torch.Tensor]:
     """Yield ``store[positions[i]]`` ``(b_i, C, H, W)`` float32 on ``device`` for each ``i`` in
-    order, read ahead by ``store.workers`` worker processes (0 = in this process)."""
+    order, read ahead by ``store.workers`` worker processes (0 = in this process; never more than
+    there are batches)."""
     if not len(positions):
         return
     loader = DataLoader(
         _RowBatches(store, positions),
         batch_size=None,
-        num_workers=store.workers,
+        # a worker reads whole batches: more workers than batches would only be started (forked
+        # with the job's networks in memory) to do nothing, on every short pass
+        num_workers=min(store.workers, len(positions)),
         pin_memory=device.type == "cuda",
         # its own generator: a DataLoader otherwise draws its worker seed from torch's global
         # generator, and the run would differ from the in-memory one in later global draws
