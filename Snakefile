@@ -18,6 +18,12 @@ SOURCE = os.path.join(workflow.basedir, "src")
 sys.path.insert(0, SOURCE)
 os.environ.update(PYTHONPATH=os.pathsep.join(filter(None, [SOURCE, os.environ.get("PYTHONPATH")])))
 
+# Idle OpenMP threads sleep instead of spinning (a job keeps its pace on shared cores): set before any
+# job, the job server or this process imports torch (noisyprune.thread_policy).
+from noisyprune.thread_policy import let_idle_threads_sleep
+
+let_idle_threads_sleep()
+
 # Every file a job writes is recorded there (size, time, SHA-256; noisyprune.written), so that a
 # finished file changed since is found before a run reads it (onstart).
 from noisyprune.written import ENV as WRITTEN

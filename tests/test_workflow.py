@@ -89,6 +89,15 @@ def test_tiny_run_artifacts_follow_their_contracts(finished_run):
     assert 0.0 <= metrics["metrics"]["test_acc_best"] <= 1.0
 
 
+def test_jobs_start_with_idle_openmp_threads_sleeping(finished_run):
+    """The Snakefile puts OMP_WAIT_POLICY=PASSIVE into every job's environment (a value the user
+    set wins), so training keeps its pace on shared cores; the provenance says which policy ran."""
+    workdir, _ = finished_run
+    expected = os.environ.get("OMP_WAIT_POLICY", "PASSIVE")
+    metrics = json.loads((workdir / RUN / "train/ce/small_loss/f0.5/ce/metrics.json").read_text())
+    assert metrics["provenance"]["environment"]["omp_wait_policy"] == expected
+
+
 def test_same_config_gives_identical_labels_subsets_and_metrics(finished_run, tmp_path):
     first, config = finished_run
     run_snakemake(tmp_path, config, "--cores", "2")

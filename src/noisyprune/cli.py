@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from noisyprune.params import allowed_values, yaml_text
+from noisyprune.thread_policy import let_idle_threads_sleep
 
 INPUT_HELP = """\
 INPUT is an .npz with the arrays
@@ -252,6 +253,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``noisyprune`` console script."""
+    let_idle_threads_sleep()  # before a command imports torch (noisyprune.thread_policy)
     args = parser().parse_args(argv)
     return args.run(args)
 

@@ -132,4 +132,6 @@ def environment(device: str | None = None) -> dict[str, Any]:
         "device": device,
         "host": socket.gethostname(),
         "platform": platform.platform(),
+        # how idle OpenMP threads waited: timings on shared cores depend on it (noisyprune.thread_policy)
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
     }
