@@ -26,8 +26,9 @@ def main() -> None:
     import torch
     from reference_prune4rel import unstructured_embeddings
 
-    from noisyprune.pruners.streamed_graph import NumpyTiles, all_pairs_groups, build_streamed_graph
-    from noisyprune.pruners.tau_graph import exact_graph_blocked, unit_rows
+    from noisyprune.pruners.neighbours.graph import unit_rows
+    from noisyprune.pruners.neighbours.sources import exact_graph_blocked
+    from noisyprune.pruners.neighbours.streamed_graph import NumpyTiles, all_pairs_groups, build_streamed_graph
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="*", default=[200_000, 1_000_000])

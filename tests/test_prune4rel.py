@@ -13,8 +13,9 @@ from reference_prune4rel import (
 from noisyprune.artifacts import Artifact
 from noisyprune.pruners import build_pruner
 from noisyprune.pruners.base import PrunerInputs
+from noisyprune.pruners.neighbours.graph import unit_rows
+from noisyprune.pruners.neighbours.sources import ClusteredExactIndex, DenseRows, IVFRows, exact_graph_blocked
 from noisyprune.pruners.prune4rel import RoundRobin, coverage_objective, sample_confidence
-from noisyprune.pruners.tau_graph import ClusteredExactIndex, DenseRows, IVFRows, exact_graph_blocked, unit_rows
 
 CLASSES = 5
 
@@ -300,8 +301,8 @@ def test_diagnostics_report_neighbourhoods_coverage_and_pick_confidence(gain):
 
 
 def test_automatic_tau_gives_the_target_mean_neighbourhood():
-    from noisyprune.pruners.prune4rel import tau_for_neighbours
-    from noisyprune.pruners.tau_graph import rescaled
+    from noisyprune.pruners.neighbours.auto_tau import tau_for_neighbours
+    from noisyprune.pruners.neighbours.graph import rescaled
 
     rng = np.random.default_rng(1)
     unit = unit_rows(rng.normal(size=(3000, 16)))

@@ -8,21 +8,22 @@ import pytest
 from reference_prune4rel import clustered_embeddings, reference_prune4rel, unstructured_embeddings
 from test_prune4rel import make_inputs, select
 
-import noisyprune.pruners.engine_costs as engine_costs
-import noisyprune.pruners.float32_screen as float32_screen
-import noisyprune.pruners.prune4rel as prune4rel
-from noisyprune.pruners.engine_costs import Rates, graph_strategy_seconds, machine_rates
-from noisyprune.pruners.float32_screen import cosine_error_bound, float64_similarity, screen_threshold
-from noisyprune.pruners.progress import listening
-from noisyprune.pruners.streamed_graph import (
+import noisyprune.pruners.neighbours.engine_costs as engine_costs
+import noisyprune.pruners.neighbours.float32_screen as float32_screen
+import noisyprune.pruners.neighbours.search as search
+from noisyprune.pruners.neighbours.engine_costs import Rates, graph_strategy_seconds, machine_rates
+from noisyprune.pruners.neighbours.float32_screen import cosine_error_bound, float64_similarity, screen_threshold
+from noisyprune.pruners.neighbours.graph import unit_rows
+from noisyprune.pruners.neighbours.sources import IVF_PHASE, ClusteredExactIndex
+from noisyprune.pruners.neighbours.streamed_graph import (
     PHASE,
     NumpyTiles,
     all_pairs_groups,
     build_streamed_graph,
     estimated_peak_bytes,
 )
-from noisyprune.pruners.tau_graph import IVF_PHASE, ClusteredExactIndex, unit_rows
-from noisyprune.pruners.torch_tiles import TorchTiles
+from noisyprune.pruners.neighbours.torch_tiles import TorchTiles
+from noisyprune.pruners.progress import listening
 
 
 def pairs_at_tau(m: int, d: int, tau: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -210,13 +211,13 @@ def test_cost_model_prefers_the_screen_without_structure_and_float64_for_dense_c
     assert unstructured["all_pairs_screened"] == pytest.approx(n * n * d / 1e11, rel=0.25)
 
 
-@pytest.mark.parametrize("strategy", prune4rel.GRAPH_STRATEGIES)
+@pytest.mark.parametrize("strategy", search.GRAPH_STRATEGIES)
 def test_every_strategy_selects_what_the_reference_selects(strategy, monkeypatch):
     embedding, confidence, labels = unstructured_embeddings(500, 48, 5, seed=4, max_spread=1.2)
     embedding = embedding.astype(np.float32)
     confidence = confidence.astype(np.float32).astype(np.float64)
-    forced = {name: (0.0 if name == strategy else 100.0) for name in prune4rel.GRAPH_STRATEGIES}
-    monkeypatch.setattr(prune4rel, "graph_strategy_seconds", lambda *args: forced)
+    forced = {name: (0.0 if name == strategy else 100.0) for name in search.GRAPH_STRATEGIES}
+    monkeypatch.setattr(search, "graph_strategy_seconds", lambda *args: forced)
     selection = select(make_inputs(embedding, confidence, labels), 300, engine="graph", tau=0.9, balance="equal")
     expected, _ = reference_prune4rel(embedding, confidence, 300, 0.9, 1.0, labels, 5, "equal")
     assert selection.runtime["graph_strategy"] == strategy

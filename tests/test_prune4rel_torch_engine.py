@@ -11,13 +11,13 @@ import torch
 from reference_prune4rel import clustered_embeddings
 from test_prune4rel import CLASSES, make_inputs, select
 
-import noisyprune.pruners.float32_screen as float32_screen
-import noisyprune.pruners.prune4rel as prune4rel
-import noisyprune.pruners.torch_tiles as torch_tiles
-from noisyprune.pruners.float32_screen import float64_similarity
-from noisyprune.pruners.streamed_graph import NumpyTiles, all_pairs_groups, build_streamed_graph
-from noisyprune.pruners.tau_graph import unit_rows
-from noisyprune.pruners.torch_tiles import TorchTiles
+import noisyprune.pruners.neighbours.float32_screen as float32_screen
+import noisyprune.pruners.neighbours.search as search
+import noisyprune.pruners.neighbours.torch_tiles as torch_tiles
+from noisyprune.pruners.neighbours.float32_screen import float64_similarity
+from noisyprune.pruners.neighbours.graph import unit_rows
+from noisyprune.pruners.neighbours.streamed_graph import NumpyTiles, all_pairs_groups, build_streamed_graph
+from noisyprune.pruners.neighbours.torch_tiles import TorchTiles
 
 TAU = 0.975
 DEVICES = ["cpu", *(["cuda"] if torch.cuda.is_available() else [])]
@@ -58,7 +58,7 @@ def near_tau_problem(n: int, d: int = 24, seed: int = 0):
 
 @pytest.fixture(params=DEVICES)
 def device(request, monkeypatch):
-    monkeypatch.setattr(prune4rel, "torch_device", lambda: request.param)
+    monkeypatch.setattr(search, "torch_device", lambda: request.param)
     return request.param
 
 
@@ -72,7 +72,7 @@ def test_the_problem_puts_pairs_on_both_sides_of_tau_within_float32_rounding():
 
 # (n, row block, column tile): several blocks mirroring into later ones and ragged last tiles at the
 # small sizes, the engine's own block and tile sizes at the largest (two blocks, one tile)
-SIZES = [(300, 64, 100), (1500, 256, 700), (5000, prune4rel.TORCH_BLOCK_ROWS, prune4rel.TORCH_TILE_COLS)]
+SIZES = [(300, 64, 100), (1500, 256, 700), (5000, search.TORCH_BLOCK_ROWS, search.TORCH_TILE_COLS)]
 
 
 @pytest.mark.parametrize("n, block, tile", SIZES)
@@ -91,8 +91,8 @@ def test_torch_tiles_build_the_graph_the_cpu_engine_builds(n, block, tile, devic
 @pytest.mark.parametrize(("n", "block", "tile"), SIZES)
 @pytest.mark.parametrize("gain", ["own", "neighborhood"])
 def test_torch_engine_selects_what_the_graph_and_dense_engines_select(n, block, tile, gain, device, monkeypatch):
-    monkeypatch.setattr(prune4rel, "TORCH_BLOCK_ROWS", block)
-    monkeypatch.setattr(prune4rel, "TORCH_TILE_COLS", tile)
+    monkeypatch.setattr(search, "TORCH_BLOCK_ROWS", block)
+    monkeypatch.setattr(search, "TORCH_TILE_COLS", tile)
     embedding, confidence, labels, _ = near_tau_problem(n, seed=n)
     inputs = make_inputs(embedding, confidence, labels)
     balance = {300: "none", 1500: "equal", 5000: "proportional"}[n]
@@ -112,7 +112,7 @@ def test_torch_engine_selects_what_the_graph_and_dense_engines_select(n, block, 
 def test_without_the_screen_margin_the_torch_engine_would_select_otherwise(monkeypatch):
     """The control: the near-τ pairs decide the selection, so a torch engine that dropped them (here:
     its float32 screen without the rounding-error margin) would fail the test above."""
-    monkeypatch.setattr(prune4rel, "torch_device", lambda: "cpu")
+    monkeypatch.setattr(search, "torch_device", lambda: "cpu")
     embedding, confidence, labels, _ = near_tau_problem(1500, seed=1500)
     inputs = make_inputs(embedding, confidence, labels)
     exact = select(inputs, 600, engine="torch", tau=TAU, balance="equal")
@@ -123,9 +123,9 @@ def test_without_the_screen_margin_the_torch_engine_would_select_otherwise(monke
 
 
 def test_torch_engine_on_a_machine_without_a_gpu_warns_and_records_its_device(monkeypatch, caplog):
-    monkeypatch.setattr(prune4rel, "torch_device", lambda: "cpu")
+    monkeypatch.setattr(search, "torch_device", lambda: "cpu")
     embedding, confidence, labels, _ = near_tau_problem(300)
-    with caplog.at_level(logging.WARNING, logger="noisyprune.pruners.prune4rel"):
+    with caplog.at_level(logging.WARNING, logger="noisyprune.pruners.neighbours.search"):
         selection = select(make_inputs(embedding, confidence, labels), 100, engine="torch", tau=TAU)
     assert selection.runtime["torch_device"] == "cpu"
     assert "torch_device" not in selection.diagnostics  # the subset itself stays device-free
@@ -135,10 +135,10 @@ def test_torch_engine_on_a_machine_without_a_gpu_warns_and_records_its_device(mo
 def test_without_exact_ones_the_engines_break_ties_between_duplicates_differently(monkeypatch):
     """The control for duplicates: their gains are equal, and without counting a similarity within
     float64 rounding of 1 as exactly 1 the torch and graph engines order them by rounding noise."""
-    monkeypatch.setattr(prune4rel, "torch_device", lambda: "cpu")
-    monkeypatch.setattr(prune4rel, "TORCH_BLOCK_ROWS", 64)
-    monkeypatch.setattr(prune4rel, "TORCH_TILE_COLS", 100)
-    monkeypatch.setattr(prune4rel, "snap_ones", lambda similarity, d: similarity)
+    monkeypatch.setattr(search, "torch_device", lambda: "cpu")
+    monkeypatch.setattr(search, "TORCH_BLOCK_ROWS", 64)
+    monkeypatch.setattr(search, "TORCH_TILE_COLS", 100)
+    monkeypatch.setattr(search, "snap_ones", lambda similarity, d: similarity)
     embedding, confidence, labels, _ = near_tau_problem(300, seed=300)
     inputs = make_inputs(embedding, confidence, labels)
     params = dict(tau=TAU, gain="neighborhood", balance="none", calibrate=False)
@@ -166,15 +166,15 @@ def test_device_cpu_keeps_the_torch_engine_off_a_gpu(monkeypatch):
     """``device: cpu`` in the config (the select stage's ``on_device``) wins over a GPU torch sees."""
     import torch
 
+    from noisyprune.pruners.neighbours.torch_tiles import torch_device
     from noisyprune.pruners.placement import on_device
     from noisyprune.pruners.prune4rel import Prune4ReL
-    from noisyprune.pruners.torch_tiles import torch_device
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     pruner = Prune4ReL(tau=0.9)
-    assert pruner.resolve_engine(50_000) == "torch" and torch_device() == "cuda"
+    assert pruner.engine_settings().engine_for(50_000) == "torch" and torch_device() == "cuda"
     with on_device("cpu"):
-        assert pruner.resolve_engine(50_000) == "graph" and torch_device() == "cpu"
+        assert pruner.engine_settings().engine_for(50_000) == "graph" and torch_device() == "cpu"
     with on_device("cuda"):
         assert torch_device() == "cuda"
     with pytest.raises(ValueError, match="device must be one of"), on_device("gpu"):

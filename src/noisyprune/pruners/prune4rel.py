@@ -2,7 +2,7 @@
 learner can fix, by greedily maximising the *reduced neighbourhood confidence*.
 
 Every selected sample ``s`` lends its confidence ``c_s`` to its τ-neighbours (see
-:mod:`noisyprune.pruners.tau_graph`): ``N_x = Σ_{s ∈ S} sim(x, s) · [sim(x, s) > τ] · c_s``.
+:mod:`noisyprune.pruners.neighbours`): ``N_x = Σ_{s ∈ S} sim(x, s) · [sim(x, s) > τ] · c_s``.
 The set function is ``F(S) = Σ_x tanh(N_x / η)`` — concave in each ``N_x``, hence monotone and
 submodular, so coverage has diminishing returns and the greedy spreads its picks.
 
@@ -35,34 +35,14 @@ import heapq
 import logging
 import math
 import time
-from collections.abc import Callable
 
 import numpy as np
 
 from noisyprune.params import declare, param
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import class_members, class_quotas
-from noisyprune.pruners.engine_costs import ALL_PAIRS_BLOCK_ROWS, TILE_COLS, graph_strategy_seconds, machine_rates
-from noisyprune.pruners.float32_screen import snap_ones
-from noisyprune.pruners.placement import cuda_allowed
+from noisyprune.pruners.neighbours import EngineSettings, NeighbourGraph, Rows, find_neighbours
 from noisyprune.pruners.progress import every, report
-from noisyprune.pruners.streamed_graph import (
-    NumpyTiles,
-    all_pairs_groups,
-    build_streamed_graph,
-    estimated_peak_bytes,
-)
-from noisyprune.pruners.tau_graph import (
-    ClusteredExactIndex,
-    DenseRows,
-    IVFRows,
-    NeighbourGraph,
-    exact_graph_blocked,
-    neighbour_recall,
-    rescaled,
-    unit_rows,
-)
-from noisyprune.pruners.torch_tiles import TorchTiles, torch_device
 
 log = logging.getLogger(__name__)
 
@@ -70,21 +50,8 @@ CONFIDENCES = ("max_prob", "margin", "entropy")
 GAINS = ("own", "neighborhood")
 ENGINES = ("auto", "dense", "graph", "torch", "ivf")
 
-Rows = Callable[[int], tuple[np.ndarray, np.ndarray]]
-
 # From this many samples on, the own-gain greedy tracks its arg-max by blocks.
 BLOCK_ARGMAX_MIN = 65_536
-
-# Above this size (bytes of float64 embeddings) the ivf engine keeps its unit vectors in float32.
-FLOAT64_BYTES_MAX = 2e9
-
-# Row blocks and column tiles of the torch engine's all-pairs product (a GPU wants large products).
-TORCH_BLOCK_ROWS = 4096
-TORCH_TILE_COLS = 16384
-
-# The exact ways to the whole τ-graph the ``graph`` engine chooses from by predicted time.
-GRAPH_STRATEGIES = ("clustered_float64", "clustered_screened", "all_pairs_screened")
-
 
 PRECISIONS = ("float32", "float16")
 FLOAT16_MAX = float(np.finfo(np.float16).max)
@@ -388,57 +355,6 @@ def selection_diagnostics(
     }
 
 
-def fixed_sample(n: int, size: int) -> np.ndarray:
-    """``min(n, size)`` distinct sample positions, sorted, the same on every run (seed 0): the rows
-    the automatic τ and the neighbourhood diagnostics are read from, so both see the same samples."""
-    return np.sort(np.random.default_rng(0).choice(n, size=min(n, size), replace=False))
-
-
-def tau_for_neighbours(unit: np.ndarray, target: float, sample_rows: int = 256, chunk: int = 1 << 16) -> float:
-    """The automatic τ: the threshold at which ``sample_rows`` fixed random rows (seed 0) of the unit
-    embeddings ``unit`` ``(n, d)`` have, on average, ``target`` τ-neighbours besides themselves.
-
-    The rule: with ``m`` sampled rows, τ lies midway between the ``k``-th and ``(k + 1)``-th largest
-    rescaled similarity of those rows to every other sample, ``k = round(target · m)``, so
-    ``k`` sampled pairs lie above it. It is a statement about the embeddings only (no labels, no
-    training), so the same τ comes out on every run; ``target = n / budget`` (the default) asks for
-    neighbourhoods just large enough that the budget's picks, if disjoint, would cover every sample.
-    """
-    n = len(unit)
-    rows = fixed_sample(n, sample_rows)
-    m = len(rows)
-    k = int(min(max(round(target * m), 1), m * (n - 1) - 1)) if n > 2 else 1
-    queries = unit[rows].astype(np.float64)
-    best = np.empty(0)
-    for start in range(0, n, chunk):  # keep the k + 1 largest per chunk: memory m · chunk, not m · n
-        similarity = rescaled(queries @ unit[start : start + chunk].astype(np.float64).T)
-        own = (rows >= start) & (rows < start + chunk)
-        similarity[np.flatnonzero(own), rows[own] - start] = -np.inf  # a row is not its own neighbour
-        flat = np.concatenate([best, similarity.ravel()])
-        best = flat if len(flat) <= k + 1 else np.partition(flat, len(flat) - (k + 1))[-(k + 1) :]
-    best = np.sort(best)[::-1]
-    if len(best) <= k:
-        return 0.0
-    tau = float((best[k - 1] + best[k]) / 2)
-    return float(min(max(tau, 0.0), np.nextafter(1.0, 0.0)))
-
-
-def exact_ones(rows: Rows, graph: NeighbourGraph | None, d: int) -> Rows:
-    """The neighbour rows with every similarity within float64 rounding of 1 made exactly 1
-    (:func:`~noisyprune.pruners.float32_screen.snap_ones`): in the graph's weights in place, or by
-    wrapping the on-demand row function. Identical embeddings then weigh the same in every engine,
-    and ties between duplicate samples go to the lowest sample id whichever engine computed them."""
-    if graph is not None:
-        snap_ones(graph.weights, d)
-        return graph.row
-
-    def snapped(i: int) -> tuple[np.ndarray, np.ndarray]:
-        neighbours, similarity = rows(i)
-        return neighbours, snap_ones(np.array(similarity, dtype=np.float64), d)
-
-    return snapped
-
-
 def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows, eta: float) -> float:
     """``F(S) = Σ_x tanh(N_x / η)`` of the selected ``positions``."""
     covered = np.zeros(len(confidence))
@@ -577,10 +493,11 @@ class Prune4ReL(Pruner):
     - ``graph``: exact; the whole sparse τ-graph when its construction fits in ``max_graph_gb`` at
       its peak and is predicted to be cheaper than computing the picked rows one by one, else
       single rows (``own`` gain only). The graph comes from the cheapest of
-      :data:`GRAPH_STRATEGIES` as predicted from this machine's measured rates
-      (:mod:`~noisyprune.pruners.engine_costs`, ``calibrate``): cluster-pruned pairs
-      (:class:`ClusteredExactIndex`, ``clusters`` default √n) in float64, or screened in float32
-      with a proven rounding margin and decided in float64 (:mod:`~noisyprune.pruners.float32_screen`),
+      :data:`~noisyprune.pruners.neighbours.search.GRAPH_STRATEGIES` as predicted from this
+      machine's measured rates (:mod:`~noisyprune.pruners.neighbours.engine_costs`, ``calibrate``):
+      cluster-pruned pairs (:class:`~noisyprune.pruners.neighbours.sources.ClusteredExactIndex`,
+      ``clusters`` default √n) in float64, or screened in float32 with a proven rounding margin and
+      decided in float64 (:mod:`~noisyprune.pruners.neighbours.float32_screen`),
       or all pairs screened. All give the same graph.
     - ``torch``: exact τ-graph from all pairs, screened in float32 and decided in float64, on a
       CUDA device; where torch sees none, the same code on the CPU, with a warning.
@@ -636,170 +553,58 @@ class Prune4ReL(Pruner):
         self.recall_sample, self.exact_max, self.max_graph_gb = recall_sample, exact_max, max_graph_gb
         self.calibrate = calibrate
 
-    def resolve_engine(self, n: int) -> str:
-        """The engine ``auto`` stands for at ``n`` samples."""
-        if self.engine != "auto":
-            return self.engine
-        if n <= 2000:
-            return "dense"
-        if n > 20_000 and cuda_allowed():
-            return "torch"
-        return "graph" if n <= self.exact_max else "ivf"
+    def engine_settings(self) -> EngineSettings:
+        """The ``engine`` parameters, as :func:`~noisyprune.pruners.neighbours.find_neighbours` reads them."""
+        return EngineSettings(
+            engine=self.engine,
+            clusters=self.clusters,
+            ivf_nlist=self.ivf_nlist,
+            ivf_nprobe=self.ivf_nprobe,
+            recall_sample=self.recall_sample,
+            exact_max=self.exact_max,
+            max_graph_gb=self.max_graph_gb,
+            calibrate=self.calibrate,
+        )
 
     def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:
-        confidence, embedding = self.inputs(inputs)
-        n = len(embedding)
-        engine = self.resolve_engine(n)
-        # Similarities in float64 make results match a dense float64 reference to the last bits;
-        # only the approximate engine on very large inputs keeps float32 to halve memory.
-        large = engine == "ivf" and embedding.size * 8 > FLOAT64_BYTES_MAX
-        unit = unit_rows(embedding, np.float32 if large else np.float64)
-        del embedding
-        diagnostics: dict = {"engine": engine, "gain": self.gain}  # deterministic: stored with the subset
-        if self.tau_setting == "auto":
-            target = self.target_neighbours if self.target_neighbours is not None else n / budget
-            self.tau = tau_for_neighbours(unit, target, self.recall_sample)
-            diagnostics.update(tau_rule="auto", target_neighbours=round(float(target), 6))
-        diagnostics["tau"] = float(self.tau)
-        runtime: dict = {}  # varies between runs (timing-based choices): goes to the timing sidecar
-        start = time.perf_counter()
-        rows, graph = self._neighbours(engine, unit, budget, diagnostics, runtime)
-        rows = exact_ones(rows, graph, unit.shape[1])
-        neighbours_seconds = time.perf_counter() - start
+        confidence = self.read_confidence(inputs)
+        # the embeddings go straight in (no reference kept here): the search drops them once normalised
+        found = find_neighbours(
+            self.read_embedding(inputs),
+            self.tau_setting,
+            budget,
+            need_graph=self.gain == "neighborhood",
+            settings=self.engine_settings(),
+            target_neighbours=self.target_neighbours,
+        )
+        self.tau = found.tau
+        diagnostics = {"engine": found.engine, "gain": self.gain, **found.diagnostics}  # stored with the subset
         start = time.perf_counter()
         labels = inputs.noisy_label
         stats: dict = {}
         if self.gain == "own":
             positions, gains = greedy_own_gain(
-                confidence, rows, budget, self.eta, labels, inputs.num_classes, self.balance, stats
+                confidence, found.rows, budget, self.eta, labels, inputs.num_classes, self.balance, stats
             )
         else:
             positions, gains = greedy_neighborhood_gain(
-                confidence, graph, budget, self.eta, labels, inputs.num_classes, self.balance, stats
+                confidence, found.graph, budget, self.eta, labels, inputs.num_classes, self.balance, stats
             )
         greedy_seconds = time.perf_counter() - start
-        # a fixed sample of rows (seed 0, as the recall check): the same numbers on every run
-        sampled_degrees = np.array([len(rows(int(i))[0]) for i in fixed_sample(n, self.recall_sample)])
+        sampled_degrees = found.sampled_degrees(self.recall_sample)
         diagnostics.update(selection_diagnostics(stats, confidence, positions, self.eta, sampled_degrees))
-        runtime.update(neighbours_seconds=neighbours_seconds, greedy_seconds=greedy_seconds)
+        runtime = {**found.runtime, "greedy_seconds": greedy_seconds}  # varies between runs: the timing sidecar
         return Selection(positions=positions, scores=gains, diagnostics=diagnostics, runtime=runtime)
 
-    def inputs(self, inputs: PrunerInputs) -> tuple[np.ndarray, np.ndarray]:
-        """The confidence ``(n,)`` and the embeddings ``(n, d)`` the selection reads, at
-        ``input_precision``."""
+    def read_confidence(self, inputs: PrunerInputs) -> np.ndarray:
+        """The confidence ``(n,)`` the selection reads, at ``input_precision``."""
+        if self.input_precision == "float32":
+            return sample_confidence(inputs, self.confidence)
+        return sample_confidence(inputs, self.confidence, rounded_to_float16(inputs.features.numpy("probs"), "probs"))
+
+    def read_embedding(self, inputs: PrunerInputs) -> np.ndarray:
+        """The embeddings ``(n, d)`` the selection reads, at ``input_precision``."""
         embedding = inputs.features.numpy("embedding")
         if self.input_precision == "float32":
-            return sample_confidence(inputs, self.confidence), embedding
-        probs = rounded_to_float16(inputs.features.numpy("probs"), "probs")
-        return sample_confidence(inputs, self.confidence, probs), rounded_to_float16(embedding, "embedding")
-
-    def _neighbours(self, engine: str, unit: np.ndarray, budget: int, diagnostics: dict, runtime: dict):
-        """Return ``(rows, graph)``: a row function, and the full graph when one was built."""
-        n = len(unit)
-        graph = None
-        if engine == "dense":
-            graph = exact_graph_blocked(unit, self.tau, "cpu") if self.gain == "neighborhood" else None
-            rows = graph.row if graph else DenseRows(unit, self.tau).row
-        elif engine == "torch":
-            graph = self._torch_graph(unit, runtime)
-            rows = graph.row if graph is not None else DenseRows(unit, self.tau).row
-        elif engine == "graph":
-            index = ClusteredExactIndex(unit, self.tau, self.clusters, seed=0)
-            diagnostics["clusters"] = len(index.centroids)
-            graph = self._graph_if_worth_it(index, budget, runtime)
-            rows = graph.row if graph is not None else index.row
-        else:
-            ivf = IVFRows(unit, self.tau, self.ivf_nlist, self.ivf_nprobe, seed=0)
-            diagnostics.update(ivf_nlist=ivf.nlist, ivf_nprobe=ivf.nprobe)
-            queries = np.sort(np.random.default_rng(0).permutation(n)[: self.recall_sample])
-            diagnostics["neighbour_recall"] = round(neighbour_recall(ivf.row, unit, self.tau, queries), 6)
-            graph = ivf.graph() if self.gain == "neighborhood" else None
-            rows = graph.row if graph else ivf.row
-        runtime["neighbour_rows"] = "graph" if graph is not None else "on_demand"
-        if graph is not None:
-            runtime.update(edges=graph.num_edges, mean_degree=round(graph.num_edges / n, 3))
-        return rows, graph
-
-    def _torch_graph(self, unit: np.ndarray, runtime: dict) -> NeighbourGraph | None:
-        """The τ-graph from all pairs with torch on a CUDA device, or ``None`` (own gain: rows on
-        demand) when building it would exceed ``max_graph_gb`` at its peak. Without a GPU (only an
-        explicit ``engine: torch`` gets here: ``auto`` picks it only on CUDA) the same code runs on
-        the CPU, with a warning: the selection is the same, the graph engine is faster there."""
-        n, d = unit.shape
-        device = torch_device()
-        if device == "cpu":
-            log.warning(
-                "prune4rel engine 'torch' is meant for a CUDA device and torch sees none here: all %d² pairs "
-                "run on the CPU (the same selection; engine 'graph' is faster on a CPU)",
-                n,
-            )
-        runtime["torch_device"] = device
-        tiles = TorchTiles(unit, self.tau, device, TORCH_TILE_COLS)
-        sample = np.sort(np.random.default_rng(0).permutation(n)[: min(n, 64)])
-        edges = len(tiles(sample, np.arange(n))[0]) / len(sample) * n
-        block = min(n, TORCH_BLOCK_ROWS)
-        peak_gb = estimated_peak_bytes(edges, block, tiles.tile_cols, d, block / n) / 1e9
-        runtime["estimated_peak_graph_gb"] = round(peak_gb, 3)
-        if not self._fits(peak_gb):
-            return None
-        start = time.perf_counter()
-        graph = build_streamed_graph(n, all_pairs_groups(n, block), tiles)
-        runtime["graph_seconds"] = round(time.perf_counter() - start, 2)
-        return graph
-
-    def _fits(self, peak_gb: float) -> bool:
-        """Whether a graph build peaking at ``peak_gb`` is allowed; the ``neighborhood`` gain, which
-        cannot do without the graph, stops with an error when it is not."""
-        if peak_gb <= self.max_graph_gb:
-            return True
-        if self.gain == "neighborhood":
-            raise MemoryError(
-                f"prune4rel: building the τ-graph would need about {peak_gb:.1f} GB at its peak "
-                f"(max_graph_gb {self.max_graph_gb}); raise tau or max_graph_gb, use gain 'own', or engine 'ivf'"
-            )
-        return False
-
-    def _graph_if_worth_it(self, index: ClusteredExactIndex, budget: int, runtime: dict):
-        """Build the whole τ-graph when the objective needs it (``neighborhood``) or when it is
-        predicted to be cheaper than computing the ``budget`` picked rows one by one; ``None``
-        otherwise. The build takes the strategy predicted fastest here and must fit in
-        ``max_graph_gb`` at its peak. Every choice gives the same rows, so the (timing-based)
-        choices never change the selection."""
-        unit = index.unit
-        n, d = unit.shape
-        screened = NumpyTiles(unit, self.tau, screen=True, tile_cols=TILE_COLS)
-        sample = np.sort(np.random.default_rng(0).permutation(n)[: min(n, 64)])
-        mean_degree = len(screened(sample, np.arange(n))[0]) / len(sample)
-        timed = sample[:8]
-        start = time.perf_counter()
-        for i in timed:
-            index.row(int(i))
-        row_seconds = (time.perf_counter() - start) / len(timed)
-        edges = mean_degree * n
-        rates = machine_rates(self.calibrate)
-        groups = int(index.nonempty.sum())
-        predicted = graph_strategy_seconds(rates, n, d, index.pair_fraction(), index.gathered_rows(), edges, groups)
-        strategy = min(GRAPH_STRATEGIES, key=predicted.get)
-        largest = ALL_PAIRS_BLOCK_ROWS if strategy == "all_pairs_screened" else max(map(len, index.members))
-        peak_gb = estimated_peak_bytes(edges, ALL_PAIRS_BLOCK_ROWS, TILE_COLS, d, min(1.0, largest / n)) / 1e9
-        runtime.update(
-            multiplied_pair_fraction=round(index.pair_fraction(), 4),
-            graph_strategy=strategy,
-            estimated_graph_seconds=round(predicted[strategy], 2),
-            **{f"estimated_{name}_seconds": round(value, 2) for name, value in predicted.items()},
-            estimated_rows_seconds=round(budget * row_seconds, 2),
-            estimated_peak_graph_gb=round(peak_gb, 3),
-        )
-        if not self._fits(peak_gb):
-            return None
-        if self.gain == "own" and predicted[strategy] >= budget * row_seconds:
-            return None
-        start = time.perf_counter()
-        if strategy == "all_pairs_screened":
-            graph = build_streamed_graph(n, all_pairs_groups(n, ALL_PAIRS_BLOCK_ROWS), screened)
-        else:
-            if strategy == "clustered_float64":
-                screened = NumpyTiles(unit, self.tau, screen=False)  # and the float32 copy goes
-            graph = build_streamed_graph(n, index.row_groups(), screened)
-        runtime["graph_seconds"] = round(time.perf_counter() - start, 2)
-        return graph
+            return embedding
+        return rounded_to_float16(embedding, "embedding")

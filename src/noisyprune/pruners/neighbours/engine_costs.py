@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from noisyprune.pruners.float32_screen import float64_similarity
-from noisyprune.pruners.streamed_graph import RECTANGLE_DENSITY
+from noisyprune.pruners.neighbours.float32_screen import float64_similarity
+from noisyprune.pruners.neighbours.streamed_graph import RECTANGLE_DENSITY
 
 # Row blocks of the all-pairs product and column tiles of every streamed product.
 ALL_PAIRS_BLOCK_ROWS = 1024
@@ -128,7 +128,7 @@ def machine_rates(calibrate: bool = True) -> Rates:
 def streamed_graph_seconds(
     rates: Rates, d: int, multiplied_pairs: float, edges: float, screen: bool, products: float
 ) -> float:
-    """Predicted seconds of :func:`~noisyprune.pruners.streamed_graph.build_streamed_graph` that
+    """Predicted seconds of :func:`~noisyprune.pruners.neighbours.streamed_graph.build_streamed_graph` that
     multiplies ``multiplied_pairs`` sample pairs (each once) in ``products`` matrix products and
     stores ``edges`` directed edges, with the float32 screen (``screen``) or float64 throughout."""
     flops = 2.0 * d * multiplied_pairs

@@ -14,7 +14,7 @@ graph's own 12 B per edge while pieces are released one by one: the peak is at m
 12 B · E for the finished graph.
 
 What each group is multiplied with, and how pairs are decided, is the job of a *tile function*
-(:class:`NumpyTiles` here, :class:`noisyprune.pruners.torch_tiles.TorchTiles` on a GPU).
+(:class:`NumpyTiles` here, :class:`noisyprune.pruners.neighbours.torch_tiles.TorchTiles` on a GPU).
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from noisyprune.pruners.float32_screen import float64_similarity, screen_threshold
+from noisyprune.pruners.neighbours.float32_screen import float64_similarity, screen_threshold
+from noisyprune.pruners.neighbours.graph import NeighbourGraph, rescaled
 from noisyprune.pruners.progress import report
-from noisyprune.pruners.tau_graph import NeighbourGraph, rescaled
 
 # The progress phase of a build (noisyprune.pruners.progress), counted in sample pairs multiplied.
 PHASE = "Prune4ReL τ-graph"
@@ -158,7 +158,7 @@ class NumpyTiles:
     ``tile_cols``.
 
     ``screen=True`` multiplies in float32 (``unit32``), keeps the pairs above
-    :func:`~noisyprune.pruners.float32_screen.screen_threshold` and decides them in float64 (pair
+    :func:`~noisyprune.pruners.neighbours.float32_screen.screen_threshold` and decides them in float64 (pair
     by pair, or as one float64 product of their rectangle when it is dense); ``screen=False``
     multiplies in float64 directly, as the engines always did (cheaper when most pairs of a
     tile are neighbours). Both keep exactly the pairs whose float64 similarity exceeds τ.

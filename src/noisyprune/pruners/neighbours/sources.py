@@ -1,11 +1,6 @@
-"""τ-neighbourhoods under rescaled cosine similarity, found exactly or approximately.
+"""Sources of τ-neighbours (see :mod:`~noisyprune.pruners.neighbours.graph`), exact or approximate.
 
-Prune4ReL measures the similarity of two samples as ``s = 0.5 + 0.5 · cos(z_i, z_j)`` ∈ [0, 1] and
-calls ``j`` a τ-neighbour of ``i`` when ``s > τ`` (a hard ε-ball, not k nearest neighbours); the
-sample itself, with ``s = 1``, is always its own neighbour for τ < 1. Every source below returns,
-for a sample, the indices of its τ-neighbours (ascending) and their similarities ``s`` (float64).
-
-Sources, from small to large problems (``noisyprune.pruners.prune4rel`` picks one by size):
+Sources, from small to large problems (:mod:`~noisyprune.pruners.neighbours.search` picks one by size):
 
 - :class:`DenseRows` — exact; one float64 mat-vec against all ``n`` embeddings per query, O(n·d).
 - :class:`ClusteredExactIndex` — exact; spherical k-means (faiss) groups the embeddings and the
@@ -18,20 +13,26 @@ Sources, from small to large problems (``noisyprune.pruners.prune4rel`` picks on
 
 Exact sources compute similarities in float64 from unit vectors normalised once, so their output
 agrees with a dense float64 reference up to the last bits of a dot product. The whole graph is
-built by :mod:`noisyprune.pruners.streamed_graph` (cluster groups from
+built by :mod:`~noisyprune.pruners.neighbours.streamed_graph` (cluster groups from
 :meth:`ClusteredExactIndex.row_groups`, or all pairs), optionally with the float32 screen of
-:mod:`noisyprune.pruners.float32_screen`.
+:mod:`~noisyprune.pruners.neighbours.float32_screen`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
-from noisyprune.pruners.float32_screen import screen_threshold
+from noisyprune.pruners.neighbours.float32_screen import screen_threshold
+from noisyprune.pruners.neighbours.graph import NeighbourGraph, Rows, rescaled, unit_rows
+from noisyprune.pruners.neighbours.streamed_graph import (
+    NumpyTiles,
+    RowGroup,
+    all_pairs_groups,
+    build_streamed_graph,
+)
+from noisyprune.pruners.neighbours.torch_tiles import TorchTiles
 from noisyprune.pruners.progress import report
 
 # Slack (radians) added to the angle bounds so rounding can never prune a true neighbour.
@@ -41,62 +42,11 @@ ANGLE_SLACK = 1e-6
 IVF_PHASE = "Prune4ReL τ-graph (ivf)"
 
 
-def unit_rows(embedding: np.ndarray, dtype=np.float64) -> np.ndarray:
-    """Return the rows of ``embedding`` ``(n, d)`` scaled to unit L2 norm, as ``dtype``.
-
-    A zero row has no direction, so its cosine similarity is undefined: it is an error.
-    """
-    z = np.asarray(embedding, dtype=dtype)
-    norms = np.linalg.norm(z, axis=1, keepdims=True)
-    if (norms == 0).any():
-        raise ValueError(f"{int((norms == 0).sum())} embeddings are all zeros; cosine similarity is undefined")
-    return z / norms
-
-
-def rescaled(cosine: np.ndarray) -> np.ndarray:
-    """Prune4ReL's similarity ``0.5 + 0.5 · cos`` (the original's ``cossim``)."""
-    return 0.5 + 0.5 * cosine
-
-
-@dataclass(frozen=True)
-class NeighbourGraph:
-    """A sparse τ-graph in CSR form: row ``i`` holds ``indices[indptr[i]:indptr[i + 1]]`` (ascending)
-    and their similarities ``weights`` (float64, each > τ)."""
-
-    indptr: np.ndarray
-    indices: np.ndarray
-    weights: np.ndarray
-
-    @classmethod
-    def from_pairs(cls, n: int, rows: np.ndarray, cols: np.ndarray, weights: np.ndarray) -> NeighbourGraph:
-        """Build the CSR graph from unordered ``(row, col, weight)`` triples (no duplicates)."""
-        order = np.argsort(rows.astype(np.int64) * n + cols)  # keys are unique: any sort is exact
-        rows, cols, weights = rows[order], cols[order], weights[order]
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(rows, minlength=n), out=indptr[1:])
-        return cls(indptr=indptr, indices=cols.astype(np.int32, copy=False), weights=weights)
-
-    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
-        """τ-neighbours of sample ``i`` and their similarities."""
-        start, stop = self.indptr[i], self.indptr[i + 1]
-        return self.indices[start:stop], self.weights[start:stop]
-
-    @property
-    def num_edges(self) -> int:
-        """Number of stored (directed) pairs, self-pairs included."""
-        return int(self.indptr[-1])
-
-    @property
-    def nbytes(self) -> int:
-        """Memory held by the graph's arrays, in bytes."""
-        return self.indptr.nbytes + self.indices.nbytes + self.weights.nbytes
-
-
 class DenseRows:
     """Exact τ-neighbours of one sample at a time by a mat-vec over all samples.
 
     With float32 unit vectors (large problems) the mat-vec only shortlists candidates, below the
-    threshold by the proven float32 rounding bound (:mod:`~noisyprune.pruners.float32_screen`, so no
+    threshold by the proven float32 rounding bound (:mod:`~noisyprune.pruners.neighbours.float32_screen`, so no
     neighbour is missed at any d); the decision and the similarities are recomputed in float64.
     """
 
@@ -201,9 +151,7 @@ class ClusteredExactIndex:
     def graph(self, screen: bool = False) -> NeighbourGraph:
         """The whole τ-graph: each cluster multiplied once against the clusters from itself on that
         it may reach, in float64 or screened in float32 (``screen``), streamed into CSR
-        (:func:`~noisyprune.pruners.streamed_graph.build_streamed_graph`). Same graph either way."""
-        from noisyprune.pruners.streamed_graph import NumpyTiles, build_streamed_graph
-
+        (:func:`~noisyprune.pruners.neighbours.streamed_graph.build_streamed_graph`). Same graph either way."""
         return build_streamed_graph(len(self.unit), self.row_groups(), NumpyTiles(self.unit, self.tau, screen))
 
     def _partner_clusters(self):
@@ -212,11 +160,9 @@ class ClusteredExactIndex:
             yield a, self._candidate_clusters(centroid_angles[a], self.radius[a])
 
     def row_groups(self) -> list:
-        """The clusters as :class:`~noisyprune.pruners.streamed_graph.RowGroup` s, in cluster order,
+        """The clusters as :class:`~noisyprune.pruners.neighbours.streamed_graph.RowGroup` s, in cluster order,
         each with the members of the clusters from itself on that it may reach (the symmetric,
-        cluster-pruned product of :func:`~noisyprune.pruners.streamed_graph.build_streamed_graph`)."""
-        from noisyprune.pruners.streamed_graph import RowGroup
-
+        cluster-pruned product of :func:`~noisyprune.pruners.neighbours.streamed_graph.build_streamed_graph`)."""
         groups = []
         for a, partners in self._partner_clusters():
             partners = partners[partners >= a]
@@ -236,11 +182,8 @@ class ClusteredExactIndex:
 def exact_graph_blocked(unit: np.ndarray, tau: float, device: str = "cpu", block_rows: int = 4096) -> NeighbourGraph:
     """The exact τ-graph from all pairs (each once, mirrored), ``block_rows`` rows at a time, with
     torch on ``device``: a float32 screen with a proven rounding-error margin, float64 decisions
-    (:class:`~noisyprune.pruners.torch_tiles.TorchTiles`); memory as
-    :func:`~noisyprune.pruners.streamed_graph.build_streamed_graph`."""
-    from noisyprune.pruners.streamed_graph import all_pairs_groups, build_streamed_graph
-    from noisyprune.pruners.torch_tiles import TorchTiles
-
+    (:class:`~noisyprune.pruners.neighbours.torch_tiles.TorchTiles`); memory as
+    :func:`~noisyprune.pruners.neighbours.streamed_graph.build_streamed_graph`."""
     n = len(unit)
     return build_streamed_graph(n, all_pairs_groups(n, block_rows), TorchTiles(unit, tau, device))
 
@@ -311,9 +254,7 @@ class IVFRows:
         return graph
 
 
-def neighbour_recall(
-    row: Callable[[int], tuple[np.ndarray, np.ndarray]], unit: np.ndarray, tau: float, queries: np.ndarray
-) -> float:
+def neighbour_recall(row: Rows, unit: np.ndarray, tau: float, queries: np.ndarray) -> float:
     """Fraction of the exact τ-neighbours of ``queries`` that ``row`` finds (1.0 = none missed)."""
     exact = DenseRows(unit, tau)
     found = total = 0

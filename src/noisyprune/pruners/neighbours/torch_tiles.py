@@ -1,8 +1,8 @@
 """The float32-screen / float64-decide tile function in torch, for a CUDA device (or the CPU).
 
-Same contract as :class:`noisyprune.pruners.streamed_graph.NumpyTiles` with ``screen=True``: the
+Same contract as :class:`noisyprune.pruners.neighbours.streamed_graph.NumpyTiles` with ``screen=True``: the
 float32 product runs on the device with TF32 switched off (TF32 keeps 10 mantissa bits, which the
-rounding-error bound of :mod:`noisyprune.pruners.float32_screen` does not cover), the shortlisted
+rounding-error bound of :mod:`noisyprune.pruners.neighbours.float32_screen` does not cover), the shortlisted
 pairs are decided on the device in float64, and only the pairs above τ come back to the host.
 The same code runs on CPU tensors (``device="cpu"``), which is how the tests check it against the
 CPU engines' graphs and selections on machines without a GPU.
@@ -14,9 +14,9 @@ import contextlib
 
 import numpy as np
 
-from noisyprune.pruners.float32_screen import screen_threshold
+from noisyprune.pruners.neighbours.float32_screen import screen_threshold
+from noisyprune.pruners.neighbours.streamed_graph import ids
 from noisyprune.pruners.placement import cuda_allowed
-from noisyprune.pruners.streamed_graph import ids
 
 
 def torch_device() -> str:
