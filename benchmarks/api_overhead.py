@@ -55,7 +55,7 @@ def inputs(n: int, d: int, classes: int):
 def write_stage_inputs(folder: Path, embedding, labels, probabilities) -> tuple[str, str]:
     """``labels.parquet`` and ``features.parquet`` as the noise and warm-up stages would write them."""
     from noisyprune.artifacts import FEATURES, LABELS, write_table
-    from noisyprune.stages.extract import scores_from_class_outputs
+    from noisyprune.derived_scores import scores_from_class_outputs
 
     n, classes = len(labels), probabilities.shape[1]
     ids = np.arange(n, dtype=np.int64)

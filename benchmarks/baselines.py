@@ -23,12 +23,12 @@ import torch
 
 from noisyprune.artifacts import Artifact
 from noisyprune.data import load_dataset
+from noisyprune.derived_scores import confidence_scores
 from noisyprune.detection import detection_quality, noise_scores
 from noisyprune.noise import apply_noise
 from noisyprune.pruners import build_pruner
 from noisyprune.pruners.base import PrunerInputs
 from noisyprune.pruners.budget import budget_for
-from noisyprune.stages.extract import confidence_scores
 from noisyprune.training.callbacks import DynamicsRecorder
 from noisyprune.training.inference import embed_and_classify
 from noisyprune.training.run import train_on_samples

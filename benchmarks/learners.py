@@ -100,10 +100,10 @@ def select(root: str, train: int, epochs: int, probe: int = 0) -> tuple[dict[str
     import pyarrow as pa
 
     from noisyprune.artifacts import Artifact
+    from noisyprune.derived_scores import confidence_scores
     from noisyprune.pruners import build_pruner
     from noisyprune.pruners.base import PrunerInputs
     from noisyprune.pruners.budget import budget_for
-    from noisyprune.stages.extract import confidence_scores
     from noisyprune.training.inference import embed_and_classify
     from noisyprune.training.run import train_on_samples
 

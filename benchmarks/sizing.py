@@ -47,8 +47,8 @@ from torch.utils.flop_counter import FlopCounterMode
 from noisyprune.artifacts import DYNAMICS, FEATURES, LABELS, RELABELS, SNAPSHOTS, SUBSET, write_table
 from noisyprune.config import model_entry, sweep_runs, validate_config
 from noisyprune.data.base import ArrayDataset
+from noisyprune.derived_scores import feature_columns
 from noisyprune.models import build_model
-from noisyprune.stages.extract import feature_columns
 from noisyprune.training.loop import Callback
 from noisyprune.training.run import train_on_samples
 

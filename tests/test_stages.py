@@ -9,12 +9,12 @@ import torch
 
 from noisyprune.artifacts import FEATURES, LABELS, SUBSET, read_json, read_table, write_table
 from noisyprune.data import load_dataset
+from noisyprune.derived_scores import confidence_scores
 from noisyprune.errors import ArtifactError
 from noisyprune.metrics import relabeling_metrics
 from noisyprune.reporting.render import pivot_csv_frame
 from noisyprune.reporting.tables import setting_blocks
 from noisyprune.stages.common import load_labels
-from noisyprune.stages.extract import confidence_scores
 from noisyprune.stages.interface import Run
 from noisyprune.stages.noise import run_noise_stage
 from noisyprune.stages.select import noisier_warning, run_select_stage

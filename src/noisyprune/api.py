@@ -117,7 +117,7 @@ def select_subset(
     entry = validated_method(method, {**(method_params or {}), **params})
     labels = _labels(labels)
     n = len(labels)
-    from noisyprune.stages.extract import scores_from_class_outputs
+    from noisyprune.derived_scores import scores_from_class_outputs
 
     columns = scores_from_class_outputs(labels, probabilities, logits, num_classes)
     if features is not None:

@@ -28,13 +28,13 @@ from noisyprune.artifacts import (
     write_table,
 )
 from noisyprune.data import load_dataset
+from noisyprune.derived_scores import feature_columns
 from noisyprune.errors import ArtifactError
 from noisyprune.metrics import test_accuracy_summary
 from noisyprune.provenance import environment
 from noisyprune.reporting import render
 from noisyprune.seeding import derive_seed, make_rng
 from noisyprune.stages.common import NoisyLabels, aligned_features, load_labels
-from noisyprune.stages.extract import feature_columns
 from noisyprune.stages.interface import Compute, Files, Run
 from noisyprune.training.data import device_inputs
 from noisyprune.training.device import configure_torch, device_description

@@ -23,10 +23,10 @@ import pyarrow as pa
 from noisyprune.artifacts import FEATURES, HISTORY, write_table
 from noisyprune.data import load_dataset
 from noisyprune.data.representation import check_warmup_arrays, read_representation
+from noisyprune.derived_scores import scores_from_class_outputs
 from noisyprune.errors import ArtifactError
 from noisyprune.provenance import environment
 from noisyprune.stages.common import NoisyLabels, load_labels
-from noisyprune.stages.extract import scores_from_class_outputs
 from noisyprune.stages.interface import Files, Run
 
 log = logging.getLogger(__name__)
