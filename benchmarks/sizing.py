@@ -49,7 +49,7 @@ from noisyprune.config import model_entry, sweep_runs, validate_config
 from noisyprune.data.base import ArrayDataset
 from noisyprune.derived_scores import feature_columns
 from noisyprune.models import build_model
-from noisyprune.training.loop import Callback
+from noisyprune.training.context import Callback
 from noisyprune.training.run import train_on_samples
 
 REPO = Path(__file__).resolve().parents[1]

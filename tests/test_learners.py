@@ -11,11 +11,11 @@ from noisyprune.data.base import ArrayDataset
 from noisyprune.errors import ConfigError
 from noisyprune.models import build_model
 from noisyprune.training.augment import AugmentationSpec, Augmenter, no_augmentation
+from noisyprune.training.context import TrainContext
 from noisyprune.training.data import TensorData
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners import LEARNERS, build_learner
 from noisyprune.training.learners.dividemix import clean_probability
-from noisyprune.training.loop import TrainContext
 from noisyprune.training.run import train_on_samples
 from noisyprune.training.spec import TrainingSpec
 

@@ -9,8 +9,8 @@ import torch
 
 from noisyprune.data.base import ArrayDataset
 from noisyprune.training.callbacks import DynamicsRecorder
+from noisyprune.training.context import Callback
 from noisyprune.training.learners import LEARNERS
-from noisyprune.training.loop import Callback
 from noisyprune.training.resume import ResumeFile
 from noisyprune.training.run import train_on_samples
 

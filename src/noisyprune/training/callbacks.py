@@ -9,8 +9,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from noisyprune.training.context import Callback, StepOutput, TrainContext
 from noisyprune.training.inputs import Batch, TrainingInputs
-from noisyprune.training.loop import Callback, StepOutput, TrainContext
 
 
 class DynamicsRecorder(Callback):

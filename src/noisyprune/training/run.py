@@ -16,10 +16,11 @@ from noisyprune.errors import ConfigError
 from noisyprune.models import build_model
 from noisyprune.training.augment import AugmentationSpec, Augmenter
 from noisyprune.training.callbacks import EpochHistory
+from noisyprune.training.context import Callback, TrainContext
 from noisyprune.training.data import TensorData, device_data
 from noisyprune.training.inputs import TrainingInputs
 from noisyprune.training.learners import build_learner
-from noisyprune.training.loop import Callback, TrainContext, fit
+from noisyprune.training.loop import fit
 from noisyprune.training.resume import ResumeFile
 from noisyprune.training.spec import TrainingSpec
 

@@ -10,9 +10,9 @@ import numpy as np
 import torch
 
 from noisyprune.params import declare
+from noisyprune.training.context import Phase, StepOutput, TrainContext
 from noisyprune.training.inference import predict_logits
 from noisyprune.training.inputs import Batch, TrainingInputs
-from noisyprune.training.loop import Phase, StepOutput, TrainContext
 
 
 @declare()

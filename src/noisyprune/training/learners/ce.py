@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch.nn.functional as F
 
+from noisyprune.training.context import StepOutput, TrainContext
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import Learner
-from noisyprune.training.loop import StepOutput, TrainContext
 
 
 class CrossEntropy(Learner):

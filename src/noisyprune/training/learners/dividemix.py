@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from sklearn.mixture import GaussianMixture
 
 from noisyprune.params import declare, param
+from noisyprune.training.context import Phase, StepOutput, TrainContext
 from noisyprune.training.inference import predict_logits
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import (
@@ -36,7 +37,6 @@ from noisyprune.training.learners.base import (
     mixup_coefficient,
     sharpen,
 )
-from noisyprune.training.loop import Phase, StepOutput, TrainContext
 
 
 def clean_probability(losses: np.ndarray, seed: int = 0) -> np.ndarray:

@@ -16,9 +16,9 @@ import torch
 import torch.nn.functional as F
 
 from noisyprune.params import declare, param
+from noisyprune.training.context import StepOutput, TrainContext
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import Learner
-from noisyprune.training.loop import StepOutput, TrainContext
 
 CLAMP = 1e-4  # predictions are clamped to [1e-4, 1 − 1e-4] as in the original
 

@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 
 from noisyprune.params import declare, param
+from noisyprune.training.context import Phase, StepOutput, TrainContext
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import TwoNetworkLearner, mixup_coefficient
 from noisyprune.training.learners.elr import BETA, CLAMP, LAM, elr_regulariser, update_targets
-from noisyprune.training.loop import Phase, StepOutput, TrainContext
 
 
 def sigmoid_rampup(step: int, length: int) -> float:

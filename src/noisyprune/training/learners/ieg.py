@@ -50,11 +50,11 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from noisyprune.params import declare, param
+from noisyprune.training.context import StepOutput, TrainContext
 from noisyprune.training.inference import predict_logits
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import Learner, draw_probe_batch, sharpen
 from noisyprune.training.learners.l2r import PROBE_BATCH_SIZE, weights_from_meta_gradient
-from noisyprune.training.loop import StepOutput, TrainContext
 
 
 def logit_norm(logits: torch.Tensor) -> torch.Tensor:

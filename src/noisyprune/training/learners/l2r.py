@@ -28,9 +28,9 @@ import torch.nn.functional as F
 from torch.func import functional_call
 
 from noisyprune.params import declare, param
+from noisyprune.training.context import StepOutput, TrainContext
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import Learner, draw_probe_batch
-from noisyprune.training.loop import StepOutput, TrainContext
 
 
 def weights_from_meta_gradient(gradient: torch.Tensor) -> torch.Tensor:

@@ -23,8 +23,8 @@ import numpy as np
 import torch
 
 from noisyprune.params import declare, param
+from noisyprune.training.context import TrainContext
 from noisyprune.training.learners.ce import CrossEntropy
-from noisyprune.training.loop import TrainContext
 
 log = logging.getLogger(__name__)
 

@@ -34,9 +34,9 @@ import torch
 import torch.nn.functional as F
 
 from noisyprune.params import declare, param
+from noisyprune.training.context import StepOutput, TrainContext
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import Learner
-from noisyprune.training.loop import StepOutput, TrainContext
 
 
 def forget_rate(epoch: int, noise_rate: float, num_gradual: int) -> float:

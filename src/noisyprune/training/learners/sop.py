@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from noisyprune.params import declare, param
+from noisyprune.training.context import StepOutput, TrainContext
 from noisyprune.training.inputs import Batch
 from noisyprune.training.learners.base import Learner
-from noisyprune.training.loop import StepOutput, TrainContext
 
 PROB_FLOOR = 1e-4  # the original clamps corrected probabilities to [1e-4, 1]
 
