@@ -1,6 +1,7 @@
 """What a short call of the Python API costs around its pruning: a fresh interpreter that starts,
-imports torch, imports noisyprune's API, or selects from 300 samples (uniform; Prune4ReL), in wall-clock seconds, the median
-of ``--repeats`` runs, each in a new process (so nothing is cached in memory but the OS's files).
+imports torch, imports noisyprune's API, or selects from 300 samples (uniform; Prune4ReL), in
+wall-clock seconds, the median of ``--repeats`` runs, each in a new process (so nothing is cached
+in memory but the OS's files).
 
     .venv/bin/python benchmarks/import_cost.py             # writes benchmarks/results/import_cost.json
 
@@ -29,7 +30,8 @@ STATEMENTS = {
     "import_torch_s": "import torch",
     "import_api_s": "import noisyprune.api",
     "select_uniform_300_s": SMALL + "noisyprune.select_subset(y, method='uniform', fraction=0.5)",
-    "select_prune4rel_300_s": SMALL + "noisyprune.select_subset(y, method='prune4rel', fraction=0.5, features=x, probabilities=p)",
+    "select_prune4rel_300_s": SMALL
+    + "noisyprune.select_subset(y, method='prune4rel', fraction=0.5, features=x, probabilities=p)",
 }
 
 
