@@ -124,7 +124,7 @@ def test_every_page_is_reached_through_the_navigation_and_search_finds_tau(built
             page.goto(f"{base}/index.html")
             search = page.locator("input.md-search__input")  # in the header on a wide screen
             search.click()
-            search.fill("tau")
+            search.press_sequentially("tau", delay=100)  # typed: the search listens to key events
             results = page.locator(".md-search-result__item")
             results.first.wait_for(timeout=20_000)
             assert results.count() > 0
