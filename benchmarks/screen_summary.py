@@ -1,4 +1,4 @@
-"""Summarise a screening study's runs table (issue 20) into the tables the README quotes.
+"""Summarise a screening study's runs table (issue 20) into the tables docs/studies.md quotes.
 
     .venv/bin/python benchmarks/screen_summary.py RUNS.csv OUT.md
 

@@ -56,7 +56,7 @@ def shared_cifar10_available() -> bool:
 @pytest.fixture(scope="session")
 def real_cifar10_root(tmp_path_factory) -> Path:
     """The shared CIFAR-10 images written in the official python layout by the script beside them
-    (about 25 s), as a user prepares them (README, "CIFAR-10N offline"); written once per session
+    (about 25 s), as a user prepares them (docs/components.md, "CIFAR-10N offline"); written once per session
     for tests/test_cifar.py and the smoke run of config/cifar10n.yaml (tests/test_paper_smoke.py).
     Skips without ../shared/data, and fails instead under CI."""
     script = SHARED_DATA / "cifar-10" / "make_cifar10.py"

@@ -195,12 +195,13 @@ def test_the_installed_console_script_prints_help_a_newcomer_can_follow():
 
 
 def test_the_readme_example_runs_as_written(tmp_path):
-    """The README's three commands, from an .npz of embeddings to a kept list, in a fresh folder."""
+    """The README's command-line example, from an .npz of embeddings to a kept list, in a fresh folder
+    (tests/test_docs_commands.py runs it with the README's other examples)."""
     from conftest import REPO
 
     text = (REPO / "README.md").read_text()
-    section = text[text.index("### On your own data and representation") :]
-    block = section[section.index("```\n.venv/bin/python -c") + 4 : section.index("head -3 kept.csv")]
+    section = text[text.index("**The command line**") :]
+    block = section[section.index("```bash\n.venv/bin/python -c") + 8 : section.index("head -3 kept.csv")]
     commands = [line.replace(".venv/bin/", f"{Path(sys.executable).parent}/") for line in block.splitlines() if line]
     assert len(commands) == 2
     for command in commands:

@@ -14,6 +14,7 @@ from noisyprune.training.learners.registry import LEARNERS
 
 
 def readme_commands():
+    """Every line of the README's ```bash blocks: the two commands and the own-data examples."""
     blocks = re.findall(r"```bash\n(.*?)```", (REPO / "README.md").read_text(), flags=re.DOTALL)
     return [line.strip() for block in blocks for line in block.splitlines() if line.strip()]
 
@@ -25,15 +26,20 @@ def test_ci_runs_exactly_the_readme_test_command():
     assert test_commands[0] in ci_lines
 
 
+def readme_run_commands():
+    """The README's commands that set up an environment and run the workflow (the run command)."""
+    return [c for c in readme_commands() if "pip install" in c and "snakemake --cores" in c]
+
+
 def test_readme_run_command_sets_up_and_runs_the_default():
-    run_commands = [c for c in readme_commands() if "snakemake --cores" in c]
+    run_commands = readme_run_commands()
     assert len(run_commands) == 1 and "pip install -e . " in run_commands[0]
     assert "[test]" not in run_commands[0]  # the run command must work without the test extras
     assert run_commands[0].endswith("snakemake --report results/report.html")
 
 
 def test_ci_runs_exactly_the_readme_run_command_before_the_tests():
-    run_command = next(c for c in readme_commands() if "snakemake --cores" in c)
+    (run_command,) = readme_run_commands()
     test_command = next(c for c in readme_commands() if "pytest" in c)
     ci_lines = [line.strip() for line in (REPO / ".ci" / "run").read_text().splitlines()]
     assert run_command in ci_lines

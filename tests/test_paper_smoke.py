@@ -514,10 +514,11 @@ def test_the_smoke_layer_changes_sizes_only_and_keeps_every_pruner_and_learner(s
     assert all(config["datasets"][name]["max_train"] <= 200 for name in config["sweep"]["datasets"])
 
 
-def test_the_readmes_smoke_command_prints_the_layer_these_runs_use():
+def test_the_documented_smoke_command_prints_the_layer_these_runs_use():
     import sys
 
-    assert ".venv/bin/python tests/smoke_layer.py my.yaml > smoke.yaml" in (REPO / "README.md").read_text()
+    getting_started = (REPO / "docs" / "getting-started.md").read_text()
+    assert ".venv/bin/python tests/smoke_layer.py my.yaml > smoke.yaml" in getting_started
     printed = subprocess.run(
         [sys.executable, str(REPO / "tests" / "smoke_layer.py"), str(CONFIG / "clothing1m.yaml")],
         capture_output=True,

@@ -1,4 +1,4 @@
-"""A run killed with SIGKILL, recovered as the README says (`snakemake --unlock`, then the same
+"""A run killed with SIGKILL, recovered as docs/troubleshooting.md says (`snakemake --unlock`, then the same
 command): it finishes with exactly the results of an uninterrupted run, and the killed job server's
 socket is cleaned up."""
 
@@ -60,7 +60,7 @@ def test_a_killed_run_recovers_with_unlock_and_the_same_command(finished_run):
     assert refused.returncode != 0
     assert "--unlock" in refused.stdout + refused.stderr
 
-    # The README's recovery: unlock, then the same command.
+    # The documented recovery: unlock, then the same command.
     subprocess.run(snakemake_command(workdir, workdir / "config.yaml", "--unlock"), capture_output=True, check=True)
     finished = subprocess.run(run, capture_output=True, text=True, check=False)
     assert finished.returncode == 0, finished.stdout[-3000:] + finished.stderr[-3000:]

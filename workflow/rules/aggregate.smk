@@ -1,5 +1,5 @@
 # Aggregation and plotting: cheap local rules that read finished runs and never train. Regenerate
-# every table and figure from existing results with (see README):
+# every table and figure from existing results with (see docs/results.md):
 #   snakemake --cores 1 --forcerun aggregate plots --rerun-triggers mtime
 
 from noisyprune.reporting.paths import GROUP_KINDS, curves_stem, group_stem
