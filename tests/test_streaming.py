@@ -21,6 +21,7 @@ from noisyprune.training import streaming as streaming_module
 from noisyprune.training.data import TensorData, device_data, device_inputs
 from noisyprune.training.inference import embed_and_classify
 from noisyprune.training.inputs import TrainingInputs
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.learners import LEARNERS
 from noisyprune.training.run import train_on_samples
 from noisyprune.training.streaming import StreamedData, StreamedInputs
@@ -213,15 +214,17 @@ def assert_streamed_equals_memory(learner, tmp_path):
         if learner == "dividemix":
             entry["warmup_epochs"] = 1
         result = train_on_samples(
-            data=data,
-            noisy_label=noisy,
-            sample_ids=np.arange(30, 150),
-            model_entry={"arch": "small_cnn", "channels": [4, 8]},
-            training_entry=entry,
-            seed=1,
-            device=torch.device("cpu"),
-            inference_batch_size=40,
-            augment_entry={"shift": 1, "flip": True, "strong": "autoaugment", "cutout": 2},
+            TrainingJob(
+                entry,
+                {"arch": "small_cnn", "channels": [4, 8]},
+                seed=1,
+                inference_batch_size=40,
+                augment_entry={"shift": 1, "flip": True, "strong": "autoaugment", "cutout": 2},
+            ),
+            data,
+            noisy,
+            np.arange(30, 150),
+            torch.device("cpu"),
             probe_ids=np.arange(0, 30, 3),
             warmup_embeddings=np.asarray(data.train_x).reshape(150, -1),
         )

@@ -11,6 +11,7 @@ from noisyprune.errors import TrainingError
 from noisyprune.models import build_model
 from noisyprune.training.callbacks import DynamicsRecorder
 from noisyprune.training.data import TensorData
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.learners import build_learner
 from noisyprune.training.loop import fit
 from noisyprune.training.run import train_on_samples
@@ -40,14 +41,11 @@ def train(seed=0, sample_ids=None, callbacks=()):
     data = blob_dataset()
     ids = np.arange(data.num_train) if sample_ids is None else sample_ids
     return train_on_samples(
-        data=data,
-        noisy_label=data.train_y,
-        sample_ids=ids,
-        model_entry=MLP,
-        training_entry=SPEC,
-        seed=seed,
-        device=torch.device("cpu"),
-        inference_batch_size=128,
+        TrainingJob(SPEC, MLP, seed=seed, inference_batch_size=128),
+        data,
+        data.train_y,
+        ids,
+        torch.device("cpu"),
         callbacks=callbacks,
     )
 
@@ -148,14 +146,13 @@ def test_drop_last_in_a_training_entry_shortens_each_epoch():
     for drop_last in (False, True):
         recorder = DynamicsRecorder()
         train_on_samples(
-            data=data,
-            noisy_label=data.train_y,
-            sample_ids=np.arange(300),
-            model_entry=MLP,
-            training_entry={**SPEC, "epochs": 2, "batch_size": 128, "drop_last": drop_last},
-            seed=0,
-            device=torch.device("cpu"),
-            inference_batch_size=128,
+            TrainingJob(
+                {**SPEC, "epochs": 2, "batch_size": 128, "drop_last": drop_last}, MLP, seed=0, inference_batch_size=128
+            ),
+            data,
+            data.train_y,
+            np.arange(300),
+            torch.device("cpu"),
             callbacks=[recorder],
         )
         steps[drop_last] = len(recorder._tensors)
@@ -167,14 +164,11 @@ def test_drop_last_in_a_training_entry_shortens_each_epoch():
 
     with pytest.raises(ConfigError, match=r"drop_last': batch_size 128 is larger than the 100 samples trained on"):
         train_on_samples(
-            data=data,
-            noisy_label=data.train_y,
-            sample_ids=np.arange(100),
-            model_entry=MLP,
-            training_entry={**SPEC, "batch_size": 128, "drop_last": True},
-            seed=0,
-            device=torch.device("cpu"),
-            inference_batch_size=128,
+            TrainingJob({**SPEC, "batch_size": 128, "drop_last": True}, MLP, seed=0, inference_batch_size=128),
+            data,
+            data.train_y,
+            np.arange(100),
+            torch.device("cpu"),
         )
 
 

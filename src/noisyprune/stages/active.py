@@ -39,6 +39,7 @@ from noisyprune.stages.interface import Compute, Files, Run
 from noisyprune.training.data import device_inputs
 from noisyprune.training.device import configure_torch, device_description
 from noisyprune.training.inference import embed_and_classify
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.memory import peak_memory
 from noisyprune.training.run import train_on_samples
 
@@ -156,18 +157,15 @@ def run_active_train_stage(
     given[pooled] = pool.numpy("label")  # sample ids are positions (load_labels checked them)
     # The same initial weights and batch stream in every round and experiment (common random numbers).
     seed = derive_seed(run.seed, "active-train", run.dataset, run.noise, entry["learner"])
-    result = train_on_samples(
-        data=data,
-        noisy_label=given,
-        sample_ids=pooled,
-        model_entry=model_entry,
-        training_entry=learner_entry,
-        entry_key=f"learners.{entry['learner']}",
+    job = TrainingJob.from_config(
+        learner_entry,
+        model_entry,
+        dataset_entry,
         seed=seed,
-        device=torch_device,
         inference_batch_size=compute.inference_batch_size,
-        augment_entry=dataset_entry.get("augment"),
+        entry_key=f"learners.{entry['learner']}",
     )
+    result = train_on_samples(job, data, given, pooled, torch_device)
     write_predictions(outputs["predictions"], run, result, data, labels, model_entry, compute, torch_device)
     history = result.history.columns()
     write_table(history, outputs["history"], HISTORY, metadata={"learner": learner_entry["learner"]})

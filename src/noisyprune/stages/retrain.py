@@ -31,6 +31,7 @@ from noisyprune.stages.interface import Compute, Files, Run
 from noisyprune.stages.resumable import resume_file
 from noisyprune.training.data import device_inputs
 from noisyprune.training.device import configure_torch, device_description
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.memory import peak_memory
 from noisyprune.training.run import train_on_samples
 
@@ -61,17 +62,20 @@ def run_retrain_stage(
     stage_seed = retrain_seed(run.seed, run.dataset, run.noise, run.learner)
     identity = (run.wildcards(), learner_entry, model_entry, dataset_entry, stage_seed, kept)
     resume = resume_file(outputs["metrics"], compute.resume_every, *identity, code_hash)
-    result = train_on_samples(
-        data=data,
-        noisy_label=labels.noisy,
-        sample_ids=kept,
-        model_entry=model_entry,
-        training_entry=learner_entry,
-        entry_key=f"learners.{run.learner}",
+    job = TrainingJob.from_config(
+        learner_entry,
+        model_entry,
+        dataset_entry,
         seed=stage_seed,
-        device=torch_device,
         inference_batch_size=compute.inference_batch_size,
-        augment_entry=dataset_entry.get("augment"),
+        entry_key=f"learners.{run.learner}",
+    )
+    result = train_on_samples(
+        job,
+        data,
+        labels.noisy,
+        kept,
+        torch_device,
         resume=resume,
         probe_ids=labels.probe_ids,
         **learner_start(learner_entry, model_entry, inputs, labels, torch_device),
