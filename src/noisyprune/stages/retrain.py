@@ -17,22 +17,20 @@ from noisyprune.artifacts import (
     SUBSET,
     Artifact,
     read_table,
-    write_json,
     write_table,
 )
 from noisyprune.data import load_dataset
 from noisyprune.errors import ArtifactError
 from noisyprune.metrics import relabeling_metrics, test_accuracy_means, test_accuracy_summary
 from noisyprune.models import architecture
-from noisyprune.provenance import environment
 from noisyprune.seeding import retrain_seed
 from noisyprune.stages.common import NoisyLabels, load_checkpoint_model, load_labels
 from noisyprune.stages.interface import Compute, Files, Run
+from noisyprune.stages.metrics_file import write_metrics_file
 from noisyprune.stages.resumable import resume_file
 from noisyprune.training.data import device_inputs
-from noisyprune.training.device import configure_torch, device_description
+from noisyprune.training.device import configure_torch
 from noisyprune.training.job import TrainingJob
-from noisyprune.training.memory import peak_memory
 from noisyprune.training.run import train_on_samples
 
 log = logging.getLogger(__name__)
@@ -93,16 +91,8 @@ def run_retrain_stage(
     columns = {"sample_id": labels.sample_id, "noisy_label": labels.noisy, "relabel": relabel, "in_subset": in_subset}
     metadata = {"num_classes": labels.num_classes, "learner": learner_entry["learner"]}
     write_table(columns, outputs["relabels"], RELABELS, metadata=metadata)
-    timing = {
-        "train_seconds": result.seconds,
-        "total_seconds": time.perf_counter() - total_start,
-        **peak_memory(torch_device),
-    }
     provenance = retrain_provenance(run, labels, subset, dataset_entry, learner_entry, model_entry, stage_seed)
-    provenance.update(code_hash=code_hash, environment=environment(device_description(torch_device)))
-    write_json(
-        {"run": run.wildcards(), "metrics": metrics, "timing": timing, "provenance": provenance}, outputs["metrics"]
-    )
+    write_metrics_file(outputs["metrics"], run, metrics, provenance, result, total_start, torch_device, code_hash)
     if resume is not None:
         resume.remove()
 
