@@ -140,6 +140,22 @@ def test_drop_last_leaves_out_the_last_partial_batch_as_pytorchs_loader():
     assert len(batch_rows(1000, 128, None, drop_last=True)) == len(loader) == 7
 
 
+def test_a_training_job_reads_its_entries_once_and_names_its_config_key_in_messages():
+    from noisyprune.errors import ConfigError
+
+    entry = {**SPEC, "learner": "elr", "beta": 0.7, "lam": 3.0, "init": "warmup", "batch_size": 400}
+    dataset_entry = {"loader": "digits", "augment": {"shift": 2}}
+    job = TrainingJob.from_config(entry, MLP, dataset_entry, seed=3, inference_batch_size=64, entry_key="learners.elr")
+    assert (job.learner, job.seed, job.augment_entry) == ("elr", 3, {"shift": 2})
+    assert job.learner_params == {"beta": 0.7, "lam": 3.0}  # neither optimisation settings nor entry keys
+    assert (job.spec.batch_size, job.spec.epochs, job.spec.lr) == (400, SPEC["epochs"], SPEC["lr"])
+    message = r"config key 'learners.elr.batch_size': 400 is larger than the whole training set \(300 samples\)"
+    with pytest.raises(ConfigError, match=message):
+        train_on_samples(job, blob_dataset(), blob_dataset().train_y, np.arange(300), torch.device("cpu"))
+    with pytest.raises(ValueError, match="schedule_epochs is the cosine schedule's length"):
+        TrainingJob({**SPEC, "schedule": "step", "schedule_epochs": 9}, MLP, seed=0, inference_batch_size=8)
+
+
 def test_drop_last_in_a_training_entry_shortens_each_epoch():
     data = blob_dataset()  # 300 samples
     steps = {}
