@@ -14,11 +14,11 @@ from __future__ import annotations
 import argparse
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import yaml
+from snakemake_command import snakemake_command  # benchmarks/ is the script's folder, hence on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 FASHION = REPO.parent / "shared" / "data" / "fashion-mnist"
@@ -69,20 +69,9 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     config_path = args.workdir / "config.yaml"
     config_path.write_text(yaml.safe_dump(config(args.max_train or None, args.seeds, args.epochs), sort_keys=False))
-    snakemake = Path(sys.executable).with_name("snakemake")
-    command = [
-        str(snakemake),
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(args.workdir),
-        "--configfile",
-        str(config_path),
-        "--replace-workflow-config",
-        "--cores",
-        str(args.cores),
-        "active_all",
-    ]
+    command = snakemake_command(
+        args.workdir, [config_path], "--replace-workflow-config", "--cores", str(args.cores), "active_all"
+    )
     start = time.perf_counter()
     subprocess.run(command, check=True)
     wall = time.perf_counter() - start

@@ -31,6 +31,7 @@ from noisyprune.pruners.base import PrunerInputs
 from noisyprune.pruners.budget import budget_for
 from noisyprune.training.callbacks import DynamicsRecorder
 from noisyprune.training.inference import embed_and_classify
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.run import train_on_samples
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,16 +61,10 @@ def warmup_artifacts(root: str, epochs: int, seed: int = 0):
     noise = apply_noise(data.train_y, data.num_classes, {"kind": "symmetric", "rate": 0.4}, np.random.default_rng(seed))
     recorder = DynamicsRecorder()
     start = time.perf_counter()
+    entry = {"learner": "ce", "epochs": epochs, "batch_size": 256, "lr": 0.05}
+    job = TrainingJob(entry, {"arch": "small_cnn", "channels": [16, 32, 64]}, seed=seed, inference_batch_size=2048)
     result = train_on_samples(
-        data=data,
-        noisy_label=noise.noisy,
-        sample_ids=np.arange(data.num_train),
-        model_entry={"arch": "small_cnn", "channels": [16, 32, 64]},
-        training_entry={"learner": "ce", "epochs": epochs, "batch_size": 256, "lr": 0.05},
-        seed=seed,
-        device=torch.device("cpu"),
-        inference_batch_size=2048,
-        callbacks=[recorder],
+        job, data, noise.noisy, np.arange(data.num_train), torch.device("cpu"), callbacks=[recorder]
     )
     seconds = time.perf_counter() - start
     logits, embedding = embed_and_classify(result.ctx.model, torch.as_tensor(data.train_x), 2048)

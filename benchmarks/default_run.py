@@ -15,12 +15,12 @@ import json
 import os
 import platform
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import pandas as pd
+from snakemake_command import snakemake_command  # benchmarks/ is the script's folder, hence on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -43,24 +43,13 @@ def main() -> None:
     parser.add_argument("--output", type=Path, default=REPO / "benchmarks" / "results" / "default_run.json")
     parser.add_argument("--no-job-server", action="store_true", help="every job a plain process (job_server: false)")
     args = parser.parse_args()
-    snakemake = Path(sys.executable).with_name("snakemake")
     with tempfile.TemporaryDirectory(prefix="noisyprune-bench-") as tmp:
         workdir = Path(tmp)
-        command = [
-            str(snakemake),
-            "--snakefile",
-            str(REPO / "Snakefile"),
-            "--directory",
-            str(workdir),
-            "--configfile",
-            str(REPO / "config" / "config.yaml"),
-            "--cores",
-            str(args.cores),
-            "--quiet",
-        ]
+        config_files = [REPO / "config" / "config.yaml"]
         if args.no_job_server:
             (workdir / "no_server.yaml").write_text("job_server: false\n")
-            command[command.index("--cores") : command.index("--cores")] = [str(workdir / "no_server.yaml")]
+            config_files.append(workdir / "no_server.yaml")
+        command = snakemake_command(workdir, config_files, "--cores", str(args.cores), "--quiet")
         start = time.perf_counter()
         subprocess.run(command, check=True, capture_output=True)
         wall = time.perf_counter() - start

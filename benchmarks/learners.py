@@ -105,19 +105,13 @@ def select(root: str, train: int, epochs: int, probe: int = 0) -> tuple[dict[str
     from noisyprune.pruners.base import PrunerInputs
     from noisyprune.pruners.budget import budget_for
     from noisyprune.training.inference import embed_and_classify
+    from noisyprune.training.job import TrainingJob
     from noisyprune.training.run import train_on_samples
 
     data, noise, _ = load(root, train, probe)
-    warmup = train_on_samples(
-        data=data,
-        noisy_label=noise.noisy,
-        sample_ids=np.arange(train),
-        model_entry=MODEL,
-        training_entry={"learner": "ce", "epochs": epochs, "batch_size": 128, "lr": 0.05},
-        seed=1,
-        device=torch.device("cpu"),
-        inference_batch_size=2048,
-    )
+    entry = {"learner": "ce", "epochs": epochs, "batch_size": 128, "lr": 0.05}
+    job = TrainingJob(entry, MODEL, seed=1, inference_batch_size=2048)
+    warmup = train_on_samples(job, data, noise.noisy, np.arange(train), torch.device("cpu"))
     logits, embedding = embed_and_classify(warmup.ctx.model, torch.as_tensor(data.train_x), 2048)
     all_embeddings = embedding.numpy()
     logits, embedding = logits[:train], embedding[:train]
@@ -146,6 +140,7 @@ def select(root: str, train: int, epochs: int, probe: int = 0) -> tuple[dict[str
 def run_one(job) -> dict:
     """Train one learner on one subset and score it (runs in a worker process)."""
     from noisyprune.metrics import relabeling_metrics
+    from noisyprune.training.job import TrainingJob
     from noisyprune.training.run import train_on_samples
 
     root, train, probe, epochs, learner, method, fraction, kept, shift, batch_size, embeddings = job
@@ -157,16 +152,13 @@ def run_one(job) -> dict:
     trained = np.concatenate([kept, probe_ids]) if learner == "ce_probe" else kept
     entry = {**LEARNERS[learner], "epochs": epochs, "batch_size": batch_size, "lr": 0.05}
     start = time.perf_counter()
+    job = TrainingJob(entry, MODEL, seed=0, inference_batch_size=2048, augment_entry={"shift": shift})
     result = train_on_samples(
-        data=data,
-        noisy_label=noisy,
-        sample_ids=trained,
-        model_entry=MODEL,
-        training_entry=entry,
-        seed=0,
-        device=torch.device("cpu"),
-        inference_batch_size=2048,
-        augment_entry={"shift": shift},
+        job,
+        data,
+        noisy,
+        trained,
+        torch.device("cpu"),
         probe_ids=None if learner == "ce_probe" else probe_ids,
         warmup_embeddings=embeddings if learner == "rdia" else None,
     )

@@ -40,6 +40,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from snakemake_command import snakemake_command  # benchmarks/ is the script's folder, hence on sys.path
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -95,19 +96,7 @@ def run_workflow(config: dict, workdir: Path, cores: int) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     config_path = workdir / "rdia_ls_mnist.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-    snakemake = Path(sys.executable).with_name("snakemake")
-    command = [
-        str(snakemake),
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(config_path),
-        "--cores",
-        str(cores),
-    ]
-    subprocess.run(command, check=True)
+    subprocess.run(snakemake_command(workdir, [config_path], "--cores", str(cores)), check=True)
 
 
 def per_seed_rows(workdir: Path) -> pd.DataFrame:

@@ -50,6 +50,7 @@ from noisyprune.data.base import ArrayDataset
 from noisyprune.derived_scores import feature_columns
 from noisyprune.models import build_model
 from noisyprune.training.context import Callback
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.run import train_on_samples
 
 REPO = Path(__file__).resolve().parents[1]
@@ -204,18 +205,8 @@ def measure(model: dict, input_shape: tuple, classes: int, learner: str, augment
     torch.manual_seed(0)
     with FlopCounterMode(display=False) as counter:
         epochs = EpochFlops(counter)
-        result = train_on_samples(
-            data=data,
-            noisy_label=noisy,
-            sample_ids=np.arange(n),
-            model_entry=model,
-            training_entry=entry,
-            seed=0,
-            device=torch.device("cpu"),
-            inference_batch_size=64,
-            callbacks=[epochs],
-            augment_entry=augment,
-        )
+        job = TrainingJob(entry, model, seed=0, inference_batch_size=64, augment_entry=augment)
+        result = train_on_samples(job, data, noisy, np.arange(n), torch.device("cpu"), callbacks=[epochs])
     with FlopCounterMode(display=False) as counter:
         result.learner.predict_logits(result.ctx, torch.as_tensor(x[:n_test]), 64)
     evaluation = counter.get_total_flops() / n_test  # every network the readout sums

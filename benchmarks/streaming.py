@@ -26,10 +26,18 @@ from train_speed import append_row  # benchmarks/ is the script's folder, hence 
 
 from noisyprune.data import load_dataset
 from noisyprune.training.device import configure_torch
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.run import train_on_samples
 
 REPO = Path(__file__).resolve().parents[1]
 FASHION = REPO.parent / "shared" / "data" / "fashion-mnist"
+# One CE epoch of the small CNN, the same for every storage so that their weights can be compared.
+JOB = TrainingJob(
+    {"learner": "ce", "epochs": 1, "batch_size": 512, "lr": 0.2},
+    {"arch": "small_cnn", "channels": [16, 32, 64]},
+    seed=0,
+    inference_batch_size=4096,
+)
 
 
 def write_file_list(root: Path, images: int) -> None:
@@ -87,17 +95,7 @@ def main() -> None:
                 continue
             torch.manual_seed(0)
             start = time.perf_counter()
-            result = train_on_samples(
-                data=data,
-                noisy_label=data.train_y,
-                sample_ids=np.arange(data.num_train),
-                model_entry={"arch": "small_cnn", "channels": [16, 32, 64]},
-                training_entry={"learner": "ce", "epochs": 1, "batch_size": 512, "lr": 0.2},
-                seed=0,
-                device=device,
-                inference_batch_size=4096,
-                augment_entry=None,
-            )
+            result = train_on_samples(JOB, data, data.train_y, np.arange(data.num_train), device)
             timings[f"epoch_{label}_s"] = round(float(result.history.columns()["epoch_seconds"][0]), 2)
             timings[f"train_{label}_s"] = round(time.perf_counter() - start, 2)
             timings[f"test_acc_{label}"] = round(float(result.history.columns()["test_acc"][-1]), 4)

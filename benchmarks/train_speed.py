@@ -33,6 +33,7 @@ from noisyprune.data import load_dataset
 from noisyprune.data.base import ArrayDataset
 from noisyprune.data.stored import StoredImages, standardise
 from noisyprune.training.device import configure_torch, device_description
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.run import train_on_samples
 
 REPO = Path(__file__).resolve().parents[1]
@@ -143,17 +144,8 @@ def main() -> None:
             data_path = f"streamed from a uint8 memmap by {args.workers} DataLoader workers, batched augmentation"
         entry = {"learner": learner, "epochs": args.epochs, "batch_size": batch_size, "lr": 0.05}
         start = time.perf_counter()
-        result = train_on_samples(
-            data=data,
-            noisy_label=data.train_y,
-            sample_ids=np.arange(data.num_train),
-            model_entry=model_entry,
-            training_entry=entry,
-            seed=0,
-            device=device,
-            inference_batch_size=4096,
-            augment_entry=None,
-        )
+        job = TrainingJob(entry, model_entry, seed=0, inference_batch_size=4096)
+        result = train_on_samples(job, data, data.train_y, np.arange(data.num_train), device)
         wall = time.perf_counter() - start
         epoch_seconds = result.history.columns()["epoch_seconds"]
         steady = float(np.mean(epoch_seconds[1:])) if len(epoch_seconds) > 1 else float(epoch_seconds[0])

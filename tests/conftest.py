@@ -8,6 +8,7 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -69,14 +70,25 @@ def real_cifar10_root(tmp_path_factory) -> Path:
     return root
 
 
+def file_list_entry(root: Path, **extra) -> dict:
+    """A ``file_list`` dataset entry for the lists ``train.txt`` and ``test.txt`` under ``root``
+    (8-pixel images, the MLP), with ``extra`` keys added or replaced."""
+    entry = {"loader": "file_list", "root": str(root), "train_list": "train.txt", "test_list": "test.txt"}
+    return {**entry, "image_size": 8, "model": "mlp", **extra}
+
+
 @pytest.fixture
 def tiny_config() -> dict:
     """A fresh (mutable) copy of the tiny test config, not yet validated."""
     return copy.deepcopy(load_yaml(TINY_CONFIG))
 
 
-def snakemake_command(workdir: Path, config_path: Path, *args: str, snakefile: Path = REPO / "Snakefile") -> list[str]:
-    """The command line that runs the workflow of ``snakefile`` in ``workdir`` with ``config_path``."""
+def snakemake_command(
+    workdir: Path, config_path: Path | Sequence[Path], *args: str, snakefile: Path = REPO / "Snakefile"
+) -> list[str]:
+    """The command line that runs the workflow of ``snakefile`` in ``workdir`` with ``config_path``
+    (one config file, or several: a later one overrides an earlier one), then ``args``."""
+    config_files = [config_path] if isinstance(config_path, str | Path) else list(config_path)
     return [
         str(SNAKEMAKE),
         "--snakefile",
@@ -84,7 +96,7 @@ def snakemake_command(workdir: Path, config_path: Path, *args: str, snakefile: P
         "--directory",
         str(workdir),
         "--configfile",
-        str(config_path),
+        *map(str, config_files),
         *args,
     ]
 

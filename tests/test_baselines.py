@@ -339,20 +339,18 @@ def test_snapshot_scores_match_the_closed_form_of_the_final_model():
     from noisyprune.training.callbacks import SnapshotScorer
     from noisyprune.training.data import TensorData
     from noisyprune.training.inference import embed_and_classify
+    from noisyprune.training.job import TrainingJob
     from noisyprune.training.run import train_on_samples
 
     data = blob_dataset()
     all_samples = TensorData.from_numpy(data.train_x, data.train_y, np.arange(data.num_train), torch.device("cpu"))
     scorer = SnapshotScorer([2, 5], batch_size=64)
     result = train_on_samples(
-        data=data,
-        noisy_label=data.train_y,
-        sample_ids=np.arange(data.num_train),
-        model_entry=MLP,
-        training_entry=SPEC,
-        seed=0,
-        device=torch.device("cpu"),
-        inference_batch_size=64,
+        TrainingJob(SPEC, MLP, seed=0, inference_batch_size=64),
+        data,
+        data.train_y,
+        np.arange(data.num_train),
+        torch.device("cpu"),
         callbacks=[scorer],
     )
     columns = scorer.columns()

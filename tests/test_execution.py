@@ -38,6 +38,7 @@ def test_bf16_channels_last_training_runs_the_same_loop_and_learns():
     """On a CPU (autocast works there too): the low-precision path trains to about the accuracy of
     float32 and keeps float32 parameters; predictions come back as float32."""
     from noisyprune.data.base import ArrayDataset
+    from noisyprune.training.job import TrainingJob
     from noisyprune.training.run import train_on_samples
 
     rng = np.random.default_rng(0)
@@ -51,14 +52,16 @@ def test_bf16_channels_last_training_runs_the_same_loop_and_learns():
         execution.set_current(setting)
         try:
             result = train_on_samples(
-                data=data,
-                noisy_label=y,
-                sample_ids=np.arange(300),
-                model_entry={"arch": "small_cnn", "channels": [8, 16]},
-                training_entry={"learner": "ce", "epochs": 8, "batch_size": 32, "lr": 0.05, "augment": False},
-                seed=0,
-                device=torch.device("cpu"),
-                inference_batch_size=64,
+                TrainingJob(
+                    {"learner": "ce", "epochs": 8, "batch_size": 32, "lr": 0.05, "augment": False},
+                    {"arch": "small_cnn", "channels": [8, 16]},
+                    seed=0,
+                    inference_batch_size=64,
+                ),
+                data,
+                y,
+                np.arange(300),
+                torch.device("cpu"),
             )
             logits = result.learner.predict_logits(result.ctx, torch.as_tensor(x[:10]), 5)
         finally:
@@ -132,6 +135,7 @@ def train_tiny(learner, model_entry, setting, input_shape=(3, 8, 8), augment=Tru
     """One short training (two epochs for DivideMix, so that its co-divide and MixMatch run) of
     ``learner`` on :func:`tiny_dataset` under the execution ``setting``; returns the result and the
     layer recorder of the whole training."""
+    from noisyprune.training.job import TrainingJob
     from noisyprune.training.run import train_on_samples
 
     data, noisy = tiny_dataset(input_shape)
@@ -143,15 +147,13 @@ def train_tiny(learner, model_entry, setting, input_shape=(3, 8, 8), augment=Tru
     try:
         with LayerRecorder() as recorder:
             result = train_on_samples(
-                data=data,
-                noisy_label=np.where(np.isin(np.arange(len(noisy)), probe), data.train_y, noisy),
-                sample_ids=np.arange(9, len(noisy)),
-                model_entry=model_entry,
-                training_entry=entry,
-                seed=0,
-                device=torch.device("cpu"),
-                inference_batch_size=20,
-                augment_entry=AUGMENT if augment else None,
+                TrainingJob(
+                    entry, model_entry, seed=0, inference_batch_size=20, augment_entry=AUGMENT if augment else None
+                ),
+                data,
+                np.where(np.isin(np.arange(len(noisy)), probe), data.train_y, noisy),
+                np.arange(9, len(noisy)),
+                torch.device("cpu"),
                 probe_ids=probe,
                 warmup_embeddings=data.train_x.reshape(len(noisy), -1),  # RDIA's head reads embeddings
             )

@@ -140,6 +140,7 @@ def test_readout_is_the_last_effective_label_where_seen_and_the_prediction_elsew
 
 def test_training_records_effective_labels_that_fix_flips_and_evaluates_the_weight_average():
     from noisyprune.data.base import ArrayDataset
+    from noisyprune.training.job import TrainingJob
     from noisyprune.training.run import train_on_samples
 
     rng = np.random.default_rng(0)
@@ -162,14 +163,11 @@ def test_training_records_effective_labels_that_fix_flips_and_evaluates_the_weig
         "ema_decay": 0.9,
     }
     result = train_on_samples(
-        data=data,
-        noisy_label=noisy,
-        sample_ids=np.arange(40, 400),
-        model_entry={"arch": "mlp", "hidden": [16]},
-        training_entry=entry,
-        seed=0,
-        device=torch.device("cpu"),
-        inference_batch_size=100,
+        TrainingJob(entry, {"arch": "mlp", "hidden": [16]}, seed=0, inference_batch_size=100),
+        data,
+        noisy,
+        np.arange(40, 400),
+        torch.device("cpu"),
         probe_ids=probe,
     )
     learner, ctx = result.learner, result.ctx
@@ -305,6 +303,7 @@ def test_the_learner_passes_the_guess_with_its_graph_only_when_asked():
 
 def _train_blobs(extra, epochs):
     from noisyprune.data.base import ArrayDataset
+    from noisyprune.training.job import TrainingJob
     from noisyprune.training.run import train_on_samples
 
     rng = np.random.default_rng(0)
@@ -313,13 +312,10 @@ def _train_blobs(extra, epochs):
     data = ArrayDataset("blobs", x, clean, x[:40], clean[:40], ("a", "b", "c", "d"))
     entry = {"learner": "ieg", "epochs": epochs, "batch_size": 40, "lr": 0.05, "probe_batch_size": 20, **extra}
     return train_on_samples(
-        data=data,
-        noisy_label=clean,
-        sample_ids=np.arange(20, 120),
-        model_entry={"arch": "mlp", "hidden": [8]},
-        training_entry=entry,
-        seed=0,
-        device=torch.device("cpu"),
-        inference_batch_size=100,
+        TrainingJob(entry, {"arch": "mlp", "hidden": [8]}, seed=0, inference_batch_size=100),
+        data,
+        clean,
+        np.arange(20, 120),
+        torch.device("cpu"),
         probe_ids=np.arange(20),
     )

@@ -298,7 +298,7 @@ def test_config_refuses_a_probe_set_on_a_dataset_without_clean_labels(tiny_confi
 def test_intrinsic_noise_runs_end_to_end_with_missing_not_zero_clean_label_metrics(tiny_config, tmp_path):
     """A Clothing-1M-style file list through the whole DAG: test accuracy is measured, every metric
     that needs clean training labels is missing in the tables, and detection has nothing to score."""
-    from conftest import run_snakemake
+    from conftest import file_list_entry, run_snakemake
 
     root = tmp_path / "c1m"
     train, test = [], []
@@ -309,17 +309,7 @@ def test_intrinsic_noise_runs_end_to_end_with_missing_not_zero_clean_label_metri
     (root / "train.txt").write_text("\n".join(train))
     (root / "test.txt").write_text("\n".join(test))
     config = tiny_config
-    config["datasets"] = {
-        "c1m": {
-            "loader": "file_list",
-            "root": str(root),
-            "train_list": "train.txt",
-            "test_list": "test.txt",
-            "image_size": 8,
-            "workers": 0,
-            "model": "mlp",
-        }
-    }
+    config["datasets"] = {"c1m": file_list_entry(root, workers=0)}
     config["noise"] = {"given": {"kind": "none"}}
     config["sweep"].update(datasets=["c1m"], noise=["given"], methods=["uniform", "small_loss"], learners=["ce"])
     for entry in (config["warmups"]["ce"], config["learners"]["ce"]):

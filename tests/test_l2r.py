@@ -57,6 +57,7 @@ def test_all_harmful_batch_gets_zero_weights_not_nan():
 
 def test_l2r_without_a_probe_set_is_refused_with_the_key_to_set():
     from noisyprune.data.base import ArrayDataset
+    from noisyprune.training.job import TrainingJob
     from noisyprune.training.run import train_on_samples
 
     rng = np.random.default_rng(0)
@@ -65,14 +66,16 @@ def test_l2r_without_a_probe_set_is_refused_with_the_key_to_set():
     data = ArrayDataset("d", x, y, x[:10], y[:10], ("a", "b"))
     with pytest.raises(TrainingError, match="needs a clean probe set: set probe_per_class"):
         train_on_samples(
-            data=data,
-            noisy_label=y,
-            sample_ids=np.arange(40),
-            model_entry={"arch": "mlp", "hidden": [4]},
-            training_entry={"learner": "l2r", "epochs": 1, "batch_size": 8, "lr": 0.1},
-            seed=0,
-            device=torch.device("cpu"),
-            inference_batch_size=16,
+            TrainingJob(
+                {"learner": "l2r", "epochs": 1, "batch_size": 8, "lr": 0.1},
+                {"arch": "mlp", "hidden": [4]},
+                seed=0,
+                inference_batch_size=16,
+            ),
+            data,
+            y,
+            np.arange(40),
+            torch.device("cpu"),
         )
 
 

@@ -14,6 +14,7 @@ from noisyprune.training.augment import AugmentationSpec, Augmenter, no_augmenta
 from noisyprune.training.context import TrainContext
 from noisyprune.training.data import TensorData
 from noisyprune.training.inputs import Batch
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.learners import LEARNERS, build_learner
 from noisyprune.training.learners.dividemix import clean_probability
 from noisyprune.training.run import train_on_samples
@@ -198,21 +199,23 @@ def test_dividemix_co_divide_labels_mostly_clean_samples_after_warmup():
     run.build_learner = build
     try:
         train_on_samples(
-            data=data,
-            noisy_label=noisy,
-            sample_ids=np.arange(300),
-            model_entry=MLP,
-            training_entry={
-                "learner": "dividemix",
-                "epochs": 4,
-                "warmup_epochs": 2,
-                "batch_size": 32,
-                "lr": 0.1,
-                "rampup_epochs": 1,
-            },
-            seed=0,
-            device=torch.device("cpu"),
-            inference_batch_size=128,
+            TrainingJob(
+                {
+                    "learner": "dividemix",
+                    "epochs": 4,
+                    "warmup_epochs": 2,
+                    "batch_size": 32,
+                    "lr": 0.1,
+                    "rampup_epochs": 1,
+                },
+                MLP,
+                seed=0,
+                inference_batch_size=128,
+            ),
+            data,
+            noisy,
+            np.arange(300),
+            torch.device("cpu"),
             callbacks=[Capture()],
         )
     finally:
@@ -396,14 +399,11 @@ def test_every_learner_trains_on_a_subset_and_relabels_every_sample(name):
         entry["warmup_epochs"] = 1
     probe = np.arange(1, 31, 2)  # 5 clean probe samples per class for the meta-learners (L2R); others ignore them
     result = train_on_samples(
-        data=data,
-        noisy_label=np.where(np.isin(np.arange(240), probe), clean, noisy),
-        sample_ids=kept,
-        model_entry=MLP,
-        training_entry=entry,
-        seed=0,
-        device=torch.device("cpu"),
-        inference_batch_size=64,
+        TrainingJob(entry, MLP, seed=0, inference_batch_size=64),
+        data,
+        np.where(np.isin(np.arange(240), probe), clean, noisy),
+        kept,
+        torch.device("cpu"),
         probe_ids=probe,
         warmup_embeddings=x.reshape(240, -1),
     )  # RDIA's head reads embeddings
@@ -568,14 +568,11 @@ def test_init_from_the_warmup_checkpoint_starts_every_network_there(tmp_path):
         "weight_decay": 0.0,
     }
     result = train_on_samples(
-        data=data,
-        noisy_label=noisy,
-        sample_ids=np.arange(120),
-        model_entry=MLP,
-        training_entry=entry,
-        seed=0,
-        device=torch.device("cpu"),
-        inference_batch_size=64,
+        TrainingJob(entry, MLP, seed=0, inference_batch_size=64),
+        data,
+        noisy,
+        np.arange(120),
+        torch.device("cpu"),
         init_state=start,
     )
     for network in result.ctx.models:

@@ -85,11 +85,19 @@ def test_the_warmup_learning_rate_of_the_cifar10n_preset_barely_decays():
 
 
 def _rdia_ls_benchmark():
+    """The benchmark script as a module, its sibling imports resolved as when it runs (its folder
+    first on ``sys.path``)."""
     import importlib.util
+    import sys
 
+    benchmarks = str(REPO / "benchmarks")
     spec = importlib.util.spec_from_file_location("rdia_ls_mnist_benchmark", REPO / "benchmarks" / "rdia_ls_mnist.py")
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    sys.path.insert(0, benchmarks)
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(benchmarks)
     return module
 
 

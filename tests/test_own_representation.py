@@ -43,21 +43,12 @@ def _write_images(root):
 def own_run(tmp_path_factory):
     """The tiny workflow on a file-list dataset whose warm-up is a precomputed representation
     (rows by path, in an order of their own), run to completion with every export."""
-    from conftest import TINY_CONFIG, load_yaml
+    from conftest import TINY_CONFIG, file_list_entry, load_yaml
 
     tmp = tmp_path_factory.mktemp("own")
     root = tmp / "data"
     _write_images(root)
-    entry = {
-        "loader": "file_list",
-        "root": str(root),
-        "train_list": "train.txt",
-        "test_list": "test.txt",
-        "image_size": 8,
-        "workers": 0,
-        "clean_labels": True,
-        "model": "mlp",
-    }
+    entry = file_list_entry(root, workers=0, clean_labels=True)
     data = load_dataset("own", entry)
     names = data.sample_names()
     rng = np.random.default_rng(1)

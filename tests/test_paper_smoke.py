@@ -73,7 +73,7 @@ import pytest
 import standin_data
 import torch
 import yaml
-from conftest import REPO, REQUIRE_SHARED, SHARED_DATA, SNAKEMAKE, shared_cifar10_available
+from conftest import REPO, REQUIRE_SHARED, SHARED_DATA, shared_cifar10_available, snakemake_command
 from smoke_layer import budget, layered, smoke_layer
 from snakemake.utils import update_config
 
@@ -226,16 +226,7 @@ def run_study(name: str, study: Study, workdir: Path, data: Path, cores: int) ->
     layer, config = smoke_config(study)
     (workdir / "data").symlink_to(data / "data")
     (workdir / "smoke.yaml").write_text(yaml.safe_dump(layer, sort_keys=False))
-    command = [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        *(str(CONFIG / f) for f in study.files),
-        str(workdir / "smoke.yaml"),
-    ]
+    command = snakemake_command(workdir, [*(CONFIG / f for f in study.files), workdir / "smoke.yaml"])
     targets = partial_targets(validate_config(copy.deepcopy(config))) if study.partial else ["all"]
     steps = [[*command, "--cores", str(cores), *targets, *study.targets]]
     if not study.partial:

@@ -28,17 +28,14 @@ def tidy_runs(seeds=(0, 1, 2), learners=("ce",), noises=("sym40",), drop=()):
     for noise in noises:
         for learner in learners:
             for seed in seeds:
+                run = {"dataset": "digits", "noise": noise, "warmup": "ce", "learner": learner, "seed": seed}
                 for m_index, method in enumerate(METHODS):
                     for fraction in (0.2, 0.5):
                         if (method, fraction) in drop:
                             continue
                         rows.append(
                             {
-                                "dataset": "digits",
-                                "noise": noise,
-                                "warmup": "ce",
-                                "learner": learner,
-                                "seed": seed,
+                                **run,
                                 "method": method,
                                 "fraction": fraction,
                                 "test_acc_last": 0.5 + 0.1 * m_index + 0.2 * fraction + rng.normal(0, 0.01),
@@ -63,11 +60,7 @@ def tidy_runs(seeds=(0, 1, 2), learners=("ce",), noises=("sym40",), drop=()):
                         )
                 rows.append(
                     {
-                        "dataset": "digits",
-                        "noise": noise,
-                        "warmup": "ce",
-                        "learner": learner,
-                        "seed": seed,
+                        **run,
                         "method": "full",
                         "fraction": 1.0,
                         "test_acc_last": 0.95,

@@ -10,6 +10,7 @@ import torch
 from noisyprune.data.base import ArrayDataset
 from noisyprune.training.callbacks import DynamicsRecorder
 from noisyprune.training.context import Callback
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.learners import LEARNERS
 from noisyprune.training.resume import ResumeFile
 from noisyprune.training.run import train_on_samples
@@ -48,17 +49,19 @@ def train(learner, resume=None, callbacks=()):
         entry["warmup_epochs"] = 1
     recorder = DynamicsRecorder()
     result = train_on_samples(
-        data=data,
-        noisy_label=noisy,
-        sample_ids=np.arange(0, 200, 2),
-        model_entry=MLP,
-        training_entry=entry,
-        seed=3,
-        device=torch.device("cpu"),
-        inference_batch_size=64,
+        TrainingJob(
+            entry,
+            MLP,
+            seed=3,
+            inference_batch_size=64,
+            augment_entry={"shift": 1, "strong": "randaugment", "cutout": 2},
+        ),
+        data,
+        noisy,
+        np.arange(0, 200, 2),
+        torch.device("cpu"),
         callbacks=[recorder, *callbacks],
         resume=resume,
-        augment_entry={"shift": 1, "strong": "randaugment", "cutout": 2},
         probe_ids=np.arange(1, 61, 2),  # a probe set for the meta-learners (L2R, RDIA)
         warmup_embeddings=data.train_x.reshape(len(data.train_x), -1),
     )

@@ -19,7 +19,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
-from conftest import REPO, SNAKEMAKE, TINY_CONFIG, load_yaml
+from conftest import REPO, TINY_CONFIG, load_yaml, snakemake_command
 from slurm.cluster import LocalSlurm, unavailable_reason
 
 pytestmark = [pytest.mark.slurm, pytest.mark.workflow]
@@ -64,16 +64,7 @@ def _snakemake(workdir: Path, config: dict, *args: str) -> subprocess.CompletedP
     """Run Snakemake from ``workdir`` (the plugin puts its logs under the current directory)."""
     config_path = workdir / "config.yaml"
     config_path.write_text(yaml.safe_dump(config, sort_keys=False))
-    command = [
-        str(SNAKEMAKE),
-        "--snakefile",
-        str(REPO / "Snakefile"),
-        "--directory",
-        str(workdir),
-        "--configfile",
-        str(config_path),
-        *args,
-    ]
+    command = snakemake_command(workdir, config_path, *args)
     return subprocess.run(command, capture_output=True, text=True, cwd=workdir, check=False)
 
 

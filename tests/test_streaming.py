@@ -21,6 +21,7 @@ from noisyprune.training import streaming as streaming_module
 from noisyprune.training.data import TensorData, device_data, device_inputs
 from noisyprune.training.inference import embed_and_classify
 from noisyprune.training.inputs import TrainingInputs
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.learners import LEARNERS
 from noisyprune.training.run import train_on_samples
 from noisyprune.training.streaming import StreamedData, StreamedInputs
@@ -213,15 +214,17 @@ def assert_streamed_equals_memory(learner, tmp_path):
         if learner == "dividemix":
             entry["warmup_epochs"] = 1
         result = train_on_samples(
-            data=data,
-            noisy_label=noisy,
-            sample_ids=np.arange(30, 150),
-            model_entry={"arch": "small_cnn", "channels": [4, 8]},
-            training_entry=entry,
-            seed=1,
-            device=torch.device("cpu"),
-            inference_batch_size=40,
-            augment_entry={"shift": 1, "flip": True, "strong": "autoaugment", "cutout": 2},
+            TrainingJob(
+                entry,
+                {"arch": "small_cnn", "channels": [4, 8]},
+                seed=1,
+                inference_batch_size=40,
+                augment_entry={"shift": 1, "flip": True, "strong": "autoaugment", "cutout": 2},
+            ),
+            data,
+            noisy,
+            np.arange(30, 150),
+            torch.device("cpu"),
             probe_ids=np.arange(0, 30, 3),
             warmup_embeddings=np.asarray(data.train_x).reshape(150, -1),
         )
@@ -243,7 +246,7 @@ def test_a_streamed_dataset_runs_the_whole_dag_with_the_results_of_the_in_memory
     """A file-list dataset above max_memory_gb (streamed under storage: auto) through warm-up,
     extraction, selection and CE/DivideMix retrains: every accuracy, subset and relabel equals the
     run with the images in memory."""
-    from conftest import run_snakemake
+    from conftest import file_list_entry, run_snakemake
 
     root = tmp_path / "c1m"
     train, test = [], []
@@ -272,21 +275,9 @@ def test_a_streamed_dataset_runs_the_whole_dag_with_the_results_of_the_in_memory
         entry["batch_size"] = 16  # a batch larger than the 48 training images is refused
     outcomes = {}
     for storage in ("memory", "auto"):
-        config["datasets"] = {
-            "c1m": {
-                "loader": "file_list",
-                "root": str(root),
-                "train_list": "train.txt",
-                "test_list": "test.txt",
-                "image_size": 8,
-                "workers": 2,
-                "model": "mlp",
-                "storage": storage,
-                "max_memory_gb": 1e-5,
-            }
-        }
-        if storage == "memory":
-            config["datasets"]["c1m"]["max_memory_gb"] = 1.0
+        # in memory below the limit; streamed under storage: auto above a tiny one
+        limit = 1.0 if storage == "memory" else 1e-5
+        config["datasets"] = {"c1m": file_list_entry(root, workers=2, storage=storage, max_memory_gb=limit)}
         workdir = tmp_path / storage
         run_snakemake(workdir, config, "--cores", "2")
         runs = pd.read_parquet(workdir / "results/tables/runs.parquet").sort_values(["method", "learner", "fraction"])

@@ -11,6 +11,7 @@ from noisyprune.errors import TrainingError
 from noisyprune.models import build_model
 from noisyprune.training.callbacks import DynamicsRecorder
 from noisyprune.training.data import TensorData
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.learners import build_learner
 from noisyprune.training.loop import fit
 from noisyprune.training.run import train_on_samples
@@ -40,14 +41,11 @@ def train(seed=0, sample_ids=None, callbacks=()):
     data = blob_dataset()
     ids = np.arange(data.num_train) if sample_ids is None else sample_ids
     return train_on_samples(
-        data=data,
-        noisy_label=data.train_y,
-        sample_ids=ids,
-        model_entry=MLP,
-        training_entry=SPEC,
-        seed=seed,
-        device=torch.device("cpu"),
-        inference_batch_size=128,
+        TrainingJob(SPEC, MLP, seed=seed, inference_batch_size=128),
+        data,
+        data.train_y,
+        ids,
+        torch.device("cpu"),
         callbacks=callbacks,
     )
 
@@ -142,20 +140,35 @@ def test_drop_last_leaves_out_the_last_partial_batch_as_pytorchs_loader():
     assert len(batch_rows(1000, 128, None, drop_last=True)) == len(loader) == 7
 
 
+def test_a_training_job_reads_its_entries_once_and_names_its_config_key_in_messages():
+    from noisyprune.errors import ConfigError
+
+    entry = {**SPEC, "learner": "elr", "beta": 0.7, "lam": 3.0, "init": "warmup", "batch_size": 400}
+    dataset_entry = {"loader": "digits", "augment": {"shift": 2}}
+    job = TrainingJob.from_config(entry, MLP, dataset_entry, seed=3, inference_batch_size=64, entry_key="learners.elr")
+    assert (job.learner, job.seed, job.augment_entry) == ("elr", 3, {"shift": 2})
+    assert job.learner_params == {"beta": 0.7, "lam": 3.0}  # neither optimisation settings nor entry keys
+    assert (job.spec.batch_size, job.spec.epochs, job.spec.lr) == (400, SPEC["epochs"], SPEC["lr"])
+    message = r"config key 'learners.elr.batch_size': 400 is larger than the whole training set \(300 samples\)"
+    with pytest.raises(ConfigError, match=message):
+        train_on_samples(job, blob_dataset(), blob_dataset().train_y, np.arange(300), torch.device("cpu"))
+    with pytest.raises(ValueError, match="schedule_epochs is the cosine schedule's length"):
+        TrainingJob({**SPEC, "schedule": "step", "schedule_epochs": 9}, MLP, seed=0, inference_batch_size=8)
+
+
 def test_drop_last_in_a_training_entry_shortens_each_epoch():
     data = blob_dataset()  # 300 samples
     steps = {}
     for drop_last in (False, True):
         recorder = DynamicsRecorder()
         train_on_samples(
-            data=data,
-            noisy_label=data.train_y,
-            sample_ids=np.arange(300),
-            model_entry=MLP,
-            training_entry={**SPEC, "epochs": 2, "batch_size": 128, "drop_last": drop_last},
-            seed=0,
-            device=torch.device("cpu"),
-            inference_batch_size=128,
+            TrainingJob(
+                {**SPEC, "epochs": 2, "batch_size": 128, "drop_last": drop_last}, MLP, seed=0, inference_batch_size=128
+            ),
+            data,
+            data.train_y,
+            np.arange(300),
+            torch.device("cpu"),
             callbacks=[recorder],
         )
         steps[drop_last] = len(recorder._tensors)
@@ -167,14 +180,11 @@ def test_drop_last_in_a_training_entry_shortens_each_epoch():
 
     with pytest.raises(ConfigError, match=r"drop_last': batch_size 128 is larger than the 100 samples trained on"):
         train_on_samples(
-            data=data,
-            noisy_label=data.train_y,
-            sample_ids=np.arange(100),
-            model_entry=MLP,
-            training_entry={**SPEC, "batch_size": 128, "drop_last": True},
-            seed=0,
-            device=torch.device("cpu"),
-            inference_batch_size=128,
+            TrainingJob({**SPEC, "batch_size": 128, "drop_last": True}, MLP, seed=0, inference_batch_size=128),
+            data,
+            data.train_y,
+            np.arange(100),
+            torch.device("cpu"),
         )
 
 

@@ -24,22 +24,21 @@ from noisyprune.artifacts import (
     atomic_output,
     read_json,
     read_table,
-    write_json,
     write_table,
 )
 from noisyprune.data import load_dataset
 from noisyprune.derived_scores import feature_columns
 from noisyprune.errors import ArtifactError
 from noisyprune.metrics import test_accuracy_summary
-from noisyprune.provenance import environment
 from noisyprune.reporting import render
 from noisyprune.seeding import derive_seed, make_rng
 from noisyprune.stages.common import NoisyLabels, aligned_features, load_labels
 from noisyprune.stages.interface import Compute, Files, Run
+from noisyprune.stages.metrics_file import write_metrics_file
 from noisyprune.training.data import device_inputs
-from noisyprune.training.device import configure_torch, device_description
+from noisyprune.training.device import configure_torch
 from noisyprune.training.inference import embed_and_classify
-from noisyprune.training.memory import peak_memory
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.run import train_on_samples
 
 log = logging.getLogger(__name__)
@@ -156,18 +155,15 @@ def run_active_train_stage(
     given[pooled] = pool.numpy("label")  # sample ids are positions (load_labels checked them)
     # The same initial weights and batch stream in every round and experiment (common random numbers).
     seed = derive_seed(run.seed, "active-train", run.dataset, run.noise, entry["learner"])
-    result = train_on_samples(
-        data=data,
-        noisy_label=given,
-        sample_ids=pooled,
-        model_entry=model_entry,
-        training_entry=learner_entry,
-        entry_key=f"learners.{entry['learner']}",
+    job = TrainingJob.from_config(
+        learner_entry,
+        model_entry,
+        dataset_entry,
         seed=seed,
-        device=torch_device,
         inference_batch_size=compute.inference_batch_size,
-        augment_entry=dataset_entry.get("augment"),
+        entry_key=f"learners.{entry['learner']}",
     )
+    result = train_on_samples(job, data, given, pooled, torch_device)
     write_predictions(outputs["predictions"], run, result, data, labels, model_entry, compute, torch_device)
     history = result.history.columns()
     write_table(history, outputs["history"], HISTORY, metadata={"learner": learner_entry["learner"]})
@@ -175,17 +171,9 @@ def run_active_train_stage(
     log.info(
         "%s round %d: %d labelled, test accuracy %.4f", run.experiment, run.round, len(pooled), metrics["test_acc_last"]
     )
-    timing = {
-        "train_seconds": result.seconds,
-        "total_seconds": time.perf_counter() - total_start,
-        **peak_memory(torch_device),
-    }
     entries = {"experiment": entry, "dataset": dataset_entry, "learner": learner_entry, "model": model_entry}
     provenance = round_provenance(run, entries, labels, seed)
-    provenance.update(code_hash=code_hash, environment=environment(device_description(torch_device)))
-    write_json(
-        {"run": run.wildcards(), "metrics": metrics, "timing": timing, "provenance": provenance}, outputs["metrics"]
-    )
+    write_metrics_file(outputs["metrics"], run, metrics, provenance, result, total_start, torch_device, code_hash)
 
 
 def round_metrics(pool: Artifact, history: Mapping[str, np.ndarray]) -> dict[str, Any]:

@@ -17,21 +17,20 @@ from noisyprune.artifacts import (
     SUBSET,
     Artifact,
     read_table,
-    write_json,
     write_table,
 )
 from noisyprune.data import load_dataset
 from noisyprune.errors import ArtifactError
 from noisyprune.metrics import relabeling_metrics, test_accuracy_means, test_accuracy_summary
 from noisyprune.models import architecture
-from noisyprune.provenance import environment
 from noisyprune.seeding import retrain_seed
 from noisyprune.stages.common import NoisyLabels, load_checkpoint_model, load_labels
 from noisyprune.stages.interface import Compute, Files, Run
+from noisyprune.stages.metrics_file import write_metrics_file
 from noisyprune.stages.resumable import resume_file
 from noisyprune.training.data import device_inputs
-from noisyprune.training.device import configure_torch, device_description
-from noisyprune.training.memory import peak_memory
+from noisyprune.training.device import configure_torch
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.run import train_on_samples
 
 log = logging.getLogger(__name__)
@@ -61,17 +60,20 @@ def run_retrain_stage(
     stage_seed = retrain_seed(run.seed, run.dataset, run.noise, run.learner)
     identity = (run.wildcards(), learner_entry, model_entry, dataset_entry, stage_seed, kept)
     resume = resume_file(outputs["metrics"], compute.resume_every, *identity, code_hash)
-    result = train_on_samples(
-        data=data,
-        noisy_label=labels.noisy,
-        sample_ids=kept,
-        model_entry=model_entry,
-        training_entry=learner_entry,
-        entry_key=f"learners.{run.learner}",
+    job = TrainingJob.from_config(
+        learner_entry,
+        model_entry,
+        dataset_entry,
         seed=stage_seed,
-        device=torch_device,
         inference_batch_size=compute.inference_batch_size,
-        augment_entry=dataset_entry.get("augment"),
+        entry_key=f"learners.{run.learner}",
+    )
+    result = train_on_samples(
+        job,
+        data,
+        labels.noisy,
+        kept,
+        torch_device,
         resume=resume,
         probe_ids=labels.probe_ids,
         **learner_start(learner_entry, model_entry, inputs, labels, torch_device),
@@ -89,16 +91,8 @@ def run_retrain_stage(
     columns = {"sample_id": labels.sample_id, "noisy_label": labels.noisy, "relabel": relabel, "in_subset": in_subset}
     metadata = {"num_classes": labels.num_classes, "learner": learner_entry["learner"]}
     write_table(columns, outputs["relabels"], RELABELS, metadata=metadata)
-    timing = {
-        "train_seconds": result.seconds,
-        "total_seconds": time.perf_counter() - total_start,
-        **peak_memory(torch_device),
-    }
     provenance = retrain_provenance(run, labels, subset, dataset_entry, learner_entry, model_entry, stage_seed)
-    provenance.update(code_hash=code_hash, environment=environment(device_description(torch_device)))
-    write_json(
-        {"run": run.wildcards(), "metrics": metrics, "timing": timing, "provenance": provenance}, outputs["metrics"]
-    )
+    write_metrics_file(outputs["metrics"], run, metrics, provenance, result, total_start, torch_device, code_hash)
     if resume is not None:
         resume.remove()
 

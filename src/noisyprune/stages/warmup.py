@@ -15,6 +15,7 @@ from noisyprune.stages.interface import Compute, Files, Run
 from noisyprune.stages.resumable import resume_file
 from noisyprune.training.callbacks import DynamicsRecorder, SnapshotScorer
 from noisyprune.training.device import configure_torch, device_description
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.memory import peak_memory
 from noisyprune.training.run import train_on_samples
 
@@ -49,19 +50,17 @@ def run_warmup_stage(
     snapshots = SnapshotScorer(score_epochs, compute.inference_batch_size)
     identity = (run.dataset, dataset_entry, run.noise, run.seed, run.warmup, warmup_entry, model_entry, labels.noisy)
     resume = resume_file(outputs["model"], compute.resume_every, *identity, code_hash)
-    result = train_on_samples(
-        data=data,
-        noisy_label=labels.noisy,
-        sample_ids=labels.training_ids,  # never the clean probe set
-        model_entry=model_entry,
-        training_entry=warmup_entry,
-        entry_key=f"warmups.{run.warmup}",
+    job = TrainingJob.from_config(
+        warmup_entry,
+        model_entry,
+        dataset_entry,
         seed=stage_seed,
-        device=torch_device,
         inference_batch_size=compute.inference_batch_size,
-        augment_entry=dataset_entry.get("augment"),
-        callbacks=[dynamics, snapshots],
-        resume=resume,
+        entry_key=f"warmups.{run.warmup}",
+    )
+    training_ids = labels.training_ids  # never the clean probe set
+    result = train_on_samples(
+        job, data, labels.noisy, training_ids, torch_device, callbacks=[dynamics, snapshots], resume=resume
     )
     epochs, last = len(result.history.rows), result.history.rows[-1]
     log.info(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -12,17 +11,16 @@ import numpy as np
 import torch
 
 from noisyprune.data.base import ArrayDataset
-from noisyprune.errors import ConfigError
 from noisyprune.models import build_model
 from noisyprune.training.augment import AugmentationSpec, Augmenter
 from noisyprune.training.callbacks import EpochHistory
 from noisyprune.training.context import Callback, TrainContext
 from noisyprune.training.data import TensorData, device_data
 from noisyprune.training.inputs import TrainingInputs
+from noisyprune.training.job import TrainingJob
 from noisyprune.training.learners import build_learner
 from noisyprune.training.loop import fit
 from noisyprune.training.resume import ResumeFile
-from noisyprune.training.spec import TrainingSpec
 
 
 @dataclass
@@ -36,71 +34,42 @@ class TrainingResult:
     seconds: float
 
 
-def check_batch_size(batch_size: int, trained: int, training_set: int, entry_key: str) -> None:
-    """Refuse a batch larger than the whole training set (``training_set`` samples); log when it
-    is larger only than the ``trained`` samples of a pruned subset (one batch per epoch)."""
-    if batch_size > training_set:
-        raise ConfigError(
-            f"config key '{entry_key}.batch_size': {batch_size} is larger than the whole training set "
-            f"({training_set} samples): every epoch would be one full-batch step"
-        )
-    if batch_size > trained:
-        logging.getLogger(__name__).warning(
-            "%s.batch_size %d is larger than the %d samples trained on: each epoch is one full batch",
-            entry_key,
-            batch_size,
-            trained,
-        )
-
-
 def train_on_samples(
-    *,
+    job: TrainingJob,
     data: ArrayDataset,
     noisy_label: np.ndarray,
     sample_ids: np.ndarray,
-    model_entry: Mapping[str, Any],
-    training_entry: Mapping[str, Any],
-    seed: int,
     device: torch.device,
-    inference_batch_size: int,
+    *,
     callbacks: Sequence[Callback] = (),
-    augment_entry: Mapping[str, Any] | None = None,
     init_state: Mapping[str, torch.Tensor] | None = None,
     resume: ResumeFile | None = None,
     probe_ids: np.ndarray | None = None,
     warmup_embeddings: np.ndarray | None = None,
-    entry_key: str = "training entry",
 ) -> TrainingResult:
-    """Train a new model from ``model_entry`` with ``training_entry``'s learner and schedule on the
-    samples ``sample_ids`` (global ids, ``(m,)``) labelled by ``noisy_label`` (``(n,)``, indexed by
-    sample id); evaluate on the clean test split after every epoch.
+    """Train a new model from ``job``'s model entry with its learner and schedule on the samples
+    ``sample_ids`` (global ids, ``(m,)``) of ``data`` labelled by ``noisy_label`` (``(n,)``, indexed
+    by sample id) on ``device``; evaluate on the clean test split after every epoch.
 
-    ``seed`` fixes the weight initialisation, the batch order and the augmentation draws.
-    ``augment_entry`` is the dataset's ``augment`` mapping (defaults by image shape); the
-    training entry's ``augment: false`` turns augmentation off. ``init_state`` (a state dict of
-    the same architecture) initialises every network instead of the random initialisation.
-    ``resume`` makes the run resumable (see :mod:`noisyprune.training.resume`). ``probe_ids``:
-    the clean probe set (global ids, labelled by ``noisy_label``, which is clean there), handed to
+    ``callbacks`` run after each step and epoch besides the history's. ``init_state`` (a state dict
+    of the same architecture) initialises every network instead of the random initialisation.
+    ``resume`` makes the run resumable (see :mod:`noisyprune.training.resume`). ``probe_ids``: the
+    clean probe set (global ids, labelled by ``noisy_label``, which is clean there), handed to
     learners that ask for one (``needs_probe``) as ``ctx.probe``. ``warmup_embeddings`` ``(n, d)``:
     the warm-up model's embedding of every sample, for learners that correct labels before training
-    (``prepare_labels``, e.g. RDIA). ``entry_key`` is the dotted config key of the training entry
-    (``learners.ce``), for messages.
+    (``prepare_labels``, e.g. RDIA).
 
     A ``batch_size`` above the whole training set is refused (a typo, not a choice); above the
-    trained subset only, each epoch is one full batch, which the log says.
+    trained subset only, each epoch is one full batch, which the log says
+    (:meth:`TrainingJob.check_batch_size`).
     """
     sample_ids = np.sort(np.asarray(sample_ids, dtype=np.int64))
-    spec = TrainingSpec.from_entry(training_entry)
-    check_batch_size(spec.batch_size, len(sample_ids), data.num_train, entry_key)
-    if spec.drop_last and spec.batch_size > len(sample_ids):
-        raise ConfigError(
-            f"config key '{entry_key}.drop_last': batch_size {spec.batch_size} is larger than the "
-            f"{len(sample_ids)} samples trained on, so dropping the last partial batch leaves no batch at all"
-        )
-    learner = build_learner(training_entry["learner"], TrainingSpec.learner_params(training_entry))
+    spec, seed = job.spec, job.seed
+    job.check_batch_size(len(sample_ids), data.num_train)
+    learner = build_learner(job.learner, job.learner_params)
     if learner.needs_warmup_features:
         if warmup_embeddings is None:
-            raise ValueError(f"learner {training_entry['learner']!r} needs the warm-up embeddings")
+            raise ValueError(f"learner {job.learner!r} needs the warm-up embeddings")
         noisy_label = learner.prepare_labels(
             np.asarray(noisy_label),
             sample_ids,
@@ -111,13 +80,13 @@ def train_on_samples(
     torch.manual_seed(seed)
 
     def make_network():
-        network = build_model(model_entry, data.input_shape, data.num_classes)
+        network = build_model(job.model_entry, data.input_shape, data.num_classes)
         if init_state is not None:
             network.load_state_dict(init_state)
         return network
 
     model = make_network()
-    augment_spec = AugmentationSpec.from_entry(augment_entry, data.input_shape)
+    augment_spec = AugmentationSpec.from_entry(job.augment_entry, data.input_shape)
     if not spec.augment:
         augment_spec = AugmentationSpec()
     # Seeded apart from the batch order so that turning augmentation on or off keeps the order.
@@ -128,7 +97,7 @@ def train_on_samples(
     if probe_ids is not None and len(probe_ids):
         # a few samples per class: held on the device even when the training set is streamed
         probe = TensorData.from_numpy(data.train_x[probe_ids], noisy_label[probe_ids], probe_ids, device)
-    history = EpochHistory(learner, test, inference_batch_size)
+    history = EpochHistory(learner, test, job.inference_batch_size)
     start = time.perf_counter()
     ctx = fit(
         model,
@@ -137,7 +106,7 @@ def train_on_samples(
         spec,
         num_samples=data.num_train,
         num_classes=data.num_classes,
-        learner_name=training_entry["learner"],
+        learner_name=job.learner,
         seed=seed,
         callbacks=[*callbacks, history],
         make_network=make_network,
