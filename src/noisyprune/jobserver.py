@@ -2,7 +2,8 @@
 imported torch and the stages, instead of each paying the imports (2–4 s on a small CPU, more
 than most jobs of a small sweep compute).
 
-The Snakefile starts the server when Snakemake executes locally (``onstart``) and stops it when
+The Snakefile starts the server when Snakemake executes locally (``onstart``, through
+:mod:`noisyprune.snakefile_hooks`) and stops it when
 the run ends; the jobs inherit its address through ``NOISYPRUNE_JOB_SERVER``. A job's script calls
 :func:`run_stage` (through :mod:`noisyprune.stages.adapter`), which hands the stage call to the
 server: the server forks a child, the child takes over the job's stdout/stderr (passed over the Unix
