@@ -3,9 +3,11 @@
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -255,6 +257,82 @@ def test_a_socket_folder_too_deep_for_a_socket_path_moves_to_tmp_and_is_removed_
     finally:
         jobserver.stop(process)
     assert not socket_path.parent.exists()  # neither the socket nor its folder is left in /tmp
+
+
+@pytest.fixture
+def short_base():
+    """A new folder directly in /tmp: working folders of exact path lengths are made under it
+    (pytest's own tmp_path may already be longer than the lengths tested)."""
+    base = Path(tempfile.mkdtemp(prefix="np", dir="/tmp")).resolve()
+    yield base
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def _folder_of_length(base: Path, length: int) -> Path:
+    """A new folder under ``base`` whose absolute path is exactly ``length`` characters long (names
+    of at most 100 characters, as deep as that takes)."""
+    folder = base
+    while len(str(folder)) < length:
+        room = length - len(str(folder)) - 1  # after the separator
+        folder = folder / ("w" * (room if room <= 100 else min(100, room - 2)))
+    assert len(str(folder)) == length
+    folder.mkdir(parents=True)
+    return folder
+
+
+# Working folders' absolute path lengths: every length from below the socket limit's boundary for
+# any pid width (about 46-52 characters on Linux) past the 55-57 that crashed at every start (the
+# old check measured the socket path without the ".<pid>.tmp" the server binds first), and deep ones.
+WORKDIR_LENGTHS = [*range(42, 64), 80, 150, 300]
+
+
+def test_the_boundary_lengths_straddle_the_socket_limit(short_base):
+    """The lengths tested below put the socket in the working folder and in /tmp (so the boundary
+    itself is among them), and every name the server binds fits an AF_UNIX address."""
+    places = set()
+    for length in WORKDIR_LENGTHS:
+        state = _folder_of_length(short_base, length) / ".snakemake" / "noisyprune"
+        path = jobserver.socket_path(state)
+        assert jobserver.socket_fits(path)
+        assert len(os.fsencode(jobserver.half_made_socket(path, 10**jobserver.PID_DIGITS - 1))) <= 103
+        places.add(path.parent == state.resolve())
+        if path.parent != state.resolve():
+            path.parent.rmdir()
+    assert places == {True, False}
+
+
+@pytest.mark.parametrize("length", WORKDIR_LENGTHS)
+def test_a_server_serves_jobs_whatever_the_working_folders_path_length(short_base, length, monkeypatch):
+    """The server of a run in a working folder whose absolute path is ``length`` characters long
+    binds its socket (in ``.snakemake/noisyprune``, or in /tmp when that path is too long for
+    AF_UNIX) and runs a job; its socket and /tmp folder are gone after it stops."""
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(TESTS), os.environ.get("PYTHONPATH", "")]))
+    workdir = _folder_of_length(short_base, length)
+    process, address = jobserver.start(workdir / ".snakemake" / "noisyprune", preload=False)
+    socket_path = Path(address.split(":", 2)[2])
+    try:
+        out = workdir / "out.txt"
+        job = _job(address, "jobserver_targets:write", {"path": str(out), "text": "hi"}, cwd=workdir)
+        _, stderr = job.communicate(timeout=120)
+        assert job.returncode == 0 and "AF_UNIX" not in stderr, stderr
+        text, pid, _ = out.read_text().split()
+        assert text == "hi" and int(pid) != job.pid  # run by a forked child, not the fallback
+        assert socket_path.exists() and process.poll() is None
+    finally:
+        jobserver.stop(process)
+    assert not socket_path.exists()
+    if socket_path.parent.name.startswith(jobserver.TEMP_PREFIX):
+        assert not socket_path.parent.exists()
+
+
+@pytest.mark.workflow
+def test_a_run_in_a_working_folder_of_56_characters_uses_the_server_without_a_traceback(short_base):
+    """The path length that crashed the server at every start (``AF_UNIX path too long``)."""
+    workdir = _folder_of_length(short_base, 56)
+    result = run_snakemake(workdir, load_yaml(TINY_CONFIG), "--cores", "1", "results/digits/sym40/seed0/labels.parquet")
+    console = result.stdout + result.stderr
+    assert "Traceback" not in console and "AF_UNIX" not in console, console[-3000:]
+    assert (workdir / "results/digits/sym40/seed0/labels.parquet").is_file()
 
 
 @pytest.mark.workflow

@@ -40,6 +40,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "noisyprune.artifacts",
             "noisyprune.config_files",
             "noisyprune.thread_policy",
+            "noisyprune.snakemake_internals",
         ),
     ),
     ("inputs", ("noisyprune.data", "noisyprune.noise", "noisyprune.models")),
@@ -61,7 +62,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     # the workflow, above the library: its stages and the job server that runs them
     ("stages", ("noisyprune.stages", "noisyprune.jobserver")),
     # what the Snakefile calls before any job: config validation and the datasets' preflight
-    ("workflow glue", ("noisyprune.config", "noisyprune.data.preflight")),
+    ("workflow glue", ("noisyprune.config", "noisyprune.data.preflight", "noisyprune.snakefile_hooks")),
     ("front doors", ("noisyprune.api", "noisyprune.cli")),
 )
 

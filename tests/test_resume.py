@@ -159,3 +159,20 @@ def test_a_sigkilled_retrain_job_resumes_and_reaches_the_same_metrics(tmp_path):
     clean, resumed = json.loads((tmp_path / "clean.json").read_text()), json.loads(killed.read_text())
     assert resumed["metrics"] == clean["metrics"]
     assert not state.exists()  # removed once the outputs are written
+
+
+def test_a_resume_file_of_another_execution_is_ignored(tmp_path):
+    """A precision (or layout, or compilation) change reruns a training job; a state it left
+    under the former settings is not resumed under the new ones."""
+    from noisyprune.stages.resumable import resume_file
+    from noisyprune.training.execution import Execution, current, set_current
+
+    before = current()
+    try:
+        set_current(Execution())
+        fp32 = resume_file(str(tmp_path / "model.pt"), 5, {"lr": 0.1}, "abc")
+        assert fp32.fingerprint == resume_file(str(tmp_path / "model.pt"), 5, {"lr": 0.1}, "abc").fingerprint
+        set_current(Execution(autocast=torch.bfloat16))
+        assert resume_file(str(tmp_path / "model.pt"), 5, {"lr": 0.1}, "abc").fingerprint != fp32.fingerprint
+    finally:
+        set_current(before)

@@ -1,6 +1,7 @@
 """End-to-end Snakemake runs of the tiny config: outputs, determinism, rerun scope, bad input."""
 
 import copy
+import io
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from noisyprune.artifacts import (
     read_table,
 )
 from noisyprune.config import sweep_runs, validate_config
+from noisyprune.stages.interface import RESULT_SETTINGS
 
 pytestmark = pytest.mark.workflow
 
@@ -193,6 +195,44 @@ def test_a_learner_started_from_the_warmup_reruns_with_the_warmup_even_on_unifor
     uniform_retrains = sorted(w["learner"] for rule, w in jobs if rule == "retrain" and w["method"] == "uniform")
     assert uniform_retrains == ["elr"], result.stdout  # CE on the uniform subset needs no warm-up
     assert "select" in {rule for rule, _ in jobs}
+
+
+# A value other than the tiny config's for each setting that changes a training job's numbers.
+CHANGED_RESULT_SETTINGS = {"precision": "bf16", "channels_last": True, "compile": True, "inference_batch_size": 100}
+
+
+def summary(workdir, config) -> pd.DataFrame:
+    """Snakemake's ``--summary`` of ``workdir`` under ``config``: a row per output file with its
+    rule, ``status`` (``ok``, ``params changed``, …) and ``plan`` (``update pending``, ``no update``)."""
+    result = run_snakemake(workdir, config, "--summary", config_name="changed.yaml")
+    return pd.read_csv(io.StringIO(result.stdout), sep="\t")
+
+
+@pytest.mark.parametrize("key", RESULT_SETTINGS)
+def test_a_setting_that_changes_numbers_reruns_the_jobs_that_train_or_infer(finished_run, key):
+    """precision (bf16 autocast), channels_last, compile and inference_batch_size are the
+    `execution` param of warm-up, extraction and retraining: changing one makes exactly those
+    jobs' params differ (every retrain), and the rest run again only downstream of them."""
+    workdir, config = finished_run
+    changed = copy.deepcopy(config)
+    changed[key] = CHANGED_RESULT_SETTINGS[key]
+    rows = summary(workdir, changed)
+    stale = rows[rows["status"] == "params changed"]
+    assert sorted(set(stale["rule"])) == ["extract", "retrain", "warmup"], rows.to_string()
+    retrains = stale["output_file"].str.endswith("metrics.json").sum()
+    assert retrains == len(sweep_runs(validate_config(copy.deepcopy(config)))), rows.to_string()
+    assert set(rows[rows["rule"] == "noise"]["plan"]) == {"no update"}, rows.to_string()
+    assert set(summary(workdir, config)["status"]) == {"ok"}  # unchanged: no params differ
+
+
+@pytest.mark.parametrize(("key", "value"), [("threads", 2), ("device", "auto")])
+def test_threads_and_device_rerun_nothing(finished_run, key, value):
+    """Where and how wide a job runs is not a rerun trigger (config/README.md)."""
+    workdir, config = finished_run
+    changed = copy.deepcopy(config)
+    changed[key] = value
+    result = run_snakemake(workdir, changed, "--dry-run", "--cores", "2", config_name="changed.yaml")
+    assert "Nothing to be done" in result.stdout + result.stderr, result.stdout
 
 
 def test_bad_config_fails_before_any_job_runs(tmp_path):

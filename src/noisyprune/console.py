@@ -17,11 +17,11 @@ from __future__ import annotations
 import logging
 import os
 
+from noisyprune import snakemake_internals
+
 VERBOSE = "NOISYPRUNE_VERBOSE"
 # Values of NOISYPRUNE_VERBOSE that mean "quiet" (anything else asks for the chatty console).
 QUIET_VALUES = frozenset({"", "0", "false", "no", "off"})
-# Snakemake's scheduler line before every batch of jobs; it carries no event to filter by.
-SELECT_JOBS = "Select jobs to execute..."
 
 
 def verbose() -> bool:
@@ -36,16 +36,13 @@ class QuietConsole(logging.Filter):
 
     def __init__(self) -> None:
         super().__init__()
-        # Imported here: job processes import this package without needing Snakemake's logging.
-        from snakemake_interface_logger_plugins.common import LogEvent
-
-        self.dropped = frozenset({LogEvent.JOB_INFO, LogEvent.JOB_STARTED, LogEvent.JOB_FINISHED})
+        self.dropped = snakemake_internals.per_job_events()
 
     def filter(self, record: logging.LogRecord) -> bool:
         """False for a record of the per-job chatter above."""
         if getattr(record, "event", None) in self.dropped:
             return False
-        return not (record.levelno == logging.INFO and record.msg == SELECT_JOBS)
+        return not (record.levelno == logging.INFO and record.msg == snakemake_internals.SELECT_JOBS)
 
 
 def quiet_snakemake_console(logger: logging.Logger | None = None) -> int:
@@ -54,7 +51,7 @@ def quiet_snakemake_console(logger: logging.Logger | None = None) -> int:
     Called by the Snakefile's ``onstart`` of a local run, after the DAG and the job counts are
     printed."""
     if logger is None:
-        from snakemake.logging import logger
+        logger = snakemake_internals.snakemake_logger()
     count = 0
     for handler in logger.handlers:
         # FileHandler is a StreamHandler too: the complete log keeps every line.

@@ -2,7 +2,8 @@
 imported torch and the stages, instead of each paying the imports (2–4 s on a small CPU, more
 than most jobs of a small sweep compute).
 
-The Snakefile starts the server when Snakemake executes locally (``onstart``) and stops it when
+The Snakefile starts the server when Snakemake executes locally (``onstart``, through
+:mod:`noisyprune.snakefile_hooks`) and stops it when
 the run ends; the jobs inherit its address through ``NOISYPRUNE_JOB_SERVER``. A job's script calls
 :func:`run_stage` (through :mod:`noisyprune.stages.adapter`), which hands the stage call to the
 server: the server forks a child, the child takes over the job's stdout/stderr (passed over the Unix
@@ -31,10 +32,13 @@ import signal
 import socket
 import struct
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
+
+from noisyprune.snakemake_internals import BENCHMARK_LOAD, BENCHMARK_UNKNOWN, BENCHMARK_USAGE
 
 ENV = "NOISYPRUNE_JOB_SERVER"
 # Modules the server imports before it accepts jobs: everything a stage needs that is slow to import;
@@ -80,13 +84,18 @@ THREAD_VARIABLES = (
 READY_TIMEOUT_S = 120.0  # how long a job waits for a server that is still importing
 # the socket's own folder in /tmp when the given folder's path is too long for a socket
 TEMP_PREFIX = "noisyprune-jobserver-"
+# The longest socket path (bytes) every platform binds: sun_path holds 108 bytes on Linux and 104 on
+# macOS and the BSDs, one of them the terminating NUL.
+SOCKET_PATH_LIMIT = 103
+# pid_t is a signed 32-bit integer: at most 10 digits, in the name of the server's half-made socket.
+PID_DIGITS = 10
+# The folders start() tries, in order, for a socket whose path in the given folder is too long:
+# the temporary directory ($TMPDIR), then /tmp (a $TMPDIR that is itself too deep).
+TEMP_BASES = (None, "/tmp")
 # Written next to the socket by stop_on_signals: the run is stopping, jobs must not start.
 STOPPING = ".stopping"
 # Finished jobs' own usage, in the folder given to start(), until patch_benchmarks() applies it.
 JOURNAL = "usage.jsonl"
-# The columns of Snakemake's benchmark file that patch_benchmarks() replaces or blanks.
-BENCHMARK_USAGE = {"max_rss": "max_rss_mb", "cpu_time": "cpu_seconds", "io_in": "io_in_mb", "io_out": "io_out_mb"}
-BENCHMARK_UNKNOWN = ("max_vms", "max_uss", "max_pss")
 
 
 def plain(value: Any) -> Any:
@@ -237,8 +246,8 @@ def _receive_exactly(connection: socket.socket, size: int) -> bytes | None:
 # ---- server side ----------------------------------------------------------------------------------
 
 
-def serve(path: str, parent_pid: int, journal: str | None = None) -> None:
-    """Import :data:`PRELOAD`, then accept jobs on the Unix socket ``path`` until the process
+def serve(path: str, parent_pid: int, journal: str | None = None, preload: tuple[str, ...] = PRELOAD) -> None:
+    """Import ``preload`` (:data:`PRELOAD`), then accept jobs on the Unix socket ``path`` until the process
     ``parent_pid`` (Snakemake) is gone or SIGTERM arrives; every running child is then killed.
 
     Single-threaded on purpose: forking from a process with other threads could copy a held lock.
@@ -248,14 +257,14 @@ def serve(path: str, parent_pid: int, journal: str | None = None) -> None:
     # killed the server without its clean-up (socket and folder left behind).
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
-    for module in PRELOAD:
+    for module in preload:
         # a job that needs a module that fails to import fails with the error itself; the others still gain
         with contextlib.suppress(ImportError):
             importlib.import_module(module)
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     # The folder exists (start() made it); made again if an older version's clean-up took it.
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    temporary = f"{path}.{os.getpid()}.tmp"
+    temporary = half_made_socket(path, os.getpid())
     listener.bind(temporary)
     os.chmod(temporary, 0o600)
     listener.listen(64)
@@ -397,29 +406,60 @@ def _kill_group(pid: int) -> None:
         os.killpg(pid, signal.SIGKILL)
 
 
-def start(directory: str | os.PathLike) -> tuple[Any, str]:
-    """Start a server for this process (Snakemake's main process) with its socket in ``directory``;
-    return the ``subprocess.Popen`` and the value to put in ``NOISYPRUNE_JOB_SERVER``."""
+def start(directory: str | os.PathLike, preload: bool = True) -> tuple[Any, str]:
+    """Start a server for this process (Snakemake's main process) with its socket in ``directory``
+    (or in a folder of its own in /tmp, :func:`socket_path`); return the ``subprocess.Popen`` and
+    the value to put in ``NOISYPRUNE_JOB_SERVER``. ``preload=False`` skips :data:`PRELOAD` (the
+    tests' servers, which run small targets and start in a fraction of a second)."""
     import subprocess
 
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    import tempfile
-
     remove_stale_sockets(directory)
-    for folder in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
-        remove_stale_sockets(folder)
-    path = directory / f"jobserver-{os.getpid()}.sock"
-    if len(str(path.resolve())) > 100:  # AF_UNIX paths are limited to ~107 bytes
-        # named after this process: other runs' clean-up leaves it alone while this one lives, also
-        # while it is still empty (the server is importing before it binds its socket there)
-        path = Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-")) / "jobserver.sock"
+    for base in _temp_bases():
+        for folder in base.glob(f"{TEMP_PREFIX}*"):
+            remove_stale_sockets(folder)
+    path = socket_path(directory)
     journal = (directory / JOURNAL).resolve()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "noisyprune.jobserver", str(path.resolve()), str(os.getpid()), str(journal)],
-        stdin=subprocess.DEVNULL,
-    )
-    return process, f"{socket.gethostname()}:{process.pid}:{path.resolve()}"
+    command = [sys.executable, "-m", "noisyprune.jobserver", str(path), str(os.getpid()), str(journal)]
+    process = subprocess.Popen([*command, *([] if preload else ["--no-preload"])], stdin=subprocess.DEVNULL)
+    return process, f"{socket.gethostname()}:{process.pid}:{path}"
+
+
+def half_made_socket(path: str | os.PathLike, server_pid: int) -> str:
+    """The name the server binds first, beside ``path``; renamed to ``path`` once it listens."""
+    return f"{path}.{server_pid}.tmp"
+
+
+def socket_fits(path: str | os.PathLike) -> bool:
+    """Whether every name the server binds for the socket ``path`` (the half-made socket, the
+    longest, with any pid) fits an AF_UNIX address on every platform (:data:`SOCKET_PATH_LIMIT`
+    bytes, in the file system's encoding)."""
+    longest = half_made_socket(path, 10**PID_DIGITS - 1)
+    return len(os.fsencode(longest)) <= SOCKET_PATH_LIMIT
+
+
+def socket_path(directory: str | os.PathLike) -> Path:
+    """The absolute socket path of this process's server: in ``directory`` when it fits
+    (:func:`socket_fits`), else in a new folder of the temporary directory or, when that is too
+    deep too, of /tmp, whose paths always fit. The new folder is named after this process, so
+    other runs' clean-up leaves it alone while this one lives, also while it is still empty (the
+    server is importing before it binds its socket there)."""
+    path = Path(directory).resolve() / f"jobserver-{os.getpid()}.sock"
+    if socket_fits(path):
+        return path
+    prefix = f"{TEMP_PREFIX}{os.getpid()}-"
+    for base in _temp_bases():
+        # mkdtemp adds 8 random characters to the prefix
+        if base.is_dir() and socket_fits(base / f"{prefix}{'x' * 8}" / "jobserver.sock"):
+            return Path(tempfile.mkdtemp(prefix=prefix, dir=base)) / "jobserver.sock"
+    raise RuntimeError(f"noisyprune job server: no folder for a socket ({directory} and {TEMP_BASES} too deep)")
+
+
+def _temp_bases() -> list[Path]:
+    """The folders of :data:`TEMP_BASES`, resolved, each once."""
+    bases = [Path(base or tempfile.gettempdir()).resolve() for base in TEMP_BASES]
+    return list(dict.fromkeys(bases))
 
 
 def remove_stale_sockets(directory: str | os.PathLike) -> list[Path]:
@@ -519,8 +559,8 @@ def _patch_benchmark(path: Path, record: dict) -> bool:
     for column in BENCHMARK_UNKNOWN:
         if column in values:
             values[column] = "NA"
-    if "mean_load" in values:
-        values["mean_load"] = f"{100 * record['cpu_seconds'] / max(record['seconds'], 1e-9):.2f}"
+    if BENCHMARK_LOAD in values:
+        values[BENCHMARK_LOAD] = f"{100 * record['cpu_seconds'] / max(record['seconds'], 1e-9):.2f}"
     temporary = path.with_suffix(".tsv.tmp")
     temporary.write_text(header + "\n" + "\t".join(values[c] for c in columns) + "\n", encoding="utf-8")
     os.replace(temporary, path)
@@ -568,13 +608,14 @@ def stop(process, timeout: float = 10.0) -> None:
 
 
 def main() -> None:
-    """``python -m noisyprune.jobserver SOCKET PARENT_PID [JOURNAL]``."""
+    """``python -m noisyprune.jobserver SOCKET PARENT_PID [JOURNAL] [--no-preload]``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("socket")
     parser.add_argument("parent_pid", type=int)
     parser.add_argument("journal", nargs="?")
+    parser.add_argument("--no-preload", action="store_true", help="import nothing before accepting jobs")
     args = parser.parse_args()
-    serve(args.socket, args.parent_pid, args.journal)
+    serve(args.socket, args.parent_pid, args.journal, preload=() if args.no_preload else PRELOAD)
 
 
 if __name__ == "__main__":

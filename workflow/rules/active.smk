@@ -52,6 +52,7 @@ rule active_train:
         learner_entry=active_learner,
         model_entry=active_model,
         code_hash=active_train_code,
+        execution=RESULT_SETTINGS,
     script:
         "../scripts/stage.py"
 

@@ -20,6 +20,7 @@ from noisyprune.models.registry import MODELS
 from noisyprune.noise.registry import NOISE_MODELS
 from noisyprune.provenance import code_hash
 from noisyprune.pruners.registry import PRUNERS, REFERENCE_METHOD, build_pruner
+from noisyprune.stages.interface import result_settings
 from noisyprune.training.learners.registry import LEARNERS, reads_warmup_features
 
 # Fails before any job is scheduled, naming the offending config key.
@@ -83,6 +84,11 @@ wildcard_constraints:
 
 
 # --- named entries, for params: (a changed entry reruns exactly the jobs that use it) -------------
+
+
+# The settings that change a training or inference job's numbers (precision, channels_last,
+# compile, inference_batch_size): the `execution` param of warmup, extract, retrain, active_train.
+RESULT_SETTINGS = result_settings(config)
 
 
 def dataset_entry(wildcards):

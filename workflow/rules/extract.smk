@@ -20,5 +20,6 @@ rule extract:
     params:
         dataset_entry=dataset_entry,
         code_hash=extract_code,
+        execution=RESULT_SETTINGS,
     script:
         "../scripts/stage.py"

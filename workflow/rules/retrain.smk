@@ -23,5 +23,6 @@ rule retrain:
         learner_entry=learner_entry,
         model_entry=learner_model,
         code_hash=retrain_code,
+        execution=RESULT_SETTINGS,
     script:
         "../scripts/stage.py"

@@ -26,6 +26,7 @@ rule warmup:
         warmup_entry=warmup_entry,
         model_entry=warmup_model,
         code_hash=warmup_code,
+        execution=RESULT_SETTINGS,
     script:
         "../scripts/stage.py"
 

@@ -45,8 +45,9 @@ STAGES = {
     "active_aggregate": "noisyprune.stages.active:run_active_aggregate_stage",
 }
 # Params that are there for Snakemake's rerun triggers: a stage that does not record them does not
-# take them (the code hash of its modules).
-RERUN_ONLY = frozenset({"code_hash"})
+# take them (the code hash of its modules; the settings that change its numbers, which it reads from
+# ``compute``: noisyprune.stages.interface.RESULT_SETTINGS).
+RERUN_ONLY = frozenset({"code_hash", "execution"})
 # The keywords the adapter fills itself; no param may take these names.
 RESERVED = ("run", "inputs", "outputs", "compute")
 

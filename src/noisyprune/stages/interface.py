@@ -21,6 +21,15 @@ from typing import Any
 
 # The named files of a rule: a path each, or a list of paths for a name that holds several.
 Files = Mapping[str, Any]
+# The config's execution settings of a training job: autocast precision, memory layout, compilation.
+EXECUTION_KEYS = ("precision", "channels_last", "compile")
+# The config keys that change a training job's numbers without changing what it computes: the
+# execution settings and the batch size of its inference passes (both change the order of float
+# operations: bf16 autocast every number, the others the last bits). The rules that train or infer
+# (warmup, extract, retrain, active_train) hold them in their ``execution`` param, so changing one
+# reruns those jobs. ``device`` and ``threads`` stay out: where and how wide a job runs is the
+# machine's, not the study's (config/README.md).
+RESULT_SETTINGS = (*EXECUTION_KEYS, "inference_batch_size")
 
 
 @dataclass(frozen=True, order=True)
@@ -83,6 +92,12 @@ class Compute:
             device=config["device"],
             threads=int(threads),
             inference_batch_size=config["inference_batch_size"],
-            execution={key: config[key] for key in ("precision", "channels_last", "compile")},
+            execution={key: config[key] for key in EXECUTION_KEYS},
             resume_every=config["resume_every"],
         )
+
+
+def result_settings(config: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`RESULT_SETTINGS` of the (validated) workflow ``config``: the ``execution`` param of
+    the rules that train or infer."""
+    return {key: config[key] for key in RESULT_SETTINGS}
