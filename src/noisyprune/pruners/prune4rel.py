@@ -151,6 +151,35 @@ class RoundRobin:
         self.remaining[target] -= 1
 
 
+class GreedyBalance:
+    """The class balance of a greedy selection, pick by pick, over the noisy labels ``(n,)``:
+    under ``equal`` the class each pick must come from (the original's :class:`RoundRobin`), under
+    ``proportional`` the classes whose quota of ``budget`` is full; nothing under ``none``."""
+
+    def __init__(self, labels: np.ndarray, num_classes: int, budget: int, mode: str):
+        self.labels = labels
+        self.num_classes = num_classes
+        self.members = class_members(labels, num_classes) if mode != "none" else []
+        self.schedule = RoundRobin(labels, num_classes) if mode == "equal" else None
+        self.quota = class_quotas(labels, num_classes, budget, mode) if mode == "proportional" else None
+        self.taken = np.zeros(num_classes, dtype=np.int64)
+
+    def target(self, step: int) -> int | None:
+        """Class pick ``step`` must come from, or ``None`` when it may come from any class."""
+        return self.schedule.target(step) if self.schedule else None
+
+    def take(self, position: int, target: int | None) -> np.ndarray | None:
+        """Record the pick of ``position`` (made for class ``target``, as :meth:`target` said); the
+        positions of its class ``(n_c,)`` when this pick filled the class's quota, else ``None``."""
+        if target is not None:
+            self.schedule.picked(target)
+        if self.quota is None:
+            return None
+        label = self.labels[position]
+        self.taken[label] += 1
+        return self.members[label] if self.taken[label] == self.quota[label] else None
+
+
 def own_term_gain(neighbour_confidence: np.ndarray, confidence: np.ndarray, eta: float) -> np.ndarray:
     """The original's score ``tanh((N + c)/η) − tanh(N/η)`` (elementwise)."""
     return np.tanh((neighbour_confidence + confidence) / eta) - np.tanh(neighbour_confidence / eta)
@@ -185,14 +214,7 @@ class BlockArgmax:
 
 
 def greedy_own_gain(
-    confidence: np.ndarray,
-    rows: Rows,
-    budget: int,
-    eta: float,
-    labels: np.ndarray,
-    num_classes: int,
-    balance: str,
-    stats: dict | None = None,
+    confidence: np.ndarray, rows: Rows, budget: int, eta: float, balance: GreedyBalance, stats: dict | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The original greedy with the own-term score; returns ``(positions, scores at pick)``, pick order.
 
@@ -206,35 +228,28 @@ def greedy_own_gain(
     tracker = BlockArgmax(own_term_gain(covered, confidence, eta)) if n > BLOCK_ARGMAX_MIN else None
     score = tracker.values if tracker else own_term_gain(covered, confidence, eta)
     blocked = np.zeros(n, dtype=bool)  # selected, or of a class whose quota is full
-    members = class_members(labels, num_classes) if balance != "none" else []
-    schedule = RoundRobin(labels, num_classes) if balance == "equal" else None
-    quota = class_quotas(labels, num_classes, budget, balance) if balance == "proportional" else None
-    taken = np.zeros(num_classes, dtype=np.int64)
     positions = np.empty(budget, dtype=np.int64)
     gains = np.empty(budget)
     interval = every(budget)
     for i in range(budget):
         if i % interval == 0:
             report("Prune4ReL greedy picks", i, budget, "pick")
-        target = schedule.target(i) if schedule else None
+        target = balance.target(i)
         if target is None:
             p = tracker.argmax() if tracker else int(np.argmax(score))
         else:
-            candidates = members[target]
+            candidates = balance.members[target]
             p = int(candidates[np.argmax(score[candidates])])
-            schedule.picked(target)
         positions[i], gains[i] = p, score[p]
         score[p] = -1.0  # the original's mask of selected samples
         blocked[p] = True
         changed = [np.array([p])]
-        if quota is not None:
-            label = labels[p]
-            taken[label] += 1
-            if taken[label] == quota[label]:
-                closed = members[label][~blocked[members[label]]]
-                blocked[closed] = True
-                score[closed] = -np.inf
-                changed.append(closed)
+        full_class = balance.take(p, target)
+        if full_class is not None:
+            closed = full_class[~blocked[full_class]]
+            blocked[closed] = True
+            score[closed] = -np.inf
+            changed.append(closed)
         if i < budget - 1 or stats is not None:
             neighbours, similarity = rows(p)
             covered[neighbours] += similarity * confidence[p]
@@ -256,9 +271,7 @@ def greedy_neighborhood_gain(
     graph: NeighbourGraph,
     budget: int,
     eta: float,
-    labels: np.ndarray,
-    num_classes: int,
-    balance: str,
+    balance: GreedyBalance,
     stats: dict | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Lazy greedy on ``F(S) = Σ_x tanh(N_x/η)`` with full marginal gains; returns
@@ -284,18 +297,15 @@ def greedy_neighborhood_gain(
     np.add.at(initial, row_of_edge, np.tanh(graph.weights * confidence[row_of_edge] / eta))
     bounds = initial * (1 + 1e-9) + 1e-12
 
-    members = class_members(labels, num_classes) if balance != "none" else []
-    schedule = RoundRobin(labels, num_classes) if balance == "equal" else None
-    quota = class_quotas(labels, num_classes, budget, balance) if balance == "proportional" else None
-    taken = np.zeros(num_classes, dtype=np.int64)
     blocked = np.zeros(n, dtype=bool)
-    if schedule:
-        heaps = [[(-bounds[i], int(i), -1) for i in members[c]] for c in range(num_classes)]
+    per_class = balance.schedule is not None
+    if per_class:
+        heaps = [[(-bounds[i], int(i), -1) for i in balance.members[c]] for c in range(balance.num_classes)]
     else:
         heaps = [[(-bounds[i], i, -1) for i in range(n)]]
     for heap in heaps:
         heapq.heapify(heap)
-    global_heap = heaps[0] if not schedule else None
+    global_heap = heaps[0] if not per_class else None
 
     positions = np.empty(budget, dtype=np.int64)
     gains = np.empty(budget)
@@ -303,8 +313,8 @@ def greedy_neighborhood_gain(
     for step in range(budget):
         if step % interval == 0:
             report("Prune4ReL greedy picks", step, budget, "pick")
-        target = schedule.target(step) if schedule else None
-        if schedule and target is None and global_heap is None:
+        target = balance.target(step)
+        if per_class and target is None and global_heap is None:
             global_heap = [entry for heap in heaps for entry in heap]
             heapq.heapify(global_heap)
         heap = heaps[target] if target is not None else global_heap
@@ -317,13 +327,9 @@ def greedy_neighborhood_gain(
             heapq.heappush(heap, (-gain(i), i, step))
         positions[step], gains[step] = i, -negative_bound
         blocked[i] = True
-        if target is not None:
-            schedule.picked(target)
-        if quota is not None:
-            label = labels[i]
-            taken[label] += 1
-            if taken[label] == quota[label]:
-                blocked[members[label]] = True
+        full_class = balance.take(i, target)
+        if full_class is not None:
+            blocked[full_class] = True
         neighbours, similarity = graph.row(i)
         covered[neighbours] += similarity * confidence[i]
         if stats is not None:
@@ -580,16 +586,12 @@ class Prune4ReL(Pruner):
         self.tau = found.tau
         diagnostics = {"engine": found.engine, "gain": self.gain, **found.diagnostics}  # stored with the subset
         start = time.perf_counter()
-        labels = inputs.noisy_label
+        balance = GreedyBalance(inputs.noisy_label, inputs.num_classes, budget, self.balance)
         stats: dict = {}
         if self.gain == "own":
-            positions, gains = greedy_own_gain(
-                confidence, found.rows, budget, self.eta, labels, inputs.num_classes, self.balance, stats
-            )
+            positions, gains = greedy_own_gain(confidence, found.rows, budget, self.eta, balance, stats)
         else:
-            positions, gains = greedy_neighborhood_gain(
-                confidence, found.graph, budget, self.eta, labels, inputs.num_classes, self.balance, stats
-            )
+            positions, gains = greedy_neighborhood_gain(confidence, found.graph, budget, self.eta, balance, stats)
         greedy_seconds = time.perf_counter() - start
         sampled_degrees = found.sampled_degrees(self.recall_sample)
         diagnostics.update(selection_diagnostics(stats, confidence, positions, self.eta, sampled_degrees))
