@@ -6,6 +6,7 @@ import torch
 from torch import nn
 
 from noisyprune.errors import TrainingError
+from noisyprune.training.context import LabelsToCorrect
 from noisyprune.training.learners.l2r import l2r_weights
 
 
@@ -159,13 +160,13 @@ def test_rdia_relabels_planted_flips_from_embeddings_and_reads_them_out():
     flipped[:30] = False  # the probe (ids 0..29) stays clean
     noisy[flipped] = (clean[flipped] + 1) % 3
     learner = RDIA(alpha=0.1)
-    corrected = learner.prepare_labels(noisy, np.arange(30, n), np.arange(30), embeddings, 3)
+    corrected = learner.prepare_labels(LabelsToCorrect(noisy, np.arange(30, n), np.arange(30), embeddings, 3))
     changed = corrected != noisy
     assert changed.sum() > 0.5 * flipped.sum()
     assert (corrected[changed] == clean[changed]).mean() > 0.9  # relabelled to the true class
     assert learner.report["rdia_relabelled"] == int(changed.sum())
     with pytest.raises(ValueError, match="probe_per_class"):
-        RDIA().prepare_labels(noisy, np.arange(n), np.array([], dtype=np.int64), embeddings, 3)
+        RDIA().prepare_labels(LabelsToCorrect(noisy, np.arange(n), np.array([], dtype=np.int64), embeddings, 3))
 
 
 def _finite_difference_meta_gradient(model, x, y, probe_x, probe_y, meta_lr, weight_decay, h=1e-5):

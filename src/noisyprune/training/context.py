@@ -10,11 +10,25 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
+import numpy as np
 import torch
 
 from noisyprune.models.base import Classifier
 from noisyprune.training.augment import Augmenter
 from noisyprune.training.inputs import Batch, TrainingInputs
+
+
+@dataclass(frozen=True)
+class LabelsToCorrect:
+    """What a learner that corrects labels before training reads (``Learner.prepare_labels``):
+    the noisy labels ``(n,)`` and the warm-up model's embeddings ``(n, d)``, both indexed by sample
+    id, the ids of the samples it will train on ``(m,)`` and of the clean probe set ``(k,)``."""
+
+    noisy_label: np.ndarray
+    sample_ids: np.ndarray
+    probe_ids: np.ndarray
+    embeddings: np.ndarray
+    num_classes: int
 
 
 @dataclass

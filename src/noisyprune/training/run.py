@@ -14,7 +14,7 @@ from noisyprune.data.base import ArrayDataset
 from noisyprune.models import build_model
 from noisyprune.training.augment import AugmentationSpec, Augmenter
 from noisyprune.training.callbacks import EpochHistory
-from noisyprune.training.context import Callback, TrainContext
+from noisyprune.training.context import Callback, LabelsToCorrect, TrainContext
 from noisyprune.training.data import TensorData, device_data
 from noisyprune.training.inputs import TrainingInputs
 from noisyprune.training.job import TrainingJob
@@ -71,11 +71,13 @@ def train_on_samples(
         if warmup_embeddings is None:
             raise ValueError(f"learner {job.learner!r} needs the warm-up embeddings")
         noisy_label = learner.prepare_labels(
-            np.asarray(noisy_label),
-            sample_ids,
-            np.asarray(probe_ids if probe_ids is not None else [], dtype=np.int64),
-            warmup_embeddings,
-            data.num_classes,
+            LabelsToCorrect(
+                noisy_label=np.asarray(noisy_label),
+                sample_ids=sample_ids,
+                probe_ids=np.asarray(probe_ids if probe_ids is not None else [], dtype=np.int64),
+                embeddings=warmup_embeddings,
+                num_classes=data.num_classes,
+            )
         )
     torch.manual_seed(seed)
 

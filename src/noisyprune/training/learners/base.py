@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from noisyprune.params import declare
-from noisyprune.training.context import Phase, StepOutput, TrainContext
+from noisyprune.training.context import LabelsToCorrect, Phase, StepOutput, TrainContext
 from noisyprune.training.inference import predict_logits
 from noisyprune.training.inputs import Batch, TrainingInputs
 
@@ -48,19 +48,10 @@ class Learner:
         """A learner without hyperparameters; subclasses take theirs as keyword arguments, each
         declared with :func:`noisyprune.params.declare`."""
 
-    def prepare_labels(
-        self,
-        noisy_label: np.ndarray,
-        sample_ids: np.ndarray,
-        probe_ids: np.ndarray,
-        embeddings: np.ndarray,
-        num_classes: int,
-    ) -> np.ndarray:
+    def prepare_labels(self, given: LabelsToCorrect) -> np.ndarray:
         """The labels to train on, ``(n,)`` indexed by sample id, before the first epoch; called only
-        when :attr:`needs_warmup_features` (``embeddings`` ``(n, d)`` of the warm-up model,
-        ``sample_ids`` the trained samples, ``probe_ids`` the clean probe set). By default the given
-        ``noisy_label``."""
-        return noisy_label
+        when :attr:`needs_warmup_features`. By default the given ``noisy_label``."""
+        return given.noisy_label
 
     def setup(self, ctx: TrainContext) -> None:
         """Allocate state before the first epoch."""

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from noisyprune.params import declare, param
-from noisyprune.training.context import TrainContext
+from noisyprune.training.context import LabelsToCorrect, TrainContext
 from noisyprune.training.learners.ce import CrossEntropy
 
 log = logging.getLogger(__name__)
@@ -82,17 +82,14 @@ class RDIA(CrossEntropy):
         self.corrected: torch.Tensor | None = None
         self.report: dict = {}
 
-    def prepare_labels(
-        self,
-        noisy_label: np.ndarray,
-        sample_ids: np.ndarray,
-        probe_ids: np.ndarray,
-        embeddings: np.ndarray,
-        num_classes: int,
-    ) -> np.ndarray:
-        """The labels to train on, ``(n,)`` by sample id: ``noisy_label`` with the harmful samples of
-        ``sample_ids`` relabelled (``embeddings`` ``(n, d)`` of the warm-up; the probe's labels are clean)."""
+    def prepare_labels(self, given: LabelsToCorrect) -> np.ndarray:
+        """The labels to train on, ``(n,)`` by sample id: the noisy labels with the harmful samples
+        among the trained ones relabelled, judged on the warm-up's embeddings against the clean
+        probe set."""
         from noisyprune.influence import multinomial_influence_relabel
+
+        noisy_label, sample_ids, probe_ids = given.noisy_label, given.sample_ids, given.probe_ids
+        embeddings, num_classes = given.embeddings, given.num_classes
 
         if not len(probe_ids):
             raise ValueError("rdia needs a clean probe set as validation data: set probe_per_class in the noise entry")
