@@ -224,11 +224,13 @@ def check_swept_datasets(config: Mapping[str, Any], cache_dir: str | os.PathLike
     passed = _read_cache(cache)
     enough = max(batch_sizes(config).values(), default=DEFAULT_BATCH_SIZE) + 1
     try:
+        checked = {}
         for name in config["sweep"]["datasets"]:
             facts = dataset_facts(name, config["datasets"][name], passed, enough)
             if facts is not None:
                 check_fits(config, name, facts)
-        check_precomputed_warmups(config, passed)
+                checked[name] = facts
+        check_precomputed_warmups(config, passed, checked)
     finally:
         _write_cache(cache, passed)  # what passed is not read again, even when a later check failed
 
@@ -331,21 +333,65 @@ def check_noise_fits(key: str, noise: Mapping[str, Any], dataset: str, entry: Ma
             ) from None
 
 
-def check_precomputed_warmups(config: Mapping[str, Any], passed: dict[str, Any]) -> None:
-    """The representation files of the swept precomputed warm-ups, read in full once per change."""
+def check_precomputed_warmups(
+    config: Mapping[str, Any], passed: dict[str, Any], checked: Mapping[str, Facts] | None = None
+) -> None:
+    """The representation files of the swept precomputed warm-ups, read in full once per change, and
+    their rows matched to the training samples of every dataset in ``checked`` (those read above,
+    with their facts) as the precomputed-warm-up job will match them: by ``sample_ids``, ``rows`` or
+    ``paths`` (:func:`noisyprune.data.representation.warmup_rows`). A mismatch, such as ids counted
+    over a file whose test split the loader held out, is reported here, naming the file and the
+    samples, not by a job."""
     for name in config["sweep"]["warmups"]:
         entry = config["warmups"][name]
         if entry.get("source") != "precomputed":
             continue
-        key = _fingerprint(entry, [entry["path"]])
-        if passed.get(f"warmups.{name}") != key:
+        arrays = None
+        targets = [(None, None)] + [(dataset, facts) for dataset, facts in (checked or {}).items()]
+        for dataset, facts in targets:
+            record = f"warmups.{name}" if dataset is None else f"warmups.{name}@datasets.{dataset}"
+            files = [entry["path"]]
+            if dataset is not None:
+                if facts.train_size is None or not _alignable(config["datasets"][dataset]):
+                    continue
+                files += CHECKS[config["datasets"][dataset]["loader"]].files(config["datasets"][dataset])
+            key = _fingerprint({"warmup": dict(entry), "dataset": config["datasets"].get(dataset)}, files)
+            if key and passed.get(record) == key:
+                continue
             try:
-                from noisyprune.data.representation import check_warmup_arrays, read_representation
+                import numpy as np
 
-                check_warmup_arrays(read_representation(entry["path"]), entry["path"])
+                from noisyprune.data.representation import check_warmup_arrays, read_representation, warmup_rows
+
+                if arrays is None:
+                    arrays = read_representation(entry["path"])
+                    check_warmup_arrays(arrays, entry["path"])
+                if dataset is not None:
+                    where = f"{entry['path']} (for dataset {dataset!r})"
+                    warmup_rows(arrays, np.arange(facts.train_size), where, _sample_names(dataset, config))
             except (ArtifactError, OSError) as err:
                 raise ConfigError(f"config key 'warmups.{name}.path': {err}") from None
-            passed[f"warmups.{name}"] = key
+            passed[record] = key
+
+
+def _alignable(entry: Mapping[str, Any]) -> bool:
+    """Whether preflight can name a dataset's training samples cheaply: by loading it the way the
+    facts above did (built-in loaders whose files read in seconds), not for file-backed images
+    (decoding them is the jobs' work) nor for plugin loaders or downloads."""
+    check = CHECKS.get(entry["loader"])
+    return check is not None and check.facts is _loaded and not entry.get("download")
+
+
+def _sample_names(dataset: str, config: Mapping[str, Any]):
+    """A callable giving how ``dataset`` names its training samples (loaded when first called)."""
+
+    def names():
+        from noisyprune.data.registry import load_dataset
+
+        data = load_dataset(dataset, config["datasets"][dataset])
+        return data.sample_names(), data.train_names_kind, data.name
+
+    return names
 
 
 def _fingerprint(entry: Mapping[str, Any], files: list[str]) -> str:
