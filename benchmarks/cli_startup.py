@@ -13,7 +13,8 @@ peak resident memory (``os.wait4``'s ``ru_maxrss``), and whether ``torch`` was i
 (file cache) and is not recorded.
 
 Results: every run appended to ``benchmarks/results/cli_startup.csv`` (label, command, run,
-seconds, peak MB, torch imported); ``cli_startup.md`` is rewritten with the median per label and
+seconds, peak MB, torch imported, the machine's 1-minute load average: on shared cores the seconds
+grow with it); ``cli_startup.md`` is rewritten with the median per label and
 command from the whole CSV.
 """
 
@@ -37,7 +38,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
 CSV = RESULTS / "cli_startup.csv"
-FIELDS = ["date", "label", "command", "run", "seconds", "peak_mb", "torch_imported", "machine"]
+FIELDS = ["date", "label", "command", "run", "seconds", "peak_mb", "torch_imported", "load_1min", "machine"]
 
 
 def console_script() -> str:
@@ -100,15 +101,17 @@ def write_markdown(rows: list[dict[str, str]]) -> None:
         "Median of the recorded runs (a fresh process each, after one unrecorded warm-up run); peak = the",
         "process's peak resident memory. `select uniform`: 178 rows, 64-d features, `--fraction 0.5`.",
         "",
-        "| label | command | runs | seconds (median) | peak MB (median) | imports torch | date | machine |",
-        "|---|---|---:|---:|---:|---|---|---|",
+        "| label | command | runs | seconds (median) | peak MB (median) | imports torch | load (1-min avg) | date "
+        "| machine |",
+        "|---|---|---:|---:|---:|---|---:|---|---|",
     ]
     for (label, command), group in groups.items():
         seconds = statistics.median(float(r["seconds"]) for r in group)
         peak = statistics.median(float(r["peak_mb"]) for r in group)
+        load = statistics.median(float(r["load_1min"]) for r in group)
         lines.append(
             f"| {label} | `noisyprune {command}` | {len(group)} | {seconds:.2f} | {peak:.0f} | "
-            f"{group[-1]['torch_imported']} | {group[-1]['date']} | {group[-1]['machine']} |"
+            f"{group[-1]['torch_imported']} | {load:.1f} | {group[-1]['date']} | {group[-1]['machine']} |"
         )
     (RESULTS / "cli_startup.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
@@ -141,6 +144,7 @@ def main() -> None:
                         seconds=f"{seconds:.3f}",
                         peak_mb=f"{peak:.0f}",
                         torch_imported=torch_imported,
+                        load_1min=f"{os.getloadavg()[0]:.1f}",  # other processes on the same cores
                         machine=machine,
                     )
                 )

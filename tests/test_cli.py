@@ -91,3 +91,23 @@ def test_methods_for_one_method_prints_its_balance_under_it(capsys):
     listing = capsys.readouterr().out
     assert "Shared parameters" not in listing
     assert "  balance (one of none, proportional, equal; default proportional)" in listing
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv"])
+def test_the_kept_list_is_written_as_pandas_writes_it(tmp_path, suffix):
+    """The command writes CSV without pandas (its import doubles the start-up); the bytes are pandas'."""
+    import pandas as pd
+
+    from noisyprune.cli import write_output
+
+    columns = {
+        "rank": np.arange(6),
+        "index": np.array([5, 0, 3, 1, 2, 4]),
+        "sample_id": np.array(["a", "b,c", 'say "hi"', "tab\there", "é", "f"]),
+        "score": np.array([0.1, np.nan, 1e-05, 1.0e16, -2.5, 1 / 3]),
+        "path": np.array(["img 1.png", "x/y.png", "", "z", "q,r.png", "s"]),
+        "label": np.array([0, 1, 2, 0, 1, 2]),
+    }
+    write_output(columns, tmp_path / f"ours{suffix}")
+    pd.DataFrame(columns).to_csv(tmp_path / f"pandas{suffix}", index=False, sep="\t" if suffix == ".tsv" else ",")
+    assert (tmp_path / f"ours{suffix}").read_bytes() == (tmp_path / f"pandas{suffix}").read_bytes()

@@ -74,15 +74,33 @@ def summary_path(output: Path) -> Path:
     return output.with_suffix(".summary.json")
 
 
-def write_output(frame, path: Path) -> None:
-    """The kept samples as CSV or Parquet, by the file's extension."""
+def write_output(columns: dict[str, np.ndarray], path: Path) -> None:
+    """The kept samples ``columns`` (name → ``(budget,)`` array) as CSV, TSV or Parquet, by the file's
+    extension. CSV and TSV are written as pandas' ``to_csv`` writes them (floats in their shortest
+    round-trip form, NaN as an empty field) but without importing pandas, which would double the
+    command's start-up."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":
-        frame.to_parquet(path, index=False)
+        import pandas as pd
+
+        pd.DataFrame(columns).to_parquet(path, index=False)
     elif path.suffix in (".csv", ".tsv"):
-        frame.to_csv(path, index=False, sep="\t" if path.suffix == ".tsv" else ",")
+        import csv
+
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, delimiter="\t" if path.suffix == ".tsv" else ",", lineterminator="\n")
+            writer.writerow(columns)
+            writer.writerows(zip(*(_csv_fields(values) for values in columns.values())))
     else:
         raise SystemExit(f"noisyprune select: --output {path}: use a .csv, .tsv or .parquet file")
+
+
+def _csv_fields(values: np.ndarray) -> list[str]:
+    """One column's CSV fields: NaN empty, floats by ``repr`` (what ``to_csv`` writes), else ``str``."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        return ["" if np.isnan(value) else repr(float(value)) for value in values.tolist()]
+    return [str(value) for value in values.tolist()]
 
 
 class ProgressBars:
@@ -224,12 +242,18 @@ def select_command(args: argparse.Namespace) -> int:
         return 2
     finally:
         bars.close()
-    frame = kept.to_frame()
+    # The columns of KeptSubset.to_frame, then the input's paths and labels of the kept samples.
+    columns = {
+        "rank": np.arange(kept.budget),
+        "index": kept.indices,
+        "sample_id": kept.sample_ids,
+        "score": kept.scores,
+    }
     if "paths" in arrays:
-        frame["path"] = np.asarray(arrays["paths"])[kept.indices]
-    frame["label"] = np.asarray(arrays["labels"])[kept.indices]
+        columns["path"] = np.asarray(arrays["paths"])[kept.indices]
+    columns["label"] = np.asarray(arrays["labels"])[kept.indices]
     output = Path(args.output)
-    write_output(frame, output)
+    write_output(columns, output)
     summary = {**kept.summary, "input": str(args.input), "output": str(output)}
     write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", summary_path(output))
     print(
