@@ -341,57 +341,59 @@ def check_precomputed_warmups(
     with their facts) as the precomputed-warm-up job will match them: by ``sample_ids``, ``rows`` or
     ``paths`` (:func:`noisyprune.data.representation.warmup_rows`). A mismatch, such as ids counted
     over a file whose test split the loader held out, is reported here, naming the file and the
-    samples, not by a job."""
+    samples, not by a job. Left to the job: datasets whose training-set size is not known exactly
+    here (image folders are counted only up to the largest batch), and names (``rows``, ``paths``)
+    of datasets that preflight does not load (file-backed images, plugin loaders, downloads)."""
     for name in config["sweep"]["warmups"]:
         entry = config["warmups"][name]
         if entry.get("source") != "precomputed":
             continue
         arrays = None
-        targets = [(None, None)] + [(dataset, facts) for dataset, facts in (checked or {}).items()]
-        for dataset, facts in targets:
+        for dataset in [None, *(checked or {})]:
             record = f"warmups.{name}" if dataset is None else f"warmups.{name}@datasets.{dataset}"
+            dataset_entry = config["datasets"].get(dataset)
             files = [entry["path"]]
             if dataset is not None:
-                if facts.train_size is None or not _alignable(config["datasets"][dataset]):
+                check = CHECKS[dataset_entry["loader"]]
+                if checked[dataset].train_size is None or not check.cached:
                     continue
-                files += CHECKS[config["datasets"][dataset]["loader"]].files(config["datasets"][dataset])
-            key = _fingerprint({"warmup": dict(entry), "dataset": config["datasets"].get(dataset)}, files)
+                files += check.files(dataset_entry)
+            key = _fingerprint({"warmup": dict(entry), "dataset": dataset_entry}, files)
             if key and passed.get(record) == key:
                 continue
             try:
-                import numpy as np
-
-                from noisyprune.data.representation import check_warmup_arrays, read_representation, warmup_rows
+                from noisyprune.data.representation import check_warmup_arrays, read_representation
 
                 if arrays is None:
                     arrays = read_representation(entry["path"])
                     check_warmup_arrays(arrays, entry["path"])
                 if dataset is not None:
-                    where = f"{entry['path']} (for dataset {dataset!r})"
-                    warmup_rows(arrays, np.arange(facts.train_size), where, _sample_names(dataset, config))
+                    _check_alignment(arrays, entry["path"], dataset, config, checked[dataset].train_size)
             except (ArtifactError, OSError) as err:
                 raise ConfigError(f"config key 'warmups.{name}.path': {err}") from None
             passed[record] = key
 
 
-def _alignable(entry: Mapping[str, Any]) -> bool:
-    """Whether preflight can name a dataset's training samples cheaply: by loading it the way the
-    facts above did (built-in loaders whose files read in seconds), not for file-backed images
-    (decoding them is the jobs' work) nor for plugin loaders or downloads."""
-    check = CHECKS.get(entry["loader"])
-    return check is not None and check.facts is _loaded and not entry.get("download")
+def _check_alignment(arrays: Mapping[str, Any], path: str, dataset: str, config: Mapping[str, Any], size: int) -> None:
+    """Match a precomputed warm-up's ``arrays`` (from ``path``) to the ``size`` training samples of
+    ``dataset``; rows named by ``rows`` or ``paths`` only where preflight loads the dataset
+    (:data:`CHECKS` entries read by their loader: the jobs' own load, seconds)."""
+    import numpy as np
 
+    from noisyprune.data.representation import warmup_rows
 
-def _sample_names(dataset: str, config: Mapping[str, Any]):
-    """A callable giving how ``dataset`` names its training samples (loaded when first called)."""
+    entry = config["datasets"][dataset]
+    loads = CHECKS[entry["loader"]].facts is _loaded and not entry.get("download")
+    if "sample_ids" not in arrays and not loads:
+        return  # paths of file-backed images: matched by the job, which has the decoded dataset
 
-    def names():
+    def sample_names():
         from noisyprune.data.registry import load_dataset
 
-        data = load_dataset(dataset, config["datasets"][dataset])
+        data = load_dataset(dataset, entry)
         return data.sample_names(), data.train_names_kind, data.name
 
-    return names
+    warmup_rows(arrays, np.arange(size), f"{path} (for dataset {dataset!r})", sample_names if loads else None)
 
 
 def _fingerprint(entry: Mapping[str, Any], files: list[str]) -> str:
