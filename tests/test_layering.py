@@ -56,6 +56,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "noisyprune.noise_estimate",
             "noisyprune.noisier_subset",
             "noisyprune.selection_summary",
+            "noisyprune.method_inputs",
         ),
     ),
     ("reporting", ("noisyprune.reporting",)),

@@ -159,7 +159,7 @@ def test_rows_are_aligned_by_sample_ids_and_a_mismatch_names_the_ids():
         file_rows({"sample_ids": ids}, np.arange(2), "f.npz", "w", dataset=None)
     with pytest.raises(ArtifactError, match="appears 2 times"):
         file_rows({"sample_ids": np.array([0, 0, 1])}, np.arange(3), "f.npz", "w", dataset=None)
-    with pytest.raises(ArtifactError, match="no sample_ids and no paths"):
+    with pytest.raises(ArtifactError, match="no sample_ids, rows and paths"):
         file_rows({"features": np.zeros((3, 2))}, np.arange(3), "f.npz", "w", dataset=None)
 
 
@@ -283,3 +283,116 @@ def test_an_arrays_dataset_exports_the_rows_of_its_file(tiny_config, tmp_path):
     np.testing.assert_array_equal(y[rows], labels.loc[subset["sample_id"], "clean_label"])
     assert [int(label) for _, label in kept] == labels.loc[subset["sample_id"], "noisy_label"].tolist()
     np.testing.assert_array_equal(rows, data.sample_names()[subset["sample_id"]])
+
+
+def _no_test_split(tmp_path, n=80, classes=4, seed=3):
+    """Own data without a test split (the loader holds out 25% at random) and a representation of
+    every row of the user's file, in an order of its own, named by ``rows``."""
+    rng = np.random.default_rng(seed)
+    y = np.arange(n) % classes
+    x = (np.eye(classes, 6)[y] * 2 + rng.normal(0, 0.5, (n, 6))).astype(np.float32)
+    np.savez(tmp_path / "mine.npz", x=x, y=y)
+    logits = np.eye(classes)[y] * 2 + rng.normal(0, 1.0, (n, classes))  # row r: the model's scores of row r
+    order = rng.permutation(n)
+    arrays = {"rows": order, "features": rng.normal(size=(n, 5))[order], "logits": logits[order]}
+    entry = {"loader": "arrays", "path": str(tmp_path / "mine.npz"), "test_fraction": 0.25, "model": "mlp"}
+    return entry, arrays, logits
+
+
+def _names_of(data):
+    """How ``data`` names its training samples, as warmup_rows asks for it."""
+    return lambda: (data.sample_names(), data.train_names_kind, data.name)
+
+
+def test_rows_of_the_users_file_align_a_warmup_whatever_the_split_held_out(tmp_path):
+    from noisyprune.data.representation import warmup_rows
+
+    entry, arrays, logits = _no_test_split(tmp_path)
+    data = load_dataset("mine", entry)
+    names = _names_of(data)
+    rows = warmup_rows(arrays, np.arange(data.num_train), "rep.npz", names)
+    np.testing.assert_array_equal(arrays["rows"][rows], data.sample_names())  # sample i ← its file row
+    np.testing.assert_array_equal(arrays["logits"][rows], logits[data.sample_names()])
+    training_row = int(data.sample_names()[0])
+    partial = {key: value[arrays["rows"] != training_row] for key, value in arrays.items()}
+    no_row = (
+        rf"rep\.npz: 1 of the 60 training samples of dataset 'mine' have no row \(row of .*mine\.npz\): {training_row}$"
+    )
+    with pytest.raises(ArtifactError, match=no_row):
+        warmup_rows(partial, np.arange(data.num_train), "rep.npz", names)
+    twice = {key: np.concatenate([value, value[:1]]) for key, value in arrays.items()}
+    with pytest.raises(ArtifactError, match=rf"row {arrays['rows'][0]} appears 2 times"):
+        warmup_rows(twice, np.arange(data.num_train), "rep.npz", names)
+    digits = load_dataset("digits", {"loader": "digits"})
+    with pytest.raises(ArtifactError, match="names its samples by index in the training split; give sample_ids"):
+        warmup_rows(arrays, np.arange(digits.num_train), "rep.npz", _names_of(digits))
+
+
+def test_sample_ids_counted_over_the_whole_file_are_refused_with_the_way_out(tmp_path):
+    from noisyprune.data.representation import warmup_rows
+
+    entry, arrays, _ = _no_test_split(tmp_path)
+    data = load_dataset("mine", entry)
+    by_ids = {"sample_ids": arrays["rows"], "features": arrays["features"], "logits": arrays["logits"]}
+    names = _names_of(data)
+    with pytest.raises(
+        ArtifactError,
+        match=r"20 unknown, e\.g\. \[60, 61, 62\]\. .*held out a random test_fraction\. Give an array `rows`",
+    ):
+        warmup_rows(by_ids, np.arange(data.num_train), "rep.npz", names)
+
+
+def _no_test_split_config(tiny_config, tmp_path, entry):
+    tiny_config["datasets"] = {"mine": entry}
+    tiny_config["warmups"] = {"mine_model": {"source": "precomputed", "path": str(tmp_path / "rep.npz")}}
+    tiny_config["learners"] = {"ce": {**tiny_config["learners"]["ce"], "batch_size": 16}}
+    tiny_config["sweep"].update(
+        datasets=["mine"], warmups=["mine_model"], methods=["small_loss"], learners=["ce"], fractions=[0.5]
+    )
+    return tiny_config
+
+
+def test_own_data_without_a_test_split_takes_a_warmup_by_the_rows_of_its_file(tiny_config, tmp_path):
+    """Through the DAG: the user's file has no test split, the warm-up file covers every row of it
+    (named by rows, shuffled); the held-out rows are unused and each sample gets its own row's scores."""
+    entry, arrays, logits = _no_test_split(tmp_path)
+    np.savez(tmp_path / "rep.npz", **arrays)
+    config = _no_test_split_config(tiny_config, tmp_path, entry)
+    workdir = tmp_path / "run"
+    run_snakemake(workdir, config, "--cores", "2", "export")
+    run = workdir / "results/mine/sym40/seed0"
+    features = pd.read_parquet(run / "warmup/mine_model/features.parquet").sort_values("sample_id")
+    training_rows = load_dataset("mine", entry).sample_names()
+    np.testing.assert_array_equal(features["prediction"], logits[training_rows].argmax(axis=1))
+    kept = _kept(run / "select/mine_model/small_loss/f0.5/kept.txt")
+    assert {int(name) for name, _ in kept} <= set(training_rows.tolist()) and len(kept) == 30
+
+
+def test_a_warmup_missing_training_rows_is_refused_before_any_job(tiny_config, tmp_path):
+    entry, arrays, _ = _no_test_split(tmp_path)
+    training_rows = load_dataset("mine", entry).sample_names()
+    missing = np.sort(training_rows[:3])
+    keep = ~np.isin(arrays["rows"], missing)
+    np.savez(tmp_path / "rep.npz", **{key: value[keep] for key, value in arrays.items()})
+    config = _no_test_split_config(tiny_config, tmp_path, entry)
+    result = run_snakemake(tmp_path / "run", config, "--cores", "1", check=False)
+    assert result.returncode != 0
+    assert not (tmp_path / "run" / "results").exists()  # found by the pre-run check: not even the noise job ran
+    message = f"config key 'warmups.mine_model.path': {tmp_path / 'rep.npz'} (for dataset 'mine'): 3 of the 60"
+    assert message in result.stderr
+    assert f"have no row (row of {tmp_path / 'mine.npz'}): " in result.stderr
+    assert all(str(row) in result.stderr.split("have no row")[1][:200] for row in missing)
+
+
+def test_the_pre_run_check_refuses_sample_ids_counted_over_a_file_without_a_test_split(tiny_config, tmp_path):
+    from noisyprune.data.preflight import check_swept_datasets
+    from noisyprune.errors import ConfigError
+
+    entry, arrays, _ = _no_test_split(tmp_path)
+    np.savez(tmp_path / "rep.npz", sample_ids=arrays["rows"], features=arrays["features"], logits=arrays["logits"])
+    config = _no_test_split_config(tiny_config, tmp_path, entry)
+    with pytest.raises(ConfigError, match=r"warmups\.mine_model\.path': .*rep\.npz \(for dataset 'mine'\): .*Give an"):
+        check_swept_datasets(config, tmp_path / "cache")
+    np.savez(tmp_path / "rep.npz", **arrays)  # the same rows named by rows: passes, and is remembered
+    check_swept_datasets(config, tmp_path / "cache")
+    assert "warmups.mine_model@datasets.mine" in (tmp_path / "cache" / "checked_data.json").read_text()

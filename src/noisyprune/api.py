@@ -117,9 +117,13 @@ def select_subset(
     entry = validated_method(method, {**(method_params or {}), **params})
     labels = _labels(labels)
     n = len(labels)
-    from noisyprune.derived_scores import scores_from_class_outputs
+    columns: dict[str, np.ndarray] = {}
+    if probabilities is not None or logits is not None:
+        # The derived scores the extract stage writes, computed with torch: imported only here, so a method on
+        # features or labels alone (uniform, moderate, …) starts without torch (noisyprune select).
+        from noisyprune.derived_scores import scores_from_class_outputs
 
-    columns = scores_from_class_outputs(labels, probabilities, logits, num_classes)
+        columns = scores_from_class_outputs(labels, probabilities, logits, num_classes)
     if features is not None:
         columns["embedding"] = aligned_matrix(features, "features", n)
     classes = num_classes or (columns["probs"].shape[1] if "probs" in columns else int(labels.max()) + 1)

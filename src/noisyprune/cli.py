@@ -75,15 +75,33 @@ def summary_path(output: Path) -> Path:
     return output.with_suffix(".summary.json")
 
 
-def write_output(frame, path: Path) -> None:
-    """The kept samples as CSV or Parquet, by the file's extension."""
+def write_output(columns: dict[str, np.ndarray], path: Path) -> None:
+    """The kept samples ``columns`` (name → ``(budget,)`` array) as CSV, TSV or Parquet, by the file's
+    extension. CSV and TSV are written as pandas' ``to_csv`` writes them (floats in their shortest
+    round-trip form, NaN as an empty field) but without importing pandas, which would double the
+    command's start-up."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix == ".parquet":
-        frame.to_parquet(path, index=False)
+        import pandas as pd
+
+        pd.DataFrame(columns).to_parquet(path, index=False)
     elif path.suffix in (".csv", ".tsv"):
-        frame.to_csv(path, index=False, sep="\t" if path.suffix == ".tsv" else ",")
+        import csv
+
+        with path.open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle, delimiter="\t" if path.suffix == ".tsv" else ",", lineterminator="\n")
+            writer.writerow(columns)
+            writer.writerows(zip(*(_csv_fields(values) for values in columns.values())))
     else:
         raise SystemExit(f"noisyprune select: --output {path}: use a .csv, .tsv or .parquet file")
+
+
+def _csv_fields(values: np.ndarray) -> list[str]:
+    """One column's CSV fields: NaN empty, floats by ``repr`` (what ``to_csv`` writes), else ``str``."""
+    values = np.asarray(values)
+    if values.dtype.kind == "f":
+        return ["" if np.isnan(value) else repr(float(value)) for value in values.tolist()]
+    return [str(value) for value in values.tolist()]
 
 
 class ProgressBars:
@@ -139,14 +157,59 @@ def methods_command(args: argparse.Namespace) -> int:
     if unknown:
         print(f"noisyprune methods: unknown method(s) {unknown}; known: {', '.join(names)}", file=sys.stderr)
         return 2
-    for name in args.names or names:
-        pruner = PRUNERS.get(name)
-        summary = (pruner.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
-        print(f"{name}: {summary}")
-        for declared in component_parameters(kind, name):
-            default = "required" if declared.required else f"default {yaml_text(declared.schema().get('default'))}"
-            print(f"  {declared.param.name} ({allowed_values(declared.schema())}; {default}): {declared.param.meaning}")
+    shown = args.names or names
+    pruners = {name: PRUNERS.get(name) for name in shown}
+    declared = {name: component_parameters(kind, name) for name in shown}
+    print("\n".join(methods_listing(pruners, declared)))
     return 0
+
+
+def methods_listing(pruners: dict[str, Any], declared: dict[str, list]) -> list[str]:
+    """The lines of ``noisyprune methods``: what each input is, the parameters several of the shown
+    methods share (once, with the defaults that differ), then per method its summary, the inputs it
+    reads and its own parameters. ``pruners``: name → pruner class; ``declared``: name → its
+    :class:`~noisyprune.params.Declared` parameters."""
+    from noisyprune.method_inputs import INPUT_MEANINGS, inputs_text, method_inputs
+
+    def described(item, default: str) -> str:
+        return f"{item.param.name} ({allowed_values(item.schema())}; {default}): {item.param.meaning}"
+
+    def default_text(item) -> str:
+        return "required" if item.required else f"default {yaml_text(item.schema().get('default'))}"
+
+    inputs = {name: method_inputs(name, tuple(getattr(pruner, "requires", ()))) for name, pruner in pruners.items()}
+    used = {item for entry in inputs.values() for group in (entry.default, *entry.variants.values()) for item in group}
+    lines = ["Inputs (arrays of the INPUT file of `noisyprune select`, or select_subset's arguments):"]
+    lines += [f"  {name}: {meaning}" for name, meaning in INPUT_MEANINGS.items() if name in used]
+    # A parameter is shared when more than one shown method declares it with the same meaning
+    # (the base class's `balance`): printed once here, not under each method.
+    holders: dict[tuple[str, str], list[str]] = {}
+    for name, items in declared.items():
+        for item in items:
+            holders.setdefault((item.param.name, item.param.meaning), []).append(name)
+    shared = {key for key, names in holders.items() if len(names) > 1}
+    if shared:
+        lines += ["", "Shared parameters (every method takes them, unless a 'taken by' line says which):"]
+    for key in sorted(shared):
+        defaults = {
+            name: default_text(item) for name in holders[key] for item in declared[name] if item.param.name == key[0]
+        }
+        common = max(set(defaults.values()), key=list(defaults.values()).count)
+        exceptions = [f"{name}: {text.removeprefix('default ')}" for name, text in defaults.items() if text != common]
+        default = common + (f"; {', '.join(exceptions)}" if exceptions else "")
+        first = next(item for item in declared[holders[key][0]] if item.param.name == key[0])
+        lines.append(f"  {described(first, default)}")
+        if len(holders[key]) < len(pruners):
+            lines.append(f"    taken by: {', '.join(holders[key])}")
+    lines.append("")
+    lines.append("Methods:")
+    for name, pruner in pruners.items():
+        summary = " ".join((pruner.__doc__ or "").strip().split("\n\n")[0].split())
+        lines.append(f"{name}: {summary}")
+        lines.append(f"  needs: {inputs_text(inputs[name])}")
+        own = [item for item in declared[name] if (item.param.name, item.param.meaning) not in shared]
+        lines += [f"  {described(item, default_text(item))}" for item in own]
+    return lines
 
 
 def select_command(args: argparse.Namespace) -> int:
@@ -180,12 +243,18 @@ def select_command(args: argparse.Namespace) -> int:
         return 2
     finally:
         bars.close()
-    frame = kept.to_frame()
+    # The columns of KeptSubset.to_frame, then the input's paths and labels of the kept samples.
+    columns = {
+        "rank": np.arange(kept.budget),
+        "index": kept.indices,
+        "sample_id": kept.sample_ids,
+        "score": kept.scores,
+    }
     if "paths" in arrays:
-        frame["path"] = np.asarray(arrays["paths"])[kept.indices]
-    frame["label"] = np.asarray(arrays["labels"])[kept.indices]
+        columns["path"] = np.asarray(arrays["paths"])[kept.indices]
+    columns["label"] = np.asarray(arrays["labels"])[kept.indices]
     output = Path(args.output)
-    write_output(frame, output)
+    write_output(columns, output)
     summary = {**kept.summary, "input": str(args.input), "output": str(output)}
     write_text(json.dumps(summary, indent=2, allow_nan=False) + "\n", summary_path(output))
     print(

@@ -94,8 +94,18 @@ REGISTRIES = {
 
 
 def registries() -> dict[str, Registry]:
-    """The component registries by the kind :func:`register` takes."""
+    """The component registries by the kind :func:`register` takes (imports all of them, the
+    models' with torch; :func:`registry_of` imports one)."""
     return {kind: import_target(target) for kind, target in REGISTRIES.items()}
+
+
+def registry_of(kind: str) -> Registry:
+    """The registry of one component ``kind`` (``pruner``, ``learner``, ``loader``, ``noise``,
+    ``arch``), importing that registry alone: listing or validating pruners must not import the
+    models' registry, which imports torch (seconds and hundreds of MB for ``noisyprune methods``)."""
+    if kind not in REGISTRIES:
+        raise ValueError(f"unknown component kind {kind!r}; use one of {sorted(REGISTRIES)}")
+    return import_target(REGISTRIES[kind])
 
 
 def register(kind: str, name: str, target: str) -> None:
@@ -106,10 +116,7 @@ def register(kind: str, name: str, target: str) -> None:
 
     Call it at the top level of a plugin module and list that module under the config's
     ``plugins:``; the workflow imports it in every process that needs the name."""
-    known = registries()
-    if kind not in known:
-        raise ValueError(f"unknown component kind {kind!r}; use one of {sorted(known)}")
-    known[kind].add(name, target)
+    registry_of(kind).add(name, target)
     PLUGIN_PACKAGES.add(target.partition(":")[0].split(".")[0])
 
 

@@ -63,17 +63,17 @@ def kind_named(registry: str) -> ComponentKind:
 
 def component_parameters(kind: ComponentKind, name: str) -> list[Declared]:
     """The declared parameters of component ``name`` of ``kind`` (imports it)."""
-    from noisyprune.registry import registries
+    from noisyprune.registry import registry_of
 
-    target = registries()[kind.registry].get(name)
+    target = registry_of(kind.registry).get(name)
     return declared_parameters(target, kind.context, f"{kind.registry} {name!r}")
 
 
 def component_names(kind: ComponentKind) -> list[str]:
     """The names a config may give ``kind.key``, in registration order."""
-    from noisyprune.registry import registries
+    from noisyprune.registry import registry_of
 
-    return [name for name in registries()[kind.registry].registered() if name not in kind.hidden]
+    return [name for name in registry_of(kind.registry).registered() if name not in kind.hidden]
 
 
 def component_branch(kind: ComponentKind, name: str, shared: list[str]) -> dict[str, Any]:

@@ -224,11 +224,13 @@ def check_swept_datasets(config: Mapping[str, Any], cache_dir: str | os.PathLike
     passed = _read_cache(cache)
     enough = max(batch_sizes(config).values(), default=DEFAULT_BATCH_SIZE) + 1
     try:
+        checked = {}
         for name in config["sweep"]["datasets"]:
             facts = dataset_facts(name, config["datasets"][name], passed, enough)
             if facts is not None:
                 check_fits(config, name, facts)
-        check_precomputed_warmups(config, passed)
+                checked[name] = facts
+        check_precomputed_warmups(config, passed, checked)
     finally:
         _write_cache(cache, passed)  # what passed is not read again, even when a later check failed
 
@@ -331,21 +333,67 @@ def check_noise_fits(key: str, noise: Mapping[str, Any], dataset: str, entry: Ma
             ) from None
 
 
-def check_precomputed_warmups(config: Mapping[str, Any], passed: dict[str, Any]) -> None:
-    """The representation files of the swept precomputed warm-ups, read in full once per change."""
+def check_precomputed_warmups(
+    config: Mapping[str, Any], passed: dict[str, Any], checked: Mapping[str, Facts] | None = None
+) -> None:
+    """The representation files of the swept precomputed warm-ups, read in full once per change, and
+    their rows matched to the training samples of every dataset in ``checked`` (those read above,
+    with their facts) as the precomputed-warm-up job will match them: by ``sample_ids``, ``rows`` or
+    ``paths`` (:func:`noisyprune.data.representation.warmup_rows`). A mismatch, such as ids counted
+    over a file whose test split the loader held out, is reported here, naming the file and the
+    samples, not by a job. Left to the job: datasets whose training-set size is not known exactly
+    here (image folders are counted only up to the largest batch), and names (``rows``, ``paths``)
+    of datasets that preflight does not load (file-backed images, plugin loaders, downloads)."""
     for name in config["sweep"]["warmups"]:
         entry = config["warmups"][name]
         if entry.get("source") != "precomputed":
             continue
-        key = _fingerprint(entry, [entry["path"]])
-        if passed.get(f"warmups.{name}") != key:
+        arrays = None
+        for dataset in [None, *(checked or {})]:
+            record = f"warmups.{name}" if dataset is None else f"warmups.{name}@datasets.{dataset}"
+            dataset_entry = config["datasets"].get(dataset)
+            files = [entry["path"]]
+            if dataset is not None:
+                check = CHECKS[dataset_entry["loader"]]
+                if checked[dataset].train_size is None or not check.cached:
+                    continue
+                files += check.files(dataset_entry)
+            key = _fingerprint({"warmup": dict(entry), "dataset": dataset_entry}, files)
+            if key and passed.get(record) == key:
+                continue
             try:
                 from noisyprune.data.representation import check_warmup_arrays, read_representation
 
-                check_warmup_arrays(read_representation(entry["path"]), entry["path"])
+                if arrays is None:
+                    arrays = read_representation(entry["path"])
+                    check_warmup_arrays(arrays, entry["path"])
+                if dataset is not None:
+                    _check_alignment(arrays, entry["path"], dataset, config, checked[dataset].train_size)
             except (ArtifactError, OSError) as err:
                 raise ConfigError(f"config key 'warmups.{name}.path': {err}") from None
-            passed[f"warmups.{name}"] = key
+            passed[record] = key
+
+
+def _check_alignment(arrays: Mapping[str, Any], path: str, dataset: str, config: Mapping[str, Any], size: int) -> None:
+    """Match a precomputed warm-up's ``arrays`` (from ``path``) to the ``size`` training samples of
+    ``dataset``; rows named by ``rows`` or ``paths`` only where preflight loads the dataset
+    (:data:`CHECKS` entries read by their loader: the jobs' own load, seconds)."""
+    import numpy as np
+
+    from noisyprune.data.representation import warmup_rows
+
+    entry = config["datasets"][dataset]
+    loads = CHECKS[entry["loader"]].facts is _loaded and not entry.get("download")
+    if "sample_ids" not in arrays and not loads:
+        return  # paths of file-backed images: matched by the job, which has the decoded dataset
+
+    def sample_names():
+        from noisyprune.data.registry import load_dataset
+
+        data = load_dataset(dataset, entry)
+        return data.sample_names(), data.train_names_kind, data.name
+
+    warmup_rows(arrays, np.arange(size), f"{path} (for dataset {dataset!r})", sample_names if loads else None)
 
 
 def _fingerprint(entry: Mapping[str, Any], files: list[str]) -> str:

@@ -12,14 +12,21 @@ name               shape     meaning
 ``probabilities``  (n, C)    a model's class probabilities (rows sum to 1)
 ``logits``         (n, C)    the model's raw class scores (instead of probabilities)
 ``sample_ids``     (n,)      ids of the samples (the workflow: positions in the training split)
+``rows``           (n,)      the workflow: rows of the dataset's own file (``arrays`` loader)
 ``paths``          (n,)      file paths of the samples (strings)
 =================  ========  =====================================================================
+
+A precomputed warm-up's rows say which training sample each is by one of ``sample_ids``, ``rows``
+or ``paths`` (:func:`warmup_rows`). ``rows`` serves a dataset file without a test split: the loader
+holds out a random test split, so the positions in the training split are not known when the file
+is written, but the rows of the user's own file are; rows of held-out samples are unused.
 """
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+import logging
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +35,9 @@ from noisyprune.data.arrays import list_column, npz_array, open_npz
 from noisyprune.data.checks import check_finite_inputs
 from noisyprune.errors import ArtifactError
 
-NAMES = ("labels", "features", "probabilities", "logits", "sample_ids", "paths")
+log = logging.getLogger(__name__)
+
+NAMES = ("labels", "features", "probabilities", "logits", "sample_ids", "rows", "paths")
 MATRICES = ("features", "probabilities", "logits")
 
 
@@ -70,8 +79,12 @@ def read_representation(path: str | Path) -> dict[str, np.ndarray]:
 WARMUP_NEEDS = {
     "features": ("features",),
     "probabilities or logits": ("probabilities", "logits"),
-    "sample_ids or paths": ("sample_ids", "paths"),
+    "sample_ids, rows or paths": ("sample_ids", "rows", "paths"),
 }
+# How a dataset names its training samples, for rows named by `rows` or `paths`: the names
+# ``(n_train,)`` (ArrayDataset.sample_names), what they are (``train_names_kind``: "row of <file>",
+# "path relative to <folder>", "index in the training split") and the dataset's name.
+SampleNames = Callable[[], tuple[np.ndarray, str, str]]
 
 
 def check_warmup_arrays(arrays: Mapping[str, np.ndarray], where: str) -> None:
@@ -81,8 +94,98 @@ def check_warmup_arrays(arrays: Mapping[str, np.ndarray], where: str) -> None:
     if missing:
         raise ArtifactError(
             f"{where}: no {', no '.join(missing)}; a precomputed warm-up needs an embedding, class scores and "
-            f"the samples' ids or paths for every training sample (has {sorted(arrays)})"
+            f"the samples' ids, rows or paths for every training sample (has {sorted(arrays)})"
         )
+
+
+def warmup_rows(
+    arrays: Mapping[str, np.ndarray], sample_id: np.ndarray, where: str, sample_names: SampleNames | None
+) -> np.ndarray:
+    """The row of a precomputed warm-up's arrays ``(n,)`` holding each training sample of
+    ``sample_id`` ``(n,)`` (positions in the training split as loaded). ``where`` names the file in
+    messages; ``sample_names()`` says how the dataset names its samples (called only for ``rows`` and
+    ``paths``, and to explain a ``sample_ids`` mismatch; ``None``: not known).
+
+    By ``sample_ids`` when the arrays have them: exactly the training samples' ids, each once (an id
+    outside the training split means the file and the dataset disagree, e.g. a file for the whole set
+    under ``max_train``, or ids counted over a file whose test split the loader held out). Otherwise
+    by ``rows`` (rows of an ``arrays`` dataset's file) or ``paths`` (file-backed datasets) against the
+    dataset's own names: every training sample must have a row, rows of other samples are unused.
+    Raises :class:`ArtifactError` naming the file and the samples or rows."""
+    if "sample_ids" in arrays:
+        return _rows_by_sample_ids(arrays["sample_ids"], sample_id, where, sample_names)
+    key = "rows" if "rows" in arrays else "paths" if "paths" in arrays else None
+    if key is None:
+        raise ArtifactError(
+            f"{where}: no sample_ids, rows and paths; the rows must say which sample each is (sample_ids: "
+            "positions in the training split; rows: rows of the dataset's own file; paths: the dataset's file names)"
+        )
+    names, kind, dataset = sample_names()
+    wanted = "row of" if key == "rows" else "path"
+    if not kind.startswith(wanted):
+        use = "rows" if kind.startswith("row of") else "paths" if kind.startswith("path") else "sample_ids"
+        raise ArtifactError(
+            f"{where}: rows are named by {key}, but dataset {dataset!r} names its samples by {kind}; give {use} instead"
+        )
+    values = arrays[key]
+    if key == "rows":
+        if values.dtype.kind not in "iu":
+            raise ArtifactError(
+                f"{where}: rows must be integers (row numbers of the dataset's file), not {values.dtype}"
+            )
+        values = values.astype(np.int64)
+    row_of = {value: row for row, value in enumerate(values.tolist())}
+    if len(row_of) < len(values):
+        unique, counts = np.unique(values, return_counts=True)
+        raise ArtifactError(f"{where}: {key[:-1]} {unique[counts > 1][0].item()!r} appears {int(counts.max())} times")
+    wanted_names = names[sample_id]
+    absent = [name for name in wanted_names.tolist() if name not in row_of]
+    if absent:
+        raise ArtifactError(
+            f"{where}: {len(absent)} of the {len(wanted_names)} training samples of dataset {dataset!r} have no "
+            f"row ({kind}): {_some(absent)}"
+        )
+    unused = len(row_of) - len(wanted_names)
+    if unused:
+        log.info("%s: %d rows name samples outside the training split (the test split); unused", where, unused)
+    return np.fromiter((row_of[name] for name in wanted_names.tolist()), dtype=np.int64, count=len(wanted_names))
+
+
+def _rows_by_sample_ids(
+    ids: np.ndarray, sample_id: np.ndarray, where: str, sample_names: SampleNames | None
+) -> np.ndarray:
+    if ids.dtype.kind not in "iu":
+        raise ArtifactError(f"{where}: sample_ids must be integers (positions in the training split), not {ids.dtype}")
+    unique, counts = np.unique(ids, return_counts=True)
+    if (counts > 1).any():
+        raise ArtifactError(f"{where}: sample id {int(unique[counts > 1][0])} appears {int(counts.max())} times")
+    unknown = np.setdiff1d(unique, sample_id)
+    absent = np.setdiff1d(sample_id, unique)
+    if len(unknown) or len(absent):
+        problems = [
+            f"{len(absent)} missing, e.g. {absent[:3].tolist()}" if len(absent) else "",
+            f"{len(unknown)} unknown, e.g. {unknown[:3].tolist()}" if len(unknown) else "",
+        ]
+        hint = ""
+        if sample_names is not None:
+            _, kind, _ = sample_names()
+            if kind.startswith("row of"):
+                hint = (
+                    ". Sample ids are positions in the training split as loaded, not rows of the dataset's file: "
+                    "from a file without a test split the loader held out a random test_fraction. Give an array "
+                    f"`rows` ({kind}) instead of sample_ids; rows of held-out samples are unused"
+                )
+        raise ArtifactError(
+            f"{where}: its sample_ids must be the {len(sample_id)} training samples' ids "
+            f"({int(sample_id.min())}..{int(sample_id.max())}); " + "; ".join(p for p in problems if p) + hint
+        )
+    return np.argsort(ids, kind="stable")[np.searchsorted(unique, sample_id)]
+
+
+def _some(values: list, shown: int = 5) -> str:
+    """The first ``shown`` of ``values``, and how many more."""
+    more = f" and {len(values) - shown} more" if len(values) > shown else ""
+    return ", ".join(map(repr, values[:shown])) + more
 
 
 def _parquet_arrays(path: Path) -> dict[str, np.ndarray]:

@@ -3,7 +3,8 @@
 A ``warmups`` entry with ``source: precomputed`` names a representation file
 (:mod:`noisyprune.data.representation`): an embedding (``features``) and class probabilities or
 logits for every training sample, aligned by ``sample_ids`` (positions in the dataset's training
-split) or by ``paths`` (the dataset's own names of file-backed samples). This stage writes the same
+split), ``rows`` (rows of an ``arrays`` dataset's own file) or ``paths`` (the dataset's own names of
+file-backed samples). This stage writes the same
 ``features.parquet`` the ``extract`` stage writes after a trained warm-up, and an epoch-less
 ``history.parquet`` whose metadata records the file and its SHA-256, so every downstream stage
 (select, detect, retrain, aggregate) runs unchanged and every result row names the file it came from.
@@ -22,7 +23,7 @@ import pyarrow as pa
 
 from noisyprune.artifacts import FEATURES, HISTORY, write_table
 from noisyprune.data import load_dataset
-from noisyprune.data.representation import check_warmup_arrays, read_representation
+from noisyprune.data.representation import check_warmup_arrays, read_representation, warmup_rows
 from noisyprune.derived_scores import scores_from_class_outputs
 from noisyprune.errors import ArtifactError
 from noisyprune.provenance import environment
@@ -143,60 +144,13 @@ def write_epochless_history(
 def file_rows(
     arrays: Mapping[str, np.ndarray], sample_id: np.ndarray, source: Path, warmup: str, dataset
 ) -> np.ndarray:
-    """The row of the representation file ``(n,)`` holding each sample of ``sample_id`` ``(n,)``.
+    """The row of the representation file ``(n,)`` holding each sample of ``sample_id`` ``(n,)``, by
+    its ``sample_ids``, ``rows`` or ``paths`` (:func:`~noisyprune.data.representation.warmup_rows`;
+    ``dataset()`` loads the dataset when its own sample names are needed; ``None``: not known)."""
 
-    By ``sample_ids`` when the file has them: exactly the dataset's ids, each once (an id outside the
-    training split means the file and the dataset disagree, e.g. a file for the whole set under
-    ``max_train``). Otherwise by ``paths`` against the dataset's own sample names (``dataset()`` loads
-    it; file-backed datasets only): every sample must have a row, rows of other files are unused."""
+    def sample_names():
+        data = dataset()
+        return data.sample_names(), data.train_names_kind, data.name
+
     where = f"{source} (warmups.{warmup}.path)"
-    if "sample_ids" in arrays:
-        ids = arrays["sample_ids"]
-        if ids.dtype.kind not in "iu":
-            raise ArtifactError(
-                f"{where}: sample_ids must be integers (positions in the training split), not {ids.dtype}"
-            )
-        unique, counts = np.unique(ids, return_counts=True)
-        if (counts > 1).any():
-            raise ArtifactError(f"{where}: sample id {int(unique[counts > 1][0])} appears {int(counts.max())} times")
-        unknown = np.setdiff1d(unique, sample_id)
-        absent = np.setdiff1d(sample_id, unique)
-        if len(unknown) or len(absent):
-            raise ArtifactError(
-                f"{where}: its sample_ids must be the {len(sample_id)} training samples' ids "
-                f"({int(sample_id.min())}..{int(sample_id.max())}); "
-                + "; ".join(
-                    text
-                    for text in (
-                        f"{len(absent)} missing, e.g. {absent[:3].tolist()}" if len(absent) else "",
-                        f"{len(unknown)} unknown, e.g. {unknown[:3].tolist()}" if len(unknown) else "",
-                    )
-                    if text
-                )
-            )
-        return np.argsort(ids, kind="stable")[np.searchsorted(unique, sample_id)]
-    if "paths" not in arrays:
-        raise ArtifactError(
-            f"{where}: no sample_ids and no paths; the rows must say which sample each is "
-            "(sample_ids: positions in the training split; paths: the dataset's file names)"
-        )
-    data = dataset()
-    if data.train_names is None or not data.train_names_kind.startswith("path"):
-        raise ArtifactError(
-            f"{where}: rows are named by paths, but dataset {data.name!r} names its samples by "
-            f"{data.train_names_kind}; give sample_ids instead"
-        )
-    row_of = {str(path): row for row, path in enumerate(arrays["paths"].tolist())}
-    if len(row_of) < len(arrays["paths"]):
-        raise ArtifactError(f"{where}: a path appears more than once")
-    names = data.sample_names()[sample_id]
-    absent = [name for name in names.tolist() if name not in row_of]
-    if absent:
-        raise ArtifactError(
-            f"{where}: {len(absent)} of the dataset's {len(names)} training samples have no row, e.g. "
-            f"{absent[0]!r} ({data.train_names_kind})"
-        )
-    unused = len(row_of) - len(names)
-    if unused:
-        log.info("%s: %d rows name samples outside the training split; unused", source, unused)
-    return np.fromiter((row_of[name] for name in names.tolist()), dtype=np.int64, count=len(names))
+    return warmup_rows(arrays, sample_id, where, None if dataset is None else sample_names)
