@@ -17,6 +17,7 @@ from typing import Any
 
 from noisyprune.errors import ConfigError
 from noisyprune.pruners.registry import REFERENCE_METHOD
+from noisyprune.schema_messages import describe_value_error
 from noisyprune.stages.interface import Run
 
 # Sweep list → the section of the config that defines its names.
@@ -47,41 +48,7 @@ def describe_schema_error(error) -> str:
             f"config key {location!r}: invalid entry name {error.instance!r}; names start with a "
             f"letter and use letters, digits, '_' or '-', and {REFERENCE_METHOD!r} is reserved"
         )
-    if error.validator in ("oneOf", "anyOf") and error.context:  # no branch took the value
-        options = error.schema.get(error.validator, [])
-        allowed = " or ".join(describe_allowed(option) for option in options)
-        return f"config key {location or '<top level>'!r}: {error.instance!r} is not allowed here; it must be {allowed}"
-    return f"config key {location or '<top level>'!r}: {error.message}"
-
-
-def describe_allowed(fragment: Mapping[str, Any]) -> str:
-    """What one branch of a ``oneOf``/``anyOf`` accepts, in words: ``a number in [0, 1)``, ``'auto'``,
-    ``an integer ≥ 1``, ``null``. jsonschema's own message for a value no branch takes ("not valid under
-    any of the given schemas") names no range; the user needs the range."""
-    from noisyprune.params import allowed_values
-
-    if "const" in fragment:
-        return repr(fragment["const"])
-    if "enum" in fragment:
-        return "one of " + ", ".join(repr(value) for value in fragment["enum"])
-    kind = fragment.get("type")
-    if kind == "null":
-        return "null"
-    if kind in ("number", "integer"):
-        noun = "a number" if kind == "number" else "an integer"
-        low = fragment.get("minimum", fragment.get("exclusiveMinimum"))
-        high = fragment.get("maximum", fragment.get("exclusiveMaximum"))
-        opening = "[" if "minimum" in fragment else "("
-        closing = "]" if "maximum" in fragment else ")"
-        if low is not None and high is not None:
-            return f"{noun} in {opening}{low}, {high}{closing}"
-        if low is not None:
-            return f"{noun} {'≥' if opening == '[' else '>'} {low}"
-        if high is not None:
-            return f"{noun} {'≤' if closing == ']' else '<'} {high}"
-        return noun
-    text = allowed_values(fragment)
-    return f"a {text}" if text.startswith("list") else text
+    return describe_value_error(error, f"config key {location or '<top level>'!r}")
 
 
 def _schema_error_of(exc: BaseException):

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from noisyprune.data.base import INPUT_SCALINGS, SPLIT_SEED, ArrayDataset, check_input_scaling, stratified_split
+from noisyprune.data.base import INPUT_SCALINGS, SPLIT_SEED, ArrayDataset, stratified_split
 from noisyprune.data.checks import (
     arrange_inputs,
     check_finite_inputs,
@@ -187,7 +187,6 @@ def load_arrays(
     without gaps), inputs finite and laid out as declared (``layout``, ``input_shape``: see
     :func:`~noisyprune.data.checks.arrange_inputs`). Every error names the file. ``input_scaling``:
     module docstring."""
-    check_input_scaling(input_scaling, name)
     source = Path(path)
     if not source.is_file():
         raise ArtifactError(f"dataset {name!r}: file {path!r} not found (an .npz or .parquet file is expected)")

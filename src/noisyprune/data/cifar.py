@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisyprune.data.base import INPUT_SCALING, ArrayDataset, check_input_scaling
+from noisyprune.data.base import INPUT_SCALING, ArrayDataset
 from noisyprune.data.safe_pickle import load_pickle_file, load_torch_pickle
 from noisyprune.errors import ArtifactError
 from noisyprune.params import declare, param
@@ -100,7 +100,6 @@ def load_cifar(
     """Load CIFAR ``variant`` (``cifar10`` or ``cifar100``) from ``root`` (the folder holding
     ``cifar-10-batches-py`` / ``cifar-100-python``); download it first only if ``download``.
     ``input_scaling``: ``standardise`` per channel, or ``unit`` (pixels in [0, 1])."""
-    check_input_scaling(input_scaling, name)
     layout = LAYOUT[variant]
     folder = Path(root) / layout["folder"]
     needed = [*layout["train"], *layout["test"], layout["meta"]]

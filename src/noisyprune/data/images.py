@@ -39,7 +39,7 @@ from pathlib import Path
 import numpy as np
 
 from noisyprune.artifacts import atomic_output
-from noisyprune.data.base import INPUT_SCALING, ArrayDataset, check_input_scaling, limited_positions
+from noisyprune.data.base import INPUT_SCALING, ArrayDataset, limited_positions
 from noisyprune.data.checks import number_of_classes
 from noisyprune.data.stored import StoredImages, chunk_rows, standardise
 from noisyprune.errors import ArtifactError
@@ -351,7 +351,6 @@ def build_image_dataset(
     pixels in [0, 1]) the two splits, held in memory as float32 or streamed from the uint8 cache
     (:func:`choose_storage`). ``train_root``: the folder the training paths are named relative to
     (the user's names of the samples)."""
-    check_input_scaling(input_scaling, name)
     num_classes = len(class_names)
     for split, (_, labels) in (("training", train), ("test", test)):
         if len(labels) == 0:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisyprune.data.base import INPUT_SCALING, ArrayDataset, check_input_scaling
+from noisyprune.data.base import INPUT_SCALING, ArrayDataset
 from noisyprune.data.idx import read_idx
 from noisyprune.params import declare, param
 
@@ -54,7 +54,6 @@ def load_idx_dataset(
     """The standard 60,000/10,000 split as ``(n, 1, 28, 28)`` float32, scaled to [0, 1] and, with
     ``input_scaling: standardise``, standardised with the training split's pixel mean and standard
     deviation (``unit`` leaves the pixels in [0, 1])."""
-    check_input_scaling(input_scaling, name)
     root_path = Path(root)
     if download:
         from torchvision import datasets

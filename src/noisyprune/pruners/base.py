@@ -75,8 +75,6 @@ class Pruner(ABC):
     keeps_clean: ClassVar[bool] = False
 
     def __init__(self, balance: str = "none"):
-        if balance not in BALANCE_MODES:
-            raise ValueError(f"unknown balance {balance!r}; use one of {BALANCE_MODES}")
         self.balance = balance
 
     @abstractmethod

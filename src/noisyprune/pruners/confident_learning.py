@@ -43,7 +43,7 @@ def out_of_sample_probabilities(
             "`crossval`: `folds`-fold logistic regression on the warm-up embeddings, out of sample; `warmup`: the "
             "warm-up's own (in-sample) probabilities."
         ),
-        choices=["crossval", "warmup"],
+        choices=PROBABILITIES,
     ),
     param("folds", "Folds of the cross-validation.", type="integer", minimum=2),
     param(
@@ -52,7 +52,7 @@ def out_of_sample_probabilities(
             "cleanlab's `find_label_issues` filter: `prune_by_noise_rate`, `prune_by_class`, `both`, "
             "`confident_learning` or `predicted_neq_given`."
         ),
-        choices=["prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"],
+        choices=FILTERS,
     ),
 )
 class ConfidentLearning(Pruner):
@@ -78,10 +78,6 @@ class ConfidentLearning(Pruner):
         filter_by: str = "prune_by_noise_rate",
     ):
         super().__init__(balance=balance)
-        if probabilities not in PROBABILITIES:
-            raise ValueError(f"probabilities must be one of {PROBABILITIES}, got {probabilities!r}")
-        if filter_by not in FILTERS:
-            raise ValueError(f"filter_by must be one of {FILTERS}, got {filter_by!r}")
         self.probabilities, self.folds, self.filter_by = probabilities, folds, filter_by
 
     def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:

@@ -39,8 +39,6 @@ class EL2N(ScorePruner):
 
     def __init__(self, balance: str = "none", keep: str = "hard"):
         super().__init__(balance=balance)
-        if keep not in ("hard", "easy"):
-            raise ValueError(f"keep must be 'hard' or 'easy', got {keep!r}")
         self.keep = "high" if keep == "hard" else "low"
 
     def score(self, inputs: PrunerInputs, rng: np.random.Generator) -> np.ndarray:

@@ -48,7 +48,7 @@ def forgetting_counts(dynamics: Artifact, sample_id: np.ndarray, never_learned: 
             "Forgetting count of samples never classified correctly: `zero` (DeepCore and the fork count 0 events) or"
             " `most` (Toneva et al.: never-learned samples rank as most forgotten)."
         ),
-        choices=["zero", "most"],
+        choices=NEVER_LEARNED,
     ),
 )
 class Forgetting(ScorePruner):
@@ -67,8 +67,6 @@ class Forgetting(ScorePruner):
 
     def __init__(self, balance: str = "proportional", never_learned: str = "zero"):
         super().__init__(balance=balance)
-        if never_learned not in NEVER_LEARNED:
-            raise ValueError(f"never_learned must be one of {NEVER_LEARNED}, got {never_learned!r}")
         self.never_learned = never_learned
 
     def score(self, inputs: PrunerInputs, rng: np.random.Generator) -> np.ndarray:

@@ -67,10 +67,6 @@ class GraNd(ScorePruner):
 
     def __init__(self, balance: str = "none", keep: str = "hard", checkpoints: str = "final"):
         super().__init__(balance=balance)
-        if keep not in ("hard", "easy"):
-            raise ValueError(f"keep must be 'hard' or 'easy', got {keep!r}")
-        if checkpoints not in ("final", "average"):
-            raise ValueError(f"checkpoints must be 'final' or 'average', got {checkpoints!r}")
         self.keep = "high" if keep == "hard" else "low"
         self.checkpoints = checkpoints
         self.requires = ("snapshots",) if checkpoints == "average" else ("features",)
