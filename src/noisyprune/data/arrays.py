@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from noisyprune.data.base import INPUT_SCALINGS, SPLIT_SEED, ArrayDataset, stratified_split
+from noisyprune.data.capabilities import Check, loader_capabilities
 from noisyprune.data.checks import (
     arrange_inputs,
     check_finite_inputs,
@@ -99,6 +100,12 @@ def _build(
     )
 
 
+def arrays_file(entry) -> list[str]:
+    """The one file of an ``arrays`` dataset ``entry`` (the preflight loads it before any job)."""
+    return [entry["path"]]
+
+
+@loader_capabilities(check=Check(arrays_file), label_sets=("given",))
 @declare(
     param(
         "path",
@@ -381,6 +388,14 @@ def _column(table, name: str) -> np.ndarray:
     return column.to_numpy(zero_copy_only=False)
 
 
+def tabular_files(entry) -> list[str]:
+    """The LIBSVM files of a ``tabular`` dataset ``entry``; none for the data bundled with scikit-learn."""
+    if entry.get("source", "breast_cancer") != "libsvm":
+        return []
+    return [file for file in (entry.get("path"), entry.get("test_path")) if file is not None]
+
+
+@loader_capabilities(check=Check(tabular_files))
 @declare(
     param(
         "source",

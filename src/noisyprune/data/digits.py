@@ -7,11 +7,13 @@ from sklearn.datasets import load_digits as sklearn_load_digits
 from sklearn.model_selection import train_test_split
 
 from noisyprune.data.base import INPUT_SCALING, SPLIT_SEED, ArrayDataset
+from noisyprune.data.capabilities import Check, loader_capabilities
 from noisyprune.params import declare, param
 
 PIXEL_MAX = 16.0  # the bundled images hold integer grey levels 0..16
 
 
+@loader_capabilities(check=Check())  # bundled with scikit-learn: loaded in full, in a second
 @declare(
     param(
         "test_fraction",

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 
 from noisyprune.data.base import INPUT_SCALING, ArrayDataset
+from noisyprune.data.capabilities import Check, loader_capabilities
 from noisyprune.data.idx import read_idx
+from noisyprune.errors import ArtifactError
 from noisyprune.params import declare, param
 
 FILES = {
@@ -115,6 +117,18 @@ PARAMETERS = (
 )
 
 
+def idx_files(entry) -> list[str]:
+    """The four IDX files of a ``mnist`` or ``fashion_mnist`` dataset ``entry``, looked for where the
+    loader looks (the preflight reads them before any job)."""
+    variant = entry["loader"]
+    root = Path(entry.get("root", f"data/{variant.replace('_', '-')}"))
+    try:
+        return [str(_find(root, stem, variant)) for stem in FILES.values()]
+    except FileNotFoundError as err:
+        raise ArtifactError(str(err)) from None
+
+
+@loader_capabilities(check=Check(idx_files))
 @declare(*PARAMETERS)
 def load_mnist(
     name: str = "mnist", root: str = "data/mnist", download: bool = False, input_scaling: str = "standardise"
@@ -123,6 +137,7 @@ def load_mnist(
     return load_idx_dataset(name, "mnist", root, download, input_scaling)
 
 
+@loader_capabilities(check=Check(idx_files))
 @declare(*PARAMETERS)
 def load_fashion_mnist(
     name: str = "fashion_mnist",

@@ -6,11 +6,18 @@ from __future__ import annotations
 import numpy as np
 
 from noisyprune.params import declare, param
-from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
+from noisyprune.pruners.base import DetectionScore, Pruner, PrunerInputs, Selection, offers
 from noisyprune.pruners.budget import select_per_class
 
 PROBABILITIES = ("crossval", "warmup")
 FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given")
+
+
+def self_confidence(inputs: PrunerInputs) -> np.ndarray:
+    """The warm-up model's probability of each noisy label, ``(n,)`` float64: cleanlab's label
+    quality by self-confidence (larger = more likely correct)."""
+    probs = inputs.features.numpy("probs")
+    return probs[np.arange(len(inputs.noisy_label)), inputs.noisy_label].astype(np.float64)
 
 
 def out_of_sample_probabilities(
@@ -67,6 +74,7 @@ class ConfidentLearning(Pruner):
     """
 
     requires = ("features",)
+    detection_scores = offers(self_confidence=DetectionScore(lambda inputs: 1.0 - self_confidence(inputs)))
     keeps = "the samples cleanlab does not flag as label errors (flagged ones only when the rest run out)"
     keeps_clean = True
 

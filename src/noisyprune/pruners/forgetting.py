@@ -6,7 +6,7 @@ import numpy as np
 
 from noisyprune.artifacts import Artifact
 from noisyprune.params import declare, param
-from noisyprune.pruners.base import PrunerInputs, ScorePruner
+from noisyprune.pruners.base import DetectionScore, PrunerInputs, ScorePruner, offers
 
 NEVER_LEARNED = ("zero", "most")
 
@@ -63,6 +63,15 @@ class Forgetting(ScorePruner):
 
     keep = "high"
     requires = ("dynamics",)
+    # Both never-learned conventions: which one flags mislabelled samples better is measured.
+    detection_scores = offers(
+        forgetting=DetectionScore(
+            lambda inputs: forgetting_counts(inputs.dynamics, inputs.sample_id, "zero"), reads=("dynamics",)
+        ),
+        forgetting_never_learned_most=DetectionScore(
+            lambda inputs: forgetting_counts(inputs.dynamics, inputs.sample_id, "most"), reads=("dynamics",)
+        ),
+    )
     keeps = "the most often forgotten samples, and mislabelled samples are forgotten often"
 
     def __init__(self, balance: str = "proportional", never_learned: str = "zero"):

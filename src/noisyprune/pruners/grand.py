@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from noisyprune.params import declare, param
-from noisyprune.pruners.base import PrunerInputs, ScorePruner
+from noisyprune.pruners.base import DetectionScore, PrunerInputs, ScorePruner, offers
 from noisyprune.pruners.el2n import el2n_scores
 
 
@@ -60,6 +60,13 @@ class GraNd(ScorePruner):
     by averaging over several runs.
     """
 
+    detection_scores = offers(
+        grand=DetectionScore(
+            lambda inputs: grand_scores(
+                inputs.features.numpy("probs"), inputs.features.numpy("embedding"), inputs.noisy_label
+            )
+        )
+    )
     keeps = (
         "samples at its `keep` end of the last-layer gradient norm on the given label; the hard end (the "
         "default) holds most of the wrong labels"

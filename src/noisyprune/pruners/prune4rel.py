@@ -508,6 +508,7 @@ class Prune4ReL(Pruner):
     """
 
     requires = ("features",)
+    sweeps_tau = True
     keeps = (
         "confident samples that cover many neighbours: the samples whose neighbourhoods a re-labeling learner "
         "can correct, not clean ones, so retrain the subset with a re-labeling learner (e.g. ELR, SOP)"
@@ -538,6 +539,7 @@ class Prune4ReL(Pruner):
         self.clusters, self.ivf_nlist, self.ivf_nprobe = clusters, ivf_nlist, ivf_nprobe
         self.recall_sample, self.exact_max, self.max_graph_gb = recall_sample, exact_max, max_graph_gb
         self.calibrate = calibrate
+        self.needs_gpu = engine == "torch"  # auto picks torch only where the job already has a GPU
 
     def engine_settings(self) -> EngineSettings:
         """The ``engine`` parameters, as :func:`~noisyprune.pruners.neighbours.find_neighbours` reads them."""

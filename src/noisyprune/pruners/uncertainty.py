@@ -6,7 +6,7 @@ import numpy as np
 
 from noisyprune.errors import ArtifactError
 from noisyprune.params import declare, param
-from noisyprune.pruners.base import PrunerInputs, ScorePruner
+from noisyprune.pruners.base import DetectionScore, PrunerInputs, ScorePruner, offers
 
 SCORES = ("least_confidence", "entropy", "margin", "max_logit")
 KEEPS = ("hard", "easy")
@@ -65,6 +65,12 @@ class Uncertainty(ScorePruner):
     """
 
     requires = ("features",)
+    detection_scores = offers(
+        **{
+            kind: DetectionScore(lambda inputs, kind=kind: uncertainty_scores(inputs.features.numpy("probs"), kind))
+            for kind in ("least_confidence", "entropy", "margin")
+        }
+    )
     keeps = (
         "samples at its `keep` end of the warm-up model's uncertainty; the hard end (the default) is rich in "
         "wrong labels"
