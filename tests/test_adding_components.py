@@ -136,7 +136,7 @@ ADDITIONS = {
 
 
         @declare(param("count", "How many of the first samples flip.", type="integer", minimum=0))
-        def flip_first_noise(clean: np.ndarray, num_classes: int, rng: np.random.Generator, count: int = 3) -> np.ndarray:
+        def flip_first_noise(clean: np.ndarray, num_classes: int, rng: np.random.Generator, count: int = 3):
             """Labels ``(n,)``: ``(clean + 1) mod C`` for the first ``count`` samples, else ``clean``."""
             noisy = clean.copy()
             noisy[:count] = (clean[:count] + 1) % num_classes

@@ -34,6 +34,7 @@ import numpy as np
 from noisyprune.data.base import INPUT_SCALINGS, SPLIT_SEED, ArrayDataset, stratified_split
 from noisyprune.data.capabilities import Check, loader_capabilities
 from noisyprune.data.checks import (
+    LAYOUTS,
     arrange_inputs,
     check_finite_inputs,
     check_numeric_inputs,
@@ -137,7 +138,7 @@ def arrays_file(entry) -> list[str]:
             "read channels-first only when `a` ≤ 4 and `c` > 4; any other image shape, and every `(n, H, W)` array, "
             "is refused with the declaration to add."
         ),
-        choices=["channels_first", "channels_last", "grayscale"],
+        choices=LAYOUTS,
         shown_default="inferred where unambiguous",
     ),
     param(

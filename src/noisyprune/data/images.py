@@ -310,8 +310,6 @@ def choose_storage(
     """``"memory"`` or ``"stream"`` for ``count`` images at ``image_size`` px under the ``storage``
     setting (``auto``: memory while the decoded set fits ``max_memory_gb``), or a clear error
     before anything is decoded."""
-    if storage not in STORAGE:
-        raise ArtifactError(f"dataset {name!r}: storage must be one of {STORAGE}, got {storage!r}")
     need_gb = count * 3 * image_size * image_size * (4 + 1) / 1e9  # float32 copy + uint8 decode
     fits = need_gb <= max_memory_gb
     if storage == "memory" or (storage == "auto" and fits):
@@ -447,7 +445,7 @@ DECODING_PARAMETERS = (
             " of every sample that extraction and evaluation collect stay on the device (1M × 2,048 float32 ≈ 8 GB "
             "for ResNet-50)."
         ),
-        choices=["auto", "memory", "stream"],
+        choices=STORAGE,
     ),
 )
 
