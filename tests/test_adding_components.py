@@ -70,7 +70,7 @@ ADDITIONS = {
 
         from noisyprune.params import declare, param
         from noisyprune.training.learners.base import Learner
-        from noisyprune.training.loop import StepOutput
+        from noisyprune.training.context import StepOutput
 
 
         @declare(param("scale", "Factor on the loss.", type="number", exclusiveMinimum=0))
