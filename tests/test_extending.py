@@ -7,6 +7,7 @@ config schema, the DAG and the jobs through the public registry hook alone.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -91,6 +92,11 @@ def test_walkthrough_components_run_through_the_tiny_workflow(toy_package, tmp_p
     assert p_label[kept].min() >= np.sort(p_label)[::-1][199]
     # Every fourth sample is mislabelled: agreeing with the label keeps fewer of them than chance.
     assert np.isin(kept, flipped).mean() < 0.25
+
+    # The pruner's declared detection score: measured beside the built-in ones.
+    detection = json.loads((tmp_path / RUN / "warmup/ce/detection.json").read_text())
+    scores = [row["score"] for row in detection["scores"]]
+    assert "label_doubt" in scores and "loss" in scores
 
     # The learner: a retrain per method with the smoothed_ce learner and its parameter.
     runs = pd.read_parquet(tmp_path / "results/tables/runs.parquet")

@@ -32,6 +32,8 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "noisyprune.logs",
             "noisyprune.seeding",
             "noisyprune.registry",
+            "noisyprune.schema_messages",
+            "noisyprune.arguments",
             "noisyprune.params",
             "noisyprune.schema",
             "noisyprune.param_tables",

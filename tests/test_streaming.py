@@ -80,7 +80,7 @@ def test_auto_streams_a_set_above_max_memory_gb_and_refuses_what_cannot_work(fol
         )
     with pytest.raises(ArtifactError, match=r"streamed \(storage: stream\) .* cache_dir is null; set cache_dir"):
         image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=None, storage="stream")
-    with pytest.raises(ArtifactError, match="storage must be one of"):
+    with pytest.raises(ValueError, match=r"load_image_folder parameter 'storage': 'disk' is not one of"):
         image_data.load_image_folder(root=str(folder), image_size=8, workers=0, cache_dir=cache, storage="disk")
 
 

@@ -301,8 +301,8 @@ def test_rdia_tabular_preset_flips_harmful_labels_and_beats_plain_refitting(tmp_
 
 def test_editing_one_pruners_code_reruns_only_its_selections_and_their_retrains(finished_run, tmp_path):
     """A copy of the workflow with one line added to its src/.../small_loss.py (the rules import the
-    package from the workflow's own src/): the code hash of small_loss's selections changes, nothing
-    else's does."""
+    package from the workflow's own src/): the code hash of small_loss's selections changes, and of
+    the noise detection, which measures the `loss` score small_loss declares; nothing else's does."""
     workdir, config = finished_run
     clone = tmp_path / "workflow-copy"
     clone.mkdir()
@@ -317,6 +317,7 @@ def test_editing_one_pruners_code_reruns_only_its_selections_and_their_retrains(
     assert rerun == [
         ("aggregate", "", ""),
         ("all", "", ""),
+        ("detect", "", ""),
         ("plots", "", ""),
         ("retrain", "small_loss", "ce"),
         ("retrain", "small_loss", "elr"),

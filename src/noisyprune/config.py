@@ -16,7 +16,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from noisyprune.errors import ConfigError
-from noisyprune.pruners.registry import REFERENCE_METHOD
+from noisyprune.pruners.registry import PRUNERS, REFERENCE_METHOD
+from noisyprune.schema_messages import describe_value_error
 from noisyprune.stages.interface import Run
 
 # Sweep list → the section of the config that defines its names.
@@ -47,41 +48,7 @@ def describe_schema_error(error) -> str:
             f"config key {location!r}: invalid entry name {error.instance!r}; names start with a "
             f"letter and use letters, digits, '_' or '-', and {REFERENCE_METHOD!r} is reserved"
         )
-    if error.validator in ("oneOf", "anyOf") and error.context:  # no branch took the value
-        options = error.schema.get(error.validator, [])
-        allowed = " or ".join(describe_allowed(option) for option in options)
-        return f"config key {location or '<top level>'!r}: {error.instance!r} is not allowed here; it must be {allowed}"
-    return f"config key {location or '<top level>'!r}: {error.message}"
-
-
-def describe_allowed(fragment: Mapping[str, Any]) -> str:
-    """What one branch of a ``oneOf``/``anyOf`` accepts, in words: ``a number in [0, 1)``, ``'auto'``,
-    ``an integer ≥ 1``, ``null``. jsonschema's own message for a value no branch takes ("not valid under
-    any of the given schemas") names no range; the user needs the range."""
-    from noisyprune.params import allowed_values
-
-    if "const" in fragment:
-        return repr(fragment["const"])
-    if "enum" in fragment:
-        return "one of " + ", ".join(repr(value) for value in fragment["enum"])
-    kind = fragment.get("type")
-    if kind == "null":
-        return "null"
-    if kind in ("number", "integer"):
-        noun = "a number" if kind == "number" else "an integer"
-        low = fragment.get("minimum", fragment.get("exclusiveMinimum"))
-        high = fragment.get("maximum", fragment.get("exclusiveMaximum"))
-        opening = "[" if "minimum" in fragment else "("
-        closing = "]" if "maximum" in fragment else ")"
-        if low is not None and high is not None:
-            return f"{noun} in {opening}{low}, {high}{closing}"
-        if low is not None:
-            return f"{noun} {'≥' if opening == '[' else '>'} {low}"
-        if high is not None:
-            return f"{noun} {'≤' if closing == ']' else '<'} {high}"
-        return noun
-    text = allowed_values(fragment)
-    return f"a {text}" if text.startswith("list") else text
+    return describe_value_error(error, f"config key {location or '<top level>'!r}")
 
 
 def _schema_error_of(exc: BaseException):
@@ -125,7 +92,8 @@ def tau_sweep_name(method: str, tau: float | str) -> str:
 
 
 def expand_tau_sweep(config: dict[str, Any]) -> None:
-    """``sweep.tau_sweep``: add, after each prune4rel method of ``sweep.methods``, one method per τ
+    """``sweep.tau_sweep``: add, after each method of ``sweep.methods`` whose pruner declares
+    ``sweeps_tau`` (Prune4ReL), one method per τ
     (the entry with only ``tau`` changed) to ``methods`` and ``sweep.methods``, in place. A name the
     user already defined is refused rather than overwritten."""
     taus = config["sweep"].get("tau_sweep") or []
@@ -137,7 +105,7 @@ def expand_tau_sweep(config: dict[str, Any]) -> None:
     for name in methods:
         expanded.append(name)
         entry = config["methods"][name]
-        if entry["pruner"] != "prune4rel" or name in derived:
+        if not PRUNERS.get(entry["pruner"]).sweeps_tau or name in derived:
             continue
         for tau in taus:
             variant = tau_sweep_name(name, tau)
@@ -337,21 +305,25 @@ def check_probe_learners(config: Mapping[str, Any]) -> None:
                 )
 
 
-# Which datasets can carry which human label sets (the CIFAR-N files' contents).
-HUMAN_LABEL_SETS = {
-    "cifar10n": ("aggregate", "worst", "random1", "random2", "random3"),
-    "cifar100n": ("noisy100",),
-    "arrays": ("given",),
-}
+def loaders_with_label_sets() -> list[str]:
+    """The registered loaders whose datasets carry human label sets (they declare them)."""
+    from noisyprune.data.capabilities import capabilities_of
+    from noisyprune.data.registry import DATASETS
+
+    return [name for name in DATASETS.registered() if capabilities_of(DATASETS.get(name)).label_sets]
 
 
 def check_noise_fits_datasets(config: Mapping[str, Any]) -> None:
-    """Every swept (dataset, noise) pair must make sense: human label sets exist only for the CIFAR-N
-    loaders (and ``given`` for an arrays file, whose noisy_y the preflight checks before any job), each set
-    for its own dataset; named class maps need their dataset."""
+    """Every swept (dataset, noise) pair must make sense: a human label set must be one its loader
+    declares (CIFAR-N's, ``given`` for an arrays file, whose noisy_y the preflight checks before any
+    job); ``superclass_next`` pairs need a loader that declares class groups (CIFAR-100's)."""
+    from noisyprune.data.capabilities import capabilities_of
+    from noisyprune.data.registry import DATASETS
+
     sweep = config["sweep"]
     for dataset in sweep["datasets"]:
         loader = config["datasets"][dataset]["loader"]
+        can = capabilities_of(DATASETS.get(loader))
         for noise in sweep["noise"]:
             entry = config["noise"][noise]
             if not config["datasets"][dataset].get("clean_labels", True) and entry["kind"] != "none":
@@ -364,17 +336,14 @@ def check_noise_fits_datasets(config: Mapping[str, Any]) -> None:
                     f"config key 'noise.{noise}.probe_per_class': dataset {dataset!r} has no clean training labels "
                     "(clean_labels: false) to hold out as a clean probe set"
                 )
-            if entry["kind"] == "human" and entry["labels"] not in HUMAN_LABEL_SETS.get(loader, ()):
+            if entry["kind"] == "human" and entry["labels"] not in can.label_sets:
+                holders = " or ".join(loaders_with_label_sets())
                 raise ConfigError(
                     f"config key 'noise.{noise}.labels': human label set {entry['labels']!r} does not exist "
                     f"for dataset {dataset!r} (loader {loader}; "
-                    f"sets: {', '.join(HUMAN_LABEL_SETS.get(loader, ())) or 'none, use loader cifar10n or cifar100n'})"
+                    f"sets: {', '.join(can.label_sets) or f'none, use loader {holders}'})"
                 )
-            if (
-                entry["kind"] == "asymmetric"
-                and entry.get("pairs") == "superclass_next"
-                and loader not in ("cifar100", "cifar100n")
-            ):
+            if entry["kind"] == "asymmetric" and entry.get("pairs") == "superclass_next" and not can.class_groups:
                 raise ConfigError(
                     f"config key 'noise.{noise}.pairs': superclass_next needs CIFAR-100's superclasses, "
                     f"dataset {dataset!r} has loader {loader}"

@@ -3,44 +3,51 @@ correctly labelled training samples (AUROC and average precision, noisy = positi
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import numpy as np
 
 from noisyprune.artifacts import Artifact
-from noisyprune.pruners.el2n import el2n_scores
-from noisyprune.pruners.forgetting import forgetting_counts
-from noisyprune.pruners.grand import grand_scores
-from noisyprune.pruners.moderate import median_distances
-from noisyprune.pruners.uncertainty import uncertainty_scores
+from noisyprune.pruners.base import DetectionScore, PrunerInputs
+from noisyprune.pruners.registry import PRUNERS
+
+
+def offered_scores() -> dict[str, DetectionScore]:
+    """Every detection score the registered pruners offer (their ``detection_scores``), in
+    registration order. A score a subclass inherits is its parent's, listed once; two different
+    scores under one name are refused, naming both pruners."""
+    scores: dict[str, DetectionScore] = {}
+    offered_by: dict[str, str] = {}
+    for pruner in PRUNERS.registered():
+        for name, score in PRUNERS.get(pruner).detection_scores.items():
+            if name in scores and scores[name] is not score:
+                raise ValueError(f"pruners {offered_by[name]!r} and {pruner!r} both offer a detection score {name!r}")
+            scores.setdefault(name, score)
+            offered_by.setdefault(name, pruner)
+    return scores
+
+
+def score_modules() -> list[str]:
+    """The modules of the pruners that offer detection scores: the detection job's code hash covers them."""
+    return [PRUNERS.module_name(name) for name in PRUNERS.registered() if PRUNERS.get(name).detection_scores]
 
 
 def noise_scores(
     features: Artifact, dynamics: Artifact | None, noisy_label: np.ndarray, num_classes: int
 ) -> dict[str, np.ndarray]:
-    """Every per-sample score the pruners use, oriented so that **larger = more likely mislabelled**.
+    """Every per-sample score the pruners offer (:func:`offered_scores`), oriented so that
+    **larger = more likely mislabelled**, by score name.
 
-    ``features`` and ``noisy_label`` are aligned by sample id (sorted). Scores: ``loss``, ``el2n``,
-    ``grand`` (as their pruners), ``self_confidence`` (1 − p[noisy label], cleanlab's label quality
-    turned around), the three uncertainty scores, ``moderate_distance`` (to the class median) and,
-    with dynamics, ``forgetting`` under both never-learned conventions.
+    ``features`` and ``noisy_label`` are aligned by sample id (sorted). The built-in pruners offer
+    ``loss``, ``el2n``, ``grand`` (as their pruners), ``self_confidence`` (1 − p[noisy label],
+    cleanlab's label quality turned around), the three uncertainty scores, ``moderate_distance``
+    (to the class median) and, with dynamics, ``forgetting`` under both never-learned conventions.
+    A score whose artifact is absent (no dynamics) is left out.
     """
-    probs = features.numpy("probs")
-    sample_id = features.numpy("sample_id")
-    scores: dict[str, Callable[[], np.ndarray]] = {
-        "loss": lambda: features.numpy("loss").astype(np.float64),
-        "el2n": lambda: el2n_scores(probs, noisy_label),
-        "grand": lambda: grand_scores(probs, features.numpy("embedding"), noisy_label),
-        "self_confidence": lambda: 1.0 - probs[np.arange(len(noisy_label)), noisy_label].astype(np.float64),
-        "least_confidence": lambda: uncertainty_scores(probs, "least_confidence"),
-        "entropy": lambda: uncertainty_scores(probs, "entropy"),
-        "margin": lambda: uncertainty_scores(probs, "margin"),
-        "moderate_distance": lambda: median_distances(features.numpy("embedding"), noisy_label, num_classes),
+    inputs = PrunerInputs(features.numpy("sample_id"), noisy_label, num_classes, features=features, dynamics=dynamics)
+    return {
+        name: np.asarray(score.compute(inputs))
+        for name, score in offered_scores().items()
+        if all(getattr(inputs, artifact) is not None for artifact in score.reads)
     }
-    if dynamics is not None:
-        scores["forgetting"] = lambda: forgetting_counts(dynamics, sample_id, "zero")
-        scores["forgetting_never_learned_most"] = lambda: forgetting_counts(dynamics, sample_id, "most")
-    return {name: compute() for name, compute in scores.items()}
 
 
 # ROC curves are stored on this fixed grid of false-positive rates, so curves of several seeds

@@ -15,3 +15,8 @@ class ArtifactError(NoisyPruneError):
 
 class TrainingError(NoisyPruneError):
     """Training cannot go on (e.g. a non-finite loss); the message names the epoch and learner."""
+
+
+class ParameterError(NoisyPruneError, ValueError):
+    """A component was called with a parameter its declaration refuses; the message names the
+    component and the parameter (:mod:`noisyprune.arguments`)."""

@@ -12,10 +12,14 @@ the Python API validate against) and :mod:`noisyprune.param_tables` the paramete
 from __future__ import annotations
 
 import inspect
-import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+from noisyprune.arguments import checking_arguments
+from noisyprune.schema_messages import allowed_values, yaml_text
+
+__all__ = ["Declared", "Param", "allowed_values", "declare", "declared_parameters", "param", "yaml_text"]
 
 # JSON-schema keywords a declaration may use besides ``type``; the default comes from the signature.
 SCHEMA_KEYWORDS = frozenset(
@@ -87,7 +91,9 @@ def param(
 
 def declare(*params: Param) -> Callable:
     """Class or function decorator: attach ``params`` as the component's declared parameters
-    (``__params__``). A subclass adds to (or replaces by name) those its parents declared."""
+    (``__params__``). A subclass adds to (or replaces by name) those its parents declared. The
+    component's direct calls are then validated against the declarations too (a function comes
+    back wrapped, a class with its ``__init__`` wrapped; :mod:`noisyprune.arguments`)."""
 
     def attach(target):
         inherited = {p.name: p for p in getattr(target, "__params__", ())}
@@ -97,9 +103,15 @@ def declare(*params: Param) -> Callable:
             raise TypeError(f"{target.__qualname__}: parameters declared twice: {duplicated}")
         inherited.update({p.name: p for p in params})
         target.__params__ = tuple(inherited.values())
-        return target
+        return checking_arguments(target, declared_fragments)
 
     return attach
+
+
+def declared_fragments(target: Any) -> dict[str, Any]:
+    """The JSON-schema fragment of each parameter ``target`` declares, by name (what a direct call's
+    arguments are validated against, :mod:`noisyprune.arguments`)."""
+    return {p.name: _plain(p.schema) for p in target.__params__}
 
 
 @dataclass(frozen=True)
@@ -121,57 +133,6 @@ class Declared:
         if self.has_default and not self.param.required and (self.default is not None or _allows_null(fragment)):
             fragment["default"] = _plain(self.default)
         return fragment
-
-
-def yaml_text(value: Any) -> str:
-    """A config value as YAML writes it: ``true``, ``null``, ``1e-8``, ``[256, 128]``; strings as they are."""
-    if isinstance(value, bool):
-        return str(value).lower()
-    if value is None:
-        return "null"
-    if isinstance(value, float):
-        return re.sub(r"e([+-])0*(\d)", lambda m: f"e{m[1].replace('+', '')}{m[2]}", repr(value))
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(yaml_text(item) for item in value) + "]"
-    return str(value)
-
-
-def allowed_values(fragment: Mapping[str, Any], code: bool = False) -> str:
-    """A short reading of a JSON-schema fragment's type and bounds: ``one of a, b``, ``number ≥ 0,
-    < 1``, ``list of integer ≥ 1``; ``any`` where the fragment says nothing. ``code`` puts the
-    literal values in Markdown backticks."""
-
-    def literal(value: Any) -> str:
-        return f"`{yaml_text(value)}`" if code else yaml_text(value)
-
-    if "enum" in fragment:
-        return "one of " + ", ".join(literal(v) for v in fragment["enum"])
-    if "const" in fragment:
-        return literal(fragment["const"])
-    options = fragment.get("oneOf") or fragment.get("anyOf")
-    if options:
-        return " or ".join(allowed_values(option, code) for option in options)
-    if "$ref" in fragment:
-        return fragment["$ref"].rsplit("/", 1)[-1]
-    kinds = fragment.get("type", "any")
-    text = " or ".join(kinds) if isinstance(kinds, list) else kinds
-    if text == "array":
-        text = "list" + (f" of {allowed_values(fragment['items'], code)}" if "items" in fragment else "")
-        if "minItems" in fragment or "maxItems" in fragment:
-            low, high = fragment.get("minItems", 0), fragment.get("maxItems")
-            count = f"{low} or more" if high is None else str(low) if high == low else f"{low}–{high}"
-            text += f" ({count} items)"
-    bounds = [
-        f"{symbol} {fragment[keyword]}"
-        for keyword, symbol in (
-            ("minimum", "≥"),
-            ("exclusiveMinimum", ">"),
-            ("maximum", "≤"),
-            ("exclusiveMaximum", "<"),
-        )
-        if keyword in fragment
-    ]
-    return text + (" " + ", ".join(bounds) if bounds else "")
 
 
 def signature_of(target: Any) -> inspect.Signature:

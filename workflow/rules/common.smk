@@ -16,6 +16,7 @@ from noisyprune.config import (
 )
 from noisyprune.data.registry import DATASETS
 from noisyprune.data.representation import file_sha256
+from noisyprune.detection import score_modules
 from noisyprune.models.registry import MODELS
 from noisyprune.noise.registry import NOISE_MODELS
 from noisyprune.provenance import code_hash
@@ -189,8 +190,9 @@ def export_code(wildcards):
 
 
 def select_gpu(wildcards):
-    """Selections ask for a GPU only when their method computes on one (prune4rel's torch engine)."""
-    return GPU_PER_JOB if selection_entry(wildcards).get("engine") == "torch" else 0
+    """Selections ask for a GPU only when their pruner says it computes on one (``needs_gpu``:
+    prune4rel's torch engine)."""
+    return GPU_PER_JOB if build_pruner(selection_entry(wildcards)).needs_gpu else 0
 
 
 def select_partition(wildcards):

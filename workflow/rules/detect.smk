@@ -12,6 +12,6 @@ rule detect:
         mem_mb=config["resources"]["detect"]["mem_mb"],
         runtime=config["resources"]["detect"]["runtime"],
     params:
-        code_hash=hash_of("noisyprune.stages.detect"),
+        code_hash=hash_of("noisyprune.stages.detect", *score_modules()),
     script:
         "../scripts/stage.py"

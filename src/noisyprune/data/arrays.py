@@ -31,8 +31,10 @@ from typing import Any
 
 import numpy as np
 
-from noisyprune.data.base import INPUT_SCALINGS, SPLIT_SEED, ArrayDataset, check_input_scaling, stratified_split
+from noisyprune.data.base import INPUT_SCALINGS, SPLIT_SEED, ArrayDataset, stratified_split
+from noisyprune.data.capabilities import Check, loader_capabilities
 from noisyprune.data.checks import (
+    LAYOUTS,
     arrange_inputs,
     check_finite_inputs,
     check_numeric_inputs,
@@ -99,6 +101,12 @@ def _build(
     )
 
 
+def arrays_file(entry) -> list[str]:
+    """The one file of an ``arrays`` dataset ``entry`` (the preflight loads it before any job)."""
+    return [entry["path"]]
+
+
+@loader_capabilities(check=Check(arrays_file), label_sets=("given",))
 @declare(
     param(
         "path",
@@ -130,7 +138,7 @@ def _build(
             "read channels-first only when `a` ≤ 4 and `c` > 4; any other image shape, and every `(n, H, W)` array, "
             "is refused with the declaration to add."
         ),
-        choices=["channels_first", "channels_last", "grayscale"],
+        choices=LAYOUTS,
         shown_default="inferred where unambiguous",
     ),
     param(
@@ -187,7 +195,6 @@ def load_arrays(
     without gaps), inputs finite and laid out as declared (``layout``, ``input_shape``: see
     :func:`~noisyprune.data.checks.arrange_inputs`). Every error names the file. ``input_scaling``:
     module docstring."""
-    check_input_scaling(input_scaling, name)
     source = Path(path)
     if not source.is_file():
         raise ArtifactError(f"dataset {name!r}: file {path!r} not found (an .npz or .parquet file is expected)")
@@ -382,6 +389,14 @@ def _column(table, name: str) -> np.ndarray:
     return column.to_numpy(zero_copy_only=False)
 
 
+def tabular_files(entry) -> list[str]:
+    """The LIBSVM files of a ``tabular`` dataset ``entry``; none for the data bundled with scikit-learn."""
+    if entry.get("source", "breast_cancer") != "libsvm":
+        return []
+    return [file for file in (entry.get("path"), entry.get("test_path")) if file is not None]
+
+
+@loader_capabilities(check=Check(tabular_files))
 @declare(
     param(
         "source",

@@ -129,9 +129,3 @@ INPUT_SCALING = param(
     ),
     choices=list(INPUT_SCALINGS),
 )
-
-
-def check_input_scaling(input_scaling: str, name: str) -> None:
-    """Refuse an ``input_scaling`` other than :data:`INPUT_SCALINGS`, naming the dataset."""
-    if input_scaling not in INPUT_SCALINGS:
-        raise ValueError(f"dataset {name!r}: input_scaling must be one of {INPUT_SCALINGS}, got {input_scaling!r}")

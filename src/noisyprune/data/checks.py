@@ -8,6 +8,7 @@ import numpy as np
 
 from noisyprune.errors import ArtifactError
 
+# How the arrays loader may be told its stored images are laid out (its `layout` choices).
 LAYOUTS = ("channels_first", "channels_last", "grayscale")
 
 
@@ -147,8 +148,6 @@ def arrange_inputs(x: np.ndarray, layout: str | None, input_shape: list[int] | N
     - without a ``layout``, images ``(n, a, b, c)`` are read channels-first only when ``a`` can be a
       channel count (≤ 4) and ``c`` cannot; anything else, and every ``(n, H, W)`` array, is refused
       with the declaration that would resolve it."""
-    if layout is not None and layout not in LAYOUTS:
-        raise ArtifactError(f"{source}: unknown layout {layout!r}; use one of {', '.join(LAYOUTS)}")
     if input_shape:
         stored = tuple(x.shape[1:])
         if x.ndim == 2:

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import numpy as np
 
-from noisyprune.data.base import INPUT_SCALING, ArrayDataset, check_input_scaling
+from noisyprune.data.base import INPUT_SCALING, ArrayDataset
+from noisyprune.data.capabilities import Check, loader_capabilities
 from noisyprune.data.safe_pickle import load_pickle_file, load_torch_pickle
 from noisyprune.errors import ArtifactError
 from noisyprune.params import declare, param
@@ -100,7 +101,6 @@ def load_cifar(
     """Load CIFAR ``variant`` (``cifar10`` or ``cifar100``) from ``root`` (the folder holding
     ``cifar-10-batches-py`` / ``cifar-100-python``); download it first only if ``download``.
     ``input_scaling``: ``standardise`` per channel, or ``unit`` (pixels in [0, 1])."""
-    check_input_scaling(input_scaling, name)
     layout = LAYOUT[variant]
     folder = Path(root) / layout["folder"]
     needed = [*layout["train"], *layout["test"], layout["meta"]]
@@ -183,6 +183,29 @@ HUMAN_LABELS = param(
 )
 
 
+def cifar_files(entry) -> list[str]:
+    """The batches of a CIFAR dataset ``entry`` and, for CIFAR-N, its human label file, where the
+    loader reads them (the preflight loads them before any job)."""
+    loader = entry["loader"]
+    variant = loader.removesuffix("n") if loader in HUMAN_FILES else loader
+    folder = Path(entry.get("root", "data/cifar")) / LAYOUT[variant]["folder"]
+    needed = [*LAYOUT[variant]["train"], *LAYOUT[variant]["test"], LAYOUT[variant]["meta"]]
+    missing = [name for name in needed if not (folder / name).is_file()]
+    if missing:
+        raise ArtifactError(
+            f"{loader}: missing {missing} in {folder}. Put the unpacked python version of the dataset there "
+            "or set download: true"
+        )
+    files = [str(folder / name) for name in needed]
+    if loader in HUMAN_FILES:
+        labels = Path(entry.get("human_labels", f"data/{HUMAN_FILES[loader]}"))
+        if not labels.is_file():
+            raise ArtifactError(f"{loader}: human label file {labels} not found ({HUMAN_FILES[loader]} of CIFAR-N)")
+        files.append(str(labels))
+    return files
+
+
+@loader_capabilities(check=Check(cifar_files))
 @declare(ROOT, DOWNLOAD, INPUT_SCALING)
 def load_cifar10(
     name: str = "cifar10", root: str = "data/cifar", download: bool = False, input_scaling: str = "standardise"
@@ -191,6 +214,7 @@ def load_cifar10(
     return load_cifar(name, "cifar10", root, download, input_scaling)
 
 
+@loader_capabilities(check=Check(cifar_files), class_groups=True)
 @declare(ROOT, DOWNLOAD, INPUT_SCALING)
 def load_cifar100(
     name: str = "cifar100", root: str = "data/cifar", download: bool = False, input_scaling: str = "standardise"
@@ -240,6 +264,7 @@ def load_cifar_n(
     return ArrayDataset(**{**base.__dict__, "label_sets": label_sets})
 
 
+@loader_capabilities(check=Check(cifar_files), label_sets=tuple(HUMAN_LABEL_KEYS["cifar10n"]))
 @declare(ROOT, HUMAN_LABELS, DOWNLOAD, INPUT_SCALING)
 def load_cifar10n(
     name: str = "cifar10n",
@@ -252,6 +277,7 @@ def load_cifar10n(
     return load_cifar_n(name, "cifar10n", root, human_labels, download, input_scaling)
 
 
+@loader_capabilities(check=Check(cifar_files), label_sets=tuple(HUMAN_LABEL_KEYS["cifar100n"]), class_groups=True)
 @declare(ROOT, HUMAN_LABELS, DOWNLOAD, INPUT_SCALING)
 def load_cifar100n(
     name: str = "cifar100n",

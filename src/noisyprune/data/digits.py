@@ -6,12 +6,14 @@ import numpy as np
 from sklearn.datasets import load_digits as sklearn_load_digits
 from sklearn.model_selection import train_test_split
 
-from noisyprune.data.base import INPUT_SCALING, SPLIT_SEED, ArrayDataset, check_input_scaling
+from noisyprune.data.base import INPUT_SCALING, SPLIT_SEED, ArrayDataset
+from noisyprune.data.capabilities import Check, loader_capabilities
 from noisyprune.params import declare, param
 
 PIXEL_MAX = 16.0  # the bundled images hold integer grey levels 0..16
 
 
+@loader_capabilities(check=Check())  # bundled with scikit-learn: loaded in full, in a second
 @declare(
     param(
         "test_fraction",
@@ -32,7 +34,6 @@ def load_digits(
     standardise``) standardised with the training split's mean and standard deviation (a single
     scalar each, like MNIST practice); ``unit`` leaves them in [0, 1].
     """
-    check_input_scaling(input_scaling, name)
     bunch = sklearn_load_digits()
     images = (bunch.images / PIXEL_MAX).astype(np.float32)[:, None, :, :]
     labels = bunch.target.astype(np.int64)

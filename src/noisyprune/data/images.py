@@ -39,7 +39,8 @@ from pathlib import Path
 import numpy as np
 
 from noisyprune.artifacts import atomic_output
-from noisyprune.data.base import INPUT_SCALING, ArrayDataset, check_input_scaling, limited_positions
+from noisyprune.data.base import INPUT_SCALING, ArrayDataset, limited_positions
+from noisyprune.data.capabilities import Check, Facts, loader_capabilities
 from noisyprune.data.checks import number_of_classes
 from noisyprune.data.stored import StoredImages, chunk_rows, standardise
 from noisyprune.errors import ArtifactError
@@ -309,8 +310,6 @@ def choose_storage(
     """``"memory"`` or ``"stream"`` for ``count`` images at ``image_size`` px under the ``storage``
     setting (``auto``: memory while the decoded set fits ``max_memory_gb``), or a clear error
     before anything is decoded."""
-    if storage not in STORAGE:
-        raise ArtifactError(f"dataset {name!r}: storage must be one of {STORAGE}, got {storage!r}")
     need_gb = count * 3 * image_size * image_size * (4 + 1) / 1e9  # float32 copy + uint8 decode
     fits = need_gb <= max_memory_gb
     if storage == "memory" or (storage == "auto" and fits):
@@ -351,7 +350,6 @@ def build_image_dataset(
     pixels in [0, 1]) the two splits, held in memory as float32 or streamed from the uint8 cache
     (:func:`choose_storage`). ``train_root``: the folder the training paths are named relative to
     (the user's names of the samples)."""
-    check_input_scaling(input_scaling, name)
     num_classes = len(class_names)
     for split, (_, labels) in (("training", train), ("test", test)):
         if len(labels) == 0:
@@ -447,7 +445,7 @@ DECODING_PARAMETERS = (
             " of every sample that extraction and evaluation collect stay on the device (1M × 2,048 float32 ≈ 8 GB "
             "for ResNet-50)."
         ),
-        choices=["auto", "memory", "stream"],
+        choices=STORAGE,
     ),
 )
 
@@ -464,6 +462,89 @@ CLEAN_LABELS = param(
 )
 
 
+# --- read before any job (noisyprune.data.preflight) ---------------------------------------------
+
+
+def image_folder_files(entry) -> list[str]:
+    """Refuse a missing split folder of an ``image_folder`` dataset ``entry``; its contents cannot be
+    fingerprinted cheaply, so no file is returned (they are counted every time)."""
+    root = Path(entry.get("root", ""))
+    for folder in (root / entry.get("train_dir", "train"), root / entry.get("test_dir", "val")):
+        if not folder.is_dir():
+            raise ArtifactError(f"folder {folder} not found (ImageNet-style class folders are expected there)")
+    return []
+
+
+def image_folder_facts(name: str, entry, enough: int) -> Facts:
+    """Class folders and their images, counted only up to ``enough`` (one more than the largest
+    batch size: a larger set passes every batch-size check, and ImageNet's 1.28 million files are
+    not listed before each run)."""
+    train = Path(entry.get("root", "")) / entry.get("train_dir", "train")
+    classes = entry.get("classes")
+    if classes is None:
+        classes = sorted(p.name for p in train.iterdir() if p.is_dir())
+        if entry.get("num_classes") is not None:
+            classes = classes[: entry["num_classes"]]
+    count = 0
+    for folder in classes:
+        if not (train / folder).is_dir():
+            raise ArtifactError(f"{train / folder}: class folder not found (classes come from {train})")
+        for _ in _files_under(train / folder, IMAGE_EXTENSIONS):
+            count += 1
+            if count >= enough:
+                break
+        if count >= enough:
+            break
+    max_train = entry.get("max_train")
+    size = min(count, max_train) if max_train is not None else count
+    return Facts(size, len(classes), input_shape=_decoded_shape(entry))
+
+
+def file_list_files(entry) -> list[str]:
+    """The list and key files of a ``file_list`` dataset ``entry`` (a missing one is refused)."""
+    root = Path(entry.get("root", ""))
+    files = []
+    for key in ("train_list", "test_list", "train_keys", "test_keys"):
+        if entry.get(key):
+            if not (root / entry[key]).is_file():
+                raise ArtifactError(f"{root / entry[key]}: {key} file not found")
+            files.append(str(root / entry[key]))
+    return files
+
+
+def file_list_facts(name: str, entry, enough: int) -> Facts:
+    """The label lists read as the loader reads them (every line checked), without decoding an image."""
+    root = Path(entry.get("root", ""))
+    limit = entry.get("num_classes")
+    labels = {}
+    for split in ("train", "test"):
+        keys = entry.get(f"{split}_keys")
+        _, values = read_file_list(
+            root / entry[f"{split}_list"], root / entry.get(f"{split}_images", ""), root / keys if keys else None
+        )
+        labels[f"{entry[f'{split}_list']} labels"] = values[values < limit] if limit is not None else values
+    train_key = f"{entry['train_list']} labels"
+    count = limit or number_of_classes(labels, train_key, f"dataset {name!r}", None, "")
+    train = labels[train_key]
+    if not len(train):
+        raise ArtifactError(f"dataset {name!r}: no training images (labels below num_classes {limit})")
+    return Facts(len(limited_positions(train, entry.get("max_train"))), count, input_shape=_decoded_shape(entry))
+
+
+def _decoded_shape(entry) -> tuple[int, ...]:
+    """File-backed images are decoded to RGB squares of ``image_size`` pixels."""
+    return (3, entry.get("image_size", 32), entry.get("image_size", 32))
+
+
+def _files_under(folder: Path, extensions: tuple[str, ...]):
+    for directory, _, names in os.walk(folder):
+        for file in names:
+            if Path(file).suffix.lower() in extensions:
+                yield Path(directory) / file
+
+
+# Folder contents cannot be fingerprinted cheaply: counted (up to the largest batch) every time.
+@loader_capabilities(check=Check(image_folder_files, image_folder_facts, cached=False), limits_itself=True)
 @declare(
     param(
         "root",
@@ -545,6 +626,7 @@ def load_image_folder(
     )
 
 
+@loader_capabilities(check=Check(file_list_files, file_list_facts), limits_itself=True)
 @declare(
     param(
         "root", "The dataset folder that list files and image folders are relative to.", required=True, type="string"

@@ -6,8 +6,10 @@ from pathlib import Path
 
 import numpy as np
 
-from noisyprune.data.base import INPUT_SCALING, ArrayDataset, check_input_scaling
+from noisyprune.data.base import INPUT_SCALING, ArrayDataset
+from noisyprune.data.capabilities import Check, loader_capabilities
 from noisyprune.data.idx import read_idx
+from noisyprune.errors import ArtifactError
 from noisyprune.params import declare, param
 
 FILES = {
@@ -54,7 +56,6 @@ def load_idx_dataset(
     """The standard 60,000/10,000 split as ``(n, 1, 28, 28)`` float32, scaled to [0, 1] and, with
     ``input_scaling: standardise``, standardised with the training split's pixel mean and standard
     deviation (``unit`` leaves the pixels in [0, 1])."""
-    check_input_scaling(input_scaling, name)
     root_path = Path(root)
     if download:
         from torchvision import datasets
@@ -116,6 +117,18 @@ PARAMETERS = (
 )
 
 
+def idx_files(entry) -> list[str]:
+    """The four IDX files of a ``mnist`` or ``fashion_mnist`` dataset ``entry``, looked for where the
+    loader looks (the preflight reads them before any job)."""
+    variant = entry["loader"]
+    root = Path(entry.get("root", f"data/{variant.replace('_', '-')}"))
+    try:
+        return [str(_find(root, stem, variant)) for stem in FILES.values()]
+    except FileNotFoundError as err:
+        raise ArtifactError(str(err)) from None
+
+
+@loader_capabilities(check=Check(idx_files))
 @declare(*PARAMETERS)
 def load_mnist(
     name: str = "mnist", root: str = "data/mnist", download: bool = False, input_scaling: str = "standardise"
@@ -124,6 +137,7 @@ def load_mnist(
     return load_idx_dataset(name, "mnist", root, download, input_scaling)
 
 
+@loader_capabilities(check=Check(idx_files))
 @declare(*PARAMETERS)
 def load_fashion_mnist(
     name: str = "fashion_mnist",

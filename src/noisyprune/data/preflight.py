@@ -2,11 +2,12 @@
 
 A file or value found wrong by a job would be found after Snakemake has removed that job's previous
 outputs (and those of every job it reruns beside it). So, in ``onstart``, each swept dataset is read
-as its jobs will read it: in full by its loader for the built-in loaders whose files are read in
-seconds (digits, MNIST and Fashion-MNIST's IDX headers and sizes, CIFAR's batches and CIFAR-N's label
-files, a user's ``arrays`` or LIBSVM file), the label lists of ``file_list`` (paths, labels,
-duplicates, key lists; the images are decoded by the jobs), and the class folders of
-``image_folder``. What the jobs depend on is then checked against the config:
+as its jobs will read it, the way its loader declares (:class:`~noisyprune.data.capabilities.Check`):
+in full by the loader where its files are read in seconds (digits, MNIST and Fashion-MNIST's IDX
+headers and sizes, CIFAR's batches and CIFAR-N's label files, a user's ``arrays`` or LIBSVM file),
+the label lists of ``file_list`` (paths, labels, duplicates, key lists; the images are decoded by
+the jobs), and the class folders of ``image_folder``. What the jobs depend on is then checked
+against the config:
 
 - the dataset has two classes or more;
 - every swept noise fits it (a human label set it holds, asymmetric pairs naming its classes);
@@ -15,7 +16,8 @@ duplicates, key lists; the images are decoded by the jobs), and the class folder
 
 What a file holds (training-set size, class count, label sets) is kept in ``cache_dir`` under a
 fingerprint of the dataset entry and of its files' sizes and modification times, so a file is read
-again only once it changes. Plugin loaders and ``download: true`` entries are left to their jobs.
+again only once it changes. Loaders that declare no check and ``download: true`` entries are left to
+their jobs.
 """
 
 from __future__ import annotations
@@ -23,33 +25,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass
+from collections.abc import Mapping
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+from noisyprune.data.capabilities import Check, Facts, capabilities_of
 from noisyprune.errors import ArtifactError, ConfigError
 
 DEFAULT_BATCH_SIZE = 128  # the schema's default, for an entry validated without defaults
-
-
-@dataclass(frozen=True)
-class Facts:
-    """What the jobs will find in a dataset: ``train_size`` training samples (after ``max_train``;
-    ``None``: not known before a job), ``num_classes`` classes, the names of its human label sets
-    and the ``input_shape`` of one input (each ``None``: not known before a job)."""
-
-    train_size: int | None
-    num_classes: int | None
-    label_sets: tuple[str, ...] | None = None
-    input_shape: tuple[int, ...] | None = None
-
-    @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> Facts:
-        """The facts of a cache record (JSON: lists for tuples)."""
-        lists = {key: record.get(key) for key in ("label_sets", "input_shape")}
-        as_tuples = {key: tuple(value) for key, value in lists.items() if value is not None}
-        return cls(record["train_size"], record["num_classes"], **as_tuples)
 
 
 def _loaded(name: str, entry: Mapping[str, Any], enough: int) -> Facts:
@@ -60,166 +44,18 @@ def _loaded(name: str, entry: Mapping[str, Any], enough: int) -> Facts:
     return Facts(data.num_train, data.num_classes, tuple(sorted(data.label_sets or ())), tuple(data.input_shape))
 
 
-def _mnist_files(entry: Mapping[str, Any]) -> list[str]:
-    from noisyprune.data.mnist import FILES, _find
+def declared_check(loader: str) -> Check | None:
+    """How the preflight reads the data of ``loader`` (what the loader declared; ``None``: left to
+    its jobs)."""
+    from noisyprune.data.registry import DATASETS
 
-    variant = entry["loader"]
-    root = Path(entry.get("root", f"data/{variant.replace('_', '-')}"))
-    try:
-        return [str(_find(root, stem, variant)) for stem in FILES.values()]
-    except FileNotFoundError as err:
-        raise ArtifactError(str(err)) from None
-
-
-def _cifar_files(entry: Mapping[str, Any]) -> list[str]:
-    from noisyprune.data.cifar import HUMAN_FILES, LAYOUT
-
-    loader = entry["loader"]
-    variant = loader.removesuffix("n") if loader in HUMAN_FILES else loader
-    folder = Path(entry.get("root", "data/cifar")) / LAYOUT[variant]["folder"]
-    needed = [*LAYOUT[variant]["train"], *LAYOUT[variant]["test"], LAYOUT[variant]["meta"]]
-    missing = [name for name in needed if not (folder / name).is_file()]
-    if missing:
-        raise ArtifactError(
-            f"{loader}: missing {missing} in {folder}. Put the unpacked python version of the dataset there "
-            "or set download: true"
-        )
-    files = [str(folder / name) for name in needed]
-    if loader in HUMAN_FILES:
-        labels = Path(entry.get("human_labels", f"data/{HUMAN_FILES[loader]}"))
-        if not labels.is_file():
-            raise ArtifactError(f"{loader}: human label file {labels} not found ({HUMAN_FILES[loader]} of CIFAR-N)")
-        files.append(str(labels))
-    return files
-
-
-def _arrays_files(entry: Mapping[str, Any]) -> list[str]:
-    return [entry["path"]]
-
-
-def _tabular_files(entry: Mapping[str, Any]) -> list[str]:
-    if entry.get("source", "breast_cancer") != "libsvm":
-        return []  # bundled with scikit-learn
-    return [file for file in (entry.get("path"), entry.get("test_path")) if file is not None]
-
-
-def _no_files(entry: Mapping[str, Any]) -> list[str]:
-    return []
-
-
-def _file_list_files(entry: Mapping[str, Any]) -> list[str]:
-    root = Path(entry.get("root", ""))
-    files = []
-    for key in ("train_list", "test_list", "train_keys", "test_keys"):
-        if entry.get(key):
-            if not (root / entry[key]).is_file():
-                raise ArtifactError(f"{root / entry[key]}: {key} file not found")
-            files.append(str(root / entry[key]))
-    return files
-
-
-def _file_list_facts(name: str, entry: Mapping[str, Any], enough: int) -> Facts:
-    """The label lists read as the loader reads them (every line checked), without decoding an image."""
-    from noisyprune.data.base import limited_positions
-    from noisyprune.data.checks import number_of_classes
-    from noisyprune.data.images import read_file_list
-
-    root = Path(entry.get("root", ""))
-    limit = entry.get("num_classes")
-    labels = {}
-    for split in ("train", "test"):
-        keys = entry.get(f"{split}_keys")
-        _, values = read_file_list(
-            root / entry[f"{split}_list"], root / entry.get(f"{split}_images", ""), root / keys if keys else None
-        )
-        labels[f"{entry[f'{split}_list']} labels"] = values[values < limit] if limit is not None else values
-    train_key = f"{entry['train_list']} labels"
-    count = limit or number_of_classes(labels, train_key, f"dataset {name!r}", None, "")
-    train = labels[train_key]
-    if not len(train):
-        raise ArtifactError(f"dataset {name!r}: no training images (labels below num_classes {limit})")
-    return Facts(len(limited_positions(train, entry.get("max_train"))), count, input_shape=_decoded_shape(entry))
-
-
-def _image_folder_files(entry: Mapping[str, Any]) -> list[str]:
-    root = Path(entry.get("root", ""))
-    for folder in (root / entry.get("train_dir", "train"), root / entry.get("test_dir", "val")):
-        if not folder.is_dir():
-            raise ArtifactError(f"folder {folder} not found (ImageNet-style class folders are expected there)")
-    return []
-
-
-def _image_folder_facts(name: str, entry: Mapping[str, Any], enough: int) -> Facts:
-    """Class folders and their images, counted only up to ``enough`` (one more than the largest
-    batch size: a larger set passes every batch-size check, and ImageNet's 1.28 million files are
-    not listed before each run)."""
-    from noisyprune.data.images import IMAGE_EXTENSIONS
-
-    train = Path(entry.get("root", "")) / entry.get("train_dir", "train")
-    classes = entry.get("classes")
-    if classes is None:
-        classes = sorted(p.name for p in train.iterdir() if p.is_dir())
-        if entry.get("num_classes") is not None:
-            classes = classes[: entry["num_classes"]]
-    count = 0
-    for folder in classes:
-        if not (train / folder).is_dir():
-            raise ArtifactError(f"{train / folder}: class folder not found (classes come from {train})")
-        for _ in _files_under(train / folder, IMAGE_EXTENSIONS):
-            count += 1
-            if count >= enough:
-                break
-        if count >= enough:
-            break
-    max_train = entry.get("max_train")
-    size = min(count, max_train) if max_train is not None else count
-    return Facts(size, len(classes), input_shape=_decoded_shape(entry))
-
-
-def _decoded_shape(entry: Mapping[str, Any]) -> tuple[int, ...]:
-    """File-backed images are decoded to RGB squares of ``image_size`` pixels."""
-    return (3, entry.get("image_size", 32), entry.get("image_size", 32))
-
-
-def _files_under(folder: Path, extensions: tuple[str, ...]) -> Iterator[Path]:
-    for directory, _, names in os.walk(folder):
-        for file in names:
-            if Path(file).suffix.lower() in extensions:
-                yield Path(directory) / file
-
-
-@dataclass(frozen=True)
-class Check:
-    """How preflight reads one loader's data: ``files`` looks for the files (and returns those whose
-    size and modification time fingerprint the result); ``facts(name, entry, enough)`` reads them
-    (by default: the dataset loaded by its loader). ``cached``: whether the result may be kept until
-    the files change."""
-
-    files: Callable[[Mapping[str, Any]], list[str]]
-    facts: Callable[[str, Mapping[str, Any], int], Facts] = _loaded
-    cached: bool = True
-
-
-CHECKS: dict[str, Check] = {
-    "digits": Check(_no_files),
-    "mnist": Check(_mnist_files),
-    "fashion_mnist": Check(_mnist_files),
-    "cifar10": Check(_cifar_files),
-    "cifar100": Check(_cifar_files),
-    "cifar10n": Check(_cifar_files),
-    "cifar100n": Check(_cifar_files),
-    "arrays": Check(_arrays_files),
-    "tabular": Check(_tabular_files),
-    "file_list": Check(_file_list_files, _file_list_facts),
-    # folder contents cannot be fingerprinted cheaply: counted (up to the largest batch) every time
-    "image_folder": Check(_image_folder_files, _image_folder_facts, cached=False),
-}
+    return capabilities_of(DATASETS.get(loader)).check
 
 
 def check_swept_datasets(config: Mapping[str, Any], cache_dir: str | os.PathLike | None = None) -> None:
     """Check every dataset of ``config["sweep"]["datasets"]`` and what the swept noises and training
     entries need of it; raise :class:`ConfigError` naming the config key and the file. Entries with
-    ``download: true`` and plugin loaders are left to their jobs."""
+    ``download: true`` and loaders that declare no check are left to their jobs."""
     cache = Path(cache_dir) / "checked_data.json" if cache_dir is not None else None
     passed = _read_cache(cache)
     enough = max(batch_sizes(config).values(), default=DEFAULT_BATCH_SIZE) + 1
@@ -238,7 +74,7 @@ def check_swept_datasets(config: Mapping[str, Any], cache_dir: str | os.PathLike
 def dataset_facts(name: str, entry: Mapping[str, Any], passed: dict[str, Any], enough: int) -> Facts | None:
     """What the jobs will find in dataset ``name`` (its ``entry``), read now or taken from ``passed``
     (the cache, updated); ``None`` where it is left to the jobs."""
-    check = CHECKS.get(entry["loader"])
+    check = declared_check(entry["loader"])
     if check is None or entry.get("download"):
         return None
     try:
@@ -249,7 +85,7 @@ def dataset_facts(name: str, entry: Mapping[str, Any], passed: dict[str, Any], e
         if cached and isinstance(record, dict) and record.get("key") == key:
             facts = Facts.from_record(record["facts"])
         else:
-            facts = check.facts(name, entry, enough)
+            facts = (check.facts or _loaded)(name, entry, enough)
             if cached:
                 passed[name] = {"key": key, "facts": asdict(facts)}
     except (ArtifactError, OSError, ValueError) as err:

@@ -7,6 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from noisyprune.data.base import ArrayDataset, limited_positions
+from noisyprune.data.capabilities import capabilities_of
 from noisyprune.registry import Registry
 
 DATASETS = Registry(
@@ -26,9 +27,6 @@ DATASETS = Registry(
     },
 )
 
-# Loaders that apply max_train/max_test themselves (same stratified subset as limit_samples).
-LIMIT_BEFORE_DECODING = frozenset({"image_folder", "file_list"})
-
 
 def load_dataset(name: str, entry: Mapping[str, Any]) -> ArrayDataset:
     """Load the dataset described by the config entry ``entry`` (its ``loader`` picks the code).
@@ -38,8 +36,9 @@ def load_dataset(name: str, entry: Mapping[str, Any]) -> ArrayDataset:
     generic = ("loader", "model", "augment", "max_train", "max_test")
     options = {key: value for key, value in entry.items() if key not in generic}
     loader = DATASETS.get(entry["loader"])
-    if entry["loader"] in LIMIT_BEFORE_DECODING:
-        # File-backed images: draw the subset from the file list, so the rest is never decoded.
+    if capabilities_of(loader).limits_itself:
+        # File-backed images: draw the subset from the file list (the same stratified subset as
+        # limit_samples), so the rest is never decoded.
         return loader(name=name, max_train=entry.get("max_train"), max_test=entry.get("max_test"), **options)
     data = loader(name=name, **options)
     return limit_samples(data, entry.get("max_train"), entry.get("max_test"))

@@ -36,8 +36,6 @@ class MLP(Classifier):
         dropout: float = 0.0,
     ):
         super().__init__()
-        if not hidden:
-            raise ValueError("mlp needs at least one hidden layer")
         layers: list[nn.Module] = [nn.Flatten()]
         width = prod(input_shape)
         for out in hidden:

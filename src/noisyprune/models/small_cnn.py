@@ -38,8 +38,6 @@ class SmallCNN(Classifier):
         channels: Sequence[int] = (32, 64, 128),
     ):
         super().__init__()
-        if not channels:
-            raise ValueError("small_cnn needs at least one conv block")
         in_channels, height = input_shape[0], min(input_shape[1:])
         blocks: list[nn.Module] = []
         for index, out in enumerate(channels):

@@ -132,7 +132,7 @@ def resolve_pairs(
             "the same, CIFAR-100 `block5_random_pair` + `per_sample`; DivideMix CIFAR-10 `cifar10` + `global`; IEG "
             "CIFAR-10 `cifar10` + `per_sample`."
         ),
-        choices=["exact", "in_place", "per_sample", "global"],
+        choices=REALISATIONS,
     ),
 )
 def pair_noise(
@@ -157,10 +157,6 @@ def pair_noise(
       target, from the clean labels (samples of classes that are no source stay clean, so about
       ``rate · N · (share of source classes)`` flip).
     """
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"noise rate must be in [0, 1], got {rate}")
-    if realisation not in REALISATIONS:
-        raise ValueError(f"unknown realisation {realisation!r}; use one of {REALISATIONS}")
     noisy = clean.copy()
     mapping = resolve_pairs(pairs, num_classes, getattr(data, "class_groups", None), rng)
     if realisation == "global":

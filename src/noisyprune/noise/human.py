@@ -13,9 +13,10 @@ from noisyprune.params import declare, param
         (
             "The human label set: `aggregate`, `worst`, `random1`, `random2`, `random3` (CIFAR-10N; 9.01%, 40.21%, "
             "17.23%, 18.12%, 17.64% wrong), `noisy100` (CIFAR-100N, 40.20%) or `given` (an `arrays` file's "
-            "`noisy_y`/`noisy_label`). Needs the matching dataset; any other pairing is refused at validation."
+            "`noisy_y`/`noisy_label`): one of the sets the dataset's loader declares (`label_sets`); any other "
+            "pairing is refused at validation."
         ),
-        choices=["aggregate", "worst", "random1", "random2", "random3", "noisy100", "given"],
+        type="string",
     ),
 )
 def human_noise(clean: np.ndarray, num_classes: int, rng: np.random.Generator, labels: str, data) -> np.ndarray:

@@ -43,10 +43,6 @@ def instance_dependent_noise(
     ``std·√(2/π)`` ≈ 8% with the default std, as in the original generator; use ``kind: none`` for
     clean labels). ``data.train_x`` gives the inputs. Deterministic given ``rng``.
     """
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"noise rate must be in [0, 1], got {rate}")
-    if std <= 0:
-        raise ValueError(f"instance-dependent noise: std must be > 0, got {std}")
     n = len(clean)
     dimension = int(np.prod(data.train_x.shape[1:]))
     flip_rate = stats.truncnorm((0 - rate) / std, (1 - rate) / std, loc=rate, scale=std).rvs(n, random_state=rng)

@@ -55,7 +55,7 @@ def legacy_multinomial_draws(clean: np.ndarray, matrix: np.ndarray, seed: int) -
             "wrong label (Prune4ReL, RDIA-LS). `any_class`: uniform over all C classes, so some resampled labels stay "
             "correct and the realised rate is about `rate · (C − 1)/C` (SOP, ELR, DivideMix, IEG)."
         ),
-        choices=["other_class", "any_class"],
+        choices=CONVENTIONS,
     ),
     param(
         "realisation",
@@ -64,7 +64,7 @@ def legacy_multinomial_draws(clean: np.ndarray, matrix: np.ndarray, seed: int) -
             "`per_sample`: each sample independently with probability `rate`, so the count varies around "
             "`rate · n` (IEG's `rand(n) <= rate`, Co-teaching's and RDIA-LS's per-sample transition draws)."
         ),
-        choices=["exact", "per_sample"],
+        choices=REALISATIONS,
     ),
     param(
         "fixed_seed",
@@ -101,12 +101,6 @@ def symmetric_noise(
     ``fixed_seed`` (``per_sample`` only) replaces ``rng`` by the originals' legacy generator
     (:func:`legacy_multinomial_draws`), the same for every run.
     """
-    if convention not in CONVENTIONS:
-        raise ValueError(f"unknown symmetric-noise convention {convention!r}; use one of {CONVENTIONS}")
-    if realisation not in REALISATIONS:
-        raise ValueError(f"unknown symmetric-noise realisation {realisation!r}; use one of {REALISATIONS}")
-    if not 0.0 <= rate <= 1.0:
-        raise ValueError(f"noise rate must be in [0, 1], got {rate}")
     if num_classes < 2:
         raise ValueError("symmetric noise needs at least 2 classes")
     if fixed_seed is not None:

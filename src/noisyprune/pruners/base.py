@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, ClassVar, Literal
 
 import numpy as np
@@ -49,6 +51,23 @@ class Selection:
     runtime: dict[str, float] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class DetectionScore:
+    """A per-sample score a pruner offers to the noise-detection measurement (the ``detect`` stage),
+    oriented so that **larger = more likely mislabelled**. ``compute(inputs)`` returns ``(n,)``
+    floats for the candidates of ``inputs`` (:class:`PrunerInputs`, all training samples);
+    ``reads`` names the artifacts it needs (``features``, ``dynamics``): without one (a
+    precomputed warm-up has no dynamics) the score is left out."""
+
+    compute: Callable[[PrunerInputs], np.ndarray]
+    reads: tuple[str, ...] = ("features",)
+
+
+def offers(**scores: DetectionScore) -> Mapping[str, DetectionScore]:
+    """A pruner's ``detection_scores``, read-only: ``detection_scores = offers(el2n=DetectionScore(…))``."""
+    return MappingProxyType(scores)
+
+
 @declare(
     param(
         "balance",
@@ -73,10 +92,15 @@ class Pruner(ABC):
     # Designed to keep correctly labelled samples (no re-labeling learner needed): the warning
     # names these methods as the alternatives.
     keeps_clean: ClassVar[bool] = False
+    # The per-sample scores it offers to the noise-detection table, by the name the table shows.
+    detection_scores: ClassVar[Mapping[str, DetectionScore]] = offers()
+    # Whether sweep.tau_sweep runs it at each τ of the list (it takes a neighbourhood threshold tau).
+    sweeps_tau: ClassVar[bool] = False
+    # Whether its selection computes on a GPU (the workflow then asks the job for one); a pruner
+    # whose parameters decide it sets it in __init__.
+    needs_gpu: bool = False
 
     def __init__(self, balance: str = "none"):
-        if balance not in BALANCE_MODES:
-            raise ValueError(f"unknown balance {balance!r}; use one of {BALANCE_MODES}")
         self.balance = balance
 
     @abstractmethod

@@ -50,7 +50,7 @@ def stratified_by_difficulty(
     param(
         "difficulty",
         "Difficulty score the strata are built on: `el2n`, `loss`, `forgetting` or `margin`.",
-        choices=["el2n", "loss", "forgetting", "margin"],
+        choices=DIFFICULTIES,
     ),
     param(
         "hard_cutoff",
@@ -81,12 +81,6 @@ class CCS(Pruner):
 
     def __init__(self, balance: str = "none", difficulty: str = "el2n", hard_cutoff: float = 0.1, bins: int = 50):
         super().__init__(balance=balance)
-        if difficulty not in DIFFICULTIES:
-            raise ValueError(f"unknown difficulty {difficulty!r}; use one of {DIFFICULTIES}")
-        if not 0.0 <= hard_cutoff < 1.0:
-            raise ValueError(f"hard_cutoff must be in [0, 1), got {hard_cutoff}")
-        if bins < 1:
-            raise ValueError(f"bins must be ≥ 1, got {bins}")
         self.difficulty, self.hard_cutoff, self.bins = difficulty, hard_cutoff, bins
         self.requires = ("dynamics",) if difficulty == "forgetting" else ("features",)
 

@@ -6,11 +6,18 @@ from __future__ import annotations
 import numpy as np
 
 from noisyprune.params import declare, param
-from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
+from noisyprune.pruners.base import DetectionScore, Pruner, PrunerInputs, Selection, offers
 from noisyprune.pruners.budget import select_per_class
 
 PROBABILITIES = ("crossval", "warmup")
 FILTERS = ("prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given")
+
+
+def self_confidence(inputs: PrunerInputs) -> np.ndarray:
+    """The warm-up model's probability of each noisy label, ``(n,)`` float64: cleanlab's label
+    quality by self-confidence (larger = more likely correct)."""
+    probs = inputs.features.numpy("probs")
+    return probs[np.arange(len(inputs.noisy_label)), inputs.noisy_label].astype(np.float64)
 
 
 def out_of_sample_probabilities(
@@ -43,7 +50,7 @@ def out_of_sample_probabilities(
             "`crossval`: `folds`-fold logistic regression on the warm-up embeddings, out of sample; `warmup`: the "
             "warm-up's own (in-sample) probabilities."
         ),
-        choices=["crossval", "warmup"],
+        choices=PROBABILITIES,
     ),
     param("folds", "Folds of the cross-validation.", type="integer", minimum=2),
     param(
@@ -52,7 +59,7 @@ def out_of_sample_probabilities(
             "cleanlab's `find_label_issues` filter: `prune_by_noise_rate`, `prune_by_class`, `both`, "
             "`confident_learning` or `predicted_neq_given`."
         ),
-        choices=["prune_by_noise_rate", "prune_by_class", "both", "confident_learning", "predicted_neq_given"],
+        choices=FILTERS,
     ),
 )
 class ConfidentLearning(Pruner):
@@ -67,6 +74,7 @@ class ConfidentLearning(Pruner):
     """
 
     requires = ("features",)
+    detection_scores = offers(self_confidence=DetectionScore(lambda inputs: 1.0 - self_confidence(inputs)))
     keeps = "the samples cleanlab does not flag as label errors (flagged ones only when the rest run out)"
     keeps_clean = True
 
@@ -78,10 +86,6 @@ class ConfidentLearning(Pruner):
         filter_by: str = "prune_by_noise_rate",
     ):
         super().__init__(balance=balance)
-        if probabilities not in PROBABILITIES:
-            raise ValueError(f"probabilities must be one of {PROBABILITIES}, got {probabilities!r}")
-        if filter_by not in FILTERS:
-            raise ValueError(f"filter_by must be one of {FILTERS}, got {filter_by!r}")
         self.probabilities, self.folds, self.filter_by = probabilities, folds, filter_by
 
     def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from noisyprune.params import declare, param
-from noisyprune.pruners.base import PrunerInputs, ScorePruner
+from noisyprune.pruners.base import DetectionScore, PrunerInputs, ScorePruner, offers
 
 
 def el2n_scores(probs: np.ndarray, labels: np.ndarray) -> np.ndarray:
@@ -32,6 +32,9 @@ class EL2N(ScorePruner):
     """
 
     requires = ("features",)
+    detection_scores = offers(
+        el2n=DetectionScore(lambda inputs: el2n_scores(inputs.features.numpy("probs"), inputs.noisy_label))
+    )
     keeps = (
         "samples at its `keep` end of the warm-up model's error on the given label; the hard end (the "
         "default) holds most of the wrong labels"
@@ -39,8 +42,6 @@ class EL2N(ScorePruner):
 
     def __init__(self, balance: str = "none", keep: str = "hard"):
         super().__init__(balance=balance)
-        if keep not in ("hard", "easy"):
-            raise ValueError(f"keep must be 'hard' or 'easy', got {keep!r}")
         self.keep = "high" if keep == "hard" else "low"
 
     def score(self, inputs: PrunerInputs, rng: np.random.Generator) -> np.ndarray:

@@ -6,7 +6,7 @@ import numpy as np
 
 from noisyprune.artifacts import Artifact
 from noisyprune.params import declare, param
-from noisyprune.pruners.base import PrunerInputs, ScorePruner
+from noisyprune.pruners.base import DetectionScore, PrunerInputs, ScorePruner, offers
 
 NEVER_LEARNED = ("zero", "most")
 
@@ -48,7 +48,7 @@ def forgetting_counts(dynamics: Artifact, sample_id: np.ndarray, never_learned: 
             "Forgetting count of samples never classified correctly: `zero` (DeepCore and the fork count 0 events) or"
             " `most` (Toneva et al.: never-learned samples rank as most forgotten)."
         ),
-        choices=["zero", "most"],
+        choices=NEVER_LEARNED,
     ),
 )
 class Forgetting(ScorePruner):
@@ -63,12 +63,19 @@ class Forgetting(ScorePruner):
 
     keep = "high"
     requires = ("dynamics",)
+    # Both never-learned conventions: which one flags mislabelled samples better is measured.
+    detection_scores = offers(
+        forgetting=DetectionScore(
+            lambda inputs: forgetting_counts(inputs.dynamics, inputs.sample_id, "zero"), reads=("dynamics",)
+        ),
+        forgetting_never_learned_most=DetectionScore(
+            lambda inputs: forgetting_counts(inputs.dynamics, inputs.sample_id, "most"), reads=("dynamics",)
+        ),
+    )
     keeps = "the most often forgotten samples, and mislabelled samples are forgotten often"
 
     def __init__(self, balance: str = "proportional", never_learned: str = "zero"):
         super().__init__(balance=balance)
-        if never_learned not in NEVER_LEARNED:
-            raise ValueError(f"never_learned must be one of {NEVER_LEARNED}, got {never_learned!r}")
         self.never_learned = never_learned
 
     def score(self, inputs: PrunerInputs, rng: np.random.Generator) -> np.ndarray:

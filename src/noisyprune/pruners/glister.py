@@ -47,7 +47,7 @@ class LastLayerModel:
             "mean gradient and every gradient is re-evaluated; `static`: what the original runs (its update never "
             "happens because of a typo)."
         ),
-        choices=["greedy", "static"],
+        choices=VARIANTS,
     ),
     param(
         "lr",
@@ -91,10 +91,6 @@ class Glister(Pruner):
         validation_size: int | None = None,
     ):
         super().__init__(balance=balance)
-        if variant not in VARIANTS:
-            raise ValueError(f"unknown variant {variant!r}; use one of {VARIANTS}")
-        if lr <= 0 or updates < 1:
-            raise ValueError("lr must be > 0 and updates ≥ 1")
         self.variant, self.lr, self.updates, self.validation_size = variant, lr, updates, validation_size
 
     def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:

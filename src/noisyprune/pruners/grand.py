@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from noisyprune.params import declare, param
-from noisyprune.pruners.base import PrunerInputs, ScorePruner
+from noisyprune.pruners.base import DetectionScore, PrunerInputs, ScorePruner, offers
 from noisyprune.pruners.el2n import el2n_scores
 
 
@@ -60,6 +60,13 @@ class GraNd(ScorePruner):
     by averaging over several runs.
     """
 
+    detection_scores = offers(
+        grand=DetectionScore(
+            lambda inputs: grand_scores(
+                inputs.features.numpy("probs"), inputs.features.numpy("embedding"), inputs.noisy_label
+            )
+        )
+    )
     keeps = (
         "samples at its `keep` end of the last-layer gradient norm on the given label; the hard end (the "
         "default) holds most of the wrong labels"
@@ -67,10 +74,6 @@ class GraNd(ScorePruner):
 
     def __init__(self, balance: str = "none", keep: str = "hard", checkpoints: str = "final"):
         super().__init__(balance=balance)
-        if keep not in ("hard", "easy"):
-            raise ValueError(f"keep must be 'hard' or 'easy', got {keep!r}")
-        if checkpoints not in ("final", "average"):
-            raise ValueError(f"checkpoints must be 'final' or 'average', got {checkpoints!r}")
         self.keep = "high" if keep == "hard" else "low"
         self.checkpoints = checkpoints
         self.requires = ("snapshots",) if checkpoints == "average" else ("features",)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
+from noisyprune.pruners.base import DetectionScore, Pruner, PrunerInputs, Selection, offers
 from noisyprune.pruners.budget import class_members, select_per_class
 
 
@@ -38,6 +38,11 @@ class Moderate(Pruner):
     """
 
     requires = ("features",)
+    detection_scores = offers(
+        moderate_distance=DetectionScore(
+            lambda inputs: median_distances(inputs.features.numpy("embedding"), inputs.noisy_label, inputs.num_classes)
+        )
+    )
     keeps = "samples at a moderate distance from their class centre, chosen for coverage, not for correct labels"
 
     def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:

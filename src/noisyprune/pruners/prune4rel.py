@@ -378,7 +378,7 @@ def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows
             "top-2) or `entropy` (`1 − H(p)/log C`, oriented so that larger is more confident, unlike the original's "
             "`Entropy`)."
         ),
-        choices=["max_prob", "margin", "entropy"],
+        choices=CONFIDENCES,
     ),
     param(
         "tau",
@@ -416,7 +416,7 @@ def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows
             "only). `neighborhood`: the paper's full marginal gain over the candidate and its τ-neighbours, by lazy "
             "greedy (exact because the objective is submodular)."
         ),
-        choices=["own", "neighborhood"],
+        choices=GAINS,
     ),
     param(
         "input_precision",
@@ -426,7 +426,7 @@ def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows
             "similarities are then computed in float64 from the rounded values (the original computes on in float16)."
             " Rounding alone can move similarities across τ and change picks."
         ),
-        choices=["float32", "float16"],
+        choices=PRECISIONS,
     ),
     param(
         "engine",
@@ -441,7 +441,7 @@ def coverage_objective(positions: np.ndarray, confidence: np.ndarray, rows: Rows
             "`dense` up to 2,000 samples, `torch` on a CUDA machine above 20,000, `graph` up to `exact_max`, `ivf` "
             "above."
         ),
-        choices=["auto", "dense", "graph", "torch", "ivf"],
+        choices=ENGINES,
     ),
     param(
         "clusters",
@@ -514,6 +514,7 @@ class Prune4ReL(Pruner):
     """
 
     requires = ("features",)
+    sweeps_tau = True
     keeps = (
         "confident samples that cover many neighbours: the samples whose neighbourhoods a re-labeling learner "
         "can correct, not clean ones, so retrain the subset with a re-labeling learner (e.g. ELR, SOP)"
@@ -538,26 +539,13 @@ class Prune4ReL(Pruner):
         input_precision: str = "float32",
     ):
         super().__init__(balance=balance)
-        if input_precision not in PRECISIONS:
-            raise ValueError(f"unknown input_precision {input_precision!r}; use one of {PRECISIONS}")
         self.input_precision = input_precision
-        if confidence not in CONFIDENCES:
-            raise ValueError(f"unknown confidence {confidence!r}; use one of {CONFIDENCES}")
-        if gain not in GAINS:
-            raise ValueError(f"unknown gain {gain!r}; use one of {GAINS}")
-        if engine not in ENGINES:
-            raise ValueError(f"unknown engine {engine!r}; use one of {ENGINES}")
-        if tau != "auto" and not (isinstance(tau, int | float) and 0.0 <= tau < 1.0):
-            raise ValueError(f"tau must be in [0, 1) or 'auto', got {tau!r}")
-        if target_neighbours is not None and not target_neighbours > 0:
-            raise ValueError(f"target_neighbours must be > 0, got {target_neighbours}")
         self.tau_setting, self.target_neighbours = tau, target_neighbours
-        if eta <= 0:
-            raise ValueError(f"eta must be > 0, got {eta}")
         self.confidence, self.tau, self.eta, self.gain, self.engine = confidence, tau, eta, gain, engine
         self.clusters, self.ivf_nlist, self.ivf_nprobe = clusters, ivf_nlist, ivf_nprobe
         self.recall_sample, self.exact_max, self.max_graph_gb = recall_sample, exact_max, max_graph_gb
         self.calibrate = calibrate
+        self.needs_gpu = engine == "torch"  # auto picks torch only where the job already has a GPU
 
     def engine_settings(self) -> EngineSettings:
         """The ``engine`` parameters, as :func:`~noisyprune.pruners.neighbours.find_neighbours` reads them."""

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from noisyprune.pruners.base import PrunerInputs, ScorePruner
+from noisyprune.pruners.base import DetectionScore, PrunerInputs, ScorePruner, offers
+
+
+def warmup_loss(inputs: PrunerInputs) -> np.ndarray:
+    """The warm-up model's loss on each noisy label, ``(n,)`` float64 (larger = more likely mislabelled)."""
+    return inputs.features.numpy("loss").astype(np.float64)
 
 
 class SmallLoss(ScorePruner):
@@ -20,6 +25,7 @@ class SmallLoss(ScorePruner):
     )
     keeps_clean = True
     requires = ("features",)
+    detection_scores = offers(loss=DetectionScore(warmup_loss))
 
     def score(self, inputs: PrunerInputs, rng: np.random.Generator) -> np.ndarray:
         return inputs.features.numpy("loss")

@@ -6,7 +6,7 @@ import numpy as np
 
 from noisyprune.errors import ArtifactError
 from noisyprune.params import declare, param
-from noisyprune.pruners.base import PrunerInputs, ScorePruner
+from noisyprune.pruners.base import DetectionScore, PrunerInputs, ScorePruner, offers
 
 SCORES = ("least_confidence", "entropy", "margin", "max_logit")
 KEEPS = ("hard", "easy")
@@ -38,7 +38,7 @@ def uncertainty_scores(probs: np.ndarray, kind: str) -> np.ndarray:
             " largest raw logit, negated: what DeepCore and the Prune4ReL scripts' `--uncertainty LeastConfidence` "
             "compute; the paper-scale presets run it with `balance: proportional`, the scripts' `--balance True`)."
         ),
-        choices=["least_confidence", "entropy", "margin", "max_logit"],
+        choices=SCORES,
     ),
     param(
         "keep",
@@ -46,7 +46,7 @@ def uncertainty_scores(probs: np.ndarray, kind: str) -> np.ndarray:
             "`hard` keeps the most uncertain (as the Prune4ReL fork), `easy` the most confident (what DeepCore's "
             "unbalanced branch really does)."
         ),
-        choices=["hard", "easy"],
+        choices=KEEPS,
     ),
 )
 class Uncertainty(ScorePruner):
@@ -65,6 +65,12 @@ class Uncertainty(ScorePruner):
     """
 
     requires = ("features",)
+    detection_scores = offers(
+        **{
+            kind: DetectionScore(lambda inputs, kind=kind: uncertainty_scores(inputs.features.numpy("probs"), kind))
+            for kind in ("least_confidence", "entropy", "margin")
+        }
+    )
     keeps = (
         "samples at its `keep` end of the warm-up model's uncertainty; the hard end (the default) is rich in "
         "wrong labels"
@@ -72,10 +78,6 @@ class Uncertainty(ScorePruner):
 
     def __init__(self, balance: str = "none", score: str = "margin", keep: str = "hard"):
         super().__init__(balance=balance)
-        if score not in SCORES:
-            raise ValueError(f"unknown uncertainty score {score!r}; use one of {SCORES}")
-        if keep not in KEEPS:
-            raise ValueError(f"keep must be one of {KEEPS}, got {keep!r}")
         self.kind = score
         self.keep = "high" if keep == "hard" else "low"
 

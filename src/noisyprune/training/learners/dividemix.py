@@ -111,12 +111,6 @@ class DivideMix(TwoNetworkLearner):
         loss_history: int = 1,
         variant: str = "original",
     ):
-        if variant not in ("original", "prune4rel"):
-            raise ValueError(f"dividemix: variant must be 'original' or 'prune4rel', got {variant!r}")
-        if warmup_epochs < 0 or rampup_epochs < 0 or loss_history < 1:
-            raise ValueError("dividemix: warmup_epochs and rampup_epochs must be ≥ 0, loss_history ≥ 1")
-        if not 0 < p_threshold < 1 or temperature <= 0 or lambda_u < 0 or alpha < 0:
-            raise ValueError("dividemix: need 0 < p_threshold < 1, temperature > 0, lambda_u ≥ 0, alpha ≥ 0")
         self.variant = variant
         self.warmup_epochs = 0 if variant == "prune4rel" else int(warmup_epochs)
         self.lambda_u, self.p_threshold, self.temperature = float(lambda_u), float(p_threshold), float(temperature)

@@ -64,12 +64,6 @@ class ELR(Learner):
     state_keys = ("targets",)  # restored on resume
 
     def __init__(self, beta: float = 0.7, lam: float = 3.0, reset_targets: str = "never"):
-        if not 0 <= beta < 1:
-            raise ValueError(f"elr: beta must be in [0, 1), got {beta}")
-        if lam < 0:
-            raise ValueError(f"elr: lam must be ≥ 0, got {lam}")
-        if reset_targets not in ("never", "every_epoch"):
-            raise ValueError(f"elr: reset_targets must be 'never' or 'every_epoch', got {reset_targets!r}")
         self.beta, self.lam, self.reset_targets = float(beta), float(lam), reset_targets
         self.targets: torch.Tensor | None = None
 

@@ -81,12 +81,6 @@ class ELRPlus(TwoNetworkLearner):
         ema_step: int = 40000,
         reweight_labels: bool = False,
     ):
-        if not 0 <= beta < 1:
-            raise ValueError(f"elr_plus: beta must be in [0, 1), got {beta}")
-        if not 0 <= ema_alpha < 1:
-            raise ValueError(f"elr_plus: ema_alpha must be in [0, 1), got {ema_alpha}")
-        if lam < 0 or mixup_alpha < 0 or coef_step < 0 or ema_step < 0:
-            raise ValueError("elr_plus: lam, mixup_alpha, coef_step and ema_step must be ≥ 0")
         self.beta, self.lam, self.mixup_alpha = float(beta), float(lam), float(mixup_alpha)
         self.coef_step, self.ema_alpha, self.ema_step = int(coef_step), float(ema_alpha), int(ema_step)
         self.reweight_labels = bool(reweight_labels)

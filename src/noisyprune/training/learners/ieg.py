@@ -273,16 +273,6 @@ class IEG(Learner):
         probe_weight_decay: bool = True,
         meta_guess_gradient: bool = False,
     ):
-        if meta_lr <= 0:
-            raise ValueError(f"ieg: meta_lr must be > 0, got {meta_lr}")
-        if not 0 <= grad_eps_init <= 1:
-            raise ValueError(f"ieg: grad_eps_init must be in [0, 1], got {grad_eps_init}")
-        if not 0 <= ema_decay < 1:
-            raise ValueError(f"ieg: ema_decay must be in [0, 1), got {ema_decay}")
-        if min(meta_momentum, ce_factor, consistency_factor) < 0 or mixup_beta <= 0 or temperature <= 0:
-            raise ValueError(
-                "ieg: meta_momentum, ce_factor, consistency_factor must be ≥ 0 and mixup_beta, temperature > 0"
-            )
         self.meta_lr, self.meta_momentum, self.grad_eps_init = (
             float(meta_lr),
             float(meta_momentum),

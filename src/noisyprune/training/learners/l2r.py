@@ -113,8 +113,6 @@ class L2R(Learner):
     compiles = False
 
     def __init__(self, meta_lr: float = 0.1, probe_batch_size: int = 100, meta_weight_decay: bool = True):
-        if meta_lr <= 0:
-            raise ValueError(f"meta_lr must be > 0, got {meta_lr}")
         self.meta_lr, self.probe_batch_size = meta_lr, probe_batch_size
         self.meta_weight_decay = meta_weight_decay
 

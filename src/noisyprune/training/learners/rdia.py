@@ -22,6 +22,7 @@ import logging
 import numpy as np
 import torch
 
+from noisyprune.influence import RELABEL_TARGETS
 from noisyprune.params import declare, param
 from noisyprune.training.context import LabelsToCorrect, TrainContext
 from noisyprune.training.learners.ce import CrossEntropy
@@ -58,7 +59,7 @@ log = logging.getLogger(__name__)
             " or `other_class` (the head's most probable class other than the given label; for two classes this is "
             "the original's flip y ← 1 − y, which `config/rdia_tabular.yaml` uses)."
         ),
-        choices=["prediction", "other_class"],
+        choices=RELABEL_TARGETS,
     ),
 )
 class RDIA(CrossEntropy):
@@ -72,12 +73,6 @@ class RDIA(CrossEntropy):
     state_keys = ("corrected",)
 
     def __init__(self, alpha: float = 0.1, head_c: float = 1.0, relabel_to: str = "prediction"):
-        from noisyprune.influence import RELABEL_TARGETS
-
-        if head_c <= 0:
-            raise ValueError(f"head_c must be > 0, got {head_c}")
-        if relabel_to not in RELABEL_TARGETS:
-            raise ValueError(f"rdia: relabel_to must be one of {RELABEL_TARGETS}, got {relabel_to!r}")
         self.alpha, self.head_c, self.relabel_to = float(alpha), float(head_c), relabel_to
         self.corrected: torch.Tensor | None = None
         self.report: dict = {}

@@ -118,7 +118,7 @@ MIN_COMPLEMENT = 1e-7
             "remembered, as the original's `loss_warmup` (a scale Adam nearly ignores; under SGD it shrinks the step "
             "~B-fold)."
         ),
-        choices=["mean", "original"],
+        choices=WARMUP_LOSSES,
     ),
 )
 class RDIALS(Learner):
@@ -142,12 +142,6 @@ class RDIALS(Learner):
         double_softmax: bool = False,
         warmup_loss: str = "mean",
     ):
-        if not 0.0 <= noise_rate < 1.0:
-            raise ValueError(f"noise_rate must be in [0, 1), got {noise_rate}")
-        if not 0.0 <= clean_weight <= 1.0:
-            raise ValueError(f"clean_weight must be in [0, 1], got {clean_weight}")
-        if warmup_loss not in WARMUP_LOSSES:
-            raise ValueError(f"warmup_loss must be one of {WARMUP_LOSSES}, got {warmup_loss!r}")
         self.noise_rate, self.clean_weight = noise_rate, clean_weight
         self.init_epoch, self.num_gradual, self.double_softmax = init_epoch, num_gradual, double_softmax
         self.warmup_loss = warmup_loss

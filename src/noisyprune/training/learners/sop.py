@@ -83,15 +83,6 @@ class SOP(Learner):
         ratio_consistency: float = 0.0,
         ratio_balance: float = 0.0,
     ):
-        for name, value in (
-            ("lr_u", lr_u),
-            ("lr_v", lr_v),
-            ("init_std", init_std),
-            ("ratio_consistency", ratio_consistency),
-            ("ratio_balance", ratio_balance),
-        ):
-            if value < 0:
-                raise ValueError(f"sop: {name} must be ≥ 0, got {value}")
         self.lr_u, self.lr_v, self.init_std = float(lr_u), float(lr_v), float(init_std)
         self.ratio_consistency, self.ratio_balance = float(ratio_consistency), float(ratio_balance)
         self.u: torch.Tensor | None = None

@@ -1,0 +1,143 @@
+"""A direct Python call checked against the same declarations as a config entry.
+
+:func:`noisyprune.params.declare` wraps each component (a class's ``__init__``, a function itself)
+with :func:`checking_arguments`: the keyword and positional arguments a caller gives for declared
+parameters are validated against the parameters' JSON-schema fragments, the same fragments the
+config schema's branch is generated from, so ``Prune4ReL(tau=2.0)`` and ``tau: 2.0`` in a config
+are refused by one rule with one message. Arguments left at their defaults are not checked (the
+defaults are the declarations' own), nor are the arguments the framework fills (``clean``, ``rng``).
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import math
+import numbers
+import os
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from noisyprune.errors import ParameterError
+from noisyprune.schema_messages import describe_value_error
+
+# Set on every checking wrapper: a parent's wrapper, reached through ``super().__init__``, leaves
+# the check to the wrapper of the class actually built, which has checked every argument already.
+CHECKS_ARGUMENTS = "__checks_arguments__"
+
+
+def checking_arguments(target: Any, fragments: Callable[[Any], Mapping[str, Mapping[str, Any]]]) -> Any:
+    """``target`` (a class or a function) with its calls' declared arguments validated first.
+
+    ``fragments(component)`` returns the JSON-schema fragment of each declared parameter by name,
+    for the component being built (the class of the new object, whose declarations may extend its
+    parents'). A class gets its own ``__init__`` wrapped (a class without one is checked by its
+    parent's, with its own declarations); a function is wrapped. Raises
+    :class:`~noisyprune.errors.ParameterError` naming the component and the parameter.
+    """
+    if inspect.isclass(target):
+        init = target.__dict__.get("__init__")
+        if init is None or getattr(init, CHECKS_ARGUMENTS, False):
+            return target
+        signature = inspect.signature(init)
+
+        @functools.wraps(init)
+        def checked_init(self, *args, **kwargs):
+            built = type(self)
+            outermost = type(self).__init__
+            if outermost is checked_init or not getattr(outermost, CHECKS_ARGUMENTS, False):
+                _check(built.__qualname__, fragments(built), signature, (self, *args), kwargs)
+            init(self, *args, **kwargs)
+
+        setattr(checked_init, CHECKS_ARGUMENTS, True)
+        target.__init__ = checked_init
+        return target
+    signature = inspect.signature(target)
+
+    @functools.wraps(target)
+    def checked(*args, **kwargs):
+        _check(target.__qualname__, fragments(checked), signature, args, kwargs)
+        return target(*args, **kwargs)
+
+    setattr(checked, CHECKS_ARGUMENTS, True)
+    return checked
+
+
+def _check(
+    label: str,
+    fragments: Mapping[str, Mapping[str, Any]],
+    signature: inspect.Signature,
+    args: tuple,
+    kwargs: Mapping[str, Any],
+) -> None:
+    try:
+        given = signature.bind_partial(*args, **kwargs).arguments
+    except TypeError:
+        return  # a wrong call: the call itself raises Python's own TypeError
+    for name, value in given.items():
+        if name in fragments:
+            check_value(f"{label} parameter {name!r}", value, fragments[name])
+
+
+def check_value(where: str, value: Any, fragment: Mapping[str, Any]) -> None:
+    """Raise :class:`~noisyprune.errors.ParameterError` ``"<where>: …"`` unless ``value`` is finite
+    and valid under ``fragment``. NaN passes every JSON-schema bound (comparisons are false), so
+    non-finite numbers are refused first, as the config's ``check_finite`` refuses them."""
+    bad = _non_finite(value)
+    if bad is not None:
+        raise ParameterError(f"{where}: {bad} is not a finite number")
+    error = next(iter(_validator(_frozen(fragment)).iter_errors(value)), None)
+    if error is not None:
+        path = "".join(f"[{part!r}]" for part in error.absolute_path)
+        raise ParameterError(describe_value_error(error, where + path))
+
+
+def _non_finite(value: Any) -> float | None:
+    if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and not math.isfinite(value):
+        return value
+    if isinstance(value, list | tuple):
+        return next((bad for bad in map(_non_finite, value) if bad is not None), None)
+    if isinstance(value, Mapping):
+        return _non_finite(list(value.values()))
+    return None
+
+
+def _frozen(value: Any) -> Any:
+    """A hashable copy of a JSON-schema fragment, the key of its cached validator."""
+    if isinstance(value, Mapping):
+        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
+    if isinstance(value, list | tuple):
+        return ("__list__", *map(_frozen, value))
+    return value
+
+
+def _thawed(value: Any) -> Any:
+    if isinstance(value, tuple) and value[:1] == ("__list__",):
+        return [_thawed(item) for item in value[1:]]
+    if isinstance(value, tuple):
+        return {key: _thawed(item) for key, item in value}
+    return value
+
+
+@functools.cache
+def _validator(fragment: tuple):
+    """A validator of ``fragment`` that reads Python values as a caller passes them: a tuple as a
+    list, a NumPy integer or float as a number, a path as a string (YAML has none of these)."""
+    import jsonschema
+
+    base = jsonschema.Draft202012Validator
+    checker = base.TYPE_CHECKER.redefine_many(
+        {
+            "array": lambda _, value: isinstance(value, list | tuple),
+            "integer": lambda _, value: (
+                _is_number(value) and (isinstance(value, numbers.Integral) or float(value).is_integer())
+            ),
+            "number": lambda _, value: _is_number(value),
+            "string": lambda _, value: isinstance(value, str | os.PathLike),
+        }
+    )
+    return jsonschema.validators.extend(base, type_checker=checker)(_thawed(fragment))
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
