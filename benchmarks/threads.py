@@ -5,14 +5,14 @@
 OpenMP worker threads (torch's intra-op pool, MKL) busy-wait between parallel regions by default.
 When another process holds the cores they wait for, they spin instead of yielding and a job runs
 many times slower. For each setting — ``threads`` (the job's ``threads``) and the environment the
-job starts with (``OMP_WAIT_POLICY`` unset, the OpenMP default, or ``PASSIVE``; core binding with
-``OMP_PROC_BIND``) — every workload runs in a fresh process (the variables are read when the OpenMP
-runtime loads), alternately on quiet cores and with ``--load`` processes spinning on the same cores
-(pure Python loops, as another user's job would). Workloads: one epoch of the default's MLP on
-Fashion-MNIST's 60,000 training images with CE at batch 128 (the second epoch is timed), and an
-exact Prune4ReL selection at n = 20,000 (128-d clustered embeddings, 20% kept, the graph engine).
-Results: ``benchmarks/results/threads.csv`` and ``threads.md`` (median of ``--repeats`` runs,
-loaded/quiet ratio).
+job starts with (``OMP_WAIT_POLICY`` unset, the OpenMP default, or ``PASSIVE``; libgomp's spin
+before sleeping with ``GOMP_SPINCOUNT``; core binding with ``OMP_PROC_BIND``) — every workload runs
+in a fresh process (the variables are read when the OpenMP runtime loads), alternately on quiet
+cores and with ``--load`` processes spinning on the same cores (pure Python loops, as another user's
+job would). Workloads: one epoch of the default's MLP on Fashion-MNIST's 60,000 training images with
+CE at batch 128 (the second epoch is timed), and an exact Prune4ReL selection at n = 20,000 (128-d
+clustered embeddings, 20% kept, the graph engine). Results: ``benchmarks/results/threads.csv`` and
+``threads.md`` (median of ``--repeats`` runs, loaded/quiet ratio).
 """
 
 from __future__ import annotations
@@ -54,6 +54,7 @@ SETTINGS = [
     ("1 thread, OMP_WAIT_POLICY=PASSIVE", 1, {"OMP_WAIT_POLICY": "PASSIVE"}),
     ("2 threads", 2, {}),
     ("2 threads, OMP_WAIT_POLICY=PASSIVE", 2, {"OMP_WAIT_POLICY": "PASSIVE"}),
+    ("2 threads, GOMP_SPINCOUNT=1000 (a short spin, then sleep)", 2, {"GOMP_SPINCOUNT": "1000"}),
     ("2 threads, OMP_PROC_BIND=close (threads bound to cores)", 2, {"OMP_PROC_BIND": "close"}),
 ]
 WORKLOADS = ("epoch", "selection")
@@ -139,7 +140,7 @@ def measure(workload: str, threads: int, environment: dict[str, str]) -> float:
     env = {**os.environ, **environment}
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
         env[variable] = str(threads)
-    for variable in ("OMP_WAIT_POLICY", "OMP_PROC_BIND"):  # only what the setting names
+    for variable in ("OMP_WAIT_POLICY", "OMP_PROC_BIND", "GOMP_SPINCOUNT"):  # only what the setting names
         if variable not in environment:
             env.pop(variable, None)
     command = [sys.executable, __file__, "--worker", workload, "--threads", str(threads)]

@@ -177,7 +177,7 @@ def methods_listing(pruners: dict[str, Any], declared: dict[str, list]) -> list[
     def default_text(item) -> str:
         return "required" if item.required else f"default {yaml_text(item.schema().get('default'))}"
 
-    inputs = {name: method_inputs(name, tuple(getattr(pruner, "requires", ()))) for name, pruner in pruners.items()}
+    inputs = {name: method_inputs(pruner) for name, pruner in pruners.items()}
     used = {item for entry in inputs.values() for group in (entry.default, *entry.variants.values()) for item in group}
     lines = ["Inputs (arrays of the INPUT file of `noisyprune select`, or select_subset's arguments):"]
     lines += [f"  {name}: {meaning}" for name, meaning in INPUT_MEANINGS.items() if name in used]

@@ -3,10 +3,11 @@
 The workflow hands every pruner the warm-up's ``features.parquet`` (embeddings, probabilities and
 the scores derived from them) and, where its ``requires`` says so, the per-epoch training record;
 a user of ``noisyprune select`` or :func:`noisyprune.select_subset` has to know which of those
-arrays to bring. This is the light declaration ``noisyprune methods`` prints it from (no pruner
-module imported), one entry per built-in method: the inputs under its default parameters and the
-parameter values that change them. ``tests/test_method_inputs.py`` holds every entry to what the
-method really reads (each declared set suffices, and leaving out any one of them fails).
+arrays to bring. Each pruner class declares them beside its code (``inputs``, a
+:class:`MethodInputs`: the inputs under its default parameters and the parameter values that change
+them); ``noisyprune methods`` prints them. ``tests/test_method_inputs.py`` holds every built-in
+declaration to what the method really reads (each declared set suffices, and leaving out any one of
+them fails).
 """
 
 from __future__ import annotations
@@ -41,35 +42,19 @@ class MethodInputs:
         return self.default
 
 
-SCORES = ("labels", "probabilities")  # the warm-up model's scores on the given labels
-BUILT_IN = {
-    "full": MethodInputs(("labels",)),
-    "uniform": MethodInputs(("labels",)),
-    "small_loss": MethodInputs(SCORES),
-    "prune4rel": MethodInputs(("labels", "features", "probabilities")),
-    "uncertainty": MethodInputs(SCORES, {("score", "max_logit"): ("labels", "logits")}),
-    "el2n": MethodInputs(SCORES),
-    "grand": MethodInputs(
-        ("labels", "features", "probabilities"), {("checkpoints", "average"): ("labels", "dynamics")}
-    ),
-    "forgetting": MethodInputs(("labels", "dynamics")),
-    "moderate": MethodInputs(("labels", "features")),
-    "kcenter_greedy": MethodInputs(("labels", "features")),
-    "glister": MethodInputs(("labels", "features", "probabilities")),
-    "ccs": MethodInputs(SCORES, {("difficulty", "forgetting"): ("labels", "dynamics")}),
-    "confident_learning": MethodInputs(
-        ("labels", "features"), {("probabilities", "warmup"): ("labels", "probabilities")}
-    ),
-}
+CLASS_SCORES = ("labels", "probabilities")  # the warm-up model's scores on the given labels
 
 
-def method_inputs(name: str, requires: tuple[str, ...] = ()) -> MethodInputs:
-    """The inputs of method ``name``: its declaration here, or for a plugin's method the labels plus
-    what its pruner class's ``requires`` names (``features`` then stands for the warm-up's whole
-    ``features.parquet``: embeddings and probabilities, whichever the method reads)."""
-    if name in BUILT_IN:
-        return BUILT_IN[name]
-    extra = ["features or probabilities" if item == "features" else "dynamics" for item in requires]
+def method_inputs(pruner: Any) -> MethodInputs:
+    """The inputs of a pruner class: what it declares (``inputs``), or for a plugin's pruner that
+    declares none the labels plus what its ``requires`` names (``features`` then stands for the
+    warm-up's whole ``features.parquet``: embeddings and probabilities, whichever it reads)."""
+    declared = getattr(pruner, "inputs", None)
+    if declared is not None:
+        return declared
+    extra = [
+        "features or probabilities" if item == "features" else "dynamics" for item in getattr(pruner, "requires", ())
+    ]
     return MethodInputs(("labels", *dict.fromkeys(extra)))
 
 

@@ -190,8 +190,8 @@ def check_precomputed_warmups(
             dataset_entry = config["datasets"].get(dataset)
             files = [entry["path"]]
             if dataset is not None:
-                check = CHECKS[dataset_entry["loader"]]
-                if checked[dataset].train_size is None or not check.cached:
+                check = declared_check(dataset_entry["loader"])
+                if checked[dataset].train_size is None or check is None or not check.cached:
                     continue
                 files += check.files(dataset_entry)
             key = _fingerprint({"warmup": dict(entry), "dataset": dataset_entry}, files)
@@ -213,13 +213,14 @@ def check_precomputed_warmups(
 def _check_alignment(arrays: Mapping[str, Any], path: str, dataset: str, config: Mapping[str, Any], size: int) -> None:
     """Match a precomputed warm-up's ``arrays`` (from ``path``) to the ``size`` training samples of
     ``dataset``; rows named by ``rows`` or ``paths`` only where preflight loads the dataset
-    (:data:`CHECKS` entries read by their loader: the jobs' own load, seconds)."""
+    (loaders whose declared check reads the data with the loader itself: the jobs' own load, seconds)."""
     import numpy as np
 
     from noisyprune.data.representation import warmup_rows
 
     entry = config["datasets"][dataset]
-    loads = CHECKS[entry["loader"]].facts is _loaded and not entry.get("download")
+    check = declared_check(entry["loader"])
+    loads = check is not None and check.facts is None and not entry.get("download")
     if "sample_ids" not in arrays and not loads:
         return  # paths of file-backed images: matched by the job, which has the decoded dataset
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 
 from noisyprune.artifacts import Artifact
+from noisyprune.method_inputs import MethodInputs
 from noisyprune.params import declare, param
 from noisyprune.pruners.budget import BALANCE_MODES, select_by_score
 
@@ -86,6 +87,9 @@ class Pruner(ABC):
     labels (``features``, ``dynamics``); the workflow feeds it exactly those."""
 
     requires: ClassVar[tuple[str, ...]] = ()
+    # The arrays a user of `noisyprune select` or select_subset brings, shown by `noisyprune methods`
+    # (None: the labels plus what ``requires`` names; noisyprune.method_inputs).
+    inputs: ClassVar[MethodInputs | None] = None
     # What the method keeps, completing "<method> keeps …": the warning about a subset with more
     # wrong labels than its input quotes it (noisyprune.noisier_subset), so each pruner says it itself.
     keeps: ClassVar[str] = "what its own criterion ranks first, not samples chosen for having correct labels"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.method_inputs import CLASS_SCORES, MethodInputs
 from noisyprune.params import declare, param
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import select_per_class
@@ -76,6 +77,8 @@ class CCS(Pruner):
     ``forgetting`` (needs the warm-up dynamics) or ``margin`` (negated top-1 − top-2 gap); larger is
     harder. The score column is the difficulty.
     """
+
+    inputs = MethodInputs(CLASS_SCORES, {("difficulty", "forgetting"): ("labels", "dynamics")})
 
     keeps = "a spread over the difficulty distribution after cutting the hardest samples, not only clean ones"
 

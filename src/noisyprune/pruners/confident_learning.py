@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.method_inputs import MethodInputs
 from noisyprune.params import declare, param
 from noisyprune.pruners.base import DetectionScore, Pruner, PrunerInputs, Selection, offers
 from noisyprune.pruners.budget import select_per_class
@@ -72,6 +73,8 @@ class ConfidentLearning(Pruner):
     embeddings; ``warmup`` uses the warm-up model's own (in-sample, hence over-confident on
     memorised labels) probabilities.
     """
+
+    inputs = MethodInputs(("labels", "features"), {("probabilities", "warmup"): ("labels", "probabilities")})
 
     requires = ("features",)
     detection_scores = offers(self_confidence=DetectionScore(lambda inputs: 1.0 - self_confidence(inputs)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.method_inputs import CLASS_SCORES, MethodInputs
 from noisyprune.params import declare, param
 from noisyprune.pruners.base import DetectionScore, PrunerInputs, ScorePruner, offers
 
@@ -30,6 +31,8 @@ class EL2N(ScorePruner):
     are the informative, rarely-seen examples. Under label noise the largest errors are mostly the
     mislabelled samples, so ``keep: easy`` (smallest errors) is the noise-robust direction.
     """
+
+    inputs = MethodInputs(CLASS_SCORES)
 
     requires = ("features",)
     detection_scores = offers(

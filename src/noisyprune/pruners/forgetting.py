@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from noisyprune.artifacts import Artifact
+from noisyprune.method_inputs import MethodInputs
 from noisyprune.params import declare, param
 from noisyprune.pruners.base import DetectionScore, PrunerInputs, ScorePruner, offers
 
@@ -60,6 +61,8 @@ class Forgetting(ScorePruner):
     in proportion to its size, ignoring ``--balance``. Ties go to the lowest sample id (the
     original's reversed argsort sends them to the highest).
     """
+
+    inputs = MethodInputs(("labels", "dynamics"))
 
     keep = "high"
     requires = ("dynamics",)

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.method_inputs import MethodInputs
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 
 
 class Full(Pruner):
     """Keeps all candidates in sample-id order; it has no score (NaN). The budget must cover them all."""
+
+    inputs = MethodInputs(("labels",))
 
     keeps = "every sample"
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.method_inputs import MethodInputs
 from noisyprune.params import declare, param
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import class_quotas, select_by_score, within_quota
@@ -78,6 +79,8 @@ class Glister(Pruner):
     (``upadate_state``) means the validation gradient is never updated, giving a plain top-k by
     alignment (without the original's double softmax, which we do not reproduce).
     """
+
+    inputs = MethodInputs(("labels", "features", "probabilities"))
 
     requires = ("features",)
     keeps = "the samples whose gradients best lower the loss on the given (noisy) labels"

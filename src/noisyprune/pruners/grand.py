@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.method_inputs import MethodInputs
 from noisyprune.params import declare, param
 from noisyprune.pruners.base import DetectionScore, PrunerInputs, ScorePruner, offers
 from noisyprune.pruners.el2n import el2n_scores
@@ -59,6 +60,8 @@ class GraNd(ScorePruner):
     (``snapshots.parquet``), smoothing out the noise of a single checkpoint as Paul et al. do
     by averaging over several runs.
     """
+
+    inputs = MethodInputs(("labels", "features", "probabilities"), {("checkpoints", "average"): ("labels", "dynamics")})
 
     detection_scores = offers(
         grand=DetectionScore(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.method_inputs import MethodInputs
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import class_quotas
 from noisyprune.pruners.progress import every, report
@@ -60,6 +61,8 @@ class KCenterGreedy(Pruner):
     The first centre is drawn from the selection seed, as the original's random start. Class
     balance closes a class once it holds its quota (``proportional``/``equal``).
     """
+
+    inputs = MethodInputs(("labels", "features"))
 
     requires = ("features",)
     keeps = "samples that cover the embedding space, outliers first, whatever their labels"

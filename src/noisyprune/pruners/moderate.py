@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.method_inputs import MethodInputs
 from noisyprune.pruners.base import DetectionScore, Pruner, PrunerInputs, Selection, offers
 from noisyprune.pruners.budget import class_members, select_per_class
 
@@ -36,6 +37,8 @@ class Moderate(Pruner):
     with ``proportional``/``equal`` each class keeps the middle band of its own ranking.
     The score column is the distance to the class median.
     """
+
+    inputs = MethodInputs(("labels", "features"))
 
     requires = ("features",)
     detection_scores = offers(

@@ -38,6 +38,7 @@ import time
 
 import numpy as np
 
+from noisyprune.method_inputs import MethodInputs
 from noisyprune.params import declare, param
 from noisyprune.pruners.base import Pruner, PrunerInputs, Selection
 from noisyprune.pruners.budget import class_members, class_quotas
@@ -512,6 +513,8 @@ class Prune4ReL(Pruner):
     - ``auto``: ``dense`` up to 2,000 samples, ``torch`` on a CUDA machine, ``graph`` up to
       ``exact_max`` samples, ``ivf`` above.
     """
+
+    inputs = MethodInputs(("labels", "features", "probabilities"))
 
     requires = ("features",)
     sweeps_tau = True

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.method_inputs import CLASS_SCORES, MethodInputs
 from noisyprune.pruners.base import DetectionScore, PrunerInputs, ScorePruner, offers
 
 
@@ -18,6 +19,8 @@ class SmallLoss(ScorePruner):
     noisy ones (the memorisation effect), so small-loss samples are mostly correctly labelled.
     This trades noise for diversity: easy, redundant samples dominate at small fractions.
     """
+
+    inputs = MethodInputs(CLASS_SCORES)
 
     keep = "low"
     keeps = (

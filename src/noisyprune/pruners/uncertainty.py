@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from noisyprune.errors import ArtifactError
+from noisyprune.method_inputs import CLASS_SCORES, MethodInputs
 from noisyprune.params import declare, param
 from noisyprune.pruners.base import DetectionScore, PrunerInputs, ScorePruner, offers
 
@@ -63,6 +64,8 @@ class Uncertainty(ScorePruner):
     the smallest top logits, as their ascending sort does. The original scripts run it with
     ``--balance True``, i.e. ``balance: proportional`` (docs/methods.md#uncertainty).
     """
+
+    inputs = MethodInputs(CLASS_SCORES, {("score", "max_logit"): ("labels", "logits")})
 
     requires = ("features",)
     detection_scores = offers(

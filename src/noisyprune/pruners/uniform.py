@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from noisyprune.method_inputs import MethodInputs
 from noisyprune.pruners.base import PrunerInputs, ScorePruner
 
 
@@ -14,6 +15,8 @@ class Uniform(ScorePruner):
 
     Needs nothing from the warm-up, so its selection never reruns when the warm-up changes.
     """
+
+    inputs = MethodInputs(("labels",))
 
     keep = "low"
     keeps = "a uniformly random subset, whose share of wrong labels is its input's up to chance"
