@@ -15,7 +15,11 @@ REPO = Path(__file__).resolve().parents[1]
 GENERATED_PAGES = {"configuration-reference.md": REPO / "config" / "README.md"}
 FIGURES = sorted((REPO / "benchmarks" / "results").glob("*.png"))
 # a link as written in docs/*.md → the page that serves it in the site
-REWRITTEN_LINKS = {"](../config/README.md": "](configuration-reference.md", "](../benchmarks/results/": "](figures/"}
+REWRITTEN_LINKS = {
+    "](../config/README.md": "](configuration-reference.md",
+    "](../benchmarks/results/": "](figures/",
+    "](../docs/": "](",  # config/README.md's links to the manual's pages, served beside it
+}
 
 
 def on_files(files, config):
