@@ -111,5 +111,5 @@ def test_arrays_divide_uint8_keep_unit_floats_and_refuse_others(tmp_path):
 
 def test_unknown_scaling_is_refused(tmp_path):
     write_dataset(tmp_path)
-    with pytest.raises(ValueError, match="parameter .input_scaling.: .minmax. is not one of"):
+    with pytest.raises(ValueError, match=r"parameter 'input_scaling': 'minmax' is not one of"):
         load_dataset("m", {"loader": "mnist", "root": str(tmp_path), "input_scaling": "minmax"})
