@@ -57,18 +57,21 @@ class KeptSubset:
     diagnostics: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
 
+    def columns(self) -> dict[str, np.ndarray]:
+        """The kept samples as named columns ``(budget,)`` each: ``rank``, ``index``, ``sample_id``,
+        ``score`` (what :meth:`to_frame` holds, without pandas)."""
+        return {
+            "rank": np.arange(self.budget),
+            "index": self.indices,
+            "sample_id": self.sample_ids,
+            "score": self.scores,
+        }
+
     def to_frame(self):
         """The kept samples as a pandas DataFrame: ``rank``, ``index``, ``sample_id``, ``score``."""
         import pandas as pd
 
-        return pd.DataFrame(
-            {
-                "rank": np.arange(self.budget),
-                "index": self.indices,
-                "sample_id": self.sample_ids,
-                "score": self.scores,
-            }
-        )
+        return pd.DataFrame(self.columns())
 
 
 def select_subset(

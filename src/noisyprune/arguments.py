@@ -83,22 +83,32 @@ def check_value(where: str, value: Any, fragment: Mapping[str, Any]) -> None:
     """Raise :class:`~noisyprune.errors.ParameterError` ``"<where>: …"`` unless ``value`` is finite
     and valid under ``fragment``. NaN passes every JSON-schema bound (comparisons are false), so
     non-finite numbers are refused first, as the config's ``check_finite`` refuses them."""
-    bad = _non_finite(value)
+    bad = first_non_finite(value)
     if bad is not None:
-        raise ParameterError(f"{where}: {bad} is not a finite number")
+        raise ParameterError(f"{where}: {bad[1]} is not a finite number")
     error = next(iter(_validator(_frozen(fragment)).iter_errors(value)), None)
     if error is not None:
         path = "".join(f"[{part!r}]" for part in error.absolute_path)
         raise ParameterError(describe_value_error(error, where + path))
 
 
-def _non_finite(value: Any) -> float | None:
+def first_non_finite(value: Any, path: tuple = ()) -> tuple[tuple, float] | None:
+    """The first NaN or ±inf in ``value`` (a number, or lists, tuples and mappings of them, nested),
+    as ``(path, number)`` with ``path`` the keys and indices from ``value`` to it after the given
+    ``path``; ``None`` when every number is finite. Any real that is not an integer counts (NumPy
+    floats too)."""
     if isinstance(value, numbers.Real) and not isinstance(value, numbers.Integral) and not math.isfinite(value):
-        return value
-    if isinstance(value, list | tuple):
-        return next((bad for bad in map(_non_finite, value) if bad is not None), None)
+        return path, value
     if isinstance(value, Mapping):
-        return _non_finite(list(value.values()))
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = first_non_finite(item, (*path, key))
+        if found is not None:
+            return found
     return None
 
 

@@ -244,12 +244,7 @@ def select_command(args: argparse.Namespace) -> int:
     finally:
         bars.close()
     # The columns of KeptSubset.to_frame, then the input's paths and labels of the kept samples.
-    columns = {
-        "rank": np.arange(kept.budget),
-        "index": kept.indices,
-        "sample_id": kept.sample_ids,
-        "score": kept.scores,
-    }
+    columns = kept.columns()
     if "paths" in arrays:
         columns["path"] = np.asarray(arrays["paths"])[kept.indices]
     columns["label"] = np.asarray(arrays["labels"])[kept.indices]

@@ -11,10 +11,10 @@ schema cannot express (a sweep names an undefined entry, …). Every failure rai
 from __future__ import annotations
 
 import itertools
-import math
 from collections.abc import Mapping
 from typing import Any
 
+from noisyprune.arguments import first_non_finite
 from noisyprune.errors import ConfigError
 from noisyprune.pruners.registry import PRUNERS, REFERENCE_METHOD
 from noisyprune.schema_messages import describe_value_error
@@ -123,14 +123,9 @@ def check_finite(value: Any, path: tuple = ()) -> None:
     """Refuse NaN and ±inf anywhere in the config, naming the dotted key. JSON-schema bounds are
     comparisons, which NaN passes: a τ of NaN would otherwise stand for the results of the valid τ it
     replaced, and a NaN rate would fail mid-run after Snakemake removed the outputs it replaces."""
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"config key {_dotted(list(path))!r}: {value} is not a finite number")
-    if isinstance(value, Mapping):
-        for key, item in value.items():
-            check_finite(item, (*path, key))
-    elif isinstance(value, list | tuple):
-        for index, item in enumerate(value):
-            check_finite(item, (*path, index))
+    found = first_non_finite(value, path)
+    if found is not None:
+        raise ConfigError(f"config key {_dotted(list(found[0]))!r}: {found[1]} is not a finite number")
 
 
 def check_references(config: Mapping[str, Any]) -> None:

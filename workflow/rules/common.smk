@@ -189,10 +189,17 @@ def export_code(wildcards):
     return hash_of("noisyprune.stages.export", DATASETS.module_name(dataset_entry(wildcards)["loader"]))
 
 
+@functools.lru_cache(maxsize=None)
+def method_pruner(method):
+    """The pruner of the ``methods`` entry ``method``, built (and its arguments checked) once for all
+    the selection jobs of that method that the DAG asks about."""
+    return build_pruner(method_entry(config, method))
+
+
 def select_gpu(wildcards):
     """Selections ask for a GPU only when their pruner says it computes on one (``needs_gpu``:
     prune4rel's torch engine)."""
-    return GPU_PER_JOB if build_pruner(selection_entry(wildcards)).needs_gpu else 0
+    return GPU_PER_JOB if method_pruner(wildcards.method).needs_gpu else 0
 
 
 def select_partition(wildcards):
@@ -205,7 +212,7 @@ def select_partition(wildcards):
 def select_inputs(wildcards):
     """Labels always; the warm-up's features/dynamics/snapshots only if the pruner reads them, so e.g.
     uniform selections do not rerun when the warm-up changes."""
-    requires = build_pruner(selection_entry(wildcards)).requires
+    requires = method_pruner(wildcards.method).requires
     inputs = {"labels": LABELS.format(**wildcards)}
     if "features" in requires:
         inputs["features"] = FEATURES.format(**wildcards)

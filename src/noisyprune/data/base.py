@@ -129,3 +129,10 @@ INPUT_SCALING = param(
     ),
     choices=list(INPUT_SCALINGS),
 )
+
+
+def unit_pixels(images: np.ndarray) -> np.ndarray:
+    """``images`` (uint8, any shape) as float32 in [0, 1], in one new array (no float64 temporary)."""
+    pixels = images.astype(np.float32)
+    pixels /= 255.0
+    return pixels

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisyprune.data.base import INPUT_SCALING, ArrayDataset
+from noisyprune.data.base import INPUT_SCALING, ArrayDataset, unit_pixels
 from noisyprune.data.capabilities import Check, loader_capabilities
 from noisyprune.data.safe_pickle import load_pickle_file, load_torch_pickle
 from noisyprune.errors import ArtifactError
@@ -88,13 +88,6 @@ def _read_batches(folder: Path, names: list[str], label_key: bytes) -> tuple[np.
     return np.concatenate(images), np.concatenate(labels), (np.concatenate(coarse) if coarse else None)
 
 
-def _unit_pixels(images: np.ndarray) -> np.ndarray:
-    """``images`` (uint8) as float32 in [0, 1], in one new array."""
-    pixels = images.astype(np.float32)
-    pixels /= 255.0
-    return pixels
-
-
 def load_cifar(
     name: str, variant: str, root: str, download: bool = False, input_scaling: str = "standardise"
 ) -> ArrayDataset:
@@ -128,7 +121,7 @@ def load_cifar(
     # One float32 copy per split, standardised in place: the values are bitwise those of
     # (x / 255 − mean) / std, but CIFAR's 50,000 training images take 600 MB once instead of
     # four temporaries of that size, which made loading most of a small job's time.
-    train_pixels = _unit_pixels(train_x)
+    train_pixels = unit_pixels(train_x)
     if input_scaling == "standardise":
         mean = train_pixels.mean(axis=(0, 2, 3))
         std = train_pixels.std(axis=(0, 2, 3))
@@ -136,8 +129,9 @@ def load_cifar(
         mean, std = np.zeros(3, dtype=np.float32), np.ones(3, dtype=np.float32)
 
     def scale(pixels):
-        pixels -= mean[None, :, None, None]
-        pixels /= std[None, :, None, None]
+        if input_scaling == "standardise":  # unit: (x − 0) / 1 would rewrite every pixel unchanged
+            pixels -= mean[None, :, None, None]
+            pixels /= std[None, :, None, None]
         return pixels
 
     groups = None
@@ -147,7 +141,7 @@ def load_cifar(
         name=name,
         train_x=scale(train_pixels),
         train_y=train_y,
-        test_x=scale(_unit_pixels(test_x)),
+        test_x=scale(unit_pixels(test_x)),
         test_y=test_y,
         class_names=class_names,
         pixel_mean=tuple(float(m) for m in mean),

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from noisyprune.data.base import INPUT_SCALING, ArrayDataset
+from noisyprune.data.base import INPUT_SCALING, ArrayDataset, unit_pixels
 from noisyprune.data.capabilities import Check, loader_capabilities
 from noisyprune.data.idx import read_idx
 from noisyprune.errors import ArtifactError
@@ -78,14 +78,13 @@ def load_idx_dataset(
             )
     # One float32 copy per split, scaled and standardised in place: bitwise (x / 255 − mean) / std,
     # without the temporaries of that expression, which made loading most of a small job's time.
-    train, test = (arrays[f"{split}_images"].astype(np.float32)[:, None] for split in ("train", "test"))
-    train /= 255.0
-    test /= 255.0
+    train, test = (unit_pixels(arrays[f"{split}_images"])[:, None] for split in ("train", "test"))
     # unit: mean 0 and std 1 leave the pixels exactly as scaled (x − 0) / 1 = x
     mean, std = (float(train.mean()), float(train.std())) if input_scaling == "standardise" else (0.0, 1.0)
-    for pixels in (train, test):
-        pixels -= mean
-        pixels /= std
+    if input_scaling == "standardise":
+        for pixels in (train, test):
+            pixels -= mean
+            pixels /= std
     return ArrayDataset(
         name=name,
         train_x=train,
