@@ -22,12 +22,12 @@ def test_accuracy_summary(epochs: np.ndarray, test_acc: np.ndarray) -> dict[str,
 LAST_EPOCHS = 10
 
 
-def test_accuracy_means(test_acc: np.ndarray, last: int = LAST_EPOCHS) -> dict[str, float]:
+def test_accuracy_means(test_acc: np.ndarray) -> dict[str, float]:
     """Means of a training's per-epoch clean test accuracy ``test_acc`` ``(E,)`` (in [0, 1]), the
     statistics published protocols report beside the best and last epoch:
 
-    - ``test_acc_mean_last10``: the mean of the last ``last`` epochs (of all epochs when there are
-      fewer), the convention of Co-teaching(+) and DivideMix;
+    - ``test_acc_mean_last10``: the mean of the last :data:`LAST_EPOCHS` epochs (of all epochs when
+      there are fewer), the convention of Co-teaching(+) and DivideMix;
     - ``test_acc_mean_all``: the mean over every epoch (what "average test accuracy" over a curve
       means when nothing else is said).
 
@@ -39,7 +39,7 @@ def test_accuracy_means(test_acc: np.ndarray, last: int = LAST_EPOCHS) -> dict[s
         finite = part[np.isfinite(part)]
         return float(finite.mean()) if len(finite) else float("nan")
 
-    return {"test_acc_mean_last10": finite_mean(values[-last:]), "test_acc_mean_all": finite_mean(values)}
+    return {"test_acc_mean_last10": finite_mean(values[-LAST_EPOCHS:]), "test_acc_mean_all": finite_mean(values)}
 
 
 def masked_accuracy(predicted: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> float:

@@ -224,13 +224,12 @@ def _check_alignment(arrays: Mapping[str, Any], path: str, dataset: str, config:
     if "sample_ids" not in arrays and not loads:
         return  # paths of file-backed images: matched by the job, which has the decoded dataset
 
-    def sample_names():
+    def load():
         from noisyprune.data.registry import load_dataset
 
-        data = load_dataset(dataset, entry)
-        return data.sample_names(), data.train_names_kind, data.name
+        return load_dataset(dataset, entry)
 
-    warmup_rows(arrays, np.arange(size), f"{path} (for dataset {dataset!r})", sample_names if loads else None)
+    warmup_rows(arrays, np.arange(size), f"{path} (for dataset {dataset!r})", load if loads else None)
 
 
 def _fingerprint(entry: Mapping[str, Any], files: list[str]) -> str:

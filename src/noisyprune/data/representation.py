@@ -28,12 +28,16 @@ import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from noisyprune.data.arrays import list_column, npz_array, open_npz
 from noisyprune.data.checks import check_finite_inputs
 from noisyprune.errors import ArtifactError
+
+if TYPE_CHECKING:
+    from noisyprune.data.base import ArrayDataset
 
 log = logging.getLogger(__name__)
 
@@ -81,10 +85,9 @@ WARMUP_NEEDS = {
     "probabilities or logits": ("probabilities", "logits"),
     "sample_ids, rows or paths": ("sample_ids", "rows", "paths"),
 }
-# How a dataset names its training samples, for rows named by `rows` or `paths`: the names
-# ``(n_train,)`` (ArrayDataset.sample_names), what they are (``train_names_kind``: "row of <file>",
-# "path relative to <folder>", "index in the training split") and the dataset's name.
-SampleNames = Callable[[], tuple[np.ndarray, str, str]]
+# The dataset, loaded when rows named by `rows` or `paths` must be matched to how it names its
+# training samples (ArrayDataset.sample_names and train_names_kind).
+LoadDataset = Callable[[], "ArrayDataset"]
 
 
 def check_warmup_arrays(arrays: Mapping[str, np.ndarray], where: str) -> None:
@@ -99,12 +102,12 @@ def check_warmup_arrays(arrays: Mapping[str, np.ndarray], where: str) -> None:
 
 
 def warmup_rows(
-    arrays: Mapping[str, np.ndarray], sample_id: np.ndarray, where: str, sample_names: SampleNames | None
+    arrays: Mapping[str, np.ndarray], sample_id: np.ndarray, where: str, dataset: LoadDataset | None
 ) -> np.ndarray:
     """The row of a precomputed warm-up's arrays ``(n,)`` holding each training sample of
     ``sample_id`` ``(n,)`` (positions in the training split as loaded). ``where`` names the file in
-    messages; ``sample_names()`` says how the dataset names its samples (called only for ``rows`` and
-    ``paths``, and to explain a ``sample_ids`` mismatch; ``None``: not known).
+    messages; ``dataset()`` loads the dataset, whose names of its samples are needed (called only for
+    ``rows`` and ``paths``, and to explain a ``sample_ids`` mismatch; ``None``: not known).
 
     By ``sample_ids`` when the arrays have them: exactly the training samples' ids, each once (an id
     outside the training split means the file and the dataset disagree, e.g. a file for the whole set
@@ -113,19 +116,20 @@ def warmup_rows(
     dataset's own names: every training sample must have a row, rows of other samples are unused.
     Raises :class:`ArtifactError` naming the file and the samples or rows."""
     if "sample_ids" in arrays:
-        return _rows_by_sample_ids(arrays["sample_ids"], sample_id, where, sample_names)
+        return _rows_by_sample_ids(arrays["sample_ids"], sample_id, where, dataset)
     key = "rows" if "rows" in arrays else "paths" if "paths" in arrays else None
     if key is None:
         raise ArtifactError(
             f"{where}: no sample_ids, rows and paths; the rows must say which sample each is (sample_ids: "
             "positions in the training split; rows: rows of the dataset's own file; paths: the dataset's file names)"
         )
-    names, kind, dataset = sample_names()
+    data = dataset()
+    names, kind, name = data.sample_names(), data.train_names_kind, data.name
     wanted = "row of" if key == "rows" else "path"
     if not kind.startswith(wanted):
         use = "rows" if kind.startswith("row of") else "paths" if kind.startswith("path") else "sample_ids"
         raise ArtifactError(
-            f"{where}: rows are named by {key}, but dataset {dataset!r} names its samples by {kind}; give {use} instead"
+            f"{where}: rows are named by {key}, but dataset {name!r} names its samples by {kind}; give {use} instead"
         )
     values = arrays[key]
     if key == "rows":
@@ -142,7 +146,7 @@ def warmup_rows(
     absent = [name for name in wanted_names.tolist() if name not in row_of]
     if absent:
         raise ArtifactError(
-            f"{where}: {len(absent)} of the {len(wanted_names)} training samples of dataset {dataset!r} have no "
+            f"{where}: {len(absent)} of the {len(wanted_names)} training samples of dataset {name!r} have no "
             f"row ({kind}): {_some(absent)}"
         )
     unused = len(row_of) - len(wanted_names)
@@ -151,9 +155,7 @@ def warmup_rows(
     return np.fromiter((row_of[name] for name in wanted_names.tolist()), dtype=np.int64, count=len(wanted_names))
 
 
-def _rows_by_sample_ids(
-    ids: np.ndarray, sample_id: np.ndarray, where: str, sample_names: SampleNames | None
-) -> np.ndarray:
+def _rows_by_sample_ids(ids: np.ndarray, sample_id: np.ndarray, where: str, dataset: LoadDataset | None) -> np.ndarray:
     if ids.dtype.kind not in "iu":
         raise ArtifactError(f"{where}: sample_ids must be integers (positions in the training split), not {ids.dtype}")
     unique, counts = np.unique(ids, return_counts=True)
@@ -167,8 +169,8 @@ def _rows_by_sample_ids(
             f"{len(unknown)} unknown, e.g. {unknown[:3].tolist()}" if len(unknown) else "",
         ]
         hint = ""
-        if sample_names is not None:
-            _, kind, _ = sample_names()
+        if dataset is not None:
+            kind = dataset().train_names_kind
             if kind.startswith("row of"):
                 hint = (
                     ". Sample ids are positions in the training split as loaded, not rows of the dataset's file: "

@@ -544,24 +544,22 @@ class Prune4ReL(Pruner):
         super().__init__(balance=balance)
         self.input_precision = input_precision
         self.tau_setting, self.target_neighbours = tau, target_neighbours
-        self.confidence, self.tau, self.eta, self.gain, self.engine = confidence, tau, eta, gain, engine
-        self.clusters, self.ivf_nlist, self.ivf_nprobe = clusters, ivf_nlist, ivf_nprobe
-        self.recall_sample, self.exact_max, self.max_graph_gb = recall_sample, exact_max, max_graph_gb
-        self.calibrate = calibrate
+        self.confidence, self.tau, self.eta, self.gain = confidence, tau, eta, gain
+        self._engine_settings = EngineSettings(
+            engine=engine,
+            clusters=clusters,
+            ivf_nlist=ivf_nlist,
+            ivf_nprobe=ivf_nprobe,
+            recall_sample=recall_sample,
+            exact_max=exact_max,
+            max_graph_gb=max_graph_gb,
+            calibrate=calibrate,
+        )
         self.needs_gpu = engine == "torch"  # auto picks torch only where the job already has a GPU
 
     def engine_settings(self) -> EngineSettings:
         """The ``engine`` parameters, as :func:`~noisyprune.pruners.neighbours.find_neighbours` reads them."""
-        return EngineSettings(
-            engine=self.engine,
-            clusters=self.clusters,
-            ivf_nlist=self.ivf_nlist,
-            ivf_nprobe=self.ivf_nprobe,
-            recall_sample=self.recall_sample,
-            exact_max=self.exact_max,
-            max_graph_gb=self.max_graph_gb,
-            calibrate=self.calibrate,
-        )
+        return self._engine_settings
 
     def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:
         confidence = self.read_confidence(inputs)
@@ -584,7 +582,7 @@ class Prune4ReL(Pruner):
         else:
             positions, gains = greedy_neighborhood_gain(confidence, found.graph, budget, self.eta, balance, stats)
         greedy_seconds = time.perf_counter() - start
-        sampled_degrees = found.sampled_degrees(self.recall_sample)
+        sampled_degrees = found.sampled_degrees(self._engine_settings.recall_sample)
         diagnostics.update(selection_diagnostics(stats, confidence, positions, self.eta, sampled_degrees))
         runtime = {**found.runtime, "greedy_seconds": greedy_seconds}  # varies between runs: the timing sidecar
         return Selection(positions=positions, scores=gains, diagnostics=diagnostics, runtime=runtime)

@@ -147,10 +147,4 @@ def file_rows(
     """The row of the representation file ``(n,)`` holding each sample of ``sample_id`` ``(n,)``, by
     its ``sample_ids``, ``rows`` or ``paths`` (:func:`~noisyprune.data.representation.warmup_rows`;
     ``dataset()`` loads the dataset when its own sample names are needed; ``None``: not known)."""
-
-    def sample_names():
-        data = dataset()
-        return data.sample_names(), data.train_names_kind, data.name
-
-    where = f"{source} (warmups.{warmup}.path)"
-    return warmup_rows(arrays, sample_id, where, None if dataset is None else sample_names)
+    return warmup_rows(arrays, sample_id, f"{source} (warmups.{warmup}.path)", dataset)
