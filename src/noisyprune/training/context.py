@@ -98,10 +98,12 @@ class TrainContext:
         """``(n,)`` bool: which of the global ``sample_id`` are among the samples trained on."""
         return torch.isin(sample_id, self.train.sample_id)
 
-    def shuffled_batches(self, batch_size: int | None = None) -> Iterable[Batch]:
-        """The training samples in batches of ``batch_size`` (default: the spec's), freshly shuffled,
-        without the last partial batch when ``drop_last``."""
-        return self.train.batches(batch_size or self.batch_size, generator=self.generator, drop_last=self.drop_last)
+    def shuffled_batches(self, batch_size: int | None = None, inputs: TrainingInputs | None = None) -> Iterable[Batch]:
+        """The training samples (or those of ``inputs``, e.g. a learner's chosen part of them) in
+        batches of ``batch_size`` (default: the spec's), freshly shuffled, without the last partial
+        batch when ``drop_last``."""
+        samples = self.train if inputs is None else inputs
+        return samples.batches(batch_size or self.batch_size, generator=self.generator, drop_last=self.drop_last)
 
 
 class Callback:

@@ -170,7 +170,7 @@ class DivideMix(TwoNetworkLearner):
         else:
             self._unlabelled = None
         self._iterations = max(1, -(-len(subset) // ctx.batch_size))
-        labelled_batches = subset.batches(ctx.batch_size, generator=ctx.generator, drop_last=ctx.drop_last)
+        labelled_batches = ctx.shuffled_batches(inputs=subset)
         for self._iteration, batch in enumerate(labelled_batches):
             yield batch
         # a streamed pool's reader holds worker processes: let it go with the phase
