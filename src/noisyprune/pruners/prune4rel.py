@@ -58,17 +58,15 @@ PRECISIONS = ("float32", "float16")
 FLOAT16_MAX = float(np.finfo(np.float16).max)
 
 
-def sample_confidence(inputs: PrunerInputs, kind: str, probs: np.ndarray | None = None) -> np.ndarray:
+def sample_confidence(inputs: PrunerInputs, kind: str) -> np.ndarray:
     """Per-sample confidence ``c`` in [0, 1], float64 ``(n,)``; larger = more confident.
 
     ``max_prob``: the top softmax probability (the original's misnamed "LeastConfidence");
     ``margin``: top-1 minus top-2 probability; ``entropy``: ``1 − H(p) / log C``, the entropy turned
     the right way round (the original's ``Entropy`` option used raw entropy, which ranks uncertain
-    samples as confident). Read from the features' derived columns, or computed (in float64) from
-    ``probs`` ``(n, C)`` when given (the rounded probabilities of ``input_precision: float16``).
+    samples as confident). Read from the features' derived columns (:func:`confidence_from_probs`
+    computes it from probabilities instead).
     """
-    if probs is not None:
-        return np.clip(confidence_from_probs(probs, kind, inputs.num_classes), 0.0, 1.0)
     features = inputs.features
     if kind == "max_prob":
         values = features.numpy("confidence")
@@ -591,7 +589,8 @@ class Prune4ReL(Pruner):
         """The confidence ``(n,)`` the selection reads, at ``input_precision``."""
         if self.input_precision == "float32":
             return sample_confidence(inputs, self.confidence)
-        return sample_confidence(inputs, self.confidence, rounded_to_float16(inputs.features.numpy("probs"), "probs"))
+        rounded = rounded_to_float16(inputs.features.numpy("probs"), "probs")
+        return np.clip(confidence_from_probs(rounded, self.confidence, inputs.num_classes), 0.0, 1.0)
 
     def read_embedding(self, inputs: PrunerInputs) -> np.ndarray:
         """The embeddings ``(n, d)`` the selection reads, at ``input_precision``."""
