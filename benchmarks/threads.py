@@ -58,7 +58,6 @@ SETTINGS = [
     ("2 threads, OMP_PROC_BIND=close (threads bound to cores)", 2, {"OMP_PROC_BIND": "close"}),
 ]
 WORKLOADS = ("epoch", "selection")
-LOAD_AT_START = 0.0  # the 1-minute load average when the benchmark started (other users' work)
 
 
 def epoch_seconds(threads: int) -> float:
@@ -155,8 +154,7 @@ def main() -> None:
     parser.add_argument("--worker", choices=WORKLOADS, help=argparse.SUPPRESS)
     parser.add_argument("--threads", type=int, default=1, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    global LOAD_AT_START
-    LOAD_AT_START = os.getloadavg()[0]
+    load_at_start = os.getloadavg()[0]  # the 1-minute load average: other users' work
     if args.worker:
         run = epoch_seconds if args.worker == "epoch" else selection_seconds
         print(json.dumps({"seconds": run(args.threads)}))
@@ -187,7 +185,7 @@ def main() -> None:
         "load": args.load,
         "date": date.today().isoformat(),
         "machine": platform.machine(),
-        "load_average_at_start": round(LOAD_AT_START, 2),
+        "load_average_at_start": round(load_at_start, 2),
     }
     RESULTS.mkdir(parents=True, exist_ok=True)
     with (RESULTS / "threads.csv").open("w", newline="") as handle:
