@@ -51,7 +51,7 @@ from noisyprune.jobserver import thread_limit
 from noisyprune.noise_estimate import likely_wrong
 from noisyprune.noisier_subset import NoisierSubsetWarning, is_noisier
 from noisyprune.stages.common import aligned_features, load_labels
-from noisyprune.stages.interface import Compute, Run
+from noisyprune.stages.interface import Compute, Run, TrainingEntries
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "benchmarks" / "results"
@@ -116,9 +116,9 @@ def workflow_arrays(dataset: str, entry: dict, noise: str, epochs: int, seed: in
             run=warmup,
             inputs={"labels": str(labels_path)},
             outputs=outputs,
-            dataset_entry=entry,
-            warmup_entry={**WARMUPS[dataset], "epochs": epochs},
-            model_entry=MODELS[dataset],
+            training=TrainingEntries(
+                f"warmups.ce{epochs}", {**WARMUPS[dataset], "epochs": epochs}, MODELS[dataset], entry
+            ),
             compute=compute,
             code_hash="benchmark",
         )

@@ -487,7 +487,7 @@ def test_augmentation_defaults_and_errors_by_image_shape():
 
 def test_a_two_network_warmup_and_a_stateful_retrain_through_the_stages(tmp_path):
     from noisyprune.artifacts import DYNAMICS, HISTORY, RELABELS, read_json, read_table
-    from noisyprune.stages.interface import Compute, Run
+    from noisyprune.stages.interface import Compute, Run, TrainingEntries
     from noisyprune.stages.noise import run_noise_stage
     from noisyprune.stages.retrain import run_retrain_stage
     from noisyprune.stages.select import run_select_stage
@@ -509,9 +509,7 @@ def test_a_two_network_warmup_and_a_stateful_retrain_through_the_stages(tmp_path
         run=Run("digits", "sym40", 0, warmup="dm"),
         inputs={"labels": labels},
         outputs=outputs,
-        dataset_entry=digits,
-        warmup_entry=warmup,
-        model_entry=mlp,
+        training=TrainingEntries("warmups.dm", warmup, mlp, digits),
         compute=compute,
         code_hash="test",
     )
@@ -534,9 +532,12 @@ def test_a_two_network_warmup_and_a_stateful_retrain_through_the_stages(tmp_path
             "history": str(tmp_path / "h.parquet"),
             "relabels": str(tmp_path / "r.parquet"),
         },
-        dataset_entry=digits,
-        model_entry=mlp,
-        learner_entry={"learner": "sop", "epochs": 2, "batch_size": 64, "lr": 0.05, "lr_u": 10, "lr_v": 100},
+        training=TrainingEntries(
+            "learners.sop",
+            {"learner": "sop", "epochs": 2, "batch_size": 64, "lr": 0.05, "lr_u": 10, "lr_v": 100},
+            mlp,
+            digits,
+        ),
         compute=compute,
         code_hash="test",
     )
@@ -600,7 +601,7 @@ def test_a_subset_missing_a_class_is_reported_and_an_empty_subset_refused(tmp_pa
 
     from noisyprune.artifacts import LABELS, SUBSET, read_table, write_table
     from noisyprune.errors import ArtifactError
-    from noisyprune.stages.interface import Compute, Run
+    from noisyprune.stages.interface import Compute, Run, TrainingEntries
     from noisyprune.stages.noise import run_noise_stage
     from noisyprune.stages.retrain import run_retrain_stage
 
@@ -635,9 +636,12 @@ def test_a_subset_missing_a_class_is_reported_and_an_empty_subset_refused(tmp_pa
 
     common = dict(
         run=Run("digits", "none", 0, warmup="ce", method="uniform", fraction="0.5", learner="ce"),
-        dataset_entry=digits,
-        model_entry={"name": "mlp", "arch": "mlp", "hidden": [8]},
-        learner_entry={"learner": "ce", "epochs": 1, "batch_size": 64},
+        training=TrainingEntries(
+            "learners.ce",
+            {"learner": "ce", "epochs": 1, "batch_size": 64},
+            {"name": "mlp", "arch": "mlp", "hidden": [8]},
+            digits,
+        ),
         compute=Compute(device="cpu", threads=1, inference_batch_size=512),
         code_hash="t",
     )

@@ -99,15 +99,15 @@ def test_a_resume_file_of_another_job_is_ignored(tmp_path):
 
 RETRAIN_JOB = """
 import sys
-from noisyprune.stages.interface import Compute, Run
+from noisyprune.stages.interface import Compute, Run, TrainingEntries
 from noisyprune.stages.retrain import run_retrain_stage
 root = sys.argv[1]
 run_retrain_stage(
     run=Run("digits", "sym40", 0, warmup="ce", method="uniform", fraction="0.5", learner="elr"),
     inputs={"labels": root + "/labels.parquet", "subset": root + "/subset.parquet"},
     outputs={"metrics": sys.argv[2], "history": sys.argv[2] + ".h", "relabels": sys.argv[2] + ".r"},
-    dataset_entry={"loader": "digits", "model": "mlp"}, model_entry={"name": "mlp", "arch": "mlp", "hidden": [64]},
-    learner_entry={"learner": "elr", "epochs": 40, "batch_size": 16, "lr": 0.05},
+    training=TrainingEntries("learners.elr", {"learner": "elr", "epochs": 40, "batch_size": 16, "lr": 0.05},
+                             {"name": "mlp", "arch": "mlp", "hidden": [64]}, {"loader": "digits", "model": "mlp"}),
     compute=Compute(device="cpu", threads=1, inference_batch_size=512, resume_every=1), code_hash="test")
 """
 

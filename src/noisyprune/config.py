@@ -364,6 +364,19 @@ def model_entry(config: Mapping[str, Any], dataset: str, training: Mapping[str, 
     return {"name": name, **config["models"][name]}
 
 
+def training_entries(config: Mapping[str, Any], dataset: str, section: str, name: str) -> dict[str, Any]:
+    """The ``training`` param of a rule that trains entry ``name`` of ``section`` (``warmups`` or
+    ``learners``) on ``dataset``: the fields of :class:`~noisyprune.stages.interface.TrainingEntries`
+    as plain data (Snakemake compares them to rerun the job when one changes)."""
+    trainer = config[section][name]
+    return {
+        "key": f"{section}.{name}",
+        "trainer": trainer,
+        "model": model_entry(config, dataset, trainer),
+        "dataset": config["datasets"][dataset],
+    }
+
+
 def sweep_runs(config: Mapping[str, Any]) -> list[Run]:
     """Every run the sweep asks for. Fraction 1.0 keeps all samples whatever the pruner, so it is
     run once per (dataset, noise, seed, warm-up, learner) with the ``full`` reference method."""

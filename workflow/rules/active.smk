@@ -48,9 +48,7 @@ rule active_train:
         runtime=config["resources"]["retrain"]["runtime"],
     params:
         entry=active_entry("train"),
-        dataset_entry=dataset_entry,
-        learner_entry=active_learner,
-        model_entry=active_model,
+        training=active_training,
         code_hash=active_train_code,
         execution=RESULT_SETTINGS,
     script:

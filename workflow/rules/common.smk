@@ -12,6 +12,7 @@ from noisyprune.config import (
     model_entry,
     sweep_runs,
     sweep_settings,
+    training_entries,
     validate_config,
 )
 from noisyprune.data.registry import DATASETS
@@ -137,6 +138,14 @@ def warmup_model(wildcards):
 
 def learner_model(wildcards):
     return model_entry(config, wildcards.dataset, learner_entry(wildcards))
+
+
+def warmup_training(wildcards):
+    return training_entries(config, wildcards.dataset, "warmups", wildcards.warmup)
+
+
+def learner_training(wildcards):
+    return training_entries(config, wildcards.dataset, "learners", wildcards.learner)
 
 
 # --- code hashes: the package modules each job can execute (see noisyprune.provenance) -----------

@@ -40,6 +40,11 @@ def active_model(wildcards):
     return model_entry(config, wildcards.dataset, active_learner(wildcards))
 
 
+def active_training(wildcards):
+    learner = config["active"][wildcards.experiment]["learner"]
+    return training_entries(config, wildcards.dataset, "learners", learner)
+
+
 def active_pool_inputs(wildcards):
     """Round 0 starts from the labels; round r also reads round r−1's pool and query."""
     inputs = {"labels": LABELS.format(**wildcards)}

@@ -19,9 +19,7 @@ rule retrain:
         mem_mb=config["resources"]["retrain"]["mem_mb"],
         runtime=config["resources"]["retrain"]["runtime"],
     params:
-        dataset_entry=dataset_entry,
-        learner_entry=learner_entry,
-        model_entry=learner_model,
+        training=learner_training,
         code_hash=retrain_code,
         execution=RESULT_SETTINGS,
     script:

@@ -22,9 +22,7 @@ rule warmup:
         mem_mb=config["resources"]["warmup"]["mem_mb"],
         runtime=config["resources"]["warmup"]["runtime"],
     params:
-        dataset_entry=dataset_entry,
-        warmup_entry=warmup_entry,
-        model_entry=warmup_model,
+        training=warmup_training,
         code_hash=warmup_code,
         execution=RESULT_SETTINGS,
     script:

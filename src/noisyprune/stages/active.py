@@ -26,19 +26,17 @@ from noisyprune.artifacts import (
     read_table,
     write_table,
 )
-from noisyprune.data import load_dataset
 from noisyprune.derived_scores import feature_columns
 from noisyprune.errors import ArtifactError
 from noisyprune.metrics import test_accuracy_summary
 from noisyprune.reporting import render
 from noisyprune.seeding import derive_seed, make_rng
 from noisyprune.stages.common import NoisyLabels, aligned_features, load_labels
-from noisyprune.stages.interface import Compute, Files, Run
+from noisyprune.stages.interface import Compute, Files, Run, TrainingEntries
 from noisyprune.stages.metrics_file import write_metrics_file
+from noisyprune.stages.training_stage import open_training_stage, training_job
 from noisyprune.training.data import device_inputs
-from noisyprune.training.device import configure_torch
 from noisyprune.training.inference import embed_and_classify
-from noisyprune.training.job import TrainingJob
 from noisyprune.training.run import train_on_samples
 
 log = logging.getLogger(__name__)
@@ -135,43 +133,33 @@ def run_active_train_stage(
     inputs: Files,
     outputs: Files,
     entry: Mapping[str, Any],
-    dataset_entry: Mapping[str, Any],
-    learner_entry: Mapping[str, Any],
-    model_entry: Mapping[str, Any],
+    training: TrainingEntries,
     compute: Compute,
     code_hash: str,
 ) -> None:
-    """Train the experiment's learner from scratch on round ``run.round``'s pool (``inputs["pool"]``,
-    its labels), test on the clean test split, and write the trained model's predictions for every
-    training sample (``outputs["predictions"]``, ``features.parquet`` layout: probabilities,
-    embedding, confidences) for the query, with ``outputs["history"]`` and ``outputs["metrics"]``."""
+    """Train the experiment's learner (``training.trainer``) from scratch on round ``run.round``'s
+    pool (``inputs["pool"]``, its labels), test on the clean test split, and write the trained
+    model's predictions for every training sample (``outputs["predictions"]``, ``features.parquet``
+    layout: probabilities, embedding, confidences) for the query, with ``outputs["history"]`` and
+    ``outputs["metrics"]``."""
     total_start = time.perf_counter()
-    torch_device = configure_torch(compute.device, compute.threads, compute.execution)
-    data = load_dataset(run.dataset, dataset_entry)
-    labels = load_labels(inputs["labels"], data)
+    torch_device, data, labels = open_training_stage(run, inputs["labels"], training, compute)
     pool = read_table(inputs["pool"], POOL)
     pooled = pool.numpy("sample_id")
     given = labels.noisy.copy()
     given[pooled] = pool.numpy("label")  # sample ids are positions (load_labels checked them)
     # The same initial weights and batch stream in every round and experiment (common random numbers).
     seed = derive_seed(run.seed, "active-train", run.dataset, run.noise, entry["learner"])
-    job = TrainingJob.from_config(
-        learner_entry,
-        model_entry,
-        dataset_entry,
-        seed=seed,
-        inference_batch_size=compute.inference_batch_size,
-        entry_key=f"learners.{entry['learner']}",
-    )
+    job = training_job(training, seed, compute)
     result = train_on_samples(job, data, given, pooled, torch_device)
-    write_predictions(outputs["predictions"], run, result, data, labels, model_entry, compute, torch_device)
+    write_predictions(outputs["predictions"], run, result, data, labels, training.model, compute, torch_device)
     history = result.history.columns()
-    write_table(history, outputs["history"], HISTORY, metadata={"learner": learner_entry["learner"]})
+    write_table(history, outputs["history"], HISTORY, metadata={"learner": job.learner})
     metrics = round_metrics(pool, history)
     log.info(
         "%s round %d: %d labelled, test accuracy %.4f", run.experiment, run.round, len(pooled), metrics["test_acc_last"]
     )
-    entries = {"experiment": entry, "dataset": dataset_entry, "learner": learner_entry, "model": model_entry}
+    entries = {"experiment": entry, "dataset": training.dataset, "learner": training.trainer, "model": training.model}
     provenance = round_provenance(run, entries, labels, seed)
     write_metrics_file(outputs["metrics"], run, metrics, provenance, result, total_start, torch_device, code_hash)
 

@@ -4,7 +4,8 @@ Every rule's ``script:`` is ``workflow/scripts/stage.py``, which calls :func:`ru
 the ``snakemake`` object once: the rule's name picks the stage function (:data:`STAGES`), its
 wildcards become the :class:`~noisyprune.stages.interface.Run`, its named input and output files
 the ``inputs``/``outputs`` mappings, its ``params`` the keywords of the same names, and the config
-the :class:`~noisyprune.stages.interface.Compute` settings. The call then runs through
+the :class:`~noisyprune.stages.interface.Compute` settings; a ``training`` param becomes a
+:class:`~noisyprune.stages.interface.TrainingEntries` (:data:`TYPED_PARAMS`). The call then runs through
 :func:`noisyprune.jobserver.run_stage` (in a child of the warm job server, or in this process).
 
 What travels to the job server is plain data; :func:`call_stage`, where the stage runs, makes the
@@ -24,7 +25,7 @@ from typing import Any
 
 from noisyprune.jobserver import run_stage
 from noisyprune.registry import load_plugins
-from noisyprune.stages.interface import Compute, Files, Run
+from noisyprune.stages.interface import Compute, Files, Run, TrainingEntries
 
 # Rule → the stage function its jobs run ("module:function").
 STAGES = {
@@ -48,6 +49,8 @@ STAGES = {
 # take them (the code hash of its modules; the settings that change its numbers, which it reads from
 # ``compute``: noisyprune.stages.interface.RESULT_SETTINGS).
 RERUN_ONLY = frozenset({"code_hash", "execution"})
+# Params that arrive as plain data and reach the stage typed (built where the stage runs).
+TYPED_PARAMS = {"training": TrainingEntries}
 # The keywords the adapter fills itself; no param may take these names.
 RESERVED = ("run", "inputs", "outputs", "compute")
 
@@ -108,6 +111,6 @@ def call_stage(
         "inputs": inputs,
         "outputs": outputs,
         "compute": Compute(**compute),
-        **params,
+        **{key: TYPED_PARAMS[key](**value) if key in TYPED_PARAMS else value for key, value in params.items()},
     }
     function(**{key: value for key, value in offered.items() if key in accepted})

@@ -6,6 +6,8 @@ A stage function ``run_*_stage`` takes keyword arguments only, by these names:
 - ``inputs`` / ``outputs``: the rule's named files, a mapping ``name → path`` (a list of paths for a
   name that holds several) under the names the rule gives them;
 - ``compute``: how a training job runs on this machine, a :class:`Compute` (from the config);
+- ``training``: for the stages that train, the config entries they train with, a
+  :class:`TrainingEntries` (the rule's ``training`` param, typed by the adapter);
 - every other keyword: one of the rule's ``params`` under its own name (config entries, code hash).
 
 :mod:`noisyprune.stages.adapter` builds that call from Snakemake's ``snakemake`` object; tests call
@@ -70,6 +72,20 @@ class Run:
         the run as a wildcard dict, for path formatting, logs and the ``run`` block of results."""
         values = {field.name: getattr(self, field.name) for field in fields(self)}
         return {name: value for name, value in values.items() if value is not None}
+
+
+@dataclass(frozen=True)
+class TrainingEntries:
+    """What a training stage (warm-up, retrain, active-learning round) trains with, from the config:
+    the ``trainer`` entry (a ``warmups`` or ``learners`` entry) under its dotted config ``key``
+    (``learners.sop``, for messages), the ``model`` entry it uses on the run's dataset (its name under
+    ``name``) and the ``dataset`` entry (its loader, its ``augment``). The rules hand it over as one
+    ``training`` param (:func:`noisyprune.config.training_entries`)."""
+
+    key: str
+    trainer: Mapping[str, Any]
+    model: Mapping[str, Any]
+    dataset: Mapping[str, Any]
 
 
 @dataclass(frozen=True)

@@ -19,55 +19,36 @@ from noisyprune.artifacts import (
     read_table,
     write_table,
 )
-from noisyprune.data import load_dataset
 from noisyprune.errors import ArtifactError
 from noisyprune.metrics import relabeling_metrics, test_accuracy_means, test_accuracy_summary
 from noisyprune.models import architecture
 from noisyprune.seeding import retrain_seed
-from noisyprune.stages.common import NoisyLabels, load_checkpoint_model, load_labels
-from noisyprune.stages.interface import Compute, Files, Run
+from noisyprune.stages.common import NoisyLabels, load_checkpoint_model
+from noisyprune.stages.interface import Compute, Files, Run, TrainingEntries
 from noisyprune.stages.metrics_file import write_metrics_file
 from noisyprune.stages.resumable import resume_file
+from noisyprune.stages.training_stage import open_training_stage, training_job
 from noisyprune.training.data import device_inputs
-from noisyprune.training.device import configure_torch
-from noisyprune.training.job import TrainingJob
 from noisyprune.training.run import train_on_samples
 
 log = logging.getLogger(__name__)
 
 
 def run_retrain_stage(
-    *,
-    run: Run,
-    inputs: Files,
-    outputs: Files,
-    dataset_entry: Mapping[str, Any],
-    learner_entry: Mapping[str, Any],
-    model_entry: Mapping[str, Any],
-    compute: Compute,
-    code_hash: str,
+    *, run: Run, inputs: Files, outputs: Files, training: TrainingEntries, compute: Compute, code_hash: str
 ) -> None:
-    """Train a freshly initialised model with the learner entry on the kept samples only
-    (``inputs["subset"]`` of ``inputs["labels"]``); write ``outputs["metrics"]`` (``metrics.json``),
-    ``outputs["history"]`` and ``outputs["relabels"]``. After training, the learner's re-labeling
-    readout gives a corrected label for *every* training sample (pruned ones included), scored
-    against the clean labels, which the learner never sees."""
+    """Train a freshly initialised model with the learner entry ``training.trainer`` on the kept
+    samples only (``inputs["subset"]`` of ``inputs["labels"]``); write ``outputs["metrics"]``
+    (``metrics.json``), ``outputs["history"]`` and ``outputs["relabels"]``. After training, the
+    learner's re-labeling readout gives a corrected label for *every* training sample (pruned ones
+    included), scored against the clean labels, which the learner never sees."""
     total_start = time.perf_counter()
-    torch_device = configure_torch(compute.device, compute.threads, compute.execution)
-    data = load_dataset(run.dataset, dataset_entry)
-    labels = load_labels(inputs["labels"], data)
+    torch_device, data, labels = open_training_stage(run, inputs["labels"], training, compute)
     subset, kept, missing_classes = checked_subset(inputs["subset"], labels)
     stage_seed = retrain_seed(run.seed, run.dataset, run.noise, run.learner)
-    identity = (run.wildcards(), learner_entry, model_entry, dataset_entry, stage_seed, kept)
+    identity = (run.wildcards(), training.trainer, training.model, training.dataset, stage_seed, kept)
     resume = resume_file(outputs["metrics"], compute.resume_every, *identity, code_hash)
-    job = TrainingJob.from_config(
-        learner_entry,
-        model_entry,
-        dataset_entry,
-        seed=stage_seed,
-        inference_batch_size=compute.inference_batch_size,
-        entry_key=f"learners.{run.learner}",
-    )
+    job = training_job(training, stage_seed, compute)
     result = train_on_samples(
         job,
         data,
@@ -76,7 +57,7 @@ def run_retrain_stage(
         torch_device,
         resume=resume,
         probe_ids=labels.probe_ids,
-        **learner_start(learner_entry, model_entry, inputs, labels, torch_device),
+        **learner_start(training.trainer, training.model, inputs, labels, torch_device),
     )
     logits, relabel = relabel_every_sample(result, data, labels, torch_device, compute.inference_batch_size)
     in_subset = np.isin(labels.sample_id, kept)
@@ -87,11 +68,11 @@ def run_retrain_stage(
         "/".join(str(value) for value in run.wildcards().values()),
         *(metrics["test_acc_last"], metrics["test_acc_best"], metrics["relabel_acc_all"], result.seconds),
     )
-    write_table(history, outputs["history"], HISTORY, metadata={"learner": learner_entry["learner"]})
+    write_table(history, outputs["history"], HISTORY, metadata={"learner": job.learner})
     columns = {"sample_id": labels.sample_id, "noisy_label": labels.noisy, "relabel": relabel, "in_subset": in_subset}
-    metadata = {"num_classes": labels.num_classes, "learner": learner_entry["learner"]}
+    metadata = {"num_classes": labels.num_classes, "learner": job.learner}
     write_table(columns, outputs["relabels"], RELABELS, metadata=metadata)
-    provenance = retrain_provenance(run, labels, subset, dataset_entry, learner_entry, model_entry, stage_seed)
+    provenance = retrain_provenance(run, labels, subset, training, stage_seed)
     write_metrics_file(outputs["metrics"], run, metrics, provenance, result, total_start, torch_device, code_hash)
     if resume is not None:
         resume.remove()
@@ -179,23 +160,17 @@ def retrain_metrics(
 
 
 def retrain_provenance(
-    run: Run,
-    labels: NoisyLabels,
-    subset: Artifact,
-    dataset_entry: Mapping[str, Any],
-    learner_entry: Mapping[str, Any],
-    model_entry: Mapping[str, Any],
-    stage_seed: int,
+    run: Run, labels: NoisyLabels, subset: Artifact, training: TrainingEntries, stage_seed: int
 ) -> dict[str, Any]:
     """The ``provenance`` block of ``metrics.json`` but its code hash and environment: the config
     entries of every stage the run went through and their seeds."""
     return {
         "config": {
-            "dataset": dict(dataset_entry),
+            "dataset": dict(training.dataset),
             "noise": labels.metadata.get("noise_entry"),
             "method": subset.metadata.get("method_entry"),
-            "learner": dict(learner_entry),
-            "model": dict(model_entry),
+            "learner": dict(training.trainer),
+            "model": dict(training.model),
         },
         "seeds": {
             "base": run.seed,

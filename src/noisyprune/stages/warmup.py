@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
 from typing import Any
 
 from noisyprune.artifacts import DYNAMICS, HISTORY, SNAPSHOTS, write_table
-from noisyprune.data import load_dataset
 from noisyprune.provenance import environment
 from noisyprune.seeding import warmup_seed
-from noisyprune.stages.common import load_labels, save_checkpoint
-from noisyprune.stages.interface import Compute, Files, Run
+from noisyprune.stages.common import save_checkpoint
+from noisyprune.stages.interface import Compute, Files, Run, TrainingEntries
 from noisyprune.stages.resumable import resume_file
+from noisyprune.stages.training_stage import open_training_stage, training_job
 from noisyprune.training.callbacks import DynamicsRecorder, SnapshotScorer
-from noisyprune.training.device import configure_torch, device_description
-from noisyprune.training.job import TrainingJob
+from noisyprune.training.device import device_description
 from noisyprune.training.memory import peak_memory
 from noisyprune.training.run import train_on_samples
 
@@ -23,41 +21,25 @@ log = logging.getLogger(__name__)
 
 
 def run_warmup_stage(
-    *,
-    run: Run,
-    inputs: Files,
-    outputs: Files,
-    dataset_entry: Mapping[str, Any],
-    warmup_entry: Mapping[str, Any],
-    model_entry: Mapping[str, Any],
-    compute: Compute,
-    code_hash: str,
+    *, run: Run, inputs: Files, outputs: Files, training: TrainingEntries, compute: Compute, code_hash: str
 ) -> None:
-    """Train the warm-up model ``run.warmup`` on every training sample with its noisy label
-    (``inputs["labels"]``).
+    """Train the warm-up model ``run.warmup`` (the warm-up entry ``training.trainer``) on every
+    training sample with its noisy label (``inputs["labels"]``).
 
     Writes the checkpoint (``outputs["model"]``), ``outputs["dynamics"]`` (one row per sample and
     epoch: loss, correctness w.r.t. the noisy label and prediction, from the training batches),
     ``outputs["history"]`` (per epoch; its metadata carries the warm-up entry and wall time) and
     ``outputs["snapshots"]`` (every sample scored after each epoch in ``score_epochs``; may be empty).
     """
-    torch_device = configure_torch(compute.device, compute.threads, compute.execution)
-    data = load_dataset(run.dataset, dataset_entry)
-    labels = load_labels(inputs["labels"], data)
+    torch_device, data, labels = open_training_stage(run, inputs["labels"], training, compute)
+    warmup_entry, model_entry = training.trainer, training.model
     stage_seed = warmup_seed(run.seed, run.dataset, run.noise, run.warmup)
     dynamics = DynamicsRecorder()
     score_epochs = sorted(warmup_entry.get("score_epochs") or [])
     snapshots = SnapshotScorer(score_epochs, compute.inference_batch_size)
-    identity = (run.dataset, dataset_entry, run.noise, run.seed, run.warmup, warmup_entry, model_entry, labels.noisy)
+    identity = (run.dataset, training.dataset, run.noise, run.seed, run.warmup, warmup_entry, model_entry, labels.noisy)
     resume = resume_file(outputs["model"], compute.resume_every, *identity, code_hash)
-    job = TrainingJob.from_config(
-        warmup_entry,
-        model_entry,
-        dataset_entry,
-        seed=stage_seed,
-        inference_batch_size=compute.inference_batch_size,
-        entry_key=f"warmups.{run.warmup}",
-    )
+    job = training_job(training, stage_seed, compute)
     training_ids = labels.training_ids  # never the clean probe set
     result = train_on_samples(
         job, data, labels.noisy, training_ids, torch_device, callbacks=[dynamics, snapshots], resume=resume
