@@ -106,6 +106,10 @@ def test_the_check_finder_finds_a_hand_written_check():
     assert hand_written_checks(legitimate, declared) == []
 
 
+# Keys a config entry must hold besides the one under test (the file-backed loaders' files).
+REQUIRED_KEYS = {"image_folder": {"root": "r"}, "file_list": {"root": "r", "train_list": "a", "test_list": "b"}}
+
+
 @pytest.mark.parametrize(
     ("kind", "name", "key", "value"),
     [
@@ -116,6 +120,8 @@ def test_the_check_finder_finds_a_hand_written_check():
         ("learner", "dividemix", "variant", "fast"),
         ("noise", "symmetric", "rate", 1.5),
         ("arch", "mlp", "hidden", []),
+        ("loader", "image_folder", "image_size", 4),  # a setting the loader hands on in **decoding
+        ("loader", "file_list", "storage", "disk"),
     ],
 )
 def test_a_direct_call_gets_the_config_schemas_message(kind, name, key, value):
@@ -124,7 +130,7 @@ def test_a_direct_call_gets_the_config_schemas_message(kind, name, key, value):
 
     component_kind = next(k for k in KINDS if k.registry == kind)
     branch = component_branch(component_kind, name, [component_kind.key])
-    entry = {component_kind.key: name, key: value}
+    entry = {component_kind.key: name, **REQUIRED_KEYS.get(name, {}), key: value}
     config_error = next(jsonschema.Draft202012Validator(branch["then"]).iter_errors(entry))
     config_message = describe_schema_error(config_error)
     target = registries()[kind].get(name)

@@ -54,6 +54,39 @@ def test_an_undeclared_argument_or_a_stray_declaration_is_named():
         param("rate", "Flip rate.", type="number", default=0.2)
 
 
+def test_settings_handed_on_as_keywords_take_their_defaults_from_the_target_and_are_checked():
+    from dataclasses import dataclass
+
+    from noisyprune.errors import ParameterError
+
+    @dataclass(frozen=True)
+    class Shared:
+        size: int = 32
+        workers: int = 2
+
+    shared = (param("size", "Side.", type="integer", minimum=8), param("workers", "Workers.", type="integer"))
+
+    @declare(param("root", "Folder.", type="string"), *shared, keywords_for=Shared)
+    def loader(name="x", root: str = "", **settings):
+        return Shared(**settings)
+
+    declared = {d.param.name: d for d in declared_parameters(loader, ("name",), "loader")}
+    assert {name: d.default for name, d in declared.items()} == {"root": "", "size": 32, "workers": 2}
+    assert loader(root="r", size=16) == Shared(16, 2)
+    # a value the declaration refuses is named as in any other call, though **settings collected it
+    with pytest.raises(ParameterError, match=r"loader parameter 'size'.*8"):
+        loader(root="r", size=4)
+
+    @declare(
+        param("root", "Folder.", type="string"), *shared, param("gone", "Nowhere.", type="integer"), keywords_for=Shared
+    )
+    def stray(name="x", root: str = "", **settings):
+        return Shared(**settings)
+
+    with pytest.raises(TypeError, match=r"declarations without an argument: \['gone'\]"):
+        declared_parameters(stray, ("name",), "loader")
+
+
 def test_generated_branches_take_types_bounds_and_defaults_from_the_declarations():
     schema = assemble_schema(yaml.safe_load(STATIC_SCHEMA.read_text()))
 

@@ -71,9 +71,13 @@ def _check(
     kwargs: Mapping[str, Any],
 ) -> None:
     try:
-        given = signature.bind_partial(*args, **kwargs).arguments
+        bound = signature.bind_partial(*args, **kwargs).arguments
     except TypeError:
         return  # a wrong call: the call itself raises Python's own TypeError
+    given = {}
+    for name, value in bound.items():  # what a **keywords argument collects is checked key by key
+        is_keywords = signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD
+        given.update(value if is_keywords else {name: value})
     for name, value in given.items():
         if name in fragments:
             check_value(f"{label} parameter {name!r}", value, fragments[name])

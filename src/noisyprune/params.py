@@ -89,11 +89,16 @@ def param(
     return Param(name, meaning, schema, required, shown_default, workflow_default)
 
 
-def declare(*params: Param) -> Callable:
+def declare(*params: Param, keywords_for: Any = None) -> Callable:
     """Class or function decorator: attach ``params`` as the component's declared parameters
     (``__params__``). A subclass adds to (or replaces by name) those its parents declared. The
     component's direct calls are then validated against the declarations too (a function comes
-    back wrapped, a class with its ``__init__`` wrapped; :mod:`noisyprune.arguments`)."""
+    back wrapped, a class with its ``__init__`` wrapped; :mod:`noisyprune.arguments`).
+
+    ``keywords_for``: a class or function that the component hands its ``**keywords`` on to whole
+    (the file-backed image loaders their decoding settings, :class:`~noisyprune.data.images.Decoding`):
+    a declared parameter the component's signature lacks is an argument of that target, with that
+    target's default, so settings shared by several components keep one default."""
 
     def attach(target):
         inherited = {p.name: p for p in getattr(target, "__params__", ())}
@@ -103,6 +108,8 @@ def declare(*params: Param) -> Callable:
             raise TypeError(f"{target.__qualname__}: parameters declared twice: {duplicated}")
         inherited.update({p.name: p for p in params})
         target.__params__ = tuple(inherited.values())
+        if keywords_for is not None:
+            target.__keywords_for__ = keywords_for
         return checking_arguments(target, declared_fragments)
 
     return attach
@@ -151,11 +158,10 @@ def declared_parameters(target: Any, context: Iterable[str] = (), kind: str = "c
     label = f"{kind} {getattr(target, '__qualname__', target)!r}"
     if declared is None:
         raise TypeError(f"{label} declares no parameters; decorate it with noisyprune.params.declare(...)")
-    arguments = {
-        name: argument
-        for name, argument in signature_of(target).parameters.items()
-        if name not in ("self", *context) and argument.kind not in (argument.VAR_POSITIONAL, argument.VAR_KEYWORD)
-    }
+    arguments = _named_arguments(target, context)
+    passed_on = getattr(target, "__keywords_for__", None)
+    if passed_on is not None:  # the target's own arguments win; the rest are those of its **keywords
+        arguments = {**_named_arguments(passed_on, context), **arguments}
     names = [p.name for p in declared]
     undeclared = sorted(set(arguments) - set(names))
     missing = sorted(set(names) - set(arguments))
@@ -174,6 +180,16 @@ def declared_parameters(target: Any, context: Iterable[str] = (), kind: str = "c
         has_default = default is not inspect.Parameter.empty
         result.append(Declared(p, has_default, default if has_default else None))
     return result
+
+
+def _named_arguments(target: Any, context: Iterable[str] = ()) -> dict[str, inspect.Parameter]:
+    """The arguments of ``target``'s signature that config keys can fill: neither ``self``, nor a
+    ``context`` one, nor ``*args``/``**keywords``."""
+    return {
+        name: argument
+        for name, argument in signature_of(target).parameters.items()
+        if name not in ("self", *context) and argument.kind not in (argument.VAR_POSITIONAL, argument.VAR_KEYWORD)
+    }
 
 
 def _allows_null(fragment: Mapping[str, Any]) -> bool:

@@ -92,7 +92,7 @@ def _build(
         train_y=train_y,
         test_x=test_x,
         test_y=test_y,
-        class_names=tuple(map(str, class_names)),
+        class_names=class_names,
         pixel_mean=mean,
         pixel_std=std,
         label_sets={"given": noisy} if noisy is not None else None,

@@ -43,6 +43,11 @@ class ArrayDataset:
     train_names_kind: str = "index in the training split"
 
     def __post_init__(self) -> None:
+        # Loaders hand over what they computed (numpy arrays, lists, label values): stored as the
+        # declared tuples of str and float, so a dataset compares, hashes and prints alike.
+        object.__setattr__(self, "class_names", tuple(map(str, self.class_names)))
+        object.__setattr__(self, "pixel_mean", tuple(map(float, np.ravel(self.pixel_mean))))
+        object.__setattr__(self, "pixel_std", tuple(map(float, np.ravel(self.pixel_std))))
         if len(self.train_x) != len(self.train_y):
             raise ValueError(
                 f"dataset {self.name!r}: {len(self.train_x)} training inputs but {len(self.train_y)} labels"

@@ -144,8 +144,8 @@ def load_cifar(
         test_x=scale(unit_pixels(test_x)),
         test_y=test_y,
         class_names=class_names,
-        pixel_mean=tuple(float(m) for m in mean),
-        pixel_std=tuple(float(s) for s in std),
+        pixel_mean=mean,
+        pixel_std=std,
         class_groups=groups,
     )
 

@@ -47,7 +47,7 @@ def load_digits(
         train_y=train_y,
         test_x=(test_x - mean) / std,
         test_y=test_y,
-        class_names=tuple(str(c) for c in bunch.target_names),
-        pixel_mean=(mean,),
-        pixel_std=(std,),
+        class_names=bunch.target_names,
+        pixel_mean=mean,
+        pixel_std=std,
     )

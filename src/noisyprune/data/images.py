@@ -34,7 +34,9 @@ import os
 import posixpath
 import shutil
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -329,51 +331,66 @@ def choose_storage(
     return "stream"
 
 
+@dataclass(frozen=True)
+class Decoding:
+    """How a file-backed loader decodes, caches and holds its images: the settings both loaders
+    share (declared once in :data:`DECODING_PARAMETERS`, their defaults here). ``image_size``: side
+    of the square decoded images (px); ``workers``: decoding processes; ``cache_dir``: the uint8
+    cache (``None``: none); ``max_memory_gb``: the largest set held in memory (GB); ``max_train`` /
+    ``max_test``: samples drawn before decoding (``None``: all); ``storage``: ``auto``, ``memory`` or
+    ``stream``; ``input_scaling``: ``standardise`` or ``unit``."""
+
+    image_size: int = 32
+    workers: int = 2
+    cache_dir: str | None = None
+    max_memory_gb: float = 8.0
+    max_train: int | None = None
+    max_test: int | None = None
+    storage: str = "auto"
+    input_scaling: str = "standardise"
+
+
 def build_image_dataset(
     name: str,
     train: tuple[list[Path], np.ndarray],
     test: tuple[list[Path], np.ndarray],
     class_names: Sequence[str],
+    decoding: Decoding,
     *,
-    image_size: int,
     clean_labels: bool,
-    workers: int,
-    cache_dir: str | None,
-    max_memory_gb: float,
-    max_train: int | None,
-    max_test: int | None,
-    storage: str = "auto",
     train_root: Path,
-    input_scaling: str = "standardise",
 ) -> ArrayDataset:
     """Limit, decode and standardise (per channel, training statistics; ``input_scaling: unit``:
-    pixels in [0, 1]) the two splits, held in memory as float32 or streamed from the uint8 cache
-    (:func:`choose_storage`). ``train_root``: the folder the training paths are named relative to
-    (the user's names of the samples)."""
+    pixels in [0, 1]) the two splits as ``decoding`` says, held in memory as float32 or streamed
+    from the uint8 cache (:func:`choose_storage`). ``train_root``: the folder the training paths are
+    named relative to (the user's names of the samples)."""
+    image_size, workers, cache_dir = decoding.image_size, decoding.workers, decoding.cache_dir
     num_classes = len(class_names)
     for split, (_, labels) in (("training", train), ("test", test)):
         if len(labels) == 0:
             raise ArtifactError(f"dataset {name!r}: no {split} images found")
         if labels.max() >= num_classes:
             raise ArtifactError(f"dataset {name!r}: {split} label {int(labels.max())} but only {num_classes} classes")
-    train_paths, train_y = _limit(*train, max_train)
+    train_paths, train_y = _limit(*train, decoding.max_train)
     # the user's names of the samples: paths as their list or folder gives them
     train_names = np.asarray([str(path.relative_to(train_root)) for path in train_paths])
-    test_paths, test_y = _limit(*test, max_test)
-    mode = choose_storage(name, len(train_y) + len(test_y), image_size, max_memory_gb, storage, cache_dir)
+    test_paths, test_y = _limit(*test, decoding.max_test)
+    mode = choose_storage(
+        name, len(train_y) + len(test_y), image_size, decoding.max_memory_gb, decoding.storage, cache_dir
+    )
     # (the key stats every file: computed once per split)
     train_cache = cache_path(train_paths, image_size, cache_dir) if cache_dir is not None else None
     test_cache = cache_path(test_paths, image_size, cache_dir) if cache_dir is not None else None
     train_u8 = cached_images(train_paths, image_size, workers, train_cache)
     test_u8 = cached_images(test_paths, image_size, workers, test_cache)
-    if input_scaling == "standardise":
+    if decoding.input_scaling == "standardise":
         mean, std = channel_statistics(train_u8, train_cache)
     else:  # (x − 0) / 1 = x: the pixels stay in [0, 1]
         mean, std = np.zeros(train_u8.shape[1]), np.ones(train_u8.shape[1])
     if mode == "stream":
         # the memory maps cached_images opened; the paths let spawned workers open them again
-        train_x = StoredImages(train_u8, mean, std, workers, path=str(train_cache))
-        test_x = StoredImages(test_u8, mean, std, workers, path=str(test_cache))
+        train_images = StoredImages(train_u8, mean, std, workers, path=str(train_cache))
+        test_images = StoredImages(test_u8, mean, std, workers, path=str(test_cache))
         log.info(
             "dataset %r: %d + %d images at %d px streamed from the cache in %s by %d workers",
             name,
@@ -384,16 +401,16 @@ def build_image_dataset(
             workers,
         )
     else:
-        train_x, test_x = standardise(train_u8, mean, std), standardise(test_u8, mean, std)
+        train_images, test_images = standardise(train_u8, mean, std), standardise(test_u8, mean, std)
     return ArrayDataset(
         name=name,
-        train_x=train_x,
+        train_x=train_images,
         train_y=train_y,
-        test_x=test_x,
+        test_x=test_images,
         test_y=test_y,
-        class_names=tuple(map(str, class_names)),
-        pixel_mean=tuple(map(float, mean)),
-        pixel_std=tuple(map(float, std)),
+        class_names=class_names,
+        pixel_mean=mean,
+        pixel_std=std,
         clean_labels_known=clean_labels,
         train_names=train_names,
         train_names_kind=f"path relative to {train_root}",
@@ -575,6 +592,7 @@ def _files_under(folder: Path, extensions: tuple[str, ...]):
     CLEAN_LABELS,
     *DECODING_PARAMETERS,
     INPUT_SCALING,
+    keywords_for=Decoding,
 )
 def load_image_folder(
     name: str = "image_folder",
@@ -583,15 +601,8 @@ def load_image_folder(
     test_dir: str = "val",
     classes: list[str] | None = None,
     num_classes: int | None = None,
-    image_size: int = 32,
     clean_labels: bool = True,
-    workers: int = 2,
-    cache_dir: str | None = None,
-    max_memory_gb: float = 8.0,
-    max_train: int | None = None,
-    max_test: int | None = None,
-    storage: str = "auto",
-    input_scaling: str = "standardise",
+    **decoding: Any,
 ) -> ArrayDataset:
     """Class-folder images (module docstring). Classes are ``classes`` if given, else the sorted
     sub-folders of ``root/train_dir``, cut to the first ``num_classes`` (e.g. an ImageNet subset)."""
@@ -613,15 +624,8 @@ def load_image_folder(
         class_folder_samples(train_root, classes),
         class_folder_samples(test_root, classes),
         classes,
-        image_size=image_size,
+        Decoding(**decoding),
         clean_labels=clean_labels,
-        workers=workers,
-        cache_dir=cache_dir,
-        max_memory_gb=max_memory_gb,
-        max_train=max_train,
-        max_test=max_test,
-        storage=storage,
-        input_scaling=input_scaling,
         train_root=train_root,
     )
 
@@ -688,6 +692,7 @@ def load_image_folder(
     CLEAN_LABELS,
     *DECODING_PARAMETERS,
     INPUT_SCALING,
+    keywords_for=Decoding,
 )
 def load_file_list(
     name: str = "file_list",
@@ -700,15 +705,8 @@ def load_file_list(
     test_images: str = "",
     num_classes: int | None = None,
     class_names: list[str] | None = None,
-    image_size: int = 32,
     clean_labels: bool = False,
-    workers: int = 2,
-    cache_dir: str | None = None,
-    max_memory_gb: float = 8.0,
-    max_train: int | None = None,
-    max_test: int | None = None,
-    storage: str = "auto",
-    input_scaling: str = "standardise",
+    **decoding: Any,
 ) -> ArrayDataset:
     """Images named by label lists (module docstring). Paths in the lists are relative to
     ``root/train_images`` and ``root/test_images``; list paths are relative to ``root``. With
@@ -738,14 +736,7 @@ def load_file_list(
         train,
         test,
         names,
-        image_size=image_size,
+        Decoding(**decoding),
         clean_labels=clean_labels,
-        workers=workers,
-        cache_dir=cache_dir,
-        max_memory_gb=max_memory_gb,
-        max_train=max_train,
-        max_test=max_test,
-        storage=storage,
-        input_scaling=input_scaling,
         train_root=base / train_images,
     )

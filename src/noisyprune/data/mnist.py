@@ -92,8 +92,8 @@ def load_idx_dataset(
         test_x=test,
         test_y=arrays["test_labels"].astype(np.int64),
         class_names=CLASS_NAMES[variant],
-        pixel_mean=(mean,),
-        pixel_std=(std,),
+        pixel_mean=mean,
+        pixel_std=std,
     )
 
 
