@@ -396,3 +396,19 @@ def test_the_pre_run_check_refuses_sample_ids_counted_over_a_file_without_a_test
     np.savez(tmp_path / "rep.npz", **arrays)  # the same rows named by rows: passes, and is remembered
     check_swept_datasets(config, tmp_path / "cache")
     assert "warmups.mine_model@datasets.mine" in (tmp_path / "cache" / "checked_data.json").read_text()
+
+
+def test_the_pre_run_check_loads_a_dataset_once_for_its_facts_and_a_warmups_rows(tiny_config, tmp_path, monkeypatch):
+    import noisyprune.data.registry as registry
+    from noisyprune.data.preflight import check_swept_datasets
+
+    entry, arrays, _ = _no_test_split(tmp_path)
+    np.savez(tmp_path / "rep.npz", **arrays)  # rows of the user's file: matched on the loaded dataset
+    config = _no_test_split_config(tiny_config, tmp_path, entry)
+    loads = []
+    real_load = registry.load_dataset
+    monkeypatch.setattr(registry, "load_dataset", lambda name, e: loads.append(name) or real_load(name, e))
+    check_swept_datasets(config, tmp_path / "cache")
+    assert loads == ["mine"]
+    check_swept_datasets(config, tmp_path / "cache")  # both checks remembered: nothing loaded again
+    assert loads == ["mine"]

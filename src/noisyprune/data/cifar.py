@@ -61,6 +61,15 @@ HUMAN_LABEL_KEYS = {
 HUMAN_FILES = {"cifar10n": "CIFAR-10_human.pt", "cifar100n": "CIFAR-100_human.pt"}
 
 
+def batch_files(variant: str, root: str | Path) -> tuple[Path, list[str], list[str]]:
+    """Where CIFAR ``variant``'s python batches live under ``root``: the folder, the names of its
+    batch and meta files, and those of them that are missing."""
+    layout = LAYOUT[variant]
+    folder = Path(root) / layout["folder"]
+    needed = [*layout["train"], *layout["test"], layout["meta"]]
+    return folder, needed, [name for name in needed if not (folder / name).is_file()]
+
+
 def _download(variant: str, root: Path) -> None:
     """Fetch and unpack the archive with torchvision's checksummed downloader."""
     from torchvision import datasets
@@ -95,13 +104,11 @@ def load_cifar(
     ``cifar-10-batches-py`` / ``cifar-100-python``); download it first only if ``download``.
     ``input_scaling``: ``standardise`` per channel, or ``unit`` (pixels in [0, 1])."""
     layout = LAYOUT[variant]
-    folder = Path(root) / layout["folder"]
-    needed = [*layout["train"], *layout["test"], layout["meta"]]
-    if not all((folder / f).is_file() for f in needed):
+    folder, _, missing = batch_files(variant, root)
+    if missing:
         if download:
             _download(variant, Path(root))
         else:
-            missing = [f for f in needed if not (folder / f).is_file()]
             raise ArtifactError(
                 f"{variant}: missing {missing} in {folder}. Put the unpacked python version of the dataset "
                 f"there (https://www.cs.toronto.edu/~kriz/cifar.html) or set download: true"
@@ -182,9 +189,7 @@ def cifar_files(entry) -> list[str]:
     loader reads them (the preflight loads them before any job)."""
     loader = entry["loader"]
     variant = loader.removesuffix("n") if loader in HUMAN_FILES else loader
-    folder = Path(entry.get("root", "data/cifar")) / LAYOUT[variant]["folder"]
-    needed = [*LAYOUT[variant]["train"], *LAYOUT[variant]["test"], LAYOUT[variant]["meta"]]
-    missing = [name for name in needed if not (folder / name).is_file()]
+    folder, needed, missing = batch_files(variant, entry.get("root", "data/cifar"))
     if missing:
         raise ArtifactError(
             f"{loader}: missing {missing} in {folder}. Put the unpacked python version of the dataset there "

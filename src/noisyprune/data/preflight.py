@@ -36,12 +36,26 @@ from noisyprune.errors import ArtifactError, ConfigError
 DEFAULT_BATCH_SIZE = 128  # the schema's default, for an entry validated without defaults
 
 
-def _loaded(name: str, entry: Mapping[str, Any], enough: int) -> Facts:
-    """Load the dataset as its jobs do; its own loader checks every file it reads."""
-    from noisyprune.data.registry import load_dataset
+class LoadedDatasets:
+    """The datasets a preflight loads as their jobs do (their own loader checks every file it
+    reads), each loaded once: its facts and a precomputed warm-up's rows are both read from it."""
 
-    data = load_dataset(name, entry)
-    return Facts(data.num_train, data.num_classes, tuple(sorted(data.label_sets or ())), tuple(data.input_shape))
+    def __init__(self, config: Mapping[str, Any]):
+        self._entries = config["datasets"]
+        self._loaded: dict[str, Any] = {}
+
+    def get(self, name: str) -> Any:
+        """Dataset ``name`` (an :class:`~noisyprune.data.base.ArrayDataset`), loaded on first use."""
+        if name not in self._loaded:
+            from noisyprune.data.registry import load_dataset
+
+            self._loaded[name] = load_dataset(name, self._entries[name])
+        return self._loaded[name]
+
+    def facts(self, name: str) -> Facts:
+        """What the jobs will find in dataset ``name``, read from the loaded dataset."""
+        data = self.get(name)
+        return Facts(data.num_train, data.num_classes, tuple(sorted(data.label_sets or ())), tuple(data.input_shape))
 
 
 def declared_check(loader: str) -> Check | None:
@@ -59,21 +73,25 @@ def check_swept_datasets(config: Mapping[str, Any], cache_dir: str | os.PathLike
     cache = Path(cache_dir) / "checked_data.json" if cache_dir is not None else None
     passed = _read_cache(cache)
     enough = max(batch_sizes(config).values(), default=DEFAULT_BATCH_SIZE) + 1
+    loaded = LoadedDatasets(config)
     try:
         checked = {}
         for name in config["sweep"]["datasets"]:
-            facts = dataset_facts(name, config["datasets"][name], passed, enough)
+            facts = dataset_facts(name, config["datasets"][name], passed, enough, loaded)
             if facts is not None:
                 check_fits(config, name, facts)
                 checked[name] = facts
-        check_precomputed_warmups(config, passed, checked)
+        check_precomputed_warmups(config, passed, checked, loaded)
     finally:
         _write_cache(cache, passed)  # what passed is not read again, even when a later check failed
 
 
-def dataset_facts(name: str, entry: Mapping[str, Any], passed: dict[str, Any], enough: int) -> Facts | None:
-    """What the jobs will find in dataset ``name`` (its ``entry``), read now or taken from ``passed``
-    (the cache, updated); ``None`` where it is left to the jobs."""
+def dataset_facts(
+    name: str, entry: Mapping[str, Any], passed: dict[str, Any], enough: int, loaded: LoadedDatasets
+) -> Facts | None:
+    """What the jobs will find in dataset ``name`` (its ``entry``), read now (by the loader's
+    declared facts, else from the dataset ``loaded`` loads) or taken from ``passed`` (the cache,
+    updated); ``None`` where it is left to the jobs."""
     check = declared_check(entry["loader"])
     if check is None or entry.get("download"):
         return None
@@ -85,7 +103,7 @@ def dataset_facts(name: str, entry: Mapping[str, Any], passed: dict[str, Any], e
         if cached and isinstance(record, dict) and record.get("key") == key:
             facts = Facts.from_record(record["facts"])
         else:
-            facts = (check.facts or _loaded)(name, entry, enough)
+            facts = check.facts(name, entry, enough) if check.facts else loaded.facts(name)
             if cached:
                 passed[name] = {"key": key, "facts": asdict(facts)}
     except (ArtifactError, OSError, ValueError) as err:
@@ -170,7 +188,10 @@ def check_noise_fits(key: str, noise: Mapping[str, Any], dataset: str, entry: Ma
 
 
 def check_precomputed_warmups(
-    config: Mapping[str, Any], passed: dict[str, Any], checked: Mapping[str, Facts] | None = None
+    config: Mapping[str, Any],
+    passed: dict[str, Any],
+    checked: Mapping[str, Facts] | None = None,
+    loaded: LoadedDatasets | None = None,
 ) -> None:
     """The representation files of the swept precomputed warm-ups, read in full once per change, and
     their rows matched to the training samples of every dataset in ``checked`` (those read above,
@@ -179,7 +200,9 @@ def check_precomputed_warmups(
     over a file whose test split the loader held out, is reported here, naming the file and the
     samples, not by a job. Left to the job: datasets whose training-set size is not known exactly
     here (image folders are counted only up to the largest batch), and names (``rows``, ``paths``)
-    of datasets that preflight does not load (file-backed images, plugin loaders, downloads)."""
+    of datasets that preflight does not load (file-backed images, plugin loaders, downloads).
+    ``loaded``: the datasets the preflight loaded already (a dataset is loaded once)."""
+    loaded = loaded if loaded is not None else LoadedDatasets(config)
     for name in config["sweep"]["warmups"]:
         entry = config["warmups"][name]
         if entry.get("source") != "precomputed":
@@ -204,16 +227,19 @@ def check_precomputed_warmups(
                     arrays = read_representation(entry["path"])
                     check_warmup_arrays(arrays, entry["path"])
                 if dataset is not None:
-                    _check_alignment(arrays, entry["path"], dataset, config, checked[dataset].train_size)
+                    _check_alignment(arrays, entry["path"], dataset, config, checked[dataset].train_size, loaded)
             except (ArtifactError, OSError) as err:
                 raise ConfigError(f"config key 'warmups.{name}.path': {err}") from None
             passed[record] = key
 
 
-def _check_alignment(arrays: Mapping[str, Any], path: str, dataset: str, config: Mapping[str, Any], size: int) -> None:
+def _check_alignment(
+    arrays: Mapping[str, Any], path: str, dataset: str, config: Mapping[str, Any], size: int, loaded: LoadedDatasets
+) -> None:
     """Match a precomputed warm-up's ``arrays`` (from ``path``) to the ``size`` training samples of
     ``dataset``; rows named by ``rows`` or ``paths`` only where preflight loads the dataset
-    (loaders whose declared check reads the data with the loader itself: the jobs' own load, seconds)."""
+    (loaders whose declared check reads the data with the loader itself: the jobs' own load, seconds,
+    done once for the facts and the rows)."""
     import numpy as np
 
     from noisyprune.data.representation import warmup_rows
@@ -223,13 +249,8 @@ def _check_alignment(arrays: Mapping[str, Any], path: str, dataset: str, config:
     loads = check is not None and check.facts is None and not entry.get("download")
     if "sample_ids" not in arrays and not loads:
         return  # paths of file-backed images: matched by the job, which has the decoded dataset
-
-    def load():
-        from noisyprune.data.registry import load_dataset
-
-        return load_dataset(dataset, entry)
-
-    warmup_rows(arrays, np.arange(size), f"{path} (for dataset {dataset!r})", load if loads else None)
+    load = (lambda: loaded.get(dataset)) if loads else None
+    warmup_rows(arrays, np.arange(size), f"{path} (for dataset {dataset!r})", load)
 
 
 def _fingerprint(entry: Mapping[str, Any], files: list[str]) -> str:
