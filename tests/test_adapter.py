@@ -181,3 +181,28 @@ def test_every_rule_with_the_stage_script_has_a_stage_that_exists():
     for target in adapter.STAGES.values():
         module, name = target.split(":")
         assert callable(getattr(__import__(module, fromlist=[name]), name)), target
+
+
+def test_a_training_param_reaches_the_stage_as_the_entries_of_the_config(tmp_path, monkeypatch, tiny_config):
+    """The rules' ``training`` param (plain data, what Snakemake compares) becomes one typed
+    TrainingEntries where the stage runs: the learner entry under its key, its model, the dataset."""
+    from noisyprune.config import training_entries
+    from noisyprune.stages.interface import TrainingEntries
+
+    learner = tiny_config["sweep"]["learners"][0]
+    dataset = tiny_config["sweep"]["datasets"][0]
+    plain = training_entries(tiny_config, dataset, "learners", learner)
+    pickle.dumps(plain)  # what travels to the job server
+    monkeypatch.delenv(jobserver.ENV, raising=False)
+    monkeypatch.setitem(adapter.STAGES, "select", "fake_stages:stage")
+    calls = recording_stage(monkeypatch, "*, training")
+    job = select_job(tmp_path / "select.log")
+    adapter.run_rule(SimpleNamespace(**{**vars(job), "params": Params(fromdict={"training": plain})}))
+    (received,) = [call["training"] for call in calls]
+    model = tiny_config["learners"][learner].get("model") or tiny_config["datasets"][dataset]["model"]
+    assert received == TrainingEntries(
+        key=f"learners.{learner}",
+        trainer=tiny_config["learners"][learner],
+        model={"name": model, **tiny_config["models"][model]},
+        dataset=tiny_config["datasets"][dataset],
+    )

@@ -49,6 +49,13 @@ def _pixels(data, x):
     return x * np.asarray(data.pixel_std)[None, :, None, None] + np.asarray(data.pixel_mean)[None, :, None, None]
 
 
+def test_a_keyword_that_is_no_setting_is_refused_naming_the_loader_before_any_file_is_read(tmp_path):
+    with pytest.raises(TypeError, match=r"load_image_folder\(\) got an unexpected keyword argument 'imag_size'"):
+        image_data.load_image_folder(root=str(tmp_path / "absent"), imag_size=64)
+    with pytest.raises(TypeError, match=r"load_file_list\(\) got an unexpected keyword argument 'worker'"):
+        image_data.load_file_list(root=str(tmp_path / "absent"), train_list="a", test_list="b", worker=1)
+
+
 def test_image_folder_reads_classes_in_sorted_order_with_known_pixels(folder):
     data = image_data.load_image_folder(name="inet", root=str(folder), image_size=8, workers=0)
     assert data.class_names == ("ant", "bee", "cat")

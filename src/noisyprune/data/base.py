@@ -44,7 +44,7 @@ class ArrayDataset:
 
     def __post_init__(self) -> None:
         # Loaders hand over what they computed (numpy arrays, lists, label values): stored as the
-        # declared tuples of str and float, so a dataset compares, hashes and prints alike.
+        # declared tuples of str and float, whatever the loader computed them as.
         object.__setattr__(self, "class_names", tuple(map(str, self.class_names)))
         object.__setattr__(self, "pixel_mean", tuple(map(float, np.ravel(self.pixel_mean))))
         object.__setattr__(self, "pixel_std", tuple(map(float, np.ravel(self.pixel_std))))

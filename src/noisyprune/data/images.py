@@ -33,8 +33,8 @@ import logging
 import os
 import posixpath
 import shutil
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -334,11 +334,13 @@ def choose_storage(
 @dataclass(frozen=True)
 class Decoding:
     """How a file-backed loader decodes, caches and holds its images: the settings both loaders
-    share (declared once in :data:`DECODING_PARAMETERS`, their defaults here). ``image_size``: side
-    of the square decoded images (px); ``workers``: decoding processes; ``cache_dir``: the uint8
-    cache (``None``: none); ``max_memory_gb``: the largest set held in memory (GB); ``max_train`` /
-    ``max_test``: samples drawn before decoding (``None``: all); ``storage``: ``auto``, ``memory`` or
-    ``stream``; ``input_scaling``: ``standardise`` or ``unit``."""
+    share and hand on as ``**decoding`` (declared in :data:`DECODING_PARAMETERS` and
+    :data:`~noisyprune.data.base.INPUT_SCALING`; ``max_train``/``max_test`` are the dataset entry's
+    own keys, which :func:`~noisyprune.data.registry.load_dataset` passes); their defaults are here.
+    ``image_size``: side of the square decoded images (px); ``workers``: decoding processes;
+    ``cache_dir``: the uint8 cache (``None``: none); ``max_memory_gb``: the largest set held in
+    memory (GB); ``max_train``/``max_test``: samples drawn before decoding (``None``: all);
+    ``storage``: ``auto``, ``memory`` or ``stream``; ``input_scaling``: ``standardise`` or ``unit``."""
 
     image_size: int = 32
     workers: int = 2
@@ -348,6 +350,15 @@ class Decoding:
     max_test: int | None = None
     storage: str = "auto"
     input_scaling: str = "standardise"
+
+    @classmethod
+    def of(cls, loader: str, keywords: Mapping[str, Any]) -> Decoding:
+        """The settings ``keywords`` that loader ``loader`` was called with; a keyword that is not a
+        setting is refused naming the loader, as Python names a function's unknown keyword."""
+        unknown = sorted(set(keywords) - {field.name for field in fields(cls)})
+        if unknown:
+            raise TypeError(f"{loader}() got an unexpected keyword argument {unknown[0]!r}")
+        return cls(**keywords)
 
 
 def build_image_dataset(
@@ -606,6 +617,7 @@ def load_image_folder(
 ) -> ArrayDataset:
     """Class-folder images (module docstring). Classes are ``classes`` if given, else the sorted
     sub-folders of ``root/train_dir``, cut to the first ``num_classes`` (e.g. an ImageNet subset)."""
+    settings = Decoding.of("load_image_folder", decoding)
     train_root, test_root = Path(root) / train_dir, Path(root) / test_dir
     for folder in (train_root, test_root):
         if not folder.is_dir():
@@ -624,7 +636,7 @@ def load_image_folder(
         class_folder_samples(train_root, classes),
         class_folder_samples(test_root, classes),
         classes,
-        Decoding(**decoding),
+        settings,
         clean_labels=clean_labels,
         train_root=train_root,
     )
@@ -712,6 +724,7 @@ def load_file_list(
     ``root/train_images`` and ``root/test_images``; list paths are relative to ``root``. With
     ``num_classes`` only samples whose label is below it are kept (mini-WebVision: the first 50
     classes of the Google list)."""
+    settings = Decoding.of("load_file_list", decoding)
     base = Path(root)
     if not base.is_dir():
         raise ArtifactError(f"dataset {name!r}: root folder {base} not found")
@@ -736,7 +749,7 @@ def load_file_list(
         train,
         test,
         names,
-        Decoding(**decoding),
+        settings,
         clean_labels=clean_labels,
         train_root=base / train_images,
     )

@@ -38,24 +38,35 @@ DEFAULT_BATCH_SIZE = 128  # the schema's default, for an entry validated without
 
 class LoadedDatasets:
     """The datasets a preflight loads as their jobs do (their own loader checks every file it
-    reads), each loaded once: its facts and a precomputed warm-up's rows are both read from it."""
+    reads). One is kept after its facts are read only where a swept precomputed warm-up may match
+    its rows against it (``keep``), so it is loaded once; otherwise it is dropped at once, and the
+    preflight holds one dataset at a time."""
 
-    def __init__(self, config: Mapping[str, Any]):
-        self._entries = config["datasets"]
+    def __init__(self, keep: bool):
+        self.keep = keep
         self._loaded: dict[str, Any] = {}
 
-    def get(self, name: str) -> Any:
-        """Dataset ``name`` (an :class:`~noisyprune.data.base.ArrayDataset`), loaded on first use."""
-        if name not in self._loaded:
-            from noisyprune.data.registry import load_dataset
+    def get(self, name: str, entry: Mapping[str, Any]) -> Any:
+        """Dataset ``name`` loaded by its config ``entry`` (an
+        :class:`~noisyprune.data.base.ArrayDataset`), or the copy kept from an earlier call."""
+        if name in self._loaded:
+            return self._loaded[name]
+        from noisyprune.data.registry import load_dataset
 
-            self._loaded[name] = load_dataset(name, self._entries[name])
-        return self._loaded[name]
+        data = load_dataset(name, entry)
+        if self.keep:
+            self._loaded[name] = data
+        return data
 
-    def facts(self, name: str) -> Facts:
-        """What the jobs will find in dataset ``name``, read from the loaded dataset."""
-        data = self.get(name)
+    def facts(self, name: str, entry: Mapping[str, Any]) -> Facts:
+        """What the jobs will find in dataset ``name`` (its config ``entry``), read from the loaded dataset."""
+        data = self.get(name, entry)
         return Facts(data.num_train, data.num_classes, tuple(sorted(data.label_sets or ())), tuple(data.input_shape))
+
+
+def swept_precomputed(config: Mapping[str, Any]) -> bool:
+    """Whether ``config`` sweeps a precomputed warm-up (whose rows the preflight matches to the datasets)."""
+    return any(config["warmups"][name].get("source") == "precomputed" for name in config["sweep"]["warmups"])
 
 
 def declared_check(loader: str) -> Check | None:
@@ -73,7 +84,7 @@ def check_swept_datasets(config: Mapping[str, Any], cache_dir: str | os.PathLike
     cache = Path(cache_dir) / "checked_data.json" if cache_dir is not None else None
     passed = _read_cache(cache)
     enough = max(batch_sizes(config).values(), default=DEFAULT_BATCH_SIZE) + 1
-    loaded = LoadedDatasets(config)
+    loaded = LoadedDatasets(keep=swept_precomputed(config))
     try:
         checked = {}
         for name in config["sweep"]["datasets"]:
@@ -103,7 +114,7 @@ def dataset_facts(
         if cached and isinstance(record, dict) and record.get("key") == key:
             facts = Facts.from_record(record["facts"])
         else:
-            facts = check.facts(name, entry, enough) if check.facts else loaded.facts(name)
+            facts = check.facts(name, entry, enough) if check.facts else loaded.facts(name, entry)
             if cached:
                 passed[name] = {"key": key, "facts": asdict(facts)}
     except (ArtifactError, OSError, ValueError) as err:
@@ -202,7 +213,7 @@ def check_precomputed_warmups(
     here (image folders are counted only up to the largest batch), and names (``rows``, ``paths``)
     of datasets that preflight does not load (file-backed images, plugin loaders, downloads).
     ``loaded``: the datasets the preflight loaded already (a dataset is loaded once)."""
-    loaded = loaded if loaded is not None else LoadedDatasets(config)
+    loaded = loaded if loaded is not None else LoadedDatasets(keep=True)
     for name in config["sweep"]["warmups"]:
         entry = config["warmups"][name]
         if entry.get("source") != "precomputed":
@@ -249,7 +260,7 @@ def _check_alignment(
     loads = check is not None and check.facts is None and not entry.get("download")
     if "sample_ids" not in arrays and not loads:
         return  # paths of file-backed images: matched by the job, which has the decoded dataset
-    load = (lambda: loaded.get(dataset)) if loads else None
+    load = (lambda: loaded.get(dataset, entry)) if loads else None
     warmup_rows(arrays, np.arange(size), f"{path} (for dataset {dataset!r})", load)
 
 
