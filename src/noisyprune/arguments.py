@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 import math
 import numbers
 import os
@@ -90,7 +91,7 @@ def check_value(where: str, value: Any, fragment: Mapping[str, Any]) -> None:
     bad = first_non_finite(value)
     if bad is not None:
         raise ParameterError(f"{where}: {bad[1]} is not a finite number")
-    error = next(iter(_validator(_frozen(fragment)).iter_errors(value)), None)
+    error = next(iter(_validator(json.dumps(fragment, sort_keys=True)).iter_errors(value)), None)
     if error is not None:
         path = "".join(f"[{part!r}]" for part in error.absolute_path)
         raise ParameterError(describe_value_error(error, where + path))
@@ -116,27 +117,17 @@ def first_non_finite(value: Any, path: tuple = ()) -> tuple[tuple, float] | None
     return None
 
 
-def _frozen(value: Any) -> Any:
-    """A hashable copy of a JSON-schema fragment, the key of its cached validator."""
-    if isinstance(value, Mapping):
-        return tuple(sorted((key, _frozen(item)) for key, item in value.items()))
-    if isinstance(value, list | tuple):
-        return ("__list__", *map(_frozen, value))
-    return value
-
-
-def _thawed(value: Any) -> Any:
-    if isinstance(value, tuple) and value[:1] == ("__list__",):
-        return [_thawed(item) for item in value[1:]]
-    if isinstance(value, tuple):
-        return {key: _thawed(item) for key, item in value}
-    return value
+@functools.cache
+def _validator(fragment_json: str):
+    """A validator of the JSON-schema fragment written as ``fragment_json`` (JSON text with sorted
+    keys: the cache key, so each declared fragment is compiled once)."""
+    return _python_values_validator()(json.loads(fragment_json))
 
 
 @functools.cache
-def _validator(fragment: tuple):
-    """A validator of ``fragment`` that reads Python values as a caller passes them: a tuple as a
-    list, a NumPy integer or float as a number, a path as a string (YAML has none of these)."""
+def _python_values_validator() -> type:
+    """The validator class that reads Python values as a caller passes them: a tuple as a list, a
+    NumPy integer or float as a number, a path as a string (YAML has none of these)."""
     import jsonschema
 
     base = jsonschema.Draft202012Validator
@@ -150,7 +141,7 @@ def _validator(fragment: tuple):
             "string": lambda _, value: isinstance(value, str | os.PathLike),
         }
     )
-    return jsonschema.validators.extend(base, type_checker=checker)(_thawed(fragment))
+    return jsonschema.validators.extend(base, type_checker=checker)
 
 
 def _is_number(value: Any) -> bool:
