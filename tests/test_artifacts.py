@@ -185,3 +185,16 @@ def test_files_written_in_a_workflow_are_recorded_and_a_later_change_is_found(tm
 
     jobs = [Job(["results/m.json"], ["results/x.json"]), Job(["results/x.json", "results/n.json"], ["results/y"])]
     assert inputs_read_by(jobs) == {"results/m.json", "results/n.json"}  # x.json is rewritten by the run
+
+
+def test_shared_columns_convert_a_column_once_and_hand_it_out_read_only(tmp_path):
+    from noisyprune.artifacts import Artifact, SharedColumns
+
+    probs = np.array([[0.9, 0.1], [0.2, 0.8]], dtype=np.float32)
+    path = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"probs": pa.FixedSizeListArray.from_arrays(pa.array(probs.ravel()), 2)}), path)
+    shared = SharedColumns.of(Artifact(pq.read_table(path), {}, path))
+    first = shared.numpy("probs")
+    assert shared.numpy("probs") is first and np.array_equal(first, probs)
+    with pytest.raises(ValueError, match="read-only"):
+        first[0, 0] = 0.0

@@ -215,6 +215,29 @@ class Artifact:
         return Artifact(table=self.table.take(rows), metadata=self.metadata, path=self.path)
 
 
+@dataclass(frozen=True)
+class SharedColumns(Artifact):
+    """An artifact whose columns are converted to numpy once and the same read-only array handed to
+    every reader: for several readers of one column (the detection scores all read ``probs``, an
+    ``(n, C)`` copy each time otherwise)."""
+
+    _columns: dict[str, np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    @classmethod
+    def of(cls, artifact: Artifact) -> SharedColumns:
+        """``artifact``'s table, metadata and path, its columns converted once."""
+        return cls(table=artifact.table, metadata=artifact.metadata, path=artifact.path)
+
+    def numpy(self, name: str) -> np.ndarray:
+        """Column ``name`` as :meth:`Artifact.numpy` gives it, converted on first use; read-only, so a
+        reader that would change it in place fails instead of changing it for the others."""
+        if name not in self._columns:
+            values = super().numpy(name)
+            values.setflags(write=False)
+            self._columns[name] = values
+        return self._columns[name]
+
+
 def _to_arrow(values: Any) -> pa.Array:
     if isinstance(values, (pa.Array, pa.ChunkedArray)):
         return values

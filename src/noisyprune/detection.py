@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from noisyprune.artifacts import Artifact
+from noisyprune.artifacts import Artifact, SharedColumns
 from noisyprune.pruners.base import DetectionScore, PrunerInputs
 from noisyprune.pruners.registry import PRUNERS
 
@@ -42,6 +42,8 @@ def noise_scores(
     (to the class median) and, with dynamics, ``forgetting`` under both never-learned conventions.
     A score whose artifact is absent (no dynamics) is left out.
     """
+    features = SharedColumns.of(features)  # every score reads probs: converted once, not per score
+    dynamics = SharedColumns.of(dynamics) if dynamics is not None else None
     inputs = PrunerInputs(features.numpy("sample_id"), noisy_label, num_classes, features=features, dynamics=dynamics)
     return {
         name: np.asarray(score.compute(inputs))
