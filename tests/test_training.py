@@ -142,10 +142,13 @@ def test_drop_last_leaves_out_the_last_partial_batch_as_pytorchs_loader():
 
 def test_a_training_job_reads_its_entries_once_and_names_its_config_key_in_messages():
     from noisyprune.errors import ConfigError
+    from noisyprune.stages.interface import Compute, TrainingEntries
+    from noisyprune.stages.model_job import training_job
 
     entry = {**SPEC, "learner": "elr", "beta": 0.7, "lam": 3.0, "init": "warmup", "batch_size": 400}
     dataset_entry = {"loader": "digits", "augment": {"shift": 2}}
-    job = TrainingJob.from_config(entry, MLP, dataset_entry, seed=3, inference_batch_size=64, entry_key="learners.elr")
+    training = TrainingEntries("learners.elr", entry, MLP, dataset_entry)
+    job = training_job(training, seed=3, compute=Compute(device="cpu", threads=1, inference_batch_size=64))
     assert (job.learner, job.seed, job.augment_entry) == ("elr", 3, {"shift": 2})
     assert job.learner_params == {"beta": 0.7, "lam": 3.0}  # neither optimisation settings nor entry keys
     assert (job.spec.batch_size, job.spec.epochs, job.spec.lr) == (400, SPEC["epochs"], SPEC["lr"])

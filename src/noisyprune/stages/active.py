@@ -34,7 +34,7 @@ from noisyprune.seeding import derive_seed, make_rng
 from noisyprune.stages.common import NoisyLabels, aligned_features, load_labels
 from noisyprune.stages.interface import Compute, Files, Run, TrainingEntries
 from noisyprune.stages.metrics_file import write_metrics_file
-from noisyprune.stages.training_stage import open_training_stage, training_job
+from noisyprune.stages.model_job import open_model_job, training_job
 from noisyprune.training.data import device_inputs
 from noisyprune.training.inference import embed_and_classify
 from noisyprune.training.run import train_on_samples
@@ -143,7 +143,7 @@ def run_active_train_stage(
     layout: probabilities, embedding, confidences) for the query, with ``outputs["history"]`` and
     ``outputs["metrics"]``."""
     total_start = time.perf_counter()
-    torch_device, data, labels = open_training_stage(run, inputs["labels"], training, compute)
+    torch_device, data, labels = open_model_job(run, inputs["labels"], training.dataset, compute)
     pool = read_table(inputs["pool"], POOL)
     pooled = pool.numpy("sample_id")
     given = labels.noisy.copy()

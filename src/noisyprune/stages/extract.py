@@ -8,13 +8,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from noisyprune.artifacts import FEATURES, write_table
-from noisyprune.data import load_dataset
 from noisyprune.derived_scores import feature_columns
 from noisyprune.provenance import environment
-from noisyprune.stages.common import load_checkpoint_model, load_labels
+from noisyprune.stages.common import load_checkpoint_model
 from noisyprune.stages.interface import Compute, Files, Run
+from noisyprune.stages.model_job import open_model_job
 from noisyprune.training.data import device_inputs
-from noisyprune.training.device import configure_torch, device_description
+from noisyprune.training.device import device_description
 from noisyprune.training.inference import embed_and_classify
 
 log = logging.getLogger(__name__)
@@ -27,9 +27,7 @@ def run_extract_stage(
     ``inputs["labels"]`` its probabilities, penultimate embedding, loss on the noisy label,
     confidence, margin, entropy and prediction under the warm-up model ``inputs["model"]`` in eval
     mode on the unaugmented input."""
-    torch_device = configure_torch(compute.device, compute.threads, compute.execution)
-    data = load_dataset(run.dataset, dataset_entry)
-    labels = load_labels(inputs["labels"], data)
+    torch_device, data, labels = open_model_job(run, inputs["labels"], dataset_entry, compute)
     model, checkpoint = load_checkpoint_model(inputs["model"], torch_device)
     start = time.perf_counter()
     x = device_inputs(data.train_x, labels.sample_id, torch_device)

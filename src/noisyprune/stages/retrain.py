@@ -26,8 +26,8 @@ from noisyprune.seeding import retrain_seed
 from noisyprune.stages.common import NoisyLabels, load_checkpoint_model
 from noisyprune.stages.interface import Compute, Files, Run, TrainingEntries
 from noisyprune.stages.metrics_file import write_metrics_file
+from noisyprune.stages.model_job import open_model_job, training_job
 from noisyprune.stages.resumable import resume_file
-from noisyprune.stages.training_stage import open_training_stage, training_job
 from noisyprune.training.data import device_inputs
 from noisyprune.training.run import train_on_samples
 
@@ -43,7 +43,7 @@ def run_retrain_stage(
     learner's re-labeling readout gives a corrected label for *every* training sample (pruned ones
     included), scored against the clean labels, which the learner never sees."""
     total_start = time.perf_counter()
-    torch_device, data, labels = open_training_stage(run, inputs["labels"], training, compute)
+    torch_device, data, labels = open_model_job(run, inputs["labels"], training.dataset, compute)
     subset, kept, missing_classes = checked_subset(inputs["subset"], labels)
     stage_seed = retrain_seed(run.seed, run.dataset, run.noise, run.learner)
     identity = (run.wildcards(), training.trainer, training.model, training.dataset, stage_seed, kept)

@@ -10,8 +10,8 @@ from noisyprune.provenance import environment
 from noisyprune.seeding import warmup_seed
 from noisyprune.stages.common import save_checkpoint
 from noisyprune.stages.interface import Compute, Files, Run, TrainingEntries
+from noisyprune.stages.model_job import open_model_job, training_job
 from noisyprune.stages.resumable import resume_file
-from noisyprune.stages.training_stage import open_training_stage, training_job
 from noisyprune.training.callbacks import DynamicsRecorder, SnapshotScorer
 from noisyprune.training.device import device_description
 from noisyprune.training.memory import peak_memory
@@ -31,7 +31,7 @@ def run_warmup_stage(
     ``outputs["history"]`` (per epoch; its metadata carries the warm-up entry and wall time) and
     ``outputs["snapshots"]`` (every sample scored after each epoch in ``score_epochs``; may be empty).
     """
-    torch_device, data, labels = open_training_stage(run, inputs["labels"], training, compute)
+    torch_device, data, labels = open_model_job(run, inputs["labels"], training.dataset, compute)
     warmup_entry, model_entry = training.trainer, training.model
     stage_seed = warmup_seed(run.seed, run.dataset, run.noise, run.warmup)
     dynamics = DynamicsRecorder()

@@ -35,28 +35,6 @@ class TrainingJob:
     def __post_init__(self) -> None:
         object.__setattr__(self, "spec", TrainingSpec.from_entry(self.training_entry))
 
-    @classmethod
-    def from_config(
-        cls,
-        training_entry: Mapping[str, Any],
-        model_entry: Mapping[str, Any],
-        dataset_entry: Mapping[str, Any],
-        *,
-        seed: int,
-        inference_batch_size: int,
-        entry_key: str,
-    ) -> TrainingJob:
-        """The job of a workflow stage: its training and model entries, the augmentation of its
-        dataset entry (``dataset_entry["augment"]``, if any), its derived ``seed``."""
-        return cls(
-            training_entry=training_entry,
-            model_entry=model_entry,
-            seed=seed,
-            inference_batch_size=inference_batch_size,
-            augment_entry=dataset_entry.get("augment"),
-            entry_key=entry_key,
-        )
-
     @property
     def learner(self) -> str:
         """The learner's registry name (the entry's ``learner``)."""
@@ -78,12 +56,12 @@ class TrainingJob:
                 f"config key '{self.entry_key}.batch_size': {batch_size} is larger than the whole training set "
                 f"({training_set} samples): every epoch would be one full-batch step"
             )
-        if batch_size > trained and self.spec.drop_last:
-            raise ConfigError(
-                f"config key '{self.entry_key}.drop_last': batch_size {batch_size} is larger than the "
-                f"{trained} samples trained on, so dropping the last partial batch leaves no batch at all"
-            )
         if batch_size > trained:
+            if self.spec.drop_last:
+                raise ConfigError(
+                    f"config key '{self.entry_key}.drop_last': batch_size {batch_size} is larger than the "
+                    f"{trained} samples trained on, so dropping the last partial batch leaves no batch at all"
+                )
             logging.getLogger(__name__).warning(
                 "%s.batch_size %d is larger than the %d samples trained on: each epoch is one full batch",
                 self.entry_key,
