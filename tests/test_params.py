@@ -76,6 +76,9 @@ def test_settings_handed_on_as_keywords_take_their_defaults_from_the_target_and_
     # a value the declaration refuses is named as in any other call, though **settings collected it
     with pytest.raises(ParameterError, match=r"loader parameter 'size'.*8"):
         loader(root="r", size=4)
+    # a keyword the target does not take is refused before the call does any work, as Python would
+    with pytest.raises(TypeError, match=r"loader\(\) got an unexpected keyword argument 'sise'"):
+        loader(root="r", sise=16)
 
     @declare(
         param("root", "Folder.", type="string"), *shared, param("gone", "Nowhere.", type="integer"), keywords_for=Shared

@@ -36,6 +36,7 @@ def checking_arguments(target: Any, fragments: Callable[[Any], Mapping[str, Mapp
     parent's, with its own declarations); a function is wrapped. Raises
     :class:`~noisyprune.errors.ParameterError` naming the component and the parameter.
     """
+    handed_on = _handed_on_keywords(target)
     if inspect.isclass(target):
         init = target.__dict__.get("__init__")
         if init is None or getattr(init, CHECKS_ARGUMENTS, False):
@@ -47,7 +48,7 @@ def checking_arguments(target: Any, fragments: Callable[[Any], Mapping[str, Mapp
             built = type(self)
             outermost = type(self).__init__
             if outermost is checked_init or not getattr(outermost, CHECKS_ARGUMENTS, False):
-                _check(built.__qualname__, fragments(built), signature, (self, *args), kwargs)
+                _check(built.__qualname__, fragments(built), signature, (self, *args), kwargs, handed_on)
             init(self, *args, **kwargs)
 
         setattr(checked_init, CHECKS_ARGUMENTS, True)
@@ -57,11 +58,21 @@ def checking_arguments(target: Any, fragments: Callable[[Any], Mapping[str, Mapp
 
     @functools.wraps(target)
     def checked(*args, **kwargs):
-        _check(target.__qualname__, fragments(checked), signature, args, kwargs)
+        _check(target.__qualname__, fragments(checked), signature, args, kwargs, handed_on)
         return target(*args, **kwargs)
 
     setattr(checked, CHECKS_ARGUMENTS, True)
     return checked
+
+
+def _handed_on_keywords(target: Any) -> frozenset[str] | None:
+    """The keywords ``target``'s ``**keywords`` may collect: the arguments of what it hands them on
+    to (``declare(keywords_for=…)``); ``None`` where it hands nothing on (any keyword is its own)."""
+    passed_on = getattr(target, "__keywords_for__", None)
+    if passed_on is None:
+        return None
+    signature = inspect.signature(passed_on.__init__ if inspect.isclass(passed_on) else passed_on)
+    return frozenset(name for name in signature.parameters if name != "self")
 
 
 def _check(
@@ -70,6 +81,7 @@ def _check(
     signature: inspect.Signature,
     args: tuple,
     kwargs: Mapping[str, Any],
+    handed_on: frozenset[str] | None = None,
 ) -> None:
     try:
         bound = signature.bind_partial(*args, **kwargs).arguments
@@ -77,8 +89,13 @@ def _check(
         return  # a wrong call: the call itself raises Python's own TypeError
     given = {}
     for name, value in bound.items():  # what a **keywords argument collects is checked key by key
-        is_keywords = signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD
-        given.update(value if is_keywords else {name: value})
+        if signature.parameters[name].kind is not inspect.Parameter.VAR_KEYWORD:
+            given[name] = value
+            continue
+        strangers = sorted(set(value) - handed_on) if handed_on is not None else []
+        if strangers:  # refused before the call does any work, as Python refuses a named argument
+            raise TypeError(f"{label}() got an unexpected keyword argument {strangers[0]!r}")
+        given.update(value)
     for name, value in given.items():
         if name in fragments:
             check_value(f"{label} parameter {name!r}", value, fragments[name])

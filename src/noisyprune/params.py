@@ -98,7 +98,8 @@ def declare(*params: Param, keywords_for: Any = None) -> Callable:
     ``keywords_for``: a class or function that the component hands its ``**keywords`` on to whole
     (the file-backed image loaders their decoding settings, :class:`~noisyprune.data.images.Decoding`):
     a declared parameter the component's signature lacks is an argument of that target, with that
-    target's default, so settings shared by several components keep one default."""
+    target's default, so settings shared by several components keep one default; a keyword that
+    target does not take is refused when the component is called, naming the component."""
 
     def attach(target):
         inherited = {p.name: p for p in getattr(target, "__params__", ())}

@@ -33,8 +33,8 @@ import logging
 import os
 import posixpath
 import shutil
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -351,15 +351,6 @@ class Decoding:
     storage: str = "auto"
     input_scaling: str = "standardise"
 
-    @classmethod
-    def of(cls, loader: str, keywords: Mapping[str, Any]) -> Decoding:
-        """The settings ``keywords`` that loader ``loader`` was called with; a keyword that is not a
-        setting is refused naming the loader, as Python names a function's unknown keyword."""
-        unknown = sorted(set(keywords) - {field.name for field in fields(cls)})
-        if unknown:
-            raise TypeError(f"{loader}() got an unexpected keyword argument {unknown[0]!r}")
-        return cls(**keywords)
-
 
 def build_image_dataset(
     name: str,
@@ -617,7 +608,7 @@ def load_image_folder(
 ) -> ArrayDataset:
     """Class-folder images (module docstring). Classes are ``classes`` if given, else the sorted
     sub-folders of ``root/train_dir``, cut to the first ``num_classes`` (e.g. an ImageNet subset)."""
-    settings = Decoding.of("load_image_folder", decoding)
+    settings = Decoding(**decoding)  # (a keyword that is no setting was refused by the declaration)
     train_root, test_root = Path(root) / train_dir, Path(root) / test_dir
     for folder in (train_root, test_root):
         if not folder.is_dir():
@@ -724,7 +715,7 @@ def load_file_list(
     ``root/train_images`` and ``root/test_images``; list paths are relative to ``root``. With
     ``num_classes`` only samples whose label is below it are kept (mini-WebVision: the first 50
     classes of the Google list)."""
-    settings = Decoding.of("load_file_list", decoding)
+    settings = Decoding(**decoding)
     base = Path(root)
     if not base.is_dir():
         raise ArtifactError(f"dataset {name!r}: root folder {base} not found")
