@@ -74,7 +74,7 @@ def _standardise(train_x: np.ndarray, test_x: np.ndarray, input_scaling: str = "
     def normalise(x):
         return (x - mean.reshape(shape)) / std.reshape(shape)
 
-    pixel = (tuple(float(v) for v in mean), tuple(float(v) for v in std)) if train_x.ndim == 4 else ((0.0,), (1.0,))
+    pixel = (mean, std) if train_x.ndim == 4 else ((0.0,), (1.0,))  # (ArrayDataset stores them as floats)
     return normalise(train_x).astype(np.float32), normalise(test_x).astype(np.float32), pixel
 
 

@@ -552,7 +552,8 @@ def file_list_facts(name: str, entry, enough: int) -> Facts:
 
 def _decoded_shape(entry) -> tuple[int, ...]:
     """File-backed images are decoded to RGB squares of ``image_size`` pixels."""
-    return (3, entry.get("image_size", 32), entry.get("image_size", 32))
+    size = entry.get("image_size", Decoding.image_size)
+    return (3, size, size)
 
 
 def _files_under(folder: Path, extensions: tuple[str, ...]):

@@ -201,8 +201,8 @@ def check_noise_fits(key: str, noise: Mapping[str, Any], dataset: str, entry: Ma
 def check_precomputed_warmups(
     config: Mapping[str, Any],
     passed: dict[str, Any],
-    checked: Mapping[str, Facts] | None = None,
-    loaded: LoadedDatasets | None = None,
+    checked: Mapping[str, Facts],
+    loaded: LoadedDatasets,
 ) -> None:
     """The representation files of the swept precomputed warm-ups, read in full once per change, and
     their rows matched to the training samples of every dataset in ``checked`` (those read above,
@@ -213,13 +213,12 @@ def check_precomputed_warmups(
     here (image folders are counted only up to the largest batch), and names (``rows``, ``paths``)
     of datasets that preflight does not load (file-backed images, plugin loaders, downloads).
     ``loaded``: the datasets the preflight loaded already (a dataset is loaded once)."""
-    loaded = loaded if loaded is not None else LoadedDatasets(keep=True)
     for name in config["sweep"]["warmups"]:
         entry = config["warmups"][name]
         if entry.get("source") != "precomputed":
             continue
         arrays = None
-        for dataset in [None, *(checked or {})]:
+        for dataset in [None, *checked]:
             record = f"warmups.{name}" if dataset is None else f"warmups.{name}@datasets.{dataset}"
             dataset_entry = config["datasets"].get(dataset)
             files = [entry["path"]]
@@ -238,26 +237,31 @@ def check_precomputed_warmups(
                     arrays = read_representation(entry["path"])
                     check_warmup_arrays(arrays, entry["path"])
                 if dataset is not None:
-                    _check_alignment(arrays, entry["path"], dataset, config, checked[dataset].train_size, loaded)
+                    size = checked[dataset].train_size
+                    _check_alignment(arrays, entry["path"], dataset, dataset_entry, check, size, loaded)
             except (ArtifactError, OSError) as err:
                 raise ConfigError(f"config key 'warmups.{name}.path': {err}") from None
             passed[record] = key
 
 
 def _check_alignment(
-    arrays: Mapping[str, Any], path: str, dataset: str, config: Mapping[str, Any], size: int, loaded: LoadedDatasets
+    arrays: Mapping[str, Any],
+    path: str,
+    dataset: str,
+    entry: Mapping[str, Any],
+    check: Check,
+    size: int,
+    loaded: LoadedDatasets,
 ) -> None:
     """Match a precomputed warm-up's ``arrays`` (from ``path``) to the ``size`` training samples of
-    ``dataset``; rows named by ``rows`` or ``paths`` only where preflight loads the dataset
-    (loaders whose declared check reads the data with the loader itself: the jobs' own load, seconds,
-    done once for the facts and the rows)."""
+    ``dataset`` (its config ``entry``, its loader's declared ``check``); rows named by ``rows`` or
+    ``paths`` only where preflight loads the dataset (loaders whose declared check reads the data
+    with the loader itself: the jobs' own load, seconds, done once for the facts and the rows)."""
     import numpy as np
 
     from noisyprune.data.representation import warmup_rows
 
-    entry = config["datasets"][dataset]
-    check = declared_check(entry["loader"])
-    loads = check is not None and check.facts is None and not entry.get("download")
+    loads = check.facts is None  # (a download entry never reaches here: its data is left to the jobs)
     if "sample_ids" not in arrays and not loads:
         return  # paths of file-backed images: matched by the job, which has the decoded dataset
     load = (lambda: loaded.get(dataset, entry)) if loads else None
