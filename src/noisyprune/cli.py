@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from noisyprune.params import allowed_values, yaml_text
+from noisyprune.schema_messages import allowed_values, yaml_text
 from noisyprune.thread_policy import let_idle_threads_sleep
 
 INPUT_HELP = """\

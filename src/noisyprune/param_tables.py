@@ -20,8 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from noisyprune.params import Declared, Param, allowed_values, yaml_text
+from noisyprune.params import Declared, Param
 from noisyprune.schema import component_names, component_parameters, kind_named
+from noisyprune.schema_messages import allowed_values, yaml_text
 
 README = Path(__file__).resolve().parents[2] / "config" / "README.md"
 TABLE = re.compile(r"(<!-- parameters: (?P<kind>\w+) (?P<names>[^>]*?) -->\n).*?(<!-- end parameters -->)", re.S)

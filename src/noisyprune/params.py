@@ -17,9 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from noisyprune.arguments import checking_arguments
-from noisyprune.schema_messages import allowed_values, yaml_text
-
-__all__ = ["Declared", "Param", "allowed_values", "declare", "declared_parameters", "param", "yaml_text"]
 
 # JSON-schema keywords a declaration may use besides ``type``; the default comes from the signature.
 SCHEMA_KEYWORDS = frozenset(
