@@ -33,7 +33,7 @@ import logging
 import os
 import posixpath
 import shutil
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -137,6 +137,34 @@ def inside_path(text: str, image_root: Path, where: str) -> str:
             "move the images under it or point the dataset's root and image folder at their common folder"
         )
     return normal
+
+
+def folder_classes(train_root: Path, classes: Sequence[str] | None, num_classes: int | None) -> list[str]:
+    """The class folders of an ``image_folder`` dataset in label order: ``classes`` if given, else
+    the sorted sub-folders of ``train_root``, cut to the first ``num_classes`` (an ImageNet subset)."""
+    if classes is not None:
+        return list(classes)
+    return sorted(p.name for p in train_root.iterdir() if p.is_dir())[:num_classes]
+
+
+def listed_split(
+    base: Path, list_name: str, keys: str | None, images: str, num_classes: int | None
+) -> tuple[list[Path], np.ndarray]:
+    """Image paths and labels ``(n,)`` of one split of a ``file_list`` dataset (``list_name``,
+    ``keys`` and the image folder ``images`` relative to ``base``), only those labelled below
+    ``num_classes`` when it is given."""
+    paths, labels = read_file_list(base / list_name, base / images, base / keys if keys else None)
+    if num_classes is not None:
+        keep = np.flatnonzero(labels < num_classes)
+        paths, labels = [paths[i] for i in keep], labels[keep]
+    return paths, labels
+
+
+def listed_class_count(name: str, labels: Mapping[str, np.ndarray], train_key: str, num_classes: int | None) -> int:
+    """The class count of a ``file_list`` dataset: ``num_classes``, or inferred from the split
+    ``labels`` (by ``"<list> labels"``), leaving no class without training images (a stray label
+    is an error)."""
+    return num_classes or number_of_classes(labels, train_key, f"dataset {name!r}", None, "")
 
 
 class _ImageFiles:
@@ -499,11 +527,7 @@ def image_folder_facts(name: str, entry, enough: int) -> Facts:
     batch size: a larger set passes every batch-size check, and ImageNet's 1.28 million files are
     not listed before each run)."""
     train = Path(entry.get("root", "")) / entry.get("train_dir", "train")
-    classes = entry.get("classes")
-    if classes is None:
-        classes = sorted(p.name for p in train.iterdir() if p.is_dir())
-        if entry.get("num_classes") is not None:
-            classes = classes[: entry["num_classes"]]
+    classes = folder_classes(train, entry.get("classes"), entry.get("num_classes"))
     count = 0
     for folder in classes:
         if not (train / folder).is_dir():
@@ -535,15 +559,14 @@ def file_list_facts(name: str, entry, enough: int) -> Facts:
     """The label lists read as the loader reads them (every line checked), without decoding an image."""
     root = Path(entry.get("root", ""))
     limit = entry.get("num_classes")
-    labels = {}
-    for split in ("train", "test"):
-        keys = entry.get(f"{split}_keys")
-        _, values = read_file_list(
-            root / entry[f"{split}_list"], root / entry.get(f"{split}_images", ""), root / keys if keys else None
-        )
-        labels[f"{entry[f'{split}_list']} labels"] = values[values < limit] if limit is not None else values
+    labels = {
+        f"{entry[f'{split}_list']} labels": listed_split(
+            root, entry[f"{split}_list"], entry.get(f"{split}_keys"), entry.get(f"{split}_images", ""), limit
+        )[1]
+        for split in ("train", "test")
+    }
     train_key = f"{entry['train_list']} labels"
-    count = limit or number_of_classes(labels, train_key, f"dataset {name!r}", None, "")
+    count = listed_class_count(name, labels, train_key, limit)
     train = labels[train_key]
     if not len(train):
         raise ArtifactError(f"dataset {name!r}: no training images (labels below num_classes {limit})")
@@ -617,10 +640,7 @@ def load_image_folder(
                 f"dataset {name!r}: folder {folder} not found; expected {root}/{train_dir}/<class>/<image> and "
                 f"{root}/{test_dir}/<class>/<image> (ImageNet-style class folders)"
             )
-    if classes is None:
-        classes = sorted(p.name for p in train_root.iterdir() if p.is_dir())
-        if num_classes is not None:
-            classes = classes[:num_classes]
+    classes = folder_classes(train_root, classes, num_classes)
     if not classes:
         raise ArtifactError(f"dataset {name!r}: no class folders in {train_root}")
     return build_image_dataset(
@@ -720,19 +740,10 @@ def load_file_list(
     base = Path(root)
     if not base.is_dir():
         raise ArtifactError(f"dataset {name!r}: root folder {base} not found")
-
-    def split(list_name: str, keys: str | None, images: str) -> tuple[list[Path], np.ndarray]:
-        paths, labels = read_file_list(base / list_name, base / images, base / keys if keys else None)
-        if num_classes is not None:
-            keep = np.flatnonzero(labels < num_classes)
-            paths, labels = [paths[i] for i in keep], labels[keep]
-        return paths, labels
-
-    train = split(train_list, train_keys, train_images)
-    test = split(test_list, test_keys, test_images)
-    # Inferred, the class count must leave no class without training images (a stray label is an error).
+    train = listed_split(base, train_list, train_keys, train_images, num_classes)
+    test = listed_split(base, test_list, test_keys, test_images, num_classes)
     labels = {f"{train_list} labels": train[1], f"{test_list} labels": test[1]}
-    count = num_classes or number_of_classes(labels, f"{train_list} labels", f"dataset {name!r}", None, "")
+    count = listed_class_count(name, labels, f"{train_list} labels", num_classes)
     if class_names is not None and len(class_names) < count:
         raise ArtifactError(f"dataset {name!r}: {len(class_names)} class names for {count} classes")
     names = class_names[:count] if class_names else [str(c) for c in range(count)]
