@@ -172,9 +172,9 @@ def test_device_cpu_keeps_the_torch_engine_off_a_gpu(monkeypatch):
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     pruner = Prune4ReL(tau=0.9)
-    assert pruner.engine_settings().engine_for(50_000) == "torch" and torch_device() == "cuda"
+    assert pruner.engine_settings.engine_for(50_000) == "torch" and torch_device() == "cuda"
     with on_device("cpu"):
-        assert pruner.engine_settings().engine_for(50_000) == "graph" and torch_device() == "cpu"
+        assert pruner.engine_settings.engine_for(50_000) == "graph" and torch_device() == "cpu"
     with on_device("cuda"):
         assert torch_device() == "cuda"
     with pytest.raises(ValueError, match="device must be one of"), on_device("gpu"):

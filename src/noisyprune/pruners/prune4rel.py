@@ -543,7 +543,8 @@ class Prune4ReL(Pruner):
         self.input_precision = input_precision
         self.tau_setting, self.target_neighbours = tau, target_neighbours
         self.confidence, self.tau, self.eta, self.gain = confidence, tau, eta, gain
-        self._engine_settings = EngineSettings(
+        # the engine parameters, as find_neighbours reads them
+        self.engine_settings = EngineSettings(
             engine=engine,
             clusters=clusters,
             ivf_nlist=ivf_nlist,
@@ -555,10 +556,6 @@ class Prune4ReL(Pruner):
         )
         self.needs_gpu = engine == "torch"  # auto picks torch only where the job already has a GPU
 
-    def engine_settings(self) -> EngineSettings:
-        """The ``engine`` parameters, as :func:`~noisyprune.pruners.neighbours.find_neighbours` reads them."""
-        return self._engine_settings
-
     def select(self, inputs: PrunerInputs, budget: int, rng: np.random.Generator) -> Selection:
         confidence = self.read_confidence(inputs)
         # the embeddings go straight in (no reference kept here): the search drops them once normalised
@@ -567,7 +564,7 @@ class Prune4ReL(Pruner):
             self.tau_setting,
             budget,
             need_graph=self.gain == "neighborhood",
-            settings=self.engine_settings(),
+            settings=self.engine_settings,
             target_neighbours=self.target_neighbours,
         )
         self.tau = found.tau
@@ -580,7 +577,7 @@ class Prune4ReL(Pruner):
         else:
             positions, gains = greedy_neighborhood_gain(confidence, found.graph, budget, self.eta, balance, stats)
         greedy_seconds = time.perf_counter() - start
-        sampled_degrees = found.sampled_degrees(self._engine_settings.recall_sample)
+        sampled_degrees = found.sampled_degrees(self.engine_settings.recall_sample)
         diagnostics.update(selection_diagnostics(stats, confidence, positions, self.eta, sampled_degrees))
         runtime = {**found.runtime, "greedy_seconds": greedy_seconds}  # varies between runs: the timing sidecar
         return Selection(positions=positions, scores=gains, diagnostics=diagnostics, runtime=runtime)
