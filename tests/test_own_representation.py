@@ -15,8 +15,8 @@ from PIL import Image
 
 from noisyprune.data import images as image_data
 from noisyprune.data.registry import load_dataset
+from noisyprune.data.representation import warmup_rows
 from noisyprune.errors import ArtifactError
-from noisyprune.stages.precomputed import file_rows
 
 CLASSES = 3
 TRAIN_PER_CLASS = 16
@@ -151,16 +151,16 @@ def test_a_changed_representation_reruns_its_dependants_even_with_an_older_mtime
 
 def test_rows_are_aligned_by_sample_ids_and_a_mismatch_names_the_ids():
     ids = np.array([2, 0, 1])
-    rows = file_rows({"sample_ids": ids}, np.arange(3), "f.npz", "w", dataset=None)
+    rows = warmup_rows({"sample_ids": ids}, np.arange(3), "f.npz", dataset=None)
     np.testing.assert_array_equal(ids[rows], [0, 1, 2])
     with pytest.raises(ArtifactError, match=r"1 missing, e\.g\. \[3\]"):
-        file_rows({"sample_ids": ids}, np.arange(4), "f.npz", "w", dataset=None)
+        warmup_rows({"sample_ids": ids}, np.arange(4), "f.npz", dataset=None)
     with pytest.raises(ArtifactError, match=r"1 unknown, e\.g\. \[2\]"):
-        file_rows({"sample_ids": ids}, np.arange(2), "f.npz", "w", dataset=None)
+        warmup_rows({"sample_ids": ids}, np.arange(2), "f.npz", dataset=None)
     with pytest.raises(ArtifactError, match="appears 2 times"):
-        file_rows({"sample_ids": np.array([0, 0, 1])}, np.arange(3), "f.npz", "w", dataset=None)
+        warmup_rows({"sample_ids": np.array([0, 0, 1])}, np.arange(3), "f.npz", dataset=None)
     with pytest.raises(ArtifactError, match="no sample_ids, rows and paths"):
-        file_rows({"features": np.zeros((3, 2))}, np.arange(3), "f.npz", "w", dataset=None)
+        warmup_rows({"features": np.zeros((3, 2))}, np.arange(3), "f.npz", dataset=None)
 
 
 def test_config_refuses_what_a_precomputed_warmup_cannot_feed(tiny_config, tmp_path):

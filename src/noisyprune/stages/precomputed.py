@@ -61,9 +61,10 @@ def run_precomputed_stage(
     source = Path(warmup_entry["path"])
     labels = load_labels(inputs["labels"])
     arrays = read_representation(source)
-    check_warmup_arrays(arrays, f"{source} (warmups.{run.warmup}.path)")
-    rows = file_rows(arrays, labels.sample_id, source, run.warmup, lambda: load_dataset(run.dataset, dataset_entry))
-    columns = representation_scores(arrays, rows, labels, source, run.warmup)
+    where = f"{source} (warmups.{run.warmup}.path)"  # how messages name the file
+    check_warmup_arrays(arrays, where)
+    rows = warmup_rows(arrays, labels.sample_id, where, lambda: load_dataset(run.dataset, dataset_entry))
+    columns = representation_scores(arrays, rows, labels, where)
     embedding = arrays["features"][rows]
     seconds = time.perf_counter() - start
     log.info(
@@ -96,10 +97,11 @@ def run_precomputed_stage(
 
 
 def representation_scores(
-    arrays: Mapping[str, np.ndarray], rows: np.ndarray, labels: NoisyLabels, source: Path, warmup: str
+    arrays: Mapping[str, np.ndarray], rows: np.ndarray, labels: NoisyLabels, where: str
 ) -> dict[str, Any]:
     """The score columns of ``features.parquet`` (``probs``, ``loss``, ``confidence``, …) from the
-    file's class scores at ``rows`` ``(n,)``; ``max_logit`` is null when the file has probabilities only."""
+    file's class scores at ``rows`` ``(n,)``; ``max_logit`` is null when the file has probabilities only.
+    ``where`` names the file in messages."""
     try:
         columns = scores_from_class_outputs(
             labels.noisy,
@@ -108,7 +110,7 @@ def representation_scores(
             num_classes=labels.num_classes,
         )
     except ValueError as err:
-        raise ArtifactError(f"{source} (warmups.{warmup}.path): {err}") from None
+        raise ArtifactError(f"{where}: {err}") from None
     if "max_logit" not in columns:  # probabilities only: the raw logits are unknown (null, not a number)
         columns["max_logit"] = pa.nulls(len(rows), pa.float32())
     return columns
@@ -139,12 +141,3 @@ def write_epochless_history(
             **source_metadata,
         },
     )
-
-
-def file_rows(
-    arrays: Mapping[str, np.ndarray], sample_id: np.ndarray, source: Path, warmup: str, dataset
-) -> np.ndarray:
-    """The row of the representation file ``(n,)`` holding each sample of ``sample_id`` ``(n,)``, by
-    its ``sample_ids``, ``rows`` or ``paths`` (:func:`~noisyprune.data.representation.warmup_rows`;
-    ``dataset()`` loads the dataset when its own sample names are needed; ``None``: not known)."""
-    return warmup_rows(arrays, sample_id, f"{source} (warmups.{warmup}.path)", dataset)
