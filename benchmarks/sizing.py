@@ -42,6 +42,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import yaml
+from snakemake_command import snakemake_command  # benchmarks/ is the script's folder, hence on sys.path
 from torch.utils.flop_counter import FlopCounterMode
 
 from noisyprune.artifacts import DYNAMICS, FEATURES, LABELS, RELABELS, SNAPSHOTS, SUBSET, write_table
@@ -140,11 +141,9 @@ def merged_config(path: Path) -> dict:
 
 def dry_run_counts(path: Path) -> dict[str, int]:
     """Jobs per rule of ``snakemake -n`` with the config at ``path`` (in a throw-away folder)."""
-    snakemake = Path(sys.executable).with_name("snakemake")
     with tempfile.TemporaryDirectory() as workdir:
-        command = [str(snakemake), "-n", "--snakefile", str(REPO / "Snakefile"), "--directory", workdir]
         done = subprocess.run(
-            [*command, "--configfile", str(path.resolve()), "--cores", "1"],
+            snakemake_command(Path(workdir), [path.resolve()], "-n", "--cores", "1"),
             capture_output=True,
             text=True,
             check=True,
